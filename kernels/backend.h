@@ -1,0 +1,154 @@
+// Backend: one function table per device kind (CPU always, CUDA when built and a GPU is present),
+// and the registry that picks one at run time.
+// Why: callers run an op the same way on any device and never #ifdef; CMake decides which backend
+// files build, the registry decides at run time (STYLE.md "Kernels and engines").
+// Depends on kernels/ops/*.h (plain Args structs; no device code).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "shared/common/status.h"
+#include "shared/engine/device.h"
+#include "kernels/ops/activation.h"
+#include "kernels/ops/attention.h"
+#include "kernels/ops/common.h"
+#include "kernels/ops/conv1d.h"
+#include "kernels/ops/embedding.h"
+#include "kernels/ops/gemm.h"
+#include "kernels/ops/gemm_int8.h"
+#include "kernels/ops/norm.h"
+#include "kernels/ops/quantize.h"
+#include "kernels/ops/rope.h"
+#include "kernels/ops/sample.h"
+#include "kernels/ops/softmax.h"
+#include "kernels/ops/sparse24.h"
+
+namespace parley::kernels {
+
+/// Every op family a backend may offer (one entry point each in Backend).
+enum class Op : std::uint8_t {
+  kGemm = 0,
+  kGemmInt8,
+  kSparse24Gemm,
+  kNorm,
+  kActivation,
+  kSoftmax,
+  kRope,
+  kAttentionPrefill,
+  kAttentionDecode,
+  kKvCacheWrite,
+  kEmbedding,
+  kQuantize,
+  kDequantize,
+  kGgufQuantize,
+  kGgufDequantize,
+  kConv1d,
+  kSample,
+};
+inline constexpr int kOpCount = 17;
+std::string_view op_name(Op op);
+
+/// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
+///   kGemm:           dtypes {a, b, c}            dims {m, n, k}
+///   kGemmInt8:       dtypes {c}                  dims {m, n, k}
+///   kSparse24Gemm:   dtypes {a, b.dtype, c}      dims {m, n, k}
+///   kNorm, kActivation, kSoftmax: dtypes {dtype}  dims {rows, cols}
+///   kRope:           dtypes {dtype}              dims {tokens, heads, head_dim}
+///   kAttentionPrefill / kAttentionDecode: dtypes {dtype}  dims {num_heads, num_kv_heads, head_dim}
+///   kKvCacheWrite:   dtypes {dtype}              dims {num_kv_heads, head_dim}
+///   kEmbedding:      dtypes {table, out}         dims {dim}
+///   kQuantize:       dtypes {x}                  kDequantize: dtypes {y}
+///   kGgufQuantize:   dtypes {type}               kGgufDequantize: dtypes {type, y}
+///   kConv1d:         dtypes {dtype}              dims {kernel_size, groups}
+///   kSample:         dtypes {}                   dims {vocab}
+struct OpQuery {
+  Op op = Op::kGemm;
+  std::span<const engine::DType> dtypes;
+  std::span<const std::int64_t> dims;
+};
+
+/// One backend = one table of plain function pointers (a null entry = op not offered).
+/// Pointers inside Args refer to memory on this backend's device. Entry points are thread-safe
+/// (different threads may call with different Args); they return when the work is done (CPU) or
+/// enqueued on ctx.stream (CUDA). Errors: InvalidArgument for bad Args, Unimplemented for a dtype
+/// combination supports() rejects, Internal for device failures.
+struct Backend {
+  std::string_view name;                 ///< "cpu", "cuda"
+  engine::DeviceType device_type = engine::DeviceType::kCpu;
+  bool (*supports)(const OpQuery& query) = nullptr;
+
+  Status (*gemm)(const GemmArgs&, const ExecContext&) = nullptr;
+  Status (*gemm_int8)(const GemmInt8Args&, const ExecContext&) = nullptr;
+  Status (*sparse24_gemm)(const Sparse24GemmArgs&, const ExecContext&) = nullptr;
+  /// Converter hook: bytes needed, then pack a kCpu-layout matrix (in HOST memory) into this
+  /// backend's kBackendPacked layout at dst (device memory of this backend).
+  std::size_t (*sparse24_packed_bytes)(const Sparse24Matrix& src) = nullptr;
+  Status (*pack_sparse24)(const Sparse24Matrix& src, void* dst, std::size_t dst_bytes,
+                          const ExecContext&) = nullptr;
+  Status (*norm)(const NormArgs&, const ExecContext&) = nullptr;
+  Status (*activation)(const ActivationArgs&, const ExecContext&) = nullptr;
+  Status (*softmax)(const SoftmaxArgs&, const ExecContext&) = nullptr;
+  Status (*rope)(const RopeArgs&, const ExecContext&) = nullptr;
+  Status (*attention_prefill)(const AttentionPrefillArgs&, const ExecContext&) = nullptr;
+  Status (*attention_decode)(const AttentionDecodeArgs&, const ExecContext&) = nullptr;
+  Status (*kv_cache_write)(const KvCacheWriteArgs&, const ExecContext&) = nullptr;
+  Status (*embedding)(const EmbeddingArgs&, const ExecContext&) = nullptr;
+  Status (*quantize)(const QuantizeArgs&, const ExecContext&) = nullptr;
+  Status (*dequantize)(const DequantizeArgs&, const ExecContext&) = nullptr;
+  Status (*gguf_quantize)(const GgufQuantizeArgs&, const ExecContext&) = nullptr;
+  Status (*gguf_dequantize)(const GgufDequantizeArgs&, const ExecContext&) = nullptr;
+  Status (*conv1d)(const Conv1dArgs&, const ExecContext&) = nullptr;
+  Status (*sample)(const SampleArgs&, const ExecContext&) = nullptr;
+
+  /// Host <-> device copies and stream sync, so tests and engines can move data without
+  /// device headers. CPU: memcpy / no-op.
+  Status (*copy_to_device)(void* dst, const void* host_src, std::size_t bytes, const ExecContext&) = nullptr;
+  Status (*copy_to_host)(void* host_dst, const void* src, std::size_t bytes, const ExecContext&) = nullptr;
+  Status (*synchronize)(const ExecContext&) = nullptr;
+  /// Device memory for tests/engines (nullptr on failure); free with device_free.
+  void* (*device_alloc)(std::size_t bytes, const ExecContext&) = nullptr;
+  void (*device_free)(void* ptr, const ExecContext&) = nullptr;
+};
+
+/// The CPU backend (always present; the reference every other backend is tested against).
+const Backend& cpu_backend();
+
+/// Chooses backends at run time. The CUDA backend is asked for once (first use) through
+/// detail::cuda_backend(); it is present when CUDA was compiled in AND a device was found.
+///
+///   const Backend& be = BackendRegistry::instance().for_device(tensor.device());
+///   PARLEY_RETURN_IF_ERROR(be.gemm(args, ctx));
+///
+/// Thread-safe (immutable after the first call).
+class BackendRegistry {
+ public:
+  static const BackendRegistry& instance();
+
+  /// CPU first, then CUDA when available.
+  std::span<const Backend* const> all() const { return backends_; }
+  const Backend& cpu() const { return *backends_.front(); }
+  /// nullptr when no CUDA backend is available.
+  const Backend* cuda() const;
+  /// The backend for memory on `device`; the CPU backend for CPU devices. PARLEY_CHECKs that a
+  /// backend exists for CUDA devices (ask cuda() first when unsure).
+  const Backend& for_device(const engine::Device& device) const;
+  /// First backend that lists `device_type` and whose supports(query) is true; nullptr if none.
+  const Backend* find(engine::DeviceType device_type, const OpQuery& query) const;
+
+ private:
+  BackendRegistry();
+  std::vector<const Backend*> backends_;
+};
+
+namespace detail {
+/// Provided by exactly one file chosen by CMake: kernels/cuda/ (target parley_kernels_cuda,
+/// when PARLEY_CUDA_ENABLED) or kernels/cpu/cuda_backend_none.cc. Returns the CUDA backend's
+/// table, or nullptr when CUDA is not built or no device is present (called once).
+const Backend* cuda_backend();
+}  // namespace detail
+
+}  // namespace parley::kernels

@@ -1,0 +1,96 @@
+// The CPU backend's function table and its supports() answer.
+// Why: the registry hands this table out for CPU memory; it is also the reference every other
+// backend is compared with. Depends on kernels/backend.h and the CPU entry points.
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/backend.h"
+
+namespace parley::kernels {
+namespace {
+
+using engine::DType;
+using engine::is_block_quantized;
+using engine::is_float;
+
+DType dt(const OpQuery& q, std::size_t i, DType fallback = DType::kF32) {
+  return i < q.dtypes.size() ? q.dtypes[i] : fallback;
+}
+
+bool cpu_supports(const OpQuery& q) {
+  switch (q.op) {
+    case Op::kGemm:
+      return is_float(dt(q, 0)) && (is_float(dt(q, 1)) || is_block_quantized(dt(q, 1))) && is_float(dt(q, 2));
+    case Op::kGemmInt8: return is_float(dt(q, 0)) || dt(q, 0) == DType::kI32;
+    case Op::kSparse24Gemm:
+      return ((dt(q, 0) == DType::kF32 && dt(q, 1) == DType::kF32) || (dt(q, 0) == DType::kI8 && dt(q, 1) == DType::kI8)) &&
+             is_float(dt(q, 2));
+    case Op::kNorm:
+    case Op::kActivation:
+    case Op::kSoftmax:
+    case Op::kRope:
+    case Op::kAttentionPrefill:
+    case Op::kAttentionDecode:
+    case Op::kKvCacheWrite:
+    case Op::kConv1d:
+    case Op::kQuantize:
+    case Op::kDequantize: return is_float(dt(q, 0));
+    case Op::kEmbedding:
+      return (is_float(dt(q, 0)) || dt(q, 0) == DType::kI8 || is_block_quantized(dt(q, 0))) && is_float(dt(q, 1));
+    case Op::kGgufQuantize: return is_block_quantized(dt(q, 0, DType::kQ8_0));
+    case Op::kGgufDequantize: return is_block_quantized(dt(q, 0, DType::kQ8_0)) && is_float(dt(q, 1));
+    case Op::kSample: return true;
+  }
+  return false;
+}
+
+Status copy_bytes(void* dst, const void* src, std::size_t bytes, const ExecContext&) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+  return Status::ok();
+}
+Status no_sync(const ExecContext&) { return Status::ok(); }
+void* cpu_alloc(std::size_t bytes, const ExecContext&) {
+  return std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+}
+void cpu_free(void* p, const ExecContext&) { std::free(p); }
+
+Backend make_cpu_backend() {
+  Backend b;
+  b.name = "cpu";
+  b.device_type = engine::DeviceType::kCpu;
+  b.supports = &cpu_supports;
+  b.gemm = &cpu::gemm;
+  b.gemm_int8 = &cpu::gemm_int8;
+  b.sparse24_gemm = &cpu::sparse24_gemm;
+  b.sparse24_packed_bytes = &cpu::sparse24_packed_bytes;
+  b.pack_sparse24 = &cpu::pack_sparse24;
+  b.norm = &cpu::norm;
+  b.activation = &cpu::activation;
+  b.softmax = &cpu::softmax;
+  b.rope = &cpu::rope;
+  b.attention_prefill = &cpu::attention_prefill;
+  b.attention_decode = &cpu::attention_decode;
+  b.kv_cache_write = &cpu::kv_cache_write;
+  b.embedding = &cpu::embedding;
+  b.quantize = &cpu::quantize;
+  b.dequantize = &cpu::dequantize;
+  b.gguf_quantize = &cpu::gguf_quantize;
+  b.gguf_dequantize = &cpu::gguf_dequantize;
+  b.conv1d = &cpu::conv1d;
+  b.sample = &cpu::sample;
+  b.copy_to_device = &copy_bytes;
+  b.copy_to_host = &copy_bytes;
+  b.synchronize = &no_sync;
+  b.device_alloc = &cpu_alloc;
+  b.device_free = &cpu_free;
+  return b;
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend b = make_cpu_backend();
+  return b;
+}
+
+}  // namespace parley::kernels

@@ -1,0 +1,66 @@
+// CPU conv1d and transposed conv1d (direct loops, f32 accumulation, output-channel parallel).
+// Why: see ops/conv1d.h. The inner loop runs over output positions so stride-1 convolutions
+// vectorize. Depends on ops/conv1d.h, dtype_io.h, act_math.h, thread_pool.h.
+#include "kernels/ops/conv1d.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/act_math.h"
+#include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace parley::kernels::cpu {
+
+Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(validate(a));
+  const std::int64_t lout = conv1d_output_length(a);
+  if (a.batch == 0 || a.out_channels == 0 || lout <= 0) return Status::ok();
+  const std::int64_t cin_g = a.in_channels / a.groups, cout_g = a.out_channels / a.groups;
+  const std::int64_t lin = a.in_length, ks = a.kernel_size;
+  ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  pool.parallel_for(a.batch * a.out_channels, 1, [&](std::int64_t t0, std::int64_t t1) {
+    std::vector<float> acc(static_cast<std::size_t>(lout)), xrow(static_cast<std::size_t>(lin));
+    std::vector<float> w(static_cast<std::size_t>(ks));
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t b = t / a.out_channels, oc = t % a.out_channels, g = oc / cout_g;
+      std::fill(acc.begin(), acc.end(), a.bias ? a.bias[oc] : 0.0f);
+      for (std::int64_t icg = 0; icg < cin_g; ++icg) {
+        const std::int64_t ic = g * cin_g + icg;
+        load_row(offset_f(a.x, a.dtype, (b * a.in_channels + ic) * lin), a.dtype, lin, xrow.data());
+        if (!a.transposed) {
+          load_row(offset_f(a.w, a.dtype, (oc * cin_g + icg) * ks), a.dtype, ks, w.data());
+          for (std::int64_t kk = 0; kk < ks; ++kk) {
+            const float wv = w[static_cast<std::size_t>(kk)];
+            // in = o*stride - padding + kk*dilation must be in [0, lin).
+            const std::int64_t off = kk * a.dilation - a.padding;
+            std::int64_t o0 = off >= 0 ? 0 : (-off + a.stride - 1) / a.stride;
+            std::int64_t o1 = lin - off <= 0 ? 0 : std::min(lout, (lin - off + a.stride - 1) / a.stride);
+            if (a.stride == 1) {
+              for (std::int64_t o = o0; o < o1; ++o) acc[static_cast<std::size_t>(o)] += wv * xrow[static_cast<std::size_t>(o + off)];
+            } else {
+              for (std::int64_t o = o0; o < o1; ++o)
+                acc[static_cast<std::size_t>(o)] += wv * xrow[static_cast<std::size_t>(o * a.stride + off)];
+            }
+          }
+        } else {
+          // w: [in_channels, out_channels/groups, ks]; out = in*stride - padding + kk*dilation.
+          load_row(offset_f(a.w, a.dtype, (ic * cout_g + (oc - g * cout_g)) * ks), a.dtype, ks, w.data());
+          for (std::int64_t kk = 0; kk < ks; ++kk) {
+            const float wv = w[static_cast<std::size_t>(kk)];
+            const std::int64_t off = kk * a.dilation - a.padding;
+            for (std::int64_t i = 0; i < lin; ++i) {
+              const std::int64_t o = i * a.stride + off;
+              if (o >= 0 && o < lout) acc[static_cast<std::size_t>(o)] += wv * xrow[static_cast<std::size_t>(i)];
+            }
+          }
+        }
+      }
+      act_apply_n(a.activation, acc.data(), lout);
+      store_row(acc.data(), lout, offset_f(a.y, a.dtype, (b * a.out_channels + oc) * lout), a.dtype);
+    }
+  });
+  return Status::ok();
+}
+
+}  // namespace parley::kernels::cpu

@@ -1,0 +1,17 @@
+// CUDA Rotary position embeddings in place (half and interleaved pairings), angles in f64.
+// Why: the CUDA side of the op in kernels/ops; launch functions enqueue on `stream` and return.
+// Depends on the op's Args header and cudart types (no device code here).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/ops/rope.h"
+#include "shared/common/status.h"
+
+namespace parley::kernels::cuda {
+
+Status launch_rope(const RopeArgs& args, cudaStream_t stream);
+
+}  // namespace parley::kernels::cuda

@@ -1,0 +1,58 @@
+// The common service keys (see base_schema.h).
+// Why here and not in the service host: tools and tests build the same schema to start services.
+// Depends on schema.h.
+#include "shared/config/base_schema.h"
+
+#include <chrono>
+#include <utility>
+
+namespace parley::config {
+namespace {
+
+// ZeroMQ endpoints we bind; anything else fails later inside zmq_bind with a vaguer message.
+Validator zmq_endpoint() {
+  return Validator{
+      [](const Value& v) -> std::optional<std::string> {
+        const auto* s = std::get_if<std::string>(&v);
+        if (s == nullptr) return std::nullopt;
+        for (const char* scheme : {"tcp://", "ipc://", "inproc://"}) {
+          if (s->rfind(scheme, 0) == 0 && s->size() > std::string_view(scheme).size()) {
+            return std::nullopt;
+          }
+        }
+        return "must be a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH or inproc://NAME), got '" +
+               *s + "'";
+      },
+      "tcp://HOST:PORT | ipc://PATH | inproc://NAME"};
+}
+
+}  // namespace
+
+Schema service_base_schema(std::string program, std::string description) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  Schema s(std::move(program), std::move(description));
+  s.add_string("transport.bind", "tcp://127.0.0.1:7100",
+               "ZeroMQ endpoint the service's ROUTER socket binds (port 0 or * picks a free one).",
+               zmq_endpoint());
+  s.add_string("http.address", "127.0.0.1",
+               "Address of the HTTP server for /metrics, /healthz and /readyz (0.0.0.0 in a pod).",
+               non_empty());
+  s.add_int("http.port", 9100,
+            "Port of the HTTP server for /metrics, /healthz, /readyz; 0 picks a free one.",
+            int_range(0, 65535));
+  s.add_int("service.workers", 2, "Number of worker actors that run the engine.",
+            int_range(1, 1024));
+  s.add_int("service.queue_capacity", 1024,
+            "Requests that may wait in the service's bounded queue before it reports backpressure.",
+            int_range(1, 1'000'000));
+  s.add_duration("service.drain_grace", seconds(10),
+                 "On SIGTERM: how long in-flight work may finish before the process exits.",
+                 duration_range(Duration::zero(), minutes(10)));
+  s.add_string("log.level", "info", "Lowest log level written.",
+               one_of({"debug", "info", "warn", "error", "off"}));
+  s.add_bool("log.json", false, "Write JSON log lines (for log shippers) instead of plain text.");
+  return s;
+}
+
+}  // namespace parley::config

@@ -1,0 +1,267 @@
+// Service host implementation: wires config, metrics/health HTTP, the ZeroMQ server and the
+// worker pool together, and maps every outcome to a reply status and a metric.
+#include "shared/service/host.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "shared/actor/actor_system.h"
+#include "shared/common/log.h"
+#include "shared/http/health.h"
+#include "shared/http/server.h"
+#include "shared/metrics/process_metrics.h"
+#include "shared/metrics/registry.h"
+#include "shared/metrics/standard_metrics.h"
+#include "shared/transport/server.h"
+
+namespace parley::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Job {
+  std::function<void()> run;
+};
+using WorkerMsg = std::variant<Job>;
+
+/// One worker of the pool: runs jobs one at a time (the pool gives parallelism).
+class Worker final : public actor::Actor<WorkerMsg> {
+ public:
+  void receive(WorkerMsg& msg) override {
+    actor::match(msg, [](Job& job) { job.run(); });
+  }
+};
+
+std::atomic<int> g_signal{0};
+void on_signal(int sig) { g_signal.store(sig); }
+
+class CallAdapter final : public RawCall {
+ public:
+  explicit CallAdapter(std::shared_ptr<transport::ServerCall> call) : call_(std::move(call)) {}
+  const std::string& method() const override { return call_->method(); }
+  const std::string& session_id() const override { return call_->request().session_id(); }
+  const std::string& trace_id() const override { return call_->request().trace_id(); }
+  Clock::time_point deadline() const override { return call_->deadline(); }
+  bool cancelled() const override { return call_->cancelled() || Clock::now() >= call_->deadline(); }
+  void add_timing(std::string stage, std::chrono::microseconds d) override {
+    auto* t = final_.add_timings();
+    t->set_stage(std::move(stage));
+    t->set_duration_us(d.count());
+  }
+  bool send_payload(const google::protobuf::Message& reply) override {
+    v1::Envelope env;
+    env.mutable_payload()->PackFrom(reply);
+    return call_->send(std::move(env));
+  }
+  void set_final_payload(const google::protobuf::Message& reply) override { final_.mutable_payload()->PackFrom(reply); }
+  v1::Envelope& final_envelope() { return final_; }
+
+ private:
+  std::shared_ptr<transport::ServerCall> call_;
+  v1::Envelope final_;
+};
+
+}  // namespace
+
+struct Host::Impl {
+  explicit Impl(const std::string& name) : standard(registry), svc(standard, name) {}
+
+  metrics::Registry registry;
+  metrics::StandardMetrics standard;
+  metrics::ServiceMetrics svc;
+  std::map<std::string, RawHandler> methods;
+  std::unique_ptr<actor::ActorSystem> system;
+  std::optional<actor::ActorPool<WorkerMsg>> pool;
+  std::unique_ptr<http::Server> http;
+  std::unique_ptr<transport::Server> server;
+  std::atomic<int> in_flight{0};
+  std::atomic<int> queued{0};
+  std::atomic<bool> draining{false};
+  std::mutex ready_mu;
+  bool ready = true;
+  std::string ready_reason;
+  int capacity = 0;
+
+  void dispatch(const std::shared_ptr<transport::ServerCall>& call);
+  void execute(const std::shared_ptr<transport::ServerCall>& call, const RawHandler& handler, Clock::time_point enqueued);
+  void record(const std::string& method, StatusCode code, Clock::time_point start) {
+    svc.requests(method, status_code_name(code)).inc();
+    svc.request_duration(method).observe_since(start);
+  }
+};
+
+void Host::Impl::dispatch(const std::shared_ptr<transport::ServerCall>& call) {
+  auto it = methods.find(call->method());
+  if (it == methods.end()) {
+    // Unknown methods are counted under a fixed label so hostile input cannot explode series.
+    svc.requests("unknown", "UNIMPLEMENTED").inc();
+    call->finish(unimplemented("no method '" + call->method() + "' on this service"));
+    return;
+  }
+  const RawHandler* handler = &it->second;
+  auto enqueued = Clock::now();
+  queued.fetch_add(1);
+  Status told = pool->tell(Job{[this, call, handler, enqueued] { execute(call, *handler, enqueued); }});
+  if (!told.is_ok()) {
+    queued.fetch_sub(1);
+    svc.mailbox_rejected.inc();
+    record(call->method(), told.code(), enqueued);
+    call->finish(Status(told.code(), "service busy: " + told.message()));
+  }
+}
+
+void Host::Impl::execute(const std::shared_ptr<transport::ServerCall>& call, const RawHandler& handler,
+                         Clock::time_point enqueued) {
+  queued.fetch_sub(1);
+  const std::string& method = call->method();
+  svc.queue_duration(method).observe_since(enqueued);
+  if (call->cancelled() || Clock::now() >= call->deadline()) {
+    // Work past its deadline is dropped; the transport has answered DEADLINE_EXCEEDED already.
+    record(method, StatusCode::kDeadlineExceeded, enqueued);
+    call->finish(deadline_exceeded("deadline passed while queued"));
+    return;
+  }
+  in_flight.fetch_add(1);
+  CallAdapter adapter(call);
+  Status status;
+  try {
+    status = handler(call->request(), adapter);
+  } catch (const std::exception& e) {
+    PARLEY_BUG() << "handler for " << method << " threw: " << e.what();
+    status = internal_error(std::string("handler threw: ") + e.what());
+  }
+  in_flight.fetch_sub(1);
+  if (call->cancelled() && status.is_ok()) status = deadline_exceeded("deadline passed during work");
+  record(method, status.code(), enqueued);
+  if (status.is_ok()) {
+    call->finish(std::move(adapter.final_envelope()));
+  } else {
+    call->finish(status);
+  }
+}
+
+Host::Host(std::string name, config::Config config) : config_(std::move(config)), name_(std::move(name)) {
+  impl_ = std::make_unique<Impl>(name_);
+}
+
+Host::~Host() { stop(); }
+
+std::unique_ptr<Host> Host::create(std::string name, const config::Schema& schema, int argc,
+                                   const char* const* argv) {
+  config::Config cfg = config::load_or_exit(schema, argc, argv);
+  log::Level level = log::Level::kInfo;
+  log::parse_level(cfg.get_string("log.level"), &level);
+  log::set_level(level);
+  log::set_json(cfg.get_bool("log.json"));
+  auto host = std::unique_ptr<Host>(new Host(std::move(name), std::move(cfg)));
+  log::set_component(host->name_);
+  return host;
+}
+
+metrics::Registry& Host::metrics() { return impl_->registry; }
+
+void Host::add_method(const std::string& method, RawHandler handler) {
+  PARLEY_CHECK(!impl_->server) << "register methods before start()";
+  impl_->methods[method] = std::move(handler);
+}
+
+void Host::set_ready(bool ready, std::string reason) {
+  std::lock_guard lock(impl_->ready_mu);
+  impl_->ready = ready;
+  impl_->ready_reason = std::move(reason);
+}
+
+Status Host::start() {
+  Impl& m = *impl_;
+  const int workers = static_cast<int>(config_.get_int("service.workers"));
+  m.capacity = static_cast<int>(config_.get_int("service.queue_capacity"));
+  m.system = std::make_unique<actor::ActorSystem>(
+      actor::ActorSystemOptions{name_ + "-workers", static_cast<std::size_t>(workers)});
+  m.pool.emplace(m.system->spawn_pool<Worker>(actor::PoolOptions{
+      .name = name_ + "-worker", .size = static_cast<std::size_t>(workers),
+      .total_capacity = static_cast<std::size_t>(m.capacity), .messages_per_turn = 1}));
+
+  metrics::register_process_metrics(m.registry);
+  metrics::register_build_info(m.registry, name_);
+  m.svc.queue_capacity.set(m.capacity);
+  m.svc.in_flight_requests.set_function([&m] { return static_cast<double>(m.in_flight.load()); });
+  m.svc.queue_depth.set_function([&m] { return static_cast<double>(m.queued.load()); });
+  m.svc.ready.set_function([this] {
+    std::lock_guard lock(impl_->ready_mu);
+    return impl_->ready && !impl_->draining.load() ? 1.0 : 0.0;
+  });
+
+  transport::ServerOptions topts;
+  topts.endpoints = {config_.get_string("transport.bind")};
+  topts.load_reporter = [&m] {
+    return transport::Load{m.in_flight.load(), m.queued.load(), m.capacity, m.draining.load()};
+  };
+  auto server = transport::Server::start(
+      topts, transport::make_handler([&m](std::shared_ptr<transport::ServerCall> call) { m.dispatch(call); }));
+  if (!server.ok()) return server.status().with_context("binding " + topts.endpoints[0]);
+  m.server = std::move(*server);
+  const auto& stats = m.server->stats();
+  m.svc.transport_malformed.set_function([&stats] { return static_cast<double>(stats.malformed.load()); });
+  m.svc.send_failures("hwm").set_function([&stats] { return static_cast<double>(stats.send_failed_hwm.load()); });
+  m.svc.send_failures("unroutable").set_function(
+      [&stats] { return static_cast<double>(stats.send_failed_unroutable.load()); });
+
+  http::ServerOptions hopts;
+  hopts.host = config_.get_string("http.address");
+  hopts.port = static_cast<std::uint16_t>(config_.get_int("http.port"));
+  m.http = std::make_unique<http::Server>(hopts);
+  http::add_health_routes(*m.http, m.registry, [this] {
+    std::lock_guard lock(impl_->ready_mu);
+    if (impl_->draining.load()) return http::Readiness{false, "draining"};
+    return http::Readiness{impl_->ready, impl_->ready_reason};
+  });
+  PARLEY_RETURN_IF_ERROR(m.http->start());
+  PARLEY_LOG(kInfo) << "listening endpoint=" << m.server->endpoints().at(0) << " http=" << hopts.host << ":"
+                    << m.http->port() << " workers=" << workers << " queue_capacity=" << m.capacity;
+  return Status::ok();
+}
+
+std::vector<std::string> Host::endpoints() const {
+  return impl_->server ? impl_->server->endpoints() : std::vector<std::string>{};
+}
+
+int Host::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+
+void Host::stop() {
+  Impl& m = *impl_;
+  if (!m.server) return;
+  m.draining.store(true);
+  m.server->set_draining(true);
+  auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(config_.get_duration("service.drain_grace"));
+  auto end = Clock::now() + grace;
+  while (Clock::now() < end && (m.server->active_calls() > 0 || m.queued.load() > 0 || m.in_flight.load() > 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  PARLEY_LOG(kInfo) << "drained: active_calls=" << m.server->active_calls();
+  m.server->stop();
+  m.system->shutdown(std::chrono::milliseconds(0));
+  if (m.http) m.http->stop(std::chrono::milliseconds(500));
+  m.server.reset();
+}
+
+int Host::run() {
+  Status started = start();
+  if (!started.is_ok()) {
+    PARLEY_LOG(kError) << "cannot start: " << started.to_string();
+    return 1;
+  }
+  ::signal(SIGTERM, on_signal);
+  ::signal(SIGINT, on_signal);
+  while (g_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  PARLEY_LOG(kInfo) << "signal " << g_signal.load() << ": draining";
+  stop();
+  return 0;
+}
+
+}  // namespace parley::service

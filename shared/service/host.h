@@ -1,0 +1,120 @@
+// Service host: everything a Parley service process shares — config, logging, metrics and health
+// over HTTP, the ZeroMQ server, a bounded worker pool, typed methods, and SIGTERM drain.
+// Depends on config, metrics, http, transport, actor, proto.
+#pragma once
+
+#include <google/protobuf/any.pb.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "parley/v1/envelope.pb.h"
+#include "shared/config/config.h"
+#include "shared/service/method.h"
+
+namespace parley::metrics {
+class Registry;
+}
+
+namespace parley::service {
+
+/// One service process. Create, register methods, run().
+///
+///   auto host = Host::create("echo", schema, argc, argv);        // exits 2 on a bad config
+///   host->unary<v1::EchoRequest, v1::EchoReply>("parley.v1.Echo/Echo", handler);
+///   return host->run();                                  // blocks until SIGTERM/SIGINT, drains
+///
+/// Threading: register methods before run(); handlers run on the worker pool (service.workers
+/// threads, service.queue_capacity queued requests; beyond that RESOURCE_EXHAUSTED, counted).
+class Host {
+ public:
+  /// Loads config (flags > PARLEY_* env > --config file > defaults) and sets up logging.
+  /// Prints the error and exits 2 on a bad config; prints help and exits 0 on --help.
+  /// `name` labels metrics and logs ("echo").
+  static std::unique_ptr<Host> create(std::string name, const config::Schema& schema, int argc,
+                                      const char* const* argv);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  const config::Config& config() const { return config_; }
+  const std::string& name() const { return name_; }
+  metrics::Registry& metrics();
+
+  template <typename Request, typename Reply>
+  void unary(const std::string& method, UnaryHandler<Request, Reply> handler);
+  template <typename Request, typename Reply>
+  void server_stream(const std::string& method, ServerStreamHandler<Request, Reply> handler);
+
+  /// Readiness as reported on /readyz (besides draining). Default: ready.
+  void set_ready(bool ready, std::string reason = "");
+
+  /// Binds, serves until SIGTERM/SIGINT, then: readiness false, new calls refused ("draining"),
+  /// in-flight work finishes up to service.drain_grace, exit code 0. Returns 1 if binding failed.
+  int run();
+
+  /// Starts serving without blocking (tests, embedding); stop() drains like a signal would.
+  Status start();
+  void stop();
+  /// The bound ZeroMQ endpoint(s) and HTTP port (after start()).
+  std::vector<std::string> endpoints() const;
+  int http_port() const;
+
+  /// Type-erased method: decodes, runs, encodes. Public for the implementation's dispatch.
+  using RawHandler = std::function<Status(const v1::Envelope& request, class RawCall& call)>;
+
+ private:
+  Host(std::string name, config::Config config);
+  void add_method(const std::string& method, RawHandler handler);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  config::Config config_;
+  std::string name_;
+};
+
+/// What a RawHandler sees of its call: the context plus a way to send typed replies.
+class RawCall : public CallContext {
+ public:
+  /// Sends one reply payload (not the last). False when the call is over.
+  virtual bool send_payload(const google::protobuf::Message& reply) = 0;
+  /// Sets the payload of the final reply (unary).
+  virtual void set_final_payload(const google::protobuf::Message& reply) = 0;
+};
+
+template <typename Request, typename Reply>
+void Host::unary(const std::string& method, UnaryHandler<Request, Reply> handler) {
+  add_method(method, [handler = std::move(handler), method](const v1::Envelope& env, RawCall& call) -> Status {
+    Request request;
+    if (!env.payload().UnpackTo(&request)) {
+      return invalid_argument(method + ": payload is not a " + Request::descriptor()->full_name() + " (got '" +
+                              env.payload().type_url() + "')");
+    }
+    Result<Reply> reply = handler(request, call);
+    if (!reply.ok()) return reply.status();
+    call.set_final_payload(*reply);
+    return Status::ok();
+  });
+}
+
+template <typename Request, typename Reply>
+void Host::server_stream(const std::string& method, ServerStreamHandler<Request, Reply> handler) {
+  add_method(method, [handler = std::move(handler), method](const v1::Envelope& env, RawCall& call) -> Status {
+    Request request;
+    if (!env.payload().UnpackTo(&request)) {
+      return invalid_argument(method + ": payload is not a " + Request::descriptor()->full_name() + " (got '" +
+                              env.payload().type_url() + "')");
+    }
+    struct Writer : StreamWriter<Reply> {
+      explicit Writer(RawCall& c) : call(c) {}
+      bool write(const Reply& r) override { return call.send_payload(r); }
+      RawCall& call;
+    } writer(call);
+    return handler(request, writer, call);
+  });
+}
+
+}  // namespace parley::service

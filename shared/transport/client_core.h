@@ -1,0 +1,223 @@
+// Private to the transport: the client's I/O-thread state (replicas, pending calls, timers) and
+// the commands other threads post to it. Exists so client.cc (calls) and client_replicas.cc
+// (replica set, liveness, resolution) share one definition. Depends on client.h, mailbox.h.
+#pragma once
+
+#include <poll.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "shared/transport/client.h"
+#include "shared/transport/mailbox.h"
+#include "shared/transport/zmq_util.h"
+
+namespace parley::transport::detail {
+
+/// Shared between a CallHandle's copies and the I/O thread.
+struct CallToken {
+  std::weak_ptr<ClientCore> core;
+  std::string correlation_id;
+  std::atomic<bool> done{false};
+};
+
+// Commands posted to the I/O thread (handled exhaustively with std::visit).
+struct StartCall {
+  std::shared_ptr<CallToken> token;
+  Envelope request;
+  CallOptions options;
+  Clock::time_point deadline;
+  ReplyCallback on_reply;
+};
+struct StreamSend {
+  std::shared_ptr<CallToken> token;
+  Envelope data;
+  bool end_of_stream = false;
+};
+struct CancelCall {
+  std::shared_ptr<CallToken> token;
+};
+struct TargetsResolved {
+  std::string target;
+  std::vector<std::string> endpoints;
+};
+struct RunTask {
+  std::function<void()> fn;
+};
+using Command = std::variant<StartCall, StreamSend, CancelCall, TargetsResolved, RunTask>;
+
+struct Replica {
+  std::uint64_t serial = 0;
+  std::string endpoint;
+  std::string target;
+  std::string name;
+  void* socket = nullptr;   // DEALER
+  void* monitor = nullptr;  // PAIR receiving the DEALER's monitor events
+  int socket_fd = -1;       // ZMQ_FDs, polled with poll(2)
+  int monitor_fd = -1;
+  /// Drain the DEALER to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on it (a send
+  /// may consume the notification of a reply that arrived meanwhile).
+  bool dirty = true;
+  /// Same for the monitor PAIR: a new pipe's reader starts awake, so events do not signal
+  /// ZMQ_FD until one read has hit EAGAIN; drain it once at start and whenever it signals.
+  bool monitor_dirty = true;
+  bool live = false;
+  bool retired = false;
+  Clock::time_point last_heard{};
+  Load load;
+  int in_flight = 0;
+  std::uint64_t calls_sent = 0;
+};
+
+struct PendingCall {
+  std::shared_ptr<CallToken> token;
+  Envelope request;  // kept for retries; transport fields are refilled at each send
+  CallOptions options;
+  Clock::time_point deadline;
+  Clock::time_point wait_until{};  // while parked (no live replica); set at the first park
+  ReplyCallback on_reply;
+  Replica* replica = nullptr;  // where the call is now; null while parked
+  int attempts = 0;
+  bool got_reply = false;
+  bool stream_sent = false;  // STREAM_DATA went out: the call can no longer move
+  bool send_closed = false;
+  bool waiting = false;
+  std::uint64_t next_stream_sequence = 1;
+  std::vector<Envelope> pending_stream;  // STREAM_DATA posted while parked
+  /// Serials of the replicas it was sent to (the last kMaxTried; inline: no allocation per call).
+  static constexpr std::size_t kMaxTried = 4;
+  std::array<std::uint64_t, kMaxTried> tried{};
+  std::size_t tried_count = 0;
+  bool was_tried(std::uint64_t serial) const {
+    for (std::size_t i = 0; i < std::min(tried_count, kMaxTried); ++i) {
+      if (tried[i] == serial) return true;
+    }
+    return false;
+  }
+  void note_tried(std::uint64_t serial) { tried[tried_count++ % kMaxTried] = serial; }
+  std::string last_error;
+  std::multimap<Clock::time_point, PendingCall*>::iterator deadline_entry;
+};
+
+class ClientCore : public std::enable_shared_from_this<ClientCore> {
+ public:
+  explicit ClientCore(ClientOptions options);
+  ~ClientCore();
+
+  // Any thread.
+  Status init();
+  void start();
+  void stop();
+  bool post(Command&& command) { return mailbox_.push(std::move(command)); }
+  bool on_io_thread() const { return mailbox_.on_owner_thread(); }
+  bool wait_for_live(std::size_t live, std::chrono::milliseconds timeout);
+  void refresh_targets();
+  Clock::time_point deadline_for(const CallOptions& options, Clock::time_point now) const;
+
+  const ClientOptions& options() const { return options_; }
+  ClientStats& stats() { return stats_; }
+  IdGenerator& ids() { return ids_; }
+
+  // I/O thread.
+  std::vector<ReplicaInfo> snapshot() const;
+
+ private:
+  void run();
+  void shutdown();
+  void rebuild_poll_items();
+  int poll_timeout_ms(Clock::time_point now) const;
+  void run_timers(Clock::time_point now);
+
+  // Commands (client.cc).
+  void handle(StartCall& c, Clock::time_point now);
+  void handle(StreamSend& c, Clock::time_point now);
+  void handle(CancelCall& c, Clock::time_point now);
+  void handle(TargetsResolved& c, Clock::time_point now);
+  void handle(RunTask& c, Clock::time_point now);
+
+  // Calls (client.cc).
+  void dispatch(PendingCall& call, Clock::time_point now);
+  Replica* pick(const PendingCall& call, const std::vector<Replica*>& skip);
+  int send_request(PendingCall& call, Replica& replica, Clock::time_point now);
+  /// False when the send failed and the call was completed (`call` is gone).
+  bool send_stream(PendingCall& call, Envelope&& data, Clock::time_point now);
+  /// CANCEL for `correlation_id`; `why` travels in its status so the server knows the reason.
+  void send_cancel(Replica& replica, const std::string& correlation_id, const Status& why);
+  void park(PendingCall& call, Clock::time_point now);
+  void dispatch_waiting(Clock::time_point now);
+  void release(PendingCall& call);
+  bool retryable(const PendingCall& call, Clock::time_point now) const;
+  /// Retries `call` elsewhere when allowed, else completes it with UNAVAILABLE(`why`).
+  void retry_or_fail(PendingCall& call, const std::string& why, Clock::time_point now);
+  void on_reply(Replica& replica, Envelope&& reply, Clock::time_point now);
+  /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
+  void complete(PendingCall& call, Result<Envelope> result);
+  void invoke(ReplyCallback& callback, Result<Envelope> result);
+
+  // Replicas (client_replicas.cc).
+  Status add_replica(const std::string& endpoint, const std::string& target);
+  void close_replica(Replica& replica);
+  void read_replica(Replica& replica, Clock::time_point now);
+  void read_monitor(Replica& replica, Clock::time_point now);
+  void on_envelope(Replica& replica, Envelope&& envelope, Clock::time_point now);
+  void mark_live(Replica& replica, Clock::time_point now);
+  void mark_dead(Replica& replica, const std::string& reason, Clock::time_point now);
+  void send_ping(Replica& replica);
+  void ping_tick(Clock::time_point now);
+  void probe_tick(Clock::time_point now);
+  void remove_retired();
+  void publish_gauges();
+  std::string describe(const Replica& replica) const;
+  /// "3 replicas known: 1 live, 1 draining" (for UNAVAILABLE messages).
+  std::string replica_summary() const;
+  void resolver_loop();
+
+  ClientOptions options_;
+  ClientStats stats_;
+  IdGenerator ids_;
+  Mailbox<Command> mailbox_;
+  std::atomic<bool> stop_{false};
+  std::thread io_thread_;
+  std::mutex stop_mu_;
+
+  // Resolver thread.
+  std::vector<std::string> dns_targets_;
+  std::thread resolver_thread_;
+  std::mutex resolve_mu_;
+  std::condition_variable resolve_cv_;
+  bool resolver_stop_ = false;     // guarded by resolve_mu_
+  bool refresh_requested_ = false;  // guarded by resolve_mu_
+
+  // wait_for_live.
+  std::mutex live_mu_;
+  std::condition_variable live_cv_;
+
+  // I/O thread only (and init() before the thread starts).
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::uint64_t next_serial_ = 1;
+  std::unordered_map<std::string, PendingCall> calls_;
+  std::multimap<Clock::time_point, PendingCall*> deadlines_;
+  std::vector<PendingCall*> waiting_;
+  std::vector<pollfd> poll_fds_;
+  std::vector<Replica*> poll_replicas_;
+  bool poll_dirty_ = true;
+  bool retired_dirty_ = false;
+  std::size_t round_robin_ = 0;
+  Clock::time_point next_ping_{};
+  Clock::time_point next_probe_{};
+  std::string ping_bytes_;
+  CurveKeyPair curve_client_keys_;
+};
+
+}  // namespace parley::transport::detail

@@ -1,0 +1,213 @@
+// The transport's server: a ROUTER socket on one I/O thread that turns incoming envelopes into
+// calls for a handler and sends the handler's replies back, enforcing deadlines, cancels, pings,
+// draining and input validation. Exists so services never touch sockets or envelope bookkeeping.
+// Depends on libzmq, parley_proto, shared/common, transport/{wire,stats,curve}.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shared/common/status.h"
+#include "shared/transport/curve.h"
+#include "shared/transport/stats.h"
+#include "shared/transport/wire.h"
+
+namespace parley::transport {
+
+namespace detail {
+class ServerCore;
+}
+
+struct ServerOptions {
+  /// Bind endpoints; "tcp://127.0.0.1:*" picks a free port (read it back with Server::endpoints()).
+  std::vector<std::string> endpoints{"tcp://127.0.0.1:*"};
+  /// Name put in every reply's `replica` field. Default: "<hostname>@<first bound endpoint>".
+  std::string replica;
+  /// Deadline of a REQUEST that carries none (deadline_remaining_us == 0).
+  std::chrono::milliseconds default_deadline{30'000};
+  /// Longer deadlines from the wire are clamped to this (hostile or buggy clients).
+  std::chrono::milliseconds max_deadline{3'600'000};
+  int send_hwm = 10'000;  // messages queued per client connection before sends fail (counted)
+  int recv_hwm = 10'000;
+  std::int64_t max_message_bytes = 64 << 20;  // ZMQ_MAXMSGSIZE: a peer sending more is dropped
+  /// ZMTP heartbeats: detect dead TCP peers below the application's own pings.
+  std::chrono::milliseconds heartbeat_interval{1'000};
+  std::chrono::milliseconds heartbeat_timeout{5'000};
+  std::chrono::milliseconds heartbeat_ttl{10'000};
+  /// STREAM_DATA envelopes kept for a call whose handler has not yet called on_stream_data();
+  /// beyond this the call fails with RESOURCE_EXHAUSTED.
+  std::size_t max_buffered_stream_envelopes = 1024;
+  /// The host's load, put on every reply and pong. Called from any thread that sends a reply and
+  /// from the I/O thread: must be thread-safe, cheap and non-blocking (read atomics). Unset: the
+  /// transport reports its own active-call count. `draining` is OR-ed with set_draining().
+  std::function<Load()> load_reporter;
+  /// CURVE: the server's keypair (secret key required). Unset: plaintext.
+  std::optional<CurveKeyPair> curve;
+  /// ZeroMQ context; null = the process-wide shared one.
+  void* zmq_context = nullptr;
+};
+
+/// One call being served: the REQUEST, its deadline, and the way back to the client.
+///
+/// Threading: every method may be called from any thread (the handler typically moves the call
+/// into an actor). Callbacks set with on_stream_data()/on_cancel() always run on the server's
+/// I/O thread and must not block. The handler and the transport share ownership; the transport
+/// lets go when the call is over (finished, cancelled, expired, or the server stopped).
+///
+///   void on_call(std::shared_ptr<ServerCall> call) override {
+///     call->on_cancel([w = weak_actor](const Status&) { ... });  // optional
+///     actor.post([call] {
+///       Envelope reply; reply.mutable_payload()->PackFrom(compute(call->request()));
+///       call->finish(std::move(reply));  // or send() several times, then finish(Status::ok())
+///     });
+///   }
+class ServerCall : public std::enable_shared_from_this<ServerCall> {
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
+ public:
+  /// Made by the server only (the Passkey is private); public so that make_shared can reach it.
+  ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string identity, std::string key,
+             Envelope request, Clock::time_point arrival, Clock::time_point deadline);
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+  ~ServerCall();
+
+  /// The REQUEST envelope as received (immutable).
+  const Envelope& request() const { return request_; }
+  const std::string& method() const { return request_.method(); }
+  const std::string& correlation_id() const { return request_.correlation_id(); }
+  /// Arrival time + deadline_remaining_us (or ServerOptions::default_deadline when it was 0).
+  Clock::time_point deadline() const { return deadline_; }
+  Clock::time_point arrival() const { return arrival_; }
+  /// True when the client will send STREAM_DATA after the REQUEST (REQUEST.end_of_stream false).
+  bool client_streaming() const { return !request_.end_of_stream(); }
+
+  /// True once the call was cancelled (client CANCEL, deadline, reply undeliverable, server
+  /// stopped) or its deadline has passed: stop working, replies will be dropped.
+  bool cancelled() const;
+  /// True once the call is over for any reason (finished or cancelled).
+  bool done() const { return state_.load(std::memory_order_acquire) != State::kActive; }
+  /// Why the call was cancelled (OK while it was not).
+  Status cancel_status() const;
+
+  /// Sends one reply of a stream (end_of_stream false). The transport fills id (when empty),
+  /// correlation_id, kind=REPLY, sequence, replica, load, and session/trace ids when empty.
+  /// Returns false (reply dropped and counted) when the call is already over; past the deadline
+  /// the call is answered DEADLINE_EXCEEDED instead. A reply with a non-OK status is the last.
+  bool send(Envelope reply);
+  /// Sends the last reply (end_of_stream true); its status field is sent as set (OK when unset).
+  bool finish(Envelope last_reply);
+  /// Sends a last reply that carries only `status` (e.g. after a stream of send()s, or an error).
+  bool finish(const Status& status);
+
+  /// Receives the client's further STREAM_DATA envelopes in sequence order (the last has
+  /// end_of_stream). Runs on the I/O thread; must not block. Envelopes that arrived before this
+  /// was set are buffered and delivered (on the I/O thread) right after.
+  void on_stream_data(std::function<void(Envelope)> callback);
+  /// Called once, on the I/O thread, when the call is cancelled (see cancelled()); never after a
+  /// normal finish. Set after the cancellation, it is still called (soon, on the I/O thread).
+  /// Setting another callback replaces one that has not run yet.
+  void on_cancel(std::function<void(const Status&)> callback);
+
+ private:
+  friend class detail::ServerCore;
+  enum class State : std::uint8_t { kActive, kFinished, kCancelled };
+  using StreamCallback = std::function<void(Envelope)>;
+
+  bool submit(Envelope&& reply, bool last);
+  /// With mu_ held: marks the call cancelled with `status` and queues it as the last reply.
+  void fail_locked(const Status& status, bool deadline);
+  /// With mu_ held: fills the transport's fields, serializes and queues one reply.
+  bool enqueue_locked(Envelope&& reply, bool last, bool notify_cancel, bool deadline);
+  /// I/O thread: marks cancelled without a reply (client CANCEL, undeliverable, stop).
+  bool cancel_silently(const Status& status);
+  /// I/O thread: delivers one STREAM_DATA envelope (or buffers it).
+  void deliver_stream(Envelope&& envelope);
+  void flush_stream();
+  void notify_cancel();
+
+  std::shared_ptr<detail::ServerCore> core_;
+  const std::string identity_;  // ROUTER routing id of the client connection
+  const std::string key_;       // identity + correlation id: the server's call table key
+  const Envelope request_;
+  const Clock::time_point arrival_;
+  const Clock::time_point deadline_;
+
+  mutable std::mutex mu_;
+  std::atomic<State> state_{State::kActive};  // written under mu_
+  std::uint64_t next_sequence_ = 0;           // guarded by mu_
+  Status cancel_status_;                      // guarded by mu_
+  std::shared_ptr<StreamCallback> stream_callback_;       // guarded by mu_
+  std::function<void(const Status&)> cancel_callback_;    // guarded by mu_
+  std::deque<Envelope> buffered_stream_;                  // guarded by mu_
+
+  // I/O thread only.
+  bool in_table_ = false;
+  bool client_closed_ = false;        // client stream ended (or never existed)
+  std::uint64_t next_stream_sequence_ = 1;
+  std::multimap<Clock::time_point, ServerCall*>::iterator deadline_entry_;
+};
+
+/// What the server hands calls to. The service host implements it (enqueue into actors).
+class ServerHandler {
+ public:
+  virtual ~ServerHandler() = default;
+  /// A new call: a well-formed REQUEST within its deadline while the server is not draining.
+  /// Runs on the server's I/O thread: must not block (post the work elsewhere and return).
+  /// Unknown methods are the handler's to answer (UNIMPLEMENTED).
+  virtual void on_call(std::shared_ptr<ServerCall> call) = 0;
+};
+
+/// Adapts a lambda to ServerHandler (tests, tools).
+std::shared_ptr<ServerHandler> make_handler(std::function<void(std::shared_ptr<ServerCall>)> on_call);
+
+/// A bound ROUTER and its I/O thread.
+///
+///   auto server = Server::start(options, handler);   // binds, starts the I/O thread
+///   if (!server.ok()) return server.status();
+///   std::string ep = (*server)->endpoints()[0];        // "tcp://127.0.0.1:45113"
+///   ... (*server)->set_draining(true); wait for calls to finish; (*server)->stop();
+///
+/// Threading: all methods are thread-safe. The handler is called on the I/O thread only.
+/// stop() (and the destructor) cancels calls still open (their on_cancel callbacks run), closes
+/// the socket with linger 0 and joins the I/O thread.
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> start(ServerOptions options, std::shared_ptr<ServerHandler> handler);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  /// The endpoints actually bound (ZMQ_LAST_ENDPOINT), in the order of ServerOptions::endpoints.
+  const std::vector<std::string>& endpoints() const;
+  const std::string& replica() const;
+  /// Draining: new REQUESTs are answered UNAVAILABLE "draining"; calls already accepted go on;
+  /// pongs and replies report load.draining so clients stop sending here.
+  void set_draining(bool draining);
+  bool draining() const;
+  /// Calls accepted and not yet over.
+  std::int64_t active_calls() const;
+  const ServerStats& stats() const;
+  void stop();
+
+ private:
+  explicit Server(std::shared_ptr<detail::ServerCore> core);
+
+  std::shared_ptr<detail::ServerCore> core_;
+  std::thread thread_;
+  std::mutex stop_mu_;
+};
+
+}  // namespace parley::transport

@@ -1,0 +1,179 @@
+// ServerCall: a call's reply path (sequence numbers, deadline checks, serialization on the
+// caller's thread), its cancellation, and the delivery of a client stream to the service.
+// Depends on server_core.h.
+#include "shared/transport/server_core.h"
+
+namespace parley::transport {
+
+ServerCall::ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string identity, std::string key,
+                       Envelope request, Clock::time_point arrival, Clock::time_point deadline)
+    : core_(std::move(core)),
+      identity_(std::move(identity)),
+      key_(std::move(key)),
+      request_(std::move(request)),
+      arrival_(arrival),
+      deadline_(deadline) {}
+
+ServerCall::~ServerCall() = default;
+
+bool ServerCall::cancelled() const {
+  State s = state_.load(std::memory_order_acquire);
+  if (s == State::kCancelled) return true;
+  return s == State::kActive && Clock::now() >= deadline_;
+}
+
+Status ServerCall::cancel_status() const {
+  std::lock_guard lock(mu_);
+  return cancel_status_;
+}
+
+bool ServerCall::send(Envelope reply) { return submit(std::move(reply), false); }
+bool ServerCall::finish(Envelope last_reply) { return submit(std::move(last_reply), true); }
+bool ServerCall::finish(const Status& status) {
+  Envelope reply;
+  if (!status.is_ok()) set_status(reply, status);
+  return submit(std::move(reply), true);
+}
+
+bool ServerCall::submit(Envelope&& reply, bool last) {
+  // A non-OK status ends the call on the wire (proto/README.md), so it is the last reply.
+  if (reply.has_status() && reply.status().code() != v1::Status::OK) last = true;
+  std::lock_guard lock(mu_);
+  if (state_.load(std::memory_order_relaxed) != State::kActive) {
+    core_->stats().replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (Clock::now() >= deadline_) {
+    // The I/O thread's timer has not fired yet; answer exactly as it would.
+    core_->stats().replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    fail_locked(deadline_exceeded("deadline passed while the call was being served"), true);
+    return false;
+  }
+  return enqueue_locked(std::move(reply), last, false, false);
+}
+
+void ServerCall::fail_locked(const Status& status, bool deadline) {
+  Envelope reply;
+  set_status(reply, status);
+  cancel_status_ = status;
+  state_.store(State::kCancelled, std::memory_order_release);
+  enqueue_locked(std::move(reply), true, true, deadline);
+}
+
+bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel, bool deadline) {
+  reply.set_kind(v1::REPLY);
+  reply.set_correlation_id(request_.correlation_id());
+  reply.set_sequence(next_sequence_++);
+  reply.set_end_of_stream(last);
+  reply.set_replica(core_->replica());
+  if (reply.id().empty()) reply.set_id(core_->ids().next());
+  if (reply.session_id().empty() && !request_.session_id().empty()) reply.set_session_id(request_.session_id());
+  if (reply.trace_id().empty() && !request_.trace_id().empty()) reply.set_trace_id(request_.trace_id());
+  set_load(reply, core_->current_load());
+  if (last && state_.load(std::memory_order_relaxed) == State::kActive) {
+    state_.store(State::kFinished, std::memory_order_release);
+  }
+  detail::ServerOutbound item;
+  item.call = shared_from_this();
+  item.message = detail::serialize(reply);
+  item.last = last;
+  item.notify_cancel = notify_cancel;
+  item.deadline = deadline;
+  if (!core_->push(std::move(item))) {
+    core_->stats().replies_dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+bool ServerCall::cancel_silently(const Status& status) {
+  std::lock_guard lock(mu_);
+  if (state_.load(std::memory_order_relaxed) != State::kActive) return false;
+  cancel_status_ = status;
+  state_.store(State::kCancelled, std::memory_order_release);
+  return true;
+}
+
+void ServerCall::deliver_stream(Envelope&& envelope) {
+  std::shared_ptr<StreamCallback> callback;
+  {
+    std::lock_guard lock(mu_);
+    if (state_.load(std::memory_order_relaxed) != State::kActive) {
+      core_->stats().stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (stream_callback_ && buffered_stream_.empty()) {
+      callback = stream_callback_;
+    } else {
+      if (buffered_stream_.size() >= core_->options().max_buffered_stream_envelopes) {
+        fail_locked(resource_exhausted("more than " + std::to_string(buffered_stream_.size()) +
+                                       " stream envelopes arrived before the service took the stream"),
+                    false);
+        buffered_stream_.clear();
+        return;
+      }
+      buffered_stream_.push_back(std::move(envelope));
+      if (!stream_callback_) return;
+    }
+  }
+  if (callback) {
+    (*callback)(std::move(envelope));
+  } else {
+    flush_stream();
+  }
+}
+
+void ServerCall::flush_stream() {
+  while (true) {
+    std::shared_ptr<StreamCallback> callback;
+    Envelope next;
+    {
+      std::lock_guard lock(mu_);
+      if (buffered_stream_.empty() || !stream_callback_) return;
+      if (state_.load(std::memory_order_relaxed) != State::kActive) {
+        buffered_stream_.clear();
+        return;
+      }
+      next = std::move(buffered_stream_.front());
+      buffered_stream_.pop_front();
+      callback = stream_callback_;
+    }
+    (*callback)(std::move(next));
+  }
+}
+
+void ServerCall::notify_cancel() {
+  std::function<void(const Status&)> callback;
+  Status status;
+  {
+    std::lock_guard lock(mu_);
+    if (state_.load(std::memory_order_relaxed) != State::kCancelled || !cancel_callback_) return;
+    callback = std::move(cancel_callback_);
+    cancel_callback_ = nullptr;
+    status = cancel_status_;
+    buffered_stream_.clear();
+  }
+  callback(status);
+}
+
+void ServerCall::on_stream_data(std::function<void(Envelope)> callback) {
+  bool flush = false;
+  {
+    std::lock_guard lock(mu_);
+    stream_callback_ = std::make_shared<StreamCallback>(std::move(callback));
+    flush = !buffered_stream_.empty();
+  }
+  if (flush) core_->post_task([self = shared_from_this()] { self->flush_stream(); });
+}
+
+void ServerCall::on_cancel(std::function<void(const Status&)> callback) {
+  bool already = false;
+  {
+    std::lock_guard lock(mu_);
+    cancel_callback_ = std::move(callback);
+    already = state_.load(std::memory_order_relaxed) == State::kCancelled;
+  }
+  if (already) core_->post_task([self = shared_from_this()] { self->notify_cancel(); });
+}
+
+}  // namespace parley::transport

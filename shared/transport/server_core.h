@@ -1,0 +1,109 @@
+// Private to the transport: the server's I/O-thread state and the queue ServerCall posts replies
+// to. Exists so server.cc (the I/O loop) and server_call.cc (the reply path) share one definition.
+// Depends on server.h, mailbox.h, zmq_util.h.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "shared/transport/mailbox.h"
+#include "shared/transport/server.h"
+#include "shared/transport/zmq_util.h"
+
+namespace parley::transport::detail {
+
+/// One unit of work for the I/O thread: a serialized reply to send, or a task to run there.
+struct ServerOutbound {
+  std::shared_ptr<ServerCall> call;  // null for tasks
+  Message message;
+  std::function<void()> task;
+  bool last = false;           // the call is over once this is sent
+  bool notify_cancel = false;  // the call was cancelled: run its on_cancel after sending
+  bool deadline = false;       // count as deadline_exceeded
+};
+
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+ public:
+  ServerCore(ServerOptions options, std::shared_ptr<ServerHandler> handler)
+      : options_(std::move(options)), handler_(std::move(handler)), ids_("s") {}
+
+  Status bind();
+  void run();
+  void request_stop() {
+    stop_.store(true);
+    outbox_.wake();
+  }
+
+  Load current_load() const {
+    Load load;
+    if (options_.load_reporter) {
+      load = options_.load_reporter();
+    } else {
+      load.in_flight = static_cast<std::int32_t>(stats_.active_calls.load(std::memory_order_relaxed));
+    }
+    load.draining = load.draining || draining_.load(std::memory_order_relaxed);
+    return load;
+  }
+
+  /// Any thread. False when the server has stopped (item dropped).
+  bool push(ServerOutbound&& item) { return outbox_.push(std::move(item)); }
+  void post_task(std::function<void()> task) {
+    ServerOutbound item;
+    item.task = std::move(task);
+    outbox_.push(std::move(item));
+  }
+
+  const ServerOptions& options() const { return options_; }
+  ServerStats& stats() { return stats_; }
+  IdGenerator& ids() { return ids_; }
+  const std::string& replica() const { return replica_; }
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+  void set_draining(bool d) { draining_.store(d); }
+  bool on_io_thread() const { return outbox_.on_owner_thread(); }
+  bool draining() const { return draining_.load(); }
+
+ private:
+  void read_socket();
+  void handle_message(const std::string& identity, const void* data, std::size_t size, int frames);
+  void on_request(const std::string& identity, Envelope&& env);
+  void on_stream_data(const std::string& identity, Envelope&& env);
+  void on_cancel(const std::string& identity, const Envelope& env);
+  void on_ping(const std::string& identity, const Envelope& env);
+  /// Answers a message that is not part of an accepted call (malformed, draining, expired).
+  void reply_direct(const std::string& identity, const std::string& correlation_id, const Status& status,
+                    v1::EnvelopeKind kind = v1::REPLY);
+  void malformed(const std::string& identity, const std::string& correlation_id, const std::string& why);
+  void drain_outbox(bool signaled);
+  void process(ServerOutbound& item);
+  /// Sends identity + message; counts and logs a failure. Returns the errno (0 = sent).
+  int send_frames(const std::string& identity, Message& message);
+  void expire_deadlines(Clock::time_point now);
+  void remove_call(ServerCall* call);
+  void shutdown();
+
+  ServerOptions options_;
+  std::shared_ptr<ServerHandler> handler_;
+  ServerStats stats_;
+  IdGenerator ids_;
+  Mailbox<ServerOutbound> outbox_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> draining_{false};
+  std::string replica_;
+  std::vector<std::string> endpoints_;
+  void* socket_ = nullptr;
+
+  // I/O thread only.
+  std::unordered_map<std::string, std::shared_ptr<ServerCall>> calls_;
+  std::multimap<Clock::time_point, ServerCall*> deadlines_;
+  std::vector<ServerOutbound> batch_;
+  // The ROUTER must be drained to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on
+  // it (a send may consume the notification of a message that arrived meanwhile).
+  bool socket_dirty_ = true;
+};
+
+}  // namespace parley::transport::detail

@@ -1,0 +1,587 @@
+// Transport overhead against raw libzmq, side by side in one run over tcp loopback with the same
+// serialized envelope: unary round trip p50/p99 (raw, the design floor = raw + the two thread
+// hand-offs a socket-owning I/O thread implies, ours with the reply sent on the server's I/O
+// thread and from a worker thread), interleaved in rounds so all see the same machine state; and
+// throughput with 64 requests in flight. Target (DESIGN.md): our p50 within 1.5x of raw.
+// Usage: transport_bench [--iterations N] [--requests N] [--inflight N] [--payload BYTES]
+//                        [--only raw-lat|floor-lat|ours-lat|raw-tput|ours-tput|mixed]  (profiling)
+// Depends on shared/transport, libzmq.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "parley/v1/echo.pb.h"
+#include "shared/common/log.h"
+#include "shared/transport/client.h"
+#include "shared/transport/server.h"
+
+namespace {
+
+using parley::Result;
+using parley::transport::CallOptions;
+using parley::transport::Client;
+using parley::transport::ClientOptions;
+using parley::transport::Envelope;
+using parley::transport::Server;
+using parley::transport::ServerCall;
+using parley::transport::ServerOptions;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  int iterations = 2000;
+  int requests = 20000;
+  int inflight = 64;
+  int payload = 256;
+  std::string only;  // "raw-tput" | "ours-tput" | "ours-lat" (profiling one part); empty = all
+};
+
+struct Latency {
+  double p50 = 0, p99 = 0, mean = 0;
+};
+
+Latency summarize(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  Latency l;
+  l.p50 = us[us.size() / 2];
+  l.p99 = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  double sum = 0;
+  for (double v : us) sum += v;
+  l.mean = sum / static_cast<double>(us.size());
+  return l;
+}
+
+double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+Envelope make_request(int payload_bytes) {
+  parley::v1::EchoRequest req;
+  req.set_text(std::string(static_cast<std::size_t>(payload_bytes), 'p'));
+  Envelope env;
+  env.set_method("parley.v1.Echo/Echo");
+  env.set_session_id("bench-session");
+  env.set_trace_id("bench-trace-0123456789");
+  env.mutable_payload()->PackFrom(req);
+  return env;
+}
+
+/// What our client actually puts on the wire for `request` (ids, kind, deadline filled), so the
+/// raw run moves the same number of bytes.
+std::string wire_bytes(Envelope request) {
+  request.set_id("c1a2b3c4d5e6f7-123456");
+  request.set_correlation_id("c1a2b3c4d5e6f7-123457");
+  request.set_kind(parley::v1::REQUEST);
+  request.set_deadline_remaining_us(1'999'000);
+  request.set_end_of_stream(true);
+  return request.SerializeAsString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw libzmq: ROUTER echo thread, DEALER client.
+
+class RawPair {
+ public:
+  RawPair() {
+    ctx_ = zmq_ctx_new();
+    router_ = zmq_socket(ctx_, ZMQ_ROUTER);
+    dealer_ = zmq_socket(ctx_, ZMQ_DEALER);
+    int zero = 0;
+    int hwm = 100'000;
+    for (void* s : {router_, dealer_}) {
+      zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+      zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+      zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    }
+    zmq_bind(router_, "tcp://127.0.0.1:*");
+    char ep[256];
+    size_t len = sizeof(ep);
+    zmq_getsockopt(router_, ZMQ_LAST_ENDPOINT, ep, &len);
+    zmq_connect(dealer_, ep);
+    echo_ = std::thread([this] { echo_loop(); });
+  }
+  ~RawPair() {
+    zmq_send(dealer_, "Q", 1, 0);
+    echo_.join();
+    zmq_close(dealer_);
+    zmq_close(router_);
+    zmq_ctx_term(ctx_);
+  }
+  void* dealer() { return dealer_; }
+
+ private:
+  void echo_loop() {
+    while (true) {
+      zmq_msg_t id, body;
+      zmq_msg_init(&id);
+      zmq_msg_init(&body);
+      if (zmq_msg_recv(&id, router_, 0) < 0 || zmq_msg_recv(&body, router_, 0) < 0) break;
+      bool quit = zmq_msg_size(&body) == 1 && *static_cast<char*>(zmq_msg_data(&body)) == 'Q';
+      if (!quit) {
+        zmq_msg_send(&id, router_, ZMQ_SNDMORE);
+        zmq_msg_send(&body, router_, 0);
+      }
+      zmq_msg_close(&id);
+      zmq_msg_close(&body);
+      if (quit) break;
+    }
+  }
+
+  void* ctx_;
+  void* router_;
+  void* dealer_;
+  std::thread echo_;
+};
+
+/// The floor of any design where one thread owns the socket: raw libzmq plus the two thread
+/// hand-offs (caller -> owner via eventfd, owner -> caller via a condition variable), with no
+/// envelope parsing or call bookkeeping.
+class HandoffPair {
+ public:
+  HandoffPair() : efd_(::eventfd(0, EFD_NONBLOCK)) {
+    owner_ = std::thread([this] { loop(); });
+  }
+  ~HandoffPair() {
+    stop_ = true;
+    std::uint64_t one = 1;
+    ssize_t n = ::write(efd_, &one, sizeof(one));
+    (void)n;
+    owner_.join();
+    ::close(efd_);
+  }
+  double round_trip(const std::string& bytes) {
+    auto t0 = Clock::now();
+    {
+      std::lock_guard lock(mu_);
+      request_ = &bytes;
+      done_ = false;
+    }
+    std::uint64_t one = 1;
+    ssize_t n = ::write(efd_, &one, sizeof(one));
+    (void)n;
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return micros(Clock::now() - t0);
+  }
+
+ private:
+  void loop() {
+    int zfd = -1;
+    size_t len = sizeof(zfd);
+    zmq_getsockopt(pair_.dealer(), ZMQ_FD, &zfd, &len);
+    pollfd fds[2] = {{efd_, POLLIN, 0}, {zfd, POLLIN, 0}};
+    while (!stop_) {
+      ::poll(fds, 2, -1);
+      if (fds[0].revents) {
+        std::uint64_t v;
+        ssize_t n = ::read(efd_, &v, sizeof(v));
+        (void)n;
+        const std::string* req;
+        {
+          std::lock_guard lock(mu_);
+          req = request_;
+          request_ = nullptr;
+        }
+        if (req) zmq_send(pair_.dealer(), req->data(), req->size(), ZMQ_DONTWAIT);
+      }
+      zmq_msg_t reply;
+      zmq_msg_init(&reply);
+      while (zmq_msg_recv(&reply, pair_.dealer(), ZMQ_DONTWAIT) >= 0) {
+        {
+          std::lock_guard lock(mu_);
+          done_ = true;
+        }
+        cv_.notify_one();
+      }
+      zmq_msg_close(&reply);
+    }
+  }
+
+  RawPair pair_;
+  int efd_;
+  std::atomic<bool> stop_{false};
+  std::thread owner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::string* request_ = nullptr;
+  bool done_ = false;
+};
+
+/// One raw round trip on an open pair, in microseconds.
+double raw_round_trip(RawPair& pair, const std::string& bytes) {
+  zmq_msg_t reply;
+  auto t0 = Clock::now();
+  zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+  zmq_msg_init(&reply);
+  zmq_msg_recv(&reply, pair.dealer(), 0);
+  zmq_msg_close(&reply);
+  return micros(Clock::now() - t0);
+}
+
+Latency raw_latency(const std::string& bytes, int iterations) {
+  RawPair pair;
+  std::vector<double> us;
+  for (int i = 0; i < iterations + iterations / 10; ++i) {  // first 10% are warm-up
+    double t = raw_round_trip(pair, bytes);
+    if (i >= iterations / 10) us.push_back(t);
+  }
+  return summarize(std::move(us));
+}
+
+double raw_throughput(const std::string& bytes, int requests, int inflight) {
+  RawPair pair;
+  auto t0 = Clock::now();
+  int sent = 0;
+  for (; sent < inflight && sent < requests; ++sent) zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+  zmq_msg_t reply;
+  for (int got = 0; got < requests; ++got) {
+    zmq_msg_init(&reply);
+    zmq_msg_recv(&reply, pair.dealer(), 0);
+    zmq_msg_close(&reply);
+    if (sent < requests) {
+      zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+      ++sent;
+    }
+  }
+  return requests / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics: one side ours, the other raw (to see which side carries the overhead).
+
+/// Raw DEALER (blocking send/recv on the calling thread) against our server.
+Latency raw_client_our_server(const std::string& bytes, int iterations);
+
+/// Our client against a minimal raw ROUTER responder (parse, turn into a REPLY, serialize).
+Latency our_client_raw_server(const Envelope& request, int iterations);
+
+// ---------------------------------------------------------------------------------------------
+// Ours.
+
+/// Echo handler: replies with the request's payload, on the I/O thread (inline) or from a worker
+/// thread (what a service host does: enqueue, work elsewhere, reply).
+class EchoHandler : public parley::transport::ServerHandler {
+ public:
+  explicit EchoHandler(bool worker) : worker_(worker) {
+    if (worker_) thread_ = std::thread([this] { work(); });
+  }
+  ~EchoHandler() override {
+    if (worker_) {
+      {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_all();
+      thread_.join();
+    }
+  }
+  void on_call(std::shared_ptr<ServerCall> call) override {
+    if (!worker_) {
+      reply(*call);
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(call));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  static void reply(ServerCall& call) {
+    Envelope out;
+    *out.mutable_payload() = call.request().payload();
+    call.finish(std::move(out));
+  }
+  void work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      auto calls = std::move(queue_);
+      queue_.clear();
+      lock.unlock();
+      for (auto& c : calls) reply(*c);
+      lock.lock();
+    }
+  }
+
+  bool worker_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<ServerCall>> queue_;
+  bool stop_ = false;
+};
+
+struct Ours {
+  std::unique_ptr<Server> server;
+  std::unique_ptr<Client> client;
+};
+
+Ours start_ours(std::shared_ptr<EchoHandler> handler) {
+  ServerOptions so;
+  so.send_hwm = 100'000;
+  so.recv_hwm = 100'000;
+  auto server = Server::start(so, handler);
+  if (!server.ok()) {
+    std::fprintf(stderr, "server: %s\n", server.status().to_string().c_str());
+    std::exit(1);
+  }
+  ClientOptions co;
+  co.targets = {(*server)->endpoints()[0]};
+  co.name = "bench";
+  co.send_hwm = 100'000;
+  co.recv_hwm = 100'000;
+  auto client = Client::create(co);
+  if (!client.ok() || !(*client)->wait_for_live(1, std::chrono::seconds(5))) {
+    std::fprintf(stderr, "client did not connect\n");
+    std::exit(1);
+  }
+  return Ours{std::move(*server), std::move(*client)};
+}
+
+double ours_round_trip(Ours& o, const Envelope& request) {
+  auto t0 = Clock::now();
+  Result<Envelope> r = o.client->call_sync(request, {.timeout = std::chrono::seconds(2)});
+  auto t1 = Clock::now();
+  if (!r.ok()) {
+    std::fprintf(stderr, "call failed: %s\n", r.status().to_string().c_str());
+    std::exit(1);
+  }
+  return micros(t1 - t0);
+}
+
+struct LatencyTriple {
+  Latency raw, floor, ours, ours_worker;
+};
+
+/// Raw, ours (reply on the I/O thread) and ours (reply from a worker thread), alternated in
+/// rounds so that all three see the same machine conditions (a shared VM drifts a lot).
+LatencyTriple interleaved_latency(const std::string& bytes, const Envelope& request, int iterations) {
+  RawPair raw_pair;
+  HandoffPair handoff;
+  Ours inline_reply = start_ours(std::make_shared<EchoHandler>(false));
+  Ours worker_reply = start_ours(std::make_shared<EchoHandler>(true));
+  constexpr int kRounds = 10;
+  const int per_round = std::max(1, iterations / kRounds);
+  std::vector<double> raw, floor, ours, worker;
+  for (int warm = 0; warm < per_round; ++warm) {
+    raw_round_trip(raw_pair, bytes);
+    handoff.round_trip(bytes);
+    ours_round_trip(inline_reply, request);
+    ours_round_trip(worker_reply, request);
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < per_round; ++i) raw.push_back(raw_round_trip(raw_pair, bytes));
+    for (int i = 0; i < per_round; ++i) floor.push_back(handoff.round_trip(bytes));
+    for (int i = 0; i < per_round; ++i) ours.push_back(ours_round_trip(inline_reply, request));
+    for (int i = 0; i < per_round; ++i) worker.push_back(ours_round_trip(worker_reply, request));
+  }
+  return {summarize(std::move(raw)), summarize(std::move(floor)), summarize(std::move(ours)),
+          summarize(std::move(worker))};
+}
+
+Latency ours_latency(const Envelope& request, int iterations, bool worker) {
+  Ours o = start_ours(std::make_shared<EchoHandler>(worker));
+  std::vector<double> us;
+  us.reserve(static_cast<std::size_t>(iterations));
+  for (int i = 0; i < iterations + iterations / 10; ++i) {
+    auto t0 = Clock::now();
+    Result<Envelope> r = o.client->call_sync(request, {.timeout = std::chrono::seconds(2)});
+    auto t1 = Clock::now();
+    if (!r.ok()) {
+      std::fprintf(stderr, "call failed: %s\n", r.status().to_string().c_str());
+      std::exit(1);
+    }
+    if (i >= iterations / 10) us.push_back(micros(t1 - t0));
+  }
+  return summarize(std::move(us));
+}
+
+double ours_throughput(const Envelope& request, int requests, int inflight) {
+  Ours o = start_ours(std::make_shared<EchoHandler>(false));
+  std::atomic<int> issued{0};
+  std::atomic<int> done{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  Client* client = o.client.get();
+  std::function<void()> issue = [&] {
+    if (issued.fetch_add(1) >= requests) return;
+    client->call(request, {.timeout = std::chrono::seconds(10)}, [&](Result<Envelope> r) {
+      if (!r.ok()) {
+        std::fprintf(stderr, "call failed: %s\n", r.status().to_string().c_str());
+        std::exit(1);
+      }
+      if (done.fetch_add(1) + 1 == requests) {
+        std::lock_guard lock(mu);
+        cv.notify_all();
+        return;
+      }
+      issue();  // keep `inflight` calls outstanding, from the client's I/O thread
+    });
+  };
+  auto t0 = Clock::now();
+  for (int i = 0; i < inflight; ++i) issue();
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return done.load() == requests; });
+  return requests / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+Latency raw_client_our_server(const std::string& bytes, int iterations) {
+  auto server = Server::start(ServerOptions{}, std::make_shared<EchoHandler>(false));
+  void* ctx = zmq_ctx_new();
+  void* dealer = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0;
+  zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
+  zmq_connect(dealer, (*server)->endpoints()[0].c_str());
+  std::vector<double> us;
+  zmq_msg_t reply;
+  for (int i = 0; i < iterations + iterations / 10; ++i) {
+    auto t0 = Clock::now();
+    zmq_send(dealer, bytes.data(), bytes.size(), 0);
+    zmq_msg_init(&reply);
+    zmq_msg_recv(&reply, dealer, 0);
+    zmq_msg_close(&reply);
+    if (i >= iterations / 10) us.push_back(micros(Clock::now() - t0));
+  }
+  zmq_close(dealer);
+  zmq_ctx_term(ctx);
+  return summarize(std::move(us));
+}
+
+Latency our_client_raw_server(const Envelope& request, int iterations) {
+  void* ctx = zmq_ctx_new();
+  void* router = zmq_socket(ctx, ZMQ_ROUTER);
+  int zero = 0;
+  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
+  zmq_bind(router, "tcp://127.0.0.1:*");
+  char ep[256];
+  size_t len = sizeof(ep);
+  zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, ep, &len);
+  std::atomic<bool> stop{false};
+  std::thread responder([&] {
+    zmq_pollitem_t item{router, 0, ZMQ_POLLIN, 0};
+    while (!stop.load()) {
+      if (zmq_poll(&item, 1, 50) <= 0) continue;
+      zmq_msg_t id, body;
+      zmq_msg_init(&id);
+      zmq_msg_init(&body);
+      zmq_msg_recv(&id, router, 0);
+      zmq_msg_recv(&body, router, 0);
+      Envelope env;
+      env.ParseFromArray(zmq_msg_data(&body), static_cast<int>(zmq_msg_size(&body)));
+      env.set_kind(env.kind() == parley::v1::PING ? parley::v1::PONG : parley::v1::REPLY);
+      env.set_end_of_stream(true);
+      std::string out = env.SerializeAsString();
+      zmq_msg_send(&id, router, ZMQ_SNDMORE);
+      zmq_send(router, out.data(), out.size(), 0);
+      zmq_msg_close(&id);
+      zmq_msg_close(&body);
+    }
+  });
+  ClientOptions co;
+  co.targets = {ep};
+  co.name = "bench";
+  auto client = Client::create(co);
+  (*client)->wait_for_live(1, std::chrono::seconds(5));
+  std::vector<double> us;
+  for (int i = 0; i < iterations + iterations / 10; ++i) {
+    auto t0 = Clock::now();
+    Result<Envelope> r = (*client)->call_sync(request, {.timeout = std::chrono::seconds(2)});
+    if (i >= iterations / 10) us.push_back(micros(Clock::now() - t0));
+    if (!r.ok()) std::exit(3);
+  }
+  client->reset();
+  stop = true;
+  responder.join();
+  zmq_close(router);
+  zmq_ctx_term(ctx);
+  return summarize(std::move(us));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--only") {
+      args.only = argv[i + 1];
+      continue;
+    }
+    int v = std::atoi(argv[i + 1]);
+    if (k == "--iterations") args.iterations = v;
+    else if (k == "--requests") args.requests = v;
+    else if (k == "--inflight") args.inflight = v;
+    else if (k == "--payload") args.payload = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      return 2;
+    }
+  }
+  parley::log::set_level(parley::log::Level::kWarn);
+  Envelope request = make_request(args.payload);
+  std::string bytes = wire_bytes(request);
+  std::printf("transport_bench: tcp loopback, envelope %zu bytes, %d round trips, %d requests at %d in flight\n",
+              bytes.size(), args.iterations, args.requests, args.inflight);
+
+  if (!args.only.empty()) {
+    if (args.only == "raw-tput") std::printf("raw %.0f req/s\n", raw_throughput(bytes, args.requests, args.inflight));
+    if (args.only == "ours-tput") std::printf("ours %.0f req/s\n", ours_throughput(request, args.requests, args.inflight));
+    if (args.only == "ours-lat") std::printf("ours p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
+    if (args.only == "floor-lat") {
+      HandoffPair h;
+      std::vector<double> us;
+      for (int i = 0; i < args.iterations; ++i) us.push_back(h.round_trip(bytes));
+      std::printf("floor p50 %.1f us\n", summarize(us).p50);
+    }
+    if (args.only == "raw-lat") std::printf("raw p50 %.1f us\n", raw_latency(bytes, args.iterations).p50);
+    if (args.only == "mixed") {
+      for (int k = 0; k < 3; ++k) {
+        std::printf("raw client -> raw server  p50 %.1f us\n", raw_latency(bytes, args.iterations).p50);
+        std::printf("raw client -> our server  p50 %.1f us\n", raw_client_our_server(bytes, args.iterations).p50);
+        std::printf("our client -> raw server  p50 %.1f us\n", our_client_raw_server(request, args.iterations).p50);
+        std::printf("our client -> our server  p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
+      }
+    }
+    return 0;
+  }
+  auto t_start = Clock::now();
+  LatencyTriple lat = interleaved_latency(bytes, request, args.iterations);
+  const Latency& raw = lat.raw;
+  const Latency& ours = lat.ours;
+  const Latency& ours_worker = lat.ours_worker;
+  double raw_tput = raw_throughput(bytes, args.requests, args.inflight);
+  double ours_tput = ours_throughput(request, args.requests, args.inflight);
+
+  std::printf("\n%-44s %10s %10s %10s\n", "unary round trip (us), interleaved", "p50", "p99", "mean");
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "raw libzmq DEALER/ROUTER", raw.p50, raw.p99, raw.mean);
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "raw + socket-owner hand-offs (design floor)", lat.floor.p50,
+              lat.floor.p99, lat.floor.mean);
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "parley transport (reply on I/O thread)", ours.p50, ours.p99, ours.mean);
+  std::printf("%-44s %10.1f %10.1f %10.1f\n", "parley transport (reply from worker thread)", ours_worker.p50,
+              ours_worker.p99, ours_worker.mean);
+  std::printf("%-44s %10.2fx %9.2fx\n", "ratio floor/raw", lat.floor.p50 / raw.p50, lat.floor.p99 / raw.p99);
+  std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (I/O thread reply)", ours.p50 / raw.p50, ours.p99 / raw.p99);
+  std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (worker thread reply)", ours_worker.p50 / raw.p50,
+              ours_worker.p99 / raw.p99);
+  std::printf("\n%-44s %10s\n", "throughput, pipelined (req/s)", "req/s");
+  std::printf("%-44s %10.0f\n", "raw libzmq", raw_tput);
+  std::printf("%-44s %10.0f\n", "parley transport", ours_tput);
+  std::printf("%-44s %10.2fx\n", "ratio ours/raw", ours_tput / raw_tput);
+  double p50_ratio = ours.p50 / raw.p50;
+  std::printf("\ntarget p50 ratio <= 1.50: %s (%.2fx); total %.1f s\n", p50_ratio <= 1.5 ? "MET" : "NOT MET",
+              p50_ratio, std::chrono::duration<double>(Clock::now() - t_start).count());
+  return 0;
+}

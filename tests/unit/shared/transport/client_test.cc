@@ -1,0 +1,556 @@
+// Client against in-process servers: round trips, streams both ways, cancel, deadlines, load
+// spreading, replica death and retries, re-resolution, draining, and calls that must not hang.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <map>
+
+#include "tests/unit/shared/transport/transport_test_util.h"
+
+namespace parley::transport::testing {
+namespace {
+
+/// Collects what a call()'s on_reply receives; thread-safe. Read fields after ended() is true.
+struct Replies {
+  std::mutex mu;
+  std::vector<Envelope> envelopes;
+  std::optional<Status> error;
+  bool ended_ = false;  // guarded by mu
+
+  bool ended() {
+    std::lock_guard lock(mu);
+    return ended_;
+  }
+  ReplyCallback callback() {
+    return [this](Result<Envelope> r) {
+      std::lock_guard lock(mu);
+      if (!r.ok()) {
+        error = r.status();
+        ended_ = true;
+        return;
+      }
+      if (r->end_of_stream()) ended_ = true;
+      envelopes.push_back(std::move(*r));
+    };
+  }
+};
+
+TEST(ClientTest, RoundTrip) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Result<Envelope> reply = client->call_sync(echo_request("t/Echo", "ping"), {.timeout = 2s});
+  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
+  EXPECT_EQ(reply_text(*reply), "ping");
+  EXPECT_EQ(reply->replica(), server->replica());
+  EXPECT_TRUE(reply->end_of_stream());
+  EXPECT_EQ(client->stats().calls.load(), 1u);
+  EXPECT_EQ(client->stats().completed_ok.load(), 1u);
+  EXPECT_EQ(server->stats().requests.load(), 1u);
+  EXPECT_EQ(client->stats().replicas_live.load(), 1u);
+}
+
+TEST(ClientTest, RequestCarriesDeadlineAndIds) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Replies replies;
+  client->call(echo_request("t/Hold", "x"), {.timeout = 3s, .idempotent = true}, replies.callback());
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  auto call = service.held_at(0);
+  const Envelope& req = call->request();
+  EXPECT_EQ(req.kind(), v1::REQUEST);
+  EXPECT_FALSE(req.id().empty());
+  EXPECT_FALSE(req.correlation_id().empty());
+  EXPECT_TRUE(req.idempotent());
+  EXPECT_TRUE(req.end_of_stream()) << "not a client stream";
+  EXPECT_GT(req.deadline_remaining_us(), 2'000'000);
+  EXPECT_LE(req.deadline_remaining_us(), 3'000'000);
+  call->finish(echo_reply("ok"));
+  EXPECT_TRUE(eventually([&] { return replies.ended(); }));
+}
+
+TEST(ClientTest, ErrorStatusFromTheServiceReachesTheCaller) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Result<Envelope> reply = client->call_sync(echo_request("t/Fail", ""), {.timeout = 2s});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(reply.status().message(), "no such thing");
+  EXPECT_EQ(client->stats().failures(static_cast<int>(StatusCode::kUnimplemented)), 1u);
+}
+
+TEST(ClientTest, StreamingReplies) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Replies replies;
+  client->call(echo_request("t/Stream", "tok", 5), {.timeout = 2s}, replies.callback());
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+  std::lock_guard lock(replies.mu);
+  ASSERT_FALSE(replies.error) << replies.error->to_string();
+  ASSERT_EQ(replies.envelopes.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(replies.envelopes[i].sequence(), i);
+    EXPECT_EQ(replies.envelopes[i].end_of_stream(), i == 4);
+    v1::EchoReply r;
+    ASSERT_TRUE(replies.envelopes[i].payload().UnpackTo(&r));
+    EXPECT_EQ(r.index(), static_cast<int>(i));
+  }
+}
+
+TEST(ClientTest, CallSyncReturnsTheFinalReplyOfAStream) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Result<Envelope> reply = client->call_sync(echo_request("t/Stream", "s", 3), {.timeout = 2s});
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->sequence(), 2u);
+}
+
+TEST(ClientTest, ClientStreamWithEndOfStream) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Replies replies;
+  CallHandle h = client->call(echo_request("t/Collect", "a"), {.timeout = 3s, .client_stream = true},
+                              replies.callback());
+  EXPECT_TRUE(h.send(echo_request("", "b")));
+  EXPECT_TRUE(h.send(echo_request("", "c")));
+  EXPECT_TRUE(h.close_send());
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+  std::lock_guard lock(replies.mu);
+  ASSERT_FALSE(replies.error) << replies.error->to_string();
+  ASSERT_EQ(replies.envelopes.size(), 1u);
+  EXPECT_EQ(reply_text(replies.envelopes[0]), "a,b,c");
+  EXPECT_EQ(server->stats().stream_data.load(), 3u);  // b, c, and the empty end_of_stream
+  EXPECT_TRUE(h.done());
+  EXPECT_FALSE(h.send(echo_request("", "late"))) << "the call is over";
+}
+
+TEST(ClientTest, CancelReachesTheServerHandler) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Replies replies;
+  CallHandle h = client->call(echo_request("t/Hold", "x"), {.timeout = 5s}, replies.callback());
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  EXPECT_TRUE(h.cancel());
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+  {
+    std::lock_guard lock(replies.mu);
+    ASSERT_TRUE(replies.error);
+    EXPECT_EQ(replies.error->code(), StatusCode::kCancelled);
+  }
+  ASSERT_TRUE(eventually([&] { return service.cancel_statuses().size() == 1; }));
+  EXPECT_EQ(service.cancel_statuses()[0].code(), StatusCode::kCancelled);
+  EXPECT_TRUE(service.held_at(0)->cancelled());
+  EXPECT_EQ(server->stats().cancelled.load(), 1u);
+  EXPECT_FALSE(h.cancel()) << "already over";
+}
+
+TEST(ClientTest, SlowHandlerGetsDeadlineExceededOnBothSides) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  auto start = Clock::now();
+  Result<Envelope> reply = client->call_sync(echo_request("t/Hold", "slow"), {.timeout = 150ms});
+  auto took = Clock::now() - start;
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kDeadlineExceeded) << reply.status().to_string();
+  EXPECT_GE(took, 140ms);
+  EXPECT_LT(took, 1s) << "call_sync must return at its deadline";
+  ASSERT_TRUE(eventually([&] { return service.cancel_statuses().size() == 1; }));
+  EXPECT_EQ(service.cancel_statuses()[0].code(), StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(service.held_at(0)->cancelled());
+  // Whether the server's own timer or the client's CANCEL (which says DEADLINE_EXCEEDED) came
+  // first, the server counts one deadline and no plain cancel.
+  EXPECT_TRUE(eventually([&] { return server->stats().deadline_exceeded.load() == 1; }));
+  EXPECT_EQ(server->stats().cancelled.load(), 0u);
+}
+
+TEST(ClientTest, NoReplicaListeningFailsUnavailableAtTheDeadline) {
+  // Bind and close to get a port nobody listens on.
+  std::string endpoint;
+  {
+    TestService service;
+    auto server = start_server(service.handler());
+    endpoint = server->endpoints()[0];
+  }
+  auto client = make_client(test_client_options({endpoint}));
+  auto start = Clock::now();
+  Result<Envelope> reply = client->call_sync(echo_request("t/Echo", "x"), {.timeout = 100ms});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable) << reply.status().to_string();
+  EXPECT_NE(reply.status().message().find("no live replica"), std::string::npos) << reply.status().message();
+  EXPECT_LT(Clock::now() - start, 1s);
+}
+
+TEST(ClientTest, MaxWaitForReplicaFailsSoonerThanTheDeadline) {
+  std::string endpoint;
+  {
+    TestService service;
+    endpoint = start_server(service.handler())->endpoints()[0];
+  }
+  ClientOptions o = test_client_options({endpoint});
+  o.max_wait_for_replica = 50ms;
+  auto client = make_client(o);
+  auto start = Clock::now();
+  Result<Envelope> reply = client->call_sync(echo_request("t/Echo", "x"), {.timeout = 5s});
+  EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable);
+  EXPECT_LT(Clock::now() - start, 2s);
+}
+
+TEST(ClientTest, CallWaitsForAReplicaThatComesUp) {
+  TestService service;
+  // Learn a free port, then start the client before anything listens there.
+  std::string endpoint = start_server(service.handler())->endpoints()[0];
+  auto client = make_client(test_client_options({endpoint}));
+  Replies replies;
+  client->call(echo_request("t/Echo", "patience"), {.timeout = 5s}, replies.callback());
+  ServerOptions o;
+  o.endpoints = {endpoint};
+  // libzmq releases the old listener asynchronously: retry the bind briefly.
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(eventually([&] {
+    auto s = Server::start(o, service.handler());
+    if (s.ok()) server = std::move(*s);
+    return server != nullptr;
+  }));
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+  std::lock_guard lock(replies.mu);
+  ASSERT_FALSE(replies.error) << replies.error->to_string();
+  EXPECT_EQ(reply_text(replies.envelopes.at(0)), "patience");
+}
+
+/// The replica goes away and comes back on the same endpoint: the client notices the disconnect,
+/// reconnects, and a call made while it is reconnecting goes through once it is back.
+TEST(ClientTest, ReplicaRestartedOnTheSameEndpointIsUsedAgain) {
+  TestService service;
+  auto server = start_server(service.handler());
+  const std::string endpoint = server->endpoints()[0];
+  ClientOptions co = test_client_options({endpoint});
+  co.dead_after = 30s;  // only the socket's DISCONNECTED event can mark it dead in time
+  auto client = make_client(co);
+  ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "before"), {.timeout = 2s}).ok());
+  server->stop();
+  ASSERT_TRUE(eventually([&] { return client->stats().replicas_live.load() == 0; }, 2s))
+      << "the disconnect is seen at once, not after dead_after";
+  Replies replies;
+  client->call(echo_request("t/Echo", "during"), {.timeout = 5s}, replies.callback());
+  ServerOptions o;
+  o.endpoints = {endpoint};
+  std::unique_ptr<Server> restarted;
+  ASSERT_TRUE(eventually([&] {
+    auto s = Server::start(o, service.handler());
+    if (s.ok()) restarted = std::move(*s);
+    return restarted != nullptr;
+  }));
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+  std::lock_guard lock(replies.mu);
+  ASSERT_FALSE(replies.error) << replies.error->to_string();
+  EXPECT_EQ(reply_text(replies.envelopes.at(0)), "during");
+}
+
+TEST(ClientTest, LoadSpreadsAcrossReplicas) {
+  TestService a, b, c;
+  auto sa = start_server(a.handler());
+  auto sb = start_server(b.handler());
+  auto sc = start_server(c.handler());
+  auto client = make_client(test_client_options({sa->endpoints()[0], sb->endpoints()[0], sc->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(3, 5s));
+  // Sequential calls: equal load, ties broken round-robin.
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  }
+  for (TestService* s : {&a, &b, &c}) EXPECT_GE(s->calls.load(), 5);
+  const int before[3] = {a.calls.load(), b.calls.load(), c.calls.load()};
+  // Concurrent calls: least loaded first.
+  std::atomic<int> done{0};
+  for (int i = 0; i < 300; ++i) {
+    client->call(echo_request("t/Echo", "y"), {.timeout = 5s}, [&](Result<Envelope> r) {
+      EXPECT_TRUE(r.ok());
+      done.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return done.load() == 300; }));
+  EXPECT_GE(a.calls.load() - before[0], 60) << "each replica takes a share";
+  EXPECT_GE(b.calls.load() - before[1], 60);
+  EXPECT_GE(c.calls.load() - before[2], 60);
+}
+
+TEST(ClientTest, ReplicaReportingHighLoadIsAvoided) {
+  TestService busy, idle;
+  ServerOptions busy_options;
+  // Busy with other clients' work: every pong and reply says so.
+  busy_options.load_reporter = [] { return Load{50, 10, 64, false}; };
+  auto sb = start_server(busy.handler(), busy_options);
+  auto si = start_server(idle.handler());
+  auto client = make_client(test_client_options({sb->endpoints()[0], si->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(2, 5s));  // live means a pong, which carried the load
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "y"), {.timeout = 2s}).ok());
+  }
+  EXPECT_EQ(busy.calls.load(), 0);
+  EXPECT_EQ(idle.calls.load(), 20);
+  auto replicas = client->replicas();
+  ASSERT_EQ(replicas.size(), 2u);
+  for (const auto& r : replicas) {
+    if (r.endpoint == sb->endpoints()[0]) {
+      EXPECT_EQ(r.load.in_flight, 50);
+    }
+  }
+}
+
+/// One replica stops under load: idempotent calls on it are retried elsewhere; the others fail
+/// UNAVAILABLE naming it; nothing hangs.
+TEST(ClientTest, ReplicaStoppedMidLoad) {
+  TestService victim, a, b;
+  victim.hold_all = true;  // calls sent to it are certainly in flight when it stops
+  auto sv = start_server(victim.handler());
+  auto sa = start_server(a.handler());
+  auto sb = start_server(b.handler());
+  const std::string victim_endpoint = sv->endpoints()[0];
+  ClientOptions co = test_client_options({victim_endpoint, sa->endpoints()[0], sb->endpoints()[0]});
+  co.dead_after = 30s;  // the socket's DISCONNECTED event must do it (pings: HungReplica test)
+  auto client = make_client(co);
+  ASSERT_TRUE(client->wait_for_live(3, 5s));
+
+  constexpr int kCalls = 90;
+  std::mutex mu;
+  std::map<int, Result<Envelope>> results;
+  std::atomic<int> done{0};
+  auto start = Clock::now();
+  for (int i = 0; i < kCalls; ++i) {
+    bool idempotent = i % 2 == 0;
+    client->call(echo_request("t/Echo", std::to_string(i)), {.timeout = 3s, .idempotent = idempotent},
+                 [&, i](Result<Envelope> r) {
+                   std::lock_guard lock(mu);
+                   results.emplace(i, std::move(r));
+                   done.fetch_add(1);
+                 });
+  }
+  // Everything not held by the victim is answered by the healthy replicas.
+  ASSERT_TRUE(eventually([&] { return done.load() + victim.calls.load() == kCalls; }));
+  const int victim_held = victim.calls.load();
+  const int victim_idempotent = victim.idempotent_calls.load();
+  ASSERT_GE(victim_idempotent, 1) << "victim got " << victim_held << " calls";
+  ASSERT_GT(victim_held, victim_idempotent) << "the victim must hold non-idempotent calls too";
+  sv->stop();
+  ASSERT_TRUE(eventually([&] { return done.load() == kCalls; }, 2s)) << "no call may hang";
+  EXPECT_LT(Clock::now() - start, 3s) << "every call ended before its deadline";
+
+  int unavailable = 0;
+  std::lock_guard lock(mu);
+  for (auto& [i, r] : results) {
+    bool idempotent = i % 2 == 0;
+    if (idempotent) {
+      EXPECT_TRUE(r.ok()) << "idempotent call " << i << ": " << r.status().to_string();
+    } else if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << i;
+      EXPECT_NE(r.status().message().find(victim_endpoint), std::string::npos) << r.status().message();
+      ++unavailable;
+    }
+  }
+  EXPECT_EQ(unavailable, victim_held - victim_idempotent) << "exactly the non-idempotent calls on the victim";
+  EXPECT_EQ(client->stats().retries.load(), static_cast<std::uint64_t>(victim_idempotent));
+  EXPECT_TRUE(eventually([&] { return client->stats().replicas_live.load() == 2; }));
+}
+
+/// A replica whose I/O thread hangs (no pongs) is declared dead after dead_after.
+TEST(ClientTest, HungReplicaIsDetectedByPingsAndIdempotentCallsMove) {
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool release = false;
+  std::atomic<int> hung_calls{0};
+  // Blocks its own I/O thread on purpose (a handler must never do this).
+  auto hanging = make_handler([&](std::shared_ptr<ServerCall> call) {
+    hung_calls.fetch_add(1);
+    std::unique_lock lock(gate_mu);
+    gate_cv.wait(lock, [&] { return release; });
+    call->finish(Status::ok());
+  });
+  TestService healthy;
+  auto sh = start_server(hanging);
+  auto sg = start_server(healthy.handler());
+  ClientOptions o = test_client_options({sh->endpoints()[0], sg->endpoints()[0]});
+  o.dead_after = 200ms;
+  auto client = make_client(o);
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  for (int i = 0; i < 4; ++i) {
+    Result<Envelope> r = client->call_sync(echo_request("t/Echo", "x"), {.timeout = 3s, .idempotent = true});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+  }
+  EXPECT_EQ(hung_calls.load(), 1) << "round-robin sent one call into the hang; later ones avoid it";
+  EXPECT_GE(client->stats().replica_deaths.load(), 1u);
+  EXPECT_GE(client->stats().retries.load(), 1u);
+  {
+    std::lock_guard lock(gate_mu);
+    release = true;
+  }
+  gate_cv.notify_all();
+  // Pongs resume: the replica is live again.
+  EXPECT_TRUE(client->wait_for_live(2, 5s));
+}
+
+TEST(ClientTest, NewReplicaFromReResolutionGetsTraffic) {
+  TestService a, b;
+  auto sa = start_server(a.handler());
+  auto sb = start_server(b.handler());
+  std::mutex mu;
+  std::vector<std::string> resolved = {sa->endpoints()[0]};
+  std::atomic<int> resolutions{0};
+  ClientOptions o = test_client_options({"dns://parley-echo-headless:7101"});
+  o.resolve_interval = 1h;  // only refresh_targets() re-resolves
+  o.resolver = [&](const std::string& target) -> Result<std::vector<std::string>> {
+    EXPECT_EQ(target, "dns://parley-echo-headless:7101");
+    resolutions.fetch_add(1);
+    std::lock_guard lock(mu);
+    return resolved;
+  };
+  auto client = make_client(o);
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_EQ(a.calls.load(), 10);
+  EXPECT_EQ(b.calls.load(), 0);
+
+  {
+    std::lock_guard lock(mu);
+    resolved.push_back(sb->endpoints()[0]);  // scale-up: a new pod IP appears
+  }
+  client->refresh_targets();
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  EXPECT_EQ(client->stats().replicas_total.load(), 2u);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_GE(b.calls.load(), 8) << "the new replica takes its share";
+
+  {
+    std::lock_guard lock(mu);
+    resolved = {sb->endpoints()[0]};  // scale-down: the first pod goes away
+  }
+  client->refresh_targets();
+  ASSERT_TRUE(eventually([&] { return client->stats().replicas_total.load() == 1; }));
+  int a_before = a.calls.load();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_EQ(a.calls.load(), a_before) << "a retired replica gets nothing new";
+  auto replicas = client->replicas();
+  ASSERT_EQ(replicas.size(), 1u);
+  EXPECT_EQ(replicas[0].endpoint, sb->endpoints()[0]);
+  EXPECT_GE(resolutions.load(), 3);
+}
+
+TEST(ClientTest, FailedResolutionKeepsKnownReplicas) {
+  TestService a;
+  auto sa = start_server(a.handler());
+  std::atomic<bool> fail{false};
+  ClientOptions o = test_client_options({"dns://svc:1"});
+  o.resolve_interval = 1h;
+  o.resolver = [&](const std::string&) -> Result<std::vector<std::string>> {
+    if (fail.load()) return unavailable("NXDOMAIN");
+    return std::vector<std::string>{sa->endpoints()[0]};
+  };
+  auto client = make_client(o);
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  fail = true;
+  client->refresh_targets();
+  EXPECT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_EQ(client->stats().replicas_total.load(), 1u);
+}
+
+TEST(ClientTest, DrainingReplicaGetsNoNewCalls) {
+  TestService draining, other;
+  auto sd = start_server(draining.handler());
+  auto so = start_server(other.handler());
+  auto client = make_client(test_client_options({sd->endpoints()[0], so->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  sd->set_draining(true);
+  // Calls racing with the news get UNAVAILABLE "draining" and, being idempotent, move on.
+  for (int i = 0; i < 10; ++i) {
+    Result<Envelope> r = client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s, .idempotent = true});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+  }
+  // Once a pong said "draining", the replica is skipped outright.
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& r : client->replicas()) {
+      if (r.endpoint == sd->endpoints()[0]) return r.load.draining;
+    }
+    return false;
+  }));
+  int before = draining.calls.load();
+  std::uint64_t rejected_before = sd->stats().rejected_draining.load();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  }
+  EXPECT_EQ(draining.calls.load(), before);
+  EXPECT_EQ(sd->stats().rejected_draining.load(), rejected_before) << "no request even reached it";
+  EXPECT_EQ(draining.calls.load(), 0);
+}
+
+/// Pings silenced: the client learns about the drain only from a rejected request.
+TEST(ClientTest, DrainingReplyMovesIdempotentCallsAndFailsOthers) {
+  TestService draining, other;
+  auto sd = start_server(draining.handler());
+  auto so = start_server(other.handler());
+  ClientOptions o = test_client_options({sd->endpoints()[0], so->endpoints()[0]});
+  o.ping_interval = 1h;  // only the pings at connect time
+  o.dead_after = 1h;
+  auto client = make_client(o);
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  sd->set_draining(true);
+  for (int i = 0; i < 10; ++i) {
+    Result<Envelope> r = client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s, .idempotent = true});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+  }
+  EXPECT_EQ(sd->stats().rejected_draining.load(), 1u) << "the rejection's load report stops further sends";
+  EXPECT_EQ(client->stats().retries.load(), 1u);
+  EXPECT_EQ(draining.calls.load(), 0);
+
+  // A non-idempotent call that meets a draining replica fails UNAVAILABLE.
+  o.targets = {so->endpoints()[0]};
+  auto quiet = make_client(o);
+  ASSERT_TRUE(quiet->wait_for_live(1, 5s));
+  so->set_draining(true);
+  Result<Envelope> r = quiet->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("draining"), std::string::npos) << r.status().message();
+}
+
+TEST(ClientTest, StoppingTheClientEndsOpenCalls) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Replies replies;
+  CallHandle h = client->call(echo_request("t/Hold", "x"), {.timeout = 5s}, replies.callback());
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  client.reset();
+  ASSERT_TRUE(replies.ended());
+  EXPECT_EQ(replies.error->code(), StatusCode::kCancelled);
+  EXPECT_FALSE(h.cancel()) << "handle outlives the client harmlessly";
+  EXPECT_FALSE(h.send(Envelope()));
+}
+
+TEST(ClientTest, CallSyncFromAReplyCallbackIsRefused) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  std::atomic<int> code{-1};
+  client->call(echo_request("t/Echo", "x"), {.timeout = 2s}, [&](Result<Envelope>) {
+    code = static_cast<int>(client->call_sync(echo_request("t/Echo", "y"), {.timeout = 1s}).status().code());
+  });
+  ASSERT_TRUE(eventually([&] { return code.load() >= 0; }));
+  EXPECT_EQ(code.load(), static_cast<int>(StatusCode::kFailedPrecondition));
+}
+
+TEST(ClientTest, BadTargetsAreRejected) {
+  EXPECT_FALSE(Client::create(ClientOptions{}).ok()) << "no targets";
+  ClientOptions o;
+  o.targets = {"http://x:1"};
+  EXPECT_FALSE(Client::create(o).ok());
+  o.targets = {"dns://host-without-port"};
+  EXPECT_FALSE(Client::create(o).ok());
+}
+
+}  // namespace
+}  // namespace parley::transport::testing

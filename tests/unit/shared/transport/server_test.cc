@@ -1,0 +1,416 @@
+// Server at the wire level, driven by a raw DEALER: replies, pings, deadlines, cancels, client
+// streams, draining, malformed input, and undeliverable replies (unroutable, full HWM).
+#include <gtest/gtest.h>
+
+#include "tests/unit/shared/transport/transport_test_util.h"
+
+namespace parley::transport::testing {
+namespace {
+
+TEST(ServerTest, BindsAndReportsTheRealEndpoint) {
+  TestService service;
+  ServerOptions o;
+  o.endpoints = {"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"};
+  auto server = start_server(service.handler(), o);
+  ASSERT_TRUE(server);
+  ASSERT_EQ(server->endpoints().size(), 2u);
+  for (const auto& ep : server->endpoints()) {
+    EXPECT_TRUE(ep.starts_with("tcp://127.0.0.1:")) << ep;
+    EXPECT_EQ(ep.find('*'), std::string::npos) << ep;
+  }
+  EXPECT_NE(server->endpoints()[0], server->endpoints()[1]);
+  // Both endpoints serve.
+  for (const auto& ep : server->endpoints()) {
+    RawDealer raw(ep);
+    raw.send(raw_request("c1", "t/Echo", 1'000'000, "hi"));
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << ep;
+    EXPECT_EQ(reply_text(*reply), "hi");
+  }
+}
+
+TEST(ServerTest, BadEndpointIsAnError) {
+  TestService service;
+  ServerOptions o;
+  o.endpoints = {"tcp://256.1.1.1:0"};
+  auto server = Server::start(o, service.handler());
+  EXPECT_FALSE(server.ok());
+}
+
+TEST(ServerTest, ReplyCarriesTransportFields) {
+  TestService service;
+  ServerOptions o;
+  o.replica = "replica-a";
+  o.load_reporter = [] { return Load{7, 3, 64, false}; };
+  auto server = start_server(service.handler(), o);
+  RawDealer raw(server->endpoints()[0]);
+  Envelope req = raw_request("corr-1", "t/Echo", 1'000'000, "hello");
+  req.set_session_id("sess-9");
+  req.set_trace_id("trace-9");
+  raw.send(req);
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->kind(), v1::REPLY);
+  EXPECT_EQ(reply->correlation_id(), "corr-1");
+  EXPECT_EQ(reply->sequence(), 0u);
+  EXPECT_TRUE(reply->end_of_stream());
+  EXPECT_EQ(reply->replica(), "replica-a");
+  EXPECT_EQ(reply->session_id(), "sess-9");
+  EXPECT_EQ(reply->trace_id(), "trace-9");
+  EXPECT_FALSE(reply->id().empty());
+  EXPECT_EQ(reply->status().code(), v1::Status::OK);
+  EXPECT_EQ(reply->load().in_flight(), 7);
+  EXPECT_EQ(reply->load().queue_depth(), 3);
+  EXPECT_EQ(reply->load().capacity(), 64);
+  EXPECT_EQ(reply_text(*reply), "hello");
+  EXPECT_EQ(server->stats().requests.load(), 1u);
+  EXPECT_TRUE(eventually([&] { return server->active_calls() == 0; }));
+}
+
+TEST(ServerTest, PingIsAnsweredWithPongAndLoad) {
+  TestService service;
+  ServerOptions o;
+  o.load_reporter = [] { return Load{2, 5, 10, false}; };
+  auto server = start_server(service.handler(), o);
+  RawDealer raw(server->endpoints()[0]);
+  Envelope ping;
+  ping.set_kind(v1::PING);
+  ping.set_correlation_id("p1");
+  raw.send(ping);
+  auto pong = raw.receive();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->kind(), v1::PONG);
+  EXPECT_EQ(pong->correlation_id(), "p1");
+  EXPECT_EQ(pong->load().queue_depth(), 5);
+  EXPECT_FALSE(pong->load().draining());
+  EXPECT_EQ(server->stats().pings.load(), 1u);
+  EXPECT_EQ(service.calls.load(), 0);
+
+  server->set_draining(true);
+  raw.send(ping);
+  pong = raw.receive();
+  ASSERT_TRUE(pong);
+  EXPECT_TRUE(pong->load().draining()) << "draining is OR-ed into the host's load report";
+}
+
+TEST(ServerTest, StreamOfRepliesIsNumbered) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  Envelope req = raw_request("s1", "t/Stream", 1'000'000, "tok");
+  v1::EchoRequest body;
+  body.set_text("tok");
+  body.set_repeat(4);
+  req.mutable_payload()->PackFrom(body);
+  raw.send(req);
+  for (int i = 0; i < 4; ++i) {
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->sequence(), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(reply->end_of_stream(), i == 3);
+  }
+}
+
+TEST(ServerTest, ErrorStatusEndsTheStream) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("e", "t/Hold", 5'000'000));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  auto call = service.held_at(0);
+  EXPECT_TRUE(call->send(echo_reply("part")));
+  Envelope failed;
+  set_status(failed, internal_error("model crashed"));
+  EXPECT_TRUE(call->send(std::move(failed)));
+  EXPECT_FALSE(call->send(echo_reply("after"))) << "the error ended the call";
+  auto first = raw.receive();
+  auto second = raw.receive();
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(first->end_of_stream());
+  EXPECT_TRUE(second->end_of_stream());
+  EXPECT_EQ(second->status().code(), v1::Status::INTERNAL);
+  EXPECT_FALSE(raw.receive(30ms));
+}
+
+TEST(ServerTest, RequestExpiredOnArrivalIsAnsweredAtOnce) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("late", "t/Echo", -5));
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->correlation_id(), "late");
+  EXPECT_EQ(reply->status().code(), v1::Status::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(reply->end_of_stream());
+  EXPECT_EQ(service.calls.load(), 0) << "an expired request never reaches the handler";
+  EXPECT_EQ(server->stats().deadline_exceeded.load(), 1u);
+}
+
+TEST(ServerTest, ZeroDeadlineGetsTheConfiguredDefault) {
+  TestService service;
+  ServerOptions o;
+  o.default_deadline = 1234ms;
+  auto server = start_server(service.handler(), o);
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("d0", "t/Hold", 0));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  auto call = service.held_at(0);
+  auto budget = call->deadline() - call->arrival();
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(budget).count(), 1234);
+}
+
+TEST(ServerTest, UnfinishedCallIsAnsweredDeadlineExceeded) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("slow", "t/Hold", 50'000));  // 50 ms
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->correlation_id(), "slow");
+  EXPECT_EQ(reply->status().code(), v1::Status::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(reply->end_of_stream());
+  ASSERT_EQ(service.held_count(), 1u);
+  auto call = service.held_at(0);
+  EXPECT_TRUE(call->cancelled());
+  EXPECT_TRUE(eventually([&] { return service.cancel_statuses().size() == 1; }));
+  EXPECT_EQ(service.cancel_statuses()[0].code(), StatusCode::kDeadlineExceeded);
+  // A late reply is dropped and counted, never sent.
+  EXPECT_FALSE(call->finish(echo_reply("too late")));
+  EXPECT_EQ(server->stats().replies_dropped.load(), 1u);
+  EXPECT_EQ(server->stats().deadline_exceeded.load(), 1u);
+  EXPECT_FALSE(raw.receive(50ms)) << "nothing after the DEADLINE_EXCEEDED reply";
+  EXPECT_TRUE(eventually([&] { return server->active_calls() == 0; }));
+}
+
+TEST(ServerTest, CancelReachesTheCall) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("c", "t/Hold", 5'000'000));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  Envelope cancel;
+  cancel.set_kind(v1::CANCEL);
+  cancel.set_correlation_id("c");
+  raw.send(cancel);
+  ASSERT_TRUE(eventually([&] { return service.cancel_statuses().size() == 1; }));
+  EXPECT_EQ(service.cancel_statuses()[0].code(), StatusCode::kCancelled);
+  auto call = service.held_at(0);
+  EXPECT_TRUE(call->cancelled());
+  EXPECT_EQ(call->cancel_status().code(), StatusCode::kCancelled);
+  EXPECT_FALSE(call->send(echo_reply("x")));
+  EXPECT_EQ(server->stats().cancelled.load(), 1u);
+  EXPECT_FALSE(raw.receive(50ms)) << "a cancelled call is not answered";
+}
+
+TEST(ServerTest, OnCancelSetAfterTheCancelStillRuns) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("late-cb", "t/Hold", 30'000));
+  ASSERT_TRUE(raw.receive());  // DEADLINE_EXCEEDED
+  auto call = service.held_at(0);
+  std::atomic<int> runs{0};
+  call->on_cancel([&](const Status& s) {
+    EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded);
+    runs.fetch_add(1);
+  });
+  EXPECT_TRUE(eventually([&] { return runs.load() == 1; }));
+}
+
+TEST(ServerTest, ClientStreamBufferedUntilTheHandlerTakesIt) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  Envelope req = raw_request("cs", "t/Hold", 5'000'000, "first");
+  req.set_end_of_stream(false);
+  raw.send(req);
+  for (int i = 1; i <= 3; ++i) {
+    Envelope data = echo_request("", "chunk" + std::to_string(i));
+    data.set_kind(v1::STREAM_DATA);
+    data.set_correlation_id("cs");
+    data.set_sequence(static_cast<std::uint64_t>(i));
+    data.set_end_of_stream(i == 3);
+    raw.send(data);
+  }
+  ASSERT_TRUE(eventually([&] { return server->stats().stream_data.load() == 3; }));
+  auto call = service.held_at(0);
+  EXPECT_TRUE(call->client_streaming());
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::atomic<bool> ended{false};
+  call->on_stream_data([&](Envelope data) {  // set late: the three are delivered now, in order
+    std::lock_guard lock(mu);
+    got.push_back(request_text(data));
+    if (data.end_of_stream()) ended = true;
+  });
+  ASSERT_TRUE(eventually([&] { return ended.load(); }));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(got, (std::vector<std::string>{"chunk1", "chunk2", "chunk3"}));
+}
+
+TEST(ServerTest, ClientStreamOutOfOrderFailsTheCall) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  Envelope req = raw_request("gap", "t/Collect", 5'000'000, "a");
+  req.set_end_of_stream(false);
+  raw.send(req);
+  Envelope data = echo_request("", "b");
+  data.set_kind(v1::STREAM_DATA);
+  data.set_correlation_id("gap");
+  data.set_sequence(2);  // 1 is missing
+  raw.send(data);
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status().code(), v1::Status::DATA_LOSS);
+  EXPECT_TRUE(reply->end_of_stream());
+}
+
+TEST(ServerTest, DrainingRejectsNewRequestsButFinishesOpenOnes) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("open", "t/Hold", 5'000'000));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  server->set_draining(true);
+  raw.send(raw_request("new", "t/Echo", 5'000'000));
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->correlation_id(), "new");
+  EXPECT_EQ(reply->status().code(), v1::Status::UNAVAILABLE);
+  EXPECT_NE(reply->status().message().find("draining"), std::string::npos);
+  EXPECT_TRUE(reply->load().draining());
+  EXPECT_EQ(server->stats().rejected_draining.load(), 1u);
+  // The call accepted before the drain still completes.
+  EXPECT_TRUE(service.held_at(0)->finish(echo_reply("done")));
+  reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->correlation_id(), "open");
+  EXPECT_EQ(reply_text(*reply), "done");
+}
+
+/// Each malformed input gets INVALID_ARGUMENT and the server keeps serving.
+TEST(ServerTest, MalformedInputIsAnsweredAndCounted) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  auto expect_invalid = [&](const std::string& what, const std::string& correlation_id) {
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << what;
+    EXPECT_EQ(reply->status().code(), v1::Status::INVALID_ARGUMENT) << what;
+    EXPECT_EQ(reply->correlation_id(), correlation_id) << what;
+    EXPECT_TRUE(reply->end_of_stream()) << what;
+  };
+  raw.send_frames({std::string("\xff\xfe garbage \x01\x02", 14)});
+  expect_invalid("garbage bytes", "");
+  raw.send_frames({"", raw_request("two", "t/Echo", 1'000'000).SerializeAsString()});
+  expect_invalid("two frames", "");
+  raw.send_frames({std::string()});  // empty frame parses as an empty envelope: kind unspecified
+  expect_invalid("empty frame", "");
+  Envelope no_method = raw_request("nm", "", 1'000'000);
+  raw.send(no_method);
+  expect_invalid("no method", "nm");
+  Envelope no_corr = raw_request("", "t/Echo", 1'000'000);
+  raw.send(no_corr);
+  expect_invalid("no correlation id", "");
+  Envelope odd_kind = raw_request("k", "t/Echo", 1'000'000);
+  odd_kind.set_kind(static_cast<v1::EnvelopeKind>(42));
+  raw.send(odd_kind);
+  expect_invalid("unknown kind", "k");
+  Envelope reply_kind = raw_request("r", "t/Echo", 1'000'000);
+  reply_kind.set_kind(v1::REPLY);
+  raw.send(reply_kind);
+  expect_invalid("REPLY sent to a server", "r");
+  // Truncated protobuf (a length prefix running past the end).
+  std::string cut = raw_request("cut", "t/Echo", 1'000'000, std::string(100, 'x')).SerializeAsString();
+  raw.send_frames({cut.substr(0, cut.size() - 10)});
+  expect_invalid("truncated envelope", "");
+
+  EXPECT_EQ(server->stats().malformed.load(), 8u);
+  EXPECT_EQ(service.calls.load(), 0);
+  raw.send(raw_request("ok", "t/Echo", 1'000'000, "still here"));
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply_text(*reply), "still here");
+}
+
+TEST(ServerTest, UnknownCancelAndStreamDataAreDroppedQuietly) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  Envelope cancel;
+  cancel.set_kind(v1::CANCEL);
+  cancel.set_correlation_id("nobody");
+  raw.send(cancel);
+  Envelope data;
+  data.set_kind(v1::STREAM_DATA);
+  data.set_correlation_id("nobody");
+  data.set_sequence(1);
+  raw.send(data);
+  ASSERT_TRUE(eventually([&] { return server->stats().received.load() == 2; }));
+  EXPECT_TRUE(eventually([&] { return server->stats().stream_data_dropped.load() == 1; }));
+  EXPECT_EQ(server->stats().malformed.load(), 0u);
+  EXPECT_FALSE(raw.receive(30ms));
+}
+
+TEST(ServerTest, ReplyToAVanishedClientIsCountedAsUnroutable) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto raw = std::make_unique<RawDealer>(server->endpoints()[0]);
+  Envelope req = raw_request("gone", "t/Hold", 5'000'000);
+  raw->send(req);
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  raw.reset();  // the client disappears
+  auto call = service.held_at(0);
+  // The ROUTER notices the disconnect asynchronously: keep streaming until a send is refused.
+  bool counted = eventually([&] {
+    call->send(echo_reply("anyone?"));
+    return server->stats().send_failed_unroutable.load() > 0;
+  });
+  EXPECT_TRUE(counted);
+  EXPECT_TRUE(eventually([&] { return call->cancelled(); })) << "an undeliverable stream is cancelled";
+  EXPECT_TRUE(eventually([&] { return server->active_calls() == 0; }));
+}
+
+TEST(ServerTest, FullHighWaterMarkIsCounted) {
+  TestService service;
+  ServerOptions o;
+  o.send_hwm = 1;
+  auto server = start_server(service.handler(), o);
+  RawDealer raw(server->endpoints()[0]);
+  int one = 1;
+  int small = 4096;
+  zmq_setsockopt(raw.socket(), ZMQ_RCVHWM, &one, sizeof(one));
+  zmq_setsockopt(raw.socket(), ZMQ_RCVBUF, &small, sizeof(small));
+  raw.send(raw_request("flood", "t/Hold", 10'000'000));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  auto call = service.held_at(0);
+  const Envelope big = echo_reply(std::string(64 * 1024, 'z'));
+  std::uint64_t sent = 0;
+  // The client never reads: kernel buffers fill, then libzmq's queue, then sends are refused.
+  bool counted = eventually(
+      [&] {
+        while (sent - server->stats().replies_sent.load() < 16 && call->send(big)) ++sent;
+        return server->stats().send_failed_hwm.load() > 0;
+      },
+      10s);
+  EXPECT_TRUE(counted) << "sent " << sent;
+  EXPECT_TRUE(eventually([&] { return call->cancelled(); }));
+  EXPECT_FALSE(call->send(big));
+}
+
+TEST(ServerTest, StopCancelsOpenCalls) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  raw.send(raw_request("open", "t/Hold", 5'000'000));
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  server->stop();
+  ASSERT_EQ(service.cancel_statuses().size(), 1u);
+  EXPECT_EQ(service.cancel_statuses()[0].code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(service.held_at(0)->finish(Status::ok()));
+  EXPECT_EQ(server->active_calls(), 0);
+}
+
+}  // namespace
+}  // namespace parley::transport::testing
