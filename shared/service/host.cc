@@ -137,7 +137,11 @@ void Host::Impl::execute(const std::shared_ptr<transport::ServerCall>& call, con
     status = internal_error(std::string("handler threw: ") + e.what());
   }
   in_flight.fetch_sub(1);
-  if (call->cancelled() && status.is_ok()) status = deadline_exceeded("deadline passed during work");
+  if (call->cancelled()) {
+    // The reply is dropped either way; the metric says why the work was wasted.
+    status = Clock::now() >= call->deadline() ? deadline_exceeded("deadline passed during work")
+                                              : cancelled("client cancelled the call");
+  }
   record(method, status.code(), enqueued);
   if (status.is_ok()) {
     call->finish(std::move(adapter.final_envelope()));
