@@ -85,14 +85,18 @@ class RawCall : public CallContext {
   virtual void set_final_payload(const google::protobuf::Message& reply) = 0;
 };
 
+/// Decodes the envelope's payload; INVALID_ARGUMENT naming the expected type when it is not one.
+inline Status unpack_payload(const v1::Envelope& env, const std::string& method, google::protobuf::Message& out) {
+  if (env.payload().UnpackTo(&out)) return Status::ok();
+  return invalid_argument(method + ": payload is not a " + out.GetDescriptor()->full_name() + " (got '" +
+                          env.payload().type_url() + "')");
+}
+
 template <typename Request, typename Reply>
 void Host::unary(const std::string& method, UnaryHandler<Request, Reply> handler) {
   add_method(method, [handler = std::move(handler), method](const v1::Envelope& env, RawCall& call) -> Status {
     Request request;
-    if (!env.payload().UnpackTo(&request)) {
-      return invalid_argument(method + ": payload is not a " + Request::descriptor()->full_name() + " (got '" +
-                              env.payload().type_url() + "')");
-    }
+    PARLEY_RETURN_IF_ERROR(unpack_payload(env, method, request));
     Result<Reply> reply = handler(request, call);
     if (!reply.ok()) return reply.status();
     call.set_final_payload(*reply);
@@ -104,10 +108,7 @@ template <typename Request, typename Reply>
 void Host::server_stream(const std::string& method, ServerStreamHandler<Request, Reply> handler) {
   add_method(method, [handler = std::move(handler), method](const v1::Envelope& env, RawCall& call) -> Status {
     Request request;
-    if (!env.payload().UnpackTo(&request)) {
-      return invalid_argument(method + ": payload is not a " + Request::descriptor()->full_name() + " (got '" +
-                              env.payload().type_url() + "')");
-    }
+    PARLEY_RETURN_IF_ERROR(unpack_payload(env, method, request));
     struct Writer : StreamWriter<Reply> {
       explicit Writer(RawCall& c) : call(c) {}
       bool write(const Reply& r) override { return call.send_payload(r); }

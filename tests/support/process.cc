@@ -95,7 +95,7 @@ void sleep_for_poll() { std::this_thread::sleep_for(std::chrono::milliseconds(20
 
 std::string built_binary(const std::string& relative) {
   const char* dir = std::getenv("PARLEY_BINARY_DIR");
-  std::string base = dir ? dir : ".";
+  std::string base = dir ? dir : PARLEY_BINARY_DIR;
   return base + "/" + relative;
 }
 

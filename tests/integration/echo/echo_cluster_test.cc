@@ -195,6 +195,29 @@ TEST_F(EchoClusterTest, FloodBeyondQueueIsBackpressureNotACrash) {
   EXPECT_TRUE(a.process->running());
 }
 
+TEST_F(EchoClusterTest, BadWireRequestsGetClearErrorsAndServiceKeepsServing) {
+  Replica a = start_replica();
+  auto client = client_for({&a});
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  auto code_of = [](const Result<v1::Envelope>& r) {
+    return r.ok() ? status_code_from_int(r->status().code()) : r.status().code();
+  };
+  v1::Envelope wrong_type;
+  wrong_type.set_method("parley.v1.Echo/Echo");
+  wrong_type.mutable_payload()->PackFrom(v1::LoadReport());
+  auto r1 = client->call_sync(wrong_type, opts(2s));
+  EXPECT_EQ(code_of(r1), StatusCode::kInvalidArgument);
+  std::string message = r1.ok() ? r1->status().message() : r1.status().message();
+  EXPECT_NE(message.find("parley.v1.EchoRequest"), std::string::npos) << message;
+  v1::Envelope unknown = echo_request("x");
+  unknown.set_method("parley.v1.Echo/Nope");
+  auto r2 = client->call_sync(unknown, opts(2s));
+  EXPECT_EQ(code_of(r2), StatusCode::kUnimplemented);
+  v1::Envelope too_big = echo_request(std::string(100 * 1024, 'x'));
+  EXPECT_EQ(code_of(client->call_sync(too_big, opts(2s))), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(client->call_sync(echo_request("still here"), opts(2s)).ok());
+}
+
 TEST_F(EchoClusterTest, SigtermDrainsInFlightWorkAndExitsZero) {
   Replica a = start_replica();
   auto client = client_for({&a});
