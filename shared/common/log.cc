@@ -12,6 +12,7 @@
 #include <string>
 
 #include "shared/common/check.h"
+#include "shared/common/json.h"
 #include "shared/common/log.h"
 
 namespace parley::log {
@@ -31,28 +32,6 @@ const char* level_name(Level l) {
     case Level::kOff: return "off";
   }
   return "info";
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
 }
 
 std::string timestamp() {
