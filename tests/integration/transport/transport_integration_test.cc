@@ -12,16 +12,16 @@
 
 #include "parley/v1/echo.pb.h"
 #include "shared/transport/client.h"
-#include "tests/integration/transport/child.h"
+#include "tests/support/process.h"
 
 namespace parley::transport {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Child;
-using testing::wait_until;
+using parley::testing::wait_until;
+using Child = parley::testing::ChildProcess;
 
-std::string server_binary() { return std::string(PARLEY_BINARY_DIR) + "/tests/integration/transport/transport_test_server"; }
+std::string server_binary() { return parley::testing::built_binary("tests/integration/transport/transport_test_server"); }
 
 /// One transport_test_server process and the endpoint it bound.
 class ServerProcess {
