@@ -1,0 +1,22 @@
+// Chooses the QA embedder from configuration: the MiniLM sentence encoder (shared/encoder) by
+// default, or the hash embedder. Exists so main.cc, tools/eval/qa and the benchmark build the
+// same embedder from the same settings and report the same start-up errors. Depends on embedder.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "services/qa/embedder.h"
+
+namespace parley::qa {
+
+/// `$PARLEY_MODEL_DIR/encoder-minilm`, PARLEY_MODEL_DIR defaulting to ~/.cache/parley/models.
+std::string default_encoder_dir();
+
+/// kind "encoder": loads the model in `encoder_dir` (empty: default_encoder_dir()); a missing
+/// directory or file is FAILED_PRECONDITION naming the path and `tools/models/fetch`.
+/// kind "hash": HashEmbedder(256). Anything else: INVALID_ARGUMENT.
+Result<std::shared_ptr<const Embedder>> make_embedder(const std::string& kind, const std::string& encoder_dir,
+                                                     int threads);
+
+}  // namespace parley::qa

@@ -1,0 +1,207 @@
+// Tests for the QA service logic with the hash embedder and a fake LM: ingest, answer with
+// sources, isolation, re-ingest, bad input, generative answers, fallback and refusal.
+#include "services/qa/qa_service.h"
+
+#include <gtest/gtest.h>
+
+#include "shared/metrics/registry.h"
+
+namespace parley::qa {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Returns a canned reply or error and records the prompt.
+class FakeGenerator final : public TextGenerator {
+ public:
+  Result<std::string> next = std::string("The shop opens at 9am [1].");
+  std::string last_prompt;
+  int calls = 0;
+  Result<std::string> generate(const v1::ChatMessages& messages, const v1::SamplingParams&,
+                               std::chrono::steady_clock::time_point) override {
+    ++calls;
+    last_prompt = messages.messages(messages.messages_size() - 1).content();
+    return next;
+  }
+};
+
+class QaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto gen = std::make_unique<FakeGenerator>();
+    gen_ = gen.get();
+    QaOptions o;
+    o.limits.max_document_bytes = 4096;
+    o.limits.max_knowledge_bases = 3;
+    o.default_min_score = 0.3f;
+    auto s = QaService::create(o, std::make_shared<HashEmbedder>(256), std::move(gen), metrics_.get());
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    svc_ = std::move(*s);
+  }
+  static std::chrono::steady_clock::time_point soon() { return std::chrono::steady_clock::now() + 10s; }
+
+  Status ingest(const std::string& kb, const std::vector<std::tuple<std::string, std::string, std::string>>& docs) {
+    v1::IngestRequest r;
+    r.set_kb_id(kb);
+    for (const auto& [id, title, text] : docs) {
+      auto* d = r.add_documents();
+      d->set_id(id);
+      d->set_title(title);
+      d->set_text(text);
+    }
+    auto out = svc_->ingest(r, soon());
+    return out.ok() ? Status::ok() : out.status();
+  }
+  Result<v1::AnswerResponse> ask(const std::string& kb, const std::string& q,
+                                 v1::AnswerMode mode = v1::ANSWER_MODE_UNSPECIFIED) {
+    v1::AnswerRequest r;
+    r.set_kb_id(kb);
+    r.set_question(q);
+    r.set_mode(mode);
+    return svc_->answer(r, soon());
+  }
+
+  metrics::Registry registry_;
+  std::unique_ptr<QaMetrics> metrics_ = std::make_unique<QaMetrics>(registry_);
+  FakeGenerator* gen_ = nullptr;
+  std::unique_ptr<QaService> svc_;
+};
+
+const char* kShop =
+    "# Opening hours\nThe shop opens at 9am on weekdays and at 10am on Saturdays. It is closed on Sundays.\n\n"
+    "# Returns\nItems can be returned within 30 days with a receipt. Refunds go to the original card.\n";
+const char* kZoo = "The zoo has three elephants. The penguins are fed at noon every day.";
+
+TEST_F(QaServiceTest, AnswersFromTheRightPassageWithItsSource) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "Shop FAQ", kShop}}).is_ok());
+  auto a = ask("shop", "How many days do I have to return items?");
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_TRUE(a->has_answer());
+  EXPECT_EQ(a->answer(), "Items can be returned within 30 days with a receipt.");
+  EXPECT_EQ(a->span(), "30");
+  ASSERT_GE(a->passages_size(), 1);
+  EXPECT_EQ(a->passages(0).id(), "faq#1");
+  EXPECT_EQ(a->passages(0).document_id(), "faq");
+  EXPECT_EQ(a->passages(0).title(), "Shop FAQ > Returns");
+  EXPECT_EQ(a->mode(), v1::EXTRACTIVE);
+  EXPECT_GT(a->confidence(), 0.3f);
+  EXPECT_NE(registry_.render().find("parley_qa_answers_total{mode=\"extractive\",outcome=\"answered\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(QaServiceTest, UnrelatedQuestionGetsNoAnswer) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "Shop FAQ", kShop}}).is_ok());
+  auto a = ask("shop", "Which quantum chromodynamics lattice spacing converges?");
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->has_answer()) << a->answer() << " " << a->confidence();
+  EXPECT_EQ(a->answer(), "");
+  EXPECT_GT(a->passages_size(), 0);  // the passages looked at are still reported
+}
+
+TEST_F(QaServiceTest, KnowledgeBasesAreIsolatedAndDroppable) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
+  ASSERT_TRUE(ingest("zoo", {{"animals", "", kZoo}}).is_ok());
+  auto z = ask("zoo", "When are the penguins fed?");
+  ASSERT_TRUE(z.ok());
+  for (const auto& p : z->passages()) EXPECT_EQ(p.document_id(), "animals");
+  auto s = ask("shop", "When are the penguins fed?");
+  ASSERT_TRUE(s.ok());
+  for (const auto& p : s->passages()) EXPECT_EQ(p.document_id(), "faq");
+  v1::DropKnowledgeBaseRequest drop;
+  drop.set_kb_id("zoo");
+  struct Ctx : service::CallContext {
+    std::string e;
+    const std::string& method() const override { return e; }
+    const std::string& session_id() const override { return e; }
+    const std::string& trace_id() const override { return e; }
+    std::chrono::steady_clock::time_point deadline() const override { return std::chrono::steady_clock::now() + 1s; }
+    bool cancelled() const override { return false; }
+    void add_timing(std::string, std::chrono::microseconds) override {}
+  } ctx;
+  ASSERT_TRUE(svc_->drop(drop, ctx).ok());
+  EXPECT_EQ(ask("zoo", "penguins?").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc_->drop(drop, ctx).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(ask("shop", "When does the shop open?").ok());
+}
+
+TEST_F(QaServiceTest, ReingestReplacesADocumentAndKeepsTheOthers) {
+  ASSERT_TRUE(ingest("kb", {{"a", "", "The password is swordfish."}, {"b", "", kZoo}}).is_ok());
+  ASSERT_TRUE(ingest("kb", {{"a", "", "The password is marlin now."}}).is_ok());
+  auto kb = svc_->store().get("kb");
+  ASSERT_NE(kb, nullptr);
+  EXPECT_EQ(kb->document_count(), 2u);
+  auto a = ask("kb", "What is the password?");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->answer(), "The password is marlin now.");
+  for (const auto& p : a->passages()) EXPECT_EQ(p.text().find("swordfish"), std::string::npos);
+}
+
+TEST_F(QaServiceTest, BadInputGetsClearErrors) {
+  EXPECT_EQ(ask("nope", "Anything?").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
+  auto empty = ask("shop", "   ");
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(empty.status().message().find("question is empty"), std::string::npos);
+  auto utf = ask("shop", "caf\xc3 open?");
+  EXPECT_EQ(utf.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(utf.status().message().find("UTF-8"), std::string::npos);
+  Status huge = ingest("shop", {{"big", "", std::string(5000, 'a')}});
+  EXPECT_EQ(huge.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.message().find("qa.max_document_bytes"), std::string::npos) << huge.message();
+  EXPECT_EQ(ingest("bad id!", {{"x", "", "text"}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ingest("kb2", {{"x", "", "ok"}, {"x", "", "dup"}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ingest("kb2", {{"x", "", "bad \xff text"}}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ingest("kb2", {}).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(ingest("kb2", {{"x", "", "ok"}}).is_ok());
+  ASSERT_TRUE(ingest("kb3", {{"x", "", "ok"}}).is_ok());
+  Status full = ingest("kb4", {{"x", "", "ok"}});
+  EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("qa.max_knowledge_bases"), std::string::npos);
+  // Still serving after all that.
+  EXPECT_TRUE(ask("shop", "When does the shop open?").ok());
+}
+
+TEST_F(QaServiceTest, GenerativeAnswerComesFromTheLmWithNumberedPassages) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "Shop FAQ", kShop}}).is_ok());
+  auto a = ask("shop", "When does the shop open on Saturdays?", v1::GENERATIVE);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(gen_->calls, 1);
+  EXPECT_EQ(a->mode(), v1::GENERATIVE);
+  EXPECT_TRUE(a->has_answer());
+  EXPECT_EQ(a->answer(), "The shop opens at 9am [1].");
+  EXPECT_NE(gen_->last_prompt.find("[1] (Shop FAQ > Opening hours) The shop opens at 9am"), std::string::npos)
+      << gen_->last_prompt;
+  EXPECT_NE(gen_->last_prompt.find("Question: When does the shop open on Saturdays?"), std::string::npos);
+}
+
+TEST_F(QaServiceTest, GenerativeFallsBackToExtractiveWhenTheLmFails) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
+  gen_->next = unavailable("no replica of lm");
+  auto a = ask("shop", "When does the shop open on Saturdays?", v1::GENERATIVE);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->mode(), v1::EXTRACTIVE);
+  EXPECT_TRUE(a->has_answer());
+  EXPECT_NE(a->answer().find("10am on Saturdays"), std::string::npos);
+  EXPECT_NE(a->note().find("UNAVAILABLE"), std::string::npos) << a->note();
+  EXPECT_NE(registry_.render().find("parley_qa_lm_fallbacks_total{reason=\"UNAVAILABLE\"} 1"), std::string::npos);
+}
+
+TEST_F(QaServiceTest, LmRefusalIsNoAnswer) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
+  gen_->next = std::string(" I don't know.");
+  auto a = ask("shop", "When does the shop open on Saturdays?", v1::GENERATIVE);
+  ASSERT_TRUE(a.ok());
+  EXPECT_FALSE(a->has_answer());
+  EXPECT_EQ(a->mode(), v1::GENERATIVE);
+}
+
+TEST_F(QaServiceTest, QuestionEmbeddingGoesThroughTheBatcher) {
+  ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
+  ASSERT_NE(svc_->batcher(), nullptr);
+  ASSERT_TRUE(ask("shop", "When does the shop open?").ok());
+  ASSERT_TRUE(ask("shop", "Can I return items?").ok());
+  EXPECT_EQ(svc_->batcher()->stats().snapshot().executed, 2u);
+}
+
+}  // namespace
+}  // namespace parley::qa
