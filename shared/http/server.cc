@@ -571,6 +571,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       close();
     } else if (keep_alive_ && !raw_stream_ && !server_.stopping.load()) {
+      // Per-response state: the next stream on this connection starts unfinished.
+      finish_requested_ = false;
       serializer_.reset();
       stream_header_.reset();
       read_request();

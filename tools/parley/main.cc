@@ -1,6 +1,7 @@
 // parley: the command-line client for a running Parley platform.
 // Exists so a person (and the run command's sample request) can reach any service by hand.
-// Subcommands today: echo (call the echo service), keygen (CURVE keypair files).
+// Subcommands: echo (call the echo service), keygen (CURVE keypair files), chat (talk to a bot);
+// the commands of a service live in its folder (services/<svc>/cli) and are dispatched from here.
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -13,13 +14,15 @@
 #include "parley/v1/envelope.pb.h"
 #include "shared/transport/client.h"
 #include "shared/transport/curve.h"
+#include "services/dialog/cli/chat_command.h"
 
 namespace {
 
 int usage() {
   std::cerr << "usage:\n"
                "  parley echo [--target tcp://127.0.0.1:7101] [--timeout-ms N] [--repeat N] TEXT\n"
-               "  parley keygen SECRET_FILE PUBLIC_FILE\n";
+               "  parley keygen SECRET_FILE PUBLIC_FILE\n"
+               "  parley chat [--bot demo] [--url http://127.0.0.1:8080] [--key KEY] [--verbose]\n";
   return 2;
 }
 
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "echo") return run_echo(args);
   if (cmd == "keygen") return run_keygen(args);
+  if (cmd == "chat") return parley::dialog::run_chat_command(args);
   if (cmd == "-h" || cmd == "--help") {
     usage();
     return 0;

@@ -371,6 +371,32 @@ TEST_F(ServerTest, SseStreamArrivesInPiecesThenConnectionIsReused) {
   EXPECT_FALSE(closed_.take(std::chrono::milliseconds(0)).has_value()) << "on_close ran after a clean finish";
 }
 
+// Two streams on one keep-alive connection: the second must not inherit the first's "finished"
+// state (it once ended right after its headers, losing every event written later).
+TEST_F(ServerTest, SecondStreamOnAKeptAliveConnectionWaitsForItsOwnData) {
+  start();
+  RawConnection c(port_);
+  for (int round = 1; round <= 2; ++round) {
+    SCOPED_TRACE("stream " + std::to_string(round));
+    ASSERT_TRUE(c.send(make_request("GET", "/stream")));
+    auto head = c.read_head();
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->status, 200);
+    auto w = writer_.take();
+    ASSERT_TRUE(w.has_value());
+    // Nothing written yet: the stream must stay open, not end with an empty body.
+    EXPECT_FALSE(c.read_chunk(std::chrono::milliseconds(100)).has_value());
+    ASSERT_TRUE((*w)->write_event("late " + std::to_string(round), "token", std::to_string(round)));
+    auto chunk = c.read_chunk();
+    ASSERT_TRUE(chunk.has_value());
+    EXPECT_EQ(*chunk, format_sse_event("late " + std::to_string(round), "token", std::to_string(round)));
+    ASSERT_TRUE((*w)->finish());
+    chunk = c.read_chunk();
+    ASSERT_TRUE(chunk.has_value());
+    EXPECT_EQ(*chunk, "");
+  }
+}
+
 // A stream may sit idle far longer than write_timeout (an LM thinking): only writes are timed.
 TEST_F(ServerTest, IdleStreamOutlivesWriteTimeout) {
   ServerOptions o = local_options();

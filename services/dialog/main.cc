@@ -1,0 +1,302 @@
+// parley-dialog: the dialog orchestrator process — loads bots, runs one actor per session, serves
+// the public HTTP API (api.port) and the chat page; metrics/health on http.port like every service.
+// Depends on the service host, engine/, api/, shared/store.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "services/dialog/api/api_server.h"
+#include "services/dialog/engine/bot_registry.h"
+#include "services/dialog/engine/dialog_metrics.h"
+#include "services/dialog/engine/sessions.h"
+#include "services/dialog/engine/transport_services.h"
+#include "shared/actor/actor_system.h"
+#include "shared/actor/executor.h"
+#include "shared/common/log.h"
+#include "shared/config/base_schema.h"
+#include "shared/service/host.h"
+#include "shared/store/memory_store.h"
+#include "shared/store/session_store.h"
+
+#ifndef PARLEY_DIALOG_DEFAULT_BOT
+#define PARLEY_DIALOG_DEFAULT_BOT "services/dialog/bots/demo/bot.yaml"
+#endif
+
+namespace {
+
+std::chrono::milliseconds ms(parley::config::Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+bool set_explicitly(const parley::config::Config& cfg, std::string_view key) {
+  return cfg.origin(key).source != parley::config::Source::kDefault;
+}
+
+std::string trim(std::string s) {
+  const char* ws = " \t\r\n";
+  s.erase(0, s.find_first_not_of(ws));
+  s.erase(s.find_last_not_of(ws) + 1);
+  return s;
+}
+
+/// API keys from `path`: a file with one key per line (blank lines and # comments skipped), or a
+/// directory with one key per file (a Kubernetes Secret mounted as a volume; dot-files skipped).
+parley::Result<std::vector<std::string>> read_api_keys(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> keys;
+  auto read_lines = [&](const fs::path& file, bool whole) -> parley::Status {
+    std::ifstream in(file);
+    if (!in) return parley::not_found("api.keys_file: cannot read " + file.string());
+    std::string line, all;
+    while (std::getline(in, line)) {
+      if (whole) {
+        all += line + "\n";
+        continue;
+      }
+      line = trim(line);
+      if (!line.empty() && line[0] != '#') keys.push_back(line);
+    }
+    if (whole && !trim(all).empty()) keys.push_back(trim(all));
+    return parley::Status::ok();
+  };
+  if (fs::is_directory(path, ec)) {
+    for (const auto& e : fs::directory_iterator(path, ec)) {
+      if (e.path().filename().string().starts_with(".") || !fs::is_regular_file(e.path(), ec)) continue;
+      PARLEY_RETURN_IF_ERROR(read_lines(e.path(), true));
+    }
+  } else {
+    PARLEY_RETURN_IF_ERROR(read_lines(path, false));
+  }
+  if (keys.empty()) return parley::invalid_argument("api.keys_file: no keys in " + path);
+  return keys;
+}
+
+/// Bot files in `dir`: every *.yaml / *.yml in it and every <sub>/bot.yaml (a bot with a kb/
+/// folder), sorted; dot-entries skipped (a mounted ConfigMap's ..data links).
+std::vector<std::string> bot_files_in(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.starts_with(".")) continue;
+    const auto ext = e.path().extension().string();
+    if (fs::is_regular_file(e.path(), ec) && (ext == ".yaml" || ext == ".yml")) {
+      out.push_back(e.path().string());
+    } else if (fs::is_directory(e.path(), ec) && fs::is_regular_file(e.path() / "bot.yaml", ec)) {
+      out.push_back((e.path() / "bot.yaml").string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// The store URL from the config: dialog.store when set ("memory" or a redis:// URL), else the
+/// Helm chart's store.type / store.redis_url. Redis gets store.timeout and store.threads as its
+/// command timeout and pool size unless the URL names them.
+std::string store_url(const parley::config::Config& cfg) {
+  std::string url;
+  if (set_explicitly(cfg, "dialog.store")) {
+    url = cfg.get_string("dialog.store");
+  } else if (cfg.get_string("store.type") == "redis") {
+    url = cfg.get_string("store.redis_url");
+  } else {
+    url = "memory";
+  }
+  if (url == "memory" || url == "memory://") return "memory://";
+  if (url == "redis") url = cfg.get_string("store.redis_url");
+  std::string extra;
+  if (url.find("timeout_ms=") == std::string::npos) {
+    extra += "timeout_ms=" + std::to_string(ms(cfg.get_duration("store.timeout")).count());
+  }
+  if (url.find("pool=") == std::string::npos) {
+    extra += std::string(extra.empty() ? "" : "&") + "pool=" + std::to_string(cfg.get_int("store.threads"));
+  }
+  if (!extra.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + extra;
+  return url;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace parley;
+  using namespace std::chrono_literals;
+  config::Schema schema = config::service_base_schema(
+      "parley-dialog", "Dialog orchestrator: bots, sessions and the public chat API (HTTP on api.port).");
+  schema.set_default("transport.bind", std::string("tcp://127.0.0.1:7100"));
+  schema.set_default("http.port", 9100);
+  schema.add_string("api.address", "127.0.0.1", "Address of the public HTTP API");
+  schema.add_int("api.port", 8080, "Port of the public HTTP API (0 picks a free one)", config::int_range(0, 65535));
+  schema.add_int("api.threads", 2, "I/O threads of the public API", config::int_range(1, 64));
+  schema.add_list("api.keys", {}, "Bearer API keys; empty = no authentication");
+  schema.add_double("api.rate_limit_rps", 0, "Requests per second per API key (per client address without keys); 0 = unlimited",
+                    config::double_range(0, 1e6));
+  schema.add_double("api.rate_limit_burst", 20, "Token-bucket burst of the rate limit", config::double_range(1, 1e6));
+  schema.add_int("api.max_body_bytes", 1 << 20, "Largest request body (bot YAML uploads)", config::int_range(1024, 64 << 20));
+  schema.add_int("api.max_json_bytes", 64 << 10, "Largest JSON request body", config::int_range(256, 16 << 20));
+  schema.add_int("api.max_text_bytes", 4096, "Longest text of one turn", config::int_range(1, 1 << 20));
+  schema.add_list("dialog.bots", {PARLEY_DIALOG_DEFAULT_BOT}, "Bot definition files to load at start");
+  schema.add_list("dialog.nlu_targets", {"tcp://127.0.0.1:7102"}, "NLU service replicas (tcp:// or dns://)");
+  schema.add_list("dialog.qa_targets", {"tcp://127.0.0.1:7103"}, "QA service replicas");
+  schema.add_list("dialog.lm_targets", {"tcp://127.0.0.1:7104"}, "LM service replicas");
+  schema.add_duration("dialog.nlu_timeout", 2s, "Deadline of an NLU Parse call", config::duration_range(1ms, 60s));
+  schema.add_duration("dialog.qa_timeout", 5s, "Deadline of a QA Answer call", config::duration_range(1ms, 120s));
+  schema.add_duration("dialog.lm_timeout", 30s, "Deadline of an LM Generate call", config::duration_range(1ms, 600s));
+  schema.add_duration("dialog.turn_timeout", 60s, "Budget of a whole turn", config::duration_range(1ms, 600s));
+  schema.add_duration("dialog.max_wait_for_replica", 300ms,
+                      "A call to a service with no live replica fails after this (fast fallback when it is down)",
+                      config::duration_range(0ms, 60s));
+  schema.add_duration("dialog.train_timeout", 60s, "Deadline of NLU Train / QA Ingest when a bot loads",
+                      config::duration_range(1s, 600s));
+  schema.add_duration("dialog.sync_interval", 5s, "Retry interval for bots not yet trained/ingested",
+                      config::duration_range(100ms, 600s));
+  schema.add_duration("dialog.session_ttl", 3600s, "Sessions expire after this long without a turn",
+                      config::duration_range(1s, 30 * 24 * 3600s));
+  schema.add_duration("dialog.idle_timeout", 600s, "Session actors idle this long are stopped (state stays in the store)",
+                      config::duration_range(1s, 24 * 3600s));
+  schema.add_int("dialog.max_history", 20, "Turns kept in a session's history", config::int_range(1, 1000));
+  schema.add_int("dialog.actor_threads", 2, "Threads running session actors", config::int_range(1, 64));
+  schema.add_string("dialog.store", "memory",
+                    "Session store: memory (one replica) or redis://host:port[/db][?prefix=P] (replicas share "
+                    "sessions); when not set, store.type/store.redis_url decide");
+  schema.add_string("store.type", "memory", "Session store kind when dialog.store is not set (the Helm chart sets this)",
+                    config::one_of({"memory", "redis"}));
+  schema.add_string("store.redis_url", "redis://127.0.0.1:6379", "Redis of the session store when store.type=redis");
+  schema.add_duration("store.ttl", 3600s, "Session TTL (the Helm chart's name; overrides dialog.session_ttl when set)",
+                      config::duration_range(1s, 365 * 24 * 3600s));
+  schema.add_duration("store.timeout", 500ms,
+                      "Redis: each store command (connect, get, put) fails after this (the turn answers UNAVAILABLE)",
+                      config::duration_range(1ms, 60s));
+  schema.add_int("store.threads", 4, "Redis: threads doing store round trips for session actors (= connections)",
+                 config::int_range(1, 256));
+  schema.add_string("api.keys_file", "",
+                    "File with one bearer key per line, or a directory with one key per file (a mounted Secret); "
+                    "added to api.keys");
+  schema.add_string("dialog.bots_dir", "",
+                    "Directory of bot files (*.yaml, */bot.yaml) loaded at start, besides dialog.bots");
+
+  auto host = service::Host::create("dialog", schema, argc, argv);
+  const auto& cfg = host->config();
+  dialog::DialogMetrics metrics(host->metrics());
+
+  dialog::TransportServicesOptions so;
+  so.nlu_targets = cfg.get_list("dialog.nlu_targets");
+  so.qa_targets = cfg.get_list("dialog.qa_targets");
+  so.lm_targets = cfg.get_list("dialog.lm_targets");
+  so.max_wait_for_replica = ms(cfg.get_duration("dialog.max_wait_for_replica"));
+  auto services = dialog::make_transport_services(so);
+  if (!services.ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: " << services.status().to_string();
+    return 2;
+  }
+
+  const std::string url = store_url(cfg);
+  auto opened = store::open_store(url);
+  if (!opened.ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: session store: " << opened.status().to_string();
+    return 2;
+  }
+  std::unique_ptr<store::SessionStore> store = std::move(*opened);
+  // Redis round trips run on their own threads, never on the actor threads (see SessionDeps).
+  std::unique_ptr<actor::ThreadPoolExecutor> store_threads;
+  if (!url.starts_with("memory")) {
+    store_threads = std::make_unique<actor::ThreadPoolExecutor>(static_cast<std::size_t>(cfg.get_int("store.threads")),
+                                                                "store");
+  }
+  auto* memory_store = dynamic_cast<store::MemoryStore*>(store.get());
+  PARLEY_LOG(kInfo).kv("store", store->describe()) << "session store";
+  dialog::BotRegistry bots(**services, &metrics, ms(cfg.get_duration("dialog.train_timeout")));
+  actor::ActorSystem system({.name = "dialog", .threads = static_cast<std::size_t>(cfg.get_int("dialog.actor_threads"))});
+
+  dialog::DialogOptions options;
+  options.nlu_timeout = ms(cfg.get_duration("dialog.nlu_timeout"));
+  options.qa_timeout = ms(cfg.get_duration("dialog.qa_timeout"));
+  options.lm_timeout = ms(cfg.get_duration("dialog.lm_timeout"));
+  options.turn_timeout = ms(cfg.get_duration("dialog.turn_timeout"));
+  options.session_ttl = ms(cfg.get_duration(set_explicitly(cfg, "store.ttl") ? "store.ttl" : "dialog.session_ttl"));
+  options.max_history = static_cast<int>(cfg.get_int("dialog.max_history"));
+  dialog::SessionDeps deps;
+  deps.find_bot = [&bots](const std::string& id) { return bots.find(id); };
+  deps.bot_needs_sync = [&bots](const std::string& id) { bots.mark_unsynced(id); };
+  deps.services = services->get();
+  deps.store = store.get();
+  deps.store_executor = store_threads.get();
+  deps.metrics = &metrics;
+  dialog::SessionManager sessions(system, deps, options);
+
+  dialog::ApiOptions api;
+  api.host = cfg.get_string("api.address");
+  api.port = static_cast<std::uint16_t>(cfg.get_int("api.port"));
+  api.threads = static_cast<int>(cfg.get_int("api.threads"));
+  api.api_keys = cfg.get_list("api.keys");
+  if (!cfg.get_string("api.keys_file").empty()) {
+    auto keys = read_api_keys(cfg.get_string("api.keys_file"));
+    if (!keys.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: " << keys.status().to_string();
+      return 2;
+    }
+    api.api_keys.insert(api.api_keys.end(), keys->begin(), keys->end());
+  }
+  api.rate_limit_rps = cfg.get_double("api.rate_limit_rps");
+  api.rate_limit_burst = cfg.get_double("api.rate_limit_burst");
+  api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));
+  api.max_json_bytes = static_cast<std::size_t>(cfg.get_int("api.max_json_bytes"));
+  api.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
+  dialog::ApiServer server(api, sessions, bots, &metrics);
+
+  // Bots validate (and try once to train; a service that is down fails fast) before anything
+  // listens: a bot file with errors stops the process — that is a deploy bug, reported in full.
+  std::vector<std::string> bot_files = cfg.get_list("dialog.bots");
+  if (!cfg.get_string("dialog.bots_dir").empty()) {
+    auto more = bot_files_in(cfg.get_string("dialog.bots_dir"));
+    if (more.empty()) {
+      PARLEY_LOG(kError) << "parley-dialog: dialog.bots_dir " << cfg.get_string("dialog.bots_dir")
+                         << " has no bot files (*.yaml, */bot.yaml)";
+      return 2;
+    }
+    // A bots dir replaces the default demo bot; explicit dialog.bots are kept.
+    if (!set_explicitly(cfg, "dialog.bots")) bot_files.clear();
+    bot_files.insert(bot_files.end(), more.begin(), more.end());
+  }
+  for (const auto& path : bot_files) {
+    auto b = bots.load_file(path);
+    if (!b.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: bad bot definition:\n" << b.status().message();
+      return 2;
+    }
+  }
+  bots.start_sync(ms(cfg.get_duration("dialog.sync_interval")));
+  Status api_started = server.start();
+  if (!api_started.is_ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: public API: " << api_started.to_string();
+    return 1;
+  }
+  PARLEY_LOG(kInfo).kv("api_port", server.port()).kv("bots", bots.list().size()) << "parley-dialog serving";
+  std::printf("parley-dialog: API on http://%s:%u\n", api.host.c_str(), static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+
+  // Idle session actors and expired sessions are cleaned up while the host runs.
+  std::atomic<bool> running{true};
+  std::thread janitor([&] {
+    const auto idle = ms(cfg.get_duration("dialog.idle_timeout"));
+    while (running) {
+      for (int i = 0; i < 50 && running; ++i) std::this_thread::sleep_for(100ms);
+      sessions.evict_idle(idle);
+      if (memory_store != nullptr) memory_store->sweep();  // Redis expires keys by itself
+      // Not ready while the session store does not answer: a load balancer sends turns elsewhere.
+      Status health = store->health();
+      host->set_ready(health.is_ok(), health.is_ok() ? "" : "session store: " + health.message());
+    }
+  });
+  int rc = host->run();
+  running = false;
+  janitor.join();
+  server.stop();
+  bots.stop_sync();
+  system.shutdown(2s);
+  if (store_threads) store_threads->shutdown();
+  return rc;
+}

@@ -1,0 +1,263 @@
+// The web chat page in a real headless Chromium (Debian `chromium`), driven over the DevTools
+// Protocol: pick a bot, start a session, type turns, check the bubbles and the builder panel,
+// watch an LM reply stream in, see an error shown, and save a screenshot as a test artifact.
+// Depends on cdp.h, fake_dialog.h, tests/support; the real parley-dialog when built.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "services/dialog/testing/fake_services.h"
+#include "tests/integration/browser/cdp.h"
+#include "tests/integration/browser/fake_dialog.h"
+#include "tests/support/net.h"
+#include "tests/support/process.h"
+
+namespace parley::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string web_dir() { return std::string(PARLEY_SOURCE_DIR) + "/services/dialog/web"; }
+
+std::string artifact_path(const std::string& name) {
+  const char* env = std::getenv("PARLEY_BINARY_DIR");
+  const std::string dir = std::string(env != nullptr && *env != '\0' ? env : PARLEY_BINARY_DIR) +
+                          "/test-artifacts/browser";
+  std::filesystem::create_directories(dir);
+  return dir + "/" + name;
+}
+
+class WebChatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (chromium_binary().empty()) {
+      GTEST_SKIP() << "no Chromium (install Debian `chromium` or set PARLEY_CHROMIUM): browser test skipped";
+    }
+    dir_ = make_temp_dir("parley-browser");
+    auto b = HeadlessChromium::start(dir_);
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    browser_ = std::move(*b);
+    auto p = browser_->open_page();
+    ASSERT_TRUE(p.ok()) << p.status().to_string() << "\n" << browser_->log();
+    page_ = std::move(*p);
+    ASSERT_TRUE(page_->call("Page.enable").ok());
+    ASSERT_TRUE(page_->call("Runtime.enable").ok());
+  }
+
+  void navigate(int port) {
+    auto r = page_->call("Page.navigate", "{\"url\":\"http://127.0.0.1:" + std::to_string(port) + "/\"}");
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_TRUE(page_->wait_for("document.body && document.body.dataset.state === 'idle'", 20s))
+        << "page did not load: state=" << js("document.body && document.body.dataset.state")
+        << " error=" << js("document.getElementById('error-text').textContent");
+  }
+
+  std::string js(const std::string& expr) {
+    auto v = page_->evaluate(expr);
+    if (v.ok()) return *v;
+    std::string err = "<error: ";  // built by append: GCC 12 warns (-Wrestrict) on "<" + string
+    err.append(v.status().to_string()).append(">");
+    return err;
+  }
+
+  void click(const std::string& id) {
+    ASSERT_EQ(js("(() => { const b = document.getElementById('" + id +
+                 "'); if (!b || b.disabled) return 'disabled'; b.click(); return 'ok'; })()"),
+              "\"ok\"")
+        << id;
+  }
+
+  // Types like a user (focus + Input.insertText) and presses Send.
+  void say(const std::string& text) {
+    ASSERT_TRUE(page_->wait_for("!document.getElementById('send-button').disabled", 20s));
+    js("document.getElementById('message-input').focus()");
+    ASSERT_TRUE(page_->call("Input.insertText", "{\"text\":" + json_quote(text) + "}").ok());
+    ASSERT_EQ(js("document.getElementById('message-input').value"), json_quote(text));
+    click("send-button");
+  }
+
+  int bot_bubbles() { return std::stoi(js("document.querySelectorAll('.msg.bot').length")); }
+
+  void wait_bot_bubbles(int n, std::chrono::milliseconds timeout = 30s) {
+    // Stops early when the page shows an error (the assertion below then fails with its text).
+    page_->wait_for("(document.querySelectorAll('.msg.bot:not(.streaming)').length >= " + std::to_string(n) +
+                        " && document.body.dataset.state === 'ready') || " +
+                        "!document.getElementById('error-banner').hidden",
+                    timeout);
+    ASSERT_TRUE(page_->wait_for("document.querySelectorAll('.msg.bot:not(.streaming)').length >= " +
+                                    std::to_string(n) + " && document.body.dataset.state === 'ready'",
+                                0ms))
+        << "bot bubbles: " << bot_bubbles() << " state=" << js("document.body.dataset.state")
+        << " error=" << js("document.getElementById('error-text').textContent");
+  }
+
+  std::string last_bot_text() {
+    return js("[...document.querySelectorAll('.msg.bot .text')].pop().textContent");
+  }
+
+  void screenshot(const std::string& name) {
+    auto shot = page_->call("Page.captureScreenshot", R"({"format":"png"})");
+    ASSERT_TRUE(shot.ok()) << shot.status().to_string();
+    auto png = base64_decode(shot->fields().at("data").string_value());
+    ASSERT_TRUE(png.ok());
+    ASSERT_GT(png->size(), 8000u) << "a screenshot of the page is not that small";
+    ASSERT_EQ(png->substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    const std::string path = artifact_path(name);
+    std::ofstream(path, std::ios::binary) << *png;
+    std::cout << "[ artifact ] screenshot: " << path << std::endl;
+    RecordProperty("screenshot", path);
+  }
+
+  void expect_no_js_errors() {
+    for (const auto& [method, params] : page_->events()) {
+      EXPECT_NE(method, "Runtime.exceptionThrown") << params;
+    }
+  }
+
+  std::string dir_;
+  std::unique_ptr<HeadlessChromium> browser_;
+  std::unique_ptr<CdpSession> page_;
+};
+
+TEST_F(WebChatTest, ConversationAgainstFakeApi) {
+  FakeDialog api(web_dir());
+  ASSERT_TRUE(api.start().is_ok());
+  navigate(api.port());
+
+  EXPECT_EQ(js("getComputedStyle(document.body).display"), "\"flex\"") << "style.css was not served";
+  EXPECT_EQ(js("document.getElementById('bot-select').value"), "\"demo\"");
+  EXPECT_NE(js("document.getElementById('bot-description').textContent").find("Parley Hotel"),
+            std::string::npos);
+  EXPECT_EQ(js("document.getElementById('voice-button').disabled"), "true") << "voice: placeholder";
+  click("new-session");
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.state === 'ready'", 10s));
+  EXPECT_NE(js("document.getElementById('session-info').textContent").find("s-fake-1"), std::string::npos);
+  EXPECT_NE(js("location.hash").find("session=s-fake-1"), std::string::npos);
+
+  // 1. A plain response; intent and confidence in the panel.
+  say("hello");
+  wait_bot_bubbles(1);
+  EXPECT_NE(last_bot_text().find("Hello!"), std::string::npos);
+  EXPECT_EQ(js("document.getElementById('intent-name').textContent"), "\"greet\"");
+  EXPECT_EQ(js("document.getElementById('intent-confidence').textContent"), "\"0.97\"");
+  EXPECT_EQ(js("document.querySelectorAll('#timings tr').length"), "2");
+  EXPECT_EQ(js("document.querySelectorAll('.msg.user').length"), "1");
+
+  // 2. A form: two slots from one utterance, the prompt for the next.
+  say("book a table for 4 at 7pm");
+  wait_bot_bubbles(2);
+  EXPECT_NE(last_bot_text().find("Under what name?"), std::string::npos);
+  EXPECT_EQ(js("[...document.querySelectorAll('#slots-table tbody tr')].map(r => r.cells[0].textContent + '=' + r.cells[1].textContent).join(',')"),
+            "\"party_size=4,time=19:00\"");
+  EXPECT_EQ(js("document.getElementById('active-form').textContent"), "\"table_booking\"");
+  EXPECT_EQ(js("document.getElementById('requested-slot').textContent"), "\"guest_name\"");
+  EXPECT_NE(js("document.getElementById('events').textContent").find("form_started"), std::string::npos);
+
+  // 3. A knowledge-base answer with its source.
+  say("when is breakfast");
+  wait_bot_bubbles(3);
+  EXPECT_NE(js("document.getElementById('sources').textContent").find("Dining"), std::string::npos);
+  EXPECT_EQ(js("document.getElementById('sources-empty').hidden"), "true");
+  EXPECT_NE(js("document.querySelector('.msg.bot:last-of-type .msg-sources').textContent").find("Dining"),
+            std::string::npos);
+  EXPECT_NE(js("document.getElementById('timings').textContent").find("23.0 ms"), std::string::npos);
+
+  // 4. An LM reply streams in: the first tokens are on screen while the server holds the rest.
+  say("tell me a joke");
+  ASSERT_TRUE(page_->wait_for(
+      "(document.querySelector('.msg.streaming .text') || {}).textContent === 'Why did the robot '", 20s))
+      << js("document.getElementById('messages').textContent");
+  EXPECT_EQ(js("document.body.dataset.state"), "\"busy\"");
+  api.release_stream();
+  wait_bot_bubbles(4);
+  EXPECT_EQ(last_bot_text(), "\"Why did the robot cross the road?\"");
+  EXPECT_EQ(js("document.querySelectorAll('.msg.streaming').length"), "0");
+  EXPECT_EQ(js("document.getElementById('outcome').textContent"), "\"fallback\"");
+  EXPECT_NE(js("document.getElementById('turn-errors').textContent").find("DEADLINE_EXCEEDED"),
+            std::string::npos);
+  EXPECT_GE(api.stream_requests(), 4);
+  EXPECT_EQ(api.plain_turn_requests(), 0) << "streaming on: the SSE endpoint carries every turn";
+
+  // 5. A failing turn: a clear error banner, the page stays usable.
+  say("break");
+  ASSERT_TRUE(page_->wait_for("!document.getElementById('error-banner').hidden", 20s));
+  EXPECT_NE(js("document.getElementById('error-text').textContent").find("UNAVAILABLE: nlu is down"),
+            std::string::npos);
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.state === 'ready'", 10s));
+
+  screenshot("web_chat_fake_api.png");
+  expect_no_js_errors();
+
+  // Without streaming, turns use the plain endpoint.
+  js("document.getElementById('stream-toggle').click()");
+  say("hello");
+  wait_bot_bubbles(5);
+  EXPECT_EQ(api.plain_turn_requests(), 1);
+  EXPECT_EQ(js("document.getElementById('error-banner').hidden"), "true") << "a new turn clears the error";
+}
+
+// Against the real orchestrator, when it is built: the page it serves, its demo bot, real turns.
+TEST_F(WebChatTest, ConversationAgainstParleyDialog) {
+  const char* env = std::getenv("PARLEY_TEST_ORCHESTRATOR");
+  const std::string bin = env != nullptr && *env != '\0' ? env : built_binary("services/dialog/parley-dialog");
+  if (::access(bin.c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "services/dialog/parley-dialog is not built yet (" << bin << "): real-server browser test skipped";
+  }
+  // Model-free NLU/QA/LM on the real transport, so intents, slots and sources are real replies.
+  std::vector<std::unique_ptr<dialog::testing::FakeServiceServer>> fakes;
+  for (const char* kind : {"nlu", "qa", "lm"}) {
+    auto s = dialog::testing::FakeServiceServer::start(kind);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    fakes.push_back(std::move(*s));
+  }
+  const int port = free_tcp_port();
+  ChildProcess dialog({bin, "--api.port=" + std::to_string(port), "--http.port=" + std::to_string(free_tcp_port()),
+                       "--transport.bind=tcp://127.0.0.1:" + std::to_string(free_tcp_port()),
+                       "--dialog.bots=" + std::string(PARLEY_SOURCE_DIR) + "/services/dialog/bots/demo/bot.yaml",
+                       "--dialog.nlu_targets=" + fakes[0]->endpoint(), "--dialog.qa_targets=" + fakes[1]->endpoint(),
+                       "--dialog.lm_targets=" + fakes[2]->endpoint()},
+                      dir_ + "/dialog.log");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = http_get(port, "/v1/bots");
+        return r.ok() && r->status == 200;
+      },
+      30s))
+      << dialog.log();
+  navigate(port);
+  EXPECT_EQ(js("getComputedStyle(document.body).display"), "\"flex\"") << "style.css was not served";
+  click("new-session");
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.state === 'ready'", 10s))
+      << js("document.getElementById('error-text').textContent");
+  say("hello");
+  wait_bot_bubbles(1, 60s);
+  EXPECT_EQ(js("document.getElementById('turn-number').textContent"), "\"#1\"");
+  say("book a table for 4 at 7pm");
+  wait_bot_bubbles(2, 60s);
+  EXPECT_EQ(js("document.getElementById('turn-number').textContent"), "\"#2\"");
+  EXPECT_GE(std::stoi(js("document.querySelectorAll('#timings tr').length")), 1);
+  EXPECT_EQ(js("document.getElementById('intent-name').textContent"), "\"book_table\"");
+  EXPECT_NE(js("document.getElementById('slots-table').textContent").find("party_size"), std::string::npos);
+  // A knowledge-base question (sources in the panel) and a small-talk line (LM reply, streamed).
+  say("what time is breakfast?");
+  wait_bot_bubbles(3, 60s);
+  say("tell me something funny about robots");
+  wait_bot_bubbles(4, 60s);
+  EXPECT_EQ(js("document.getElementById('error-banner').hidden"), "true")
+      << js("document.getElementById('error-text').textContent");
+  screenshot("web_chat_parley_dialog.png");
+  expect_no_js_errors();
+
+  // A reload resumes the session named in the URL: history and slots come back from the server.
+  ASSERT_TRUE(page_->call("Page.reload").ok());
+  ASSERT_TRUE(page_->wait_for("document.body && document.body.dataset.state === 'ready'", 20s))
+      << js("document.getElementById('error-text').textContent");
+  EXPECT_EQ(js("document.querySelectorAll('.msg.user').length"), "4");
+  EXPECT_GE(std::stoi(js("document.querySelectorAll('.msg.bot').length")), 4);
+  EXPECT_NE(js("document.getElementById('messages').textContent").find("Resumed session"), std::string::npos);
+  EXPECT_NE(js("document.getElementById('slots-table').textContent").find("party_size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::testing

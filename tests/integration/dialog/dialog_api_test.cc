@@ -1,0 +1,371 @@
+// parley-dialog as a real process, talked to over HTTP, with fake NLU/QA/LM servers on the real
+// transport inside this test: the demo bot's booking conversation, a KB answer with its source,
+// the LM fallback (plain and streamed over SSE), a service failing mid-conversation, request
+// limits, API keys and rate limits, and services/dialog/openapi.yaml against the live routes.
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "parley/v1/dialog.pb.h"
+#include "services/dialog/cli/chat_command.h"
+#include "services/dialog/testing/fake_services.h"
+#include "tests/support/net.h"
+#include "tests/support/process.h"
+
+namespace parley {
+namespace {
+
+using namespace std::chrono_literals;
+using dialog::testing::FakeServiceServer;
+using testing::ChildProcess;
+using testing::HttpReply;
+
+struct Dialog {
+  int api_port = 0;
+  int http_port = 0;
+  std::unique_ptr<ChildProcess> process;
+};
+
+class DialogApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(testing::make_temp_dir("parley-dialog-it"));
+    nlu_ = FakeServiceServer::start("nlu")->release();
+    qa_ = FakeServiceServer::start("qa")->release();
+    lm_ = FakeServiceServer::start("lm")->release();
+    main_ = new Dialog(start_dialog({}));
+  }
+  static void TearDownTestSuite() {
+    delete main_;
+    delete nlu_;
+    delete qa_;
+    delete lm_;
+  }
+
+  static Dialog start_dialog(std::vector<std::string> extra) {
+    Dialog d;
+    d.api_port = testing::free_tcp_port();
+    d.http_port = testing::free_tcp_port();
+    std::vector<std::string> argv = {testing::built_binary("services/dialog/parley-dialog"),
+                                     "--api.port=" + std::to_string(d.api_port),
+                                     "--http.port=" + std::to_string(d.http_port),
+                                     "--transport.bind=tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port()),
+                                     "--dialog.nlu_targets=" + nlu_->endpoint(),
+                                     "--dialog.qa_targets=" + qa_->endpoint(),
+                                     "--dialog.lm_targets=" + lm_->endpoint(),
+                                     "--dialog.qa_timeout=1s",
+                                     "--dialog.sync_interval=200ms"};
+    for (auto& e : extra) argv.push_back(e);
+    d.process = std::make_unique<ChildProcess>(argv, *dir_ + "/dialog-" + std::to_string(d.api_port) + ".log");
+    bool ready = testing::wait_until(
+        [&] {
+          auto r = testing::http_get(d.http_port, "/readyz");
+          auto a = testing::http_get(d.api_port, "/");
+          return r.ok() && r->status == 200 && a.ok() && a->status == 200;
+        },
+        20s);
+    EXPECT_TRUE(ready) << d.process->log();
+    return d;
+  }
+
+  static Result<HttpReply> call(const std::string& method, const std::string& target, const std::string& body = "",
+                                std::map<std::string, std::string> headers = {}, int port = 0) {
+    if (body.size() && !headers.contains("Content-Type")) headers["Content-Type"] = "application/json";
+    return testing::http_request(method, port ? port : main_->api_port, target, body, 10s, headers);
+  }
+
+  template <typename M>
+  static M parse(const std::string& json) {
+    M m;
+    auto s = google::protobuf::util::JsonStringToMessage(json, &m);
+    EXPECT_TRUE(s.ok()) << s.ToString() << " in " << json;
+    return m;
+  }
+
+  static std::string new_session() {
+    auto r = call("POST", "/v1/bots/demo/sessions");
+    EXPECT_TRUE(r.ok() && r->status == 201) << (r.ok() ? r->body : r.status().to_string());
+    return r.ok() ? parse<v1::Session>(r->body).id() : "";
+  }
+
+  static v1::TurnResponse turn(const std::string& id, const std::string& text) {
+    auto r = call("POST", "/v1/sessions/" + id + "/turns", "{\"text\": \"" + text + "\"}");
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    return parse<v1::TurnResponse>(r->body);
+  }
+
+  static std::string texts(const v1::TurnResponse& r) {
+    std::string s;
+    for (const auto& m : r.messages()) s += (s.empty() ? "" : " | ") + m.text();
+    return s;
+  }
+
+  static void wait_trained() {
+    bool trained = testing::wait_until(
+        [] {
+          auto r = call("GET", "/v1/bots/demo");
+          return r.ok() && r->status == 200 && parse<v1::Bot>(r->body).nlu_trained() && parse<v1::Bot>(r->body).kb_ingested();
+        },
+        10s);
+    ASSERT_TRUE(trained) << main_->process->log();
+  }
+
+  static std::string* dir_;
+  static FakeServiceServer *nlu_, *qa_, *lm_;
+  static Dialog* main_;
+};
+
+std::string* DialogApiTest::dir_ = nullptr;
+FakeServiceServer* DialogApiTest::nlu_ = nullptr;
+FakeServiceServer* DialogApiTest::qa_ = nullptr;
+FakeServiceServer* DialogApiTest::lm_ = nullptr;
+Dialog* DialogApiTest::main_ = nullptr;
+
+TEST_F(DialogApiTest, BookingKnowledgeBaseAndLmFallbackOverHttp) {
+  wait_trained();
+  std::string id = new_session();
+  // Two slots in one utterance, the third asked for.
+  auto r = turn(id, "I need a double room for 3 nights");
+  EXPECT_EQ(r.intent().name(), "book_room");
+  EXPECT_EQ(texts(r), "From which date?");
+  EXPECT_EQ(r.session_slots().at("room_type"), "double");
+  r = turn(id, "starting friday");
+  EXPECT_EQ(texts(r), "A double room for 3 nights from friday — shall I book it?");
+  r = turn(id, "yes");
+  EXPECT_EQ(texts(r), "Done! Your double room from friday for 3 nights is booked.");
+  // A table with a correction before the confirmation.
+  r = turn(id, "reserve a table for 2");
+  EXPECT_EQ(r.requested_slot(), "time");
+  r = turn(id, "at 7pm");
+  EXPECT_EQ(texts(r), "A table for 2 at 7pm — shall I book it?");
+  r = turn(id, "make it 4");
+  EXPECT_EQ(texts(r), "A table for 4 at 7pm — shall I book it?");
+  r = turn(id, "yes");
+  EXPECT_EQ(texts(r), "Done! Your table for 4 at 7pm is booked.");
+  // A question answered from the knowledge base, with its source.
+  r = turn(id, "when is check-out");
+  ASSERT_EQ(r.messages_size(), 1);
+  EXPECT_EQ(r.messages(0).kind(), "answer");
+  EXPECT_NE(r.messages(0).text().find("11:00"), std::string::npos) << texts(r);
+  ASSERT_GE(r.sources_size(), 1);
+  EXPECT_EQ(r.sources(0).document_id(), "policies");
+  // Out of scope: the LM fallback.
+  r = turn(id, "what do you think about penguins");
+  EXPECT_EQ(r.outcome(), "fallback");
+  EXPECT_EQ(r.messages(0).kind(), "generated_fallback");
+  EXPECT_NE(r.messages(0).text().find("penguins"), std::string::npos);
+  // Per-stage timings, the service's own time from the reply envelope included.
+  std::set<std::string> stages;
+  for (const auto& t : r.timings()) stages.insert(t.stage());
+  for (const char* s : {"nlu", "nlu.service", "policy", "lm", "store", "orchestrator", "total"}) {
+    EXPECT_TRUE(stages.contains(s)) << s;
+  }
+  // The state is readable and complete.
+  auto s = call("GET", "/v1/sessions/" + id);
+  ASSERT_TRUE(s.ok());
+  auto session = parse<v1::Session>(s->body);
+  EXPECT_EQ(session.turns(), 9);
+  EXPECT_EQ(session.slots().at("party_size"), "4");
+  // Metrics count the turns by outcome.
+  auto m = testing::http_get(main_->http_port, "/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_GE(testing::metric_value(m->body, "parley_dialog_turns_total", "outcome=\"ok\""), 8);
+  EXPECT_GE(testing::metric_value(m->body, "parley_dialog_turns_total", "outcome=\"fallback\""), 1);
+  EXPECT_GE(testing::metric_value(m->body, "parley_dialog_stage_duration_seconds_count", "stage=\"nlu\""), 9);
+}
+
+TEST_F(DialogApiTest, StreamedTurnSendsTokensThenTheTurn) {
+  wait_trained();
+  std::string id = new_session();
+  auto r = call("POST", "/v1/sessions/" + id + "/turns:stream", R"({"text":"tell me about penguins please"})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->headers["content-type"].find("text/event-stream"), std::string::npos);
+  std::istringstream in(r->body);
+  std::string line, event, tokens;
+  v1::TurnResponse final_turn;
+  int n_tokens = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+    if (line.rfind("data: ", 0) == 0) {
+      if (event == "token") {
+        tokens += parse<v1::TokenEvent>(line.substr(6)).text();
+        ++n_tokens;
+      } else if (event == "turn") {
+        final_turn = parse<v1::TurnResponse>(line.substr(6));
+      }
+    }
+  }
+  EXPECT_GT(n_tokens, 3);
+  ASSERT_EQ(final_turn.messages_size(), 1) << r->body;
+  EXPECT_EQ(final_turn.messages(0).text(), tokens);
+  auto missing = call("POST", "/v1/sessions/nope/turns:stream", R"({"text":"hi"})");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST_F(DialogApiTest, FailingServiceGivesAFallbackAndKeepsTheSession) {
+  wait_trained();
+  std::string id = new_session();
+  EXPECT_EQ(turn(id, "reserve a table for 3").requested_slot(), "time");
+  qa_->failing = true;
+  auto r = turn(id, "do you have a pool");
+  qa_->failing = false;
+  EXPECT_EQ(r.outcome(), "error");
+  ASSERT_GE(r.errors_size(), 1);
+  EXPECT_NE(r.errors(0).message().find("qa"), std::string::npos);
+  EXPECT_EQ(r.messages(0).kind(), "error");
+  EXPECT_EQ(r.active_form(), "table_booking");
+  nlu_->failing = true;
+  r = turn(id, "at 8pm");
+  nlu_->failing = false;
+  EXPECT_EQ(r.outcome(), "error");
+  EXPECT_EQ(r.session_slots().at("party_size"), "3");
+  r = turn(id, "at 8pm");
+  EXPECT_EQ(texts(r), "A table for 3 at 8pm — shall I book it?");
+}
+
+TEST_F(DialogApiTest, BadRequestsGetClearJsonErrors) {
+  std::string id = new_session();
+  auto expect = [](const Result<HttpReply>& r, int status, const std::string& needle) {
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_NE(r->body.find("\"error\""), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(needle), std::string::npos) << r->body;
+  };
+  expect(call("POST", "/v1/sessions/" + id + "/turns", "{not json"), 400, "not a valid TurnRequest");
+  expect(call("POST", "/v1/sessions/" + id + "/turns", R"({"txt":"hi"})"), 400, "txt");
+  expect(call("POST", "/v1/sessions/" + id + "/turns", R"({"text":"   "})"), 400, "'text' is required");
+  expect(call("POST", "/v1/sessions/" + id + "/turns", "{\"text\":\"" + std::string(5000, 'a') + "\"}"), 400, "limit is 4096");
+  expect(call("POST", "/v1/sessions/" + id + "/turns", "{\"text\":\"" + std::string(70000, 'a') + "\"}"), 413, "limit");
+  expect(call("POST", "/v1/sessions/unknown/turns", R"({"text":"hi"})"), 404, "not found");
+  expect(call("POST", "/v1/bots/nobot/sessions"), 404, "nobot");
+  expect(call("PUT", "/v1/bots/mini", "bot: {id: mini}\nintents: {a: [x], b: [y]}\nrules: [{intent: a, actions: [nope]}]\n",
+              {{"Content-Type", "application/yaml"}}),
+         400, "mini.yaml:3:");
+  expect(call("POST", "/v1/bots/demo:frobnicate"), 404, ":reload");
+  auto del = call("DELETE", "/v1/sessions/" + id);
+  ASSERT_TRUE(del.ok());
+  EXPECT_EQ(del->status, 204);
+  expect(call("GET", "/v1/sessions/" + id), 404, "not found");
+}
+
+TEST_F(DialogApiTest, ApiKeysAndRateLimits) {
+  Dialog d = start_dialog({"--api.keys=k1,k2", "--api.rate_limit_rps=0.5", "--api.rate_limit_burst=2"});
+  auto no_key = call("GET", "/v1/bots", "", {}, d.api_port);
+  ASSERT_TRUE(no_key.ok());
+  EXPECT_EQ(no_key->status, 401);
+  auto bad_key = call("GET", "/v1/bots", "", {{"Authorization", "Bearer nope"}}, d.api_port);
+  EXPECT_EQ(bad_key->status, 401);
+  for (int i = 0; i < 2; ++i) {
+    auto ok = call("GET", "/v1/bots", "", {{"Authorization", "Bearer k1"}}, d.api_port);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+  }
+  auto limited = call("GET", "/v1/bots", "", {{"Authorization", "Bearer k1"}}, d.api_port);
+  EXPECT_EQ(limited->status, 429) << limited->body;
+  EXPECT_EQ(limited->headers["retry-after"], "1");
+  // Buckets are per key.
+  auto other = call("GET", "/v1/bots", "", {{"Authorization", "Bearer k2"}}, d.api_port);
+  EXPECT_EQ(other->status, 200);
+  // The chat page needs no key.
+  EXPECT_EQ(call("GET", "/", "", {}, d.api_port)->status, 200);
+}
+
+TEST_F(DialogApiTest, OpenApiDocumentMatchesTheLiveServer) {
+  wait_trained();
+  YAML::Node doc = YAML::LoadFile(std::string(PARLEY_SOURCE_DIR) + "/services/dialog/openapi.yaml");
+  std::string session = new_session();
+  const std::string mini = "bot: {id: mini}\nintents: {a: [hello], b: [bye]}\nresponses: {hi: Hi}\nrules: [{intent: a, actions: [hi]}]\n";
+  int checked = 0;
+  // "/v1/bots/{bot}:reload" is served by the route of "/v1/bots/{bot}" (a custom verb on the last
+  // segment, as in Google's API style): one route shape, so their methods are checked together.
+  auto shape = [](std::string t) {
+    auto colon = t.rfind("}:");
+    return colon == std::string::npos ? t : t.substr(0, colon + 1);
+  };
+  std::map<std::string, std::set<std::string>> by_shape;
+  for (const auto& path : doc["paths"]) {
+    for (const auto& op : path.second) {
+      std::string m = op.first.as<std::string>();
+      for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (m != "PARAMETERS") by_shape[shape(path.first.as<std::string>())].insert(m);
+    }
+  }
+  for (const auto& path : doc["paths"]) {
+    const std::string templ = path.first.as<std::string>();
+    std::set<std::string> documented = by_shape[shape(templ)];
+    for (const auto& op : path.second) {
+      const std::string method = op.first.as<std::string>();
+      if (method == "parameters") continue;
+      std::string upper = method;
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      std::string target = templ;
+      auto sub = [&](const std::string& name, const std::string& value) {
+        auto p = target.find("{" + name + "}");
+        if (p != std::string::npos) target.replace(p, name.size() + 2, value);
+      };
+      sub("bot", upper == "PUT" ? "mini" : "demo");
+      sub("id", session);
+      sub("file", "no-such-file.js");
+      std::string body;
+      if (upper == "PUT") body = mini;
+      if (templ.find("/turns") != std::string::npos) body = R"({"text":"hello"})";
+      std::map<std::string, std::string> headers;
+      if (upper == "PUT") headers["Content-Type"] = "application/yaml";
+      if (upper == "DELETE") {  // do not delete the session the other operations use
+        target = "/v1/sessions/" + new_session();
+      }
+      auto r = call(upper, target, body, headers);
+      ASSERT_TRUE(r.ok()) << upper << " " << target;
+      std::set<int> allowed;
+      for (const auto& code : op.second["responses"]) allowed.insert(std::stoi(code.first.as<std::string>()));
+      EXPECT_TRUE(allowed.contains(r->status)) << upper << " " << target << " answered " << r->status
+                                               << " which openapi.yaml does not document: " << r->body;
+      ++checked;
+    }
+    // Every method the server serves on this path is documented (405's Allow header lists them).
+    std::string probe = shape(templ);
+    for (auto [name, value] : {std::pair{"{bot}", "demo"}, std::pair{"{id}", session.c_str()}, std::pair{"{file}", "x.js"}}) {
+      auto p = probe.find(name);
+      if (p != std::string::npos) probe.replace(p, std::string(name).size(), value);
+    }
+    auto r = call("PATCH", probe);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 405) << probe;
+    std::stringstream allow(r->headers["allow"]);
+    std::string m;
+    while (std::getline(allow, m, ',')) {
+      m.erase(0, m.find_first_not_of(' '));
+      if (m == "HEAD" && documented.contains("GET")) continue;
+      EXPECT_TRUE(documented.contains(m)) << m << " " << templ << " is served but not in openapi.yaml";
+    }
+  }
+  EXPECT_GE(checked, 11);
+  // And a path the document does not list is not served.
+  EXPECT_EQ(call("GET", "/v1/things")->status, 404);
+}
+
+TEST_F(DialogApiTest, ChatCommandTalksThroughStdin) {
+  wait_trained();
+  std::istringstream in("hello\nwhat time is breakfast\n/quit\n");
+  std::ostringstream out;
+  auto* old_in = std::cin.rdbuf(in.rdbuf());
+  auto* old_out = std::cout.rdbuf(out.rdbuf());
+  int rc = dialog::run_chat_command({"--bot", "demo", "--url", "http://127.0.0.1:" + std::to_string(main_->api_port)});
+  std::cin.rdbuf(old_in);
+  std::cout.rdbuf(old_out);
+  EXPECT_EQ(rc, 0) << out.str();
+  EXPECT_NE(out.str().find("bot> Hello! I'm the Parley Hotel concierge"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("[source: Dining (dining)]"), std::string::npos) << out.str();
+  EXPECT_EQ(dialog::run_chat_command({"--url", "http://127.0.0.1:1"}), 1);
+  EXPECT_EQ(dialog::run_chat_command({"--bogus"}), 2);
+}
+
+}  // namespace
+}  // namespace parley
