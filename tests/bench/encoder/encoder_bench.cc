@@ -1,0 +1,136 @@
+// Encoder benchmark (label bench): all-MiniLM-L6-v2 at sequence length 128, latency at batch 1
+// and throughput at batch 32, for FP32, INT8 (accuracy preset) and INT8-fast (plain W8A8), side by
+// side with ONNX Runtime on the same model (exported by tools/reference/encoder_reference.py at
+// run time into ~/.cache/parley/onnx-encoder) with the same thread count, printing ratios.
+// Depends on shared/encoder, the refenv-encoder venv (ORT part skipped with a message if absent).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/thread_pool.h"
+#include "shared/encoder/session.h"
+#include "tests/model/encoder/model_support.h"
+
+namespace enc = parley::encoder;
+
+namespace {
+
+struct Figure {
+  double ms_per_batch = 0;
+  double seq_per_s = 0;
+};
+
+Figure time_batch(enc::EncoderSession& s, const enc::TokenBatch& b, double seconds) {
+  enc::EncoderOutput out;
+  (void)s.encode(b, out);  // warm-up (grows scratch)
+  std::vector<double> times;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (times.size() < 3 ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
+    const auto a = std::chrono::steady_clock::now();
+    parley::Status st = s.encode(b, out);
+    if (!st.is_ok()) {
+      std::fprintf(stderr, "encode failed: %s\n", st.message().c_str());
+      std::exit(1);
+    }
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double med = times[times.size() / 2];
+  return {med * 1e3, static_cast<double>(b.size()) / med};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, seq = 128;
+  double seconds = 3.0;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) seconds = 1.0;
+    if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--seq") && i + 1 < argc) seq = std::atoi(argv[++i]);
+  }
+  const std::string dir = enc::testing::model_dir();
+  if (!enc::testing::model_present(dir)) {
+    std::printf("SKIPPED: encoder model absent in %s (run tools/models/fetch or set PARLEY_ENCODER_DIR)\n", dir.c_str());
+    return 0;
+  }
+  parley::kernels::ThreadPool pool(threads);
+  std::mt19937 rng(7);
+  auto make_batch = [&](int n) {
+    enc::TokenBatch b;
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::int32_t> ids(static_cast<std::size_t>(seq));
+      for (auto& id : ids) id = 1000 + static_cast<std::int32_t>(rng() % 29000u);
+      ids.front() = 101;
+      ids.back() = 102;
+      b.add(ids);
+    }
+    return b;
+  };
+  const std::vector<int> batches = {1, 32};
+  std::map<std::string, std::map<int, Figure>> ours;
+  struct Variant {
+    const char* name;
+    enc::LoadOptions opts;
+  };
+  std::vector<Variant> variants;
+  variants.push_back({"fp32", enc::LoadOptions{.precision = enc::Precision::kFp32}});
+  variants.push_back({"int8", enc::LoadOptions{}});
+  variants.push_back({"int8-fast", enc::LoadOptions::fast_int8()});
+  for (const Variant& v : variants) {
+    auto model = enc::EncoderModel::load(dir, v.opts);
+    if (!model.ok()) {
+      std::fprintf(stderr, "load failed: %s\n", model.status().message().c_str());
+      return 1;
+    }
+    enc::EncoderSession s(*model, {.threads = &pool});
+    for (int b : batches) ours[v.name][b] = time_batch(s, make_batch(b), seconds);
+  }
+  std::map<int, Figure> ort;
+  std::string ort_note;
+  const std::string py = enc::testing::reference_python();
+  if (py.empty()) {
+    ort_note = "ONNX Runtime: SKIPPED (reference venv refenv-encoder absent: tools/reference/setup encoder)";
+  } else {
+    char args[512];
+    std::snprintf(args, sizeof args, "bench --model-dir '%s' --threads %d --seq %d --batches 1,32 --seconds %.1f",
+                  dir.c_str(), threads, seq, seconds);
+    auto r = enc::testing::run_reference(py, args);
+    if (!r.ok()) {
+      ort_note = "ONNX Runtime: FAILED (" + r.status().message() + ")";
+    } else {
+      const parley::json::Value* o = r->find("onnxruntime");
+      for (int b : batches) {
+        const parley::json::Value* f = o ? o->find(std::to_string(b)) : nullptr;
+        if (f) ort[b] = {f->find("ms_per_batch")->as_double(), f->find("sequences_per_s")->as_double()};
+      }
+      const parley::json::Value* ver = r->find("versions");
+      ort_note = "ONNX Runtime " + (ver ? ver->find("onnxruntime")->as_string() : std::string("?")) +
+                 " (FP32 graph, all optimizations, intra-op threads " + std::to_string(threads) + ")";
+    }
+  }
+  std::printf("encoder benchmark: %s, seq %d, %d threads\n%s\n", dir.c_str(), seq, threads, ort_note.c_str());
+  std::printf("| variant | batch 1 ms | batch 32 seq/s | batch-1 speed vs ORT | batch-32 throughput vs ORT |\n");
+  std::printf("|---|---|---|---|---|\n");
+  if (!ort.empty()) {
+    std::printf("| onnxruntime | %.2f | %.1f | 1.00x | 1.00x |\n", ort[1].ms_per_batch, ort[32].seq_per_s);
+  }
+  for (const Variant& v : variants) {
+    const Figure& b1 = ours[v.name][1];
+    const Figure& b32 = ours[v.name][32];
+    if (ort.empty()) {
+      std::printf("| %s | %.2f | %.1f | - | - |\n", v.name, b1.ms_per_batch, b32.seq_per_s);
+    } else {
+      std::printf("| %s | %.2f | %.1f | %.2fx | %.2fx |\n", v.name, b1.ms_per_batch, b32.seq_per_s,
+                  ort[1].ms_per_batch / b1.ms_per_batch, b32.seq_per_s / ort[32].seq_per_s);
+    }
+  }
+  return 0;
+}
