@@ -1,0 +1,24 @@
+// NLU metric families.
+#include "services/nlu/nlu_metrics.h"
+
+namespace parley::nlu {
+
+NluMetrics::NluMetrics(metrics::Registry& r)
+    : parses(r.counter("parley_nlu_parses_total", "Texts parsed.").labels()),
+      intent_confidence(r.histogram("parley_nlu_intent_confidence", "Confidence of the top intent of each parse.", {},
+                                    metrics::linear_buckets(0.1, 0.1, 10))
+                            .labels()),
+      out_of_scope(r.counter("parley_nlu_out_of_scope_total", "Parses answered out of scope, by reason.", {"reason"})),
+      slots(r.counter("parley_nlu_slots_total", "Slot values returned, by the extractor that found them.",
+                      {"extractor"})),
+      parse_duration(r.histogram("parley_nlu_parse_duration_seconds",
+                                 "Time to parse one text (featurize + heads), batch queueing included.")
+                         .labels()),
+      trainings(r.counter("parley_nlu_trainings_total", "Train calls, by outcome (ok, invalid, failed).", {"outcome"})),
+      training_duration(r.histogram("parley_nlu_training_duration_seconds", "Time to train one bot.", {},
+                                    metrics::exponential_buckets(0.05, 2, 12))
+                            .labels()),
+      bots(r.gauge("parley_nlu_bots", "Bots loaded.").labels()),
+      model_bytes(r.gauge("parley_nlu_model_bytes", "Bytes held by the loaded bots' trained heads.").labels()) {}
+
+}  // namespace parley::nlu

@@ -1,0 +1,195 @@
+// NluService: Train / Parse / DropBot (see nlu_service.h).
+#include "services/nlu/nlu_service.h"
+
+#include <algorithm>
+
+#include "shared/common/log.h"
+
+namespace parley::nlu {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Adapts the host's CallContext to the trainer's cancellation poll.
+bool call_over(service::CallContext* ctx) { return ctx != nullptr && ctx->cancelled(); }
+}  // namespace
+
+NluService::NluService(NluOptions options, std::shared_ptr<const Featurizer> featurizer, NluMetrics* metrics)
+    : options_(std::move(options)), featurizer_(std::move(featurizer)), metrics_(metrics) {}
+
+NluService::~NluService() {
+  if (batcher_) batcher_->stop();
+}
+
+Result<std::unique_ptr<NluService>> NluService::create(NluOptions options, std::shared_ptr<const Featurizer> featurizer,
+                                                       NluMetrics* metrics) {
+  if (!featurizer) return invalid_argument("nlu: no featurizer");
+  std::unique_ptr<NluService> svc(new NluService(options, featurizer, metrics));
+  if (options.batch.max_batch_size > 1 && options.batch.workers > 0) {
+    const Featurizer* f = featurizer.get();
+    auto b = batching::DynamicBatcher<std::string, TextFeatures>::create(
+        options.batch, [f](std::vector<std::string>& texts) {
+          std::vector<TextFeatures> features;
+          Status st = f->featurize(texts, features);
+          std::vector<Result<TextFeatures>> out;
+          out.reserve(texts.size());
+          for (std::size_t i = 0; i < texts.size(); ++i) {
+            if (st.is_ok()) {
+              out.emplace_back(std::move(features[i]));
+            } else {
+              out.emplace_back(st);
+            }
+          }
+          return out;
+        });
+    if (!b.ok()) return b.status();
+    svc->batcher_ = std::move(*b);
+  }
+  svc->update_gauges();
+  return svc;
+}
+
+Status NluService::check_bot_id(const std::string& bot_id) const {
+  if (bot_id.empty()) return invalid_argument("bot_id is empty");
+  if (bot_id.size() > options_.limits.max_bot_id_bytes) {
+    return invalid_argument("bot_id is longer than " + std::to_string(options_.limits.max_bot_id_bytes) + " bytes");
+  }
+  if (find_invalid_utf8(bot_id)) return invalid_argument("bot_id is not valid UTF-8");
+  return Status::ok();
+}
+
+std::shared_ptr<const BotModel> NluService::find(const std::string& bot_id) const {
+  std::lock_guard lock(mu_);
+  auto it = bots_.find(bot_id);
+  return it == bots_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> NluService::bots() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, _] : bots_) out.push_back(id);
+  return out;
+}
+
+void NluService::update_gauges() {
+  if (metrics_ == nullptr) return;
+  std::lock_guard lock(mu_);
+  std::size_t bytes = 0;
+  for (const auto& [_, m] : bots_) bytes += m->bytes();
+  metrics_->bots.set(static_cast<double>(bots_.size()));
+  metrics_->model_bytes.set(static_cast<double>(bytes));
+}
+
+Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, service::CallContext& ctx) {
+  const auto start = Clock::now();
+  auto count = [&](const char* outcome) {
+    if (metrics_ != nullptr) metrics_->trainings.labels({outcome}).inc();
+  };
+  Status st = check_bot_id(request.bot_id());
+  if (st.is_ok()) {
+    std::lock_guard lock(mu_);
+    if (bots_.count(request.bot_id()) == 0 && bots_.size() >= options_.limits.max_bots) {
+      st = resource_exhausted(std::to_string(bots_.size()) +
+                              " bots are loaded, the limit (nlu.max_bots); drop one first");
+    }
+  }
+  if (st.is_ok()) st = BotModel::validate(request, options_.train.limits);
+  if (!st.is_ok()) {
+    count("invalid");
+    return st.with_context("bot '" + excerpt(request.bot_id()) + "'");
+  }
+  TrainOptions o = options_.train;
+  o.cancelled = [&ctx] { return call_over(&ctx); };
+  TrainReport report;
+  auto model = BotModel::train(request, *featurizer_, o, &report);
+  if (!model.ok()) {
+    count(model.status().code() == StatusCode::kInvalidArgument ? "invalid" : "failed");
+    return model.status().with_context("bot '" + excerpt(request.bot_id()) + "'");
+  }
+  {
+    std::lock_guard lock(mu_);
+    bots_[request.bot_id()] = *model;  // atomic replace: parses in flight keep the old one
+  }
+  update_gauges();
+  count("ok");
+  const auto elapsed = Clock::now() - start;
+  if (metrics_ != nullptr) metrics_->training_duration.observe(elapsed);
+  ctx.add_timing("nlu_featurize", report.featurize);
+  ctx.add_timing("nlu_train_heads", report.intent + report.tagger);
+  v1::TrainResponse reply;
+  reply.set_bot_id(request.bot_id());
+  reply.set_examples((*model)->examples());
+  reply.set_intents(static_cast<std::int32_t>((*model)->intents().size()));
+  reply.set_training_ms(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  reply.set_out_of_scope_similarity((*model)->similarity_floor());
+  for (const auto& w : (*model)->warnings()) reply.add_warnings(w);
+  PARLEY_LOG(kInfo).kv("bot", request.bot_id()).kv("examples", reply.examples()).kv("ms", reply.training_ms())
+      << "trained bot";
+  return reply;
+}
+
+Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, service::CallContext& ctx) {
+  return parse(request, ctx.deadline());
+}
+
+Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, Clock::time_point deadline) {
+  const auto start = Clock::now();
+  PARLEY_RETURN_IF_ERROR(check_bot_id(request.bot_id()));
+  const std::string& text = request.text();
+  if (text.size() > options_.limits.max_text_bytes) {
+    return invalid_argument("text is " + std::to_string(text.size()) + " bytes; the limit is " +
+                            std::to_string(options_.limits.max_text_bytes) + " (nlu.max_text_bytes)");
+  }
+  if (auto bad = find_invalid_utf8(text)) {
+    return invalid_argument("text is not valid UTF-8 (bad byte at offset " + std::to_string(*bad) + ")");
+  }
+  if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) return invalid_argument("text is empty");
+  std::shared_ptr<const BotModel> model = find(request.bot_id());
+  if (!model) {
+    auto loaded = bots();
+    std::string list;
+    for (std::size_t i = 0; i < loaded.size() && i < 10; ++i) list += (i ? ", " : "") + loaded[i];
+    return not_found("bot '" + excerpt(request.bot_id()) + "' is not loaded (loaded: " +
+                     (list.empty() ? "none" : list) + "); call parley.v1.Nlu/Train first");
+  }
+  if (!request.expected_slot().empty() && !model->has_slot(request.expected_slot())) {
+    return invalid_argument("expected_slot '" + excerpt(request.expected_slot()) + "' is not a slot of bot '" +
+                            request.bot_id() + "'");
+  }
+  ParseOptions po;
+  po.expected_slot = request.expected_slot();
+  PARLEY_ASSIGN_OR_RETURN(po.context.reference, parse_reference_time(request.reference_time()));
+
+  TextFeatures features;
+  if (batcher_) {
+    PARLEY_ASSIGN_OR_RETURN(features, batcher_->call(text, deadline));
+  } else {
+    if (Clock::now() >= deadline) return deadline_exceeded("deadline passed before parsing");
+    std::vector<TextFeatures> f;
+    PARLEY_RETURN_IF_ERROR(featurizer_->featurize(std::span<const std::string>(&text, 1), f));
+    features = std::move(f.front());
+  }
+  PARLEY_ASSIGN_OR_RETURN(v1::ParseResponse reply, model->parse(text, features, po));
+  if (metrics_ != nullptr) {
+    metrics_->parses.inc();
+    if (reply.intents_size() > 0) metrics_->intent_confidence.observe(reply.intents(0).confidence());
+    if (reply.out_of_scope()) metrics_->out_of_scope.labels({reply.out_of_scope_reason()}).inc();
+    for (const auto& s : reply.slots()) metrics_->slots.labels({s.extractor()}).inc();
+    metrics_->parse_duration.observe(Clock::now() - start);
+  }
+  return reply;
+}
+
+Result<v1::DropBotResponse> NluService::drop_bot(const v1::DropBotRequest& request, service::CallContext&) {
+  PARLEY_RETURN_IF_ERROR(check_bot_id(request.bot_id()));
+  {
+    std::lock_guard lock(mu_);
+    if (bots_.erase(request.bot_id()) == 0) {
+      return not_found("bot '" + excerpt(request.bot_id()) + "' is not loaded");
+    }
+  }
+  update_gauges();
+  return v1::DropBotResponse{};
+}
+
+}  // namespace parley::nlu

@@ -1,0 +1,195 @@
+// The trainable heads on the deterministic hash featurizer: BIO mapping, the linear layer's
+// optimizer, the CRF slot tagger (learns spans, never emits an invalid BIO path, deterministic)
+// and the intent classifier (learns, class weights rescue a rare intent).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "services/nlu/bio.h"
+#include "services/nlu/featurizer.h"
+#include "services/nlu/intent_classifier.h"
+#include "services/nlu/slot_tagger.h"
+
+namespace parley::nlu {
+namespace {
+
+TEST(Bio, SpansToTagsAndBack) {
+  std::string text = "play hey jude by the beatles";
+  auto words = split_words(text);
+  ASSERT_EQ(words.size(), 6u);
+  // "hey jude" = slot 0, "the beatles" = slot 1; a span that cuts a word still covers it.
+  auto tags = spans_to_tags(words, {{0, {5, 13}}, {1, {18, 24}}});
+  EXPECT_EQ(tags, (std::vector<int>{0, 1, 2, 0, 3, 4}));
+  auto spans = tags_to_spans(tags);
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[1].slot, 1);
+  EXPECT_EQ(spans[1].first, 4u);
+  EXPECT_EQ(spans[1].last, 5u);
+  // A stray I- starts a span; B after B starts a new one.
+  auto odd = tags_to_spans({2, 1, 1, 0});
+  ASSERT_EQ(odd.size(), 3u);
+  EXPECT_FALSE(BioTags::allowed(-1, 2));
+  EXPECT_FALSE(BioTags::allowed(0, 2));
+  EXPECT_FALSE(BioTags::allowed(3, 2));
+  EXPECT_TRUE(BioTags::allowed(1, 2));
+  EXPECT_TRUE(BioTags::allowed(2, 2));
+  BioTags bio({"song", "artist"});
+  EXPECT_EQ(bio.size(), 5);
+  EXPECT_EQ(bio.tag_name(4), "I-artist");
+}
+
+TEST(Words, SplitLikeBert) {
+  std::string text = "Hi, it's 7pm!";
+  auto w = split_words(text);
+  ASSERT_EQ(w.size(), 7u);
+  EXPECT_EQ(text.substr(w[3].begin, w[3].end - w[3].begin), "'");
+  EXPECT_EQ(text.substr(w[5].begin, w[5].end - w[5].begin), "7pm");
+  EXPECT_EQ(find_invalid_utf8("ok \xc3\xa9"), std::nullopt);
+  EXPECT_EQ(find_invalid_utf8("bad \xc3\x28"), 4u);
+  EXPECT_EQ(excerpt(std::string(100, 'x'), 10), "xxxxxxxxxx...");
+}
+
+// Synthetic "play <song> by <artist>" data: the tagger must learn the frame, not the names.
+struct Music {
+  std::vector<std::string> texts;
+  std::vector<std::vector<std::pair<int, ByteSpan>>> spans;
+};
+
+Music music(std::uint64_t seed, int count) {
+  const std::vector<std::string> songs = {"yellow", "hey jude",     "let it be",   "bad guy",        "roar",
+                                          "hello",  "thunder road", "blue monday", "la vie en rose", "one love"};
+  const std::vector<std::string> artists = {"coldplay",          "the beatles", "billie eilish", "katy perry", "adele",
+                                            "bruce springsteen", "new order",   "edith piaf",    "bob marley", "queen"};
+  const std::vector<std::pair<std::string, std::string>> frames = {
+      {"play ", " by "}, {"put on ", " from "}, {"i want to hear ", " by "}, {"queue ", " of "}};
+  std::mt19937_64 rng(seed);
+  Music m;
+  for (int i = 0; i < count; ++i) {
+    const auto& f = frames[rng() % frames.size()];
+    const std::string& s = songs[rng() % songs.size()];
+    const std::string& a = artists[rng() % artists.size()];
+    std::string text = f.first + s + f.second + a;
+    auto sb = static_cast<std::uint32_t>(f.first.size());
+    auto ab = static_cast<std::uint32_t>(f.first.size() + s.size() + f.second.size());
+    m.texts.push_back(text);
+    m.spans.push_back(
+        {{0, {sb, sb + static_cast<std::uint32_t>(s.size())}}, {1, {ab, ab + static_cast<std::uint32_t>(a.size())}}});
+  }
+  return m;
+}
+
+std::unique_ptr<SlotTagger> train_music(const HashFeaturizer& hf, std::vector<TextFeatures>& feats,
+                                        const Music& train) {
+  EXPECT_TRUE(hf.featurize(train.texts, feats).is_ok());
+  std::vector<const TextFeatures*> fp;
+  std::vector<std::vector<int>> gold;
+  for (std::size_t i = 0; i < feats.size(); ++i) {
+    fp.push_back(&feats[i]);
+    gold.push_back(spans_to_tags(feats[i].words, train.spans[i]));
+  }
+  TaggerOptions o;
+  o.epochs = 15;
+  auto t = SlotTagger::train(fp, gold, 5, o);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? std::move(*t) : nullptr;
+}
+
+TEST(SlotTagger, LearnsSpansAndDecodesValidPaths) {
+  HashFeaturizer hf(32);
+  std::vector<TextFeatures> feats;
+  auto tagger = train_music(hf, feats, music(1, 200));
+  ASSERT_NE(tagger, nullptr);
+  Music test = music(99, 50);
+  std::vector<TextFeatures> tf;
+  ASSERT_TRUE(hf.featurize(test.texts, tf).is_ok());
+  int exact = 0;
+  for (std::size_t i = 0; i < tf.size(); ++i) {
+    SlotTagger::Decoded d;
+    ASSERT_TRUE(tagger->decode(tf[i], d).is_ok());
+    ASSERT_EQ(d.tags.size(), tf[i].size());
+    for (std::size_t k = 0; k < d.tags.size(); ++k) {
+      EXPECT_TRUE(BioTags::allowed(k == 0 ? -1 : d.tags[k - 1], d.tags[k])) << test.texts[i];
+      EXPECT_GE(d.confidence[k], 0.0f);
+      EXPECT_LE(d.confidence[k], 1.0f);
+    }
+    exact += d.tags == spans_to_tags(tf[i].words, test.spans[i]) ? 1 : 0;
+  }
+  EXPECT_GE(exact, 45) << "of 50 held-out texts tagged exactly";
+  // Unknown words in a known frame still get a slot; an empty text gets no tags.
+  std::vector<TextFeatures> novel;
+  ASSERT_TRUE(hf.featurize(std::vector<std::string>{"play zorblax by quuxon", ""}, novel).is_ok());
+  SlotTagger::Decoded d;
+  ASSERT_TRUE(tagger->decode(novel[1], d).is_ok());
+  EXPECT_TRUE(d.tags.empty());
+}
+
+TEST(SlotTagger, TrainingIsDeterministic) {
+  HashFeaturizer hf(16);
+  std::vector<TextFeatures> f1, f2;
+  auto a = train_music(hf, f1, music(5, 60));
+  auto b = train_music(hf, f2, music(5, 60));
+  ASSERT_TRUE(a && b);
+  std::vector<TextFeatures> tf;
+  ASSERT_TRUE(hf.featurize(music(6, 10).texts, tf).is_ok());
+  for (const auto& f : tf) {
+    SlotTagger::Decoded da, db;
+    ASSERT_TRUE(a->decode(f, da).is_ok());
+    ASSERT_TRUE(b->decode(f, db).is_ok());
+    EXPECT_EQ(da.tags, db.tags);
+    EXPECT_EQ(da.confidence, db.confidence);
+  }
+}
+
+TEST(SlotTagger, RejectsMismatchedInput) {
+  HashFeaturizer hf(8);
+  std::vector<TextFeatures> f;
+  ASSERT_TRUE(hf.featurize(std::vector<std::string>{"a b"}, f).is_ok());
+  EXPECT_FALSE(SlotTagger::train({&f[0]}, {{0}}, 3, {}).ok());     // 1 tag for 2 words
+  EXPECT_FALSE(SlotTagger::train({&f[0]}, {{0, 7}}, 3, {}).ok());  // tag out of range
+}
+
+TEST(IntentClassifier, LearnsAndWeightsRareIntents) {
+  HashFeaturizer hf(32);
+  std::vector<std::string> texts;
+  std::vector<int> labels;
+  const std::vector<std::vector<std::string>> intents = {
+      {"what is the weather", "will it rain today", "is it sunny outside", "how cold is it", "weather forecast please",
+       "do i need an umbrella", "what is the temperature", "is it going to snow"},
+      {"play some music", "put on a song", "i want to hear jazz", "play the radio"},
+      {"goodbye"}};
+  for (int rep = 0; rep < 3; ++rep) {
+    for (std::size_t k = 0; k < intents.size(); ++k) {
+      // The big intent is 8x more frequent than the rare one.
+      for (const auto& t : intents[k]) {
+        texts.push_back(t);
+        labels.push_back(static_cast<int>(k));
+      }
+    }
+  }
+  std::vector<TextFeatures> f;
+  ASSERT_TRUE(hf.featurize(texts, f).is_ok());
+  std::vector<const TextFeatures*> fp;
+  for (const auto& x : f) fp.push_back(&x);
+  auto c = IntentClassifier::train(fp, labels, 3, {});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  std::vector<TextFeatures> q;
+  ASSERT_TRUE(hf.featurize(std::vector<std::string>{"goodbye", "is it going to rain", "play jazz music"}, q).is_ok());
+  std::vector<std::vector<float>> p;
+  ASSERT_TRUE((*c)->predict_batch({&q[0], &q[1], &q[2]}, p).is_ok());
+  for (int i = 0; i < 3; ++i) {
+    float sum = 0;
+    for (float v : p[static_cast<std::size_t>(i)]) sum += v;
+    EXPECT_NEAR(sum, 1.0f, 1e-4f);
+    int best = static_cast<int>(
+        std::max_element(p[static_cast<std::size_t>(i)].begin(), p[static_cast<std::size_t>(i)].end()) -
+        p[static_cast<std::size_t>(i)].begin());
+    EXPECT_EQ(best, i == 0 ? 2 : i == 1 ? 0 : 1) << i;
+  }
+  std::vector<float> single;
+  ASSERT_TRUE((*c)->predict(q[0], single).is_ok());
+  EXPECT_EQ(single, p[0]);
+  EXPECT_FALSE(IntentClassifier::train(fp, {0}, 3, {}).ok());
+}
+
+}  // namespace
+}  // namespace parley::nlu
