@@ -359,6 +359,9 @@ class SessionActor final : public actor::Actor<SessionMsg> {
     u->set_content(run.input.text);
     req.mutable_params()->set_max_tokens(lm.max_tokens);
     req.mutable_params()->set_temperature(lm.temperature);
+    // Small instruct models loop under greedy decoding ("a cat is a cat, a cat is ..."); the
+    // usual llama.cpp-style penalty keeps fallback replies readable.
+    req.mutable_params()->set_repetition_penalty(1.15f);
     auto shared = current_;
     TokenFn on_token = run.input.on_token;
     deps_.services->generate(

@@ -57,9 +57,13 @@ TEST(QaEval, EncoderFloors) {
   int code = run_eval("--embedder encoder", f, out);
   if (code == 4) GTEST_SKIP() << "encoder unavailable: " << out;
   ASSERT_EQ(code, 0) << out;
-  // Floors for the MiniLM encoder: see services/qa/README.md (set when the encoder landed).
-  EXPECT_GE(f["recall_at_5"], 76.0) << out;
-  EXPECT_GE(f["f1"], 50.0) << out;
+  // Measured (INT8 MiniLM): recall@1 72.9, recall@5 91.7, F1 52.1 at the tuned threshold,
+  // HasAns F1 when always answering 37.2 (services/qa/README.md). Retrieval must beat the
+  // lexical stand-in's 54.2 / 76.0 clearly, or the encoder is not doing its job.
+  EXPECT_GE(f["recall_at_1"], 68.0) << out;
+  EXPECT_GE(f["recall_at_5"], 88.0) << out;
+  EXPECT_GE(f["f1"], 48.0) << out;
+  EXPECT_GE(f["always_answer_has_ans_f1"], 33.0) << out;
 }
 
 }  // namespace
