@@ -414,6 +414,10 @@ Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatu
       }
       std::string_view raw = text.substr(span.begin, span.end - span.begin);
       auto value = extractors_[static_cast<std::size_t>(def)]->normalize(raw, o.context);
+      // A number or date slot whose span is no number or date ("penguins" tagged as a date) is a
+      // tagger error: filling the slot with it would derail a form, so the span is not a slot.
+      const auto type = slots_[static_cast<std::size_t>(def)].type();
+      if (!value && (type == v1::SlotDefinition::DATE_TIME || type == v1::SlotDefinition::NUMBER)) continue;
       if (!overlaps(span)) add(def, span, value ? *value : std::string(raw), conf, "tagger");
     }
   }

@@ -189,6 +189,16 @@ TEST_F(TravelBot, LookupRegexAndTheOnlyDateSlot) {
   for (int i = 1; i < r.slots_size(); ++i) EXPECT_LE(r.slots(i - 1).end(), r.slots(i).start());
 }
 
+TEST_F(TravelBot, TaggedNumberOrDateThatIsNoneIsNotASlot) {
+  // The tagger learned "for <N> nights"; here its span is a word, not a number. A NUMBER or
+  // DATE_TIME slot must hold a normalized value, so the span is dropped rather than filled.
+  const v1::ParseResponse r = parse("book a hotel in lisbon for several nights");
+  EXPECT_EQ(r.intents(0).name(), "book_hotel");
+  const auto* nights = find(r, "nights");
+  EXPECT_EQ(nights, nullptr) << "nights = '" << (nights ? nights->value() : "") << "'";
+  ASSERT_NE(find(r, "city"), nullptr);
+}
+
 TEST_F(TravelBot, ExpectedSlotFallbacks) {
   // Numbers are only taken when a form asks for them.
   EXPECT_EQ(find(parse("five"), "nights"), nullptr);
