@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "services/dialog/api/api_server.h"
+#include "services/dialog/api/wire_methods.h"
 #include "services/dialog/engine/bot_registry.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/sessions.h"
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
   api.max_json_bytes = static_cast<std::size_t>(cfg.get_int("api.max_json_bytes"));
   api.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
   dialog::ApiServer server(api, sessions, bots, &metrics);
+  dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
 
   // Bots validate (and try once to train; a service that is down fails fast) before anything
   // listens: a bot file with errors stops the process — that is a deploy bug, reported in full.

@@ -1,7 +1,8 @@
 // parley-dialog as a real process, talked to over HTTP, with fake NLU/QA/LM servers on the real
 // transport inside this test: the demo bot's booking conversation, a KB answer with its source,
 // the LM fallback (plain and streamed over SSE), a service failing mid-conversation, request
-// limits, API keys and rate limits, and services/dialog/openapi.yaml against the live routes.
+// limits, API keys and rate limits, services/dialog/openapi.yaml against the live routes, and
+// the same conversation over the internal transport (parley.v1.Dialog/* on ZeroMQ).
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -13,6 +14,7 @@
 #include "parley/v1/dialog.pb.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/dialog/testing/fake_services.h"
+#include "shared/transport/client.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 
@@ -27,6 +29,7 @@ using testing::HttpReply;
 struct Dialog {
   int api_port = 0;
   int http_port = 0;
+  std::string endpoint;  // the ZeroMQ transport
   std::unique_ptr<ChildProcess> process;
 };
 
@@ -50,10 +53,11 @@ class DialogApiTest : public ::testing::Test {
     Dialog d;
     d.api_port = testing::free_tcp_port();
     d.http_port = testing::free_tcp_port();
+    d.endpoint = "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
     std::vector<std::string> argv = {testing::built_binary("services/dialog/parley-dialog"),
                                      "--api.port=" + std::to_string(d.api_port),
                                      "--http.port=" + std::to_string(d.http_port),
-                                     "--transport.bind=tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port()),
+                                     "--transport.bind=" + d.endpoint,
                                      "--dialog.nlu_targets=" + nlu_->endpoint(),
                                      "--dialog.qa_targets=" + qa_->endpoint(),
                                      "--dialog.lm_targets=" + lm_->endpoint(),
@@ -365,6 +369,145 @@ TEST_F(DialogApiTest, ChatCommandTalksThroughStdin) {
   EXPECT_NE(out.str().find("[source: Dining (dining)]"), std::string::npos) << out.str();
   EXPECT_EQ(dialog::run_chat_command({"--url", "http://127.0.0.1:1"}), 1);
   EXPECT_EQ(dialog::run_chat_command({"--bogus"}), 2);
+}
+
+}  // namespace
+}  // namespace parley
+
+namespace parley {
+namespace {
+
+// parley.v1.Dialog/* over the transport: what a gateway inside the cluster uses.
+class DialogWireTest : public DialogApiTest {
+ protected:
+  static std::unique_ptr<transport::Client> client() {
+    transport::ClientOptions o;
+    o.targets = {main_->endpoint};
+    o.max_wait_for_replica = 5s;
+    auto c = transport::Client::create(o);
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  template <typename Reply>
+  static Result<Reply> unary(transport::Client& c, const std::string& method, const google::protobuf::Message& req) {
+    v1::Envelope env;
+    env.set_method(method);
+    env.mutable_payload()->PackFrom(req);
+    transport::CallOptions call;
+    call.timeout = 10s;
+    PARLEY_ASSIGN_OR_RETURN(v1::Envelope reply, c.call_sync(env, call));
+    Reply out;
+    if (!reply.payload().UnpackTo(&out)) return internal_error("reply is not a " + out.GetDescriptor()->full_name());
+    return out;
+  }
+};
+
+TEST_F(DialogWireTest, SessionTurnsAndAStreamedTurnOverTheTransport) {
+  wait_trained();
+  auto c = client();
+  ASSERT_NE(c, nullptr);
+  v1::CreateSessionRequest create;
+  create.set_bot_id("demo");
+  auto session = unary<v1::Session>(*c, "parley.v1.Dialog/CreateSession", create);
+  ASSERT_TRUE(session.ok()) << session.status().to_string();
+  ASSERT_FALSE(session->id().empty());
+
+  v1::TurnRequest t;
+  t.set_session_id(session->id());
+  t.set_text("book a table for 4 at 7pm");
+  auto r = unary<v1::TurnResponse>(*c, "parley.v1.Dialog/Turn", t);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->intent().name(), "book_table") << texts(*r);
+  EXPECT_EQ(r->active_form(), "table_booking") << texts(*r);
+  EXPECT_EQ(r->turn(), 1);
+
+  // The same session seen over HTTP: one store, two front doors.
+  auto http = call("GET", "/v1/sessions/" + session->id());
+  ASSERT_TRUE(http.ok());
+  EXPECT_EQ(parse<v1::Session>(http->body).turns(), 1) << http->body;
+
+  v1::SessionRequest get;
+  get.set_session_id(session->id());
+  auto got = unary<v1::Session>(*c, "parley.v1.Dialog/GetSession", get);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(got->turns(), 1);
+  EXPECT_EQ(got->active_form(), "table_booking");
+  EXPECT_TRUE(unary<v1::DeleteSessionResponse>(*c, "parley.v1.Dialog/DeleteSession", get).ok());
+  EXPECT_EQ(unary<v1::Session>(*c, "parley.v1.Dialog/GetSession", get).status().code(), StatusCode::kNotFound);
+
+  // Streamed (a new session: small talk goes to the LM fallback): token events, then exactly one
+  // turn event whose text is the tokens.
+  auto chat = unary<v1::Session>(*c, "parley.v1.Dialog/CreateSession", create);
+  ASSERT_TRUE(chat.ok()) << chat.status().to_string();
+  t.set_session_id(chat->id());
+  t.set_text("tell me about penguins please");
+  v1::Envelope env;
+  env.set_method("parley.v1.Dialog/TurnStream");
+  env.mutable_payload()->PackFrom(t);
+  transport::CallOptions call;
+  call.timeout = 10s;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Status end = Status::ok();
+  std::string tokens;
+  int n_tokens = 0;
+  std::vector<v1::TurnResponse> turns;
+  c->call(env, call, [&](Result<v1::Envelope> reply) {
+    std::lock_guard lock(mu);
+    if (!reply.ok()) {
+      end = reply.status();
+      done = true;
+    } else {
+      v1::TurnStreamEvent e;
+      if (reply->has_payload() && reply->payload().UnpackTo(&e)) {
+        if (e.has_token()) {
+          tokens += e.token().text();
+          ++n_tokens;
+        } else if (e.has_turn()) {
+          turns.push_back(e.turn());
+        }
+      }
+      if (reply->end_of_stream()) done = true;
+    }
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 15s, [&] { return done; }));
+  }
+  ASSERT_TRUE(end.is_ok()) << end.to_string();
+  EXPECT_GT(n_tokens, 3);
+  ASSERT_EQ(turns.size(), 1u);
+  ASSERT_GE(turns[0].messages_size(), 1);
+  EXPECT_EQ(turns[0].messages(0).text(), tokens);
+  EXPECT_EQ(turns[0].turn(), 1);
+}
+
+TEST_F(DialogWireTest, BadWireRequestsGetClearErrors) {
+  auto c = client();
+  ASSERT_NE(c, nullptr);
+  auto expect = [&](const std::string& method, const google::protobuf::Message& req, StatusCode code,
+                    const std::string& mentions) {
+    auto r = unary<v1::TurnResponse>(*c, method, req);
+    ASSERT_FALSE(r.ok()) << method;
+    EXPECT_EQ(r.status().code(), code) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(mentions), std::string::npos) << r.status().to_string();
+  };
+  v1::TurnRequest t;
+  t.set_text("hi");
+  expect("parley.v1.Dialog/Turn", t, StatusCode::kInvalidArgument, "session_id is required");
+  t.set_session_id("nope");
+  expect("parley.v1.Dialog/Turn", t, StatusCode::kNotFound, "nope");
+  t.set_text("   ");
+  expect("parley.v1.Dialog/Turn", t, StatusCode::kInvalidArgument, "blank");
+  t.set_text(std::string(5000, 'a'));
+  expect("parley.v1.Dialog/Turn", t, StatusCode::kInvalidArgument, "the limit is 4096");
+  v1::CreateSessionRequest create;
+  create.set_bot_id("no-such-bot");
+  expect("parley.v1.Dialog/CreateSession", create, StatusCode::kNotFound, "no-such-bot");
+  // A payload of the wrong type names the expected one.
+  expect("parley.v1.Dialog/Turn", create, StatusCode::kInvalidArgument, "parley.v1.TurnRequest");
 }
 
 }  // namespace
