@@ -14,9 +14,9 @@
 #include "parley/v1/dialog.pb.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/dialog/testing/fake_services.h"
-#include "shared/transport/client.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
+#include "tests/support/service.h"
 
 namespace parley {
 namespace {
@@ -380,25 +380,10 @@ namespace {
 // parley.v1.Dialog/* over the transport: what a gateway inside the cluster uses.
 class DialogWireTest : public DialogApiTest {
  protected:
-  static std::unique_ptr<transport::Client> client() {
-    transport::ClientOptions o;
-    o.targets = {main_->endpoint};
-    o.max_wait_for_replica = 5s;
-    auto c = transport::Client::create(o);
-    EXPECT_TRUE(c.ok()) << c.status().to_string();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  static std::unique_ptr<transport::Client> client() { return testing::make_client(main_->endpoint, 5s); }
   template <typename Reply>
   static Result<Reply> unary(transport::Client& c, const std::string& method, const google::protobuf::Message& req) {
-    v1::Envelope env;
-    env.set_method(method);
-    env.mutable_payload()->PackFrom(req);
-    transport::CallOptions call;
-    call.timeout = 10s;
-    PARLEY_ASSIGN_OR_RETURN(v1::Envelope reply, c.call_sync(env, call));
-    Reply out;
-    if (!reply.payload().UnpackTo(&out)) return internal_error("reply is not a " + out.GetDescriptor()->full_name());
-    return out;
+    return testing::call_unary<Reply>(c, method, req, 10s);
   }
 };
 

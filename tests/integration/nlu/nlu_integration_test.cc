@@ -12,6 +12,7 @@
 #include "shared/transport/client.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
+#include "tests/support/service.h"
 
 namespace parley {
 namespace {
@@ -19,19 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-struct Nlu {
-  int port = 0;
-  int http_port = 0;
-  std::unique_ptr<ChildProcess> process;
-  std::unique_ptr<transport::Client> client;
-};
-
-std::string model_dir() {
-  const char* d = std::getenv("PARLEY_MODEL_DIR");
-  if (d != nullptr && *d != '\0') return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-}
+using Nlu = testing::ServiceProcess;
+using testing::model_dir;
 
 void example(v1::IntentDefinition* intent, const std::string& text,
              std::vector<std::tuple<std::string, std::string>> slots = {}) {
@@ -96,46 +86,13 @@ class NluIntegrationTest : public ::testing::Test {
   void SetUp() override { dir_ = testing::make_temp_dir("parley-nlu"); }
 
   bool start(Nlu& n, std::vector<std::string> extra, std::string* log = nullptr) {
-    n.port = testing::free_tcp_port();
-    n.http_port = testing::free_tcp_port();
-    std::vector<std::string> argv = {testing::built_binary("services/nlu/parley-nlu"),
-                                     "--transport.bind=tcp://127.0.0.1:" + std::to_string(n.port),
-                                     "--http.port=" + std::to_string(n.http_port)};
-    for (auto& e : extra) argv.push_back(e);
-    n.process = std::make_unique<ChildProcess>(argv, dir_ + "/nlu-" + std::to_string(n.port) + ".log");
-    bool ready = testing::wait_until(
-        [&] {
-          if (!n.process->running()) return true;
-          auto r = testing::http_get(n.http_port, "/readyz");
-          return r.ok() && r->status == 200;
-        },
-        30s);
-    if (!ready || !n.process->running()) {
-      if (log != nullptr) *log = n.process->log();
-      return false;
-    }
-    transport::ClientOptions o;
-    o.targets = {"tcp://127.0.0.1:" + std::to_string(n.port)};
-    o.max_wait_for_replica = 2s;
-    auto c = transport::Client::create(o);
-    EXPECT_TRUE(c.ok());
-    n.client = std::move(*c);
-    return true;
+    return testing::start_service(n, "services/nlu/parley-nlu", extra, dir_, log);
   }
 
   template <typename Reply>
   static Result<Reply> call(Nlu& n, const std::string& method, const google::protobuf::Message& req,
                             std::chrono::milliseconds timeout = 20s) {
-    v1::Envelope env;
-    env.set_method(method);
-    env.mutable_payload()->PackFrom(req);
-    transport::CallOptions o;
-    o.timeout = timeout;
-    auto r = n.client->call_sync(env, o);
-    if (!r.ok()) return r.status();
-    Reply out;
-    if (!r->payload().UnpackTo(&out)) return internal_error("reply is not a " + out.GetDescriptor()->full_name());
-    return out;
+    return testing::call_unary<Reply>(*n.client, method, req, timeout);
   }
 
   static Result<v1::ParseResponse> parse(Nlu& n, const std::string& bot, const std::string& text,

@@ -11,6 +11,7 @@
 #include "shared/transport/client.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
+#include "tests/support/service.h"
 
 namespace parley {
 namespace {
@@ -18,19 +19,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ChildProcess;
 
-struct Qa {
-  int port = 0;
-  int http_port = 0;
-  std::unique_ptr<ChildProcess> process;
-  std::unique_ptr<transport::Client> client;
-};
-
-std::string model_dir() {
-  const char* d = std::getenv("PARLEY_MODEL_DIR");
-  if (d != nullptr && *d != '\0') return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-}
+using Qa = testing::ServiceProcess;
+using testing::model_dir;
 
 class QaIntegrationTest : public ::testing::Test {
  protected:
@@ -38,46 +28,13 @@ class QaIntegrationTest : public ::testing::Test {
 
   /// Starts parley-qa; returns false (with the log in *log) when it exits instead of getting ready.
   bool start(Qa& q, std::vector<std::string> extra, std::string* log = nullptr) {
-    q.port = testing::free_tcp_port();
-    q.http_port = testing::free_tcp_port();
-    std::vector<std::string> argv = {testing::built_binary("services/qa/parley-qa"),
-                                     "--transport.bind=tcp://127.0.0.1:" + std::to_string(q.port),
-                                     "--http.port=" + std::to_string(q.http_port)};
-    for (auto& e : extra) argv.push_back(e);
-    q.process = std::make_unique<ChildProcess>(argv, dir_ + "/qa-" + std::to_string(q.port) + ".log");
-    bool ready = testing::wait_until(
-        [&] {
-          if (!q.process->running()) return true;
-          auto r = testing::http_get(q.http_port, "/readyz");
-          return r.ok() && r->status == 200;
-        },
-        30s);
-    if (!ready || !q.process->running()) {
-      if (log != nullptr) *log = q.process->log();
-      return false;
-    }
-    transport::ClientOptions o;
-    o.targets = {"tcp://127.0.0.1:" + std::to_string(q.port)};
-    o.max_wait_for_replica = 2s;
-    auto c = transport::Client::create(o);
-    EXPECT_TRUE(c.ok());
-    q.client = std::move(*c);
-    return true;
+    return testing::start_service(q, "services/qa/parley-qa", extra, dir_, log);
   }
 
   template <typename Reply>
   static Result<Reply> call(Qa& q, const std::string& method, const google::protobuf::Message& req,
                             std::chrono::milliseconds timeout = 10s) {
-    v1::Envelope env;
-    env.set_method(method);
-    env.mutable_payload()->PackFrom(req);
-    transport::CallOptions o;
-    o.timeout = timeout;
-    auto r = q.client->call_sync(env, o);
-    if (!r.ok()) return r.status();
-    Reply out;
-    if (!r->payload().UnpackTo(&out)) return internal_error("reply is not a " + out.GetDescriptor()->full_name());
-    return out;
+    return testing::call_unary<Reply>(*q.client, method, req, timeout);
   }
 
   static v1::IngestRequest shop_docs(const std::string& kb) {
