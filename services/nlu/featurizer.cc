@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 
 #include "kernels/cpu/thread_pool.h"
 #include "shared/encoder/encoder.h"
@@ -40,18 +39,6 @@ void normalize(std::span<float> v) {
 }
 
 }  // namespace
-
-std::string default_encoder_dir() {
-  const char* dir = std::getenv("PARLEY_MODEL_DIR");
-  std::string root;
-  if (dir != nullptr && *dir != '\0') {
-    root = dir;
-  } else {
-    const char* home = std::getenv("HOME");
-    root = std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-  }
-  return root + "/encoder-minilm";
-}
 
 Status HashFeaturizer::featurize(std::span<const std::string> texts, std::vector<TextFeatures>& out) const {
   out.clear();
@@ -122,14 +109,8 @@ Status EncoderFeaturizer::encode(std::span<const std::string> texts, std::vector
 
 Result<std::unique_ptr<EncoderFeaturizer>> EncoderFeaturizer::open(const std::string& dir, bool fp32,
                                                                    bool thread_alone) {
-  for (const char* f : {"model.safetensors", "config.json", "vocab.txt"}) {
-    std::error_code ec;
-    if (!std::filesystem::exists(std::filesystem::path(dir) / f, ec)) {
-      return failed_precondition("encoder model file " + dir + "/" + f +
-                                 " is missing: run tools/models/fetch (or point nlu.encoder_dir / "
-                                 "PARLEY_MODEL_DIR at a directory holding all-MiniLM-L6-v2)");
-    }
-  }
+  PARLEY_RETURN_IF_ERROR(encoder::check_model_dir(
+      dir, "or point nlu.encoder_dir / PARLEY_MODEL_DIR at a directory holding all-MiniLM-L6-v2"));
   encoder::EncoderOptions options;
   if (fp32) options.load.precision = encoder::Precision::kFp32;
   auto enc = encoder::Encoder::open(dir, options);

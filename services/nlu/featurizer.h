@@ -12,6 +12,7 @@
 
 #include "services/nlu/text_checks.h"
 #include "shared/common/status.h"
+#include "shared/encoder/model_dir.h"
 
 namespace parley::encoder {
 class Encoder;
@@ -104,6 +105,6 @@ class EncoderFeaturizer final : public Featurizer {
 };
 
 /// `$PARLEY_MODEL_DIR/encoder-minilm` (default root ~/.cache/parley/models).
-std::string default_encoder_dir();
+inline std::string default_encoder_dir() { return encoder::default_model_dir(); }
 
 }  // namespace parley::nlu
