@@ -66,10 +66,7 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(std::vector<std::stri
   t->add_bos_ = t->config_.add_bos && special.bos != kNoToken;
   t->add_eos_ = t->config_.add_eos && special.eos != kNoToken;
   t->eog_ids_ = t->config_.eog_ids;
-  t->tokens_ = std::move(tokens);
-  t->types_ = types.empty() ? std::vector<TokenType>(t->tokens_.size(), TokenType::kNormal) : std::move(types);
-  t->token_to_id_.reserve(t->tokens_.size());
-  for (std::size_t i = 0; i < t->tokens_.size(); ++i) t->token_to_id_.emplace(t->tokens_[i], static_cast<TokenId>(i));
+  t->set_vocab(std::move(tokens), std::move(types));
 
   for (int b = 0; b < 256; ++b) {
     std::string s;
@@ -195,27 +192,6 @@ Result<std::vector<TokenId>> BpeTokenizer::encode(std::string_view text, const E
   }
   if (options.add_special && add_eos_) out.push_back(special_.eos);
   return out;
-}
-
-std::string BpeTokenizer::token_piece(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size()) return {};
-  return pieces_[static_cast<std::size_t>(id)];
-}
-
-std::string_view BpeTokenizer::token_text(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return {};
-  return tokens_[static_cast<std::size_t>(id)];
-}
-
-std::optional<TokenId> BpeTokenizer::find_token(std::string_view token_text) const {
-  const TokenId id = detail::lookup(token_to_id_, token_text);
-  if (id == kNoToken) return std::nullopt;
-  return id;
-}
-
-TokenType BpeTokenizer::token_type(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= types_.size()) return TokenType::kUndefined;
-  return types_[static_cast<std::size_t>(id)];
 }
 
 }  // namespace parley::text

@@ -1,7 +1,7 @@
 // Byte-level BPE tokenizer (GPT-2 style: SmolLM2, Qwen2, Llama 3, GPT-2).
 // Exists for the LM service: text <-> ids exactly as llama.cpp / HF tokenize these models,
 // with merges applied by rank through a priority queue (n log n per word, never quadratic).
-// Depends on tokenizer.h, pretokenize.h, special_split.h.
+// Depends on vocab_tokenizer.h, pretokenize.h, special_split.h.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include "shared/text/pretokenize.h"
 #include "shared/text/special_split.h"
 #include "shared/text/tokenizer.h"
-#include "shared/text/vocab_map.h"
+#include "shared/text/vocab_tokenizer.h"
 
 namespace parley::text {
 
@@ -31,7 +31,7 @@ struct BpeConfig {
 ///
 /// Invalid UTF-8 input is fine: bytes are encoded as bytes, so decode(encode(x)) == x for any
 /// byte string x (without specials).
-class BpeTokenizer final : public Tokenizer {
+class BpeTokenizer final : public detail::VocabTokenizer {
  public:
   /// `tokens` in byte-level form ("Ġhello"); `types` empty = all normal; `merges` as "Ġ t" lines,
   /// rank = position. Special ids out of range are INVALID_ARGUMENT.
@@ -43,21 +43,12 @@ class BpeTokenizer final : public Tokenizer {
 
   TokenizerKind kind() const override { return TokenizerKind::kBpe; }
   Result<std::vector<TokenId>> encode(std::string_view text, const EncodeOptions& options = {}) const override;
-  std::string token_piece(TokenId id) const override;
-  std::string_view token_text(TokenId id) const override;
-  std::optional<TokenId> find_token(std::string_view token_text) const override;
-  TokenType token_type(TokenId id) const override;
-  std::size_t vocab_size() const override { return tokens_.size(); }
 
  private:
   BpeTokenizer() = default;
   void encode_word(std::string_view word, std::vector<TokenId>& out) const;
 
   BpeConfig config_;
-  std::vector<std::string> tokens_;
-  std::vector<TokenType> types_;
-  std::vector<std::string> pieces_;  // decoded bytes per token
-  detail::TokenMap token_to_id_;
   struct Merge {
     std::int32_t rank;
     TokenId result;

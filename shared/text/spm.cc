@@ -60,16 +60,13 @@ Result<std::unique_ptr<SpmTokenizer>> SpmTokenizer::create(std::vector<std::stri
   t->add_bos_ = t->config_.add_bos && special.bos != kNoToken;
   t->add_eos_ = t->config_.add_eos && special.eos != kNoToken;
   t->eog_ids_ = t->config_.eog_ids;
-  t->tokens_ = std::move(tokens);
+  t->set_vocab(std::move(tokens), std::move(types));
   t->scores_ = scores.empty() ? std::vector<float>(t->tokens_.size(), 0.0f) : std::move(scores);
-  t->types_ = types.empty() ? std::vector<TokenType>(t->tokens_.size(), TokenType::kNormal) : std::move(types);
   std::fill(std::begin(t->byte_token_), std::end(t->byte_token_), kNoToken);
-  t->token_to_id_.reserve(t->tokens_.size());
   t->pieces_.resize(t->tokens_.size());
   for (std::size_t i = 0; i < t->tokens_.size(); ++i) {
     const std::string& text = t->tokens_[i];
     const auto id = static_cast<TokenId>(i);
-    t->token_to_id_.emplace(text, id);
     const TokenType type = t->types_[i];
     const int byte = parse_byte_token(text);
     if (type == TokenType::kByte && byte >= 0) {
@@ -178,27 +175,6 @@ Result<std::vector<TokenId>> SpmTokenizer::encode(std::string_view text, const E
   }
   if (options.add_special && add_eos_) out.push_back(special_.eos);
   return out;
-}
-
-std::string SpmTokenizer::token_piece(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size()) return {};
-  return pieces_[static_cast<std::size_t>(id)];
-}
-
-std::string_view SpmTokenizer::token_text(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return {};
-  return tokens_[static_cast<std::size_t>(id)];
-}
-
-std::optional<TokenId> SpmTokenizer::find_token(std::string_view token_text) const {
-  const TokenId id = detail::lookup(token_to_id_, token_text);
-  if (id == kNoToken) return std::nullopt;
-  return id;
-}
-
-TokenType SpmTokenizer::token_type(TokenId id) const {
-  if (id < 0 || static_cast<std::size_t>(id) >= types_.size()) return TokenType::kUndefined;
-  return types_[static_cast<std::size_t>(id)];
 }
 
 }  // namespace parley::text

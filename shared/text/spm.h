@@ -1,7 +1,7 @@
 // SentencePiece-style BPE tokenizer as stored in GGUF "llama" vocabularies (Llama 2, TinyLlama,
 // llama2.c stories): merges by piece score, "▁" for spaces, <0xNN> byte fallback.
 // Exists for LMs with SentencePiece vocabularies; matches llama.cpp's llm_tokenizer_spm.
-// Depends on tokenizer.h, special_split.h.
+// Depends on vocab_tokenizer.h, special_split.h.
 #pragma once
 
 #include <memory>
@@ -10,7 +10,7 @@
 
 #include "shared/text/special_split.h"
 #include "shared/text/tokenizer.h"
-#include "shared/text/vocab_map.h"
+#include "shared/text/vocab_tokenizer.h"
 
 namespace parley::text {
 
@@ -27,7 +27,7 @@ struct SpmConfig {
 /// Bytes that no piece covers (rare characters, invalid UTF-8) fall back to <0xNN> tokens, so
 /// decode(encode(x)) == x whenever the vocabulary has all 256 byte tokens (without the prefix
 /// space, which decode removes again).
-class SpmTokenizer final : public Tokenizer {
+class SpmTokenizer final : public detail::VocabTokenizer {
  public:
   /// `scores` and `types` may be empty (all 0 / all normal); else one entry per token.
   static Result<std::unique_ptr<SpmTokenizer>> create(std::vector<std::string> tokens, std::vector<float> scores,
@@ -38,11 +38,6 @@ class SpmTokenizer final : public Tokenizer {
 
   TokenizerKind kind() const override { return TokenizerKind::kSentencePiece; }
   Result<std::vector<TokenId>> encode(std::string_view text, const EncodeOptions& options = {}) const override;
-  std::string token_piece(TokenId id) const override;
-  std::string_view token_text(TokenId id) const override;
-  std::optional<TokenId> find_token(std::string_view token_text) const override;
-  TokenType token_type(TokenId id) const override;
-  std::size_t vocab_size() const override { return tokens_.size(); }
 
  protected:
   bool strips_leading_space() const override { return config_.add_space_prefix; }
@@ -52,11 +47,7 @@ class SpmTokenizer final : public Tokenizer {
   void encode_text(const std::string& escaped, std::vector<TokenId>& out) const;
 
   SpmConfig config_;
-  std::vector<std::string> tokens_;
   std::vector<float> scores_;
-  std::vector<TokenType> types_;
-  std::vector<std::string> pieces_;
-  detail::TokenMap token_to_id_;
   TokenId byte_token_[256];
   std::vector<detail::SpecialEntry> specials_;
 };
