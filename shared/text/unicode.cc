@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "shared/common/json.h"
 #include "shared/text/unicode_tables.h"
 
 namespace parley::text::unicode {
@@ -125,24 +126,7 @@ Decoded decode_utf8(std::string_view s, std::size_t pos) {
   return {cp, need + 1, true};
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = kReplacement;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+void append_utf8(std::string& out, char32_t cp) { parley::append_utf8(out, cp); }
 
 std::size_t complete_utf8_prefix(std::string_view s) {
   // Only the last <= 3 bytes can be an unfinished sequence; look at where the last lead byte is.
