@@ -1,4 +1,4 @@
-// The chat page files (services/dialog/web/, owned by helper "web"), embedded into the binary at
+// The chat page files (services/dialog/web/), embedded into the binary at
 // build time by cmake/embed_web.cmake so parley-dialog serves them with no install step.
 // Depends on nothing; the definition is generated (build dir: web_assets.cc).
 #pragma once

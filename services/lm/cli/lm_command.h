@@ -1,6 +1,6 @@
 // `parley lm`: generate text from the command line, streaming to stdout — against a running
 // parley-lm (--target) or an engine started in this process (--local MODEL.gguf).
-// Why: a person can try the LM (and the lead's tools can script it) without writing a client.
+// Why: a person can try the LM without writing a client.
 // Depends on services/lm (LmService), shared/transport, proto lm.proto.
 #pragma once
 
