@@ -1,5 +1,5 @@
-// CPU attention: prefill (scores GEMM, masked softmax, value GEMM per batch/head/query block, on
-// the ISA GEMM kernels) and paged decode (one query per sequence; the heads of a GQA group share
+// CPU attention: prefill (f32 on AVX-512: the fused kernel of attention_avx512.cc; otherwise scores
+// GEMM, masked softmax, value GEMM per batch/head/query block, on the ISA GEMM kernels) and paged decode (one query per sequence; the heads of a GQA group share
 // each key/value row load), plus the KV-cache write.
 // Why: see ops/attention.h. Depends on ops/attention.h, ops/gemm.h, dtype_io.h, thread_pool.h.
 #include "kernels/ops/attention.h"
@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/gemm.h"
 
@@ -31,6 +33,10 @@ Status attention_prefill(const AttentionPrefillArgs& a, const ExecContext& ctx) 
   if (a.batch == 0 || a.q_len == 0 || a.num_heads == 0 || a.head_dim == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   const float scale = default_scale(a.scale, a.head_dim);
+  if (a.dtype == DType::kF32 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::attention_prefill_f32_avx512(a, scale, pool);
+    return Status::ok();
+  }
   const std::int64_t group = a.num_heads / a.num_kv_heads;
   const std::int64_t qblocks = (a.q_len + kQueryBlock - 1) / kQueryBlock;
   const std::int64_t tasks = a.batch * a.num_heads * qblocks;

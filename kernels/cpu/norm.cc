@@ -1,4 +1,5 @@
-// CPU LayerNorm / RMSNorm with fused residual add, row-parallel, f32 statistics (two-pass).
+// CPU LayerNorm / RMSNorm with fused residual add, row-parallel, f32 statistics (two-pass);
+// f32 rows on AVX-512 CPUs go to encoder_ops_avx512.cc.
 // Why: see ops/norm.h. Depends on ops/norm.h, dtype_io.h, thread_pool.h.
 #include "kernels/ops/norm.h"
 
@@ -7,6 +8,8 @@
 #include <vector>
 
 #include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
@@ -15,6 +18,10 @@ Status norm(const NormArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   if (a.rows == 0 || a.cols == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  if (a.dtype == DType::kF32 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::norm_f32_avx512(a, pool);
+    return Status::ok();
+  }
   const std::int64_t n = a.cols;
   const std::int64_t grain = std::max<std::int64_t>(1, 16384 / n);
   pool.parallel_for(a.rows, grain, [&](std::int64_t r0, std::int64_t r1) {

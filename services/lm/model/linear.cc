@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/gemm.h"
 #include "kernels/ops/gemm_int8.h"
+#include "kernels/ops/gemm_q4.h"
 #include "kernels/ops/quantize.h"
 #include "shared/engine/half.h"
 
@@ -173,13 +175,45 @@ Result<Linear> Linear::from_native(std::vector<std::byte> bytes, DType type, std
   return l;
 }
 
+namespace {
+const void* aligned64(const std::byte* p) {
+  const auto u = reinterpret_cast<std::uintptr_t>(p);
+  return p + ((64 - u % 64) % 64);
+}
+}  // namespace
+
+Status Linear::add_blocks(const std::vector<std::byte>& rows, DType type, std::int64_t max_tokens,
+                          const kernels::ExecContext& ctx) {
+  const std::int64_t packed = kernels::gemm_q4_packed_bytes(type, n_, k_);
+  if (packed < 0 || static_cast<std::int64_t>(rows.size()) != n_ * engine::row_bytes(type, k_)) {
+    return invalid_argument("Linear::add_blocks: " + std::string(engine::dtype_name(type)) + " [" + std::to_string(n_) +
+                            ", " + std::to_string(k_) + "] cannot run on gemm_q4");
+  }
+  blocks_.assign(static_cast<std::size_t>(packed + 64), std::byte{0});
+  kernels::GemmQ4PackArgs p;
+  p.n = n_; p.k = k_; p.src = rows.data(); p.type = type;
+  p.dst = const_cast<void*>(aligned64(blocks_.data()));
+  PARLEY_RETURN_IF_ERROR(kernels::cpu::pack_gemm_q4(p, ctx));
+  block_type_ = type;
+  block_max_tokens_ = max_tokens;
+  return Status::ok();
+}
+
 std::int64_t Linear::bytes() const {
-  return static_cast<std::int64_t>(f32_.size() * 4 + i8_.size() + scales_.size() * 4 + meta_.size() + native_.size());
+  return static_cast<std::int64_t>(f32_.size() * 4 + i8_.size() + scales_.size() * 4 + meta_.size() + native_.size() +
+                                   blocks_.size());
 }
 
 Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y, std::int64_t ldy,
                      LinearScratch& scratch, const kernels::ExecContext& ctx) const {
   if (m == 0 || n_ == 0) return Status::ok();
+  if (m <= block_max_tokens_) {
+    kernels::GemmQ4Args g;
+    g.m = m; g.n = n_; g.k = k_; g.a = x; g.lda = ldx;
+    g.b = aligned64(blocks_.data()); g.b_type = block_type_;
+    g.c = y; g.ldc = ldy;
+    return kernels::cpu::gemm_q4(g, ctx);
+  }
   switch (precision_) {
     case Precision::kFp32:
     case Precision::kNative: {

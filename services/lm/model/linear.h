@@ -59,19 +59,32 @@ class Linear {
   /// Native GGUF blocks: `bytes` holds n rows of row_bytes(type, k) bytes (copied in).
   static Result<Linear> from_native(std::vector<std::byte> bytes, engine::DType type, std::int64_t n, std::int64_t k);
 
+  /// Also keep the GGUF blocks of this weight (q4_0 / q4_1 / q8_0; `rows` = n rows of
+  /// row_bytes(type, k) bytes, repacked for kernels gemm_q4) and run calls with at most
+  /// `max_tokens` tokens on them: W4A8 with per-32 activation scales (llama.cpp's arithmetic on
+  /// the file's own weights, no rotation), which reads 4.5-5 bits per weight instead of 8.
+  /// Larger calls keep this Linear's own precision. InvalidArgument for other types or K % 32.
+  Status add_blocks(const std::vector<std::byte>& rows, engine::DType type, std::int64_t max_tokens,
+                    const kernels::ExecContext& ctx);
+
   std::int64_t rows() const { return n_; }
   std::int64_t cols() const { return k_; }
   Precision precision() const { return precision_; }
   bool sparse() const { return sparse_; }
   std::int64_t rotation_block() const { return rot_block_; }
   engine::DType native_type() const { return native_type_; }
+  /// add_blocks(): the block type and the largest call (tokens) that uses it (0 = none).
+  engine::DType block_type() const { return block_type_; }
+  std::int64_t block_max_tokens() const { return block_max_tokens_; }
   std::int64_t bytes() const;
 
-  /// y[m, 0..n) = x[m, 0..k) . W^T (f32 in and out; leading dimensions in elements).
+  /// y[m, 0..n) = x[m, 0..k) . W^T (f32 in and out; leading dimensions in elements). Runs on the
+  /// add_blocks() blocks when m <= block_max_tokens(), else on this Linear's precision.
   Status apply(std::int64_t m, const float* x, std::int64_t ldx, float* y, std::int64_t ldy, LinearScratch& scratch,
                const kernels::ExecContext& ctx) const;
 
-  /// The weight as f32 rows (what apply multiplies by, up to activation quantization).
+  /// The weight as f32 rows (what apply multiplies by, up to activation quantization; calls that
+  /// run on add_blocks() blocks use the file's values instead).
   std::vector<float> to_f32() const;
 
  private:
@@ -89,6 +102,11 @@ class Linear {
   std::vector<float> apply_scales_; // kInt8 rotated: scales_ / sqrt(rot_block_) (see apply_rotated)
   std::vector<std::uint8_t> meta_;  // 2:4 metadata [n, ceil(k/8)]
   std::vector<std::byte> native_;   // kNative blocks
+  // add_blocks(): gemm_q4 tiles (64 spare bytes: the tiles start at the first 64-byte boundary,
+  // so Q4_1's 320-byte tiles are cache-line aligned).
+  std::vector<std::byte> blocks_;
+  engine::DType block_type_ = engine::DType::kF32;
+  std::int64_t block_max_tokens_ = 0;
 };
 
 /// Rows [row0, row0+nrows) of a GGUF tensor (viewed as [rows, cols]) as f32, row-major.

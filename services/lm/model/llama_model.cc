@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "shared/common/log.h"
@@ -106,9 +107,33 @@ struct Part {
   std::int64_t row0, rows;
 };
 
+// LoadOptions::block_max_tokens: keep the file's own blocks next to the INT8 weights when every
+// part has the same q4_0/q4_1 (or, for the LM head, q8_0) type; otherwise the INT8 path alone.
+Status maybe_add_blocks(Linear& l, const std::vector<Part>& parts, std::int64_t cols, const LoadOptions& o,
+                        const kernels::ExecContext& ctx, bool lm_head = false) {
+  if (o.precision != Precision::kInt8 || o.prune != Prune24::kOff || o.block_max_tokens <= 0 || cols % 32 != 0) {
+    return Status::ok();
+  }
+  if (lm_head && !o.block_lm_head) return Status::ok();
+  std::optional<DType> type;
+  for (const Part& p : parts) {
+    const auto t = gguf::ggml_type_info(p.t->type).engine_dtype;
+    const bool usable = t && (*t == DType::kQ4_0 || *t == DType::kQ4_1 || (lm_head && *t == DType::kQ8_0));
+    if (!usable || (type && *type != *t)) return Status::ok();
+    type = t;
+  }
+  if (!type) return Status::ok();
+  std::vector<std::byte> bytes;
+  for (const Part& p : parts) {
+    PARLEY_ASSIGN_OR_RETURN(auto b, native_rows(*p.t, p.row0, p.rows));
+    bytes.insert(bytes.end(), b.begin(), b.end());
+  }
+  return l.add_blocks(bytes, *type, o.block_max_tokens, ctx);
+}
+
 // Concatenated rows of several tensors (same cols) → one Linear.
 Result<Linear> fused_rows(const std::vector<Part>& parts, std::int64_t cols, const LoadOptions& o,
-                          const kernels::ExecContext& ctx) {
+                          const kernels::ExecContext& ctx, bool lm_head = false) {
 
   std::int64_t total = 0;
   for (const Part& p : parts) total += p.rows;
@@ -133,7 +158,9 @@ Result<Linear> fused_rows(const std::vector<Part>& parts, std::int64_t cols, con
     PARLEY_ASSIGN_OR_RETURN(auto rows, tensor_rows_f32(*p.t, p.row0, p.rows, ctx));
     w.insert(w.end(), rows.begin(), rows.end());
   }
-  return Linear::from_f32(std::move(w), total, cols, o.precision, o.prune, ctx, o.rotate_int8);
+  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), total, cols, o.precision, o.prune, ctx, o.rotate_int8));
+  PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, parts, cols, o, ctx, lm_head));
+  return l;
 }
 
 // A [rows, cols] tensor's column slice → one Linear (the K-split projections of TP).
@@ -151,7 +178,9 @@ Result<Linear> column_slice(const gguf::TensorInfo& t, std::int64_t c0, std::int
   }
   PARLEY_ASSIGN_OR_RETURN(auto w, tensor_rows_f32(t, 0, rows, ctx));
   if (c0 != 0 || nc != cols) w = slice_cols(w, rows, cols, c0, nc);
-  return Linear::from_f32(std::move(w), rows, nc, o.precision, o.prune, ctx, o.rotate_int8);
+  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), rows, nc, o.precision, o.prune, ctx, o.rotate_int8));
+  if (c0 == 0 && nc == cols) PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, {{&t, 0, rows}}, cols, o, ctx));
+  return l;
 }
 
 Result<std::vector<float>> norm_weight(const gguf::GgufFile& f, const std::string& name, std::int64_t n) {
@@ -239,9 +268,10 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
   // The LM head is never pruned: it is one matrix that decides every token.
   LoadOptions head_opts = opts;
   head_opts.prune = Prune24::kOff;
-  PARLEY_ASSIGN_OR_RETURN(m->lm_head_, fused_rows({{head, v0, lv}}, c.hidden, head_opts, ctx));
+  PARLEY_ASSIGN_OR_RETURN(m->lm_head_, fused_rows({{head, v0, lv}}, c.hidden, head_opts, ctx, /*lm_head=*/true));
   PARLEY_LOG(kInfo).kv("file", f.name()).kv("layers", c.layers).kv("hidden", c.hidden).kv("heads", c.heads)
           .kv("kv_heads", c.kv_heads).kv("vocab", c.vocab_size).kv("precision", precision_name(opts.precision))
+          .kv("block_max_tokens", m->layers_.empty() ? 0 : m->layers_.front().qkv.block_max_tokens())
           .kv("shard", std::to_string(s.rank) + "/" + std::to_string(s.size))
           .kv("weight_mib", m->weight_bytes() >> 20)
       << "loaded LM";

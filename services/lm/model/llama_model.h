@@ -54,6 +54,17 @@ struct LoadOptions {
   /// activation quantization (see Linear::from_f32). Costs O(K log K) per token and input; keeps
   /// SmolLM2's perplexity within ~1% of the FP32 weights instead of +6%.
   bool rotate_int8 = true;
+  /// kInt8: projections stored in the file as q4_0 / q4_1 (and the q8_0 LM head when
+  /// `block_lm_head`) also keep their own GGUF blocks, repacked for kernels gemm_q4, and every
+  /// call with at most this many tokens (decode steps of up to this many sequences) runs on them:
+  /// W4A8 with per-32 activation scales, as llama.cpp computes, reading 4.5-5 bits per weight
+  /// instead of 8 (batch-1 decode is bound by weight bandwidth). Larger calls (prefill chunks,
+  /// big decode batches) keep the INT8 GEMM, which is faster once the weights are reused across
+  /// tokens. Costs the blocks' memory on top of the INT8 copy (+~60% weights for SmolLM2-135M).
+  /// 0 = off. Ignored with pruning and for tensor-parallel column slices.
+  std::int64_t block_max_tokens = 8;
+  /// With block_max_tokens: the LM head too when it is q8_0/q4_x in the file.
+  bool block_lm_head = true;
   Shard shard;
 };
 

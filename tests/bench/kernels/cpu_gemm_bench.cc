@@ -1,6 +1,7 @@
 // CPU GEMM benchmark: our INT8 GEMM (AVX-512 VNNI and AVX2 variants) against our FP32 GEMM and
 // OpenBLAS FP32 sgemm on the same shapes in the same run, plus 2:4-sparse INT8 against dense INT8
-// and GGUF-quantized weights in the float GEMM against FP32 weights.
+// and GGUF-quantized weights in the float GEMM against FP32 weights, and the small-M GGUF-block
+// GEMM (gemm_q4, W4A8) against INT8 at M = 1..16.
 // Shapes (K x N of the weight) come from real models: MiniLM (384x1536, 1536x384), SmolLM2-135M
 // (576x1536), 1B-class LMs (2048x8192); M = tokens per call (1 = decode, 8, 128, 2048 = prefill).
 // Prints GFLOP/s (2*M*N*K per call; "GOP/s" for integer math) and ratios. Time: best of several
@@ -20,6 +21,7 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/gemm.h"
 #include "kernels/ops/gemm_int8.h"
+#include "kernels/ops/gemm_q4.h"
 #include "kernels/ops/quantize.h"
 #include "kernels/ops/sparse24.h"
 #include "shared/engine/dtype.h"
@@ -213,6 +215,63 @@ int main(int argc, char** argv) {
       const double t4 = time_call([&] { (void)cpu::gemm(g); }, batch_s);
       std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f %9.1f | %8.2fx\n", s.model, static_cast<long long>(s.k),
                   static_cast<long long>(s.n), static_cast<long long>(m), flops / tf / 1e9, flops / t8 / 1e9, flops / t4 / 1e9, tf / t4);
+    }
+  }
+  // Small-M GEMM on GGUF 4-bit blocks (gemm_q4: W4A8, activations quantized per 32-block inside
+  // the call) vs INT8 (per-token activation quantization + gemm_int8: W8A8). Both timed from f32
+  // activations, as a model layer calls them. GB/s = weight bytes read per second.
+  std::printf("\nQ4 GEMM (GGUF blocks, W4A8) vs INT8 GEMM (W8A8), f32 activations in, incl. activation quantization\n");
+  std::printf("%-13s %5s %5s %5s | %9s %9s %9s %9s %9s | %8s %8s | %9s %9s\n", "model", "K", "N", "M", "int8 GOP",
+              "q4_0", "q4_1", "q8_0", "q4_1avx2", "q4_1/i8", "q4_0/i8", "i8 GB/s", "q4_1 GB/s");
+  for (const Shape& s : {Shape{"SmolLM2-135M", 576, 1536}, Shape{"SmolLM2-135M", 1536, 576}, Shape{"1B LM", 2048, 8192}}) {
+    using parley::engine::DType;
+    const auto w = random_floats(static_cast<std::size_t>(s.n * s.k), 7);
+    std::vector<std::int8_t> wq(w.size());
+    std::vector<float> ws(static_cast<std::size_t>(s.n));
+    QuantizeArgs q;
+    q.rows = s.n; q.cols = s.k; q.x = w.data(); q.ldx = s.k; q.y = wq.data(); q.ldy = s.k; q.scales = ws.data();
+    (void)cpu::quantize(q);
+    std::vector<std::vector<std::uint8_t>> packed;
+    for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+      std::vector<std::uint8_t> blocks(static_cast<std::size_t>(s.n * parley::engine::row_bytes(t, s.k)));
+      GgufQuantizeArgs gq;
+      gq.rows = s.n; gq.cols = s.k; gq.x = w.data(); gq.ldx = s.k; gq.type = t; gq.y = blocks.data();
+      (void)cpu::gguf_quantize(gq);
+      packed.emplace_back(static_cast<std::size_t>(gemm_q4_packed_bytes(t, s.n, s.k)));
+      GemmQ4PackArgs pa;
+      pa.n = s.n; pa.k = s.k; pa.src = blocks.data(); pa.type = t; pa.dst = packed.back().data();
+      (void)cpu::pack_gemm_q4(pa);
+    }
+    for (std::int64_t m : {1, 2, 4, 8, 16}) {
+      const auto a = random_floats(static_cast<std::size_t>(m * s.k), 8);
+      std::vector<std::int8_t> aq(a.size());
+      std::vector<float> as(static_cast<std::size_t>(m)), c(static_cast<std::size_t>(m * s.n));
+      QuantizeArgs qa = q;
+      qa.rows = m; qa.x = a.data(); qa.y = aq.data(); qa.scales = as.data();
+      GemmInt8Args gi;
+      gi.m = m; gi.n = s.n; gi.k = s.k; gi.a = aq.data(); gi.lda = s.k; gi.b = wq.data(); gi.ldb = s.k;
+      gi.a_scales = as.data(); gi.b_scales = ws.data(); gi.c = c.data(); gi.ldc = s.n;
+      const double t_i8 = time_call([&] { (void)cpu::quantize(qa); (void)cpu::gemm_int8(gi); }, batch_s);
+      GemmQ4Args g4;
+      g4.m = m; g4.n = s.n; g4.k = s.k; g4.a = a.data(); g4.lda = s.k; g4.c = c.data(); g4.ldc = s.n;
+      double t[3];
+      const DType types[3] = {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0};
+      for (int v = 0; v < 3; ++v) {
+        g4.b = packed[static_cast<std::size_t>(v)].data(); g4.b_type = types[v];
+        t[v] = time_call([&] { (void)cpu::gemm_q4(g4); }, batch_s);
+      }
+      ExecContext ctx2;
+      ctx2.cpu_isa = CpuIsa::kAvx2;
+      g4.b = packed[1].data(); g4.b_type = DType::kQ4_1;
+      const double t_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { (void)cpu::gemm_q4(g4, ctx2); }, batch_s) : 0.0;
+      const double ops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+      auto rate = [&](double x) { return x > 0 ? ops / x / 1e9 : 0.0; };
+      const double i8_bytes = static_cast<double>(s.n * s.k), q41_bytes = static_cast<double>(packed[1].size());
+      std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f %9.1f %9.1f %9.1f | %7.2fx %7.2fx | %9.1f %9.1f\n", s.model,
+                  static_cast<long long>(s.k), static_cast<long long>(s.n), static_cast<long long>(m), rate(t_i8),
+                  rate(t[0]), rate(t[1]), rate(t[2]), rate(t_avx2), t_i8 / t[1], t_i8 / t[0], i8_bytes / t_i8 / 1e9,
+                  q41_bytes / t[1] / 1e9);
+      std::fflush(stdout);
     }
   }
   return 0;

@@ -38,6 +38,7 @@ struct Args {
   int stream_prompt = 16;
   int repeat = 3;
   bool reference = true;
+  int block_tokens = -1;  // LoadOptions::block_max_tokens; -1 = its default
 };
 
 std::string default_model() {
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
     else if (k == "--streams") a.streams = std::atoi(next().c_str());
     else if (k == "--stream-gen") a.stream_gen = std::atoi(next().c_str());
     else if (k == "--repeat") a.repeat = std::atoi(next().c_str());
+    else if (k == "--block-tokens") a.block_tokens = std::atoi(next().c_str());
     else if (k == "--no-reference") a.reference = false;
     else if (k == "--quick") { a.repeat = 1; a.gen = 32; a.stream_gen = 16; }
     else {
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
   }
   lm::LoadOptions lo;
   lo.precision = *precision;
+  if (a.block_tokens >= 0) lo.block_max_tokens = a.block_tokens;
   auto model = lm::LlamaModel::load(a.model, lo);
   if (!model.ok()) {
     std::fprintf(stderr, "load failed: %s\n", model.status().to_string().c_str());

@@ -37,9 +37,12 @@ std::vector<double> ref_attend(const std::vector<double>& q, const std::vector<s
 TEST(AttentionTest, PrefillCausalPaddedGqa) {
   struct S { std::int64_t b, q, kv, h, hkv, d; bool causal; bool lengths; };
   for (const S s : {S{1, 1, 1, 1, 1, 8, true, false}, S{2, 5, 5, 4, 2, 16, true, false}, S{2, 3, 9, 6, 2, 20, true, false},
-                    S{3, 7, 7, 4, 4, 33, false, true}, S{2, 70, 70, 2, 1, 64, true, true}, S{1, 4, 6, 3, 3, 5, false, false}}) {
+                    S{3, 7, 7, 4, 4, 33, false, true}, S{2, 70, 70, 2, 1, 64, true, true}, S{1, 4, 6, 3, 3, 5, false, false},
+                    S{2, 130, 130, 3, 3, 32, false, true}, S{1, 41, 41, 2, 2, 48, true, false}}) {
+    // f32 on AVX-512 runs the fused kernel (attention_avx512.cc); every variant vs the f64 reference.
+    for (CpuIsa isa : testing::available_isas())
     for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
-      SCOPED_TRACE(std::string(engine::dtype_name(t)) + " B=" + std::to_string(s.b) + " Q=" + std::to_string(s.q) +
+      SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " " + std::string(engine::dtype_name(t)) + " B=" + std::to_string(s.b) + " Q=" + std::to_string(s.q) +
                    " KV=" + std::to_string(s.kv) + " H=" + std::to_string(s.h) + "/" + std::to_string(s.hkv) +
                    " D=" + std::to_string(s.d) + (s.causal ? " causal" : "") + (s.lengths ? " padded" : ""));
       // q/out: [B, T, H, D] contiguous; k/v: [B, Hkv, T, D] (head-major, to exercise strides).
@@ -57,7 +60,7 @@ TEST(AttentionTest, PrefillCausalPaddedGqa) {
       a.v = v.data(); a.v_batch_stride = a.k_batch_stride; a.v_token_stride = s.d; a.v_head_stride = a.k_head_stride;
       a.out = out.data(); a.out_batch_stride = a.q_batch_stride; a.out_token_stride = a.q_token_stride; a.out_head_stride = s.d;
       a.kv_lengths = s.lengths ? lens.data() : nullptr; a.causal = s.causal;
-      ASSERT_TRUE(cpu::attention_prefill(a).is_ok());
+      ASSERT_TRUE(cpu::attention_prefill(a, testing::ctx_for(isa)).is_ok());
       const double scale = 1.0 / std::sqrt(static_cast<double>(s.d));
       std::vector<double> want;
       for (std::int64_t b = 0; b < s.b; ++b)

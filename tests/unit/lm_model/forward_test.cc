@@ -165,7 +165,12 @@ TEST(LlamaForward, PrecisionsStayCloseToReference) {
   };
   const Case cases[] = {
       {"int8 from f32", gguf::GgmlType::kF32, {.precision = Precision::kInt8}, 0.05},
-      {"int8 from q4_1", gguf::GgmlType::kQ4_1, {.precision = Precision::kInt8}, 0.05},
+      {"int8 from q4_1", gguf::GgmlType::kQ4_1, {.precision = Precision::kInt8, .block_max_tokens = 0}, 0.05},
+      // The file's q4 blocks for every call (gemm_q4, per-32 activation scales): much closer
+      // than per-token W8A8, since the weights are exact and each block has its own scale.
+      {"q4_1 blocks (W4A8)", gguf::GgmlType::kQ4_1, {.precision = Precision::kInt8, .block_max_tokens = 1 << 30}, 0.02},
+      {"q4_0 blocks (W4A8)", gguf::GgmlType::kQ4_0, {.precision = Precision::kInt8, .block_max_tokens = 1 << 30}, 0.02},
+      {"int8 + q4_1 blocks for decode (default)", gguf::GgmlType::kQ4_1, {.precision = Precision::kInt8}, 0.05},
       {"fp32 from q8_0", gguf::GgmlType::kQ8_0, {.precision = Precision::kFp32}, 1e-5},
       {"native q8_0", gguf::GgmlType::kQ8_0, {.precision = Precision::kNative}, 1e-5},
       {"native q4_1", gguf::GgmlType::kQ4_1, {.precision = Precision::kNative}, 1e-5},
@@ -182,6 +187,32 @@ TEST(LlamaForward, PrecisionsStayCloseToReference) {
     EXPECT_LT(e, c.max_rel) << c.name;
     EXPECT_GT(e, 0.0) << c.name;
   }
+}
+
+TEST(LlamaForward, BlocksServeSmallCallsOnly) {
+  TinySpec s;
+  s.proj_type = gguf::GgmlType::kQ4_1;
+  s.embd_type = gguf::GgmlType::kQ8_0;
+  const auto toks = prompt(12, s.vocab, 3);
+  auto with = load(s, {.precision = Precision::kInt8, .block_max_tokens = 4});
+  auto without = load(s, {.precision = Precision::kInt8, .block_max_tokens = 0});
+  auto head_int8 = load(s, {.precision = Precision::kInt8, .block_max_tokens = 4, .block_lm_head = false});
+  ASSERT_TRUE(with && without && head_int8);
+  EXPECT_EQ(with->layers()[0].qkv.block_type(), engine::DType::kQ4_1);
+  EXPECT_EQ(with->layers()[0].down.block_max_tokens(), 4);
+  EXPECT_EQ(with->lm_head().block_max_tokens(), 4);
+  EXPECT_EQ(head_int8->lm_head().block_max_tokens(), 0);
+  EXPECT_EQ(without->layers()[0].qkv.block_max_tokens(), 0);
+  EXPECT_GT(with->weight_bytes(), without->weight_bytes());
+  // One 12-token prefill (INT8, above the threshold) gives the same logits with or without the
+  // blocks; chunks of 3 tokens run on the blocks and differ by activation quantization only.
+  const auto a = run_chunked(with, toks, {12, 0}, kScattered, 4);
+  const auto b = run_chunked(without, toks, {12, 0}, kScattered, 4);
+  EXPECT_EQ(max_abs_diff(a, b), 0.0);
+  const auto ref = testing::reference_logits(with->gguf(), toks);
+  const double e_blocks = rel_rms(run_chunked(with, toks, {3, 3, 3, 3}, kScattered, 4), ref);
+  EXPECT_GT(e_blocks, 0.0);
+  EXPECT_LT(e_blocks, 0.02);
 }
 
 TEST(LlamaForward, Prune24DenseAndSparseAgree) {

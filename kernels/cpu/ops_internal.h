@@ -1,0 +1,32 @@
+// Internal interface between the non-GEMM op dispatchers (attention.cc, norm.cc, encoder_ops.cc,
+// bf16_linear.cc) and their AVX-512 variants (attention_avx512.cc, encoder_ops_avx512.cc,
+// bf16_linear_avx512.cc).
+// Why: only the *_avx512.cc files are compiled with -mavx512*; the dispatchers stay baseline
+// x86-64 and call these after resolve_isa(). Depends on kernels/ops/*.h, encoder_ops.h.
+#pragma once
+
+#include "kernels/cpu/bf16_linear.h"
+#include "kernels/cpu/encoder_ops.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops/attention.h"
+#include "kernels/ops/norm.h"
+
+namespace parley::kernels::cpu::detail {
+
+/// attention_prefill for dtype f32 (validated, non-empty args; `scale` already defaulted):
+/// scores, softmax (vector exp) and P.V per (batch, head) with register-tiled loops.
+void attention_prefill_f32_avx512(const AttentionPrefillArgs& args, float scale, ThreadPool& pool);
+
+/// norm for dtype f32 (validated, non-empty args).
+void norm_f32_avx512(const NormArgs& args, ThreadPool& pool);
+
+/// Same contracts as cpu::quantize_rows / cpu::dequantize_sum (validated, non-empty args).
+void quantize_rows_avx512(const QuantizeRowsArgs& args, ThreadPool& pool);
+void dequantize_sum_avx512(const DequantizeSumArgs& args, ThreadPool& pool);
+
+/// AVX-512 BF16 (CPUID leaf 7.1 EAX bit 5) present; false on non-x86 builds.
+bool cpu_has_avx512_bf16();
+/// bf16_linear on vdpbf16ps (validated, non-empty args; needs cpu_has_avx512_bf16()).
+void bf16_linear_avx512(const Bf16LinearArgs& args, ThreadPool& pool);
+
+}  // namespace parley::kernels::cpu::detail

@@ -1,0 +1,25 @@
+// AVX-512 entry points of the non-GEMM ops (ops_internal.h) for non-x86 builds: resolve_isa()
+// never selects them there; each runs the op's scalar path so the link stays whole.
+// Depends on ops_internal.h.
+#include "kernels/cpu/ops_internal.h"
+
+namespace parley::kernels::cpu::detail {
+namespace {
+ExecContext scalar_ctx(ThreadPool& pool) {
+  ExecContext c = ExecContext::cpu();
+  c.threads = &pool;
+  c.cpu_isa = CpuIsa::kScalar;
+  return c;
+}
+}  // namespace
+
+void attention_prefill_f32_avx512(const AttentionPrefillArgs& a, float, ThreadPool& pool) {
+  (void)cpu::attention_prefill(a, scalar_ctx(pool));
+}
+void norm_f32_avx512(const NormArgs& a, ThreadPool& pool) { (void)cpu::norm(a, scalar_ctx(pool)); }
+void quantize_rows_avx512(const QuantizeRowsArgs& a, ThreadPool& pool) { (void)cpu::quantize_rows(a, scalar_ctx(pool)); }
+void dequantize_sum_avx512(const DequantizeSumArgs& a, ThreadPool& pool) { (void)cpu::dequantize_sum(a, scalar_ctx(pool)); }
+bool cpu_has_avx512_bf16() { return false; }
+void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
+
+}  // namespace parley::kernels::cpu::detail

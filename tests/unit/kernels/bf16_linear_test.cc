@@ -1,0 +1,84 @@
+// BF16 linear (kernels/cpu/bf16_linear.h) on every ISA variant against an f64 reference over the
+// bf16-rounded inputs: odd sizes (channel and input tails, odd k, row tails of the 12-row tile),
+// bias + activations, the packing layout, and bad Args.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/bf16_linear.h"
+#include "tests/unit/kernels/test_util.h"
+
+namespace parley::kernels {
+namespace {
+
+double bf16_round(float v) {
+  std::uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
+  struct S { std::int64_t m, n, k; };
+  for (CpuIsa isa : testing::available_isas()) {
+    for (const S s : {S{1, 1, 1}, S{5, 33, 7}, S{13, 64, 384}, S{50, 70, 31}, S{128, 96, 64}, S{0, 8, 8}, S{3, 0, 8}}) {
+      for (Activation act : {Activation::kNone, Activation::kGeluErf}) {
+        SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
+                     " k=" + std::to_string(s.k) + " act=" + std::to_string(static_cast<int>(act)));
+        const std::int64_t lda = s.k + 3, ldw = s.k + 1, ldc = s.n + 2;
+        auto x = testing::random_floats(static_cast<std::size_t>(s.m * lda), 1);
+        auto w = testing::random_floats(static_cast<std::size_t>(s.n * ldw), 2);
+        auto bias = testing::random_floats(static_cast<std::size_t>(s.n), 3);
+        Bf16PackedWeights pw;
+        ASSERT_TRUE(pack_bf16_weights(w.data(), s.n, s.k, ldw, pw).is_ok());
+        std::vector<float> c(static_cast<std::size_t>(s.m * ldc), -7.0f);
+        Bf16LinearArgs a;
+        a.m = s.m; a.a = x.data(); a.lda = lda; a.w = &pw; a.bias = bias.data(); a.activation = act;
+        a.c = c.data(); a.ldc = ldc;
+        ASSERT_TRUE(cpu::bf16_linear(a, testing::ctx_for(isa)).is_ok());
+        std::vector<double> want;
+        std::vector<float> got;
+        for (std::int64_t i = 0; i < s.m; ++i) {
+          for (std::int64_t j = 0; j < s.n; ++j) {
+            double v = bias[static_cast<std::size_t>(j)];
+            for (std::int64_t t = 0; t < s.k; ++t) {
+              v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(w[static_cast<std::size_t>(j * ldw + t)]);
+            }
+            if (act == Activation::kGeluErf) v = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+            want.push_back(v);
+            got.push_back(c[static_cast<std::size_t>(i * ldc + j)]);
+          }
+          for (std::int64_t j = s.n; j < ldc; ++j) ASSERT_EQ(c[static_cast<std::size_t>(i * ldc + j)], -7.0f);  // untouched
+        }
+        // f32 accumulation of exact bf16 products: 4e-7*(k+8) absolute (inputs in [-1, 1]).
+        EXPECT_TRUE(testing::all_close(got, want, 4e-7 * static_cast<double>(s.k + 8) + 1e-6, 1e-5));
+      }
+    }
+  }
+}
+
+TEST(Bf16LinearTest, PackedLayoutAndBadArgs) {
+  const float w[3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  Bf16PackedWeights pw;
+  ASSERT_TRUE(pack_bf16_weights(w, 3, 3, 3, pw).is_ok());
+  EXPECT_EQ(pw.k_pairs, 2);
+  ASSERT_EQ(pw.panels.size(), 2u * 64u);
+  // channel 1, input 2 -> pair 1, lane 0; bf16(6.0f) = 0x40c0. The odd input 3 is zero.
+  EXPECT_EQ(pw.panels[(1 * 32 + 1) * 2 + 0], 0x40c0);
+  EXPECT_EQ(pw.panels[(1 * 32 + 1) * 2 + 1], 0);
+  EXPECT_EQ(pw.panels[(0 * 32 + 5) * 2 + 0], 0);  // channel 5 does not exist: zero
+  EXPECT_EQ(pack_bf16_weights(w, 3, 3, 2, pw).code(), StatusCode::kInvalidArgument);
+  float c[4] = {};
+  Bf16LinearArgs a;
+  a.m = 1; a.a = c; a.lda = 3; a.c = c; a.ldc = 3;
+  EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);  // no weights
+  ASSERT_TRUE(pack_bf16_weights(w, 3, 3, 3, pw).is_ok());
+  a.w = &pw; a.ldc = 2;
+  EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace parley::kernels
