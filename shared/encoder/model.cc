@@ -89,6 +89,28 @@ Status quantize_linear(Linear& l) {
   return Status::ok();
 }
 
+// Appends the second weight pass: w (the float weights quantize_linear just turned into wq /
+// w_scales) minus their dequantized value, quantized per output channel again as rows
+// [out, 2*out) of wq / w_scales.
+Status add_weight_residual(Linear& l, std::vector<float> w) {
+  for (std::int64_t o = 0; o < l.out; ++o) {
+    const float s = l.w_scales[static_cast<std::size_t>(o)];
+    for (std::int64_t j = 0; j < l.in; ++j) {
+      const std::size_t i = static_cast<std::size_t>(o * l.in + j);
+      w[i] -= s * static_cast<float>(l.wq[i]);
+    }
+  }
+  Linear r;
+  r.out = l.out;
+  r.in = l.in;
+  r.w = std::move(w);
+  PARLEY_RETURN_IF_ERROR(quantize_linear(r));
+  l.wq.insert(l.wq.end(), r.wq.begin(), r.wq.end());
+  l.w_scales.insert(l.w_scales.end(), r.w_scales.begin(), r.w_scales.end());
+  l.weight_two_pass = true;
+  return Status::ok();
+}
+
 // Reads one or more [rows_i, in] linears stacked along the output dimension.
 Result<Linear> read_linear(const Loader& ld, const std::vector<std::string>& bases, std::int64_t rows_each,
                            std::int64_t in, bool int8) {
@@ -168,7 +190,10 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_weights(const saf
   std::int64_t want = options.max_length > 0 ? options.max_length : sentence.max_seq_length;
   if (want <= 0) want = limit;
   m->max_length_ = std::min(want, limit);
-  if (options.precision == Precision::kInt8) PARLEY_RETURN_IF_ERROR(m->to_int8(options));
+  if (options.precision == Precision::kInt8) {
+    PARLEY_RETURN_IF_ERROR(m->to_int8(options));
+    if (options.bf16_linears != 0 && kernels::cpu::bf16_linear_fast()) PARLEY_RETURN_IF_ERROR(m->to_bf16(options));
+  }
   return std::shared_ptr<const EncoderModel>(std::move(m));
 }
 
@@ -191,6 +216,11 @@ TokenBatch random_calibration(const EncoderConfig& c, std::int64_t max_length) {
 }  // namespace
 
 Status EncoderModel::to_int8(const LoadOptions& options) {
+  // Without fast BF16 the linears meant for BF16 would run FP32: use the int8 preset for them.
+  const std::uint32_t int8_mask = options.bf16_linears != 0 && !kernels::cpu::bf16_linear_fast()
+                                      ? options.int8_linears_without_bf16
+                                      : options.int8_linears;
+  if ((int8_mask & kAllLinears) == 0) return Status::ok();  // no calibration pass needed
   // amax[layer][linear][column] of the FP32 inputs over the calibration batch.
   std::vector<std::array<std::vector<float>, 4>> amax(weights_.layers.size());
   if (options.smooth) {
@@ -221,7 +251,7 @@ Status EncoderModel::to_int8(const LoadOptions& options) {
     LayerWeights& lw = weights_.layers[li];
     std::array<Linear*, 4> lins = {&lw.qkv, &lw.attn_out, &lw.ffn_in, &lw.ffn_out};
     for (std::size_t k = 0; k < 4; ++k) {
-      if ((options.int8_linears & kinds[k]) == 0) continue;
+      if ((int8_mask & kinds[k]) == 0) continue;
       Linear& l = *lins[k];
       const std::vector<float>& a = amax[li][k];
       if (options.smooth && a.size() == static_cast<std::size_t>(l.in)) {
@@ -237,8 +267,27 @@ Status EncoderModel::to_int8(const LoadOptions& options) {
           l.in_scale[static_cast<std::size_t>(j)] = 1.0f / sc;
         }
       }
+      const bool weight_two_pass = (options.int8_weight_two_pass & kinds[k]) != 0;
+      std::vector<float> w = weight_two_pass ? l.w : std::vector<float>{};
       PARLEY_RETURN_IF_ERROR(quantize_linear(l));
       l.two_pass = (options.int8_two_pass & kinds[k]) != 0;
+      if (weight_two_pass) PARLEY_RETURN_IF_ERROR(add_weight_residual(l, std::move(w)));
+    }
+  }
+  return Status::ok();
+}
+
+Status EncoderModel::to_bf16(const LoadOptions& options) {
+  const std::array<LinearMask, 4> kinds = {kQkvLinear, kAttnOutLinear, kFfnInLinear, kFfnOutLinear};
+  for (LayerWeights& lw : weights_.layers) {
+    std::array<Linear*, 4> lins = {&lw.qkv, &lw.attn_out, &lw.ffn_in, &lw.ffn_out};
+    for (std::size_t k = 0; k < 4; ++k) {
+      Linear& l = *lins[k];
+      if (l.int8 || (options.bf16_linears & kinds[k]) == 0) continue;
+      PARLEY_RETURN_IF_ERROR(kernels::pack_bf16_weights(l.w.data(), l.out, l.in, l.in, l.wb));
+      l.bf16 = true;
+      l.w.clear();
+      l.w.shrink_to_fit();
     }
   }
   return Status::ok();
@@ -246,7 +295,7 @@ Status EncoderModel::to_int8(const LoadOptions& options) {
 
 std::size_t EncoderModel::weight_bytes() const {
   auto lin = [](const Linear& l) {
-    return l.w.size() * 4 + l.wq.size() + l.w_scales.size() * 4 + l.bias.size() * 4;
+    return l.w.size() * 4 + l.wq.size() + l.w_scales.size() * 4 + l.bias.size() * 4 + l.wb.bytes();
   };
   std::size_t n = (weights_.word.size() + weights_.position.size() + weights_.token_type.size()) * 4;
   for (const LayerWeights& l : weights_.layers) {

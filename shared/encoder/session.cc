@@ -1,25 +1,22 @@
 // The encoder forward pass (post-norm BERT block) over packed sequences, and pooling.
 // Why: packing concatenates the sequences, so every linear layer runs once over exactly the real
-// tokens (no padding FLOPs); only attention is per sequence. Depends on session.h, kernels ops.
+// tokens (no padding FLOPs); only attention is per sequence (per run of equal lengths).
+// Depends on session.h, kernels ops (backend table + kernels/cpu/encoder_ops.h).
 #include "shared/encoder/session.h"
 
+#include "kernels/cpu/encoder_ops.h"
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <string>
 
 namespace parley::encoder {
 
 namespace {
-
-// Round half to even for |v| < 2^22 without a libm call, so the quantize loops vectorize.
-inline float round_even(float v) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-  return (v + kMagic) - kMagic;
-}
 
 inline float erf_poly(float x) {
   // Rational approximation on [-4, 4] (|error| < 2e-7 against std::erf; erf(±4) = ±1 in f32),
@@ -188,144 +185,156 @@ Status EncoderSession::embed_tokens(const TokenBatch& batch, float* x) {
 }
 
 Status EncoderSession::linear(const Linear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act) {
-  if (!l.int8) {
-    kernels::GemmArgs g;
-    g.m = rows;
-    g.n = l.out;
-    g.k = l.in;
-    g.a = x;
-    g.lda = l.in;
-    g.b = l.w.data();
-    g.ldb = l.in;
-    g.c = y;
-    g.ldc = l.out;
-    g.bias = l.bias.data();
-    g.activation = act;
-    return backend_->gemm(g, ctx_);
+  if (l.bf16) {
+    kernels::Bf16LinearArgs b;
+    b.m = rows;
+    b.a = x;
+    b.lda = l.in;
+    b.w = &l.wb;
+    b.bias = l.bias.data();
+    b.activation = act;
+    b.c = y;
+    b.ldc = l.out;
+    return kernels::cpu::bf16_linear(b, ctx_);
   }
-  // W8A8: quantize the activations per token, then the int8 GEMM dequantizes with both scales.
-  const std::size_t need = static_cast<std::size_t>(rows * l.in);
-  if (xq_.size() < need) xq_.resize(need);
-  if (xs_.size() < static_cast<std::size_t>(rows)) xs_.resize(static_cast<std::size_t>(rows));
-  if (!l.in_scale.empty()) {
-    quantize_scaled(x, rows, l.in, l.in_scale.data());
-  } else {
-    kernels::QuantizeArgs q;
-    q.rows = rows;
-    q.cols = l.in;
-    q.x = x;
-    q.ldx = l.in;
-    q.y = xq_.data();
-    q.ldy = l.in;
-    q.scales = xs_.data();
-    q.granularity = kernels::QuantGranularity::kPerRow;
-    PARLEY_RETURN_IF_ERROR(backend_->quantize(q, ctx_));
-  }
+  if (!l.int8) return linear_f32(l, x, rows, y, act);
+  const float* col_scale = l.in_scale.empty() ? nullptr : l.in_scale.data();
+  auto grow = [](auto& v, std::int64_t size) {
+    if (v.size() < static_cast<std::size_t>(size)) v.resize(static_cast<std::size_t>(size));
+  };
+  kernels::QuantizeRowsArgs q;
+  q.cols = l.in;
+  q.ldx = l.in;
+  q.col_scale = col_scale;
+  q.ldq = l.in;
   kernels::GemmInt8Args g;
-  g.m = rows;
   g.n = l.out;
   g.k = l.in;
-  g.a = xq_.data();
   g.lda = l.in;
   g.b = l.wq.data();
   g.ldb = l.in;
-  g.a_scales = xs_.data();
-  g.b_scales = l.w_scales.data();
-  g.bias = l.bias.data();
-  g.activation = l.two_pass ? kernels::Activation::kNone : act;
-  g.c = y;
-  g.ldc = l.out;
-  PARLEY_RETURN_IF_ERROR(backend_->gemm_int8(g, ctx_));
-  if (!l.two_pass) return Status::ok();
-  // Second pass over the quantization residual, added to y, then the activation.
-  quantize_residual(x, rows, l.in, l.in_scale.empty() ? nullptr : l.in_scale.data());
-  if (y2_.size() < static_cast<std::size_t>(rows * l.out)) y2_.resize(static_cast<std::size_t>(rows * l.out));
-  g.a = rq_.data();
-  g.a_scales = rs_.data();
-  g.bias = nullptr;
-  g.c = y2_.data();
-  PARLEY_RETURN_IF_ERROR(backend_->gemm_int8(g, ctx_));
-  // y = act(y + y2), row-parallel; GELU(erf) through a polynomial erf the compiler vectorizes
-  // (the generic activation op calls libm's erfcf per element, which costs more than the GEMM).
-  kernels::ThreadPool& pool = options_.threads != nullptr ? *options_.threads : kernels::ThreadPool::global();
-  const std::int64_t cols = l.out;
-  const float* y2 = y2_.data();
-  pool.parallel_for(rows, std::max<std::int64_t>(1, 8192 / cols), [&](std::int64_t r0, std::int64_t r1) {
-    float* yr = y + r0 * cols;
-    const float* y2r = y2 + r0 * cols;
-    const std::int64_t n = (r1 - r0) * cols;
-    if (act == kernels::Activation::kGeluErf) {
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float v = yr[i] + y2r[i];
-        yr[i] = 0.5f * v * (1.0f + erf_poly(v * 0.70710678118654752f));
-      }
-    } else {
-      for (std::int64_t i = 0; i < n; ++i) yr[i] += y2r[i];
-      if (act != kernels::Activation::kNone) {
-        for (std::int64_t i = 0; i < n; ++i) yr[i] = kernels::activation_ref(act, yr[i]);
+  if (!l.two_pass && !l.weight_two_pass) {
+    // W8A8: per-token activations (smoothed in the same pass), the GEMM dequantizes + bias + act.
+    grow(xq_, rows * l.in);
+    grow(xs_, rows);
+    q.rows = rows;
+    q.x = x;
+    q.q = xq_.data();
+    q.scales = xs_.data();
+    PARLEY_RETURN_IF_ERROR(kernels::cpu::quantize_rows(q, ctx_));
+    g.m = rows;
+    g.a = xq_.data();
+    g.a_scales = xs_.data();
+    g.b_scales = l.w_scales.data();
+    g.bias = l.bias.data();
+    g.activation = act;
+    g.c = y;
+    g.ldc = l.out;
+    return backend_->gemm_int8(g, ctx_);
+  }
+  // Two-pass activations and/or weights: per chunk of tokens, the activation passes are stacked
+  // as rows and the weight passes as output channels of ONE raw int32 GEMM (weight panels packed
+  // once for all), then one epilogue sums the pass products, dequantizes and applies bias + act.
+  // Chunks keep the int32 block cache-sized.
+  const std::int64_t a_passes = l.two_pass ? 2 : 1, w_passes = l.weight_two_pass ? 2 : 1;
+  const std::int64_t n_all = w_passes * l.out;
+  const std::int64_t chunk = std::min(rows, kTwoPassChunk);
+  grow(xq_, a_passes * chunk * l.in);
+  grow(xs_, a_passes * chunk);
+  grow(acc_, a_passes * chunk * n_all);
+  g.n = n_all;
+  g.c_type = kernels::DType::kI32;
+  g.ldc = n_all;
+  for (std::int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const std::int64_t c = std::min(chunk, rows - r0);
+    q.rows = c;
+    q.x = x + r0 * l.in;
+    q.q = xq_.data();
+    q.scales = xs_.data();
+    if (l.two_pass) {
+      q.q2 = xq_.data() + c * l.in;
+      q.ldq2 = l.in;
+      q.scales2 = xs_.data() + c;
+    }
+    PARLEY_RETURN_IF_ERROR(kernels::cpu::quantize_rows(q, ctx_));
+    g.m = a_passes * c;
+    g.a = xq_.data();
+    g.c = acc_.data();
+    PARLEY_RETURN_IF_ERROR(backend_->gemm_int8(g, ctx_));
+    kernels::DequantizeSumArgs d;
+    d.rows = c;
+    d.cols = l.out;
+    for (std::int64_t p = 0; p < a_passes; ++p) {
+      for (std::int64_t w = 0; w < w_passes; ++w) {
+        d.terms[d.num_terms++] = {acc_.data() + p * c * n_all + w * l.out, n_all, xs_.data() + p * c,
+                                  l.w_scales.data() + w * l.out};
       }
     }
-  });
+    d.bias = l.bias.data();
+    d.activation = act;
+    d.y = y + r0 * l.out;
+    d.ldy = l.out;
+    PARLEY_RETURN_IF_ERROR(kernels::cpu::dequantize_sum(d, ctx_));
+  }
   return Status::ok();
 }
 
-// rq_/rs_ = per-token int8 of (x*col_scale - xs_*xq_), the residual of the first quantization.
-void EncoderSession::quantize_residual(const float* x, std::int64_t rows, std::int64_t cols, const float* col_scale) {
-  if (rq_.size() < static_cast<std::size_t>(rows * cols)) rq_.resize(static_cast<std::size_t>(rows * cols));
-  if (rs_.size() < static_cast<std::size_t>(rows)) rs_.resize(static_cast<std::size_t>(rows));
+Status EncoderSession::linear_f32(const Linear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act) {
+  kernels::GemmArgs g;
+  g.m = rows;
+  g.k = l.in;
+  g.a = x;
+  g.lda = l.in;
+  g.ldb = l.in;
+  g.ldc = l.out;
+  g.activation = act;
   kernels::ThreadPool& pool = options_.threads != nullptr ? *options_.threads : kernels::ThreadPool::global();
-  pool.parallel_for(rows, std::max<std::int64_t>(1, 8192 / cols), [&](std::int64_t r0, std::int64_t r1) {
-    std::vector<float> res(static_cast<std::size_t>(cols));
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      const std::int8_t* q1 = xq_.data() + r * cols;
-      const float s1 = xs_[static_cast<std::size_t>(r)];
-      float amax = 0.0f;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const float v = (col_scale ? xr[j] * col_scale[j] : xr[j]) - s1 * static_cast<float>(q1[j]);
-        res[static_cast<std::size_t>(j)] = v;
-        amax = std::max(amax, std::fabs(v));
+  const std::int64_t parts = pool.size();
+  if (rows > kF32RowBlock || parts == 1) {
+    g.n = l.out;
+    g.b = l.w.data();
+    g.c = y;
+    g.bias = l.bias.data();
+    return backend_->gemm(g, ctx_);
+  }
+  // One row block: the float GEMM splits only the columns, in 256-wide tasks, so N = 384 gives
+  // the threads 256 and 128 columns. Equal 32-aligned column slices per thread instead (each
+  // slice's GEMM runs inline on its thread: nested parallel_for).
+  const std::int64_t slice = (l.out + parts * 32 - 1) / (parts * 32) * 32;
+  Status st = Status::ok();
+  std::mutex mu;
+  kernels::ExecContext inner = ctx_;
+  inner.threads = &pool;
+  pool.parallel_for((l.out + slice - 1) / slice, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      kernels::GemmArgs s = g;
+      const std::int64_t j0 = p * slice;
+      s.n = std::min(slice, l.out - j0);
+      s.b = l.w.data() + j0 * l.in;
+      s.bias = l.bias.data() + j0;
+      s.c = y + j0;
+      Status r = backend_->gemm(s, inner);
+      if (!r.is_ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        st = r;
       }
-      const float scale = amax / 127.0f;
-      const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-      std::int8_t* q = rq_.data() + r * cols;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        q[j] = static_cast<std::int8_t>(std::min(127.0f, std::max(-127.0f, round_even(res[static_cast<std::size_t>(j)] * inv))));
-      }
-      rs_[static_cast<std::size_t>(r)] = scale;
     }
   });
-}
-
-// Per-token symmetric int8 of x * col_scale (kernels' rule: scale = absmax/127, round half to
-// even, clamp to [-127, 127]) in one pass, so smoothing costs no extra buffer.
-void EncoderSession::quantize_scaled(const float* x, std::int64_t rows, std::int64_t cols, const float* col_scale) {
-  kernels::ThreadPool& pool = options_.threads != nullptr ? *options_.threads : kernels::ThreadPool::global();
-  pool.parallel_for(rows, std::max<std::int64_t>(1, 8192 / cols), [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * cols;
-      std::int8_t* q = xq_.data() + r * cols;
-      float amax = 0.0f;
-      for (std::int64_t j = 0; j < cols; ++j) amax = std::max(amax, std::fabs(xr[j] * col_scale[j]));
-      const float scale = amax / 127.0f;
-      const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const float v = round_even(xr[j] * col_scale[j] * inv);
-        q[j] = static_cast<std::int8_t>(std::min(127.0f, std::max(-127.0f, v)));
-      }
-      xs_[static_cast<std::size_t>(r)] = scale;
-    }
-  });
+  return st;
 }
 
 Status EncoderSession::attention(const TokenBatch& batch, const float* qkv, float* ctx) {
   const EncoderConfig& c = model_->config();
   const std::int64_t h = c.hidden, d = c.head_dim();
-  // Packed sequences: one call per sequence (the kernel's batch stride assumes equal lengths).
+  // Packed sequences: the kernel's batch stride assumes equal lengths, so each run of
+  // consecutive equal-length sequences is one call (one parallel_for over all its heads).
   std::int64_t row = 0;
-  for (std::int32_t len : batch.lengths) {
+  for (std::size_t b = 0; b < batch.lengths.size();) {
+    const std::int64_t len = batch.lengths[b];
+    std::size_t e = b + 1;
+    while (e < batch.lengths.size() && batch.lengths[e] == len) ++e;
     kernels::AttentionPrefillArgs a;
-    a.batch = 1;
+    a.batch = static_cast<std::int64_t>(e - b);
     a.q_len = len;
     a.kv_len = len;
     a.num_heads = c.heads;
@@ -342,7 +351,8 @@ Status EncoderSession::attention(const TokenBatch& batch, const float* qkv, floa
     a.out_token_stride = h;
     a.out_head_stride = d;
     PARLEY_RETURN_IF_ERROR(backend_->attention_prefill(a, ctx_));
-    row += len;
+    row += a.batch * len;
+    b = e;
   }
   return Status::ok();
 }

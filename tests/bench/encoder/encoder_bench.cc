@@ -1,7 +1,12 @@
 // Encoder benchmark (label bench): all-MiniLM-L6-v2 at sequence length 128, latency at batch 1
-// and throughput at batch 32, for FP32, INT8 (accuracy preset) and INT8-fast (plain W8A8), side by
+// and throughput at batch 32, for the load presets below, side by
 // side with ONNX Runtime on the same model (exported by tools/reference/encoder_reference.py at
 // run time into ~/.cache/parley/onnx-encoder) with the same thread count, printing ratios.
+// Variants: fp32, default (LoadOptions{}: INT8 Q|K|V, attention output, FFN input; FFN output BF16
+// where the CPU has AVX-512 BF16, else FP32), bf16 (every linear BF16),
+// int8-fast (plain W8A8), int8-no-bf16 (the default of CPUs without AVX-512 BF16).
+// Profiling: --variant NAME and/or --batch 1|32 time only that (no ORT run);
+// --no-ort, --seconds S, --threads N, --seq T.
 // Depends on shared/encoder, the refenv-encoder venv (ORT part skipped with a message if absent).
 #include <algorithm>
 #include <chrono>
@@ -51,11 +56,19 @@ Figure time_batch(enc::EncoderSession& s, const enc::TokenBatch& b, double secon
 int main(int argc, char** argv) {
   int threads = 2, seq = 128;
   double seconds = 3.0;
+  bool run_ort = true;
+  std::string only;  // --variant NAME: time one variant (profiling)
+  std::vector<int> batches = {1, 32};
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) seconds = 1.0;
+    if (!std::strcmp(argv[i], "--no-ort")) run_ort = false;
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--seq") && i + 1 < argc) seq = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::atof(argv[++i]);
+    if (!std::strcmp(argv[i], "--variant") && i + 1 < argc) only = argv[++i];
+    if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) batches = {std::atoi(argv[++i]) == 1 ? 1 : 32};
   }
+  if (batches.size() == 1) run_ort = false;
   const std::string dir = enc::testing::model_dir();
   if (!enc::testing::model_present(dir)) {
     std::printf("SKIPPED: encoder model absent in %s (run tools/models/fetch or set PARLEY_ENCODER_DIR)\n", dir.c_str());
@@ -74,7 +87,6 @@ int main(int argc, char** argv) {
     }
     return b;
   };
-  const std::vector<int> batches = {1, 32};
   std::map<std::string, std::map<int, Figure>> ours;
   struct Variant {
     const char* name;
@@ -82,8 +94,18 @@ int main(int argc, char** argv) {
   };
   std::vector<Variant> variants;
   variants.push_back({"fp32", enc::LoadOptions{.precision = enc::Precision::kFp32}});
-  variants.push_back({"int8", enc::LoadOptions{}});
+  variants.push_back({"default", enc::LoadOptions{}});
   variants.push_back({"int8-fast", enc::LoadOptions::fast_int8()});
+  enc::LoadOptions no_bf16;  // the default of CPUs without AVX-512 BF16
+  no_bf16.bf16_linears = 0;
+  no_bf16.int8_linears = no_bf16.int8_linears_without_bf16;
+  variants.push_back({"int8-no-bf16", no_bf16});
+  variants.push_back({"bf16", enc::LoadOptions::bf16()});
+
+  if (!only.empty()) {
+    std::erase_if(variants, [&](const Variant& v) { return only != v.name; });
+    run_ort = false;
+  }
   for (const Variant& v : variants) {
     auto model = enc::EncoderModel::load(dir, v.opts);
     if (!model.ok()) {
@@ -96,7 +118,9 @@ int main(int argc, char** argv) {
   std::map<int, Figure> ort;
   std::string ort_note;
   const std::string py = enc::testing::reference_python();
-  if (py.empty()) {
+  if (!run_ort) {
+    ort_note = "ONNX Runtime: not run (--no-ort / --variant)";
+  } else if (py.empty()) {
     ort_note = "ONNX Runtime: SKIPPED (reference venv refenv-encoder absent: tools/reference/setup encoder)";
   } else {
     char args[512];
@@ -126,7 +150,13 @@ int main(int argc, char** argv) {
     const Figure& b1 = ours[v.name][1];
     const Figure& b32 = ours[v.name][32];
     if (ort.empty()) {
-      std::printf("| %s | %.2f | %.1f | - | - |\n", v.name, b1.ms_per_batch, b32.seq_per_s);
+      auto cell = [](double x, const char* fmt) {
+        char buf[32] = "-";
+        if (x > 0) std::snprintf(buf, sizeof buf, fmt, x);
+        return std::string(buf);
+      };
+      std::printf("| %s | %s | %s | - | - |\n", v.name, cell(b1.ms_per_batch, "%.2f").c_str(),
+                  cell(b32.seq_per_s, "%.1f").c_str());
     } else {
       std::printf("| %s | %.2f | %.1f | %.2fx | %.2fx |\n", v.name, b1.ms_per_batch, b32.seq_per_s,
                   ort[1].ms_per_batch / b1.ms_per_batch, b32.seq_per_s / ort[32].seq_per_s);

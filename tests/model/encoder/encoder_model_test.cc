@@ -85,6 +85,9 @@ class EncoderModelTest : public ::testing::Test {
   std::vector<double> cosines(Precision precision, bool fast = false) {
     LoadOptions lo = fast ? LoadOptions::fast_int8() : LoadOptions{};
     lo.precision = precision;
+    return cosines(lo);
+  }
+  std::vector<double> cosines(LoadOptions lo) {
     lo.max_length = 256;
     auto model = EncoderModel::load(dir_, lo);
     EXPECT_TRUE(model.ok()) << model.status().message();
@@ -144,7 +147,25 @@ Reference* EncoderModelTest::ref_ = nullptr;
 
 TEST_F(EncoderModelTest, Fp32MatchesReference) { report("fp32", cosines(Precision::kFp32)); }
 
-TEST_F(EncoderModelTest, Int8MatchesReference) { report("int8", cosines(Precision::kInt8)); }
+TEST_F(EncoderModelTest, Int8MatchesReference) {
+  // The default LoadOptions: INT8 Q|K|V, attention output and FFN input; FFN output BF16 where
+  // the CPU has AVX-512 BF16, else FP32 (the preset below).
+  report(kernels::cpu::bf16_linear_fast() ? "default (int8, ffn-out bf16)" : "default (int8, ffn-out fp32)",
+         cosines(Precision::kInt8));
+}
+
+TEST_F(EncoderModelTest, Bf16PresetFigures) {
+  report(kernels::cpu::bf16_linear_fast() ? "bf16 (every linear)" : "bf16 preset (no AVX-512 BF16: int8 default)",
+         cosines(LoadOptions::bf16()));
+}
+
+TEST_F(EncoderModelTest, NoBf16PresetFigures) {
+  // The default preset of CPUs without AVX-512 BF16 (two-pass int8, FFN output FP32).
+  LoadOptions lo;
+  lo.bf16_linears = 0;
+  lo.int8_linears = lo.int8_linears_without_bf16;
+  report("int8 (no-bf16 preset)", cosines(lo));
+}
 
 TEST_F(EncoderModelTest, Int8FastPresetFigures) {
   // Plain W8A8 everywhere: faster, below the 0.999 bar; the floor catches regressions.
@@ -181,7 +202,7 @@ TEST_F(EncoderModelTest, FacadeTokenizesAndEmbedsLikeReference) {
     cos.push_back(dot / std::sqrt(na * nb));
   }
   std::printf("[ figures  ] facade: %d of %zu sentences tokenized differently\n", mismatched, texts.size());
-  report("facade-int8", cos);
+  report("facade-default", cos);
 }
 
 TEST_F(EncoderModelTest, BatchingDoesNotChangeResults) {

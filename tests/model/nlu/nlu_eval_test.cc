@@ -63,9 +63,10 @@ TEST(NluEval, SnipsDevAboveFloors) {
   skip_if_absent("snips");
   Figures f = run("snips");
   ASSERT_GE(f.intent, 0) << f.output;
-  // Measured: intent 98.57%, slot F1 92.37% (services/nlu/README.md).
+  // Measured: intent 98.57%, slot F1 91.89% (services/nlu/README.md; 92.37% with the previous
+  // encoder numerics: a floor below both).
   EXPECT_GE(f.intent, 0.975) << f.output;
-  EXPECT_GE(f.slot_f1, 0.91) << f.output;
+  EXPECT_GE(f.slot_f1, 0.905) << f.output;
   EXPECT_LE(f.oos, 0.01) << "in-domain dev texts flagged out of scope\n" << f.output;
   std::printf("%s", f.output.c_str());
 }
@@ -74,9 +75,9 @@ TEST(NluEval, AtisDevAboveFloors) {
   skip_if_absent("atis");
   Figures f = run("atis");
   ASSERT_GE(f.intent, 0) << f.output;
-  // Measured: intent 97.40%, slot F1 94.33%.
+  // Measured: intent 97.20%, slot F1 93.75% (97.40% / 94.33% with the previous encoder numerics).
   EXPECT_GE(f.intent, 0.96) << f.output;
-  EXPECT_GE(f.slot_f1, 0.935) << f.output;
+  EXPECT_GE(f.slot_f1, 0.93) << f.output;
   std::printf("%s", f.output.c_str());
 }
 

@@ -250,6 +250,26 @@ TEST_F(EncoderTest, PackingIsExact) {
     for (int j = 0; j < kHidden; ++j) EXPECT_FLOAT_EQ(one.token(0, t)[j], all.token(2, t)[j]);
 }
 
+TEST_F(EncoderTest, EqualLengthRunsShareOneAttentionCall) {
+  // Runs of equal lengths go to attention as one batched call: mixed runs must still match the
+  // f64 reference sequence by sequence (token types 0).
+  std::vector<std::vector<int>> seqs = {seqs_[0], {1, 8, 6, 4, 2}, {1, 9, 9, 9, 2}, seqs_[1], seqs_[3], {1}};
+  TokenBatch b;
+  for (const auto& q : seqs) b.add(q);
+  auto m = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
+  ASSERT_TRUE(m.ok());
+  EncoderSession s(*m);
+  EncoderOutput out;
+  ASSERT_TRUE(s.encode(b, out).is_ok());
+  double err = 0;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    const Mat ref = reference(weights_, seqs[i], std::vector<int>(seqs[i].size(), 0), true);
+    for (int t = 0; t < out.lengths[i]; ++t)
+      for (int j = 0; j < kHidden; ++j) err = std::max(err, std::fabs(ref[t * kHidden + j] - out.token(i, t)[j]));
+  }
+  EXPECT_LT(err, 2e-4);
+}
+
 TEST_F(EncoderTest, Int8PresetsStayCloseToFp32) {
   const std::string d = dir(false);
   auto f = EncoderModel::load(d, {.precision = Precision::kFp32});
@@ -257,18 +277,40 @@ TEST_F(EncoderTest, Int8PresetsStayCloseToFp32) {
   EncoderSession sf(*f);
   auto ef = sf.embed(batch(true));
   ASSERT_TRUE(ef.ok());
-  for (const LoadOptions& o : {LoadOptions{}, LoadOptions::fast_int8()}) {
+  LoadOptions both;  // every linear int8 with two-pass activations AND weights (4 products each)
+  both.int8_linears = kAllLinears;
+  both.int8_two_pass = kAllLinears;
+  both.int8_weight_two_pass = kAllLinears;
+  both.bf16_linears = 0;
+  LoadOptions weights_only = LoadOptions::fast_int8();  // two-pass weights, one activation pass
+  weights_only.int8_weight_two_pass = kFfnOutLinear | kQkvLinear;
+  weights_only.bf16_linears = 0;
+  LoadOptions no_bf16;  // the preset CPUs without AVX-512 BF16 get (two-pass int8, FFN out FP32)
+  no_bf16.bf16_linears = 0;
+  no_bf16.int8_linears = no_bf16.int8_linears_without_bf16;
+  LoadOptions all_bf16;  // every linear BF16 (FP32 where the CPU lacks AVX-512 BF16)
+  all_bf16.int8_linears = 0;
+  all_bf16.int8_linears_without_bf16 = 0;
+  for (const LoadOptions& o : {LoadOptions{}, LoadOptions::fast_int8(), both, weights_only, no_bf16, all_bf16}) {
     auto q = EncoderModel::load(d, o);
     ASSERT_TRUE(q.ok()) << q.status().message();
-    EXPECT_LT((*q)->weight_bytes(), (*f)->weight_bytes());
-    EXPECT_TRUE((*q)->weights().layers[0].qkv.int8);
+    EXPECT_LE((*q)->weight_bytes(), (*f)->weight_bytes());
+    // Which linears are int8: int8_linears, or the no-BF16 preset where BF16 was asked for but
+    // this CPU (or PARLEY_CPU_ISA) has no fast BF16.
+    const bool bf16 = kernels::cpu::bf16_linear_fast() && o.bf16_linears != 0;
+    const std::uint32_t int8 = o.bf16_linears != 0 && !bf16 ? o.int8_linears_without_bf16 : o.int8_linears;
+    const LayerWeights& l0 = (*q)->weights().layers[0];
+    EXPECT_EQ(l0.qkv.int8, (int8 & kQkvLinear) != 0);
+    EXPECT_EQ(l0.qkv.bf16, bf16 && !l0.qkv.int8);
+    EXPECT_EQ(l0.ffn_out.weight_two_pass, (int8 & o.int8_weight_two_pass & kFfnOutLinear) != 0);
     EncoderSession sq(*q);
     auto eq = sq.embed(batch(true));
     ASSERT_TRUE(eq.ok());
     for (std::size_t i = 0; i < ef->count(); ++i) {
       double dot = 0;
       for (int j = 0; j < ef->dim; ++j) dot += ef->row(i)[j] * eq->row(i)[j];
-      EXPECT_GT(dot, 0.995) << "sequence " << i << (o.int8_two_pass ? " (preset)" : " (fast)");
+      EXPECT_GT(dot, 0.995) << "sequence " << i << " linears " << o.int8_linears << " two-pass " << o.int8_two_pass
+                            << " weight two-pass " << o.int8_weight_two_pass;
     }
   }
 }
