@@ -16,6 +16,7 @@
 
 #include "services/nlu/eval/jointbert.h"
 #include "services/nlu/nlu_service.h"
+#include "tests/support/closed_loop.h"
 
 namespace {
 
@@ -61,44 +62,23 @@ std::unique_ptr<nlu::NluService> make_service(std::shared_ptr<const nlu::Featuri
 
 Figures measure(nlu::NluService& svc, const std::string& bot_id, int clients, double seconds,
                 const std::vector<std::string>& texts) {
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> errors{0};
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
-  std::vector<std::thread> threads;
   std::uint64_t batches0 = 0, requests0 = 0;
   if (svc.batcher() != nullptr) {
     auto snap = svc.batcher()->stats().snapshot();
     batches0 = snap.batches;
     requests0 = snap.executed;
   }
-  auto start = Clock::now();
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      std::size_t i = static_cast<std::size_t>(c) * 13;
-      while (!stop.load(std::memory_order_relaxed)) {
-        v1::ParseRequest req;
-        req.set_bot_id(bot_id);
-        req.set_text(texts[i++ % texts.size()]);
-        auto t0 = Clock::now();
-        auto r = svc.parse(req, t0 + std::chrono::seconds(60));
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!r.ok()) ++errors;
-        lat[static_cast<std::size_t>(c)].push_back(ms);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
+  testing::LoadFigures load = testing::run_closed_loop(clients, seconds, [&](int c, std::size_t i) {
+    v1::ParseRequest req;
+    req.set_bot_id(bot_id);
+    req.set_text(texts[(static_cast<std::size_t>(c) * 13 + i) % texts.size()]);
+    return svc.parse(req, Clock::now() + std::chrono::seconds(60)).ok();
+  });
   Figures f;
-  f.qps = static_cast<double>(all.size()) / elapsed;
-  f.p50_ms = all.empty() ? 0 : all[all.size() / 2];
-  f.p99_ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  f.errors = errors;
+  f.qps = load.per_second;
+  f.p50_ms = load.p50_ms;
+  f.p99_ms = load.p99_ms;
+  f.errors = load.errors;
   f.mean_batch = 1.0;
   if (svc.batcher() != nullptr) {
     auto snap = svc.batcher()->stats().snapshot();

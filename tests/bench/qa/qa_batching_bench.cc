@@ -19,6 +19,7 @@
 #include "kernels/ops/gemm.h"
 #include "services/qa/embedder_factory.h"
 #include "services/qa/qa_service.h"
+#include "tests/support/closed_loop.h"
 
 namespace {
 
@@ -138,38 +139,17 @@ Figures run(std::shared_ptr<const qa::Embedder> embedder, std::size_t max_batch,
     std::cerr << r.status().to_string() << "\n";
     std::exit(1);
   }
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> errors{0};
-  std::vector<std::vector<double>> lat(static_cast<std::size_t>(clients));
-  std::vector<std::thread> threads;
-  auto start = Clock::now();
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      std::size_t i = static_cast<std::size_t>(c) * 7;
-      while (!stop.load(std::memory_order_relaxed)) {
-        v1::AnswerRequest req;
-        req.set_kb_id("bench");
-        req.set_question(questions[i++ % questions.size()]);
-        auto t0 = Clock::now();
-        auto r = (*svc)->answer(req, t0 + std::chrono::seconds(30));
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!r.ok()) ++errors;
-        lat[static_cast<std::size_t>(c)].push_back(ms);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
+  testing::LoadFigures load = testing::run_closed_loop(clients, seconds, [&](int c, std::size_t i) {
+    v1::AnswerRequest req;
+    req.set_kb_id("bench");
+    req.set_question(questions[(static_cast<std::size_t>(c) * 7 + i) % questions.size()]);
+    return (*svc)->answer(req, Clock::now() + std::chrono::seconds(30)).ok();
+  });
   Figures f;
-  f.qps = double(all.size()) / elapsed;
-  f.p50_ms = all.empty() ? 0 : all[all.size() / 2];
-  f.p99_ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  f.errors = errors;
+  f.qps = load.per_second;
+  f.p50_ms = load.p50_ms;
+  f.p99_ms = load.p99_ms;
+  f.errors = load.errors;
   f.mean_batch = (*svc)->batcher()->stats().snapshot().mean_batch_size();
   return f;
 }
