@@ -76,6 +76,7 @@ Result<std::unique_ptr<LmService>> LmService::create(const LmServiceOptions& opt
   LoadOptions load;
   load.precision = options.precision;
   load.prune = options.prune;
+  load.block_max_tokens = options.block_max_tokens;
   const auto t0 = Clock::now();
   PARLEY_ASSIGN_OR_RETURN(svc->model_, LlamaModel::load(options.model_path, load));
   PARLEY_ASSIGN_OR_RETURN(svc->text_, ModelText::from_gguf(svc->model_->gguf()));

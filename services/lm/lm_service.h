@@ -30,6 +30,9 @@ struct LmServiceOptions {
   std::string model_path;                ///< GGUF file
   Precision precision = Precision::kInt8;
   Prune24 prune = Prune24::kOff;
+  /// Calls of at most this many tokens (decode steps) run on the file's own Q4/Q8 blocks
+  /// (model LoadOptions::block_max_tokens); 0 = always the `precision` weights.
+  std::int64_t block_max_tokens = 8;
   std::int32_t max_batch = 8;
   std::int64_t kv_pages = 512;
   std::int64_t page_size = 16;

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
                     config::one_of({"int8", "f32", "native"}));
   schema.add_string("lm.sparse24", "off", "2:4 pruning at load: off, dense (pruned, dense storage), sparse",
                     config::one_of({"off", "dense", "sparse"}));
+  schema.add_int("lm.block_max_tokens", 8,
+                 "Calls of at most this many tokens (decode) use the file's own Q4/Q8 blocks; 0 = never",
+                 config::int_range(0, 256));
   schema.add_int("lm.max_batch", 8, "Sequences decoded together in one step", config::int_range(1, 256));
   schema.add_int("lm.kv_pages", 512, "KV-cache pages (each lm.page_size positions, every layer)",
                  config::int_range(1, 1 << 22));
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
   o.model_path = cfg.get_string("lm.model").empty() ? default_model_path() : cfg.get_string("lm.model");
   o.precision = lm::parse_precision(cfg.get_string("lm.weights")).value();
   o.prune = lm::parse_prune(cfg.get_string("lm.sparse24")).value();
+  o.block_max_tokens = cfg.get_int("lm.block_max_tokens");
   o.max_batch = static_cast<std::int32_t>(cfg.get_int("lm.max_batch"));
   o.kv_pages = cfg.get_int("lm.kv_pages");
   o.page_size = cfg.get_int("lm.page_size");
