@@ -5,25 +5,12 @@
 #include <iostream>
 
 #include "services/lm/lm_service.h"
+#include "shared/common/model_paths.h"
 #include "shared/config/base_schema.h"
 #include "shared/service/host.h"
 
 namespace {
 
-// `$PARLEY_MODEL_DIR/lm-smollm2/...`, the cache tools/models/fetch fills.
-std::string default_model_path() {
-  std::string dir;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR"); d != nullptr && *d != '\0') {
-    dir = d;
-  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
-    dir = std::string(x) + "/parley/models";
-  } else if (const char* h = std::getenv("HOME"); h != nullptr) {
-    dir = std::string(h) + "/.cache/parley/models";
-  } else {
-    dir = ".cache/parley/models";
-  }
-  return dir + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
 
 }  // namespace
 
@@ -60,7 +47,7 @@ int main(int argc, char** argv) {
   const config::Config& cfg = host->config();
 
   lm::LmServiceOptions o;
-  o.model_path = cfg.get_string("lm.model").empty() ? default_model_path() : cfg.get_string("lm.model");
+  o.model_path = cfg.get_string("lm.model").empty() ? default_lm_path() : cfg.get_string("lm.model");
   o.precision = lm::parse_precision(cfg.get_string("lm.weights")).value();
   o.prune = lm::parse_prune(cfg.get_string("lm.sparse24")).value();
   o.block_max_tokens = cfg.get_int("lm.block_max_tokens");

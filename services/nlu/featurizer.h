@@ -104,7 +104,4 @@ class EncoderFeaturizer final : public Featurizer {
   bool thread_alone_;
 };
 
-/// `$PARLEY_MODEL_DIR/encoder-minilm` (default root ~/.cache/parley/models).
-inline std::string default_encoder_dir() { return encoder::default_model_dir(); }
-
 }  // namespace parley::nlu

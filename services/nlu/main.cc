@@ -6,6 +6,7 @@
 #include "services/nlu/nlu_service.h"
 #include "shared/config/base_schema.h"
 #include "shared/service/host.h"
+#include "shared/common/model_paths.h"
 
 int main(int argc, char** argv) {
   using namespace parley;
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     featurizer = std::make_shared<nlu::HashFeaturizer>(64);
   } else {
     std::string dir = cfg.get_string("nlu.encoder_dir");
-    if (dir.empty()) dir = nlu::default_encoder_dir();
+    if (dir.empty()) dir = parley::default_encoder_dir();
     auto f =
         nlu::EncoderFeaturizer::open(dir, cfg.get_bool("nlu.encoder_fp32"), cfg.get_bool("nlu.encoder_per_thread"));
     if (!f.ok()) {

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/thread_pool.h"
 #include "shared/encoder/encoder.h"
+#include "shared/common/model_paths.h"
 #include "shared/encoder/model_dir.h"
 
 namespace parley::qa {
@@ -36,7 +37,7 @@ Result<std::shared_ptr<const Embedder>> make_embedder(const std::string& kind, c
                                                      int threads) {
   if (kind == "hash") return std::shared_ptr<const Embedder>(std::make_shared<HashEmbedder>(256));
   if (kind != "encoder") return invalid_argument("qa.embedder must be 'encoder' or 'hash', got '" + kind + "'");
-  std::string dir = encoder_dir.empty() ? encoder::default_model_dir() : encoder_dir;
+  std::string dir = encoder_dir.empty() ? parley::default_encoder_dir() : encoder_dir;
   PARLEY_RETURN_IF_ERROR(encoder::check_model_dir(
       dir, "or set qa.encoder_dir / PARLEY_MODEL_DIR, or --qa.embedder=hash for the lexical stand-in"));
   auto pool = std::make_unique<kernels::ThreadPool>(threads < 1 ? 1 : threads);

@@ -10,7 +10,7 @@
 
 namespace parley::qa {
 
-/// kind "encoder": loads the model in `encoder_dir` (empty: encoder::default_model_dir()); a missing
+/// kind "encoder": loads the model in `encoder_dir` (empty: parley::default_encoder_dir()); a missing
 /// directory or file is FAILED_PRECONDITION naming the path and `tools/models/fetch`.
 /// kind "hash": HashEmbedder(256). Anything else: INVALID_ARGUMENT.
 Result<std::shared_ptr<const Embedder>> make_embedder(const std::string& kind, const std::string& encoder_dir,

@@ -1,9 +1,8 @@
 // Service processes for integration tests (see service.h).
 #include "tests/support/service.h"
 
-#include <cstdlib>
-
 #include "tests/support/net.h"
+#include "shared/common/model_paths.h"
 
 namespace parley::testing {
 
@@ -49,11 +48,6 @@ Result<v1::Envelope> call_envelope(transport::Client& c, const std::string& meth
   return c.call_sync(env, o);
 }
 
-std::string model_dir() {
-  const char* d = std::getenv("PARLEY_MODEL_DIR");
-  if (d != nullptr && *d != '\0') return d;
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-}
+std::string model_dir() { return model_root(); }
 
 }  // namespace parley::testing

@@ -50,7 +50,7 @@ Result<Reply> call_unary(transport::Client& c, const std::string& method, const 
   return out;
 }
 
-/// $PARLEY_MODEL_DIR, else ~/.cache/parley/models (where tools/models/fetch puts them).
+/// parley::model_root(): where tools/models/fetch puts the models.
 std::string model_dir();
 
 }  // namespace parley::testing

@@ -8,6 +8,7 @@
 
 #include "services/nlu/bot_model.h"
 #include "services/nlu/eval/jointbert.h"
+#include "shared/common/model_paths.h"
 
 namespace {
 
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
   if (data_dir.empty()) data_dir = std::string(PARLEY_TESTDATA) + "/nlu";
   if (encoder_dir.empty()) {
     const char* env = std::getenv("PARLEY_ENCODER_DIR");
-    encoder_dir = env != nullptr && *env != '\0' ? env : default_encoder_dir();
+    encoder_dir = env != nullptr && *env != '\0' ? env : parley::default_encoder_dir();
   }
   auto train = eval::read_split(data_dir + "/" + dataset + "/train");
   auto dev = eval::read_split(data_dir + "/" + dataset + "/dev");

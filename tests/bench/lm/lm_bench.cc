@@ -21,6 +21,7 @@
 #include "services/lm/lm_service.h"
 #include "services/lm/sampling.h"
 #include "shared/metrics/registry.h"
+#include "shared/common/model_paths.h"
 
 namespace {
 
@@ -41,16 +42,7 @@ struct Args {
   int block_tokens = -1;  // LoadOptions::block_max_tokens; -1 = its default
 };
 
-std::string default_model() {
-  std::string dir;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR"); d != nullptr && *d != '\0') {
-    dir = d;
-  } else {
-    const char* h = std::getenv("HOME");
-    dir = std::string(h != nullptr ? h : ".") + "/.cache/parley/models";
-  }
-  return dir + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string default_model() { return default_lm_path(); }
 
 // Same formula as tools/reference/lm_bench.py: both sides run the same token ids.
 std::vector<std::int32_t> synthetic_ids(int n, int offset, std::int64_t vocab) {

@@ -17,6 +17,7 @@
 #include "services/nlu/eval/jointbert.h"
 #include "services/nlu/nlu_service.h"
 #include "tests/support/closed_loop.h"
+#include "shared/common/model_paths.h"
 
 namespace {
 
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
   }
   if (encoder_dir.empty()) {
     const char* env = std::getenv("PARLEY_ENCODER_DIR");
-    encoder_dir = env != nullptr && *env != '\0' ? env : nlu::default_encoder_dir();
+    encoder_dir = env != nullptr && *env != '\0' ? env : parley::default_encoder_dir();
   }
   std::shared_ptr<const nlu::Featurizer> featurizer;
   if (auto f = nlu::EncoderFeaturizer::open(encoder_dir, false, thread_alone); f.ok()) {

@@ -6,20 +6,12 @@
 #include <filesystem>
 
 #include "tests/integration/lm/lm_support.h"
+#include "shared/common/model_paths.h"
 
 namespace parley::lm::itest {
 namespace {
 
-std::string model_path() {
-  std::string dir;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR"); d != nullptr && *d != '\0') {
-    dir = d;
-  } else {
-    const char* h = std::getenv("HOME");
-    dir = std::string(h != nullptr ? h : ".") + "/.cache/parley/models";
-  }
-  return dir + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return default_lm_path(); }
 
 v1::GenerateRequest chat(const std::string& question, int max_tokens) {
   v1::GenerateRequest r;

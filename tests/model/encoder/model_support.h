@@ -8,22 +8,16 @@
 #include <filesystem>
 #include <string>
 
-#include "shared/common/status.h"
 #include "shared/common/json_document.h"
+#include "shared/common/model_paths.h"
+#include "shared/common/status.h"
 
 namespace parley::encoder::testing {
 
-/// PARLEY_ENCODER_DIR, else $PARLEY_MODEL_DIR/encoder-minilm, else ~/.cache/parley/models/encoder-minilm.
+/// PARLEY_ENCODER_DIR, else parley::default_encoder_dir().
 inline std::string model_dir() {
   if (const char* d = std::getenv("PARLEY_ENCODER_DIR"); d != nullptr && *d != '\0') return d;
-  std::string root;
-  if (const char* m = std::getenv("PARLEY_MODEL_DIR"); m != nullptr && *m != '\0') {
-    root = m;
-  } else {
-    const char* home = std::getenv("HOME");
-    root = std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-  }
-  return root + "/encoder-minilm";
+  return default_encoder_dir();
 }
 
 inline bool model_present(const std::string& dir) {

@@ -15,6 +15,7 @@
 #include "services/lm/model/forward.h"
 #include "services/lm/model/llama_model.h"
 #include "shared/common/json_document.h"
+#include "shared/common/model_paths.h"
 
 namespace {
 
@@ -86,10 +87,7 @@ int main(int argc, char** argv) {
   if (const char* p = std::getenv("PARLEY_LM_GGUF")) {
     model = p;
   } else {
-    const char* dir = std::getenv("PARLEY_MODEL_DIR");
-    const char* home = std::getenv("HOME");
-    model = (dir ? std::string(dir) : std::string(home ? home : ".") + "/.cache/parley/models") +
-            "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+    model = parley::default_lm_path();
   }
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   if (!std::filesystem::exists(model)) {

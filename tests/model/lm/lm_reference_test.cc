@@ -21,6 +21,7 @@
 #include "shared/common/json_document.h"
 #include "services/lm/model/forward.h"
 #include "services/lm/model/llama_model.h"
+#include "shared/common/model_paths.h"
 
 namespace parley::lm {
 namespace {
@@ -59,13 +60,7 @@ constexpr int kGen = 32;
 
 std::string model_path() {
   if (const char* p = std::getenv("PARLEY_LM_GGUF")) return p;
-  std::string dir;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR")) {
-    dir = d;
-  } else if (const char* home = std::getenv("HOME")) {
-    dir = std::string(home) + "/.cache/parley/models";
-  }
-  return dir + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  return default_lm_path();
 }
 
 std::string venv_python() {

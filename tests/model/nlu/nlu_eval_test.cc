@@ -9,18 +9,13 @@
 #include <regex>
 #include <string>
 
+#include "shared/common/model_paths.h"
+
 namespace {
 
 std::string encoder_dir() {
   if (const char* e = std::getenv("PARLEY_ENCODER_DIR"); e != nullptr && *e != '\0') return e;
-  std::string root;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR"); d != nullptr && *d != '\0') {
-    root = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    root = std::string(home != nullptr ? home : ".") + "/.cache/parley/models";
-  }
-  return root + "/encoder-minilm";
+  return parley::default_encoder_dir();
 }
 
 struct Figures {

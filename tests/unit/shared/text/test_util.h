@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/common/model_paths.h"
 #include "shared/text/tokenizer.h"
 
 namespace parley::text::testing {
@@ -62,25 +63,21 @@ inline std::vector<VocabCase> read_vocab_cases(const std::string& gguf_path) {
   return cases;
 }
 
-/// The encoder model directory: $PARLEY_ENCODER_DIR, else $PARLEY_MODEL_DIR/encoder-minilm,
-/// else ~/.cache/parley/models/encoder-minilm. "" when none has a vocab.txt.
+/// The encoder model directory: $PARLEY_ENCODER_DIR, else parley::default_encoder_dir().
+/// "" when none has a vocab.txt.
 inline std::string encoder_dir() {
   std::vector<std::string> candidates;
   if (const char* d = std::getenv("PARLEY_ENCODER_DIR")) candidates.emplace_back(d);
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR")) candidates.push_back(std::string(d) + "/encoder-minilm");
-  if (const char* h = std::getenv("HOME")) candidates.push_back(std::string(h) + "/.cache/parley/models/encoder-minilm");
+  candidates.push_back(default_encoder_dir());
   for (const auto& c : candidates) {
     if (file_exists(c + "/vocab.txt")) return c;
   }
   return {};
 }
 
-/// The SmolLM2 GGUF: $PARLEY_MODEL_DIR (or ~/.cache/parley/models)/lm-smollm2/...; "" if absent.
+/// The SmolLM2 GGUF (parley::default_lm_path()); "" if absent.
 inline std::string smollm2_path() {
-  std::string root;
-  if (const char* d = std::getenv("PARLEY_MODEL_DIR")) root = d;
-  else if (const char* h = std::getenv("HOME")) root = std::string(h) + "/.cache/parley/models";
-  const std::string p = root + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::string p = default_lm_path();
   return file_exists(p) ? p : std::string();
 }
 
