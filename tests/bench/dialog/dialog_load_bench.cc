@@ -277,10 +277,12 @@ int main(int argc, char** argv) {
   std::printf("%8s %6s %9s %6s | %17s | %17s | %17s | %17s | %15s\n", "sessions", "think", "turns/s", "failed",
               "turn total", "orchestrator", "service", "transport+queue", "store");
   bool target_met = true;
+  std::size_t failed_turns = 0;
   Scheduler scheduler;
   for (int think : thinks)
   for (int n : levels) {
     Level l = run_level(sessions, n, seconds, think, scheduler);
+    failed_turns += l.failed;
     auto col = [&](double Sample::*field) {
       std::vector<double> v;
       for (const auto& s : l.samples) v.push_back(s.*field / 1000.0);
@@ -306,5 +308,9 @@ int main(int argc, char** argv) {
               target_met ? "met" : "NOT met");
   system.shutdown(std::chrono::seconds(2));
   if (store_threads) store_threads->shutdown();
+  if (failed_turns > 0) {
+    std::fprintf(stderr, "dialog_load_bench: %zu turns failed (see the warnings above)\n", failed_turns);
+    return 1;
+  }
   return 0;
 }
