@@ -1,0 +1,707 @@
+// The client's I/O thread: the loop, the commands, the life of a call (dispatch, retries,
+// replies, deadlines) and what replica events do to calls. Liveness rules, picking and discovery
+// are in replica_liveness/replica_picker/replica_discovery; the public API in client.cc.
+// Depends on client_core.h, libzmq, shared/common.
+#include "shared/transport/client_core.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "shared/common/check.h"
+#include "shared/common/log.h"
+
+namespace parley::transport::detail {
+namespace {
+
+constexpr int kMaxCommandBatch = 4096;
+constexpr int kMaxReadBatch = 1024;
+
+}  // namespace
+
+ClientCore::ClientCore(ClientOptions options)
+    : options_(std::move(options)),
+      ids_("c"),
+      liveness_(LivenessOptions{options_.ping_interval, options_.dead_after, options_.probe_interval}) {}
+
+ClientCore::~ClientCore() {
+  // stop() ran (Client's destructor) unless init() failed; sockets are closed either way.
+  for (auto& r : replicas_) close_replica_sockets(*r);
+}
+
+Clock::time_point ClientCore::deadline_for(const CallOptions& options, Clock::time_point now) const {
+  if (options.deadline) return *options.deadline;
+  return now + (options.timeout.count() > 0 ? options.timeout : options_.default_timeout);
+}
+
+Status ClientCore::init() {
+  if (options_.targets.empty()) return invalid_argument("client " + options_.name + ": no targets");
+  if (options_.ping_interval.count() <= 0 || options_.dead_after.count() <= 0 ||
+      options_.probe_interval.count() <= 0) {
+    return invalid_argument("client " + options_.name + ": ping_interval, dead_after and probe_interval must be positive");
+  }
+  if (options_.curve) {
+    if (!curve_available()) return failed_precondition("client: CURVE requested but libzmq lacks it");
+    PARLEY_RETURN_IF_ERROR(validate_curve_key(options_.curve->server_public_key, "server CURVE public key"));
+    curve_client_keys_ = options_.curve->client_keys;
+    if (curve_client_keys_.secret_key.empty()) {
+      PARLEY_ASSIGN_OR_RETURN(curve_client_keys_, generate_curve_keypair());
+    }
+    PARLEY_RETURN_IF_ERROR(validate_curve_key(curve_client_keys_.public_key, "client CURVE public key"));
+    PARLEY_RETURN_IF_ERROR(validate_curve_key(curve_client_keys_.secret_key, "client CURVE secret key"));
+  }
+  std::vector<std::string> dns_targets;
+  for (const auto& text : options_.targets) {
+    PARLEY_ASSIGN_OR_RETURN(Target t, parse_target(text));
+    if (t.dns) {
+      dns_targets.push_back(t.text);
+    } else {
+      PARLEY_RETURN_IF_ERROR(add_replica(t.text, t.text));
+    }
+  }
+  if (!dns_targets.empty() && !options_.resolver) options_.resolver = default_resolver(options_.dns_ipv6);
+  // The discovery thread posts what it resolved; the I/O thread reconciles (handle(TargetsResolved)).
+  discovery_ = std::make_unique<ReplicaDiscovery>(
+      options_.name, std::move(dns_targets), options_.resolver, options_.resolve_interval,
+      [this](std::string target, std::vector<std::string> endpoints) {
+        post(TargetsResolved{std::move(target), std::move(endpoints)});
+      });
+  Envelope ping;
+  ping.set_kind(v1::PING);
+  ping.set_correlation_id("ping");
+  ping.SerializeToString(&ping_bytes_);
+  return Status::ok();
+}
+
+void ClientCore::start() {
+  auto self = shared_from_this();
+  io_thread_ = std::thread([self] { self->run(); });
+  if (discovery_) discovery_->start(self);
+}
+
+void ClientCore::stop() {
+  if (on_io_thread()) {
+    PARLEY_BUG() << "client " << options_.name << " destroyed from its own I/O thread (a reply callback)";
+    // The thread cannot join itself: let both threads finish on their own (each holds the core).
+    if (discovery_) discovery_->detach();
+    stop_.store(true);
+    if (io_thread_.joinable()) io_thread_.detach();
+    return;
+  }
+  std::lock_guard lock(stop_mu_);
+  if (discovery_) discovery_->stop();
+  stop_.store(true);
+  mailbox_.wake();
+  if (io_thread_.joinable()) io_thread_.join();
+}
+
+void ClientCore::refresh_targets() {
+  if (discovery_) discovery_->refresh();
+}
+
+bool ClientCore::wait_for_live(std::size_t live, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(live_mu_);
+  return live_cv_.wait_for(lock, timeout, [&] { return stats_.replicas_live.load() >= live; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The I/O loop
+
+void ClientCore::run() {
+  mailbox_.set_owner(std::this_thread::get_id());
+  std::vector<Command> batch;
+  Clock::time_point now = Clock::now();
+  liveness_.start(now);
+  bool mailbox_signaled = false;
+  // poll(2) on raw descriptors (the mailbox's eventfd, every socket's ZMQ_FD): zmq_poll would add
+  // a ZMQ_EVENTS round (two system calls) per socket before and after every sleep.
+  while (!stop_.load(std::memory_order_relaxed)) {
+    now = Clock::now();
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      if (replicas_[i]->monitor_dirty) read_monitor(*replicas_[i], now);
+      if (replicas_[i]->dirty) read_replica(*replicas_[i], now);
+    }
+    if (mailbox_signaled || mailbox_.has_items()) {
+      batch.clear();
+      mailbox_.drain(batch, mailbox_signaled);
+      mailbox_signaled = false;
+      int n = 0;
+      for (auto& command : batch) {
+        std::visit([&](auto& c) { handle(c, now); }, command);
+        if (++n == kMaxCommandBatch) now = Clock::now(), n = 0;
+      }
+      batch.clear();
+    }
+    run_timers(Clock::now());
+    if (retired_dirty_) remove_retired();
+    bool dirty = false;
+    for (auto& r : replicas_) dirty = dirty || r->dirty || r->monitor_dirty;
+    if (dirty) continue;  // sent something: drain before sleeping
+    if (poll_dirty_) rebuild_poll_items();
+    int timeout = mailbox_.has_items() ? 0 : poll_timeout_ms(Clock::now());
+    int rc = ::poll(poll_fds_.data(), poll_fds_.size(), timeout);
+    if (rc < 0) {
+      if (errno != EINTR) {
+        PARLEY_LOG_EVERY_MS(kError, 1000) << "client " << options_.name << ": poll: " << std::strerror(errno);
+      }
+      continue;
+    }
+    mailbox_signaled = poll_fds_[0].revents != 0;
+    for (std::size_t i = 0; i < poll_replicas_.size(); ++i) {
+      if (poll_fds_[1 + 2 * i].revents != 0) poll_replicas_[i]->dirty = true;
+      if (poll_fds_[2 + 2 * i].revents != 0) poll_replicas_[i]->monitor_dirty = true;
+    }
+  }
+  shutdown();
+}
+
+void ClientCore::rebuild_poll_items() {
+  poll_fds_.clear();
+  poll_replicas_.clear();
+  poll_fds_.push_back({mailbox_.fd(), POLLIN, 0});
+  for (auto& r : replicas_) {
+    poll_fds_.push_back({r->socket_fd, POLLIN, 0});
+    poll_fds_.push_back({r->monitor_fd, POLLIN, 0});
+    poll_replicas_.push_back(r.get());
+  }
+  poll_dirty_ = false;
+}
+
+int ClientCore::poll_timeout_ms(Clock::time_point now) const {
+  const bool all_live = stats_.replicas_live.load(std::memory_order_relaxed) >= replicas_.size();
+  Clock::time_point next = liveness_.next_due(all_live, !waiting_.empty());
+  if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
+  for (const PendingCall* c : waiting_) next = std::min(next, c->wait_until);
+  return static_cast<int>(std::clamp<std::int64_t>(
+      std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, 60'000));
+}
+
+void ClientCore::run_timers(Clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    PendingCall& c = *deadlines_.begin()->second;
+    if (c.replica != nullptr) {
+      Replica& r = *c.replica;
+      Status why = deadline_exceeded("no reply from replica " + describe(r) + " within the deadline");
+      send_cancel(r, c.token->correlation_id, why);
+      complete(c, why);
+    } else {
+      std::string why = c.last_error.empty() ? "" : "; last error: " + c.last_error;
+      complete(c, unavailable("no live replica of " + options_.name + " before the deadline (" + replica_summary() +
+                              ")" + why));
+    }
+  }
+  if (!waiting_.empty()) {
+    std::vector<PendingCall*> expired;
+    for (PendingCall* c : waiting_) {
+      if (c->wait_until <= now) expired.push_back(c);
+    }
+    for (PendingCall* c : expired) {
+      std::string why = c->last_error.empty() ? "" : "; last error: " + c->last_error;
+      complete(*c, unavailable("no live replica of " + options_.name + " within " +
+                               std::to_string(options_.max_wait_for_replica.count()) + " ms (" + replica_summary() +
+                               ")" + why));
+    }
+  }
+  std::vector<Replica*> all;
+  all.reserve(replicas_.size());
+  for (auto& r : replicas_) all.push_back(r.get());
+  ReplicaLiveness::Work work = liveness_.due(now, all);
+  for (const auto& [i, silent] : work.died) {
+    became_dead(*all[i], "nothing received for " + std::to_string(silent.count()) + " ms", now);
+  }
+  for (std::size_t i : work.ping) send_ping(*all[i]);
+  if (work.retry_parked) {
+    // A call parks when every send was refused (a replica still believed live is reconnecting,
+    // or its queue is full): try again each tick rather than only when a replica turns live.
+    dispatch_waiting(now);
+  }
+}
+
+void ClientCore::shutdown() {
+  mailbox_.close();
+  std::vector<Command> rest;
+  mailbox_.drain(rest, true);
+  for (auto& command : rest) {
+    if (auto* s = std::get_if<StartCall>(&command)) {
+      s->token->done.store(true);
+      stats_.failures_by_code[static_cast<int>(StatusCode::kCancelled)].fetch_add(1);
+      invoke(s->on_reply, cancelled("client " + options_.name + " stopped"));
+    } else if (auto* t = std::get_if<RunTask>(&command)) {
+      t->fn();
+    }
+  }
+  std::vector<PendingCall*> open;
+  for (auto& [id, c] : calls_) open.push_back(&c);
+  for (PendingCall* c : open) {
+    Status why = cancelled("client " + options_.name + " stopped");
+    if (c->replica) send_cancel(*c->replica, c->token->correlation_id, why);
+    complete(*c, why);
+  }
+  for (auto& r : replicas_) close_replica_sockets(*r);
+  replicas_.clear();
+  publish_gauges();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+void ClientCore::handle(StartCall& s, Clock::time_point now) {
+  const std::string& id = s.token->correlation_id;
+  auto [it, inserted] = calls_.try_emplace(id);
+  if (!inserted) {
+    PARLEY_BUG() << "client: duplicate correlation id " << id;
+    invoke(s.on_reply, internal_error("duplicate correlation id"));
+    return;
+  }
+  PendingCall& c = it->second;
+  c.token = std::move(s.token);
+  c.request = std::move(s.request);
+  c.options = s.options;
+  c.options.max_attempts = std::max(1, c.options.max_attempts);
+  if (!c.options.idempotent) c.options.max_attempts = 1;
+  c.deadline = s.deadline;
+  c.on_reply = std::move(s.on_reply);
+  c.deadline_entry = deadlines_.emplace(c.deadline, &c);
+  if (now >= c.deadline) {
+    complete(c, deadline_exceeded("deadline passed before the request was sent"));
+    return;
+  }
+  dispatch(c, now);
+}
+
+void ClientCore::handle(StreamSend& s, Clock::time_point now) {
+  auto it = calls_.find(s.token->correlation_id);
+  if (it == calls_.end()) return;  // ended meanwhile
+  PendingCall& c = it->second;
+  if (!c.options.client_stream || c.send_closed) {
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": stream data dropped: call "
+                                     << c.token->correlation_id
+                                     << (c.send_closed ? " already closed its stream" : " is not a client stream");
+    return;
+  }
+  if (s.end_of_stream) c.send_closed = true;
+  s.data.set_end_of_stream(s.end_of_stream);
+  if (c.replica == nullptr) {
+    c.pending_stream.push_back(std::move(s.data));
+    return;
+  }
+  send_stream(c, std::move(s.data), now);
+}
+
+void ClientCore::handle(CancelCall& s, Clock::time_point /*now*/) {
+  auto it = calls_.find(s.token->correlation_id);
+  if (it == calls_.end()) return;
+  PendingCall& c = it->second;
+  Status why = cancelled("cancelled by the caller");
+  if (c.replica) send_cancel(*c.replica, c.token->correlation_id, why);
+  complete(c, why);
+}
+
+void ClientCore::handle(RunTask& t, Clock::time_point /*now*/) { t.fn(); }
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
+  std::vector<Replica*> skip;  // refused the send this time
+  while (Replica* r = picker_.pick(replicas_, c.tried, skip)) {
+    int err = send_request(c, *r, now);
+    if (err == 0) {
+      c.replica = r;
+      c.attempts++;
+      c.tried.add(r->serial);
+      r->in_flight++;
+      r->calls_sent++;
+      if (!c.options.idempotent || c.attempts >= c.options.max_attempts) {
+        c.request.clear_payload();  // never re-sent: do not hold on to (possibly large) payloads
+      }
+      std::vector<Envelope> pending = std::move(c.pending_stream);
+      c.pending_stream.clear();
+      for (auto& data : pending) {
+        if (!send_stream(c, std::move(data), now)) return;
+      }
+      return;
+    }
+    stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
+    c.last_error = "send to replica " + describe(*r) + " failed: " +
+                   (err == EAGAIN ? "send queue full or not connected" : zmq_error_text(err));
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": " << c.last_error;
+    skip.push_back(r);
+  }
+  park(c, now);
+}
+
+int ClientCore::send_request(PendingCall& c, Replica& r, Clock::time_point now) {
+  Envelope& e = c.request;
+  e.set_id(ids_.next());
+  e.set_correlation_id(c.token->correlation_id);
+  e.set_kind(v1::REQUEST);
+  e.set_sequence(0);
+  e.set_end_of_stream(!c.options.client_stream);
+  e.set_idempotent(c.options.idempotent);
+  e.set_deadline_remaining_us(remaining_us(c.deadline, now));
+  Message message = serialize(e);
+  r.dirty = true;
+  return send_message(r.socket, message, ZMQ_DONTWAIT);
+}
+
+bool ClientCore::send_stream(PendingCall& c, Envelope&& data, Clock::time_point now) {
+  data.set_kind(v1::STREAM_DATA);
+  data.set_correlation_id(c.token->correlation_id);
+  data.set_sequence(c.next_stream_sequence++);
+  if (data.id().empty()) data.set_id(ids_.next());
+  data.set_deadline_remaining_us(remaining_us(c.deadline, now));
+  c.stream_sent = true;
+  Message message = serialize(data);
+  c.replica->dirty = true;
+  int err = send_message(c.replica->socket, message, ZMQ_DONTWAIT);
+  if (err == 0) return true;
+  stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
+  Replica& r = *c.replica;
+  std::string why = "stream data could not be sent to replica " + describe(r) + ": " +
+                    (err == EAGAIN ? "send queue full (high-water mark)" : zmq_error_text(err));
+  PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": " << why;
+  send_cancel(r, c.token->correlation_id, cancelled(why));
+  complete(c, unavailable(why));
+  return false;
+}
+
+void ClientCore::send_cancel(Replica& r, const std::string& correlation_id, const Status& why) {
+  Envelope cancel;
+  cancel.set_kind(v1::CANCEL);
+  set_status(cancel, why);
+  cancel.set_correlation_id(correlation_id);
+  cancel.set_id(ids_.next());
+  Message message = serialize(cancel);
+  r.dirty = true;
+  // Best effort: a replica that is gone does not need to hear it.
+  if (send_message(r.socket, message, ZMQ_DONTWAIT) != 0) {
+    stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void ClientCore::park(PendingCall& c, Clock::time_point now) {
+  if (c.waiting) return;
+  c.waiting = true;
+  if (c.wait_until == Clock::time_point{}) {  // first park: re-parking must not extend the wait
+    c.wait_until = c.deadline;
+    if (options_.max_wait_for_replica.count() > 0) {
+      c.wait_until = std::min(c.deadline, now + options_.max_wait_for_replica);
+    }
+  }
+  waiting_.push_back(&c);
+}
+
+void ClientCore::dispatch_waiting(Clock::time_point now) {
+  if (waiting_.empty()) return;
+  std::vector<PendingCall*> parked;
+  parked.swap(waiting_);
+  for (PendingCall* c : parked) c->waiting = false;
+  for (PendingCall* c : parked) dispatch(*c, now);
+}
+
+void ClientCore::release(PendingCall& c) {
+  if (c.replica == nullptr) return;
+  Replica& r = *c.replica;
+  r.in_flight--;
+  c.replica = nullptr;
+  if (r.retired && r.in_flight == 0) retired_dirty_ = true;
+}
+
+bool ClientCore::retryable(const PendingCall& c, Clock::time_point now) const {
+  return c.options.idempotent && !c.got_reply && !c.stream_sent && c.attempts < c.options.max_attempts &&
+         now < c.deadline;
+}
+
+void ClientCore::retry_or_fail(PendingCall& c, const std::string& why, Clock::time_point now) {
+  c.last_error = why;
+  if (retryable(c, now)) {
+    stats_.retries.fetch_add(1, std::memory_order_relaxed);
+    PARLEY_LOG(kDebug) << "client " << options_.name << ": retrying " << c.token->correlation_id << ": " << why;
+    dispatch(c, now);
+    return;
+  }
+  std::string not_retried;
+  if (!c.options.idempotent) {
+    not_retried = "; not retried: the call is not idempotent";
+  } else if (c.got_reply || c.stream_sent) {
+    not_retried = "; not retried: the call had already streamed";
+  } else if (c.attempts >= c.options.max_attempts) {
+    not_retried = "; not retried: " + std::to_string(c.attempts) + " attempts made";
+  }
+  complete(c, unavailable(why + not_retried));
+}
+
+void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
+  auto it = calls_.find(reply.correlation_id());
+  if (it == calls_.end() || it->second.replica != &r) {
+    // After a cancel or deadline, or from a replica the call has moved away from.
+    stats_.unknown_replies.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  PendingCall& c = it->second;
+  Status status = status_of(reply);
+  if (status.code() == StatusCode::kUnavailable && !c.got_reply) {
+    release(c);
+    retry_or_fail(c, "replica " + describe(r) + " answered UNAVAILABLE: " + status.message(), now);
+    return;
+  }
+  c.got_reply = true;
+  if (!status.is_ok()) {
+    complete(c, status);
+  } else if (reply.end_of_stream()) {
+    complete(c, std::move(reply));
+  } else {
+    invoke(c.on_reply, std::move(reply));
+  }
+}
+
+void ClientCore::complete(PendingCall& c, Result<Envelope> result) {
+  release(c);
+  if (c.deadline_entry != deadlines_.end()) deadlines_.erase(c.deadline_entry);
+  if (c.waiting) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &c));
+  c.token->done.store(true, std::memory_order_release);
+  if (result.ok()) {
+    stats_.completed_ok.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats_.failures_by_code[static_cast<std::size_t>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
+  }
+  ReplyCallback callback = std::move(c.on_reply);
+  std::shared_ptr<CallToken> token = std::move(c.token);
+  calls_.erase(token->correlation_id);  // `c` is gone from here on
+  invoke(callback, std::move(result));
+}
+
+void ClientCore::invoke(ReplyCallback& callback, Result<Envelope> result) {
+  if (!callback) return;
+  try {
+    callback(std::move(result));
+  } catch (const std::exception& e) {
+    PARLEY_BUG() << "client " << options_.name << ": reply callback threw: " << e.what();
+  } catch (...) {
+    PARLEY_BUG() << "client " << options_.name << ": reply callback threw";
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Replica events
+
+std::string ClientCore::replica_summary() const {
+  int known = 0, live = 0, draining = 0;
+  for (const auto& r : replicas_) {
+    if (r->retired) continue;
+    ++known;
+    if (r->live() && r->load.draining) ++draining;
+    else if (r->live()) ++live;
+  }
+  return std::to_string(known) + " replicas known: " + std::to_string(live) + " live, " + std::to_string(draining) +
+         " draining";
+}
+
+Status ClientCore::add_replica(const std::string& endpoint, const std::string& target) {
+  for (auto& existing : replicas_) {
+    if (existing->endpoint != endpoint) continue;
+    if (existing->retired) {
+      existing->retired = false;
+      existing->target = target;
+      PARLEY_LOG(kInfo) << "client " << options_.name << ": replica back" << " endpoint=" << endpoint;
+      publish_gauges();
+    }
+    return Status::ok();
+  }
+  auto r = std::make_unique<Replica>();
+  r->serial = next_serial_++;
+  r->endpoint = endpoint;
+  r->target = target;
+  PARLEY_RETURN_IF_ERROR(
+      open_replica_sockets(*r, options_, curve_client_keys_).with_context("client " + options_.name));
+  PARLEY_LOG(kDebug) << "client " << options_.name << ": replica added" << " endpoint=" << endpoint
+                     << " target=" << target;
+  replicas_.push_back(std::move(r));
+  poll_dirty_ = true;
+  publish_gauges();
+  return Status::ok();
+}
+
+void ClientCore::read_replica(Replica& r, Clock::time_point now) {
+  for (int n = 0; n < kMaxReadBatch; ++n) {
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, r.socket, ZMQ_DONTWAIT) < 0) {
+      int err = errno;
+      zmq_msg_close(&msg);
+      if (err == EINTR) continue;
+      r.dirty = false;  // drained: ZMQ_FD will signal the next arrival
+      return;
+    }
+    bool more = zmq_msg_more(&msg) != 0;
+    bool multipart = more;
+    while (more) {  // a server of ours sends one frame; drop anything else whole
+      zmq_msg_t part;
+      zmq_msg_init(&part);
+      if (zmq_msg_recv(&part, r.socket, 0) < 0) {
+        zmq_msg_close(&part);
+        break;
+      }
+      more = zmq_msg_more(&part) != 0;
+      zmq_msg_close(&part);
+    }
+    Envelope env;
+    bool parsed = false;
+    if (!multipart && zmq_msg_size(&msg) <= static_cast<std::size_t>(INT32_MAX)) {
+      try {
+        parsed = env.ParseFromArray(zmq_msg_data(&msg), static_cast<int>(zmq_msg_size(&msg)));
+      } catch (...) {  // allocation failure only
+        parsed = false;
+      }
+    }
+    zmq_msg_close(&msg);
+    if (!parsed) {
+      stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
+      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed message from replica "
+                                       << describe(r) << " dropped";
+      continue;
+    }
+    on_envelope(r, std::move(env), now);
+  }
+}
+
+void ClientCore::on_envelope(Replica& r, Envelope&& env, Clock::time_point now) {
+  if (env.has_load()) r.load = load_of(env);
+  if (!env.replica().empty() && r.name != env.replica()) r.name = env.replica();
+  if (liveness_.heard(r.health, now)) became_live(r, now);
+  switch (static_cast<int>(env.kind())) {
+    case v1::PONG:
+      stats_.pongs.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case v1::REPLY:
+      on_reply(r, std::move(env), now);
+      return;
+    default:
+      stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
+      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": unexpected " << kind_name(env.kind())
+                                       << " from replica " << describe(r) << " dropped";
+      return;
+  }
+}
+
+void ClientCore::read_monitor(Replica& r, Clock::time_point now) {
+  r.monitor_dirty = false;
+  MonitorEvent ev;
+  while (r.monitor != nullptr && read_monitor_event(r.monitor, &ev)) {
+    switch (ev.event) {
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        send_ping(r);  // live on the pong, without waiting for the next ping tick
+        break;
+      case ZMQ_EVENT_DISCONNECTED:
+        // The link is gone, and with it every reply still owed on it (a new connection gets a
+        // new routing id): no point waiting for dead_after.
+        if (liveness_.lost(r.health)) became_dead(r, "disconnected", now);
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: {
+        stats_.handshake_failures.fetch_add(1, std::memory_order_relaxed);
+        PARLEY_LOG_EVERY_MS(kWarn, 5000) << "client " << options_.name << ": handshake with replica "
+                                         << describe(r) << " failed (event " << ev.event << ", value " << ev.value
+                                         << "): wrong CURVE keys or not a Parley server?";
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void ClientCore::became_live(Replica& r, Clock::time_point now) {
+  PARLEY_LOG(kInfo) << "client " << options_.name << ": replica live" << " endpoint=" << r.endpoint
+                    << " replica=" << r.name;
+  publish_gauges();
+  dispatch_waiting(now);
+}
+
+void ClientCore::became_dead(Replica& r, const std::string& reason, Clock::time_point now) {
+  stats_.replica_deaths.fetch_add(1, std::memory_order_relaxed);
+  PARLEY_LOG(kWarn) << "client " << options_.name << ": replica dead: " << reason << " endpoint=" << r.endpoint
+                    << " replica=" << r.name << " in_flight=" << r.in_flight;
+  publish_gauges();
+  std::vector<PendingCall*> affected;
+  for (auto& [id, c] : calls_) {
+    if (c.replica == &r) affected.push_back(&c);
+  }
+  for (PendingCall* c : affected) {
+    // If the replica is only hung, it should not work on for nobody once it recovers.
+    std::string why = "replica " + describe(r) + " died (" + reason + ")";
+    send_cancel(r, c->token->correlation_id, cancelled(why));
+    release(*c);
+    retry_or_fail(*c, why, now);
+  }
+}
+
+void ClientCore::send_ping(Replica& r) {
+  r.dirty = true;
+  if (send_copy(r.socket, ping_bytes_, ZMQ_DONTWAIT) == 0) {
+    stats_.pings_sent.fetch_add(1, std::memory_order_relaxed);
+  }
+  // EAGAIN: not connected (ZMQ_IMMEDIATE) or the queue is full; liveness will tell.
+}
+
+void ClientCore::handle(TargetsResolved& t, Clock::time_point /*now*/) {
+  Reconciliation change = reconcile(replicas_, t.target, t.endpoints);
+  for (Replica* r : change.retire) {
+    r->retired = true;
+    PARLEY_LOG(kInfo) << "client " << options_.name << ": replica retired (gone from " << t.target << ")"
+                      << " endpoint=" << r->endpoint << " in_flight=" << r->in_flight;
+    if (r->in_flight == 0) retired_dirty_ = true;
+  }
+  for (const auto& endpoint : change.add) {
+    Status s = add_replica(endpoint, t.target);
+    if (!s.is_ok()) {
+      PARLEY_LOG_EVERY_MS(kWarn, 5000) << "client " << options_.name << ": cannot add replica: " << s.to_string();
+    }
+  }
+  publish_gauges();
+}
+
+void ClientCore::remove_retired() {
+  retired_dirty_ = false;
+  auto gone = [](const std::unique_ptr<Replica>& r) { return r->retired && r->in_flight == 0; };
+  for (auto& r : replicas_) {
+    if (gone(r)) close_replica_sockets(*r);
+  }
+  auto end = std::remove_if(replicas_.begin(), replicas_.end(), gone);
+  if (end != replicas_.end()) {
+    replicas_.erase(end, replicas_.end());
+    rebuild_poll_items();  // poll_replicas_ must not keep pointers to what was just freed
+  }
+  publish_gauges();
+}
+
+void ClientCore::publish_gauges() {
+  std::uint32_t live = 0;
+  std::uint32_t total = 0;
+  for (auto& r : replicas_) {
+    if (r->retired) continue;
+    ++total;
+    if (r->live()) ++live;
+  }
+  stats_.replicas_total.store(total);
+  {
+    std::lock_guard lock(live_mu_);
+    stats_.replicas_live.store(live);
+  }
+  live_cv_.notify_all();
+}
+
+std::vector<ReplicaInfo> ClientCore::snapshot() const {
+  std::vector<ReplicaInfo> out;
+  out.reserve(replicas_.size());
+  for (const auto& r : replicas_) {
+    out.push_back(ReplicaInfo{r->endpoint, r->target, r->name, r->live(), r->retired, r->load, r->in_flight,
+                              r->calls_sent});
+  }
+  return out;
+}
+
+}  // namespace parley::transport::detail
