@@ -6,7 +6,9 @@
 #include <future>
 #include <optional>
 
+#include "shared/common/log.h"
 #include "shared/transport/client_core.h"
+#include "shared/transport/envelope_codec.h"
 
 namespace parley::transport {
 namespace {
@@ -35,13 +37,23 @@ bool CallHandle::cancel() {
 bool CallHandle::send(Envelope data) {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::StreamSend{token_, std::move(data), false});
+  if (!core) return false;
+  // Serialized here, on the caller's thread; the I/O thread only writes the transport's fields.
+  const bool has_id = !data.id().empty();
+  detail::clear_transport_fields(data, /*keep_id=*/true);
+  std::string body;
+  if (!data.SerializeToString(&body)) {
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << core->options().name << ": stream data of call "
+                                     << token_->correlation_id << " cannot be serialized (over 2 GiB?): dropped";
+    return false;
+  }
+  return core->post(detail::StreamSend{token_, std::move(body), has_id, false});
 }
 
 bool CallHandle::close_send() {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::StreamSend{token_, Envelope(), true});
+  return core && core->post(detail::StreamSend{token_, std::string(), false, true});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -61,10 +73,20 @@ CallHandle Client::call(Envelope request, CallOptions options, ReplyCallback on_
   core_->stats().calls.fetch_add(1, std::memory_order_relaxed);
   auto token = std::make_shared<detail::CallToken>();
   token->core = core_;
-  token->correlation_id = core_->ids().next();
+  token->key = core_->ids().reserve();
+  token->correlation_id = core_->ids().format(token->key);
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
-  detail::Command command =
-      detail::StartCall{token, std::move(request), options, deadline, std::move(on_reply)};
+  // Serialized here, on the caller's thread, once (retries reuse the bytes); the I/O thread only
+  // writes the transport's fields per send (envelope_codec.h).
+  detail::clear_transport_fields(request, /*keep_id=*/false);
+  std::string body;
+  if (!request.SerializeToString(&body)) {
+    token->done.store(true);
+    core_->stats().failures_by_code[static_cast<int>(StatusCode::kInvalidArgument)].fetch_add(1);
+    if (on_reply) on_reply(invalid_argument("client " + core_->options().name + ": request cannot be serialized (over 2 GiB?)"));
+    return CallHandle(std::move(token));
+  }
+  detail::Command command = detail::StartCall{token, std::move(body), options, deadline, std::move(on_reply)};
   if (!core_->post(std::move(command))) {
     token->done.store(true);
     core_->stats().failures_by_code[static_cast<int>(StatusCode::kUnavailable)].fetch_add(1);

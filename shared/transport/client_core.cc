@@ -4,6 +4,8 @@
 // Depends on client_core.h, libzmq, shared/common.
 #include "shared/transport/client_core.h"
 
+#include "shared/transport/envelope_codec.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -170,15 +172,15 @@ void ClientCore::rebuild_poll_items() {
 int ClientCore::poll_timeout_ms(Clock::time_point now) const {
   const bool all_live = stats_.replicas_live.load(std::memory_order_relaxed) >= replicas_.size();
   Clock::time_point next = liveness_.next_due(all_live, !waiting_.empty());
-  if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
+  if (!calls_.deadlines().empty()) next = std::min(next, calls_.deadlines().earliest());
   for (const PendingCall* c : waiting_) next = std::min(next, c->wait_until);
   return static_cast<int>(std::clamp<std::int64_t>(
       std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, 60'000));
 }
 
 void ClientCore::run_timers(Clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    PendingCall& c = *deadlines_.begin()->second;
+  while (!calls_.deadlines().empty() && calls_.deadlines().earliest() <= now) {
+    PendingCall& c = *calls_.deadlines().top();
     if (c.replica != nullptr) {
       Replica& r = *c.replica;
       Status why = deadline_exceeded("no reply from replica " + describe(r) + " within the deadline");
@@ -202,14 +204,14 @@ void ClientCore::run_timers(Clock::time_point now) {
                                ")" + why));
     }
   }
-  std::vector<Replica*> all;
-  all.reserve(replicas_.size());
-  for (auto& r : replicas_) all.push_back(r.get());
-  ReplicaLiveness::Work work = liveness_.due(now, all);
+  if (!liveness_.is_due(now)) return;
+  liveness_view_.clear();
+  for (auto& r : replicas_) liveness_view_.push_back(r.get());
+  ReplicaLiveness::Work work = liveness_.due(now, liveness_view_);
   for (const auto& [i, silent] : work.died) {
-    became_dead(*all[i], "nothing received for " + std::to_string(silent.count()) + " ms", now);
+    became_dead(*liveness_view_[i], "nothing received for " + std::to_string(silent.count()) + " ms", now);
   }
-  for (std::size_t i : work.ping) send_ping(*all[i]);
+  for (std::size_t i : work.ping) send_ping(*liveness_view_[i]);
   if (work.retry_parked) {
     // A call parks when every send was refused (a replica still believed live is reconnecting,
     // or its queue is full): try again each tick rather than only when a replica turns live.
@@ -230,9 +232,7 @@ void ClientCore::shutdown() {
       t->fn();
     }
   }
-  std::vector<PendingCall*> open;
-  for (auto& [id, c] : calls_) open.push_back(&c);
-  for (PendingCall* c : open) {
+  for (PendingCall* c : calls_.all()) {
     Status why = cancelled("client " + options_.name + " stopped");
     if (c->replica) send_cancel(*c->replica, c->token->correlation_id, why);
     complete(*c, why);
@@ -246,22 +246,21 @@ void ClientCore::shutdown() {
 // Commands
 
 void ClientCore::handle(StartCall& s, Clock::time_point now) {
-  const std::string& id = s.token->correlation_id;
-  auto [it, inserted] = calls_.try_emplace(id);
-  if (!inserted) {
-    PARLEY_BUG() << "client: duplicate correlation id " << id;
+  PendingCall* call = calls_.open(s.token->key);
+  if (call == nullptr) {
+    PARLEY_BUG() << "client: duplicate correlation id " << s.token->correlation_id;
     invoke(s.on_reply, internal_error("duplicate correlation id"));
     return;
   }
-  PendingCall& c = it->second;
+  PendingCall& c = *call;
   c.token = std::move(s.token);
-  c.request = std::move(s.request);
+  c.body = std::move(s.body);
   c.options = s.options;
   c.options.max_attempts = std::max(1, c.options.max_attempts);
   if (!c.options.idempotent) c.options.max_attempts = 1;
   c.deadline = s.deadline;
   c.on_reply = std::move(s.on_reply);
-  c.deadline_entry = deadlines_.emplace(c.deadline, &c);
+  calls_.deadlines().push(&c, c.deadline);
   if (now >= c.deadline) {
     complete(c, deadline_exceeded("deadline passed before the request was sent"));
     return;
@@ -270,9 +269,9 @@ void ClientCore::handle(StartCall& s, Clock::time_point now) {
 }
 
 void ClientCore::handle(StreamSend& s, Clock::time_point now) {
-  auto it = calls_.find(s.token->correlation_id);
-  if (it == calls_.end()) return;  // ended meanwhile
-  PendingCall& c = it->second;
+  PendingCall* call = calls_.find(s.token->key);
+  if (call == nullptr) return;  // ended meanwhile
+  PendingCall& c = *call;
   if (!c.options.client_stream || c.send_closed) {
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": stream data dropped: call "
                                      << c.token->correlation_id
@@ -280,18 +279,18 @@ void ClientCore::handle(StreamSend& s, Clock::time_point now) {
     return;
   }
   if (s.end_of_stream) c.send_closed = true;
-  s.data.set_end_of_stream(s.end_of_stream);
+  QueuedStreamData data{std::move(s.body), s.has_id, s.end_of_stream};
   if (c.replica == nullptr) {
-    c.pending_stream.push_back(std::move(s.data));
+    c.pending_stream.push_back(std::move(data));
     return;
   }
-  send_stream(c, std::move(s.data), now);
+  send_stream(c, std::move(data), now);
 }
 
 void ClientCore::handle(CancelCall& s, Clock::time_point /*now*/) {
-  auto it = calls_.find(s.token->correlation_id);
-  if (it == calls_.end()) return;
-  PendingCall& c = it->second;
+  PendingCall* call = calls_.find(s.token->key);
+  if (call == nullptr) return;
+  PendingCall& c = *call;
   Status why = cancelled("cancelled by the caller");
   if (c.replica) send_cancel(*c.replica, c.token->correlation_id, why);
   complete(c, why);
@@ -313,9 +312,9 @@ void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
       r->in_flight++;
       r->calls_sent++;
       if (!c.options.idempotent || c.attempts >= c.options.max_attempts) {
-        c.request.clear_payload();  // never re-sent: do not hold on to (possibly large) payloads
+        std::string().swap(c.body);  // never re-sent: do not hold on to (possibly large) payloads
       }
-      std::vector<Envelope> pending = std::move(c.pending_stream);
+      std::vector<QueuedStreamData> pending = std::move(c.pending_stream);
       c.pending_stream.clear();
       for (auto& data : pending) {
         if (!send_stream(c, std::move(data), now)) return;
@@ -332,27 +331,30 @@ void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
 }
 
 int ClientCore::send_request(PendingCall& c, Replica& r, Clock::time_point now) {
-  Envelope& e = c.request;
-  e.set_id(ids_.next());
-  e.set_correlation_id(c.token->correlation_id);
-  e.set_kind(v1::REQUEST);
-  e.set_sequence(0);
-  e.set_end_of_stream(!c.options.client_stream);
-  e.set_idempotent(c.options.idempotent);
-  e.set_deadline_remaining_us(remaining_us(c.deadline, now));
-  Message message = serialize(e);
+  IdBuffer id;
+  TransportFields f;
+  f.id = id.next(ids_);
+  f.correlation_id = c.token->correlation_id;
+  f.kind = v1::REQUEST;
+  f.end_of_stream = !c.options.client_stream;
+  f.idempotent = c.options.idempotent;
+  f.deadline_remaining_us = remaining_us(c.deadline, now);
+  Message message = encode_envelope(c.body, f);
   r.dirty = true;
   return send_message(r.socket, message, ZMQ_DONTWAIT);
 }
 
-bool ClientCore::send_stream(PendingCall& c, Envelope&& data, Clock::time_point now) {
-  data.set_kind(v1::STREAM_DATA);
-  data.set_correlation_id(c.token->correlation_id);
-  data.set_sequence(c.next_stream_sequence++);
-  if (data.id().empty()) data.set_id(ids_.next());
-  data.set_deadline_remaining_us(remaining_us(c.deadline, now));
+bool ClientCore::send_stream(PendingCall& c, QueuedStreamData&& data, Clock::time_point now) {
+  IdBuffer id;
+  TransportFields f;
+  if (!data.has_id) f.id = id.next(ids_);
+  f.correlation_id = c.token->correlation_id;
+  f.kind = v1::STREAM_DATA;
+  f.sequence = c.next_stream_sequence++;
+  f.end_of_stream = data.end_of_stream;
+  f.deadline_remaining_us = remaining_us(c.deadline, now);
   c.stream_sent = true;
-  Message message = serialize(data);
+  Message message = encode_envelope(data.body, f);
   c.replica->dirty = true;
   int err = send_message(c.replica->socket, message, ZMQ_DONTWAIT);
   if (err == 0) return true;
@@ -433,13 +435,14 @@ void ClientCore::retry_or_fail(PendingCall& c, const std::string& why, Clock::ti
 }
 
 void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
-  auto it = calls_.find(reply.correlation_id());
-  if (it == calls_.end() || it->second.replica != &r) {
+  const std::optional<std::uint64_t> key = ids_.parse(reply.correlation_id());
+  PendingCall* call = key ? calls_.find(*key) : nullptr;
+  if (call == nullptr || call->replica != &r) {
     // After a cancel or deadline, or from a replica the call has moved away from.
     stats_.unknown_replies.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  PendingCall& c = it->second;
+  PendingCall& c = *call;
   Status status = status_of(reply);
   if (status.code() == StatusCode::kUnavailable && !c.got_reply) {
     release(c);
@@ -456,9 +459,8 @@ void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
   }
 }
 
-void ClientCore::complete(PendingCall& c, Result<Envelope> result) {
+void ClientCore::complete(PendingCall& c, Result<Envelope>&& result) {
   release(c);
-  if (c.deadline_entry != deadlines_.end()) deadlines_.erase(c.deadline_entry);
   if (c.waiting) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &c));
   c.token->done.store(true, std::memory_order_release);
   if (result.ok()) {
@@ -468,11 +470,11 @@ void ClientCore::complete(PendingCall& c, Result<Envelope> result) {
   }
   ReplyCallback callback = std::move(c.on_reply);
   std::shared_ptr<CallToken> token = std::move(c.token);
-  calls_.erase(token->correlation_id);  // `c` is gone from here on
+  calls_.close(&c);  // `c` is gone from here on
   invoke(callback, std::move(result));
 }
 
-void ClientCore::invoke(ReplyCallback& callback, Result<Envelope> result) {
+void ClientCore::invoke(ReplyCallback& callback, Result<Envelope>&& result) {
   if (!callback) return;
   try {
     callback(std::move(result));
@@ -627,8 +629,8 @@ void ClientCore::became_dead(Replica& r, const std::string& reason, Clock::time_
                     << " replica=" << r.name << " in_flight=" << r.in_flight;
   publish_gauges();
   std::vector<PendingCall*> affected;
-  for (auto& [id, c] : calls_) {
-    if (c.replica == &r) affected.push_back(&c);
+  for (PendingCall* c : calls_.all()) {
+    if (c->replica == &r) affected.push_back(c);
   }
   for (PendingCall* c : affected) {
     // If the replica is only hung, it should not work on for nobody once it recovers.

@@ -1,22 +1,21 @@
 // Private to the transport: the client's I/O thread — its loop, the commands other threads post
 // to it, and the life of a call (dispatch, retries, replies, deadlines). Replica liveness,
 // discovery and the picking policy are units of their own (replica_*.h) that this one drives.
-// Depends on client.h, mailbox.h, replica*.h, zmq_util.h.
+// Depends on client.h, call_table.h, mailbox.h, replica*.h, zmq_util.h.
 #pragma once
 
 #include <poll.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
+#include "shared/transport/call_table.h"
 #include "shared/transport/client.h"
 #include "shared/transport/mailbox.h"
 #include "shared/transport/replica.h"
@@ -30,21 +29,24 @@ namespace parley::transport::detail {
 /// Shared between a CallHandle's copies and the I/O thread.
 struct CallToken {
   std::weak_ptr<ClientCore> core;
-  std::string correlation_id;
+  std::uint64_t key = 0;       // the number in correlation_id: the call's key in the CallTable
+  std::string correlation_id;  // ClientCore::ids().format(key)
   std::atomic<bool> done{false};
 };
 
-// Commands posted to the I/O thread (handled exhaustively with std::visit).
+// Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
+// serialized on the caller's thread, without the fields the transport writes per send.
 struct StartCall {
   std::shared_ptr<CallToken> token;
-  Envelope request;
+  std::string body;
   CallOptions options;
   Clock::time_point deadline;
   ReplyCallback on_reply;
 };
 struct StreamSend {
   std::shared_ptr<CallToken> token;
-  Envelope data;
+  std::string body;
+  bool has_id = false;  // the caller set the envelope's id (else the transport writes one)
   bool end_of_stream = false;
 };
 struct CancelCall {
@@ -58,27 +60,6 @@ struct RunTask {
   std::function<void()> fn;
 };
 using Command = std::variant<StartCall, StreamSend, CancelCall, TargetsResolved, RunTask>;
-
-/// One call between StartCall and its end (I/O thread only).
-struct PendingCall {
-  std::shared_ptr<CallToken> token;
-  Envelope request;  // kept for retries; transport fields are refilled at each send
-  CallOptions options;
-  Clock::time_point deadline;
-  Clock::time_point wait_until{};  // while parked (no live replica); set at the first park
-  ReplyCallback on_reply;
-  Replica* replica = nullptr;  // where the call is now; null while parked
-  int attempts = 0;
-  bool got_reply = false;
-  bool stream_sent = false;  // STREAM_DATA went out: the call can no longer move
-  bool send_closed = false;
-  bool waiting = false;
-  std::uint64_t next_stream_sequence = 1;
-  std::vector<Envelope> pending_stream;  // STREAM_DATA posted while parked
-  TriedReplicas tried;
-  std::string last_error;
-  std::multimap<Clock::time_point, PendingCall*>::iterator deadline_entry;
-};
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
@@ -121,7 +102,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void dispatch(PendingCall& call, Clock::time_point now);
   int send_request(PendingCall& call, Replica& replica, Clock::time_point now);
   /// False when the send failed and the call was completed (`call` is gone).
-  bool send_stream(PendingCall& call, Envelope&& data, Clock::time_point now);
+  bool send_stream(PendingCall& call, QueuedStreamData&& data, Clock::time_point now);
   /// CANCEL for `correlation_id`; `why` travels in its status so the server knows the reason.
   void send_cancel(Replica& replica, const std::string& correlation_id, const Status& why);
   void park(PendingCall& call, Clock::time_point now);
@@ -132,8 +113,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void retry_or_fail(PendingCall& call, const std::string& why, Clock::time_point now);
   void on_reply(Replica& replica, Envelope&& reply, Clock::time_point now);
   /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
-  void complete(PendingCall& call, Result<Envelope> result);
-  void invoke(ReplyCallback& callback, Result<Envelope> result);
+  void complete(PendingCall& call, Result<Envelope>&& result);
+  void invoke(ReplyCallback& callback, Result<Envelope>&& result);
 
   // Replica events (sockets, liveness outcomes, the replica set).
   Status add_replica(const std::string& endpoint, const std::string& target);
@@ -167,9 +148,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   ReplicaLiveness liveness_;
   LeastLoadedPicker picker_;
   std::uint64_t next_serial_ = 1;
-  std::unordered_map<std::string, PendingCall> calls_;
-  std::multimap<Clock::time_point, PendingCall*> deadlines_;
-  std::vector<PendingCall*> waiting_;
+  CallTable calls_;
+  std::vector<PendingCall*> waiting_;  // parked: no replica took them yet
+  std::vector<Replica*> liveness_view_;
   std::vector<pollfd> poll_fds_;
   std::vector<Replica*> poll_replicas_;
   bool poll_dirty_ = true;

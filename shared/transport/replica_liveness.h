@@ -52,6 +52,8 @@ class ReplicaLiveness {
   /// When the loop must wake next for liveness work. Probes count only while some replica is
   /// not live or calls are parked (a tick then retries them).
   Clock::time_point next_due(bool all_live, bool calls_parked) const;
+  /// True when due() has work at `now` (a tick is due).
+  bool is_due(Clock::time_point now) const { return now >= next_ping_ || now >= next_probe_; }
 
   /// What is due at `now`, for `replicas` (ReplicaLiveness marks the silent ones dead itself).
   struct Work {
