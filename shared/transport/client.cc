@@ -105,7 +105,12 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
     std::condition_variable cv;
     std::optional<Result<Envelope>> result;
   };
-  auto state = std::make_shared<SyncState>();
+  // One state per calling thread, reused while nothing else holds it (a call that timed out
+  // leaves its callback holding the old one: that thread then gets a fresh state).
+  thread_local std::shared_ptr<SyncState> cached;
+  if (!cached || cached.use_count() != 1) cached = std::make_shared<SyncState>();
+  std::shared_ptr<SyncState> state = cached;
+  state->result.reset();
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
   options.deadline = deadline;
   CallHandle handle = call(std::move(request), options, [state](Result<Envelope> r) {
