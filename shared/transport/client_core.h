@@ -116,7 +116,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void complete(PendingCall& call, Result<Envelope>&& result);
   void invoke(ReplyCallback& callback, Result<Envelope>&& result);
 
-  // Replica events (sockets, liveness outcomes, the replica set).
+  // Replica events (client_core_replicas.cc: sockets, liveness outcomes, the replica set).
   Status add_replica(const std::string& endpoint, const std::string& target);
   void read_replica(Replica& replica, Clock::time_point now);
   void read_monitor(Replica& replica, Clock::time_point now);
