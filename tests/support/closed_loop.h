@@ -1,5 +1,5 @@
 // A closed-loop load generator for in-process benchmarks: N client threads call `request(client,
-// i)` back to back for a fixed time; throughput, p50/p99 latency and errors come back.
+// i)` back to back for a fixed time; throughput, p50/p99/p99.9/max latency and errors come back.
 // Why: the batching benchmarks (NLU, QA) measure the same way, so their figures compare.
 // Header-only; depends on the standard library.
 #pragma once
@@ -18,6 +18,8 @@ struct LoadFigures {
   double per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
+  double p999_ms = 0;  // the tail where stalls show (issue 18)
+  double max_ms = 0;
   std::size_t calls = 0;
   std::size_t errors = 0;
 };
@@ -52,6 +54,8 @@ inline LoadFigures run_closed_loop(int clients, double seconds,
   f.per_second = static_cast<double>(all.size()) / elapsed;
   f.p50_ms = all.empty() ? 0 : all[all.size() / 2];
   f.p99_ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  f.p999_ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 999 / 1000)];
+  f.max_ms = all.empty() ? 0 : all.back();
   f.errors = errors;
   return f;
 }
