@@ -4,14 +4,13 @@
 // Depends on client_core.h, libzmq, shared/common.
 #include "shared/transport/client_core.h"
 
-#include "shared/transport/envelope_codec.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "shared/common/check.h"
 #include "shared/common/log.h"
+#include "shared/transport/envelope_codec.h"
 
 namespace parley::transport::detail {
 namespace {
