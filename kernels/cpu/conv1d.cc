@@ -12,10 +12,15 @@
 
 namespace parley::kernels::cpu {
 
+// f32, groups == 1: im2col/col2im + the packed GEMM (conv1d_gemm.cc).
+bool conv1d_gemm_applies(const Conv1dArgs& a);
+Status conv1d_gemm(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ctx);
+
 Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   const std::int64_t lout = conv1d_output_length(a);
   if (a.batch == 0 || a.out_channels == 0 || lout <= 0) return Status::ok();
+  if (conv1d_gemm_applies(a)) return conv1d_gemm(a, lout, ctx);
   const std::int64_t cin_g = a.in_channels / a.groups, cout_g = a.out_channels / a.groups;
   const std::int64_t lin = a.in_length, ks = a.kernel_size;
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
