@@ -1,0 +1,65 @@
+// Session::run: binds and checks inputs, runs the main graph with the memory plan, returns the
+// outputs. Why: see model.h. Depends on model.h, executor.h, kernels/backend.h.
+#include <algorithm>
+
+#include "shared/onnx/executor.h"
+#include "shared/onnx/model.h"
+
+namespace parley::onnx {
+
+Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
+    : model_(std::move(model)), options_(options), rng_(options.seed) {
+  kernels::ExecContext exec;
+  exec.stream.device = model_->data().device;
+  exec.threads = options_.threads;
+  pool_ = std::make_shared<TensorPool>(kernels::BackendRegistry::instance().for_device(model_->data().device), exec);
+}
+
+Session::~Session() = default;
+
+std::uint64_t Session::pool_bytes() const { return pool_->bytes(); }
+
+Result<std::vector<Tensor>> Session::run(const std::vector<std::pair<std::string, Tensor>>& inputs, const RunOptions& options) {
+  const ModelData& m = model_->data();
+  kernels::ExecContext exec;
+  exec.stream.device = m.device;
+  exec.threads = options_.threads;
+  const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
+  ExecState st(m, be, exec, pool_.get(), rng_, &options);
+  const Graph& g = m.graphs.front();
+  std::vector<bool> bound(g.inputs.size(), false);
+  for (const auto& [name, t] : inputs) {
+    auto it = std::find_if(g.inputs.begin(), g.inputs.end(),
+                           [&](int id) { return m.values[static_cast<std::size_t>(id)].name == name; });
+    if (it == g.inputs.end()) {
+      std::string names;
+      for (int id : g.inputs) {
+        if (!names.empty()) names += ", ";
+        names += m.values[static_cast<std::size_t>(id)].name;
+      }
+      return invalid_argument("the model has no input '" + name + "' (inputs: " + names + ")");
+    }
+    const ValueInfo& v = m.values[static_cast<std::size_t>(*it)];
+    if (t.type() != v.type) {
+      return invalid_argument("input '" + name + "' is " + data_type_name(t.type()) + ", the model expects " + data_type_name(v.type));
+    }
+    if (v.rank_known) {
+      bool ok = static_cast<std::size_t>(t.rank()) == v.dims.size();
+      for (std::size_t d = 0; ok && d < v.dims.size(); ++d) ok = v.dims[d] < 0 || v.dims[d] == t.dims()[d];
+      if (!ok) return invalid_argument("input '" + name + "' is " + t.describe() + ", the model expects " + dims_string(v.dims));
+    }
+    if (t.device() != m.device) {
+      return invalid_argument("input '" + name + "' lives on " + t.device().to_string() + ", the model on " + m.device.to_string());
+    }
+    bound[static_cast<std::size_t>(it - g.inputs.begin())] = true;
+    st.set(*it, t);
+  }
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    if (!bound[i]) return invalid_argument("input '" + m.values[static_cast<std::size_t>(g.inputs[i])].name + "' is missing");
+  }
+  std::vector<Tensor> outputs;
+  PARLEY_RETURN_IF_ERROR(st.run_graph(0, outputs));
+  return outputs;
+}
+
+}  // namespace parley::onnx
