@@ -1,0 +1,76 @@
+// A Piper (VITS) voice: its .onnx graph on the ONNX runtime plus its .onnx.json (phoneme id map,
+// sample rate, inference scales), phonemes -> ids the way piper-tts does it, and a per-worker
+// Synthesizer that turns ids into float audio.
+// Why: parley-tts speaks with Piper voices; this is the one place that knows their conventions
+// (BOS "^", PAD "_" after every phoneme, EOS "$", NFD-split phonemes, scales = [noise, length,
+// noise_w]). Depends on shared/onnx, shared/common/json_document.h, shared/text/unicode.h.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shared/common/status.h"
+#include "shared/onnx/model.h"
+
+namespace parley::tts {
+
+struct VoiceConfig {
+  std::string name;              ///< e.g. "en_US-joe-medium" (the file stem)
+  int sample_rate = 22050;
+  std::string espeak_voice = "en-us";
+  float noise_scale = 0.667f;
+  float length_scale = 1.0f;
+  float noise_w = 0.8f;
+  int num_speakers = 1;
+  std::map<char32_t, std::vector<std::int64_t>> phoneme_ids;  ///< one code point -> ids
+};
+
+/// Parses a Piper .onnx.json. InvalidArgument naming the field on a bad file.
+Result<VoiceConfig> parse_voice_config(std::string_view json, const std::string& name);
+
+/// Phonemes (UTF-8 IPA, punctuation included) -> ids: [^, _] + (id, _)* + [$]; each code point is
+/// NFD-decomposed first. Code points missing from the map are skipped and counted in *unknown.
+std::vector<std::int64_t> phonemes_to_ids(const VoiceConfig& config, std::string_view phonemes, int* unknown = nullptr);
+
+/// A loaded voice, shared by every worker. Thread-safe (immutable).
+class PiperVoice {
+ public:
+  /// Loads <path> (.onnx) and <path>.json. Errors name the file and, for graph problems, the node.
+  static Result<std::shared_ptr<const PiperVoice>> load(const std::string& onnx_path);
+
+  const VoiceConfig& config() const { return config_; }
+  const std::shared_ptr<const onnx::Model>& model() const { return model_; }
+
+  PiperVoice(VoiceConfig c, std::shared_ptr<const onnx::Model> m) : config_(std::move(c)), model_(std::move(m)) {}
+
+ private:
+  VoiceConfig config_;
+  std::shared_ptr<const onnx::Model> model_;
+};
+
+struct SynthesisParams {
+  float noise_scale = 0.667f;
+  float length_scale = 1.0f;  ///< > 1 slower
+  float noise_w = 0.8f;
+};
+
+/// Runs a voice. One per worker thread (owns an onnx::Session and its buffer pool).
+class Synthesizer {
+ public:
+  explicit Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed = 0x5eed);
+  /// Float audio at the voice's sample rate for one utterance of phoneme ids. `cancelled`, when
+  /// set, is polled between graph nodes: CANCELLED as soon as it returns true.
+  Result<std::vector<float>> synthesize(const std::vector<std::int64_t>& ids, const SynthesisParams& params,
+                                        const std::function<bool()>& cancelled = {});
+  const PiperVoice& voice() const { return *voice_; }
+
+ private:
+  std::shared_ptr<const PiperVoice> voice_;
+  onnx::Session session_;
+};
+
+}  // namespace parley::tts
