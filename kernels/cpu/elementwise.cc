@@ -267,6 +267,102 @@ void run_block(const ElementwiseArgs& a, Math math, std::int64_t oa, std::int64_
   }
 }
 
+// 0: not contiguous, 1: contiguous over `dims`, 2: one element broadcast everywhere.
+int flat_kind(const ElementwiseArgs& a, const std::int64_t* strides) {
+  bool zero = true, contig = true;
+  std::int64_t expect = 1;
+  for (int d = a.rank - 1; d >= 0; --d) {
+    if (a.dims[d] == 1) continue;
+    zero = zero && strides[d] == 0;
+    contig = contig && strides[d] == expect;
+    expect *= a.dims[d];
+  }
+  return contig ? 1 : zero ? 2 : 0;
+}
+
+// The common case of a VITS vocoder: f32 in, f32 out, inputs contiguous or scalar. Whole ranges,
+// vectorised loops, no scratch copies. Returns false when the op/layout is not covered.
+bool fast_f32(const ElementwiseArgs& a, std::int64_t total, ThreadPool& pool) {
+  if (a.y_type != ElemType::kF32 || a.a_type != ElemType::kF32) return false;
+  const int arity = ew_arity(a.op);
+  if (arity == 3) return false;
+  if (arity == 2 && a.b_type != ElemType::kF32) return false;
+  const int ka = flat_kind(a, a.a_strides), kb = arity == 2 ? flat_kind(a, a.b_strides) : 1;
+  if (ka != 1 || kb == 0) return false;
+  switch (a.op) {
+    case EwOp::kAdd: case EwOp::kSub: case EwOp::kMul: case EwOp::kDiv: case EwOp::kRelu: case EwOp::kLeakyRelu:
+    case EwOp::kIdentity: case EwOp::kNeg:
+      break;
+    default:
+      return false;
+  }
+  const float* x = static_cast<const float*>(a.a);
+  const float* b = static_cast<const float*>(a.b);
+  float* y = static_cast<float*>(a.y);
+  const bool bs = kb == 2;
+  const float alpha = a.alpha;
+  pool.parallel_for(total, 16384, [&](std::int64_t i0, std::int64_t i1) {
+    switch (a.op) {
+      case EwOp::kAdd:
+        if (bs) {
+          const float v = *b;
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] + v;
+        } else {
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] + b[i];
+        }
+        return;
+      case EwOp::kSub:
+        if (bs) {
+          const float v = *b;
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] - v;
+        } else {
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] - b[i];
+        }
+        return;
+      case EwOp::kMul:
+        if (bs) {
+          const float v = *b;
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] * v;
+        } else {
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] * b[i];
+        }
+        return;
+      case EwOp::kDiv:
+        if (bs) {
+          const float v = *b;
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] / v;
+        } else {
+#pragma omp simd
+          for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] / b[i];
+        }
+        return;
+      case EwOp::kRelu:
+#pragma omp simd
+        for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return;
+      case EwOp::kLeakyRelu:
+#pragma omp simd
+        for (std::int64_t i = i0; i < i1; ++i) y[i] = x[i] >= 0.0f ? x[i] : x[i] * alpha;
+        return;
+      case EwOp::kNeg:
+#pragma omp simd
+        for (std::int64_t i = i0; i < i1; ++i) y[i] = -x[i];
+        return;
+      default:
+        if (y != x) std::memcpy(y + i0, x + i0, static_cast<std::size_t>(i1 - i0) * sizeof(float));
+        return;
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 Status elementwise(const ElementwiseArgs& a, const ExecContext& ctx) {
@@ -274,6 +370,7 @@ Status elementwise(const ElementwiseArgs& a, const ExecContext& ctx) {
   std::int64_t total = 1;
   for (int d = 0; d < a.rank; ++d) total *= a.dims[d];
   if (total == 0) return Status::ok();
+  if (fast_f32(a, total, ctx.threads ? *ctx.threads : ThreadPool::global())) return Status::ok();
   Math math = Math::kInt;
   const bool float_op = a.op == EwOp::kExp || a.op == EwOp::kLog || a.op == EwOp::kSqrt || a.op == EwOp::kErf ||
                         a.op == EwOp::kTanh || a.op == EwOp::kSigmoid || a.op == EwOp::kSoftplus ||

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 
 namespace parley::onnx {
 namespace {
@@ -74,8 +75,9 @@ std::uint64_t TensorPool::bytes() const {
 }
 
 ExecState::ExecState(const ModelData& model, const kernels::Backend& backend, kernels::ExecContext exec, TensorPool* pool,
-                     std::mt19937_64& rng, const RunOptions* run)
-    : model_(model), backend_(backend), exec_(exec), pool_(pool), rng_(rng), run_(run), values_(model.values.size()) {}
+                     std::mt19937_64& rng, const RunOptions* run, std::map<std::string, OpProfile>* profile)
+    : model_(model), backend_(backend), exec_(exec), pool_(pool), rng_(rng), run_(run), profile_(profile),
+      values_(model.values.size()) {}
 
 Result<Tensor> ExecState::alloc(DataType type, const Dims& dims) {
   if (pool_) return pool_->alloc(type, dims);
@@ -106,7 +108,14 @@ Status ExecState::run_graph(int gi, std::vector<Tensor>& outputs) {
       in.push_back(t);
     }
     out.assign(n.outputs.size(), Tensor());
+    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = n.def->run(n, in, out, *this);
+    if (profile_) {
+      OpProfile& p = (*profile_)[n.op_type];
+      p.op_type = n.op_type;
+      ++p.calls;
+      p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     if (!s.is_ok()) return s.with_context(n.label());
     for (std::size_t i = 0; i < n.outputs.size(); ++i) {
       const int id = n.outputs[i];

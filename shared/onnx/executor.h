@@ -37,7 +37,7 @@ class TensorPool : public std::enable_shared_from_this<TensorPool> {
 class ExecState final : public RunContext {
  public:
   ExecState(const ModelData& model, const kernels::Backend& backend, kernels::ExecContext exec, TensorPool* pool,
-            std::mt19937_64& rng, const RunOptions* run = nullptr);
+            std::mt19937_64& rng, const RunOptions* run = nullptr, std::map<std::string, OpProfile>* profile = nullptr);
 
   const kernels::Backend& backend() const override { return backend_; }
   const kernels::ExecContext& exec() const override { return exec_; }
@@ -55,6 +55,7 @@ class ExecState final : public RunContext {
   TensorPool* pool_;
   std::mt19937_64& rng_;
   const RunOptions* run_;
+  std::map<std::string, OpProfile>* profile_;
   std::vector<Tensor> values_;
 };
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -84,6 +85,14 @@ class Model {
 struct SessionOptions {
   std::uint64_t seed = 0x5eed;               ///< random ops (RandomNormalLike) draw from this
   kernels::ThreadPool* threads = nullptr;     ///< CPU threads (nullptr = the process pool)
+  bool profile = false;                       ///< time every node (Session::profile())
+};
+
+/// Time spent per op type over a session's runs (SessionOptions::profile).
+struct OpProfile {
+  std::string op_type;
+  std::int64_t calls = 0;
+  double seconds = 0;
 };
 
 struct RunOptions {
@@ -116,12 +125,15 @@ class Session {
   const Model& model() const { return *model_; }
   /// Bytes held by the session's pool (idle + in use).
   std::uint64_t pool_bytes() const;
+  /// Per-op-type totals, largest first (empty unless SessionOptions::profile).
+  std::vector<OpProfile> profile() const;
 
  private:
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   std::shared_ptr<TensorPool> pool_;
   std::mt19937_64 rng_;
+  std::map<std::string, OpProfile> profile_;
 };
 
 }  // namespace parley::onnx

@@ -19,13 +19,20 @@ Session::~Session() = default;
 
 std::uint64_t Session::pool_bytes() const { return pool_->bytes(); }
 
+std::vector<OpProfile> Session::profile() const {
+  std::vector<OpProfile> out;
+  for (const auto& [k, p] : profile_) out.push_back(p);
+  std::sort(out.begin(), out.end(), [](const OpProfile& a, const OpProfile& b) { return a.seconds > b.seconds; });
+  return out;
+}
+
 Result<std::vector<Tensor>> Session::run(const std::vector<std::pair<std::string, Tensor>>& inputs, const RunOptions& options) {
   const ModelData& m = model_->data();
   kernels::ExecContext exec;
   exec.stream.device = m.device;
   exec.threads = options_.threads;
   const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
-  ExecState st(m, be, exec, pool_.get(), rng_, &options);
+  ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);
   const Graph& g = m.graphs.front();
   std::vector<bool> bound(g.inputs.size(), false);
   for (const auto& [name, t] : inputs) {
