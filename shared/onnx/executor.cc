@@ -92,8 +92,10 @@ const Tensor& ExecState::get(int id) const {
 Status ExecState::run_graph(int gi, std::vector<Tensor>& outputs) {
   const Graph& g = model_.graphs[static_cast<std::size_t>(gi)];
   std::vector<Tensor> in, out;
-  for (const Node& n : g.nodes) {
+  for (std::size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
     if (n.folded) continue;
+    if (gi == 0 && mask_ && !(*mask_)[ni]) continue;
     if (run_ && ((run_->cancel && run_->cancel->load(std::memory_order_relaxed)) || (run_->cancelled && run_->cancelled()))) {
       return cancelled("run cancelled before " + n.label());
     }
@@ -128,7 +130,10 @@ Status ExecState::run_graph(int gi, std::vector<Tensor>& outputs) {
       }
       values_[static_cast<std::size_t>(id)] = std::move(out[i]);
     }
-    for (int id : n.release_after) values_[static_cast<std::size_t>(id)] = Tensor();
+    for (int id : n.release_after) {
+      if (gi == 0 && keep_ && std::find(keep_->begin(), keep_->end(), id) != keep_->end()) continue;
+      values_[static_cast<std::size_t>(id)] = Tensor();
+    }
   }
   outputs.clear();
   for (int id : g.outputs) outputs.push_back(get(id));

@@ -46,6 +46,12 @@ class ExecState final : public RunContext {
   Status run_graph(int graph, std::vector<Tensor>& outputs) override;
 
   void set(int id, Tensor t) { values_[static_cast<std::size_t>(id)] = std::move(t); }
+  /// Partial runs: only nodes with mask[i] != 0 run in the main graph; `keep` values are never
+  /// released (they are the requested outputs).
+  void restrict(const std::vector<char>* mask, const std::vector<int>* keep) {
+    mask_ = mask;
+    keep_ = keep;
+  }
   const Tensor& get(int id) const;
 
  private:
@@ -56,6 +62,8 @@ class ExecState final : public RunContext {
   std::mt19937_64& rng_;
   const RunOptions* run_;
   std::map<std::string, OpProfile>* profile_;
+  const std::vector<char>* mask_ = nullptr;
+  const std::vector<int>* keep_ = nullptr;
   std::vector<Tensor> values_;
 };
 

@@ -122,6 +122,13 @@ class Session {
   /// the node it came from, CANCELLED when options.cancel was set.
   Result<std::vector<Tensor>> run(const std::vector<std::pair<std::string, Tensor>>& inputs,
                                   const RunOptions& options = {});
+  /// Runs only the part of the main graph that computes `outputs` (value names: graph outputs or
+  /// any intermediate value) from `inputs`, whose names may be graph inputs or intermediate
+  /// values (a fed value replaces what the graph would compute, so a graph can be run in stages:
+  /// e.g. a voice's encoder up to the decoder input, then its decoder in windows). Fed values are
+  /// checked against the inferred type; a needed value nobody feeds is an error naming it.
+  Result<std::vector<Tensor>> run_partial(const std::vector<std::pair<std::string, Tensor>>& inputs,
+                                          const std::vector<std::string>& outputs, const RunOptions& options = {});
   const Model& model() const { return *model_; }
   /// Bytes held by the session's pool (idle + in use).
   std::uint64_t pool_bytes() const;

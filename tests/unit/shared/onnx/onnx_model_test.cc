@@ -326,6 +326,22 @@ TEST(OnnxModel, CastBetweenFloatIntAndBool) {
   }
 }
 
+TEST(OnnxModel, PartialRunsFeedAndFetchIntermediateValues) {
+  auto model = add_relu().load();  // y = relu(x + w), w = [1, -2, 3]
+  ASSERT_TRUE(model.ok());
+  Session s(*model);
+  auto x = Tensor::from_vector<float>({1, 3}, {1, 1, 1});
+  auto sum = s.run_partial({{"x", *x}}, {"s"});  // stop before Relu
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  EXPECT_EQ((*sum)[0].to_vector<float>(), (std::vector<float>{2, -1, 4}));
+  auto fed = Tensor::from_vector<float>({1, 3}, {-5, 5, 0});
+  auto y = s.run_partial({{"s", *fed}}, {"y"});  // start after Add: x is not needed
+  ASSERT_TRUE(y.ok()) << y.status().to_string();
+  EXPECT_EQ((*y)[0].to_vector<float>(), (std::vector<float>{0, 5, 0}));
+  EXPECT_NE(s.run_partial({}, {"y"}).status().message().find("input 'x' is missing"), std::string::npos);
+  EXPECT_NE(s.run_partial({{"x", *x}}, {"nope"}).status().message().find("no value 'nope'"), std::string::npos);
+}
+
 TEST(OnnxModel, PoolIsReusedAcrossRuns) {
   auto model = add_relu().load();
   ASSERT_TRUE(model.ok());
