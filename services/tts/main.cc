@@ -46,6 +46,13 @@ int main(int argc, char** argv) {
                  "The first clause is synthesized alone when it has at least this many words (0 = whole first sentence)",
                  config::int_range(0, 1000));
   schema.add_bool("tts.normalize_audio", true, "Scale each piece to peak 1.0 (as piper-tts does)");
+  schema.add_bool("tts.stream_first_piece", true,
+                  "Run the first piece's decoder in windows so audio starts after the first window");
+  schema.add_int("tts.stream_first_frames", 24, "Latent frames in the first decoder window (256 samples each)",
+                 config::int_range(1, 100000));
+  schema.add_int("tts.stream_frames", 120, "Latent frames in later decoder windows", config::int_range(1, 100000));
+  schema.add_int("tts.stream_context", 16, "Latent frames of overlap on each side of a window", config::int_range(0, 1000));
+  schema.add_double("tts.stream_gain", 2.0, "Fixed gain of a streamed piece (its peak is not known in advance)");
   schema.add_double("tts.noise_scale", -1.0, "VITS noise scale; < 0 = the voice's own");
   schema.add_double("tts.noise_w", -1.0, "VITS duration noise; < 0 = the voice's own");
   auto host = service::Host::create("tts", schema, argc, argv);
@@ -62,6 +69,11 @@ int main(int argc, char** argv) {
   o.split.max_piece_bytes = static_cast<std::size_t>(cfg.get_int("tts.max_piece_bytes"));
   o.split.first_piece_min_words = static_cast<std::size_t>(cfg.get_int("tts.first_piece_min_words"));
   o.normalize_audio = cfg.get_bool("tts.normalize_audio");
+  o.stream_first_piece = cfg.get_bool("tts.stream_first_piece");
+  o.windows.first_frames = static_cast<int>(cfg.get_int("tts.stream_first_frames"));
+  o.windows.frames = static_cast<int>(cfg.get_int("tts.stream_frames"));
+  o.windows.context = static_cast<int>(cfg.get_int("tts.stream_context"));
+  o.stream_gain = static_cast<float>(cfg.get_double("tts.stream_gain"));
   o.noise_scale = static_cast<float>(cfg.get_double("tts.noise_scale"));
   o.noise_w = static_cast<float>(cfg.get_double("tts.noise_w"));
   auto svc = tts::TtsService::create(o, &host->metrics());

@@ -99,7 +99,22 @@ Result<std::shared_ptr<const PiperVoice>> PiperVoice::load(const std::string& on
   if (!has_input || !has_lengths || !has_scales || model->inputs().size() != 3) {
     return invalid_argument(onnx_path + ": not a single-speaker Piper voice (inputs must be input, input_lengths, scales)");
   }
-  return std::shared_ptr<const PiperVoice>(std::make_shared<PiperVoice>(std::move(config), std::move(model)));
+  auto voice = std::make_shared<PiperVoice>(std::move(config), model);
+  // The decoder split: the input of ".../dec/conv_pre/Conv" and the upsampling strides.
+  std::string latent;
+  int hop = 1;
+  for (const onnx::Node& n : model->data().graphs.front().nodes) {
+    const bool dec = n.name.find("/dec/") != std::string::npos;
+    if (dec && n.op_type == "Conv" && n.name.size() >= 13 && n.name.substr(n.name.size() - 13) == "conv_pre/Conv" && !n.inputs.empty()) {
+      latent = model->data().values[static_cast<std::size_t>(n.inputs[0])].name;
+    }
+    if (dec && n.op_type == "ConvTranspose") {
+      const auto strides = n.attr_ints("strides");
+      hop *= strides.empty() ? 1 : static_cast<int>(strides[0]);
+    }
+  }
+  if (!latent.empty() && hop > 1) voice->set_split(latent, hop);
+  return std::shared_ptr<const PiperVoice>(std::move(voice));
 }
 
 Synthesizer::Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed)
@@ -117,6 +132,46 @@ Result<std::vector<float>> Synthesizer::synthesize(const std::vector<std::int64_
                           session_.run({{"input", input}, {"input_lengths", lengths}, {"scales", scales}}, run));
   if (out.empty() || out[0].type() != onnx::DataType::kFloat) return internal_error("voice produced no float audio");
   return out[0].to_vector<float>();
+}
+
+Status Synthesizer::synthesize_windows(const std::vector<std::int64_t>& ids, const SynthesisParams& p,
+                                       const DecoderWindows& w, const std::function<bool(std::vector<float>)>& emit,
+                                       const std::function<bool()>& cancelled) {
+  if (voice_->latent_name().empty()) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<float> all, synthesize(ids, p, cancelled));
+    emit(std::move(all));
+    return Status::ok();
+  }
+  const auto n = static_cast<std::int64_t>(ids.size());
+  PARLEY_ASSIGN_OR_RETURN(onnx::Tensor input, onnx::Tensor::from_vector<std::int64_t>({1, n}, ids));
+  PARLEY_ASSIGN_OR_RETURN(onnx::Tensor lengths, onnx::Tensor::from_vector<std::int64_t>({1}, {n}));
+  PARLEY_ASSIGN_OR_RETURN(onnx::Tensor scales, onnx::Tensor::from_vector<float>({3}, {p.noise_scale, p.length_scale, p.noise_w}));
+  onnx::RunOptions run;
+  run.cancelled = cancelled;
+  const std::string& latent = voice_->latent_name();
+  PARLEY_ASSIGN_OR_RETURN(std::vector<onnx::Tensor> zs,
+                          session_.run_partial({{"input", input}, {"input_lengths", lengths}, {"scales", scales}}, {latent}, run));
+  const onnx::Tensor& z = zs[0];
+  if (z.rank() != 3 || z.dim(0) != 1) return internal_error("decoder input '" + latent + "' is " + z.describe() + ", expected [1, C, frames]");
+  const std::int64_t ch = z.dim(1), frames = z.dim(2), hop = voice_->hop();
+  const std::string& out_name = voice_->model()->outputs().front().name;
+  const float* zp = z.data<float>();
+  for (std::int64_t f0 = 0; f0 < frames;) {
+    const std::int64_t f1 = std::min(frames, f0 + (f0 == 0 ? w.first_frames : w.frames));
+    const std::int64_t a = std::max<std::int64_t>(0, f0 - w.context), b = std::min(frames, f1 + w.context);
+    std::vector<float> win(static_cast<std::size_t>(ch * (b - a)));
+    for (std::int64_t c = 0; c < ch; ++c) {
+      std::copy(zp + c * frames + a, zp + c * frames + b, win.begin() + c * (b - a));
+    }
+    PARLEY_ASSIGN_OR_RETURN(onnx::Tensor zw, onnx::Tensor::from_vector<float>({1, ch, b - a}, win));
+    PARLEY_ASSIGN_OR_RETURN(std::vector<onnx::Tensor> out, session_.run_partial({{latent, zw}}, {out_name}, run));
+    const float* y = out[0].data<float>();
+    const std::int64_t total = out[0].numel();
+    const std::int64_t s0 = (f0 - a) * hop, s1 = std::min(total, (f1 - a) * hop);
+    if (s1 > s0 && !emit(std::vector<float>(y + s0, y + s1))) return Status::ok();
+    f0 = f1;
+  }
+  return Status::ok();
 }
 
 }  // namespace parley::tts

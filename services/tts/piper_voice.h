@@ -43,6 +43,15 @@ class PiperVoice {
   static Result<std::shared_ptr<const PiperVoice>> load(const std::string& onnx_path);
 
   const VoiceConfig& config() const { return config_; }
+  /// Where the graph splits for decoder streaming: the value feeding the HiFi-GAN decoder
+  /// ("/dec/conv_pre/Conv"), and the samples per latent frame (product of the decoder's
+  /// ConvTranspose strides). Empty latent: the voice cannot stream its decoder.
+  const std::string& latent_name() const { return latent_; }
+  int hop() const { return hop_; }
+  void set_split(std::string latent, int hop) {
+    latent_ = std::move(latent);
+    hop_ = hop;
+  }
   const std::shared_ptr<const onnx::Model>& model() const { return model_; }
 
   PiperVoice(VoiceConfig c, std::shared_ptr<const onnx::Model> m) : config_(std::move(c)), model_(std::move(m)) {}
@@ -50,6 +59,16 @@ class PiperVoice {
  private:
   VoiceConfig config_;
   std::shared_ptr<const onnx::Model> model_;
+  std::string latent_;
+  int hop_ = 0;
+};
+
+/// Decoder streaming: the first window is short so audio starts early; `context` latent frames
+/// on each side of a window keep the convolutions' receptive field (the overlap is cropped).
+struct DecoderWindows {
+  int first_frames = 24;
+  int frames = 120;
+  int context = 16;
 };
 
 struct SynthesisParams {
@@ -66,6 +85,11 @@ class Synthesizer {
   /// set, is polled between graph nodes: CANCELLED as soon as it returns true.
   Result<std::vector<float>> synthesize(const std::vector<std::int64_t>& ids, const SynthesisParams& params,
                                         const std::function<bool()>& cancelled = {});
+  /// The same utterance with the decoder run in windows: `emit` gets each window's samples in
+  /// order (return false to stop). The encoder, duration predictor and flow run once first.
+  Status synthesize_windows(const std::vector<std::int64_t>& ids, const SynthesisParams& params,
+                            const DecoderWindows& windows, const std::function<bool(std::vector<float>)>& emit,
+                            const std::function<bool()>& cancelled = {});
   const PiperVoice& voice() const { return *voice_; }
 
  private:

@@ -205,6 +205,7 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
   int piece_index = 0;
   bool first = true;
   auto is_cancelled = [&ctx] { return ctx.cancelled(); };
+  int piece_no = 0;
   auto emit = [&](std::vector<float> samples, std::size_t begin, std::size_t end) -> Status {
     std::vector<float> res;
     if (resampler) {
@@ -225,7 +226,8 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
     next_sample += static_cast<std::int64_t>(samples.size());
     reply.set_text_begin(static_cast<std::int32_t>(begin));
     reply.set_text_end(static_cast<std::int32_t>(end));
-    reply.set_piece_index(piece_index++);
+    reply.set_piece_index(piece_no);
+    ++piece_index;
     if (first) {
       const auto ttfa = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
       reply.set_time_to_first_audio_us(ttfa.count());
@@ -244,6 +246,7 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
       if (item.break_ms > 0) {
         std::vector<float> silence(static_cast<std::size_t>(static_cast<std::int64_t>(vc.sample_rate) * item.break_ms / 1000), 0.0f);
         PARLEY_RETURN_IF_ERROR(emit(std::move(silence), item.begin, item.end));
+        ++piece_no;
       }
       continue;
     }
@@ -260,12 +263,39 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
       p.noise_scale = options_.noise_scale >= 0 ? options_.noise_scale : vc.noise_scale;
       p.noise_w = options_.noise_w >= 0 ? options_.noise_w : vc.noise_w;
       p.length_scale = vc.length_scale / (base_rate * item.rate);
+      const std::size_t begin = item.begin + piece.begin, end = item.begin + piece.end;
+      if (piece_index == 0 && options_.stream_first_piece && !voice->latent_name().empty()) {
+        // First piece: decoder windows, each sent as soon as it is ready.
+        double audio_secs = 0;
+        Status emitted;
+        Status s = synth.synthesize_windows(
+            ids, p, options_.windows,
+            [&](std::vector<float> w) {
+              for (float& v : w) v = std::clamp(v * options_.stream_gain, -1.0f, 1.0f);
+              audio_secs += static_cast<double>(w.size()) / vc.sample_rate;
+              emitted = emit(std::move(w), begin, end);
+              return emitted.is_ok();
+            },
+            is_cancelled);
+        if (!emitted.is_ok()) return emitted;
+        if (!s.is_ok()) {
+          if (s.code() == StatusCode::kCancelled) break;
+          metrics_->finished.labels({"error"}).inc();
+          return s.with_context("synthesis of text bytes [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+        }
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        metrics_->piece_seconds.observe(secs);
+        if (audio_secs > 0) metrics_->real_time_factor.observe(secs / audio_secs);
+        metrics_->audio_seconds.inc(audio_secs);
+        metrics_->pieces.inc();
+        ++piece_no;
+        continue;
+      }
       auto audio_or = synth.synthesize(ids, p, is_cancelled);
       if (!audio_or.ok()) {
         if (audio_or.status().code() == StatusCode::kCancelled) break;
         metrics_->finished.labels({"error"}).inc();
-        return audio_or.status().with_context("synthesis of text bytes [" + std::to_string(item.begin + piece.begin) + ", " +
-                                              std::to_string(item.begin + piece.end) + ")");
+        return audio_or.status().with_context("synthesis of text bytes [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
       }
       std::vector<float> audio = std::move(*audio_or);
       if (options_.normalize_audio) {
@@ -281,7 +311,8 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
       if (audio_secs > 0) metrics_->real_time_factor.observe(secs / audio_secs);
       metrics_->audio_seconds.inc(audio_secs);
       metrics_->pieces.inc();
-      PARLEY_RETURN_IF_ERROR(emit(std::move(audio), item.begin + piece.begin, item.begin + piece.end));
+      PARLEY_RETURN_IF_ERROR(emit(std::move(audio), begin, end));
+      ++piece_no;
     }
   }
   if (ctx.cancelled()) {

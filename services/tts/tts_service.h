@@ -31,6 +31,11 @@ struct TtsOptions {
   int min_sample_rate = 8000, max_sample_rate = 48000;
   SplitOptions split;
   bool normalize_audio = true;           ///< scale each piece to peak 1.0 (as piper-tts does)
+  /// The first piece's decoder runs in windows (audio starts after the first window); its peak
+  /// is not known in advance, so it gets `stream_gain` (clamped to [-1, 1]) instead.
+  bool stream_first_piece = true;
+  DecoderWindows windows;
+  float stream_gain = 2.0f;
   float noise_scale = -1, noise_w = -1;  ///< < 0: the voice's own (its .onnx.json)
   std::uint64_t seed = 0x5eed;
 };
