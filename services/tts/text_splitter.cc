@@ -27,6 +27,18 @@ bool abbreviation_before(std::string_view s, std::size_t dot) {
   return false;
 }
 
+// A clause worth speaking has a letter, a digit, a non-ASCII character or a symbol the
+// normaliser reads ("&" -> "and"); "..." or "!?" alone is punctuation, not speech.
+bool speakable(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || u >= 0x80 || c == '&' || c == '@' || c == '+' || c == '=' || c == '#' || c == '%' || c == '$') {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::size_t words_in(std::string_view s) {
   std::size_t n = 0;
   bool in = false;
@@ -52,7 +64,7 @@ std::vector<Clause> split_clauses(std::string_view s) {
     c.end = end;
     c.terminator = term;
     c.end_of_sentence = eos;
-    if (c.body_end > c.begin) {
+    if (c.body_end > c.begin && speakable(s.substr(c.begin, c.body_end - c.begin))) {
       out.push_back(c);
     } else if (eos && !out.empty()) {
       out.back().end_of_sentence = true;  // stray punctuation ends the previous clause's sentence

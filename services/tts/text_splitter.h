@@ -36,7 +36,7 @@ struct SplitOptions {
   std::size_t first_piece_min_words = 3;
 };
 
-/// Clauses of `text` (empty ones dropped). Periods after known abbreviations (Dr. e.g. ...) and
+/// Clauses of `text` (empty and punctuation-only ones dropped). Periods after known abbreviations (Dr. e.g. ...) and
 /// single capital initials, inside numbers (3.5) and dates do not end sentences.
 std::vector<Clause> split_clauses(std::string_view text);
 /// Pieces to synthesize, in order.

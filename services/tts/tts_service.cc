@@ -319,6 +319,10 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
     metrics_->finished.labels({"cancelled"}).inc();
     return parley::cancelled("synthesis cancelled: the client went away or the deadline passed");
   }
+  if (piece_index == 0) {
+    metrics_->finished.labels({"invalid"}).inc();
+    return invalid_argument("text has nothing to speak (only punctuation or symbols the voice cannot say)");
+  }
   if (resampler) {
     std::vector<float> tail;
     resampler->flush(tail);

@@ -191,6 +191,7 @@ TEST_F(TtsServiceTest, BadInputsAreClearErrors) {
       {"hello", "en_GB-nobody", 0, 0, StatusCode::kNotFound, "unknown voice 'en_GB-nobody' (available: en_US-joe-medium)"},
       {"hello", "", 9.0f, 0, StatusCode::kInvalidArgument, "speaking_rate"},
       {"hello", "", 0, 1000, StatusCode::kInvalidArgument, "sample_rate_hz 1000"},
+      {"... !!! ???", "", 0, 0, StatusCode::kInvalidArgument, "nothing to speak"},
   };
   for (const Case& c : cases) {
     auto r = request(c.text);

@@ -76,6 +76,14 @@ TEST(Splitter, ClausesAndOffsets) {
   EXPECT_EQ(c[3].end, t.size());
 }
 
+TEST(Splitter, PunctuationAloneIsNotAClause) {
+  EXPECT_TRUE(split_clauses("... !!! ???").empty());
+  const auto c = split_clauses("Well... OK!");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[1].terminator, '!');
+  EXPECT_EQ(split_clauses("& more").size(), 1u);
+}
+
 TEST(Splitter, FirstPieceIsTheFirstClauseWhenLongEnough) {
   const std::string t = "Welcome to the hotel, we hope you enjoy your stay. Breakfast is at eight.";
   const auto p = split_pieces(t);
