@@ -128,6 +128,7 @@ Result<std::vector<float>> Synthesizer::synthesize(const std::vector<std::int64_
   PARLEY_ASSIGN_OR_RETURN(onnx::Tensor scales, onnx::Tensor::from_vector<float>({3}, {p.noise_scale, p.length_scale, p.noise_w}));
   onnx::RunOptions run;
   run.cancelled = cancelled;
+  run.threads = threads_;
   PARLEY_ASSIGN_OR_RETURN(std::vector<onnx::Tensor> out,
                           session_.run({{"input", input}, {"input_lengths", lengths}, {"scales", scales}}, run));
   if (out.empty() || out[0].type() != onnx::DataType::kFloat) return internal_error("voice produced no float audio");
@@ -148,6 +149,7 @@ Status Synthesizer::synthesize_windows(const std::vector<std::int64_t>& ids, con
   PARLEY_ASSIGN_OR_RETURN(onnx::Tensor scales, onnx::Tensor::from_vector<float>({3}, {p.noise_scale, p.length_scale, p.noise_w}));
   onnx::RunOptions run;
   run.cancelled = cancelled;
+  run.threads = threads_;
   const std::string& latent = voice_->latent_name();
   PARLEY_ASSIGN_OR_RETURN(std::vector<onnx::Tensor> zs,
                           session_.run_partial({{"input", input}, {"input_lengths", lengths}, {"scales", scales}}, {latent}, run));

@@ -85,6 +85,8 @@ class Synthesizer {
   /// set, is polled between graph nodes: CANCELLED as soon as it returns true.
   Result<std::vector<float>> synthesize(const std::vector<std::int64_t>& ids, const SynthesisParams& params,
                                         const std::function<bool()>& cancelled = {});
+  /// CPU threads for the next runs (nullptr = the process pool).
+  void set_threads(kernels::ThreadPool* threads) { threads_ = threads; }
   /// The same utterance with the decoder run in windows: `emit` gets each window's samples in
   /// order (return false to stop). The encoder, duration predictor and flow run once first.
   Status synthesize_windows(const std::vector<std::int64_t>& ids, const SynthesisParams& params,
@@ -95,6 +97,7 @@ class Synthesizer {
  private:
   std::shared_ptr<const PiperVoice> voice_;
   onnx::Session session_;
+  kernels::ThreadPool* threads_ = nullptr;
 };
 
 }  // namespace parley::tts

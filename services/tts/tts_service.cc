@@ -13,11 +13,13 @@
 #include "services/tts/text_normalizer.h"
 #include "shared/audio/pcm.h"
 #include "shared/audio/resampler.h"
+#include "kernels/cpu/thread_pool.h"
 #include "shared/text/unicode.h"
 
 namespace parley::tts {
 
 struct TtsService::Engine {
+  kernels::ThreadPool single{1};  // everything inline: used while other syntheses run
   std::map<std::string, std::unique_ptr<Synthesizer>> synth;             // by voice name
   std::map<std::string, std::unique_ptr<PhonemizerClient>> phonemizers;  // by espeak voice
 };
@@ -199,6 +201,14 @@ Status TtsService::synthesize(const v1::SynthesizeRequest& r, service::StreamWri
     ~Return() { s.give_back(std::move(e)); }
   } back{*this, engine};
   Synthesizer& synth = *engine->synth.at(vc.name);
+  // One synthesis alone gets every core (the process pool); several at once each run on their own
+  // thread, so they do not contend for the pool's spinning workers.
+  const int running = active_.fetch_add(1) + 1;
+  struct Running {
+    std::atomic<int>& n;
+    ~Running() { n.fetch_sub(1); }
+  } running_guard{active_};
+  synth.set_threads(running > 1 ? &engine->single : nullptr);
   PhonemizerClient& phon = *engine->phonemizers.at(vc.espeak_voice);
 
   std::int64_t next_sample = 0;

@@ -6,6 +6,7 @@
 // shared/service (CallContext, StreamWriter), shared/audio (resampler, PCM), proto.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -68,6 +69,7 @@ class TtsService {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Engine>> idle_;
+  std::atomic<int> active_{0};  ///< syntheses running now (more than one: each runs single-threaded)
 };
 
 }  // namespace parley::tts

@@ -100,6 +100,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   /// The same as a callback (e.g. a service call's cancelled()); empty = none.
   std::function<bool()> cancelled;
+  /// CPU threads for this run (nullptr = SessionOptions::threads): e.g. a one-thread pool when
+  /// other runs keep every core busy, so they do not fight over one pool's workers.
+  kernels::ThreadPool* threads = nullptr;
 };
 
 /// Reads a serialized ONNX TensorProto (.pb, as in ONNX's test data) into a CPU tensor.

@@ -31,7 +31,7 @@ Result<std::vector<Tensor>> Session::run(const std::vector<std::pair<std::string
   const ModelData& m = model_->data();
   kernels::ExecContext exec;
   exec.stream.device = m.device;
-  exec.threads = options_.threads;
+  exec.threads = options.threads ? options.threads : options_.threads;
   const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
   ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);
   const Graph& g = m.graphs.front();
@@ -92,7 +92,7 @@ Result<std::vector<Tensor>> Session::run_partial(const std::vector<std::pair<std
   };
   kernels::ExecContext exec;
   exec.stream.device = m.device;
-  exec.threads = options_.threads;
+  exec.threads = options.threads ? options.threads : options_.threads;
   const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
   ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);
   std::vector<char> fed(m.values.size(), 0);

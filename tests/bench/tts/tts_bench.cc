@@ -118,43 +118,77 @@ int main(int argc, char** argv) {
     }
     f << "]";
   }
-  std::printf("piper-tts 1.8.0 (ONNX Runtime, 2 threads), %d repeats...\n", repeats);
-  std::fflush(stdout);
-  auto ref = testing::run_reference(py, "bench-piper --model '" + testing::voice_path() + "' --sentences '" + file +
-                                            "' --threads 2 --repeats " + std::to_string(repeats) + " --streams 1,2,4");
-  std::remove(file.c_str());
-  if (!ref.ok()) {
-    std::fprintf(stderr, "FAILED: reference: %s\n", ref.status().to_string().c_str());
-    return 1;
-  }
   auto svc = TtsService::create(testing::default_options(4), nullptr);
   if (!svc.ok()) {
     std::fprintf(stderr, "FAILED: %s\n", svc.status().to_string().c_str());
     return 1;
   }
-  std::printf("parley-tts (our ONNX runtime, 2 threads)...\n");
-  std::fflush(stdout);
+  // Rounds alternate piper-tts and parley so that a change in the machine's load (the dev VM is
+  // shared) hits both alike; figures are medians over rounds.
+  bool ok = true;
+  std::vector<Ours> ours_rounds;
+  std::vector<json::Value> ref_rounds;
+  for (int round = 0; round < repeats; ++round) {
+    std::printf("round %d/%d: piper-tts 1.8.0 (ONNX Runtime, 2 threads)...\n", round + 1, repeats);
+    std::fflush(stdout);
+    auto ref = testing::run_reference(py, "bench-piper --model '" + testing::voice_path() + "' --sentences '" + file +
+                                              "' --threads 2 --repeats 1 --streams 1,2,4");
+    if (!ref.ok()) {
+      std::fprintf(stderr, "FAILED: reference: %s\n", ref.status().to_string().c_str());
+      std::remove(file.c_str());
+      return 1;
+    }
+    ref_rounds.push_back(std::move(*ref));
+    std::printf("round %d/%d: parley-tts (our ONNX runtime, 2 threads)...\n", round + 1, repeats);
+    std::fflush(stdout);
+    Ours o;
+    ok = run_ours(**svc, 1, ks, o) && ok;
+    ours_rounds.push_back(std::move(o));
+  }
+  std::remove(file.c_str());
   Ours ours;
-  const bool ok = run_ours(**svc, repeats, ks, ours);
-
+  ours.ttfa_s.assign(kSentences.size(), 0);
+  std::vector<double> rtfs;
+  for (std::size_t i = 0; i < kSentences.size(); ++i) {
+    std::vector<double> v;
+    for (const Ours& o : ours_rounds) v.push_back(o.ttfa_s[i]);
+    ours.ttfa_s[i] = median(v);
+  }
+  for (const Ours& o : ours_rounds) rtfs.push_back(o.rtf);
+  ours.rtf = median(rtfs);
+  for (int k : ks) {
+    std::vector<double> v;
+    for (const Ours& o : ours_rounds) v.push_back(o.streams.at(k).first / o.streams.at(k).second);
+    ours.streams[k] = {median(v), 1.0};
+  }
+  const json::Value* ref = &ref_rounds.front();
   // piper's per-sentence first audio (repeats x sentences, sentence-major within a repeat).
   std::vector<std::vector<double>> pt(kSentences.size());
-  const auto& arr = ref->find("ttfa_s")->as_array();
-  for (std::size_t i = 0; i < arr.size(); ++i) pt[i % kSentences.size()].push_back(arr[i].as_double());
-  std::printf("\ntime to first audio (median of %d), ms:\n%-70s %8s %8s %7s\n", repeats, "sentence", "parley", "piper", "ratio");
+  std::vector<double> piper_rtfs;
+  std::map<int, std::vector<double>> piper_streams;
+  for (const json::Value& r : ref_rounds) {
+    const auto& arr = r.find("ttfa_s")->as_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) pt[i % kSentences.size()].push_back(arr[i].as_double());
+    piper_rtfs.push_back(r.find("rtf")->as_double());
+    for (int k : ks) {
+      const json::Value* sk = r.find("streams")->find(std::to_string(k));
+      piper_streams[k].push_back(sk->find("audio_s")->as_double() / sk->find("wall_s")->as_double());
+    }
+  }
+  (void)ref;
+  std::printf("\ntime to first audio (median of %d rounds), ms:\n%-70s %8s %8s %7s\n", repeats, "sentence", "parley", "piper", "ratio");
   for (std::size_t i = 0; i < kSentences.size(); ++i) {
     const double p = median(pt[i]) * 1000, o = ours.ttfa_s[i] * 1000;
     std::printf("%-70.70s %8.1f %8.1f %6.2fx\n", kSentences[i].c_str(), o, p, p / o);
   }
-  const double piper_rtf = ref->find("rtf")->as_double();
+  const double piper_rtf = median(piper_rtfs);
   std::printf("\nreal-time factor, one stream (lower is faster): parley %.3f, piper %.3f -> %.2fx faster\n", ours.rtf,
               piper_rtf, piper_rtf / ours.rtf);
   std::printf("\nstreams at once: audio seconds per wall second (x real time)\n%8s %10s %10s %7s\n", "streams", "parley", "piper", "ratio");
   double ratio4 = 0;
   for (int k : ks) {
-    const json::Value* s = ref->find("streams")->find(std::to_string(k));
-    const double p = s->find("audio_s")->as_double() / s->find("wall_s")->as_double();
-    const double o = ours.streams[k].first / ours.streams[k].second;
+    const double p = median(piper_streams[k]);
+    const double o = ours.streams[k].first;
     std::printf("%8d %9.1fx %9.1fx %6.2fx\n", k, o, p, o / p);
     ratio4 = o / p;
   }
