@@ -1,5 +1,5 @@
 // TTS benchmark (label bench): parley-tts's service logic vs piper-tts 1.8.0 (espeak-ng + ONNX
-// Runtime) on the same voice and sentences, 2 threads each, in one run: time to first audio per
+// Runtime) on the same voice and sentences, 2 threads each, in alternating rounds of one run: time to first audio per
 // sentence (short and long), real-time factor of one stream, and audio throughput with 1, 2 and
 // 4 streams at once (x real time = how many real-time streams fit). Prints ratios and verdicts
 // (targets: first audio of a short sentence < 150 ms; throughput >= 1.5x piper-tts); exits
