@@ -17,15 +17,19 @@
 #include "kernels/ops/attention.h"
 #include "kernels/ops/common.h"
 #include "kernels/ops/conv1d.h"
+#include "kernels/ops/elementwise.h"
 #include "kernels/ops/embedding.h"
+#include "kernels/ops/gather.h"
 #include "kernels/ops/gemm.h"
 #include "kernels/ops/gemm_int8.h"
 #include "kernels/ops/norm.h"
 #include "kernels/ops/quantize.h"
+#include "kernels/ops/reduce.h"
 #include "kernels/ops/rope.h"
 #include "kernels/ops/sample.h"
 #include "kernels/ops/softmax.h"
 #include "kernels/ops/sparse24.h"
+#include "kernels/ops/tensor_copy.h"
 
 namespace parley::kernels {
 
@@ -48,8 +52,12 @@ enum class Op : std::uint8_t {
   kGgufDequantize,
   kConv1d,
   kSample,
+  kElementwise,   ///< graph ops (shared/onnx): element-wise with broadcasting
+  kStridedCopy,   ///< transpose/slice/concat/pad/expand
+  kReduce,        ///< reductions and cumulative sums along an axis
+  kGather,        ///< Gather, GatherElements, GatherND, ScatterND
 };
-inline constexpr int kOpCount = 17;
+inline constexpr int kOpCount = 21;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -65,6 +73,8 @@ std::string_view op_name(Op op);
 ///   kGgufQuantize:   dtypes {type}               kGgufDequantize: dtypes {type, y}
 ///   kConv1d:         dtypes {dtype}              dims {kernel_size, groups}
 ///   kSample:         dtypes {}                   dims {vocab}
+///   kElementwise, kStridedCopy, kReduce, kGather: dtypes {} dims {} (their Args carry their own
+///                    ElemType / element size; a backend answers for the op family as a whole)
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -112,6 +122,12 @@ struct Backend {
   /// Device memory for tests/engines (nullptr on failure); free with device_free.
   void* (*device_alloc)(std::size_t bytes, const ExecContext&) = nullptr;
   void (*device_free)(void* ptr, const ExecContext&) = nullptr;
+
+  // Graph-level ops (ONNX runtime, shared/onnx); appended so older tables stay valid.
+  Status (*elementwise)(const ElementwiseArgs&, const ExecContext&) = nullptr;
+  Status (*strided_copy)(const StridedCopyArgs&, const ExecContext&) = nullptr;
+  Status (*reduce)(const ReduceArgs&, const ExecContext&) = nullptr;
+  Status (*gather)(const GatherArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

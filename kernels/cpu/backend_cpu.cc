@@ -40,6 +40,10 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kGgufQuantize: return is_block_quantized(dt(q, 0, DType::kQ8_0));
     case Op::kGgufDequantize: return is_block_quantized(dt(q, 0, DType::kQ8_0)) && is_float(dt(q, 1));
     case Op::kSample: return true;
+    case Op::kElementwise:
+    case Op::kStridedCopy:
+    case Op::kReduce:
+    case Op::kGather: return true;
   }
   return false;
 }
@@ -83,6 +87,10 @@ Backend make_cpu_backend() {
   b.synchronize = &no_sync;
   b.device_alloc = &cpu_alloc;
   b.device_free = &cpu_free;
+  b.elementwise = &cpu::elementwise;
+  b.strided_copy = &cpu::strided_copy;
+  b.reduce = &cpu::reduce;
+  b.gather = &cpu::gather;
   return b;
 }
 

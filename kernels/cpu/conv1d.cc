@@ -8,14 +8,29 @@
 
 #include "kernels/cpu/act_math.h"
 #include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
+
+// f32, groups == 1: im2col/col2im + the packed GEMM (conv1d_gemm.cc); stride-1 convolutions
+// on AVX-512 as register-tiled direct loops (conv1d_avx512.cc).
+bool conv1d_gemm_applies(const Conv1dArgs& a);
+Status conv1d_gemm(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ctx);
+namespace detail {
+void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+}  // namespace detail
 
 Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   const std::int64_t lout = conv1d_output_length(a);
   if (a.batch == 0 || a.out_channels == 0 || lout <= 0) return Status::ok();
+  if (!a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.stride == 1 &&
+      resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::conv1d_direct_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
+    return Status::ok();
+  }
+  if (conv1d_gemm_applies(a)) return conv1d_gemm(a, lout, ctx);
   const std::int64_t cin_g = a.in_channels / a.groups, cout_g = a.out_channels / a.groups;
   const std::int64_t lin = a.in_length, ks = a.kernel_size;
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();

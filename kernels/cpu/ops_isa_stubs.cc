@@ -2,6 +2,7 @@
 // never selects them there; each runs the op's scalar path so the link stays whole.
 // Depends on ops_internal.h.
 #include "kernels/cpu/ops_internal.h"
+#include "kernels/ops/conv1d.h"
 
 namespace parley::kernels::cpu::detail {
 namespace {
@@ -21,5 +22,6 @@ void quantize_rows_avx512(const QuantizeRowsArgs& a, ThreadPool& pool) { (void)c
 void dequantize_sum_avx512(const DequantizeSumArgs& a, ThreadPool& pool) { (void)cpu::dequantize_sum(a, scalar_ctx(pool)); }
 bool cpu_has_avx512_bf16() { return false; }
 void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
+void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 
 }  // namespace parley::kernels::cpu::detail

@@ -417,6 +417,12 @@ bool supports(const OpQuery& q) {
       // Greedy always; temperature sampling when the candidate set (top_k) is <= 256, which the
       // query cannot say: launch returns UNIMPLEMENTED beyond that (see kernels/cuda/README.md).
       return true;
+    case Op::kElementwise:
+    case Op::kStridedCopy:
+    case Op::kReduce:
+    case Op::kGather:
+      // Graph ops (shared/onnx) have no CUDA kernels yet: the ONNX runtime runs on the CPU.
+      return false;
   }
   return false;
 }

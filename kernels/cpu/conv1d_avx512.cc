@@ -1,0 +1,131 @@
+// AVX-512 direct 1-D convolution (f32, groups 1, stride 1, any dilation/padding): register tiles
+// of 8 output channels x 32 time steps, one unaligned input load per 8 FMAs, weights broadcast
+// (reordered to [cin][ks][cout] for long outputs, read in place for short text-rate ones). Why: vocoder convolutions have few channels (32-128) and
+// long time axes; as GEMMs their small M or N leaves the packed kernel at 30-60 GFLOP/s per core,
+// this tiling keeps both FMA ports busy without im2col or packing. Everything here is in an
+// anonymous namespace but the one entry point (see simd_avx512.h on ISA-specific linkage).
+// Depends on ops/conv1d.h, thread_pool.h, <immintrin.h>.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/act_math.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops/conv1d.h"
+
+namespace parley::kernels::cpu::detail {
+namespace {
+
+constexpr int kCo = 8;   // output channels per tile
+constexpr int kT = 32;   // time steps per tile (2 zmm)
+
+// One tile: rows co0..co0+nco of y, times t0..t0+nt (nt <= kT), from the padded input xp
+// ([cin][lp], position t of the output reads xp[c][t + k*dil]).
+// Weight of (channel co0 + r, input c, tap k) = wbase[r * rs + (c * ks + k) * cks]: the model's own
+// [cout][cin][ks] rows (rs = cin*ks, cks = 1) or a [cin][ks][cout] copy (rs = 1, cks = cout).
+inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int64_t rs, std::int64_t cks, std::int64_t cin,
+                 std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco, std::int64_t t0, int nt,
+                 float* y, std::int64_t lout) {
+  __m512 acc0[kCo], acc1[kCo];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    const float b = (r < nco && bias) ? bias[co0 + r] : 0.0f;
+    acc0[r] = _mm512_set1_ps(b);
+    acc1[r] = _mm512_set1_ps(b);
+  }
+  const __mmask16 m0 = nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u);
+  const __mmask16 m1 = nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
+  for (std::int64_t c = 0; c < cin; ++c) {
+    const float* xr = xp + c * lp + t0;
+    for (std::int64_t k = 0; k < ks; ++k) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(m0, xr + k * dil);
+      const __m512 x1 = _mm512_maskz_loadu_ps(m1, xr + k * dil + 16);
+      const float* wk = wbase + (c * ks + k) * cks;
+#pragma GCC unroll 8
+      for (int r = 0; r < kCo; ++r) {
+        const __m512 wv = _mm512_set1_ps(wk[r * rs]);
+        acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
+      }
+    }
+  }
+  // Constant indices only (fully unrolled): the accumulators stay in registers.
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    if (r < nco) {
+      float* yr = y + (co0 + r) * lout + t0;
+      _mm512_mask_storeu_ps(yr, m0, acc0[r]);
+      _mm512_mask_storeu_ps(yr + 16, m1, acc1[r]);
+    }
+  }
+}
+
+}  // namespace
+
+void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
+  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
+  const std::int64_t pad = a.padding, dil = a.dilation;
+  // Padded input rows: pad zeros, the row, then zeros up to every position a tile may load.
+  const std::int64_t lp = std::max(lin + 2 * pad, lout + (ks - 1) * dil) + kT;
+  const float* w = static_cast<const float*>(a.w);
+  // Long outputs: reorder the weights to [cin][ks][cout] once (the 8 weights of a step are then
+  // adjacent); short ones (text-rate layers) read the model's rows, a copy would cost more than
+  // the arithmetic. kCo floats of slack keep a partial channel block in bounds.
+  const bool reorder = lout >= 512;
+  std::vector<float> wt, wtail;
+  if (!reorder && cout % kCo != 0) {
+    const std::int64_t first = cout / kCo * kCo;
+    wtail.assign(static_cast<std::size_t>(kCo * cin * ks), 0.0f);
+    std::memcpy(wtail.data(), w + first * cin * ks, static_cast<std::size_t>((cout - first) * cin * ks) * sizeof(float));
+  }
+  if (reorder) {
+    wt.assign(static_cast<std::size_t>(cin * ks * cout + kCo), 0.0f);
+    for (std::int64_t o = 0; o < cout; ++o) {
+      for (std::int64_t i = 0; i < cin * ks; ++i) wt[static_cast<std::size_t>(i * cout + o)] = w[o * cin * ks + i];
+    }
+  }
+  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  const std::int64_t cb = (cout + kCo - 1) / kCo, tb = (lout + kT - 1) / kT;
+  for (std::int64_t b = 0; b < a.batch; ++b) {
+    const float* x = static_cast<const float*>(a.x) + b * cin * lin;
+    float* y = static_cast<float*>(a.y) + b * cout * lout;
+    pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        float* row = xp.data() + c * lp;
+        std::fill(row, row + pad, 0.0f);
+        std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        std::fill(row + pad + lin, row + lp, 0.0f);
+      }
+    });
+    // Tasks: time blocks of 8 tiles x all channel blocks, so one task reuses its input rows.
+    constexpr std::int64_t kTilesPerTask = 8;
+    const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
+    pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
+      for (std::int64_t q = q0; q < q1; ++q) {
+        const std::int64_t task = q / cb, cblk = q % cb;
+        const std::int64_t co0 = cblk * kCo;
+        const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
+        for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tb, (task + 1) * kTilesPerTask); ++tt) {
+          const std::int64_t t0 = tt * kT;
+          const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
+          if (reorder) {
+            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+          } else {
+            // A partial channel block reads a zero-padded copy of its rows, not past the end.
+            const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
+            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+          }
+        }
+      }
+    });
+    if (a.activation != Activation::kNone) {
+      pool.parallel_for(cout, 1, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, y + r * lout, lout);
+      });
+    }
+  }
+}
+
+}  // namespace parley::kernels::cpu::detail
