@@ -1,7 +1,7 @@
 // parley: the command-line client for a running Parley platform.
 // Exists so a person (and the run command's sample request) can reach any service by hand.
 // Subcommands: echo (call the echo service), keygen (CURVE keypair files), chat (talk to a bot),
-// lm (generate text), model (inspect / quantize / prune a GGUF file);
+// lm (generate text), model (inspect / quantize / prune a GGUF file), transcribe (speech to text);
 // the commands of a service live in its folder (services/<svc>/cli) and are dispatched from here.
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +15,7 @@
 #include "parley/v1/envelope.pb.h"
 #include "shared/transport/client.h"
 #include "shared/transport/curve.h"
+#include "services/asr/cli/transcribe_command.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/lm/cli/lm_command.h"
 #include "services/lm/model/inspect_command.h"
@@ -27,7 +28,7 @@ int usage() {
                "  parley keygen SECRET_FILE PUBLIC_FILE\n"
                "  parley chat [--bot demo] [--url http://127.0.0.1:8080] [--key KEY] [--verbose]\n"
                "  parley model inspect FILE.gguf | quantize IN.gguf OUT.gguf | prune IN.gguf OUT.gguf\n"
-            << parley::lm::lm_command_usage();
+            << parley::lm::lm_command_usage() << parley::asr::transcribe_command_usage();
   return 2;
 }
 
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
   if (cmd == "chat") return parley::dialog::run_chat_command(args);
   if (cmd == "lm") return parley::lm::run_lm_command(args);
   if (cmd == "model") return parley::lm::run_model_command(args);
+  if (cmd == "transcribe") return parley::asr::run_transcribe_command(args);
   if (cmd == "-h" || cmd == "--help") {
     usage();
     return 0;

@@ -108,20 +108,20 @@ Status WhisperRunner::ensure_slots(int n) {
     PARLEY_RETURN_IF_ERROR(ensure(self_k_[l], be_, self, ctx_));
     PARLEY_RETURN_IF_ERROR(ensure(self_v_[l], be_, self, ctx_));
   }
-  // Cross-cache slot of encoder row r (window w, position t) is w * audio_ctx + t = r.
-  std::vector<std::int32_t> slots(static_cast<std::size_t>(n) * c.audio_ctx);
-  for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<std::int32_t>(i);
-  cross_slots_.reset();
-  PARLEY_ASSIGN_OR_RETURN(cross_slots_, DeviceBuffer::upload(be_, std::span<const std::int32_t>(slots), ctx_));
+  PARLEY_RETURN_IF_ERROR(ensure(cross_slots_, be_, static_cast<std::size_t>(n) * c.audio_ctx * sizeof(std::int32_t), ctx_));
   capacity_ = n;
   return Status::ok();
 }
 
-Status WhisperRunner::encode(std::span<const std::span<const float>> mels) {
+Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int window_frames) {
   const WhisperConfig& c = model_->config();
   const int b = static_cast<int>(mels.size());
-  const std::int64_t frames = 2 * c.audio_ctx;  // 3000
-  const std::int64_t n_mels = c.n_mels, d = c.d_model, f = c.ffn, t = c.audio_ctx, hd = c.head_dim();
+  if (window_frames < 2 || window_frames % 2 != 0 || window_frames > 2 * c.audio_ctx) {
+    return invalid_argument("whisper encode: frames " + std::to_string(window_frames) + " must be even and within [2, " +
+                            std::to_string(2 * c.audio_ctx) + "]");
+  }
+  const std::int64_t frames = window_frames;
+  const std::int64_t n_mels = c.n_mels, d = c.d_model, f = c.ffn, t = frames / 2, hd = c.head_dim();
   for (int w = 0; w < b; ++w) {
     if (static_cast<std::int64_t>(mels[static_cast<std::size_t>(w)].size()) != n_mels * frames) {
       return invalid_argument("whisper encode: window " + std::to_string(w) + " has " +
@@ -232,7 +232,11 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels) {
     const LayerNormW& next = l + 1 < model_->enc.size() ? model_->enc[l + 1].ln_attn : model_->enc_ln;
     PARLEY_RETURN_IF_ERROR(norm(m, o, h, h, next, y));
   }
-  // y = encoder output. Cross-attention K/V of every decoder layer into the paged caches.
+  // y = encoder output. Cross-attention K/V of every decoder layer into the paged caches: row r
+  // (window w, position p) goes to cache slot w * audio_ctx + p (each slot owns audio_ctx places).
+  host_slots_.resize(static_cast<std::size_t>(m));
+  for (std::int64_t r = 0; r < m; ++r) host_slots_[static_cast<std::size_t>(r)] = static_cast<std::int32_t>((r / t) * c.audio_ctx + r % t);
+  PARLEY_RETURN_IF_ERROR(be_.copy_to_device(cross_slots_.data(), host_slots_.data(), host_slots_.size() * sizeof(std::int32_t), ctx_));
   for (std::size_t l = 0; l < model_->dec.size(); ++l) {
     PARLEY_RETURN_IF_ERROR(linear(model_->dec[l].cross_kv, m, y, d, qkv, 2 * d));
     kernels::KvCacheWriteArgs kw;
@@ -253,13 +257,14 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels) {
     PARLEY_RETURN_IF_ERROR(be_.kv_cache_write(kw, ctx_));
   }
   slots_ = b;
+  positions_ = static_cast<int>(t);
   return be_.synchronize(ctx_);
 }
 
 Status WhisperRunner::encoder_output(int slot, std::vector<float>& out) const {
   if (slot < 0 || slot >= slots_) return invalid_argument("whisper: slot " + std::to_string(slot) + " is not encoded");
   const WhisperConfig& c = model_->config();
-  const std::size_t n = static_cast<std::size_t>(c.audio_ctx) * c.d_model;
+  const std::size_t n = static_cast<std::size_t>(positions_) * c.d_model;
   out.resize(n);
   return be_.copy_to_host(out.data(), y_.as<float>() + static_cast<std::size_t>(slot) * n, n * sizeof(float), ctx_);
 }
@@ -296,7 +301,7 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     for (std::int64_t j = 0; j < sp; ++j) tables[i * sp + j] = static_cast<std::int32_t>(r.slot * sp + j);
     lens[i] = r.position + 1;
     for (std::int64_t j = 0; j < cp; ++j) ctables[i * cp + j] = static_cast<std::int32_t>(r.slot * cp + j);
-    clens[i] = c.audio_ctx;
+    clens[i] = positions_;
   }
   auto fbytes = [](std::int64_t k) { return static_cast<std::size_t>(k) * sizeof(float); };
   PARLEY_RETURN_IF_ERROR(ensure(d_ints_, be_, host_ints_.size() * sizeof(std::int32_t), ctx_));

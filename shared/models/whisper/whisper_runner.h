@@ -36,9 +36,12 @@ class WhisperRunner {
  public:
   explicit WhisperRunner(std::shared_ptr<const WhisperModel> model, kernels::ExecContext ctx = kernels::ExecContext::cpu());
 
-  /// Encodes windows (host [n_mels, 3000] log-mel each) into slots 0..n-1 and resets their
-  /// decoder state. InvalidArgument for a wrong size or NaN input.
-  Status encode(std::span<const std::span<const float>> mels);
+  /// Encodes windows (host [n_mels, frames] log-mel each, frames even, <= 3000; 3000 = the full
+  /// 30 s window the model was trained on) into slots 0..n-1 and resets their decoder state.
+  /// Fewer frames run a truncated audio context (frames / 2 encoder positions): several times
+  /// cheaper for short audio, not bit-compatible with the reference (used for partial results).
+  /// InvalidArgument for a wrong size or NaN input.
+  Status encode(std::span<const std::span<const float>> mels, int frames = 3000);
   /// The encoder output of a slot, [audio_ctx, d_model] on the host (tests).
   Status encoder_output(int slot, std::vector<float>& out) const;
   /// Runs rows through the decoder (their K/V are written at their positions first, so rows of
@@ -59,12 +62,14 @@ class WhisperRunner {
   const kernels::Backend& be_;
   kernels::ExecContext ctx_;
   int slots_ = 0;      // windows encoded (valid slots)
+  int positions_ = 0;  // encoder positions of the encoded windows (audio_ctx, or fewer when truncated)
   int capacity_ = 0;   // slots the caches hold
   int cross_page_ = 0, cross_pages_ = 0;  // page size and pages per slot of the cross caches
   int self_page_ = 64, self_pages_ = 0;   // same for the self-attention caches
 
   // Encoder scratch.
   DeviceBuffer x1_, z_, h_, y_, qkv_, att_, o_, ffn_, q8_, qs_, zeros_, cross_slots_;
+  std::vector<std::int32_t> host_slots_;
   // Caches: per decoder layer, K and V.
   std::vector<DeviceBuffer> cross_k_, cross_v_, self_k_, self_v_;
   // Decoder scratch.
