@@ -4,7 +4,8 @@ tests/model/asr (our engine must produce the same greedy tokens) and tests/bench
 
   asr_reference.py reference MODEL_DIR OUT_DIR CLIP.wav...   per clip: OUT_DIR/<clip>.mel.f32 (faster-whisper's
       [80, 3000] window, float32 LE), and one JSON line per clip and compute type on stdout:
-      {"clip", "compute_type", "tokens", "text", "no_speech_prob", "transcribe_text"}
+      {"clip", "compute_type", "tokens", "text", "no_speech_prob", "suppress"}  (the generate() call transcribe()
+      makes for a clip of <= 30 s: same features, prompt and options)
   asr_reference.py bench MODEL_DIR THREADS ROUNDS CLIP.wav...   offline transcription speed of
       faster-whisper (compute_type int8, beam 1, no VAD): one JSON line {"audio_s", "best_s", "texts"}
   asr_reference.py streams MODEL_DIR THREADS N CLIP.wav   N transcriptions of the clip from N Python
@@ -62,13 +63,10 @@ def reference(model_dir, out_dir, clips):
                                        suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])),
                                        max_initial_timestamp_index=50)[0]
             tokens = res.sequences_ids[0]
-            segments, _ = model.transcribe(audio, beam_size=1, temperature=0.0, condition_on_previous_text=False,
-                                           vad_filter=False, language="en")
             print(json.dumps({
                 "clip": name, "compute_type": compute_type, "tokens": tokens,
                 "text": tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip(),
                 "no_speech_prob": res.no_speech_prob,
-                "transcribe_text": "".join(s.text for s in segments).strip(),
                 "suppress": list(get_suppressed_tokens(tokenizer, [-1])),
             }), flush=True)
 
