@@ -23,7 +23,9 @@ Result<std::unique_ptr<WhisperTokenizer>> WhisperTokenizer::load(const std::stri
   }
   std::vector<std::string> merges;
   if (!tokenizer_json_path.empty()) {
-    auto doc = json::parse_file(tokenizer_json_path);
+    json::ParseOptions po;
+    po.allow_duplicate_keys = true;  // the duplicate check is quadratic in the 50k-entry vocab object
+    auto doc = json::parse_file(tokenizer_json_path, po);
     if (!doc.ok()) return doc.status();
     const json::Value* model = doc->find("model");
     const json::Value* m = model ? model->find("merges") : nullptr;
