@@ -20,9 +20,9 @@ double logsumexp(const float* x, int n) {
   float mx = kNegInf;
   for (int i = 0; i < n; ++i) mx = std::max(mx, x[i]);
   if (mx == kNegInf) return kNegInf;
-  double s = 0;
-  for (int i = 0; i < n; ++i) s += std::exp(static_cast<double>(x[i]) - mx);
-  return mx + std::log(s);
+  float s = 0.0f;  // float exp: the loop vectorizes; the sum's error is far below the rules' margins
+  for (int i = 0; i < n; ++i) s += std::exp(x[i] - mx);
+  return static_cast<double>(mx) + std::log(static_cast<double>(s));
 }
 
 std::string trim(std::string s) {
@@ -74,7 +74,10 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
   std::vector<StepRow> rows;
   std::vector<int> row_of(static_cast<std::size_t>(n), -1);  // the row whose logits sample window i
   std::vector<float> logits;
-  std::vector<float> masked(static_cast<std::size_t>(vocab));
+  std::vector<int> suppress_list;
+  for (int i = 0; i < vocab; ++i) {
+    if (suppress[static_cast<std::size_t>(i)]) suppress_list.push_back(i);
+  }
 
   // Step 0 input: the whole prompt of every window.
   for (int w = 0; w < n; ++w) {
@@ -102,58 +105,60 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
     for (int w = 0; w < n; ++w) {
       if (!alive[static_cast<std::size_t>(w)]) continue;
       WindowResult& res = results[static_cast<std::size_t>(w)];
-      const float* x = logits.data() + static_cast<std::size_t>(row_of[static_cast<std::size_t>(w)]) * vocab;
-      std::copy(x, x + vocab, masked.begin());
-      for (int i = 0; i < vocab; ++i) {
-        if (suppress[static_cast<std::size_t>(i)]) masked[static_cast<std::size_t>(i)] = kNegInf;
-      }
+      // The logits row is masked in place (the no-speech probability was read from it already).
+      float* masked = logits.data() + static_cast<std::size_t>(row_of[static_cast<std::size_t>(w)]) * vocab;
+      for (int id : suppress_list) masked[id] = kNegInf;
       if (step == 0) {
-        for (int id : model.decoding().suppress_ids_begin) masked[static_cast<std::size_t>(id)] = kNegInf;
+        for (int id : model.decoding().suppress_ids_begin) masked[id] = kNegInf;
       }
+      double lse = std::numeric_limits<double>::quiet_NaN();  // of the final masked row, when known
       if (options.timestamps) {
-        masked[static_cast<std::size_t>(sp.no_timestamps)] = kNegInf;
+        masked[sp.no_timestamps] = kNegInf;
         bool check_prob = false;
         const std::vector<int>& seq = res.tokens;
         if (step == 0) {
-          for (int i = 0; i < ts_begin; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
-          for (int i = max_initial + 1; i <= ts_end; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
+          for (int i = 0; i < ts_begin; ++i) masked[i] = kNegInf;
+          for (int i = max_initial + 1; i <= ts_end; ++i) masked[i] = kNegInf;
         } else {
           const int last = seq.back();
           if (last >= ts_begin) {
             const int penultimate = seq.size() >= 2 ? seq[seq.size() - 2] : last;
             if (penultimate >= ts_begin) {
-              for (int i = ts_begin; i <= ts_end; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
+              for (int i = ts_begin; i <= ts_end; ++i) masked[i] = kNegInf;
             } else {
-              for (int i = 0; i < sp.eot; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
-              for (int i = ts_begin; i < last; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
+              for (int i = 0; i < sp.eot; ++i) masked[i] = kNegInf;
+              for (int i = ts_begin; i < last; ++i) masked[i] = kNegInf;
               check_prob = true;
             }
           } else {
             check_prob = true;
             for (auto it = seq.rbegin(); it != seq.rend(); ++it) {
               if (*it >= ts_begin) {
-                for (int i = ts_begin; i <= *it; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
+                for (int i = ts_begin; i <= *it; ++i) masked[i] = kNegInf;
                 break;
               }
             }
           }
         }
         if (check_prob) {
-          const double lse = logsumexp(masked.data(), vocab);
+          // Sum of the timestamps' probabilities vs the best text token (both under the same
+          // normalizer, so compared before it).
           float max_text = kNegInf;
-          for (int i = 0; i < ts_begin; ++i) max_text = std::max(max_text, masked[static_cast<std::size_t>(i)]);
-          const double ts_logprob = logsumexp(masked.data() + ts_begin, ts_end - ts_begin + 1) - lse;
-          if (ts_logprob > static_cast<double>(max_text) - lse) {
-            for (int i = 0; i < ts_begin; ++i) masked[static_cast<std::size_t>(i)] = kNegInf;
+          for (int i = 0; i < ts_begin; ++i) max_text = std::max(max_text, masked[i]);
+          const double lse_ts = logsumexp(masked + ts_begin, ts_end - ts_begin + 1);
+          if (lse_ts > static_cast<double>(max_text)) {
+            for (int i = 0; i < ts_begin; ++i) masked[i] = kNegInf;
+            lse = lse_ts;  // only timestamps are left
           }
         }
       }
       // Greedy pick (first maximum) and its log-probability under the masked distribution.
       int best = 0;
       for (int i = 1; i < vocab; ++i) {
-        if (masked[static_cast<std::size_t>(i)] > masked[static_cast<std::size_t>(best)]) best = i;
+        if (masked[i] > masked[best]) best = i;
       }
-      sum_logprob[static_cast<std::size_t>(w)] += masked[static_cast<std::size_t>(best)] - logsumexp(masked.data(), vocab);
+      if (std::isnan(lse)) lse = logsumexp(masked, vocab);
+      sum_logprob[static_cast<std::size_t>(w)] += masked[best] - lse;
       res.steps = step + 1;
       if (best == sp.eot) {
         alive[static_cast<std::size_t>(w)] = 0;

@@ -15,14 +15,11 @@ namespace parley::whisper {
 
 namespace {
 using kernels::Activation;
-constexpr int kCrossPage = 100;  // 1500 audio positions = 15 pages
 }  // namespace
 
 WhisperRunner::WhisperRunner(std::shared_ptr<const WhisperModel> model, kernels::ExecContext ctx)
     : model_(std::move(model)), be_(model_->backend()), ctx_(ctx) {
   const WhisperConfig& c = model_->config();
-  cross_page_ = c.audio_ctx % kCrossPage == 0 ? kCrossPage : c.audio_ctx;
-  cross_pages_ = c.audio_ctx / cross_page_;
   self_pages_ = (c.text_ctx + self_page_ - 1) / self_page_;
 }
 
@@ -96,19 +93,16 @@ Status WhisperRunner::ensure_slots(int n) {
   if (n <= capacity_) return Status::ok();
   const WhisperConfig& c = model_->config();
   const std::size_t d = static_cast<std::size_t>(c.d_model);
-  const std::size_t cross = static_cast<std::size_t>(n) * c.audio_ctx * d * sizeof(float);
+  const std::size_t cross = static_cast<std::size_t>(n) * c.audio_ctx * 2 * d * sizeof(float);
   const std::size_t self = static_cast<std::size_t>(n) * self_pages_ * self_page_ * d * sizeof(float);
-  cross_k_.resize(static_cast<std::size_t>(c.decoder_layers));
-  cross_v_.resize(cross_k_.size());
-  self_k_.resize(cross_k_.size());
-  self_v_.resize(cross_k_.size());
-  for (std::size_t l = 0; l < cross_k_.size(); ++l) {
-    PARLEY_RETURN_IF_ERROR(ensure(cross_k_[l], be_, cross, ctx_));
-    PARLEY_RETURN_IF_ERROR(ensure(cross_v_[l], be_, cross, ctx_));
+  cross_kv_.resize(static_cast<std::size_t>(c.decoder_layers));
+  self_k_.resize(cross_kv_.size());
+  self_v_.resize(cross_kv_.size());
+  for (std::size_t l = 0; l < cross_kv_.size(); ++l) {
+    PARLEY_RETURN_IF_ERROR(ensure(cross_kv_[l], be_, cross, ctx_));
     PARLEY_RETURN_IF_ERROR(ensure(self_k_[l], be_, self, ctx_));
     PARLEY_RETURN_IF_ERROR(ensure(self_v_[l], be_, self, ctx_));
   }
-  PARLEY_RETURN_IF_ERROR(ensure(cross_slots_, be_, static_cast<std::size_t>(n) * c.audio_ctx * sizeof(std::int32_t), ctx_));
   capacity_ = n;
   return Status::ok();
 }
@@ -232,29 +226,10 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
     const LayerNormW& next = l + 1 < model_->enc.size() ? model_->enc[l + 1].ln_attn : model_->enc_ln;
     PARLEY_RETURN_IF_ERROR(norm(m, o, h, h, next, y));
   }
-  // y = encoder output. Cross-attention K/V of every decoder layer into the paged caches: row r
-  // (window w, position p) goes to cache slot w * audio_ctx + p (each slot owns audio_ctx places).
-  host_slots_.resize(static_cast<std::size_t>(m));
-  for (std::int64_t r = 0; r < m; ++r) host_slots_[static_cast<std::size_t>(r)] = static_cast<std::int32_t>((r / t) * c.audio_ctx + r % t);
-  PARLEY_RETURN_IF_ERROR(be_.copy_to_device(cross_slots_.data(), host_slots_.data(), host_slots_.size() * sizeof(std::int32_t), ctx_));
+  // y = encoder output. Cross-attention K|V of every decoder layer, row r = window r / t,
+  // position r % t, straight from the GEMM.
   for (std::size_t l = 0; l < model_->dec.size(); ++l) {
-    PARLEY_RETURN_IF_ERROR(linear(model_->dec[l].cross_kv, m, y, d, qkv, 2 * d));
-    kernels::KvCacheWriteArgs kw;
-    kw.tokens = m;
-    kw.cache.k = cross_k_[l].data();
-    kw.cache.v = cross_v_[l].data();
-    kw.cache.num_pages = static_cast<std::int64_t>(capacity_) * cross_pages_;
-    kw.cache.num_kv_heads = c.heads;
-    kw.cache.page_size = cross_page_;
-    kw.cache.head_dim = hd;
-    kw.k = qkv;
-    kw.k_token_stride = 2 * d;
-    kw.k_head_stride = hd;
-    kw.v = qkv + d;
-    kw.v_token_stride = 2 * d;
-    kw.v_head_stride = hd;
-    kw.slot_mapping = cross_slots_.as<std::int32_t>();
-    PARLEY_RETURN_IF_ERROR(be_.kv_cache_write(kw, ctx_));
+    PARLEY_RETURN_IF_ERROR(linear(model_->dec[l].cross_kv, m, y, d, cross_kv_[l].as<float>(), 2 * d));
   }
   slots_ = b;
   positions_ = static_cast<int>(t);
@@ -282,17 +257,14 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     }
     if (r.token < 0 || r.token >= c.vocab) return invalid_argument("whisper decode: token " + std::to_string(r.token) + " outside the vocabulary");
   }
-  // Integer inputs, one upload: ids | positions | self slots | self tables | context lens |
-  // cross tables | cross lens.
-  const std::int64_t sp = self_pages_, cp = cross_pages_;
-  host_ints_.assign(static_cast<std::size_t>(n * (5 + sp + cp)), 0);
+  // Integer inputs, one upload: ids | positions | self slots | self tables | context lens.
+  const std::int64_t sp = self_pages_;
+  host_ints_.assign(static_cast<std::size_t>(n * (4 + sp)), 0);
   std::int32_t* ids = host_ints_.data();
   std::int32_t* pos = ids + n;
   std::int32_t* slots = pos + n;
   std::int32_t* tables = slots + n;
   std::int32_t* lens = tables + n * sp;
-  std::int32_t* ctables = lens + n;
-  std::int32_t* clens = ctables + n * cp;
   for (std::int64_t i = 0; i < n; ++i) {
     const StepRow& r = rows[static_cast<std::size_t>(i)];
     ids[i] = r.token;
@@ -300,8 +272,6 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     slots[i] = static_cast<std::int32_t>(static_cast<std::int64_t>(r.slot) * sp * self_page_ + r.position);
     for (std::int64_t j = 0; j < sp; ++j) tables[i * sp + j] = static_cast<std::int32_t>(r.slot * sp + j);
     lens[i] = r.position + 1;
-    for (std::int64_t j = 0; j < cp; ++j) ctables[i * cp + j] = static_cast<std::int32_t>(r.slot * cp + j);
-    clens[i] = positions_;
   }
   auto fbytes = [](std::int64_t k) { return static_cast<std::size_t>(k) * sizeof(float); };
   PARLEY_RETURN_IF_ERROR(ensure(d_ints_, be_, host_ints_.size() * sizeof(std::int32_t), ctx_));
@@ -319,8 +289,6 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
   const std::int32_t* d_slots = d_pos + n;
   const std::int32_t* d_tables = d_slots + n;
   const std::int32_t* d_lens = d_tables + n * sp;
-  const std::int32_t* d_ctables = d_lens + n;
-  const std::int32_t* d_clens = d_ctables + n * cp;
 
   float* e = d_e_.as<float>();
   float* pe = d_pe_.as<float>();
@@ -388,25 +356,36 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     PARLEY_RETURN_IF_ERROR(norm(n, o, r, r, L.ln_cross, y));
     // Cross attention over the slot's encoder output.
     PARLEY_RETURN_IF_ERROR(linear(L.cross_q, n, y, d, qc, d));
-    kernels::AttentionDecodeArgs x;
-    x.batch = n;
-    x.num_heads = c.heads;
-    x.cache.k = cross_k_[l].data();
-    x.cache.v = cross_v_[l].data();
-    x.cache.num_pages = static_cast<std::int64_t>(capacity_) * cp;
-    x.cache.num_kv_heads = c.heads;
-    x.cache.page_size = cross_page_;
-    x.cache.head_dim = hd;
-    x.q = qc;
-    x.q_seq_stride = d;
-    x.q_head_stride = hd;
-    x.out = att;
-    x.out_seq_stride = d;
-    x.out_head_stride = hd;
-    x.block_tables = d_ctables;
-    x.max_blocks_per_seq = cp;
-    x.context_lens = d_clens;
-    PARLEY_RETURN_IF_ERROR(be_.attention_decode(x, ctx_));
+    // Cross attention: each run of consecutive rows of one slot attends to that slot's encoder
+    // K|V in place (attention_prefill, non-causal).
+    for (std::int64_t first = 0; first < n;) {
+      const int slot = rows[static_cast<std::size_t>(first)].slot;
+      std::int64_t last = first + 1;
+      while (last < n && rows[static_cast<std::size_t>(last)].slot == slot) ++last;
+      const float* kv = cross_kv_[l].as<float>() + static_cast<std::int64_t>(slot) * positions_ * 2 * d;
+      kernels::AttentionPrefillArgs x;
+      x.batch = 1;
+      x.q_len = last - first;
+      x.kv_len = positions_;
+      x.num_heads = c.heads;
+      x.num_kv_heads = c.heads;
+      x.head_dim = hd;
+      x.q = qc + first * d;
+      x.q_batch_stride = (last - first) * d;
+      x.q_token_stride = d;
+      x.q_head_stride = hd;
+      x.k = kv;
+      x.v = kv + d;
+      x.k_batch_stride = x.v_batch_stride = static_cast<std::int64_t>(positions_) * 2 * d;
+      x.k_token_stride = x.v_token_stride = 2 * d;
+      x.k_head_stride = x.v_head_stride = hd;
+      x.out = att + first * d;
+      x.out_batch_stride = (last - first) * d;
+      x.out_token_stride = d;
+      x.out_head_stride = hd;
+      PARLEY_RETURN_IF_ERROR(be_.attention_prefill(x, ctx_));
+      first = last;
+    }
     PARLEY_RETURN_IF_ERROR(linear(L.cross_out, n, att, d, o, d));
     PARLEY_RETURN_IF_ERROR(norm(n, o, r, r, L.ln_ffn, y));
     PARLEY_RETURN_IF_ERROR(linear(L.fc1, n, y, d, ffn, f, Activation::kGeluErf));

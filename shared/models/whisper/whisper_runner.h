@@ -64,14 +64,13 @@ class WhisperRunner {
   int slots_ = 0;      // windows encoded (valid slots)
   int positions_ = 0;  // encoder positions of the encoded windows (audio_ctx, or fewer when truncated)
   int capacity_ = 0;   // slots the caches hold
-  int cross_page_ = 0, cross_pages_ = 0;  // page size and pages per slot of the cross caches
   int self_page_ = 64, self_pages_ = 0;   // same for the self-attention caches
 
   // Encoder scratch.
-  DeviceBuffer x1_, z_, h_, y_, qkv_, att_, o_, ffn_, q8_, qs_, zeros_, cross_slots_;
-  std::vector<std::int32_t> host_slots_;
-  // Caches: per decoder layer, K and V.
-  std::vector<DeviceBuffer> cross_k_, cross_v_, self_k_, self_v_;
+  DeviceBuffer x1_, z_, h_, y_, qkv_, att_, o_, ffn_, q8_, qs_, zeros_;
+  // Per decoder layer: cross-attention K|V rows [slot * positions_ + p, 2 d] (the GEMM output,
+  // read in place by attention_prefill), and the paged self-attention K and V caches.
+  std::vector<DeviceBuffer> cross_kv_, self_k_, self_v_;
   // Decoder scratch.
   DeviceBuffer d_ints_, d_e_, d_pe_, d_r_, d_y_, d_qkv_, d_att_, d_o_, d_qc_, d_ffn_, d_logits_;
   std::vector<float> host_x1_;
