@@ -4,7 +4,9 @@
 // Depends on asr_service.h, shared/service/host.h, shared/config.
 #include <iostream>
 
+#include "kernels/backend.h"
 #include "services/asr/asr_service.h"
+#include "shared/engine/device.h"
 #include "shared/common/model_paths.h"
 #include "shared/config/base_schema.h"
 #include "shared/service/host.h"
@@ -20,7 +22,8 @@ int main(int argc, char** argv) {
   schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en");
   schema.add_string("asr.vad_model", "", "Silero VAD safetensors; empty = $PARLEY_MODEL_DIR/vad-silero/silero_vad_16k.safetensors");
   schema.add_string("asr.weights", "int8", "Whisper weights after load: int8 (per-channel W8A8) or f32", config::one_of({"int8", "f32"}));
-  schema.add_string("asr.device", "cpu", "Where Whisper runs: cpu or cuda:N", config::non_empty());
+  schema.add_string("asr.device", "auto", "Where Whisper runs: auto (the first GPU when there is one, else cpu), cpu or cuda:N",
+                    config::non_empty());
   schema.add_int("asr.max_streams", 32, "Open Recognize streams before RESOURCE_EXHAUSTED", config::int_range(1, 4096));
   schema.add_int("asr.max_batch", 8, "Windows (utterances) per encoder batch", config::int_range(1, 64));
   schema.add_duration("asr.max_queue_delay", milliseconds(5), "Longest a window waits for others to batch with",
@@ -47,7 +50,10 @@ int main(int argc, char** argv) {
                                                         : cfg.get_string("asr.vad_model");
   eo.precision = cfg.get_string("asr.weights") == "f32" ? whisper::WhisperPrecision::kFp32 : whisper::WhisperPrecision::kInt8;
   const std::string dev = cfg.get_string("asr.device");
-  if (dev.rfind("cuda:", 0) == 0) {
+  if (dev == "auto") {
+    eo.device = engine::cuda_device_count() > 0 && kernels::BackendRegistry::instance().cuda() != nullptr ? engine::Device::cuda(0)
+                                                                                                        : engine::Device::cpu();
+  } else if (dev.rfind("cuda:", 0) == 0) {
     eo.device = engine::Device::cuda(std::atoi(dev.c_str() + 5));
   } else if (dev != "cpu") {
     std::cerr << "parley-asr: asr.device must be cpu or cuda:N, got '" << dev << "'\n";
