@@ -56,7 +56,13 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
 
   // Suppressed at every step: the model's list plus faster-whisper's specials.
   std::vector<char> suppress(static_cast<std::size_t>(vocab), 0);
-  for (int id : model.decoding().suppress_ids) suppress[static_cast<std::size_t>(id)] = 1;
+  for (int id : model.decoding().suppress_ids) {
+    if (id >= 0 && id < vocab) suppress[static_cast<std::size_t>(id)] = 1;
+  }
+  std::vector<int> suppress_begin;
+  for (int id : model.decoding().suppress_ids_begin) {
+    if (id >= 0 && id < vocab) suppress_begin.push_back(id);
+  }
   for (int id : {sp.transcribe, sp.translate, sp.sot, sp.sot_prev, sp.sot_lm, sp.no_speech}) suppress[static_cast<std::size_t>(id)] = 1;
   for (int id : options.suppress) {
     if (id >= 0 && id < vocab) suppress[static_cast<std::size_t>(id)] = 1;
@@ -109,7 +115,7 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
       float* masked = logits.data() + static_cast<std::size_t>(row_of[static_cast<std::size_t>(w)]) * vocab;
       for (int id : suppress_list) masked[id] = kNegInf;
       if (step == 0) {
-        for (int id : model.decoding().suppress_ids_begin) masked[id] = kNegInf;
+        for (int id : suppress_begin) masked[id] = kNegInf;
       }
       double lse = std::numeric_limits<double>::quiet_NaN();  // of the final masked row, when known
       if (options.timestamps) {

@@ -261,8 +261,10 @@ Result<std::shared_ptr<const WhisperModel>> WhisperModel::load(const std::string
   if (std::filesystem::exists(dir + "/config.json")) {
     PARLEY_RETURN_IF_ERROR(read_decoding_config(dir + "/config.json", m->config_.vocab, m->decoding_));
   } else {
-    // CTranslate2's defaults when config.json is absent: blank and end-of-text at the start.
-    m->decoding_.suppress_ids_begin = {220, m->tokenizer_->special().eot};
+    // CTranslate2's defaults when config.json is absent: blank (" ", id 220 in GPT-2's
+    // vocabulary, when the vocabulary has it) and end-of-text at the start.
+    if (m->config_.vocab > 220 && m->tokenizer_->token_text(220) == "\xc4\xa0") m->decoding_.suppress_ids_begin.push_back(220);
+    m->decoding_.suppress_ids_begin.push_back(m->tokenizer_->special().eot);
   }
   return std::shared_ptr<const WhisperModel>(std::move(m));
 }
