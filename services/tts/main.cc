@@ -30,8 +30,8 @@ std::string default_phonemizer() {
 int main(int argc, char** argv) {
   using namespace parley;
   config::Schema schema = config::service_base_schema("parley-tts", "Speech synthesis: text in, streamed PCM16 audio out");
-  schema.set_default("transport.bind", std::string("tcp://127.0.0.1:7105"));
-  schema.set_default("http.port", 9105);
+  schema.set_default("transport.bind", std::string("tcp://127.0.0.1:7106"));
+  schema.set_default("http.port", 9106);
   schema.add_list("tts.voices", {}, "Piper voices (.onnx, each with its .onnx.json); the first is the default. "
                                     "Empty = $PARLEY_MODEL_DIR/tts-joe/en_US-joe-medium.onnx");
   schema.add_string("tts.phonemizer", "", "The parley-phonemize program (espeak-ng, GPL-3.0, run as a child process); empty = beside parley-tts");

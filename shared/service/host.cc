@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -41,9 +42,84 @@ class Worker final : public actor::Actor<WorkerMsg> {
 std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal.store(sig); }
 
+// Client-stream envelopes a bidirectional call may queue before its handler reads them; beyond
+// this the call fails RESOURCE_EXHAUSTED (the I/O thread never blocks, the queue never grows).
+constexpr std::size_t kMaxStreamBuffer = 256;
+
+// The incoming side of a bidirectional call: the transport's I/O thread pushes STREAM_DATA
+// envelopes and cancellation, the handler's worker thread pops them.
+struct StreamInbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<v1::Envelope> queue;
+  bool closed = false;      // end_of_stream seen
+  Status failed;            // cancellation or overflow
+};
+
 class CallAdapter final : public RawCall {
  public:
   explicit CallAdapter(std::shared_ptr<transport::ServerCall> call) : call_(std::move(call)) {}
+  ~CallAdapter() override {
+    if (inbox_) {
+      // The handler is done: later envelopes have nowhere to go.
+      call_->on_stream_data([](v1::Envelope) {});
+      call_->on_cancel([](const Status&) {});
+    }
+  }
+  Result<std::optional<v1::Envelope>> next_request(Clock::time_point until) override {
+    if (!inbox_) {
+      // First read: the REQUEST itself; start listening for the client's stream.
+      inbox_ = std::make_shared<StreamInbox>();
+      std::weak_ptr<StreamInbox> weak = inbox_;
+      call_->on_stream_data([weak](v1::Envelope env) {
+        auto in = weak.lock();
+        if (!in) return;
+        {
+          std::lock_guard lock(in->mu);
+          if (in->closed || !in->failed.is_ok()) return;
+          if (env.end_of_stream()) in->closed = true;
+          if (in->queue.size() >= kMaxStreamBuffer) {
+            in->failed = resource_exhausted("client sent more than " + std::to_string(kMaxStreamBuffer) +
+                                            " stream messages ahead of the service");
+          } else {
+            in->queue.push_back(std::move(env));
+          }
+        }
+        in->cv.notify_all();
+      });
+      call_->on_cancel([weak](const Status& why) {
+        auto in = weak.lock();
+        if (!in) return;
+        {
+          std::lock_guard lock(in->mu);
+          if (in->failed.is_ok()) in->failed = why.is_ok() ? ::parley::cancelled("call cancelled") : why;
+        }
+        in->cv.notify_all();
+      });
+      if (!call_->client_streaming()) inbox_->closed = true;
+      return std::optional<v1::Envelope>(call_->request());
+    }
+    StreamInbox& in = *inbox_;
+    std::unique_lock lock(in.mu);
+    const Clock::time_point end = std::min(until, call_->deadline());
+    while (true) {
+      if (!in.queue.empty()) {
+        v1::Envelope env = std::move(in.queue.front());
+        in.queue.pop_front();
+        return std::optional<v1::Envelope>(std::move(env));
+      }
+      if (!in.failed.is_ok()) return in.failed;
+      if (in.closed) return std::optional<v1::Envelope>();
+      if (call_->cancelled()) return ::parley::cancelled("call cancelled");
+      // Wake at least every 100 ms to notice cancellation the transport reports only by state.
+      const Clock::time_point wake = std::min(end, Clock::now() + std::chrono::milliseconds(100));
+      in.cv.wait_until(lock, wake);
+      if (Clock::now() >= end && in.queue.empty() && in.failed.is_ok() && !in.closed) {
+        return deadline_exceeded(end == call_->deadline() ? "call deadline passed while waiting for stream data"
+                                                           : "no stream data in time");
+      }
+    }
+  }
   const std::string& method() const override { return call_->method(); }
   const std::string& session_id() const override { return call_->request().session_id(); }
   const std::string& trace_id() const override { return call_->request().trace_id(); }
@@ -65,6 +141,7 @@ class CallAdapter final : public RawCall {
  private:
   std::shared_ptr<transport::ServerCall> call_;
   v1::Envelope final_;
+  std::shared_ptr<StreamInbox> inbox_;  // bidirectional calls, after the first next_request()
 };
 
 }  // namespace

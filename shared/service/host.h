@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "parley/v1/envelope.pb.h"
@@ -48,6 +49,11 @@ class Host {
   void unary(const std::string& method, UnaryHandler<Request, Reply> handler);
   template <typename Request, typename Reply>
   void server_stream(const std::string& method, ServerStreamHandler<Request, Reply> handler);
+  /// Client stream in, server stream out: the REQUEST envelope carries the first Request, each
+  /// STREAM_DATA envelope one more (the last has end_of_stream, with or without a payload).
+  /// A client that cancels or disappears (heartbeats) wakes a blocked read() with CANCELLED.
+  template <typename Request, typename Reply>
+  void bidi_stream(const std::string& method, BidiStreamHandler<Request, Reply> handler);
 
   /// Readiness as reported on /readyz (besides draining). Default: ready.
   void set_ready(bool ready, std::string reason = "");
@@ -83,6 +89,9 @@ class RawCall : public CallContext {
   virtual bool send_payload(const google::protobuf::Message& reply) = 0;
   /// Sets the payload of the final reply (unary).
   virtual void set_final_payload(const google::protobuf::Message& reply) = 0;
+  /// Bidirectional calls: the next request envelope (the REQUEST itself first), std::nullopt at
+  /// the end of the client stream; errors as StreamReader::read.
+  virtual Result<std::optional<v1::Envelope>> next_request(std::chrono::steady_clock::time_point until) = 0;
 };
 
 /// Decodes the envelope's payload; INVALID_ARGUMENT naming the expected type when it is not one.
@@ -115,6 +124,35 @@ void Host::server_stream(const std::string& method, ServerStreamHandler<Request,
       RawCall& call;
     } writer(call);
     return handler(request, writer, call);
+  });
+}
+
+template <typename Request, typename Reply>
+void Host::bidi_stream(const std::string& method, BidiStreamHandler<Request, Reply> handler) {
+  add_method(method, [handler = std::move(handler), method](const v1::Envelope&, RawCall& call) -> Status {
+    struct Reader : StreamReader<Request> {
+      Reader(RawCall& c, const std::string& m) : call(c), method(m) {}
+      Result<std::optional<Request>> read(std::chrono::steady_clock::time_point until) override {
+        while (true) {
+          Result<std::optional<v1::Envelope>> env = call.next_request(until);
+          if (!env.ok()) return env.status();
+          if (!env->has_value()) return std::optional<Request>();
+          const v1::Envelope& e = **env;
+          if (!e.has_payload()) continue;  // a bare end-of-stream marker: the next read says so
+          Request r;
+          PARLEY_RETURN_IF_ERROR(unpack_payload(e, method, r));
+          return std::optional<Request>(std::move(r));
+        }
+      }
+      RawCall& call;
+      const std::string& method;
+    } reader(call, method);
+    struct Writer : StreamWriter<Reply> {
+      explicit Writer(RawCall& c) : call(c) {}
+      bool write(const Reply& r) override { return call.send_payload(r); }
+      RawCall& call;
+    } writer(call);
+    return handler(reader, writer, call);
   });
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "shared/common/status.h"
@@ -38,6 +39,20 @@ class StreamWriter {
   virtual bool write(const Reply& reply) = 0;
 };
 
+/// The client's side of a bidirectional stream: its requests in order (the one carried by the
+/// call's REQUEST envelope first, then each STREAM_DATA envelope's).
+template <typename Request>
+class StreamReader {
+ public:
+  virtual ~StreamReader() = default;
+  /// Blocks for the next request until `until`. Returns the request; std::nullopt once the client
+  /// closed its stream (end of stream); CANCELLED when the call was cancelled or the client went
+  /// away; DEADLINE_EXCEEDED when `until` (or the call's deadline) passed first;
+  /// INVALID_ARGUMENT when a payload is not a Request; RESOURCE_EXHAUSTED when the client sent
+  /// more than the host buffers (256 envelopes) without the handler reading.
+  virtual Result<std::optional<Request>> read(std::chrono::steady_clock::time_point until) = 0;
+};
+
 /// Unary: one request, one reply.
 template <typename Request, typename Reply>
 using UnaryHandler = std::function<Result<Reply>(const Request&, CallContext&)>;
@@ -45,5 +60,10 @@ using UnaryHandler = std::function<Result<Reply>(const Request&, CallContext&)>;
 /// Server stream: one request, replies written as they come, then a final Status.
 template <typename Request, typename Reply>
 using ServerStreamHandler = std::function<Status(const Request&, StreamWriter<Reply>&, CallContext&)>;
+
+/// Bidirectional stream: requests read as they come (StreamReader), replies written as they come,
+/// then a final Status. The handler holds a worker for the whole call.
+template <typename Request, typename Reply>
+using BidiStreamHandler = std::function<Status(StreamReader<Request>&, StreamWriter<Reply>&, CallContext&)>;
 
 }  // namespace parley::service

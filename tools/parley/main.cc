@@ -1,7 +1,8 @@
 // parley: the command-line client for a running Parley platform.
 // Exists so a person (and the run command's sample request) can reach any service by hand.
 // Subcommands: echo (call the echo service), keygen (CURVE keypair files), chat (talk to a bot),
-// lm (generate text), model (inspect / quantize / prune a GGUF file), say (speak a text to a WAV);
+// lm (generate text), model (inspect / quantize / prune a GGUF file), transcribe (speech to text),
+// say (speak a text to a WAV);
 // the commands of a service live in its folder (services/<svc>/cli) and are dispatched from here.
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include "parley/v1/envelope.pb.h"
 #include "shared/transport/client.h"
 #include "shared/transport/curve.h"
+#include "services/asr/cli/transcribe_command.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/lm/cli/lm_command.h"
 #include "services/lm/model/inspect_command.h"
@@ -28,7 +30,7 @@ int usage() {
                "  parley keygen SECRET_FILE PUBLIC_FILE\n"
                "  parley chat [--bot demo] [--url http://127.0.0.1:8080] [--key KEY] [--verbose]\n"
                "  parley model inspect FILE.gguf | quantize IN.gguf OUT.gguf | prune IN.gguf OUT.gguf\n"
-            << parley::lm::lm_command_usage() << parley::tts::say_command_usage();
+            << parley::lm::lm_command_usage() << parley::asr::transcribe_command_usage() << parley::tts::say_command_usage();
   return 2;
 }
 
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
   if (cmd == "lm") return parley::lm::run_lm_command(args);
   if (cmd == "say") return parley::tts::run_say_command(args, std::cout, std::cerr);
   if (cmd == "model") return parley::lm::run_model_command(args);
+  if (cmd == "transcribe") return parley::asr::run_transcribe_command(args);
   if (cmd == "-h" || cmd == "--help") {
     usage();
     return 0;

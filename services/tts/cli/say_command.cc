@@ -28,7 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string target = "tcp://127.0.0.1:7105";
+  std::string target = "tcp://127.0.0.1:7106";
   bool local = false;
   std::string local_voice;
   std::string output;
@@ -191,7 +191,7 @@ Status run_remote(const Args& a, Collector& c) {
 }  // namespace
 
 std::string say_command_usage() {
-  return "  parley say [--target tcp://127.0.0.1:7105 | --local [VOICE.onnx]] [--voice NAME] [--rate R]\n"
+  return "  parley say [--target tcp://127.0.0.1:7106 | --local [VOICE.onnx]] [--voice NAME] [--rate R]\n"
          "             [--sample-rate HZ] [--ssml] [--timeout-ms N] -o OUT.wav TEXT\n";
 }
 

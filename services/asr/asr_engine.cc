@@ -1,0 +1,148 @@
+// AsrEngine (see asr_engine.h): model loading and the batch function (mel -> batched encoder ->
+// lockstep greedy decoding). Each batch worker thread keeps its own WhisperRunner.
+// Depends on asr_engine.h.
+#include "services/asr/asr_engine.h"
+
+#include <future>
+
+namespace parley::asr {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+}
+
+Result<std::unique_ptr<AsrEngine>> AsrEngine::create(const EngineOptions& options, AsrMetrics* metrics) {
+  std::unique_ptr<AsrEngine> e(new AsrEngine());
+  e->options_ = options;
+  e->metrics_ = metrics;
+  whisper::WhisperLoadOptions lo;
+  lo.precision = options.precision;
+  lo.device = options.device;
+  PARLEY_ASSIGN_OR_RETURN(e->model_, whisper::WhisperModel::load(options.model_dir, lo));
+  e->mel_ = whisper::LogMel(e->model_->config().n_mels);
+  PARLEY_ASSIGN_OR_RETURN(e->vad_, vad::SileroVad::load(options.vad_path));
+  batching::DynamicBatcherOptions bo;
+  bo.name = "asr-windows";
+  bo.max_batch_size = options.max_batch;
+  bo.max_queue_delay = options.max_queue_delay;
+  bo.queue_capacity = options.queue_capacity;
+  bo.workers = options.workers;
+  AsrEngine* self = e.get();
+  PARLEY_ASSIGN_OR_RETURN(e->batcher_, (batching::DynamicBatcher<WindowJob, WindowOutput>::create(
+                                           bo, [self](std::vector<WindowJob>& jobs) { return self->run_batch(jobs); })));
+  return e;
+}
+
+AsrEngine::~AsrEngine() {
+  if (batcher_) batcher_->stop();
+}
+
+std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& jobs) {
+  thread_local std::unique_ptr<whisper::WhisperRunner> runner;
+  thread_local const whisper::WhisperModel* runner_model = nullptr;
+  if (!runner || runner_model != model_.get()) {
+    runner = std::make_unique<whisper::WhisperRunner>(model_);
+    runner_model = model_.get();
+  }
+  const auto start = Clock::now();
+  std::vector<Result<WindowOutput>> out(jobs.size(), Result<WindowOutput>(cancelled("window cancelled before it ran")));
+  // Drop windows whose stream went away; the rest form up to four batches (timestamps on/off x
+  // full/truncated window), each one encoder call and one lockstep decode.
+  for (int group = 0; group < 4; ++group) {
+    const bool ts = (group & 1) == 0, trunc = (group & 2) != 0;
+    std::vector<std::size_t> idx;
+    std::vector<std::vector<float>> mels;
+    int frames = whisper::kWindowFrames;
+    if (trunc) {
+      std::size_t longest = 0;
+      for (const auto& j : jobs) {
+        if (j.truncate && j.timestamps == ts) longest = std::max(longest, j.audio.size());
+      }
+      // The audio's frames plus 1 s of padding, rounded up to 0.2 s (fewer distinct shapes).
+      frames = std::min<int>(whisper::kWindowFrames, (static_cast<int>(longest / whisper::kHop) + 100 + 19) / 20 * 20);
+    }
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].timestamps != ts || jobs[i].truncate != trunc) continue;
+      if (jobs[i].cancelled && jobs[i].cancelled->load()) continue;
+      auto m = mel_.window(jobs[i].audio);
+      if (!m.ok()) {
+        out[i] = m.status();
+        continue;
+      }
+      if (frames < whisper::kWindowFrames) {  // keep the first `frames` columns of each mel row
+        const int n_mels = mel_.n_mels();
+        std::vector<float> cut(static_cast<std::size_t>(n_mels) * frames);
+        for (int r = 0; r < n_mels; ++r) {
+          std::copy_n(m->begin() + static_cast<std::ptrdiff_t>(r) * whisper::kWindowFrames, frames,
+                      cut.begin() + static_cast<std::ptrdiff_t>(r) * frames);
+        }
+        *m = std::move(cut);
+      }
+      idx.push_back(i);
+      mels.push_back(std::move(*m));
+    }
+    if (idx.empty()) continue;
+    std::vector<std::span<const float>> spans(mels.begin(), mels.end());
+    Status s = runner->encode(spans, frames);
+    if (!s.is_ok()) {
+      for (std::size_t i : idx) out[i] = s;
+      continue;
+    }
+    whisper::DecodeOptions dopt;
+    dopt.timestamps = ts;
+    auto res = whisper::greedy_decode(*runner, static_cast<int>(idx.size()), dopt);
+    if (!res.ok()) {
+      for (std::size_t i : idx) out[i] = res.status();
+      continue;
+    }
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      WindowOutput w;
+      w.result = std::move((*res)[k]);
+      w.audio_seconds = static_cast<double>(jobs[idx[k]].audio.size()) / whisper::kSampleRate;
+      out[idx[k]] = std::move(w);
+    }
+    if (metrics_ != nullptr) metrics_->batch_size.observe(static_cast<double>(idx.size()));
+  }
+  // Each window's share of the batch's wall time; RTF per batch (compute / audio).
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  double audio = 0;
+  std::size_t ran = 0;
+  for (auto& r : out) {
+    if (r.ok()) {
+      audio += r->audio_seconds;
+      ++ran;
+    }
+  }
+  for (auto& r : out) {
+    if (r.ok()) r->compute_seconds = wall / static_cast<double>(ran);
+  }
+  if (metrics_ != nullptr && audio > 0) {
+    metrics_->real_time_factor.observe(wall / audio);
+    metrics_->audio_seconds.inc(audio);
+  }
+  return out;
+}
+
+Result<WindowOutput> AsrEngine::transcribe(WindowJob job, Clock::time_point deadline) {
+  return batcher_->call(std::move(job), deadline);
+}
+
+Result<std::vector<WindowOutput>> AsrEngine::transcribe_all(std::vector<WindowJob> jobs, Clock::time_point deadline) {
+  std::vector<std::future<Result<WindowOutput>>> futures;
+  futures.reserve(jobs.size());
+  for (auto& j : jobs) {
+    auto p = std::make_shared<std::promise<Result<WindowOutput>>>();
+    futures.push_back(p->get_future());
+    PARLEY_RETURN_IF_ERROR(batcher_->enqueue(std::move(j), deadline, [p](Result<WindowOutput> r) { p->set_value(std::move(r)); }));
+  }
+  std::vector<WindowOutput> out;
+  out.reserve(futures.size());
+  for (auto& f : futures) {
+    Result<WindowOutput> r = f.get();
+    if (!r.ok()) return r.status();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+}  // namespace parley::asr

@@ -1,0 +1,82 @@
+// AsrEngine: the Whisper model and the Silero VAD of one process, and the dynamic batcher that
+// runs utterance windows from every stream through the encoder and decoder together.
+// Why: many streams share one model; batching their windows (up to asr.max_batch, waiting at
+// most asr.max_queue_delay for company) is what lets one CPU or GPU serve them; the queue is
+// bounded (back-pressure: RESOURCE_EXHAUSTED). Depends on shared/models/whisper,
+// shared/models/vad, shared/batching, asr_metrics.h.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "services/asr/asr_metrics.h"
+#include "shared/batching/dynamic_batcher.h"
+#include "shared/models/vad/silero_vad.h"
+#include "shared/models/whisper/decoding.h"
+#include "shared/models/whisper/mel.h"
+#include "shared/models/whisper/whisper_model.h"
+
+namespace parley::asr {
+
+struct EngineOptions {
+  std::string model_dir;               ///< holds model.bin, vocabulary.txt, config.json, tokenizer.json
+  std::string vad_path;                ///< silero_vad_16k.safetensors
+  whisper::WhisperPrecision precision = whisper::WhisperPrecision::kInt8;
+  engine::Device device = engine::Device::cpu();
+  std::size_t max_batch = 8;           ///< windows per encoder call
+  std::chrono::milliseconds max_queue_delay{5};
+  std::size_t queue_capacity = 64;     ///< windows waiting; beyond: RESOURCE_EXHAUSTED
+  int workers = 1;                     ///< batch threads (each with its own runner and scratch)
+};
+
+/// One utterance (at most 30 s of 16 kHz mono) to transcribe. `cancelled` (optional) is checked
+/// before the window runs: a stream that went away costs nothing more.
+struct WindowJob {
+  std::vector<float> audio;
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  bool timestamps = true;
+  /// Partial results: encode only the audio plus 1 s instead of the whole 30 s window (several
+  /// times cheaper for short audio; finals always use the full window, as the reference does).
+  bool truncate = false;
+};
+
+struct WindowOutput {
+  whisper::WindowResult result;
+  double audio_seconds = 0;
+  double compute_seconds = 0;  ///< this window's share of its batch's wall time
+};
+
+/// Thread-safe; shared by every stream of the process.
+class AsrEngine {
+ public:
+  /// Loads both models and starts the batcher. Errors name the file.
+  static Result<std::unique_ptr<AsrEngine>> create(const EngineOptions& options, AsrMetrics* metrics);
+  ~AsrEngine();
+
+  /// Transcribes one window, blocking until it ran (batched with others) or failed.
+  /// RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED, CANCELLED.
+  Result<WindowOutput> transcribe(WindowJob job, std::chrono::steady_clock::time_point deadline);
+  /// Several windows enqueued at once (Transcribe of a long file): they share batches.
+  Result<std::vector<WindowOutput>> transcribe_all(std::vector<WindowJob> jobs, std::chrono::steady_clock::time_point deadline);
+
+  const std::shared_ptr<const vad::SileroVad>& vad() const { return vad_; }
+  const whisper::WhisperModel& model() const { return *model_; }
+  std::size_t in_flight() const { return batcher_->in_flight(); }
+  void stop() { batcher_->stop(); }
+
+ private:
+  AsrEngine() = default;
+  std::vector<Result<WindowOutput>> run_batch(std::vector<WindowJob>& jobs);
+
+  EngineOptions options_;
+  AsrMetrics* metrics_ = nullptr;
+  std::shared_ptr<const whisper::WhisperModel> model_;
+  std::shared_ptr<const vad::SileroVad> vad_;
+  whisper::LogMel mel_{80};
+  std::unique_ptr<batching::DynamicBatcher<WindowJob, WindowOutput>> batcher_;
+};
+
+}  // namespace parley::asr

@@ -1,0 +1,211 @@
+// AsrService (see asr_service.h).
+// Depends on asr_service.h, shared/audio (wav, pcm, resampler).
+#include "services/asr/asr_service.h"
+
+#include "shared/audio/pcm.h"
+#include "shared/audio/resampler.h"
+#include "shared/audio/wav.h"
+
+namespace parley::asr {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr int kRate = whisper::kSampleRate;
+
+const char* reason_of(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return "ok";
+    case StatusCode::kCancelled: return "cancelled";
+    case StatusCode::kDeadlineExceeded: return "timeout";
+    case StatusCode::kInvalidArgument: return "invalid";
+    case StatusCode::kResourceExhausted: return "limit";
+    default: return "error";
+  }
+}
+}  // namespace
+
+AsrService::AsrService(AsrEngine& engine, ServiceOptions options, AsrMetrics* metrics)
+    : engine_(engine), o_(std::move(options)), metrics_(metrics) {}
+
+Status AsrService::recognize(service::StreamReader<v1::RecognizeRequest>& in, service::StreamWriter<v1::RecognizeResponse>& out,
+                             service::CallContext& ctx) {
+  if (active_.fetch_add(1) >= o_.max_streams) {
+    active_.fetch_sub(1);
+    if (metrics_ != nullptr) metrics_->streams_ended.labels({"limit"}).inc();
+    return resource_exhausted("Recognize: " + std::to_string(o_.max_streams) + " streams are open (asr.max_streams)");
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1); }
+  } release{active_};
+  RecognizeSession session(engine_, o_.session, metrics_, o_.punctuation_turn_end ? &punctuation_ : nullptr);
+  std::vector<v1::RecognizeResponse> replies;
+  auto flush = [&]() -> bool {
+    for (const auto& r : replies) {
+      if (!out.write(r)) return false;
+    }
+    replies.clear();
+    return true;
+  };
+  Status end = Status::ok();
+  bool first = true;
+  while (true) {
+    auto msg = in.read(Clock::now() + o_.idle_timeout);
+    if (!msg.ok()) {
+      end = msg.status();
+      if (end.code() == StatusCode::kDeadlineExceeded && !ctx.cancelled()) {
+        end = deadline_exceeded("Recognize: no audio for " + std::to_string(o_.idle_timeout.count()) + " ms (asr.idle_timeout)");
+      }
+      break;
+    }
+    if (!msg->has_value()) {  // client closed its stream: finalize
+      end = session.finish(replies);
+      if (end.is_ok() && !flush()) end = cancelled("client went away");
+      break;
+    }
+    const v1::RecognizeRequest& req = **msg;
+    if (first) {
+      first = false;
+      if (!req.has_config()) {
+        end = invalid_argument("Recognize: the first message must carry config");
+        break;
+      }
+      end = session.configure(req.config());
+      if (!end.is_ok()) break;
+      continue;
+    }
+    if (req.has_config()) {
+      end = invalid_argument("Recognize: config sent twice");
+      break;
+    }
+    end = session.audio(req.audio(), replies);
+    if (!end.is_ok()) break;
+    if (!flush()) {
+      end = cancelled("client went away");
+      break;
+    }
+    if (ctx.cancelled()) {
+      end = cancelled("call cancelled");
+      break;
+    }
+  }
+  session.cancel();
+  if (metrics_ != nullptr) metrics_->streams_ended.labels({reason_of(end)}).inc();
+  return end;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> split_at_pauses(std::span<const float> audio, const vad::SileroVad& vad,
+                                                                   std::int64_t max_samples) {
+  const std::int64_t n = static_cast<std::int64_t>(audio.size());
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  if (n <= max_samples) {
+    if (n > 0) out.emplace_back(0, n);
+    return out;
+  }
+  // Speech probability per 512-sample chunk.
+  std::vector<float> p;
+  vad::VadState st;
+  for (std::int64_t i = 0; i + vad::kChunk <= n; i += vad::kChunk) {
+    p.push_back(vad.chunk(st, std::span<const float, vad::kChunk>(audio.data() + i, vad::kChunk)));
+  }
+  std::int64_t start = 0;
+  while (n - start > max_samples) {
+    // The longest run of p < 0.35 whose middle lies in [start + 2/3 max, start + max).
+    const std::int64_t lo = (start + max_samples * 2 / 3) / vad::kChunk, hi = (start + max_samples) / vad::kChunk;
+    std::int64_t best_mid = -1, best_len = 0, run = 0;
+    for (std::int64_t c = lo; c < hi && c < static_cast<std::int64_t>(p.size()); ++c) {
+      run = p[static_cast<std::size_t>(c)] < 0.35f ? run + 1 : 0;
+      if (run > best_len) {
+        best_len = run;
+        best_mid = c - run / 2;
+      }
+    }
+    const std::int64_t cut = best_mid > 0 ? best_mid * vad::kChunk : start + max_samples;
+    out.emplace_back(start, cut);
+    start = cut;
+  }
+  out.emplace_back(start, n);
+  return out;
+}
+
+Result<v1::TranscribeResponse> AsrService::transcribe(const v1::TranscribeRequest& req, service::CallContext& ctx) {
+  const auto t0 = Clock::now();
+  std::vector<float> samples;
+  int rate = 0;
+  if (!req.wav().empty()) {
+    if (req.wav().size() > o_.max_transcribe_bytes) {
+      return invalid_argument("Transcribe: " + std::to_string(req.wav().size()) + " bytes, over the limit of " +
+                              std::to_string(o_.max_transcribe_bytes));
+    }
+    audio::WavLimits lim;
+    lim.min_sample_rate = o_.session.min_sample_rate;
+    lim.max_sample_rate = o_.session.max_sample_rate;
+    auto wav = audio::parse_wav(req.wav(), lim);
+    if (!wav.ok()) return wav.status().with_context("Transcribe");
+    samples = wav->mono();
+    rate = wav->sample_rate;
+  } else {
+    const auto& f = req.config().format();
+    if (req.audio().size() > o_.max_transcribe_bytes) {
+      return invalid_argument("Transcribe: " + std::to_string(req.audio().size()) + " bytes, over the limit of " +
+                              std::to_string(o_.max_transcribe_bytes));
+    }
+    if (f.sample_rate_hz() < o_.session.min_sample_rate || f.sample_rate_hz() > o_.session.max_sample_rate) {
+      return invalid_argument("Transcribe: sample rate " + std::to_string(f.sample_rate_hz()) + " Hz is outside [" +
+                              std::to_string(o_.session.min_sample_rate) + ", " + std::to_string(o_.session.max_sample_rate) + "]");
+    }
+    if (f.channels() > 1) return invalid_argument("Transcribe: raw audio must be mono (send a WAV file for stereo)");
+    Result<std::vector<float>> s = f.encoding() == v1::AudioFormat::PCM16     ? audio::decode_pcm16_le(req.audio())
+                                   : f.encoding() == v1::AudioFormat::FLOAT32 ? audio::decode_f32_le(req.audio())
+                                                                              : Result<std::vector<float>>(invalid_argument(
+                                                                                    "config.format.encoding must be PCM16 or FLOAT32"));
+    if (!s.ok()) return s.status().with_context("Transcribe");
+    samples = std::move(*s);
+    rate = f.sample_rate_hz();
+  }
+  if (samples.empty()) return invalid_argument("Transcribe: no audio");
+  if (const std::int64_t bad = audio::first_non_finite(samples); bad >= 0) {
+    return invalid_argument("Transcribe: sample " + std::to_string(bad) + " is NaN or infinite");
+  }
+  const double seconds = static_cast<double>(samples.size()) / rate;
+  if (seconds > o_.max_transcribe_seconds) {
+    return invalid_argument("Transcribe: " + std::to_string(seconds) + " s of audio, over the limit of " +
+                            std::to_string(o_.max_transcribe_seconds) + " s");
+  }
+  if (rate != kRate) {
+    auto r = audio::Resampler::resample(samples, rate, kRate);
+    if (!r.ok()) return r.status();
+    samples = std::move(*r);
+  }
+  const auto pieces = split_at_pauses(samples, *engine_.vad(), whisper::kWindowSamples);
+  std::vector<WindowJob> jobs;
+  for (auto [a, b] : pieces) {
+    WindowJob j;
+    j.audio.assign(samples.begin() + a, samples.begin() + b);
+    jobs.push_back(std::move(j));
+  }
+  PARLEY_ASSIGN_OR_RETURN(auto outs, engine_.transcribe_all(std::move(jobs), ctx.deadline()));
+  v1::TranscribeResponse resp;
+  std::string text;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    const auto& w = outs[i].result;
+    if (w.text.empty()) continue;
+    auto* res = resp.add_results();
+    res->set_is_final(true);
+    res->set_stability(1.0f);
+    res->set_audio_start_ms(pieces[i].first * 1000 / kRate);
+    res->set_audio_end_ms(pieces[i].second * 1000 / kRate);
+    auto* alt = res->add_alternatives();
+    alt->set_transcript(w.text);
+    add_word_times(w, res->audio_start_ms(), *alt);
+    text += (text.empty() ? "" : " ") + w.text;
+  }
+  resp.set_text(text);
+  resp.set_audio_seconds(seconds);
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  resp.set_real_time_factor(static_cast<float>(wall / seconds));
+  ctx.add_timing("transcribe", std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0));
+  return resp;
+}
+
+}  // namespace parley::asr

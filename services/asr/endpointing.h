@@ -1,0 +1,98 @@
+// Endpointing: when did a speaker start, and when has the turn ended? Voice activity (Silero VAD
+// per 32 ms chunk) plus a pluggable turn-end classifier, decided on audio time (samples), never
+// wall time, so it is deterministic and testable.
+// Why: the voice loop's latency starts at the endpoint; waiting a fixed second of silence is slow,
+// ending at every pause cuts people off. A short silence ends the turn only when the classifier
+// agrees; a long one always does. The smart-turn model (pipecat-ai, ONNX) can implement
+// TurnEndClassifier once shared/onnx exists; today's default reads Whisper's punctuation.
+// Depends on shared/common.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace parley::asr {
+
+/// What a turn-end classifier is shown at a pause.
+struct TurnContext {
+  std::span<const float> audio;     ///< the utterance so far, 16 kHz (the last silence included)
+  std::string_view partial_text;    ///< latest hypothesis of the utterance (may be empty)
+  int silence_ms = 0;               ///< silence since the last speech chunk
+};
+
+/// Decides whether a pause ends the turn. Implementations must be thread-compatible (one per
+/// stream, or stateless and shared).
+class TurnEndClassifier {
+ public:
+  virtual ~TurnEndClassifier() = default;
+  virtual std::string_view name() const = 0;
+  /// P(the speaker has finished their turn), in [0, 1].
+  virtual float turn_end_probability(const TurnContext& context) const = 0;
+  /// Whether it reads TurnContext::partial_text (then the session decodes the utterance at the
+  /// pause when its latest hypothesis is older than the pause).
+  virtual bool needs_text() const = 0;
+};
+
+/// Semantic endpointing from Whisper's own punctuation: a hypothesis ending in . ? ! is a
+/// finished sentence (0.9); ending in , ; : or - is mid-sentence (0.1); anything else 0.3.
+class PunctuationTurnEnd final : public TurnEndClassifier {
+ public:
+  std::string_view name() const override { return "punctuation"; }
+  float turn_end_probability(const TurnContext& context) const override;
+  bool needs_text() const override { return true; }
+};
+
+struct EndpointOptions {
+  float speech_threshold = 0.5f;   ///< VAD p >= this: speech
+  float silence_threshold = 0.35f; ///< VAD p < this: silence (between: neither resets nor grows silence)
+  int min_speech_ms = 64;          ///< speech this long starts an utterance
+  int pre_roll_ms = 320;           ///< audio kept before the detected start
+  int min_silence_ms = 224;        ///< shortest pause that may end a turn (if the classifier agrees)
+  int max_silence_ms = 800;        ///< a pause this long ends the turn whatever the classifier says
+  float turn_end_threshold = 0.5f; ///< classifier probability that ends a turn at min_silence_ms
+  int max_utterance_ms = 28000;    ///< longer speech is cut into several finals (Whisper's window is 30 s)
+  int trailing_ms = 160;           ///< silence kept after the last speech chunk in the final's audio
+};
+
+/// The VAD state machine of one stream. Feed one probability per 512-sample chunk.
+class Endpointer {
+ public:
+  enum class Event : std::uint8_t {
+    kNone,
+    kSpeechStart,   ///< an utterance started (its audio begins pre_roll before the speech)
+    kPause,         ///< silence reached min_silence_ms: ask the classifier, then call decide()
+    kEndpoint,      ///< the turn ended (silence reached max_silence_ms)
+    kForcedCut,     ///< max_utterance_ms reached: finalize what is there, the utterance goes on
+  };
+
+  explicit Endpointer(EndpointOptions options) : o_(options) {}
+  /// Chunk of 512 samples ending at sample `end` (16 kHz) had speech probability p.
+  Event on_chunk(float p, std::int64_t end);
+  /// After kPause: whether the classifier's answer ends the turn now.
+  bool decide(float turn_end_probability) const { return turn_end_probability >= o_.turn_end_threshold; }
+  /// Resets to "no speech" (after an endpoint).
+  void end_utterance() {
+    in_speech_ = false;
+    speech_run_ = 0;
+    silence_ms_ = 0;
+  }
+  /// Restarts the utterance clock after a forced cut (the speech goes on).
+  void restart_utterance(std::int64_t at) { utterance_start_ = at; }
+
+  bool in_speech() const { return in_speech_; }
+  std::int64_t utterance_start() const { return utterance_start_; }  ///< pre-roll included
+  std::int64_t last_speech_end() const { return last_speech_end_; }
+  int silence_ms() const { return silence_ms_; }
+  const EndpointOptions& options() const { return o_; }
+
+ private:
+  EndpointOptions o_;
+  bool in_speech_ = false;
+  int speech_run_ = 0;       // consecutive speech chunks while idle
+  int silence_ms_ = 0;
+  std::int64_t utterance_start_ = 0, last_speech_end_ = 0;
+};
+
+}  // namespace parley::asr

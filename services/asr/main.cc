@@ -1,0 +1,96 @@
+// parley-asr: the speech recognition service — Recognize (bidirectional: audio in, speech events,
+// partials and finals out) and Transcribe (a whole file) on Whisper (INT8, our kernels) with
+// Silero VAD endpointing and windows batched across streams. Template: services/echo/main.cc.
+// Depends on asr_service.h, shared/service/host.h, shared/config.
+#include <iostream>
+
+#include "kernels/backend.h"
+#include "services/asr/asr_service.h"
+#include "shared/engine/device.h"
+#include "shared/common/model_paths.h"
+#include "shared/config/base_schema.h"
+#include "shared/service/host.h"
+
+int main(int argc, char** argv) {
+  using namespace parley;
+  using std::chrono::milliseconds;
+  config::Schema schema = config::service_base_schema("parley-asr", "ASR service: streaming speech recognition (Whisper + Silero VAD)");
+  schema.set_default("transport.bind", std::string("tcp://127.0.0.1:7105"));
+  schema.set_default("http.port", 9105);
+  // Each Recognize stream holds a worker thread for its whole life: allow asr.max_streams + unary calls.
+  schema.set_default("service.workers", 40);
+  schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en");
+  schema.add_string("asr.vad_model", "", "Silero VAD safetensors; empty = $PARLEY_MODEL_DIR/vad-silero/silero_vad_16k.safetensors");
+  schema.add_string("asr.weights", "int8", "Whisper weights after load: int8 (per-channel W8A8) or f32", config::one_of({"int8", "f32"}));
+  schema.add_string("asr.device", "auto", "Where Whisper runs: auto (the first GPU when there is one, else cpu), cpu or cuda:N",
+                    config::non_empty());
+  schema.add_int("asr.max_streams", 32, "Open Recognize streams before RESOURCE_EXHAUSTED", config::int_range(1, 4096));
+  schema.add_int("asr.max_batch", 8, "Windows (utterances) per encoder batch", config::int_range(1, 64));
+  schema.add_duration("asr.max_queue_delay", milliseconds(5), "Longest a window waits for others to batch with",
+                      config::duration_range(milliseconds(0), milliseconds(1000)));
+  schema.add_int("asr.queue_capacity", 64, "Windows waiting for the engine before RESOURCE_EXHAUSTED", config::int_range(1, 1 << 16));
+  schema.add_int("asr.engine_workers", 1, "Threads running batches (each with its own scratch)", config::int_range(1, 64));
+  schema.add_int("asr.max_chunk_bytes", 256 * 1024, "Largest audio chunk of a stream", config::int_range(1024, 64 << 20));
+  schema.add_double("asr.max_stream_seconds", 3600, "Audio one stream may send", config::double_range(1, 86400 * 7));
+  schema.add_duration("asr.idle_timeout", milliseconds(10'000), "A stream that sends nothing this long ends DEADLINE_EXCEEDED",
+                      config::duration_range(milliseconds(100), milliseconds(3'600'000)));
+  schema.add_double("asr.max_transcribe_seconds", 600, "Audio one Transcribe may hold", config::double_range(1, 86400));
+  schema.add_int("asr.partial_interval_ms", 300, "New speech between partial results", config::int_range(32, 60'000));
+  schema.add_double("asr.vad_threshold", 0.5, "Silero probability that counts as speech", config::double_range(0.05, 0.95));
+  schema.add_int("asr.min_silence_ms", 224, "Shortest pause that ends a turn when the turn-end classifier agrees", config::int_range(32, 10'000));
+  schema.add_int("asr.max_silence_ms", 800, "A pause this long always ends the turn", config::int_range(32, 30'000));
+  schema.add_string("asr.turn_end", "punctuation", "Turn-end classifier at pauses: punctuation (Whisper's) or none (silence only)",
+                    config::one_of({"punctuation", "none"}));
+  auto host = service::Host::create("asr", schema, argc, argv);
+  const config::Config& cfg = host->config();
+
+  asr::EngineOptions eo;
+  eo.model_dir = cfg.get_string("asr.model_dir").empty() ? model_root() + "/whisper-tiny-en" : cfg.get_string("asr.model_dir");
+  eo.vad_path = cfg.get_string("asr.vad_model").empty() ? model_root() + "/vad-silero/silero_vad_16k.safetensors"
+                                                        : cfg.get_string("asr.vad_model");
+  eo.precision = cfg.get_string("asr.weights") == "f32" ? whisper::WhisperPrecision::kFp32 : whisper::WhisperPrecision::kInt8;
+  const std::string dev = cfg.get_string("asr.device");
+  if (dev == "auto") {
+    eo.device = engine::cuda_device_count() > 0 && kernels::BackendRegistry::instance().cuda() != nullptr ? engine::Device::cuda(0)
+                                                                                                        : engine::Device::cpu();
+  } else if (dev.rfind("cuda:", 0) == 0) {
+    eo.device = engine::Device::cuda(std::atoi(dev.c_str() + 5));
+  } else if (dev != "cpu") {
+    std::cerr << "parley-asr: asr.device must be cpu or cuda:N, got '" << dev << "'\n";
+    return 2;
+  }
+  eo.max_batch = static_cast<std::size_t>(cfg.get_int("asr.max_batch"));
+  eo.max_queue_delay = std::chrono::duration_cast<milliseconds>(cfg.get_duration("asr.max_queue_delay"));
+  eo.queue_capacity = static_cast<std::size_t>(cfg.get_int("asr.queue_capacity"));
+  eo.workers = static_cast<int>(cfg.get_int("asr.engine_workers"));
+  asr::AsrMetrics metrics(host->metrics());
+  host->set_ready(false, "loading models");
+  auto engine = asr::AsrEngine::create(eo, &metrics);
+  if (!engine.ok()) {
+    std::cerr << "parley-asr: " << engine.status().to_string() << "\n";
+    return 1;
+  }
+  asr::ServiceOptions so;
+  so.max_streams = static_cast<int>(cfg.get_int("asr.max_streams"));
+  so.idle_timeout = std::chrono::duration_cast<milliseconds>(cfg.get_duration("asr.idle_timeout"));
+  so.max_transcribe_seconds = cfg.get_double("asr.max_transcribe_seconds");
+  so.punctuation_turn_end = cfg.get_string("asr.turn_end") == "punctuation";
+  so.session.max_chunk_bytes = static_cast<std::size_t>(cfg.get_int("asr.max_chunk_bytes"));
+  so.session.max_stream_seconds = cfg.get_double("asr.max_stream_seconds");
+  so.session.partial_interval_ms = static_cast<int>(cfg.get_int("asr.partial_interval_ms"));
+  so.session.endpoint.speech_threshold = static_cast<float>(cfg.get_double("asr.vad_threshold"));
+  so.session.endpoint.silence_threshold = std::max(0.01f, so.session.endpoint.speech_threshold - 0.15f);
+  so.session.endpoint.min_silence_ms = static_cast<int>(cfg.get_int("asr.min_silence_ms"));
+  so.session.endpoint.max_silence_ms = static_cast<int>(cfg.get_int("asr.max_silence_ms"));
+  asr::AsrService svc(**engine, so, &metrics);
+  host->bidi_stream<v1::RecognizeRequest, v1::RecognizeResponse>(
+      "parley.v1.Asr/Recognize",
+      [&svc](service::StreamReader<v1::RecognizeRequest>& in, service::StreamWriter<v1::RecognizeResponse>& out,
+             service::CallContext& c) { return svc.recognize(in, out, c); });
+  host->unary<v1::TranscribeRequest, v1::TranscribeResponse>(
+      "parley.v1.Asr/Transcribe", [&svc](const v1::TranscribeRequest& r, service::CallContext& c) { return svc.transcribe(r, c); });
+  host->set_ready(true);
+  const int rc = host->run();
+  (*engine)->stop();
+  return rc;
+}

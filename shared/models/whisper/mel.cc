@@ -1,0 +1,151 @@
+// Whisper log-mel front end (definition: mel.h). The 400-point real FFT is a small mixed-radix
+// (2, 2, 2, 2, 5, 5) complex FFT in double precision with precomputed twiddles.
+// Why double: faster-whisper's numpy FFT runs in float64; matching it keeps our features within
+// float32 rounding of the reference. Depends on mel.h.
+#include "shared/models/whisper/mel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+
+namespace parley::whisper {
+
+namespace {
+
+using cd = std::complex<double>;
+
+// Recursive decimation-in-time FFT of length n (a product of the factors 2, 3, 5) reading
+// in[0], in[stride], ... and writing out[0..n).
+void fft_rec(const cd* in, cd* out, int n, int stride, const cd* twiddle, int twiddle_n) {
+  if (n == 1) {
+    out[0] = in[0];
+    return;
+  }
+  int p = 2;
+  while (n % p != 0) ++p;  // smallest prime factor
+  const int m = n / p;
+  for (int q = 0; q < p; ++q) fft_rec(in + q * stride, out + q * m, m, stride * p, twiddle, twiddle_n);
+  // Butterflies of radix p: X[k + u m] = sum_q W_n^{q (k + u m)} Y_q[k].
+  cd tmp[8];
+  const int step = twiddle_n / n;
+  for (int k = 0; k < m; ++k) {
+    for (int u = 0; u < p; ++u) {
+      cd s = 0;
+      for (int q = 0; q < p; ++q) {
+        const int e = (q * (k + u * m)) % n;
+        s += out[q * m + k] * twiddle[static_cast<std::size_t>(e) * step];
+      }
+      tmp[u] = s;
+    }
+    for (int u = 0; u < p; ++u) out[k + u * m] = tmp[u];
+  }
+}
+
+}  // namespace
+
+std::vector<float> mel_filters(int n_mels, int sample_rate, int n_fft) {
+  // Mirrors faster_whisper FeatureExtractor.get_mel_filters (librosa's Slaney mel scale).
+  const int bins = 1 + n_fft / 2;
+  std::vector<double> fftfreqs(static_cast<std::size_t>(bins));
+  for (int i = 0; i < bins; ++i) fftfreqs[static_cast<std::size_t>(i)] = static_cast<double>(i) * sample_rate / n_fft;
+  const double max_mel = 45.245640471924965;
+  std::vector<double> freqs(static_cast<std::size_t>(n_mels + 2));
+  const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp, logstep = std::log(6.4) / 27.0;
+  for (int i = 0; i < n_mels + 2; ++i) {
+    const double mel = max_mel * i / (n_mels + 1);
+    freqs[static_cast<std::size_t>(i)] = mel >= min_log_mel ? min_log_hz * std::exp(logstep * (mel - min_log_mel)) : f_sp * mel;
+  }
+  std::vector<float> w(static_cast<std::size_t>(n_mels) * bins);
+  for (int m = 0; m < n_mels; ++m) {
+    const double f0 = freqs[static_cast<std::size_t>(m)], f1 = freqs[static_cast<std::size_t>(m + 1)],
+                 f2 = freqs[static_cast<std::size_t>(m + 2)];
+    const double enorm = 2.0 / (f2 - f0);
+    for (int k = 0; k < bins; ++k) {
+      const double f = fftfreqs[static_cast<std::size_t>(k)];
+      const double lower = (f - f0) / (f1 - f0);
+      const double upper = (f2 - f) / (f2 - f1);
+      w[static_cast<std::size_t>(m) * bins + k] = static_cast<float>(std::max(0.0, std::min(lower, upper)) * enorm);
+    }
+  }
+  return w;
+}
+
+LogMel::LogMel(int n_mels) : n_mels_(n_mels), filters_(mel_filters(n_mels)), hann_(kNfft) {
+  for (int i = 0; i < kNfft; ++i) {
+    // np.hanning(401)[:-1]: 0.5 - 0.5 cos(2 pi i / 400), rounded to float32.
+    hann_[static_cast<std::size_t>(i)] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / kNfft));
+  }
+}
+
+Result<std::vector<float>> LogMel::compute(std::span<const float> audio, std::int64_t max_samples) const {
+  if (audio.empty()) return invalid_argument("log-mel: no audio");
+  if (static_cast<std::int64_t>(audio.size()) > max_samples) {
+    return invalid_argument("log-mel: " + std::to_string(audio.size()) + " samples, more than the limit of " +
+                            std::to_string(max_samples));
+  }
+  // 160 zeros appended, then reflect padding of n_fft/2 on both sides (numpy "reflect": the
+  // edge sample is not repeated).
+  const std::int64_t n = static_cast<std::int64_t>(audio.size()) + kHop;
+  const std::int64_t half = kNfft / 2;
+  auto sample = [&](std::int64_t i) -> float {  // index into the 160-padded signal
+    return i < static_cast<std::int64_t>(audio.size()) ? audio[static_cast<std::size_t>(i)] : 0.0f;
+  };
+  auto padded = [&](std::int64_t j) -> float {  // index into the reflect-padded signal
+    std::int64_t i = j - half;
+    if (n == 1) return sample(0);
+    while (i < 0 || i >= n) {
+      if (i < 0) i = -i;
+      if (i >= n) i = 2 * (n - 1) - i;
+    }
+    return sample(i);
+  };
+  const std::int64_t frames = 1 + n / kHop;  // 1 + (n + 2 half - n_fft) / hop
+  const std::int64_t kept = frames - 1;      // the last frame is dropped
+  const int bins = kNfft / 2 + 1;
+  std::vector<cd> twiddle(kNfft), in(kNfft), out(kNfft);
+  for (int i = 0; i < kNfft; ++i) twiddle[static_cast<std::size_t>(i)] = std::polar(1.0, -2.0 * M_PI * i / kNfft);
+  std::vector<float> power(static_cast<std::size_t>(bins));
+  std::vector<float> mel(static_cast<std::size_t>(n_mels_ * kept));
+  for (std::int64_t f = 0; f < kept; ++f) {
+    for (int i = 0; i < kNfft; ++i) {
+      in[static_cast<std::size_t>(i)] = static_cast<double>(padded(f * kHop + i) * hann_[static_cast<std::size_t>(i)]);
+    }
+    fft_rec(in.data(), out.data(), kNfft, 1, twiddle.data(), kNfft);
+    for (int k = 0; k < bins; ++k) {
+      // complex64 magnitude squared, as numpy does after .astype("complex64").
+      const std::complex<float> c(static_cast<float>(out[static_cast<std::size_t>(k)].real()),
+                                  static_cast<float>(out[static_cast<std::size_t>(k)].imag()));
+      const float mag = std::abs(c);
+      power[static_cast<std::size_t>(k)] = mag * mag;
+    }
+    for (int m = 0; m < n_mels_; ++m) {
+      const float* w = filters_.data() + static_cast<std::size_t>(m) * bins;
+      float s = 0.0f;
+      for (int k = 0; k < bins; ++k) s += w[k] * power[static_cast<std::size_t>(k)];
+      mel[static_cast<std::size_t>(m * kept + f)] = s;
+    }
+  }
+  float mx = -1e30f;
+  for (float& v : mel) {
+    v = std::log10(std::max(v, 1e-10f));
+    mx = std::max(mx, v);
+  }
+  for (float& v : mel) v = (std::max(v, mx - 8.0f) + 4.0f) / 4.0f;
+  return mel;
+}
+
+Result<std::vector<float>> LogMel::window(std::span<const float> audio) const {
+  if (audio.size() > static_cast<std::size_t>(kWindowSamples)) {
+    return invalid_argument("whisper window: " + std::to_string(audio.size()) + " samples, more than 30 s");
+  }
+  PARLEY_ASSIGN_OR_RETURN(std::vector<float> full, compute(audio));
+  const std::int64_t frames = static_cast<std::int64_t>(full.size()) / n_mels_;
+  const std::int64_t content = std::min<std::int64_t>(kWindowFrames, static_cast<std::int64_t>(audio.size()) / kHop);
+  std::vector<float> win(static_cast<std::size_t>(n_mels_) * kWindowFrames, 0.0f);
+  for (int m = 0; m < n_mels_; ++m) {
+    std::copy_n(full.begin() + m * frames, content, win.begin() + static_cast<std::ptrdiff_t>(m) * kWindowFrames);
+  }
+  return win;
+}
+
+}  // namespace parley::whisper
