@@ -1,7 +1,7 @@
-// Sessions: one actor per dialog session running its turns one at a time (NLU -> policy ->
-// actions -> responses), persisting the state to the SessionStore after each turn; and the
-// manager that creates, finds, evicts and deletes them.
-// Depends on shared/actor, shared/store (SessionStore), policy.h, services.h, dialog_metrics.h.
+// Sessions: the manager that creates, finds, evicts and deletes dialog sessions and routes turns
+// to their actors (session_actor.h: one actor per session running its turns one at a time,
+// persisting the state to the SessionStore after each turn).
+// Depends on shared/actor, shared/store (SessionStore), services.h, turn.h, dialog_metrics.h.
 #pragma once
 
 #include <chrono>
@@ -16,6 +16,7 @@
 #include "services/dialog/bot/bot.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/services.h"
+#include "services/dialog/engine/turn.h"
 #include "shared/actor/actor_system.h"
 #include "shared/actor/executor.h"
 #include "shared/store/session_store.h"
@@ -35,13 +36,6 @@ struct DialogOptions {
   /// Turns of one session waiting behind the running one; more: RESOURCE_EXHAUSTED.
   std::size_t max_queued_turns = 8;
 };
-
-/// Called with a token delta of an LM-backed reply (streaming). Any thread.
-using TokenFn = std::function<void(const std::string&)>;
-/// Called once with the turn's response or a failure (NOT_FOUND: no such session; ABORTED: the
-/// session changed concurrently on another replica; RESOURCE_EXHAUSTED: too many queued turns;
-/// FAILED_PRECONDITION: its bot is not loaded). Any thread.
-using TurnDone = std::function<void(Result<v1::TurnResponse>)>;
 
 /// What sessions need from the rest of the orchestrator. Everything must outlive the manager.
 struct SessionDeps {
