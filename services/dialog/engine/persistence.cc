@@ -45,6 +45,7 @@ void record_turn(v1::Session& s, const TurnRun& run, int max_history) {
   t->set_user_text(run.input.text);
   t->set_at_unix_ms(s.updated_at_unix_ms());
   t->set_intent(run.response.intent().name());
+  t->set_interrupted(run.interrupted);
   for (const auto& m : run.response.messages()) *t->add_messages() = m;
   if (s.history_size() > max_history) {
     s.mutable_history()->DeleteSubrange(0, s.history_size() - max_history);

@@ -3,6 +3,7 @@
 // Depends on session_actor.h, the step files, policy.h, shared/common/log.h.
 #include "services/dialog/engine/session_actor.h"
 
+#include "services/dialog/engine/interruption.h"
 #include "services/dialog/engine/lm_step.h"
 #include "services/dialog/engine/nlu_step.h"
 #include "services/dialog/engine/persistence.h"
@@ -73,7 +74,8 @@ void SessionActor::receive(SessionMsg& msg) {
       },
       [&](Stored& m) {
         if (current(m, TurnPhase::kStoring)) on_stored(m);
-      });
+      },
+      [&](InterruptTurn& m) { on_interrupt(m); });
 }
 
 void SessionActor::on_stop() {
@@ -131,6 +133,7 @@ void SessionActor::on_loaded(Loaded& m) {
     if (adopted.code() == StatusCode::kUnavailable) count_service_error(deps_.metrics, "store", m.entry.status());
     return fail_turn(run, adopted);
   }
+  if (run.cut) return on_cut_loaded(run);
   run.bot = deps_.find_bot(state_->bot_id());
   if (!run.bot) return fail_turn(run, failed_precondition("bot '" + state_->bot_id() + "' is not loaded"));
   run.before = *state_;
@@ -162,7 +165,7 @@ void SessionActor::on_parsed(Parsed& m) {
 
 void SessionActor::run_steps(TurnRun& run) {
   run.phase = TurnPhase::kStep;  // a step's reply message resumes run_steps
-  while (run.next_step < run.decision.steps.size()) {
+  while (run.next_step < run.decision.steps.size() && !run.interrupted) {
     Step& step = run.decision.steps[run.next_step++];
     bool waiting = std::visit(actor::Overloaded{
                                   [&](SayStep& s) {
@@ -179,26 +182,54 @@ void SessionActor::run_steps(TurnRun& run) {
   finish(run);
 }
 
+namespace {
+// A call that the turn's interruption cancelled: not a service failure.
+template <typename T>
+bool stopped_by_interruption(const TurnRun& run, const Result<T>& r) {
+  return run.interrupted && !r.ok() && r.status().code() == StatusCode::kCancelled;
+}
+}  // namespace
+
 void SessionActor::on_answered(Answered& m) {
   record_call(*m.run, deps_.metrics, "qa", m.info);
-  apply_answer(*m.run, scope(), m.reply);
+  if (!stopped_by_interruption(*m.run, m.reply)) apply_answer(*m.run, scope(), m.reply);
   run_steps(*m.run);
 }
 
 void SessionActor::on_generated(Generated& m) {
   record_call(*m.run, deps_.metrics, "lm", m.info);
-  apply_generated(*m.run, scope(), m.reply, m.reason);
+  if (stopped_by_interruption(*m.run, m.reply)) {
+    m.run->pending_kind = m.reason == "rule" ? "generated" : "generated_fallback";
+  } else {
+    apply_generated(*m.run, scope(), m.reply, m.reason);
+  }
   run_steps(*m.run);
 }
 
 void SessionActor::on_webhook(WebhookReplied& m) {
   record_call(*m.run, deps_.metrics, "webhook", m.info);
-  apply_webhook_reply(*m.run, scope(), m.reply, m.action);
+  if (!stopped_by_interruption(*m.run, m.reply)) apply_webhook_reply(*m.run, scope(), m.reply, m.action);
   run_steps(*m.run);
 }
 
 void SessionActor::finish(TurnRun& run) {
+  if (run.interrupted) {
+    // Keep what the user heard: the reply cut to the played text.
+    auto kept = cut_to_played(run.response.messages(), run.played_text, run.pending_kind);
+    run.response.clear_messages();
+    for (auto& k : kept) *run.response.add_messages() = std::move(k);
+    auto* e = run.response.add_events();
+    e->set_type("interrupted");
+    e->set_name(run.interrupt_reason);
+    e->set_detail("the reply was stopped; it holds the " + std::to_string(normalize_spaces(run.played_text).size()) +
+                  " characters that were played");
+    run.cut_applied = true;
+  }
   record_turn(*state_, run, options_.max_history);
+  store_put(run);
+}
+
+void SessionActor::store_put(TurnRun& run) {
   run.phase = TurnPhase::kStoring;
   // Persist (compare-and-set on the version loaded at the start of the turn).
   const bool inline_store = deps_.store_executor == nullptr;
@@ -215,6 +246,25 @@ void SessionActor::finish(TurnRun& run) {
 
 void SessionActor::on_stored(Stored& m) {
   TurnRun& run = *m.run;
+  if (run.cut) {
+    if (m.version.ok()) {
+      state_->set_version(*m.version);
+    } else {
+      count_service_error(deps_.metrics, "store", m.version.status());
+      state_.reset();
+      if (m.version.status().code() == StatusCode::kAborted && run.cut->attempt == 0) {
+        CutRequest again = *run.cut;
+        again.attempt = 1;
+        current_.reset();
+        cuts_.push_front(std::move(again));  // once more, on the other replica's state
+        return next();
+      }
+      PARLEY_LOG_EVERY_MS(kWarn, 1000).kv("session", id_).kv("status", m.version.status().to_string())
+          << "could not store the cut of an interrupted reply";
+    }
+    current_.reset();
+    return next();
+  }
   const auto store_time = m.time + run.load_time;
   add_timing(run.response, "store", store_time);
   observe_stage(deps_.metrics, "store", store_time);
@@ -241,6 +291,14 @@ void SessionActor::on_stored(Stored& m) {
   }
   state_->set_version(*m.version);
   complete_response(run, *state_, deps_.metrics);
+  if (run.input.tag != 0) {
+    recent_.emplace_back(run.input.tag, state_->turns());
+    if (recent_.size() > 8) recent_.pop_front();
+    // Interrupted while its put was in flight: the stored reply is cut by a write of its own.
+    if (run.interrupted && !run.cut_applied) {
+      cuts_.push_back(CutRequest{state_->turns(), run.played_text, run.interrupt_reason});
+    }
+  }
   auto done = std::move(run.input.done);
   v1::TurnResponse response = std::move(run.response);
   current_.reset();
@@ -257,10 +315,78 @@ void SessionActor::fail_turn(TurnRun& run, Status status) {
 
 void SessionActor::next() {
   last_used_->store(Clock::now().time_since_epoch().count());
-  if (current_ || queued_.empty()) return;
+  if (current_) return;
+  if (!cuts_.empty()) {
+    CutRequest cut = std::move(cuts_.front());
+    cuts_.pop_front();
+    return begin_cut(std::move(cut));
+  }
+  if (queued_.empty()) return;
   StartTurn t = std::move(queued_.front());
   queued_.pop_front();
   begin(std::move(t.input));
+}
+
+// ---- interruptions ----------------------------------------------------------------------------
+
+void SessionActor::on_interrupt(InterruptTurn& m) {
+  if (m.tag == 0) return;
+  if (current_ && !current_->cut && current_->input.tag == m.tag) {
+    TurnRun& run = *current_;
+    if (run.interrupted) return;
+    run.interrupted = true;
+    run.played_text = std::move(m.played_text);
+    run.interrupt_reason = std::move(m.reason);
+    run.cancel->cancel();  // an LM generation in flight stops; its reply comes back CANCELLED
+    return;
+  }
+  for (auto it = queued_.begin(); it != queued_.end(); ++it) {
+    if (it->input.tag != m.tag) continue;
+    auto done = std::move(it->input.done);
+    queued_.erase(it);
+    done(cancelled("the turn was interrupted before it started"));
+    return;
+  }
+  for (const auto& [tag, turn] : recent_) {
+    if (tag != m.tag) continue;
+    cuts_.push_back(CutRequest{turn, std::move(m.played_text), std::move(m.reason)});
+    return next();
+  }
+  PARLEY_LOG(kDebug) << "session " << id_ << ": interruption of an unknown turn; nothing to cut";
+}
+
+void SessionActor::begin_cut(CutRequest cut) {
+  auto run = std::make_shared<TurnRun>();
+  run->start = Clock::now();
+  run->deadline = run->start + options_.turn_timeout;
+  run->input.done = [](Result<v1::TurnResponse>) {};
+  run->cut = std::move(cut);
+  run->phase = TurnPhase::kLoading;
+  current_ = run;
+  const bool inline_store = deps_.store_executor == nullptr;
+  run_store_op<store::Entry>(
+      deps_.store_executor, [store = deps_.store, id = id_] { return store->get(id); },
+      [this, inline_store, self = self(), run](Result<store::Entry> e, microseconds t) {
+        Loaded m{run, std::move(e), t};
+        if (inline_store) return on_loaded(m);
+        deliver(self, std::move(m));
+      });
+}
+
+void SessionActor::on_cut_loaded(TurnRun& run) {
+  const CutRequest& cut = *run.cut;
+  v1::Session& s = *state_;
+  const int index = s.history_size() - 1 - (s.turns() - cut.turn);
+  if (index < 0 || index >= s.history_size() || s.history(index).interrupted()) {
+    current_.reset();  // trimmed from the history, or cut already: nothing to do
+    return next();
+  }
+  v1::Turn* t = s.mutable_history(index);
+  auto kept = cut_to_played(t->messages(), cut.played_text, "");
+  t->clear_messages();
+  for (auto& k : kept) *t->add_messages() = std::move(k);
+  t->set_interrupted(true);
+  store_put(run);
 }
 
 // ---- steps that call out ----------------------------------------------------------------------

@@ -68,7 +68,16 @@ struct Stored {
   std::chrono::microseconds time;
 };
 
-using SessionMsg = std::variant<StartTurn, Loaded, Parsed, Answered, Generated, WebhookReplied, Stored>;
+/// Stop the turn tagged `tag` and keep only `played_text` of its reply: while it runs, its LM
+/// generation is cancelled and no further step runs; queued, it is dropped (CANCELLED); already
+/// stored, its history entry is cut (a store write of its own, before the next turn).
+struct InterruptTurn {
+  std::uint64_t tag = 0;
+  std::string played_text;
+  std::string reason;  ///< "barge_in", "client"
+};
+
+using SessionMsg = std::variant<StartTurn, Loaded, Parsed, Answered, Generated, WebhookReplied, Stored, InterruptTurn>;
 
 /// The actor. The turn's states (TurnPhase) and transitions:
 ///
@@ -77,6 +86,11 @@ using SessionMsg = std::variant<StartTurn, Loaded, Parsed, Answered, Generated, 
 ///   one service call whose reply (Answered | Generated | WebhookReplied) resumes run_steps ─►
 ///   no steps left: record the turn, store put ──Stored──► reply, or re-run once on a conflict
 ///   (ABORTED) ─► the next queued turn.
+///
+/// InterruptTurn marks the running turn interrupted (its in-flight calls cancelled, the remaining
+/// steps skipped, its messages cut to what was played before it is stored), drops a queued one,
+/// or queues a cut of a stored one: a cut runs like a turn (store get ─Loaded─► cut the history
+/// entry ─► store put ─Stored─►) ahead of the next queued turn.
 ///
 /// Failures of a service become a fallback reply (the turn still answers); failures of the store
 /// fail the turn (nothing was persisted).
@@ -101,6 +115,10 @@ class SessionActor final : public actor::Actor<SessionMsg> {
   void on_stored(Stored& m);
   void fail_turn(TurnRun& run, Status status);
   void next();
+  void on_interrupt(InterruptTurn& m);
+  void begin_cut(CutRequest cut);
+  void on_cut_loaded(TurnRun& run);
+  void store_put(TurnRun& run);
 
   // ---- steps that call out (true: waiting for the reply) ----
   bool ask_kb(TurnRun& run);
@@ -120,6 +138,9 @@ class SessionActor final : public actor::Actor<SessionMsg> {
   std::optional<v1::Session> state_;
   std::shared_ptr<TurnRun> current_;
   std::deque<StartTurn> queued_;
+  std::deque<CutRequest> cuts_;  ///< run before the next queued turn
+  /// Tags of the last turns stored, with their numbers (an interruption may arrive just after).
+  std::deque<std::pair<std::uint64_t, int>> recent_;
 };
 
 }  // namespace parley::dialog

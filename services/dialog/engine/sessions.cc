@@ -7,6 +7,7 @@
 #include <random>
 
 #include "services/dialog/engine/session_actor.h"
+#include "shared/common/log.h"
 
 namespace parley::dialog {
 namespace {
@@ -83,6 +84,26 @@ std::shared_ptr<SessionManager::Entry> SessionManager::entry_for(const std::stri
 }
 
 void SessionManager::turn(const std::string& session_id, std::string text, TokenFn on_token, TurnDone done) {
+  turn(session_id, std::move(text), std::move(on_token), 0, std::move(done));
+}
+
+std::uint64_t SessionManager::new_turn_tag() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+void SessionManager::interrupt(const std::string& session_id, std::uint64_t tag, std::string played_text,
+                               std::string reason) {
+  auto e = entry_for(session_id);
+  Status s = e->ref.tell(InterruptTurn{tag, std::move(played_text), std::move(reason)});
+  if (!s.is_ok()) {
+    PARLEY_LOG_EVERY_MS(kWarn, 1000).kv("session", session_id).kv("status", s.to_string())
+        << "could not deliver an interruption to the session actor";
+  }
+}
+
+void SessionManager::turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag,
+                          TurnDone done) {
   auto e = entry_for(session_id);
   // Exactly once, whatever races between a stopping actor and a late service reply.
   auto once = std::make_shared<std::pair<std::atomic<bool>, TurnDone>>();
@@ -93,7 +114,7 @@ void SessionManager::turn(const std::string& session_id, std::string text, Token
     if (!r.ok() && r.status().code() == StatusCode::kNotFound) forget(session_id);
     once->second(std::move(r));
   };
-  Status s = e->ref.tell(StartTurn{TurnInput{std::move(text), std::move(on_token), guarded, 0}});
+  Status s = e->ref.tell(StartTurn{TurnInput{std::move(text), std::move(on_token), guarded, 0, tag}});
   if (!s.is_ok()) guarded(Status(s.code(), "session '" + session_id + "': " + s.message()));
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,6 +77,17 @@ class SessionManager {
 
   Result<v1::Session> create(const std::string& bot_id, const std::map<std::string, std::string>& metadata);
   void turn(const std::string& session_id, std::string text, TokenFn on_token, TurnDone done);
+  /// turn() with a tag (new_turn_tag()) by which the caller can interrupt it later.
+  void turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag, TurnDone done);
+  /// Stops the turn tagged `tag` and keeps only `played_text` of the bot's reply (what a voice
+  /// client heard before the user spoke over it): a running turn's LM generation is cancelled
+  /// (the LM frees its pages), its remaining steps are skipped, its messages are cut before it is
+  /// stored, and it answers with an "interrupted" event; a queued turn is dropped (its `done`
+  /// gets CANCELLED); a turn already stored has its history entry cut (Turn.interrupted) before
+  /// the session's next turn runs. Never blocks.
+  void interrupt(const std::string& session_id, std::uint64_t tag, std::string played_text, std::string reason);
+  /// A process-unique turn tag (never 0).
+  static std::uint64_t new_turn_tag();
   Result<v1::Session> get(const std::string& session_id);
   /// NOT_FOUND when there was nothing to delete.
   Status remove(const std::string& session_id);

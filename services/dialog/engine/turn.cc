@@ -52,7 +52,7 @@ void service_failed(TurnRun& run, const TurnScope& scope, const std::string& ser
 }
 
 CallMeta call_meta(const TurnRun& run, const std::string& session_id, std::chrono::milliseconds timeout) {
-  return CallMeta{session_id, "", std::min(run.deadline, std::chrono::steady_clock::now() + timeout)};
+  return CallMeta{session_id, "", std::min(run.deadline, std::chrono::steady_clock::now() + timeout), run.cancel};
 }
 
 }  // namespace parley::dialog

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "parley/v1/dialog.pb.h"
 #include "services/dialog/bot/bot.h"
+#include "services/dialog/engine/cancellation.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/policy.h"
 #include "services/dialog/engine/services.h"
@@ -32,6 +35,18 @@ struct TurnInput {
   TurnDone done;
   /// 1 when this is the re-run after a compare-and-set conflict (at most one per turn).
   int attempt = 0;
+  /// The caller's name for this turn (SessionManager::new_turn_tag()), so it can interrupt it
+  /// later; 0 = none.
+  std::uint64_t tag = 0;
+};
+
+/// Cut the bot's reply of a stored turn to what was played (the turn had finished when the
+/// interruption arrived).
+struct CutRequest {
+  int turn = 0;             ///< the turn's number (TurnResponse.turn)
+  std::string played_text;
+  std::string reason;       ///< "barge_in", "client"
+  int attempt = 0;          ///< 1 on the re-run after a compare-and-set conflict
 };
 
 /// Where a turn is: what the session actor waits for. A reply that arrives in another phase is a
@@ -60,6 +75,19 @@ struct TurnRun {
   /// Time of the store get, reported with the put's as the "store" stage.
   std::chrono::microseconds load_time{0};
   bool error = false;
+
+  /// Stops the turn's service calls (an interruption cancels the LM generation through it).
+  std::shared_ptr<Cancellation> cancel = std::make_shared<Cancellation>();
+  /// Interrupted: no further steps run, and the bot's messages are cut to `played_text`.
+  bool interrupted = false;
+  std::string played_text;
+  std::string interrupt_reason;
+  /// The kind of the message whose call the interruption stopped (its played text becomes one).
+  std::string pending_kind;
+  /// The messages were cut before the store put (an interruption during the put is cut later).
+  bool cut_applied = false;
+  /// Not a turn: a cut of a stored turn (store get, cut the history entry, store put).
+  std::optional<CutRequest> cut;
 };
 
 /// What a step may touch besides its turn: the session's id and (mutable) state, and metrics.
