@@ -23,6 +23,7 @@ namespace detail {
 namespace {
 
 constexpr std::size_t kMaxReasonBytes = 123;  // a close frame's payload is at most 125 bytes
+constexpr std::size_t kReadChunk = 16 << 10;  // bytes per read of a message
 
 class Connection;
 
@@ -76,7 +77,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     t.idle_timeout = o.idle_timeout;
     t.keep_alive_pings = true;
     ws_.set_option(t);
-    ws_.read_message_max(o.max_message_bytes);
+    // The limit is enforced in on_read, which closes with 1009 gracefully (the rest of the message
+    // is drained by the close handshake); Beast's own limit, far above, only stops absurd frame
+    // headers (its hard failure resets the connection and the client may never see the code).
+    ws_.read_message_max(4 * o.max_message_bytes + kReadChunk);
     ws_.set_option(websocket::stream_base::decorator(
         [server = server_header_, sub = o.subprotocol](websocket::response_type& res) {
           res.set(boost::beast::http::field::server, server);
@@ -190,7 +194,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read() {
-    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws_.async_read_some(in_, kReadChunk, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
   }
 
   void on_read(beast::error_code ec) {
@@ -210,6 +216,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       PARLEY_LOG(kDebug) << "WebSocket " << remote_ << " read failed: " << ec.message();
       return finish(ws_close::kAbnormal, ec.message());
     }
+    if (in_.size() > accept_.options.max_message_bytes) {
+      // Stop reading: the close handshake reads (and drops) the rest of the message.
+      in_.consume(in_.size());
+      return request_close(ws_close::kMessageTooBig,
+                           "message over " + std::to_string(accept_.options.max_message_bytes) + " bytes",
+                           /*flush=*/false);
+    }
+    if (!ws_.is_message_done()) return read();
     const bool binary = ws_.got_binary();
     const auto data = in_.cdata();
     std::string_view view(static_cast<const char*>(data.data()), data.size());
@@ -239,12 +253,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (close_requested_ && !close_sent_) {
       close_sent_ = true;
       writing_ = true;
-      ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_), [self = shared_from_this()](beast::error_code ec) {
-        self->writing_ = false;
-        // The read loop sees the client's answering close frame and finishes; an error here
-        // (the client is gone) finishes now.
-        if (ec) self->finish(self->close_code_, self->close_reason_);
-      });
+      ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+                      [self = shared_from_this()](beast::error_code) {
+                        // The close handshake is over (or failed: the client is gone).
+                        self->writing_ = false;
+                        self->finish(self->close_code_, self->close_reason_);
+                      });
     }
   }
 
