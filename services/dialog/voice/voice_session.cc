@@ -85,7 +85,7 @@ void VoiceSession::receive(VoiceMsg& msg) {
         last_input_ = now();
         if (responding()) interrupt("client");
       },
-      [&](ClientEnd&) { on_end(); }, [&](ClientGone& m) { on_gone(m.why); }, [&](AsrEvent& m) { on_asr_event(m); },
+      [&](ClientEnd&) { on_end(); }, [&](ClientGone& m) { on_gone(m); }, [&](AsrEvent& m) { on_asr_event(m); },
       [&](AsrEnded& m) { on_asr_ended(m); }, [&](TurnToken& m) { on_token(m); }, [&](TurnFinished& m) { on_turn(m); },
       [&](TtsAudio& m) { on_tts_audio(m); }, [&](TtsEnded& m) { on_tts_ended(m); },
       [&](PlayoutTick&) {
@@ -103,6 +103,7 @@ void VoiceSession::on_stop() {
     if (deps_.metrics) deps_.metrics->session_ends.labels({"error"}).inc();
   }
   if (deps_.metrics) deps_.metrics->active_sessions.dec();
+  if (deps_.on_closed) deps_.on_closed();
 }
 
 // ---- input ------------------------------------------------------------------------------------
@@ -155,11 +156,16 @@ void VoiceSession::on_end() {
   maybe_end();
 }
 
-void VoiceSession::on_gone(const std::string& why) {
-  PARLEY_LOG(kDebug).kv("session", session_id_) << "voice client gone: " << why;
-  cancel_everything(why);
+void VoiceSession::on_gone(const ClientGone& m) {
+  PARLEY_LOG(kDebug).kv("session", session_id_).kv("code", m.code) << "voice connection closed: " << m.why;
+  cancel_everything(m.why);
   closed_ = true;
-  if (deps_.metrics) deps_.metrics->session_ends.labels({"client_gone"}).inc();
+  const char* reason = m.code == 1000   ? "client_closed"
+                       : m.code == 1001 ? "server_stop"
+                       : m.code == 1008 ? "slow_client"
+                       : (m.code == 1003 || m.code == 1007 || m.code == 1009) ? "bad_input"
+                                                                              : "client_gone";
+  if (deps_.metrics) deps_.metrics->session_ends.labels({reason}).inc();
   stop_self();
 }
 

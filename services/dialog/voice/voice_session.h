@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,8 @@ struct VoiceDeps {
   AsrClient* asr = nullptr;  ///< null: no recognition (text input only)
   TtsClient* tts = nullptr;  ///< null: no synthesis (replies as text events only)
   VoiceMetrics* metrics = nullptr;  ///< may be null (tests)
+  /// Called once when the session's actor stops (the gateway's count of open sessions).
+  std::function<void()> on_closed;
 };
 
 /// Checks a client's config and fills its defaults (16 kHz input, en-US). INVALID_ARGUMENT names
@@ -87,7 +90,10 @@ struct ClientText {
 };
 struct ClientInterrupt {};
 struct ClientEnd {};
+/// The connection is over: `code` is the WebSocket close code (the client's, or the server's own
+/// for bad input 1003/1007/1009, a client not reading 1008, shutdown 1001; 1006 when it dropped).
 struct ClientGone {
+  std::uint16_t code = 1006;
   std::string why;
 };
 /// From the recognition stream `stream` (events of an older stream are ignored).
@@ -169,7 +175,7 @@ class VoiceSession final : public actor::Actor<VoiceMsg> {
   void on_audio(ClientAudio& m);
   void on_text(ClientText& m);
   void on_end();
-  void on_gone(const std::string& why);
+  void on_gone(const ClientGone& m);
   // recognition
   void open_asr();
   void on_asr_event(AsrEvent& m);

@@ -101,7 +101,7 @@ class VoiceSessionTest : public ::testing::Test {
   void open(v1::VoiceConfig config = {}) {
     auto checked = check_voice_config(config, options_);
     ASSERT_TRUE(checked.ok()) << checked.status().to_string();
-    VoiceDeps deps{sessions_.get(), with_asr_ ? &asr_ : nullptr, with_tts_ ? &tts_ : nullptr, nullptr};
+    VoiceDeps deps{sessions_.get(), with_asr_ ? &asr_ : nullptr, with_tts_ ? &tts_ : nullptr, nullptr, nullptr};
     voice_ = system_.spawn<VoiceSession>(
         actor::ActorOptions{.name = "voice", .mailbox_capacity = 1024, .messages_per_turn = 32, .restart = {.max_restarts = 0}},
         id_, *checked, sink_, deps, options_);
@@ -369,7 +369,7 @@ TEST_F(VoiceSessionTest, AVanishedClientCancelsEverything) {
   open();
   tell(ClientText{"tell me a joke about penguins"});
   ASSERT_EQ(tts_.calls.size(), 1u);
-  tell(ClientGone{"connection reset"});
+  tell(ClientGone{1006, "connection reset"});
   EXPECT_TRUE(stream().cancelled) << "recognition stopped";
   EXPECT_TRUE(tts_.calls[0]->cancelled) << "synthesis stopped";
   EXPECT_EQ(services_.generate_cancelled.load(), 1) << "the LM generation stopped";
