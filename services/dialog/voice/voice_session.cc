@@ -255,8 +255,10 @@ void VoiceSession::on_final(const std::string& text, const v1::RecognitionResult
   std::string refusal;
   if (is_blank(text)) {
     refusal = "no_words";
-  } else if (was_overlapping && responding()) {
-    refusal = barge_in_refusal(options_.barge_in, milliseconds(end_ms - start_ms), text);
+  } else if (responding()) {
+    // Speech that began over the bot must pass the barge-in rule; speech that began before this
+    // reply did (the user was still talking) takes the floor back.
+    if (was_overlapping) refusal = barge_in_refusal(options_.barge_in, milliseconds(end_ms - start_ms), text);
     if (refusal.empty()) interrupt("barge_in");
   }
   if (!refusal.empty()) {
@@ -295,6 +297,7 @@ void VoiceSession::on_asr_ended(AsrEnded& m) {
 // ---- replies ----------------------------------------------------------------------------------
 
 void VoiceSession::start_turn(const std::string& text, actor::TimePoint speech_end, actor::TimePoint final_at) {
+  if (responding()) interrupt("client");  // one reply at a time: the new turn supersedes it
   auto r = std::make_unique<Reply>(options_);
   r->id = ++reply_seq_;
   r->tag = SessionManager::new_turn_tag();

@@ -8,12 +8,17 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "parley/v1/dialog.pb.h"
+#include "services/dialog/cli/talk_command.h"
 #include "services/dialog/cli/voice_client.h"
 #include "services/dialog/testing/fake_services.h"
 #include "services/dialog/testing/fake_speech.h"
+#include "shared/audio/pcm.h"
+#include "shared/audio/wav.h"
 #include "shared/transport/client.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
@@ -467,6 +472,45 @@ TEST_F(DialogVoiceTest, TheSameSessionOverTheTransport) {
   EXPECT_FALSE(reply.empty());
   EXPECT_EQ(audio, speech_bytes(reply));
   EXPECT_GE(metric(*main_, "parley_voice_sessions_total", "wire"), 1);
+}
+
+TEST_F(DialogVoiceTest, TalkCommandStreamsAWavAndWritesTheBotsSpeech) {
+  // Runs `parley talk` with `args`, stdin `input`; returns (exit code, what it printed).
+  auto talk = [](std::vector<std::string> args, const std::string& input) {
+    std::istringstream in(input);
+    std::ostringstream out;
+    auto* old_in = std::cin.rdbuf(in.rdbuf());
+    auto* old_out = std::cout.rdbuf(out.rdbuf());
+    const int rc = dialog::run_talk_command(std::move(args));
+    std::cin.rdbuf(old_in);
+    std::cout.rdbuf(old_out);
+    return std::pair{rc, out.str()};
+  };
+  const std::string url = "http://127.0.0.1:" + std::to_string(main_->api_port);
+  // The question as a 16 kHz WAV file, streamed as if spoken; the reply to a WAV file.
+  const std::string question = *dir_ + "/question.wav", reply = *dir_ + "/reply.wav";
+  auto samples = audio::decode_pcm16_le(silence_pcm16(16000, 200) + tone_pcm16(16000, kBreakfast, 1000));
+  ASSERT_TRUE(samples.ok());
+  ASSERT_TRUE(audio::write_wav_file(question, *samples, 16000).is_ok());
+  auto [rc, printed] = talk({"--bot", "demo", "--url", url, "--wav", question, "--out", reply}, "");
+  EXPECT_EQ(rc, 0) << printed;
+  EXPECT_NE(printed.find("you> what time is breakfast"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("bot> Breakfast"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("end of speech -> first audio"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("measured here"), std::string::npos) << printed;
+  auto written = audio::read_wav_file(reply);
+  ASSERT_TRUE(written.ok()) << written.status().to_string();
+  EXPECT_EQ(written->sample_rate, 16000);
+  EXPECT_GT(written->duration_seconds(), 1.0) << "the reply's speech";
+
+  // Typed turns while hearing the replies.
+  auto [rc2, printed2] = talk({"--url", url, "--text", "--quiet"}, "reserve a table for 4\n");
+  EXPECT_EQ(rc2, 0) << printed2;
+  EXPECT_NE(printed2.find("bot> What time would you like the table?"), std::string::npos) << printed2;
+
+  EXPECT_EQ(talk({"--url", "http://127.0.0.1:1", "--text"}, "").first, 1);
+  EXPECT_EQ(talk({"--wav", *dir_ + "/missing.wav"}, "").first, 1);
+  EXPECT_EQ(talk({"--bogus"}, "").first, 2);
 }
 
 }  // namespace

@@ -300,6 +300,21 @@ TEST_F(VoiceSessionTest, BackchannelsAndShortNoisesDoNotInterrupt) {
   EXPECT_EQ(history_text(0), "What time would you like the table?");
 }
 
+TEST_F(VoiceSessionTest, SpeechThatBeganBeforeAReplyTakesTheFloorBack) {
+  open();
+  emit(ScriptedAsr::start_of_speech(0));  // the user starts talking...
+  audio(300);
+  tell(ClientText{"reserve a table for 4"});  // ...a typed turn starts a reply meanwhile...
+  ASSERT_EQ(sink_->of("turn").size(), 1u);
+  emit(ScriptedAsr::final_result("what time is breakfast", 0, 900));  // ...and the utterance ends.
+  ASSERT_EQ(sink_->of("interrupted").size(), 1u);
+  ASSERT_EQ(sink_->of("turn").size(), 2u);
+  EXPECT_EQ(sink_->of("turn")[1].text(), "what time is breakfast");
+  advance(8000);
+  ASSERT_EQ(sink_->of("bot_speech_ended").size(), 1u) << "only the second reply was spoken to the end";
+  EXPECT_EQ(sink_->of("bot_speech_ended")[0].reply(), 2);
+}
+
 TEST_F(VoiceSessionTest, ClientInterruptCutsAStoredTurn) {
   open();
   tell(ClientText{"reserve a table for 4"});
