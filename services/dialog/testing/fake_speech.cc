@@ -317,7 +317,7 @@ void FakeSpeechServer::Impl::recognize(const std::shared_ptr<transport::ServerCa
     return;
   }
   const int rate = req.config().format().sample_rate_hz() > 0 ? req.config().format().sample_rate_hz() : 16000;
-  auto recognizer = std::make_shared<ToneRecognizer>(rate, options.script);
+  auto recognizer = std::make_shared<ToneRecognizer>(rate, options.script, options.hangover_ms, 150, options.threshold);
   auto send_all = [call](std::vector<v1::RecognizeResponse> events) {
     for (auto& ev : events) {
       transport::Envelope e;

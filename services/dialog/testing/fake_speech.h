@@ -126,6 +126,10 @@ class ToneRecognizer {
 struct FakeSpeechOptions {
   std::string endpoint = "tcp://127.0.0.1:*";
   ToneScript script;
+  /// The recognizer's endpoint: this much quiet ends an utterance; frames over `threshold` RMS
+  /// (of 32767) are sound.
+  int hangover_ms = 300;
+  double threshold = 500;
   bool serve_asr = true, serve_tts = true;
   /// Synthesis: `ms_per_char` of audio per character (at least 200 ms), in chunks of `chunk_ms`,
   /// the first after `first_chunk_ms`, then produced `speed` times faster than real time.
