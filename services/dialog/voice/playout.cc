@@ -12,7 +12,7 @@ std::size_t Playout::add_segment(std::string text) {
   return segs_.size() - 1;
 }
 
-bool Playout::add_audio(std::size_t seg, int sample_rate, std::string_view pcm16) {
+bool Playout::add_audio(std::size_t seg, int sample_rate, std::string_view pcm16, int text_begin, int text_end) {
   if (seg >= segs_.size()) return false;
   if (sample_rate > 0) {
     if (rate_ == 0) rate_ = sample_rate;
@@ -22,7 +22,11 @@ bool Playout::add_audio(std::size_t seg, int sample_rate, std::string_view pcm16
   Segment& s = segs_[seg];
   const std::size_t whole = pcm16.size() & ~std::size_t{1};
   s.audio.append(pcm16.substr(0, whole));
-  s.received += static_cast<std::int64_t>(whole / 2);
+  const auto n = static_cast<std::int64_t>(whole / 2);
+  if (text_begin >= 0 && text_end >= text_begin && static_cast<std::size_t>(text_end) <= s.text.size()) {
+    s.ranges.push_back(TextRange{s.received, n, text_begin, text_end});
+  }
+  s.received += n;
   return true;
 }
 
@@ -97,8 +101,16 @@ std::string Playout::played_text(TimePoint now) const {
     if (s.ended && heard >= total) {
       part = s.text;
     } else {
-      const double fraction = std::min(1.0, static_cast<double>(heard) / static_cast<double>(total));
-      std::size_t k = static_cast<std::size_t>(fraction * static_cast<double>(s.text.size()));
+      // Where in the text: within the chunk being heard when the synthesizer said which text it
+      // speaks, else over the whole segment, in proportion to the audio heard.
+      std::size_t k = static_cast<std::size_t>(std::min(1.0, static_cast<double>(heard) / static_cast<double>(total)) *
+                                               static_cast<double>(s.text.size()));
+      for (const auto& r : s.ranges) {
+        if (heard < r.first_sample || heard >= r.first_sample + r.samples) continue;
+        const double f = static_cast<double>(heard - r.first_sample) / static_cast<double>(std::max<std::int64_t>(1, r.samples));
+        k = static_cast<std::size_t>(r.begin + f * (r.end - r.begin));
+        break;
+      }
       if (k < s.text.size() && s.text[k] != ' ') {
         while (k > 0 && s.text[k - 1] != ' ') --k;  // the word it is in was not heard whole
       }

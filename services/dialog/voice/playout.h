@@ -26,8 +26,10 @@ class Playout {
   /// A new piece of text to be spoken after the previous ones; returns its index.
   std::size_t add_segment(std::string text);
   /// Audio (PCM16 mono) of segment `seg`, in order. The first audio fixes the sample rate; a
-  /// chunk at another rate is refused (false) — the caller drops that segment.
-  bool add_audio(std::size_t seg, int sample_rate, std::string_view pcm16);
+  /// chunk at another rate is refused (false) — the caller drops that segment. When the
+  /// synthesizer says which bytes [text_begin, text_end) of the segment's text the chunk speaks,
+  /// the played-text estimate uses them (else the segment's audio is spread over its text).
+  bool add_audio(std::size_t seg, int sample_rate, std::string_view pcm16, int text_begin = -1, int text_end = -1);
   /// All of segment `seg`'s audio arrived.
   void end_segment(std::size_t seg);
   /// Segment `seg` will get no (more) audio: it is skipped (what it had is still played).
@@ -57,8 +59,14 @@ class Playout {
   std::size_t open_segments() const;
 
  private:
+  struct TextRange {
+    std::int64_t first_sample;  // of the segment's audio
+    std::int64_t samples;
+    int begin, end;             // bytes of the segment's text
+  };
   struct Segment {
     std::string text;
+    std::vector<TextRange> ranges;  // when the synthesizer gave them
     std::string audio;            // received, not yet sent
     std::int64_t received = 0;    // samples received
     std::int64_t start = -1;      // index of its first sample in the sent stream (-1: none sent)

@@ -34,6 +34,22 @@ void add_stage(google::protobuf::RepeatedPtrField<v1::StageTiming>& out, const c
 
 bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
+// The bytes [text_begin, text_end) of the request text a synthesized chunk speaks, when the TTS
+// says (SynthesizeResponse.text_begin/text_end, added by the TTS service); {-1, -1} otherwise.
+// Read by name so this builds before and after those fields reach this tree's tts.proto.
+std::pair<int, int> text_range(const v1::SynthesizeResponse& chunk) {
+  static const auto* begin = v1::SynthesizeResponse::descriptor()->FindFieldByName("text_begin");
+  static const auto* end = v1::SynthesizeResponse::descriptor()->FindFieldByName("text_end");
+  if (begin == nullptr || end == nullptr || begin->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_INT32 ||
+      end->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_INT32) {
+    return {-1, -1};
+  }
+  const auto* refl = chunk.GetReflection();
+  const int b = refl->GetInt32(chunk, begin), e = refl->GetInt32(chunk, end);
+  if (e <= b) return {-1, -1};  // not set
+  return {b, e};
+}
+
 }  // namespace
 
 Result<v1::VoiceConfig> check_voice_config(v1::VoiceConfig c, const VoiceOptions& options) {
@@ -419,7 +435,7 @@ void VoiceSession::on_tts_audio(TtsAudio& m) {
       audio.format().encoding() != v1::AudioFormat::ENCODING_UNSPECIFIED) {
     error_event("tts", internal_error("unsupported audio"), "the speech service sent audio that is not PCM16; skipped");
     r.playout.fail_segment(m.segment);
-  } else if (!r.playout.add_audio(m.segment, rate, audio.data())) {
+  } else if (const auto range = text_range(m.chunk); !r.playout.add_audio(m.segment, rate, audio.data(), range.first, range.second)) {
     error_event("tts", internal_error("sample rate changed"),
                 "the speech service sent audio at " + std::to_string(rate) + " Hz in a reply at " +
                     std::to_string(r.playout.sample_rate()) + " Hz; that piece is skipped");

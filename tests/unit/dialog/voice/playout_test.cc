@@ -72,5 +72,21 @@ TEST(Playout, PlayedTextIsWholeSegmentsThenWholeWords) {
   EXPECT_EQ(p.played(t0 + 900ms), 900ms);
 }
 
+TEST(Playout, TheSynthesizersTextRangesPlaceTheCut) {
+  Playout p(10000ms, 10ms);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1s;
+  // "Sure, we have a pool." spoken as two chunks: "Sure," (bytes 0-5, 800 ms: a long pause after
+  // it) and "we have a pool." (6-21, 400 ms).
+  auto a = p.add_segment("Sure, we have a pool.");
+  ASSERT_TRUE(p.add_audio(a, 1000, samples(800), 0, 5));
+  ASSERT_TRUE(p.add_audio(a, 1000, samples(400), 6, 21));
+  p.end_segment(a);
+  (void)p.due(t0);
+  // 900 ms heard: into the second chunk by 25% -> "we h" -> whole words "Sure, we".
+  EXPECT_EQ(p.played_text(t0 + 900ms), "Sure, we");
+  // Spread over the whole text instead, 900 / 1200 of 21 bytes would claim "Sure, we have a".
+  EXPECT_EQ(p.played_text(t0 + 1200ms), "Sure, we have a pool.");
+}
+
 }  // namespace
 }  // namespace parley::dialog::voice
