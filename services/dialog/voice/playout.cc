@@ -53,11 +53,13 @@ std::vector<std::string> Playout::due(TimePoint now) {
       ++current_;
       continue;
     }
-    if (buffered(now) >= lead) break;
     // A whole frame, or what is left of an ended segment (never a partial frame mid-stream
-    // unless the segment is complete).
+    // unless the segment is complete); never more than `lead` unplayed at the client (but at
+    // least one frame when it holds nothing, whatever the lead).
     std::int64_t n = std::min(frame, avail);
     if (n < frame && !s.ended) break;
+    const std::int64_t held = buffered(now);
+    if (held > 0 && held + n > lead) break;
     if (s.start < 0) s.start = sent_;
     out.emplace_back(s.audio.substr(0, static_cast<std::size_t>(n * 2)));
     s.audio.erase(0, static_cast<std::size_t>(n * 2));

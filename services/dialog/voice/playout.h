@@ -35,8 +35,8 @@ class Playout {
   /// Segment `seg` will get no (more) audio: it is skipped (what it had is still played).
   void fail_segment(std::size_t seg) { end_segment(seg); }
 
-  /// The frames due at `now`: audio is sent while the client holds less than `lead` of unplayed
-  /// audio. Segments go out in order; a segment still waiting for its audio holds the next ones
+  /// The frames due at `now`: audio is sent while the client would then hold at most `lead` of
+  /// unplayed audio. Segments go out in order; a segment still waiting for its audio holds the next ones
   /// back (the client plays silence meanwhile).
   std::vector<std::string> due(TimePoint now);
 

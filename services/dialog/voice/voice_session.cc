@@ -435,10 +435,12 @@ void VoiceSession::on_tts_audio(TtsAudio& m) {
       audio.format().encoding() != v1::AudioFormat::ENCODING_UNSPECIFIED) {
     error_event("tts", internal_error("unsupported audio"), "the speech service sent audio that is not PCM16; skipped");
     r.playout.fail_segment(m.segment);
-  } else if (const auto range = text_range(m.chunk); !r.playout.add_audio(m.segment, rate, audio.data(), range.first, range.second)) {
-    error_event("tts", internal_error("sample rate changed"),
-                "the speech service sent audio at " + std::to_string(rate) + " Hz in a reply at " +
-                    std::to_string(r.playout.sample_rate()) + " Hz; that piece is skipped");
+  } else if (const auto range = text_range(m.chunk);
+             !r.playout.add_audio(m.segment, rate, audio.data(), range.first, range.second)) {
+    error_event("tts", internal_error("bad audio format"),
+                rate == 0 ? std::string("the speech service sent audio without a sample rate; that piece is skipped")
+                          : "the speech service sent audio at " + std::to_string(rate) + " Hz in a reply at " +
+                                std::to_string(r.playout.sample_rate()) + " Hz; that piece is skipped");
     r.playout.fail_segment(m.segment);
   }
   pump(r);

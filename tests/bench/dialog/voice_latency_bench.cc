@@ -7,8 +7,10 @@
 // with --url against a running platform with the real services (tools/run).
 // Depends on services/dialog (the voice client, the fakes), shared/audio, tests/support.
 //
-//   voice_latency_bench [--sessions 1,4,8] [--clips N] [--url http://127.0.0.1:8080 [--key K]]
+//   voice_latency_bench [--sessions 1,4,8] [--clips N] [--barge-ins 5] [--url http://127.0.0.1:8080 [--key K]]
 //                       [--bot demo] [--fake-text "what time is breakfast"] [--service-delay-ms 0]
+// Then barge-ins: a typed question (--barge-question), and 600 ms into the spoken reply a clip
+// spoken over the bot.
 // Exits non-zero when a voice turn fails (no transcript, no audio, an error event) or, with --url,
 // when the platform has no real ASR or TTS behind it (a fallback would make the figures lie).
 #include <google/protobuf/util/json_util.h>
@@ -50,9 +52,9 @@ struct Clip {
   std::string name;
   std::string pcm;  // 16 kHz PCM16 mono
   double seconds = 0;
-  /// Where the speech ends: the end of the last 20 ms frame louder than -40 dBFS (clips carry
-  /// some trailing quiet, which is part of no one's latency).
-  double speech_end_seconds = 0;
+  /// Where the speech starts and ends: the first / last 20 ms frame louder than -40 dBFS (clips
+  /// carry some quiet around the speech, which is part of no one's latency).
+  double speech_start_seconds = -1, speech_end_seconds = 0;
 };
 
 struct Sample {
@@ -100,7 +102,10 @@ std::vector<Clip> load_clips(std::size_t max_clips) {
     for (std::size_t f = 0; f + 320 <= mono.size(); f += 320) {
       double e = 0;
       for (std::size_t i = f; i < f + 320; ++i) e += static_cast<double>(mono[i]) * mono[i];
-      if (std::sqrt(e / 320) > 0.01) c.speech_end_seconds = static_cast<double>(f + 320) / 16000.0;
+      if (std::sqrt(e / 320) > 0.01) {
+        c.speech_end_seconds = static_cast<double>(f + 320) / 16000.0;
+        if (c.speech_start_seconds < 0) c.speech_start_seconds = static_cast<double>(f) / 16000.0;
+      }
     }
     out.push_back(std::move(c));
   }
@@ -220,6 +225,113 @@ Sample run_one(const std::string& host, int port, const std::string& bot, const 
   return s;
 }
 
+/// One barge-in: the user types `question`, and 600 ms into the bot's spoken reply says `over`
+/// (a clip, in real time; the microphone sends quiet before it). Measures the interrupting speech's start -> the `interrupted` event (the barge-in rule's
+/// 400 ms of speech included), the bot audio that still arrived after it (must be none), and the
+/// bot audio a client that does not flush still had buffered then (at most voice.playout_lead).
+struct BargeIn {
+  bool ok = false;
+  std::string why;
+  double detect_ms = 0, buffered_ms = 0;
+  std::size_t bytes_after = 0;
+};
+
+BargeIn run_barge_in(const std::string& host, int port, const std::string& bot, const std::string& key,
+                     const std::string& question, const Clip& over) {
+  BargeIn b;
+  auto session = new_session(port, bot, key);
+  if (!session.ok()) {
+    b.why = session.status().to_string();
+    return b;
+  }
+  dialog::VoiceClientOptions o;
+  o.host = host;
+  o.port = port;
+  o.session_id = *session;
+  o.key = key;
+  auto c = dialog::VoiceClient::connect(o);
+  if (!c.ok()) {
+    b.why = c.status().to_string();
+    return b;
+  }
+  auto& client = **c;
+  std::atomic<bool> speak_over{false};
+  std::atomic<std::int64_t> over_start_ns{0};
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    const std::string quiet_frame(640, '\0');
+    auto stream = [&](const std::string& pcm) {
+      const auto start = Clock::now();
+      for (std::size_t off = 0, i = 0; off < pcm.size() && !stop; off += 640, ++i) {
+        (void)client.send_audio(std::string_view(pcm).substr(off, 640));
+        std::this_thread::sleep_until(start + (i + 1) * 20ms);
+      }
+    };
+    (void)client.send_text(question);
+    // Quiet until told to speak over the bot (the microphone keeps sending).
+    auto next = Clock::now();
+    while (!speak_over && !stop) {
+      (void)client.send_audio(quiet_frame);
+      next += 20ms;
+      std::this_thread::sleep_until(next);
+    }
+    if (stop) return;
+    // The interrupting speech starts this far into the clip.
+    over_start_ns = (Clock::now() + std::chrono::microseconds(static_cast<std::int64_t>(over.speech_start_seconds * 1e6)))
+                        .time_since_epoch()
+                        .count();
+    stream(over.pcm + std::string(16000 * 2, '\0'));
+  });
+  Clock::time_point speech_started{}, interrupted_at{};
+  std::size_t received = 0;
+  int rate = 16000;
+  const auto deadline = Clock::now() + 30s;
+  bool interrupted = false, new_reply = false;
+  while (Clock::now() < deadline) {
+    auto m = client.next(20ms);
+    if (speech_started != Clock::time_point{} && !speak_over && Clock::now() - speech_started > 600ms) speak_over = true;
+    if (interrupted && Clock::now() - interrupted_at > 600ms) break;
+    if (!m) {
+      if (!client.timed_out()) break;
+      continue;
+    }
+    if (m->audio) {
+      if (interrupted && !new_reply) b.bytes_after += m->data.size();
+      if (!interrupted) received += m->data.size();
+      continue;
+    }
+    const auto& e = m->event;
+    if (e.type() == "bot_speech_started") {
+      if (interrupted) new_reply = true;
+      if (speech_started == Clock::time_point{}) {
+        speech_started = m->at;
+        rate = e.sample_rate_hz() > 0 ? e.sample_rate_hz() : rate;
+      }
+    } else if (e.type() == "interrupted" && !interrupted) {
+      interrupted = true;
+      interrupted_at = m->at;
+    } else if (e.type() == "error") {
+      b.why = e.source() + ": " + e.error().message();
+    }
+  }
+  stop = true;
+  sender.join();
+  (void)client.send_end();
+  while (client.next(2s)) {
+  }
+  if (!b.why.empty()) return b;
+  if (!interrupted || over_start_ns.load() == 0) {
+    b.why = speech_started == Clock::time_point{} ? "the bot never spoke" : "the bot was not interrupted";
+    return b;
+  }
+  b.detect_ms = static_cast<double>(interrupted_at.time_since_epoch().count() - over_start_ns.load()) / 1e6;
+  const double received_ms = static_cast<double>(received / 2) * 1000.0 / rate;
+  const double played_ms = std::chrono::duration<double, std::milli>(interrupted_at - speech_started).count();
+  b.buffered_ms = std::max(0.0, received_ms - played_ms);
+  b.ok = true;
+  return b;
+}
+
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream in(s);
@@ -236,6 +348,8 @@ int main(int argc, char** argv) {
   std::size_t max_clips = 8;
   std::string url, key, bot = "demo", fake_text = "what time is breakfast";
   int service_delay_ms = 0;
+  int barge_ins = 5;
+  std::string barge_question = "what time is breakfast";  // a typed question with a long spoken answer
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -246,6 +360,8 @@ int main(int argc, char** argv) {
     else if (k == "--bot") bot = next();
     else if (k == "--fake-text") fake_text = next();
     else if (k == "--service-delay-ms") service_delay_ms = std::atoi(next().c_str());
+    else if (k == "--barge-ins") barge_ins = std::atoi(next().c_str());
+    else if (k == "--barge-question") barge_question = next();
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -365,6 +481,37 @@ int main(int argc, char** argv) {
                 realtime ? "yes" : "no");
   }
   std::printf("\nconcurrent voice sessions in real time (of those tried): %d\n", held);
+
+  // Barge-in: one session at a time speaks over the bot's reply.
+  std::vector<double> detect, buffered;
+  std::size_t after = 0, barge_failed = 0;
+  // Speech over the bot: the clips with at least 1.5 s of speech (a barge-in needs 400 ms of it).
+  std::vector<const Clip*> long_clips;
+  for (const auto& c : clips) {
+    if (c.speech_end_seconds - c.speech_start_seconds >= 1.5) long_clips.push_back(&c);
+  }
+  for (int t = 0; t < barge_ins && !long_clips.empty(); ++t) {
+    const Clip& over = *long_clips[static_cast<std::size_t>(t) % long_clips.size()];
+    BargeIn b = run_barge_in(host, port, bot, key, barge_question, over);
+    if (!b.ok) {
+      ++barge_failed;
+      std::fprintf(stderr, "  barge-in failed (%s over the reply): %s\n", over.name.c_str(), b.why.c_str());
+      continue;
+    }
+    detect.push_back(b.detect_ms);
+    buffered.push_back(b.buffered_ms);
+    after += b.bytes_after;
+  }
+  failed_any = failed_any || barge_failed > 0;
+  std::printf("barge-in (%zu of %d): speech over the bot -> `interrupted` p50 / p99 %.0f / %.0f ms (the rule waits for "
+              "400 ms of speech with words); bot audio after `interrupted`: %zu bytes; still buffered in a client that "
+              "does not flush: p50 / p99 %.0f / %.0f ms (bound: voice.playout_lead)\n",
+              detect.size(), barge_ins, percentile(detect, 0.5), percentile(detect, 0.99), after,
+              percentile(buffered, 0.5), percentile(buffered, 0.99));
+  if (after > 0) {
+    std::printf("FAILED: bot audio arrived after `interrupted`\n");
+    failed_any = true;
+  }
   std::printf("target: end of speech -> first audio p50 < 1000 ms on 2 CPU cores with the default models, "
               "< 300 ms on a GPU%s\n",
               real ? "" : " (these figures use fake ASR/TTS/NLU/LM: the orchestrator's part only)");
