@@ -6,6 +6,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <atomic>
+#include <cmath>
+#include <condition_variable>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -84,7 +86,8 @@ std::string talk_command_usage() {
          "             [--wav QUESTION.wav] [--out REPLY.wav] [--text] [--fast] [--output-rate HZ] [--quiet]\n"
          "      a voice session: streams the WAV in real time (--fast: at once), prints partial and final\n"
          "      transcripts, the bot's replies, events and timings, writes the bot's audio to --out;\n"
-         "      --text sends each stdin line as a typed turn (end of input ends the session)\n";
+         "      --text sends each stdin line as a typed turn once the previous reply was heard (end of input\n"
+         "      ends the session)\n";
 }
 
 int run_talk_command(std::vector<std::string> args) {
@@ -148,6 +151,7 @@ int run_talk_command(std::vector<std::string> args) {
   // The question: mono PCM16 at its own rate (resampled to 16 kHz when outside 8..48 kHz).
   std::string pcm;
   int rate = 16000;
+  std::size_t speech_end_byte = 0;
   if (!wav.empty()) {
     auto audio = audio::read_wav_file(wav);
     if (!audio.ok()) {
@@ -166,6 +170,14 @@ int run_talk_command(std::vector<std::string> args) {
       rate = 16000;
     }
     audio::encode_pcm16_le(mono, pcm);
+    // Where the question's speech ends (its last 20 ms above -40 dBFS): the client-side latency
+    // is measured from there.
+    const std::size_t f = static_cast<std::size_t>(rate) / 50;
+    for (std::size_t i = 0; i + f <= mono.size(); i += f) {
+      double e = 0;
+      for (std::size_t j = i; j < i + f; ++j) e += static_cast<double>(mono[j]) * mono[j];
+      if (std::sqrt(e / static_cast<double>(f)) > 0.01) speech_end_byte = (i + f) * 2;
+    }
     // A second of quiet after the question, so the recognizer hears it end.
     pcm.append(static_cast<std::size_t>(rate) * 2, '\0');
   }
@@ -194,11 +206,25 @@ int run_talk_command(std::vector<std::string> args) {
   if (!quiet) std::cout << "Talking with bot '" << bot << "' (session " << session << ").\n" << std::flush;
 
   std::mutex mu;
+  std::condition_variable cv;
   std::string bot_audio;
   int bot_rate = 0;
-  std::atomic<std::int64_t> speech_sent_at_ns{0};  // when the question's last sample went out
+  std::atomic<std::int64_t> speech_sent_at_ns{0};  // when the question's speech ended, as streamed
   double measured_ms = -1;
   bool measured_printed = false;
+  // Progress of the replies (guarded by mu): the next input waits for the reply in progress.
+  int turns = 0, spoken = 0, finished = 0;
+  bool closed = false;
+  Clock::time_point last_event = Clock::now();
+  // Waits until a turn after `after` answered and all speech so far was played (or ended).
+  auto wait_reply = [&](int after) {
+    std::unique_lock lock(mu);
+    const auto deadline = Clock::now() + 60s;
+    while (!closed && Clock::now() < deadline) {
+      if (turns > after && spoken == finished && Clock::now() - last_event > 400ms) return;
+      cv.wait_for(lock, 100ms);
+    }
+  };
 
   // Reader: print events as they come, keep the bot's audio.
   std::thread reader([&] {
@@ -207,6 +233,8 @@ int run_talk_command(std::vector<std::string> args) {
       auto m = client->next(24h);
       if (!m) break;
       std::lock_guard lock(mu);
+      last_event = Clock::now();
+      cv.notify_all();
       if (m->audio) {
         bot_audio += m->data;
         continue;
@@ -227,6 +255,7 @@ int run_talk_command(std::vector<std::string> args) {
         if (e.ignored()) std::cout << "   (ignored: " << e.reason() << ")";
         std::cout << "\n";
       } else if (t == "turn") {
+        ++turns;
         for (const auto& msg : e.turn().messages()) std::cout << "bot> " << msg.text() << "\n";
         if (!quiet) {
           std::cout << "     [turn " << e.turn().turn() << ": intent " << e.turn().intent().name() << ", outcome "
@@ -237,6 +266,7 @@ int run_talk_command(std::vector<std::string> args) {
           std::cout << "]\n";
         }
       } else if (t == "bot_speech_started") {
+        ++spoken;
         bot_rate = e.sample_rate_hz();
         // The first audio frame follows this event at once: the client-side latency of the first
         // reply to the WAV's question.
@@ -255,8 +285,10 @@ int run_talk_command(std::vector<std::string> args) {
           std::cout << "]\n";
         }
       } else if (t == "bot_speech_ended") {
+        ++finished;
         if (!quiet) std::cout << "     [bot finished speaking: " << e.audio_ms() << " ms]\n";
       } else if (t == "interrupted") {
+        finished = spoken;
         std::cout << "     [interrupted (" << e.source() << ") after: \"" << e.text() << "\"]\n";
       } else if (t == "error") {
         std::cout << "     [error from " << e.source() << ": " << e.error().message() << "]\n";
@@ -265,6 +297,9 @@ int run_talk_command(std::vector<std::string> args) {
       }
       std::cout << std::flush;
     }
+    std::lock_guard lock(mu);
+    closed = true;
+    cv.notify_all();
   });
 
   int rc = 0;
@@ -278,18 +313,24 @@ int run_talk_command(std::vector<std::string> args) {
         break;
       }
       if (!fast) std::this_thread::sleep_until(start + (i + 1) * 20ms);
-      // The question itself ended one second (of quiet) before the end of the audio.
-      if (off + frame >= pcm.size() - static_cast<std::size_t>(rate) * 2 && speech_sent_at_ns.load() == 0) {
+      if (off + frame >= speech_end_byte && speech_sent_at_ns.load() == 0) {
         speech_sent_at_ns = Clock::now().time_since_epoch().count();
       }
     }
+    if (text) wait_reply(0);  // typed lines come after the spoken question is answered
   }
   if (text) {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line == "/quit" || line == "/exit") break;
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      int before;
+      {
+        std::lock_guard lock(mu);
+        before = turns;
+      }
       if (!client->send_text(line).is_ok()) break;
+      wait_reply(before);  // the reply is heard before the next line goes
     }
   }
   (void)client->send_end();  // the server closes once the last reply has been spoken

@@ -28,6 +28,12 @@ void deliver(const actor::ActorRef<SessionMsg>& self, M msg) {
   if (!s.is_ok()) run->input.done(Status(s.code(), "session actor: " + s.message()));
 }
 
+// A call that the turn's interruption cancelled: not a service failure.
+template <typename T>
+bool stopped_by_interruption(const TurnRun& run, const Result<T>& r) {
+  return run.interrupted && !r.ok() && r.status().code() == StatusCode::kCancelled;
+}
+
 /// A Done<T> callback that comes back to the actor as message M{run, result, info, extra...}.
 template <typename M, typename T, typename... Extra>
 Done<T> reply_to(actor::ActorRef<SessionMsg> self, std::shared_ptr<TurnRun> run, Extra... extra) {
@@ -150,6 +156,11 @@ void SessionActor::on_loaded(Loaded& m) {
 
 void SessionActor::on_parsed(Parsed& m) {
   TurnRun& run = *m.run;
+  if (stopped_by_interruption(run, m.reply)) {
+    // Interrupted before the NLU answered: nothing was decided, nothing was said.
+    record_call(run, deps_.metrics, "nlu", m.info);
+    return finish(run);
+  }
   if (!apply_parse(run, scope(), m.reply, m.info, deps_.bot_needs_sync)) return finish(run);
   const auto policy_start = Clock::now();
   run.decision = decide(*run.bot, *state_, *m.reply, run.input.text);
@@ -181,14 +192,6 @@ void SessionActor::run_steps(TurnRun& run) {
   }
   finish(run);
 }
-
-namespace {
-// A call that the turn's interruption cancelled: not a service failure.
-template <typename T>
-bool stopped_by_interruption(const TurnRun& run, const Result<T>& r) {
-  return run.interrupted && !r.ok() && r.status().code() == StatusCode::kCancelled;
-}
-}  // namespace
 
 void SessionActor::on_answered(Answered& m) {
   record_call(*m.run, deps_.metrics, "qa", m.info);
