@@ -8,11 +8,15 @@
 #include <thread>
 
 #include "services/dialog/api/api_server.h"
+#include "services/dialog/api/voice_gateway.h"
+#include "services/dialog/api/voice_wire.h"
 #include "services/dialog/api/wire_methods.h"
 #include "services/dialog/engine/bot_registry.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/sessions.h"
 #include "services/dialog/engine/transport_services.h"
+#include "services/dialog/voice/transport_speech.h"
+#include "services/dialog/voice/voice_metrics.h"
 #include "shared/actor/actor_system.h"
 #include "shared/actor/executor.h"
 #include "shared/common/log.h"
@@ -179,6 +183,38 @@ int main(int argc, char** argv) {
   schema.add_string("dialog.bots_dir", "",
                     "Directory of bot files (*.yaml, */bot.yaml) loaded at start, besides dialog.bots");
 
+  schema.add_list("dialog.asr_targets", {"tcp://127.0.0.1:7105"},
+                   "Speech recognition replicas for voice sessions (empty: voice sessions take text only)");
+  schema.add_list("dialog.tts_targets", {"tcp://127.0.0.1:7106"},
+                  "Speech synthesis replicas for voice sessions (empty: replies as text events only)");
+  schema.add_int("voice.max_sessions", 200, "Open voice sessions per replica (more: 503)", config::int_range(0, 100000));
+  schema.add_int("voice.max_frame_bytes", 64 << 10, "Largest audio message from a voice client (bigger: closed, 1009)",
+                 config::int_range(320, 16 << 20));
+  schema.add_int("voice.max_send_buffer_bytes", 1 << 20,
+                 "Unsent events and audio per voice connection before a client that does not read is closed (1008)",
+                 config::int_range(16 << 10, 256 << 20));
+  schema.add_duration("voice.max_duration", 3600s, "A voice session ends after this", config::duration_range(1s, 24 * 3600s));
+  schema.add_duration("voice.idle_timeout", 120s, "A voice session with no audio or text for this long ends",
+                      config::duration_range(1s, 24 * 3600s));
+  schema.add_duration("voice.ping_timeout", 30s, "A voice WebSocket client silent this long (no data, no pong) is gone",
+                      config::duration_range(1s, 600s));
+  schema.add_duration("voice.playout_lead", 150ms,
+                      "Bot audio sent ahead of real time (what a client that ignores `interrupted` still plays after a barge-in)",
+                      config::duration_range(20ms, 5s));
+  schema.add_duration("voice.barge_in_min_speech", 400ms,
+                      "User speech over the bot interrupts it only after this much speech (and words, see next)",
+                      config::duration_range(0ms, 10s));
+  schema.add_int("voice.barge_in_min_words", 1,
+                 "...and only with this many words that are not backchannels (mhm, uh-huh, yeah, ...)", config::int_range(0, 20));
+  schema.add_int("voice.tts_parallel", 2, "Synthesis calls of one reply in flight at once", config::int_range(1, 16));
+  schema.add_duration("voice.tts_timeout", 15s, "Deadline of one synthesis call", config::duration_range(100ms, 600s));
+  schema.add_string("voice.language", "en-US", "Recognition language when the client names none");
+  schema.add_string("voice.transport_bind", "",
+                    "Endpoint of parley.v1.Dialog/Voice for in-cluster gateways, e.g. tcp://0.0.0.0:7107 (empty: not "
+                    "served; its own endpoint because a voice call outlives the host's worker model)");
+  schema.add_int("voice.socket_send_buffer_bytes", 0, "SO_SNDBUF of voice WebSockets (0: the OS default; tests lower it)",
+                 config::int_range(0, 64 << 20));
+
   auto host = service::Host::create("dialog", schema, argc, argv);
   const auto& cfg = host->config();
   dialog::DialogMetrics metrics(host->metrics());
@@ -246,7 +282,45 @@ int main(int argc, char** argv) {
   api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));
   api.max_json_bytes = static_cast<std::size_t>(cfg.get_int("api.max_json_bytes"));
   api.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
-  dialog::ApiServer server(api, sessions, bots, &metrics);
+  // Voice sessions: speech clients (each optional), limits, the gateway both voice transports use.
+  dialog::voice::VoiceMetrics voice_metrics(host->metrics());
+  std::unique_ptr<dialog::voice::AsrClient> asr;
+  std::unique_ptr<dialog::voice::TtsClient> tts;
+  if (!cfg.get_list("dialog.asr_targets").empty()) {
+    auto c = dialog::voice::make_transport_asr({cfg.get_list("dialog.asr_targets"), "asr", so.max_wait_for_replica});
+    if (!c.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: " << c.status().to_string();
+      return 2;
+    }
+    asr = std::move(*c);
+  }
+  if (!cfg.get_list("dialog.tts_targets").empty()) {
+    auto c = dialog::voice::make_transport_tts({cfg.get_list("dialog.tts_targets"), "tts", so.max_wait_for_replica});
+    if (!c.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: " << c.status().to_string();
+      return 2;
+    }
+    tts = std::move(*c);
+  }
+  dialog::voice::VoiceOptions voice_options;
+  voice_options.max_duration = ms(cfg.get_duration("voice.max_duration"));
+  voice_options.idle_timeout = ms(cfg.get_duration("voice.idle_timeout"));
+  voice_options.playout_lead = ms(cfg.get_duration("voice.playout_lead"));
+  voice_options.tts_timeout = ms(cfg.get_duration("voice.tts_timeout"));
+  voice_options.tts_parallel = static_cast<int>(cfg.get_int("voice.tts_parallel"));
+  voice_options.barge_in.min_speech = ms(cfg.get_duration("voice.barge_in_min_speech"));
+  voice_options.barge_in.min_words = static_cast<int>(cfg.get_int("voice.barge_in_min_words"));
+  voice_options.default_language = cfg.get_string("voice.language");
+  voice_options.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
+  dialog::VoiceLimits voice_limits;
+  voice_limits.max_sessions = static_cast<std::size_t>(cfg.get_int("voice.max_sessions"));
+  voice_limits.max_frame_bytes = static_cast<std::size_t>(cfg.get_int("voice.max_frame_bytes"));
+  voice_limits.max_send_buffer_bytes = static_cast<std::size_t>(cfg.get_int("voice.max_send_buffer_bytes"));
+  voice_limits.ping_timeout = ms(cfg.get_duration("voice.ping_timeout"));
+  voice_limits.socket_send_buffer_bytes = static_cast<int>(cfg.get_int("voice.socket_send_buffer_bytes"));
+  dialog::VoiceGateway voice(system, sessions, asr.get(), tts.get(), &voice_metrics, voice_options, voice_limits);
+
+  dialog::ApiServer server(api, sessions, bots, &metrics, &voice);
   dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
 
   // Bots validate (and try once to train; a service that is down fails fast) before anything
@@ -271,6 +345,16 @@ int main(int argc, char** argv) {
     }
   }
   bots.start_sync(ms(cfg.get_duration("dialog.sync_interval")));
+  std::unique_ptr<dialog::VoiceWireServer> voice_wire;
+  if (!cfg.get_string("voice.transport_bind").empty()) {
+    auto w = dialog::VoiceWireServer::start(cfg.get_string("voice.transport_bind"), voice);
+    if (!w.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: " << w.status().to_string();
+      return 1;
+    }
+    voice_wire = std::move(*w);
+    PARLEY_LOG(kInfo).kv("endpoint", voice_wire->endpoint()) << "parley.v1.Dialog/Voice serving";
+  }
   Status api_started = server.start();
   if (!api_started.is_ok()) {
     PARLEY_LOG(kError) << "parley-dialog: public API: " << api_started.to_string();
@@ -296,7 +380,10 @@ int main(int argc, char** argv) {
   int rc = host->run();
   running = false;
   janitor.join();
+  // Voice connections end first (their sessions cancel what they started), while the session
+  // manager and the actor system they use are still there.
   server.stop();
+  if (voice_wire) voice_wire->stop();
   bots.stop_sync();
   system.shutdown(2s);
   if (store_threads) store_threads->shutdown();

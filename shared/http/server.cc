@@ -25,6 +25,7 @@
 #include "shared/common/log.h"
 #include "shared/http/router.h"
 #include "shared/http/sse.h"
+#include "shared/http/websocket_upgrade.h"
 
 namespace parley::http {
 
@@ -38,17 +39,12 @@ namespace {
 constexpr auto kDrainTimeout = std::chrono::milliseconds(500);
 constexpr std::size_t kDrainMaxBytes = 256 << 10;
 
-// Writers and the server's teardown meet here: a writer posts to a session only while the gate
-// is open, and the server closes it before destroying the io_context. That is what lets writers
-// outlive the server safely.
-struct Gate {
-  std::mutex mu;
-  bool open = true;
-};
+using detail::Gate;
 
 struct RouteEntry {
   Handler sync;
   AsyncHandler async;
+  WebSocketHandler websocket;
 };
 
 class Session;
@@ -67,6 +63,7 @@ struct Server::Impl {
   std::vector<RouteEntry> routes;
   Status route_error;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  std::shared_ptr<detail::WebSocketRegistry> websockets = std::make_shared<detail::WebSocketRegistry>();
 
   // Declared before the io_context: sessions destroyed with its pending handlers unregister here.
   mutable std::mutex sessions_mu;
@@ -408,6 +405,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     req.path_params = std::move(m.params);
     const RouteEntry& entry = server_.routes[m.id];
+    if (entry.websocket) {
+      upgrade(entry, std::move(req), std::move(raw));
+      return;
+    }
     if (entry.sync) {
       Response resp;
       try {
@@ -423,6 +424,34 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     dispatch_async(entry, std::move(req));
+  }
+
+  // A WebSocket route: refuse (an HTTP response) or hand the socket to websocket.cc.
+  void upgrade(const RouteEntry& entry, Request req, bhttp::request<bhttp::string_body> raw) {
+    if (!beast::iequals(raw[bhttp::field::upgrade], "websocket")) {
+      Response r = json_error(426, "UPGRADE_REQUIRED", req.path + " is a WebSocket endpoint: send a GET with 'Upgrade: websocket'");
+      r.headers.set("Upgrade", "websocket");
+      r.headers.set("Connection", "Upgrade");
+      write_response(std::move(r), false);
+      return;
+    }
+    WebSocketDecision decision;
+    try {
+      decision = entry.websocket(req);
+    } catch (const std::exception& e) {
+      PARLEY_LOG(kError) << "WebSocket handler for " << req.path << " threw: " << e.what();
+      decision = json_error(500, kInternal, "internal error");
+    }
+    if (auto* refused = std::get_if<Response>(&decision)) {
+      keep_alive_ = false;  // a refused upgrade does not become a keep-alive connection
+      write_response(std::move(*refused), true);
+      return;
+    }
+    // The socket leaves this session: nothing here touches it again.
+    state_ = State::kClosed;
+    self_.reset();
+    detail::start_websocket(std::move(stream_), std::move(raw), remote_, server_.options.server_header,
+                            std::move(std::get<WebSocketAccept>(decision)), server_.gate, server_.websockets);
   }
 
   void dispatch_async(const RouteEntry& entry, Request req) {
@@ -773,7 +802,7 @@ void Server::Impl::do_accept() {
     bool reject = false;
     {
       std::lock_guard<std::mutex> lock(sessions_mu);
-      reject = sessions.size() >= options.max_connections;
+      reject = sessions.size() + websockets->size() >= options.max_connections;
     }
     std::make_shared<Session>(*this, std::move(socket))->start(reject);
     do_accept();
@@ -808,7 +837,7 @@ void Server::route(Method method, std::string pattern, Handler handler) {
     if (impl_->route_error.is_ok()) impl_->route_error = s;
     return;
   }
-  impl_->routes.push_back(RouteEntry{std::move(handler), nullptr});
+  impl_->routes.push_back(RouteEntry{std::move(handler), nullptr, nullptr});
 }
 
 void Server::route_async(Method method, std::string pattern, AsyncHandler handler) {
@@ -821,7 +850,20 @@ void Server::route_async(Method method, std::string pattern, AsyncHandler handle
     if (impl_->route_error.is_ok()) impl_->route_error = s;
     return;
   }
-  impl_->routes.push_back(RouteEntry{nullptr, std::move(handler)});
+  impl_->routes.push_back(RouteEntry{nullptr, std::move(handler), nullptr});
+}
+
+void Server::route_websocket(std::string pattern, WebSocketHandler handler) {
+  if (impl_->running.load()) {
+    PARLEY_BUG() << "Server::route_websocket(" << pattern << ") after start() ignored";
+    return;
+  }
+  Status s = impl_->router.add(Method::kGet, pattern, impl_->routes.size());
+  if (!s.is_ok()) {
+    if (impl_->route_error.is_ok()) impl_->route_error = s;
+    return;
+  }
+  impl_->routes.push_back(RouteEntry{nullptr, nullptr, std::move(handler)});
 }
 
 Status Server::start() {
@@ -869,7 +911,7 @@ bool Server::running() const { return impl_->running.load(); }
 
 std::size_t Server::connection_count() const {
   std::lock_guard<std::mutex> lock(impl_->sessions_mu);
-  return impl_->sessions.size();
+  return impl_->sessions.size() + impl_->websockets->size();
 }
 
 void Server::stop(std::chrono::milliseconds grace) {
@@ -883,18 +925,24 @@ void Server::stop(std::chrono::milliseconds grace) {
     im.acceptor->close(ec);
     im.accept_retry->cancel();
   });
-  // Idle connections go now; busy ones close after their response.
+  // Idle connections go now; busy ones close after their response; WebSockets are told 1001.
   im.close_all(/*only_idle=*/true);
+  im.websockets->close_all(/*force=*/false);
+  const auto grace_end = std::chrono::steady_clock::now() + grace;
   {
     std::unique_lock<std::mutex> slock(im.sessions_mu);
     im.sessions_cv.wait_for(slock, grace, [&im] { return im.sessions.empty(); });
   }
+  im.websockets->wait_empty(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                       grace_end - std::chrono::steady_clock::now())));
   // What is left (long streams, slow clients) is cut.
   im.close_all(/*only_idle=*/false);
+  im.websockets->close_all(/*force=*/true);
   {
     std::unique_lock<std::mutex> slock(im.sessions_mu);
     im.sessions_cv.wait_for(slock, std::chrono::seconds(2), [&im] { return im.sessions.empty(); });
   }
+  im.websockets->wait_empty(std::chrono::seconds(2));
   im.work.reset();
   im.ioc.stop();
   for (auto& t : im.threads) t.join();

@@ -14,6 +14,7 @@
 
 #include "shared/common/status.h"
 #include "shared/http/message.h"
+#include "shared/http/websocket.h"
 
 namespace parley::http {
 
@@ -126,6 +127,11 @@ class Server {
   /// "/v1/sessions/{id}"). A bad or duplicate pattern is reported by start().
   void route(Method method, std::string pattern, Handler handler);
   void route_async(Method method, std::string pattern, AsyncHandler handler);
+  /// A GET route that upgrades to a WebSocket (websocket.h): `handler` decides (refuse with a
+  /// response, or accept with limits and the connection's callbacks). A GET without an upgrade
+  /// is answered 426 UPGRADE_REQUIRED. Open connections count towards max_connections; stop()
+  /// closes them with 1001 (going away), and cuts those still open after the grace period.
+  void route_websocket(std::string pattern, WebSocketHandler handler);
 
   /// Binds, listens and starts the I/O threads. Errors: the first bad route (kInvalidArgument /
   /// kAlreadyExists), an unresolvable host, a port in use (kUnavailable), already started
@@ -136,7 +142,7 @@ class Server {
   /// "host:port" as bound, e.g. "127.0.0.1:40123" ("[::1]:40123" for IPv6).
   std::string address() const;
   bool running() const;
-  /// Open connections (for tests and a gauge).
+  /// Open connections, WebSockets included (for tests and a gauge).
   std::size_t connection_count() const;
 
   /// Graceful stop: closes the listener and idle connections at once, lets requests and streams

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "services/dialog/api/voice_socket.h"
 #include "services/dialog/api/web_assets.h"
 #include "shared/common/log.h"
 
@@ -87,11 +88,13 @@ bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_
   return true;
 }
 
-ApiServer::ApiServer(ApiOptions options, SessionManager& sessions, BotRegistry& bots, DialogMetrics* metrics)
+ApiServer::ApiServer(ApiOptions options, SessionManager& sessions, BotRegistry& bots, DialogMetrics* metrics,
+                     VoiceGateway* voice)
     : options_(std::move(options)),
       sessions_(sessions),
       bots_(bots),
       metrics_(metrics),
+      voice_(voice),
       limiter_(options_.rate_limit_rps, options_.rate_limit_burst),
       server_(http::ServerOptions{.host = options_.host,
                                   .port = options_.port,
@@ -111,17 +114,21 @@ Response ApiServer::counted(Response r) {
   return r;
 }
 
-std::optional<Response> ApiServer::admit(const Request& req) {
+std::optional<Response> ApiServer::admit(const Request& req, bool query_token) {
   std::string key;
   if (!options_.api_keys.empty()) {
     auto auth = req.headers.get("authorization");
     const std::string_view prefix = "Bearer ";
-    if (!auth || auth->substr(0, prefix.size()) != prefix) {
-      Response r = http::json_error(401, "UNAUTHENTICATED", "missing 'Authorization: Bearer <api key>' header");
+    std::optional<std::string> token;
+    if (query_token) token = req.query_param("access_token");
+    if (!token && (!auth || auth->substr(0, prefix.size()) != prefix)) {
+      Response r = http::json_error(401, "UNAUTHENTICATED",
+                                    query_token ? "missing 'Authorization: Bearer <api key>' header or ?access_token="
+                                                : "missing 'Authorization: Bearer <api key>' header");
       r.headers.set("WWW-Authenticate", "Bearer");
       return counted(std::move(r));
     }
-    key = std::string(auth->substr(prefix.size()));
+    key = token ? *token : std::string(auth->substr(prefix.size()));
     if (std::find(options_.api_keys.begin(), options_.api_keys.end(), key) == options_.api_keys.end()) {
       Response r = http::json_error(401, "UNAUTHENTICATED", "unknown API key");
       r.headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
@@ -232,6 +239,18 @@ void ApiServer::register_routes() {
     Response r;
     r.status = 204;
     return counted(std::move(r));
+  });
+
+  // --- voice ---
+  server_.route_websocket("/v1/sessions/{id}/voice", [this](const Request& req) -> http::WebSocketDecision {
+    if (auto refused = admit(req, /*query_token=*/true)) return *refused;
+    if (voice_ == nullptr) {
+      return counted(http::json_error(503, "UNAVAILABLE", "voice sessions are not configured on this replica"));
+    }
+    http::WebSocketDecision d = voice_upgrade(req, *voice_);
+    if (auto* refused = std::get_if<Response>(&d)) return counted(std::move(*refused));
+    if (metrics_) metrics_->api_requests.labels({"1xx"}).inc();  // 101 Switching Protocols
+    return d;
   });
 
   // --- turns ---

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "services/dialog/api/voice_gateway.h"
 #include "services/dialog/engine/bot_registry.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/sessions.h"
@@ -61,13 +62,18 @@ class RateLimiter {
 ///   POST   /v1/sessions/{id}/turns        TurnRequest -> TurnResponse
 ///   POST   /v1/sessions/{id}/turns:stream TurnRequest -> text/event-stream: "token" events
 ///                                         ({"text":...}), then one "turn" (TurnResponse) or "error"
+///   GET    /v1/sessions/{id}/voice        WebSocket: a live voice session (voice_socket.h); the
+///                                         key may come as ?access_token= (browsers cannot set
+///                                         headers on a WebSocket)
 ///   GET    /  and  /static/{file}         the chat page (no auth)
 ///
 /// Threading: register_routes() before the server starts; handlers never block an I/O thread
 /// (turns complete asynchronously; bot loading runs on its own thread).
 class ApiServer {
  public:
-  ApiServer(ApiOptions options, SessionManager& sessions, BotRegistry& bots, DialogMetrics* metrics);
+  /// `voice` may be null: the voice route then answers 503 (speech is not configured).
+  ApiServer(ApiOptions options, SessionManager& sessions, BotRegistry& bots, DialogMetrics* metrics,
+            VoiceGateway* voice = nullptr);
   ~ApiServer();
 
   Status start();
@@ -76,14 +82,16 @@ class ApiServer {
 
  private:
   void register_routes();
-  /// Auth + rate limit; a response when the request must be refused.
-  std::optional<http::Response> admit(const http::Request& req);
+  /// Auth + rate limit; a response when the request must be refused. `query_token`: the key may
+  /// also come as ?access_token= (WebSocket upgrades from browsers).
+  std::optional<http::Response> admit(const http::Request& req, bool query_token = false);
   http::Response counted(http::Response r);
 
   ApiOptions options_;
   SessionManager& sessions_;
   BotRegistry& bots_;
   DialogMetrics* metrics_;
+  VoiceGateway* voice_;
   RateLimiter limiter_;
   http::Server server_;
 };

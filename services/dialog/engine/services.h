@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "parley/v1/lm.pb.h"
 #include "parley/v1/nlu.pb.h"
 #include "parley/v1/qa.pb.h"
 #include "services/dialog/bot/bot.h"
+#include "services/dialog/engine/cancellation.h"
 #include "shared/common/status.h"
 
 namespace parley::dialog {
@@ -22,6 +24,9 @@ struct CallMeta {
   std::string session_id;
   std::string trace_id;
   Deadline deadline;
+  /// When set and cancelled, the call stops (the service is told; `done` gets CANCELLED).
+  /// Implementations that cannot stop a call (a blocking webhook POST) let it finish.
+  std::shared_ptr<Cancellation> cancel;
 };
 
 /// How a call went, for per-stage timings: the round trip seen by the orchestrator and the time the

@@ -1,10 +1,11 @@
-// Sessions: one actor per dialog session running its turns one at a time (NLU -> policy ->
-// actions -> responses), persisting the state to the SessionStore after each turn; and the
-// manager that creates, finds, evicts and deletes them.
-// Depends on shared/actor, shared/store (SessionStore), policy.h, services.h, dialog_metrics.h.
+// Sessions: the manager that creates, finds, evicts and deletes dialog sessions and routes turns
+// to their actors (session_actor.h: one actor per session running its turns one at a time,
+// persisting the state to the SessionStore after each turn).
+// Depends on shared/actor, shared/store (SessionStore), services.h, turn.h, dialog_metrics.h.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "services/dialog/bot/bot.h"
 #include "services/dialog/engine/dialog_metrics.h"
 #include "services/dialog/engine/services.h"
+#include "services/dialog/engine/turn.h"
 #include "shared/actor/actor_system.h"
 #include "shared/actor/executor.h"
 #include "shared/store/session_store.h"
@@ -35,13 +37,6 @@ struct DialogOptions {
   /// Turns of one session waiting behind the running one; more: RESOURCE_EXHAUSTED.
   std::size_t max_queued_turns = 8;
 };
-
-/// Called with a token delta of an LM-backed reply (streaming). Any thread.
-using TokenFn = std::function<void(const std::string&)>;
-/// Called once with the turn's response or a failure (NOT_FOUND: no such session; ABORTED: the
-/// session changed concurrently on another replica; RESOURCE_EXHAUSTED: too many queued turns;
-/// FAILED_PRECONDITION: its bot is not loaded). Any thread.
-using TurnDone = std::function<void(Result<v1::TurnResponse>)>;
 
 /// What sessions need from the rest of the orchestrator. Everything must outlive the manager.
 struct SessionDeps {
@@ -82,6 +77,17 @@ class SessionManager {
 
   Result<v1::Session> create(const std::string& bot_id, const std::map<std::string, std::string>& metadata);
   void turn(const std::string& session_id, std::string text, TokenFn on_token, TurnDone done);
+  /// turn() with a tag (new_turn_tag()) by which the caller can interrupt it later.
+  void turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag, TurnDone done);
+  /// Stops the turn tagged `tag` and keeps only `played_text` of the bot's reply (what a voice
+  /// client heard before the user spoke over it): a running turn's LM generation is cancelled
+  /// (the LM frees its pages), its remaining steps are skipped, its messages are cut before it is
+  /// stored, and it answers with an "interrupted" event; a queued turn is dropped (its `done`
+  /// gets CANCELLED); a turn already stored has its history entry cut (Turn.interrupted) before
+  /// the session's next turn runs. Never blocks.
+  void interrupt(const std::string& session_id, std::uint64_t tag, std::string played_text, std::string reason);
+  /// A process-unique turn tag (never 0).
+  static std::uint64_t new_turn_tag();
   Result<v1::Session> get(const std::string& session_id);
   /// NOT_FOUND when there was nothing to delete.
   Status remove(const std::string& session_id);

@@ -54,7 +54,7 @@ class TransportServices final : public Services {
       microseconds service{0};
     };
     auto acc = std::make_shared<Acc>();
-    lm_->call(std::move(env), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
+    auto handle = lm_->call(std::move(env), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
               [acc, start, on_delta = std::move(on_delta), done = std::move(done)](Result<v1::Envelope> r) {
                 if (!r.ok()) {
                   done(r.status(), info_of(start, nullptr));
@@ -80,6 +80,9 @@ class TransportServices final : public Services {
                   done(std::move(acc->all), info);
                 }
               });
+    // A cancelled turn (voice barge-in) stops the generation: CANCEL reaches the LM, which frees
+    // the sequence's KV pages; `done` gets CANCELLED.
+    if (meta.cancel) meta.cancel->on_cancel([handle]() mutable { handle.cancel(); });
   }
 
   void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) override {
@@ -113,7 +116,7 @@ class TransportServices final : public Services {
   static void unary(transport::Client& client, const std::string& method, const google::protobuf::Message& req,
                     const CallMeta& meta, Done<Reply> done) {
     const auto start = Clock::now();
-    client.call(envelope(method, req, meta), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
+    auto handle = client.call(envelope(method, req, meta), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
                 [start, done = std::move(done)](Result<v1::Envelope> r) {
                   if (!r.ok()) return done(r.status(), info_of(start, nullptr));
                   Reply reply;
@@ -122,6 +125,7 @@ class TransportServices final : public Services {
                   }
                   done(std::move(reply), info_of(start, &*r));
                 });
+    if (meta.cancel) meta.cancel->on_cancel([handle]() mutable { handle.cancel(); });
   }
 
   template <typename Reply>

@@ -315,7 +315,7 @@ void FakeServices::answer(const v1::AnswerRequest& req, const CallMeta&, Done<v1
   done(qa.answer(req), CallInfo{std::chrono::microseconds(200), std::chrono::microseconds(150)});
 }
 
-void FakeServices::generate(const v1::GenerateRequest& req, const CallMeta&, std::function<void(const std::string&)> on_delta,
+void FakeServices::generate(const v1::GenerateRequest& req, const CallMeta& meta, std::function<void(const std::string&)> on_delta,
                             Done<v1::GenerateResponse> done) {
   ++generate_calls;
   last_generate = req;
@@ -332,7 +332,34 @@ void FakeServices::generate(const v1::GenerateRequest& req, const CallMeta&, std
   }
   r.set_text_delta(all);
   r.set_finish_reason("stop");
-  done(r, CallInfo{std::chrono::microseconds(300), std::chrono::microseconds(250)});
+  if (!hold_generate) return done(r, CallInfo{std::chrono::microseconds(300), std::chrono::microseconds(250)});
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  {
+    std::lock_guard lock(held_mu_);
+    held_.push_back(Held{r, done, finished});
+  }
+  if (meta.cancel) {
+    meta.cancel->on_cancel([this, done, finished] {
+      if (finished->exchange(true)) return;
+      ++generate_cancelled;
+      done(cancelled("generation cancelled"), CallInfo{std::chrono::microseconds(300), {}});
+    });
+  }
+}
+
+int FakeServices::release_generate() {
+  std::vector<Held> held;
+  {
+    std::lock_guard lock(held_mu_);
+    held.swap(held_);
+  }
+  int n = 0;
+  for (auto& h : held) {
+    if (h.finished->exchange(true)) continue;
+    h.done(h.reply, CallInfo{std::chrono::microseconds(300), std::chrono::microseconds(250)});
+    ++n;
+  }
+  return n;
 }
 
 void FakeServices::webhook(const WebhookDef& hook, std::string json_body, const CallMeta&, Done<std::string> done) {
@@ -445,12 +472,26 @@ Result<std::unique_ptr<FakeServiceServer>> FakeServiceServer::start(std::string 
           if (req.has_messages() && req.messages().messages_size() > 0) {
             user = req.messages().messages(req.messages().messages_size() - 1).content();
           }
+          bool stopped = false;
           for (const auto& t : fake_lm_tokens(user)) {
+            if (int d = fs->token_delay_us.load(); d > 0) {
+              // Sleep in slices so a CANCEL is noticed promptly (the real LM frees its pages then).
+              const auto until = Clock::now() + std::chrono::microseconds(d);
+              while (Clock::now() < until && !call->cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+            if (call->cancelled()) {
+              stopped = true;
+              break;
+            }
             v1::GenerateResponse r;
             r.set_text_delta(t);
             transport::Envelope e;
             e.mutable_payload()->PackFrom(r);
             call->send(std::move(e));
+          }
+          if (stopped) {
+            ++fs->cancelled;
+            continue;
           }
           v1::GenerateResponse last;
           last.set_finish_reason("stop");

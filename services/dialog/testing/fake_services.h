@@ -63,6 +63,12 @@ class FakeServices final : public Services {
   Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override;
 
   std::atomic<bool> nlu_down{false}, qa_down{false}, lm_down{false};
+  /// Generate streams its tokens at once but does not finish until release_generate(); a held
+  /// call cancelled through CallMeta::cancel finishes at once with CANCELLED.
+  std::atomic<bool> hold_generate{false};
+  /// Finishes the held Generate calls; returns how many.
+  int release_generate();
+  std::atomic<int> generate_cancelled{0};
   /// Webhook behaviour: body in, (status, reply body) out. Default: 503.
   std::function<Result<std::string>(const std::string& url, const std::string& body)> on_webhook;
   std::atomic<int> parse_calls{0}, answer_calls{0}, generate_calls{0}, webhook_calls{0}, train_calls{0};
@@ -71,6 +77,15 @@ class FakeServices final : public Services {
 
   KeywordNlu nlu;
   KeywordQa qa;
+
+ private:
+  struct Held {
+    v1::GenerateResponse reply;
+    Done<v1::GenerateResponse> done;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::mutex held_mu_;
+  std::vector<Held> held_;  // guarded by held_mu_
 };
 
 /// One fake service on the real transport: "nlu" answers parley.v1.Nlu/{Train,Parse,DropBot},
@@ -85,6 +100,10 @@ class FakeServiceServer {
   ~FakeServiceServer();
   const std::string& endpoint() const { return endpoint_; }
   std::atomic<int> delay_us{0};
+  /// "lm": pause between streamed tokens (a generation long enough to be interrupted); a
+  /// cancelled call stops streaming and is counted in `cancelled`.
+  std::atomic<int> token_delay_us{0};
+  std::atomic<int> cancelled{0};
   /// Answer every call with UNAVAILABLE (a broken dependency) instead of working.
   std::atomic<bool> failing{false};
   std::atomic<int> calls{0};

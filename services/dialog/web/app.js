@@ -1,6 +1,7 @@
 // Parley web chat: bot picker, sessions, text turns (streamed over SSE when the server supports
-// it), and a side panel with what the orchestrator decided. Plain browser JavaScript, no build
-// step, no external URL. Talks to /v1 of parley-dialog (JSON = proto3 JSON of dialog.proto).
+// it), voice (voice.js: the microphone button), and a side panel with what the orchestrator
+// decided. Plain browser JavaScript, no build step, no external URL. Talks to /v1 of
+// parley-dialog (JSON = proto3 JSON of dialog.proto).
 'use strict';
 
 (function () {
@@ -10,13 +11,16 @@
     sessionInfo: $('session-info'), streamToggle: $('stream-toggle'), apiKey: $('api-key'),
     errorBanner: $('error-banner'), errorText: $('error-text'), errorClose: $('error-close'),
     description: $('bot-description'), messages: $('messages'), composer: $('composer'),
-    input: $('message-input'), send: $('send-button'),
+    input: $('message-input'), send: $('send-button'), voice: $('voice-button'),
   };
   const state = {
     bots: [],
     session: null,          // {id, botId}
     busy: false,
     streamSupported: true,  // false after the server answered 404/405/501 on turns:stream
+    voice: null,            // the live voice session (voice.js), when the microphone is on
+    partial: null,          // the user bubble a voice transcript is growing in
+    live: null,             // the bot bubble a voice reply's tokens grow in
   };
 
   // ---- HTTP ---------------------------------------------------------------------------------
@@ -328,7 +332,111 @@
     els.send.disabled = !ready;
     els.endSession.disabled = !state.session || busy;
     els.newSession.disabled = busy || !els.botSelect.value;
+    els.voice.disabled = !state.session || !window.ParleyVoice || !window.ParleyVoice.supported();
     document.body.dataset.state = busy ? 'busy' : (state.session ? 'ready' : 'idle');
+  }
+
+  // ---- voice --------------------------------------------------------------------------------
+
+  function voiceOn() { return !!state.voice && (state.voice.state === 'open' || state.voice.state === 'connecting'); }
+
+  function onVoiceEvent(e) {
+    switch (e.type) {
+      case 'ready':
+        if (!e.asr) addNote('Speech recognition is not available: type your messages.', 'warn');
+        if (!e.tts) addNote('Speech synthesis is not available: replies come as text.', 'warn');
+        break;
+      case 'speech_started':
+      case 'partial':
+        if (!state.partial) state.partial = addBubble('user', '');
+        state.partial.classList.add('partial');
+        if (e.type === 'partial') state.partial.firstChild.textContent = e.text || '';
+        break;
+      case 'final': {
+        const li = state.partial || addBubble('user', '');
+        state.partial = null;
+        li.classList.remove('partial');
+        li.firstChild.textContent = e.text || '';
+        if (e.ignored) {
+          li.classList.add('ignored');
+          li.title = 'not taken as a turn: ' + e.reason;
+          if (!e.text) li.remove();
+        }
+        break;
+      }
+      case 'token':
+        if (!state.live) { state.live = addBubble('bot', '', 'generated'); state.live.classList.add('streaming'); }
+        state.live.firstChild.textContent += e.text || '';
+        break;
+      case 'turn': {
+        if (state.live) { state.live.remove(); state.live = null; }
+        const t = e.turn || {};
+        addBotMessages(t.messages);
+        if ((t.events || []).some((x) => x.type === 'interrupted')) {
+          const bots = els.messages.querySelectorAll('.msg.bot');
+          if (bots.length) bots[bots.length - 1].classList.add('interrupted');
+        }
+        renderPanel(Object.assign({}, t, { timings: (t.timings || []).concat(e.timings || []) }));
+        break;
+      }
+      case 'bot_speech_started': {
+        const ms = (stage) => {
+          const s = (e.timings || []).find((x) => x.stage === stage);
+          return s ? Math.round(Number(s.durationUs || 0) / 1000) + ' ms' : '—';
+        };
+        $('voice-latency').textContent = 'end of speech → first audio ' + ms('voice.first_audio') +
+          ' (endpoint ' + ms('voice.endpoint') + ', dialog ' + ms('voice.dialog_first_text') +
+          ', speech ' + ms('voice.tts_first_audio') + ')';
+        break;
+      }
+      case 'interrupted':
+        if (state.live) { state.live.classList.remove('streaming'); state.live.classList.add('interrupted'); state.live = null; }
+        addNote('(you interrupted the bot)');
+        break;
+      case 'error':
+        addNote((e.source || 'voice') + ': ' + ((e.error && e.error.message) || 'error'), 'warn');
+        break;
+      default:
+        break;
+    }
+    els.messages.scrollTop = els.messages.scrollHeight;
+  }
+
+  function setVoiceState(s) {
+    document.body.dataset.voice = s;
+    const on = s === 'open' || s === 'connecting';
+    els.voice.classList.toggle('active', on);
+    els.voice.setAttribute('aria-pressed', on ? 'true' : 'false');
+    els.voice.title = on ? 'Stop talking' : 'Talk (microphone)';
+  }
+
+  async function toggleVoice() {
+    clearError();
+    if (voiceOn()) {
+      state.voice.stop();
+      return;
+    }
+    if (!state.session) return;
+    const v = new window.ParleyVoice(state.session.id, els.apiKey.value.trim(), {
+      onState: setVoiceState,
+      onEvent: onVoiceEvent,
+      onError: (msg) => showError(new ApiError(0, 'UNAVAILABLE', msg)),
+    });
+    state.voice = v;
+    try {
+      await v.start();
+      addNote('Listening… speak, or type; the bot answers aloud. Click the microphone to stop.');
+    } catch (err) {
+      v.close();
+      showError(new ApiError(0, 'UNAVAILABLE', 'voice: ' + (err.message || err)));
+    }
+  }
+
+  function stopVoice() {
+    if (state.voice) state.voice.close();
+    state.voice = null;
+    state.partial = null;
+    state.live = null;
   }
 
   async function loadBots() {
@@ -366,6 +474,7 @@
     if (!botId) return;
     setBusy(true);
     try {
+      stopVoice();
       const s = await api('POST', '/v1/bots/' + encodeURIComponent(botId) + '/sessions',
                           { botId, metadata: { client: 'web' } });
       clearChildren(els.messages);
@@ -382,6 +491,7 @@
   async function endSession() {
     if (!state.session) return;
     clearError();
+    stopVoice();
     try {
       await api('DELETE', '/v1/sessions/' + encodeURIComponent(state.session.id));
       addNote('Session ended.');
@@ -451,8 +561,14 @@
     const text = els.input.value.trim();
     if (!text || !state.session || state.busy) return;
     els.input.value = '';
+    // While talking, typed lines go on the voice session (the reply is spoken too).
+    if (voiceOn() && state.voice.sendText(text)) {
+      addBubble('user', text);
+      return;
+    }
     sendTurn(text);
   });
+  els.voice.addEventListener('click', toggleVoice);
   els.newSession.addEventListener('click', newSession);
   els.endSession.addEventListener('click', endSession);
   els.errorClose.addEventListener('click', clearError);
@@ -473,5 +589,5 @@
   })();
 
   // For tests and the console: read-only view of the page state.
-  window.parleyChat = { state, sendTurn: (t) => sendTurn(t), newSession };
+  window.parleyChat = { state, sendTurn: (t) => sendTurn(t), newSession, toggleVoice };
 })();

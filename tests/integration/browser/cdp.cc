@@ -198,7 +198,8 @@ bool CdpSession::wait_for(const std::string& expression, std::chrono::millisecon
   }
 }
 
-Result<std::unique_ptr<HeadlessChromium>> HeadlessChromium::start(const std::string& work_dir) {
+Result<std::unique_ptr<HeadlessChromium>> HeadlessChromium::start(const std::string& work_dir,
+                                                                  const std::vector<std::string>& extra_args) {
   const std::string bin = chromium_binary();
   if (bin.empty()) return not_found("no chromium binary");
   auto browser = std::unique_ptr<HeadlessChromium>(new HeadlessChromium());
@@ -217,8 +218,9 @@ Result<std::unique_ptr<HeadlessChromium>> HeadlessChromium::start(const std::str
                                    "--disable-sync",
                                    "--disable-dev-shm-usage",
                                    "--hide-scrollbars",
-                                   "--mute-audio",
-                                   "about:blank"};
+                                   "--mute-audio"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.push_back("about:blank");
   // Chromium refuses to run as root with its sandbox on (CI containers run as root).
   if (::geteuid() == 0) argv.insert(argv.begin() + 1, "--no-sandbox");
   browser->process_ = std::make_unique<ChildProcess>(argv, work_dir + "/chromium.log");

@@ -55,8 +55,10 @@ class CdpSession {
 class HeadlessChromium {
  public:
   /// Starts the browser (window 1280×800); waits for its DevTools port. `work_dir` holds the
-  /// profile and the browser log.
-  static Result<std::unique_ptr<HeadlessChromium>> start(const std::string& work_dir);
+  /// profile and the browser log; `extra_args` are added to the command line (a fake microphone:
+  /// --use-fake-device-for-media-stream --use-file-for-fake-audio-capture=FILE.wav).
+  static Result<std::unique_ptr<HeadlessChromium>> start(const std::string& work_dir,
+                                                          const std::vector<std::string>& extra_args = {});
   /// Attaches to the first page target.
   Result<std::unique_ptr<CdpSession>> open_page();
   std::string log() const { return process_ ? process_->log() : ""; }

@@ -27,7 +27,9 @@ FakeDialog::FakeDialog(std::string web_dir)
   // Same layout as parley-dialog: the page at "/", its files under /static/.
   server_.route(http::Method::kGet, "/static/{file}", [this](const http::Request& r) {
     const std::string name(r.path_param("file"));
-    if (name == "app.js") return file(name, "text/javascript; charset=utf-8");
+    if (name == "app.js" || name == "voice.js" || name == "capture-worklet.js") {
+      return file(name, "text/javascript; charset=utf-8");
+    }
     if (name == "style.css") return file(name, "text/css; charset=utf-8");
     return http::Response::json(404, R"({"error":{"code":"NOT_FOUND","message":"no static file"}})");
   });

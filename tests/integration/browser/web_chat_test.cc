@@ -1,13 +1,17 @@
 // The web chat page in a real headless Chromium (Debian `chromium`), driven over the DevTools
 // Protocol: pick a bot, start a session, type turns, check the bubbles and the builder panel,
-// watch an LM reply stream in, see an error shown, and save a screenshot as a test artifact.
-// Depends on cdp.h, fake_dialog.h, tests/support; the real parley-dialog when built.
+// watch an LM reply stream in, see an error shown, talk through the microphone button (Chromium's
+// fake capture device playing a WAV of real speech; fake ASR/TTS on the real transport), and save
+// screenshots as test artifacts. Depends on cdp.h, fake_dialog.h, tests/support, shared/audio;
+// the real parley-dialog when built.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "services/dialog/testing/fake_services.h"
+#include "services/dialog/testing/fake_speech.h"
+#include "shared/audio/wav.h"
 #include "tests/integration/browser/cdp.h"
 #include "tests/integration/browser/fake_dialog.h"
 #include "tests/support/net.h"
@@ -35,7 +39,16 @@ class WebChatTest : public ::testing::Test {
       GTEST_SKIP() << "no Chromium (install Debian `chromium` or set PARLEY_CHROMIUM): browser test skipped";
     }
     dir_ = make_temp_dir("parley-browser");
-    auto b = HeadlessChromium::start(dir_);
+    start_browser({});
+  }
+
+  // A fresh profile each time (a profile keeps the old DevTools port file).
+  void start_browser(const std::vector<std::string>& extra_args) {
+    page_.reset();
+    browser_.reset();
+    const std::string work = dir_ + "/browser-" + std::to_string(++browsers_);
+    std::filesystem::create_directories(work);
+    auto b = HeadlessChromium::start(work, extra_args);
     ASSERT_TRUE(b.ok()) << b.status().to_string();
     browser_ = std::move(*b);
     auto p = browser_->open_page();
@@ -116,6 +129,7 @@ class WebChatTest : public ::testing::Test {
   }
 
   std::string dir_;
+  int browsers_ = 0;
   std::unique_ptr<HeadlessChromium> browser_;
   std::unique_ptr<CdpSession> page_;
 };
@@ -129,9 +143,10 @@ TEST_F(WebChatTest, ConversationAgainstFakeApi) {
   EXPECT_EQ(js("document.getElementById('bot-select').value"), "\"demo\"");
   EXPECT_NE(js("document.getElementById('bot-description').textContent").find("Parley Hotel"),
             std::string::npos);
-  EXPECT_EQ(js("document.getElementById('voice-button').disabled"), "true") << "voice: placeholder";
+  EXPECT_EQ(js("document.getElementById('voice-button').disabled"), "true") << "no session: no microphone";
   click("new-session");
   ASSERT_TRUE(page_->wait_for("document.body.dataset.state === 'ready'", 10s));
+  EXPECT_EQ(js("document.getElementById('voice-button').disabled"), "false") << "a session: the microphone";
   EXPECT_NE(js("document.getElementById('session-info').textContent").find("s-fake-1"), std::string::npos);
   EXPECT_NE(js("location.hash").find("session=s-fake-1"), std::string::npos);
 
@@ -257,6 +272,105 @@ TEST_F(WebChatTest, ConversationAgainstParleyDialog) {
   EXPECT_GE(std::stoi(js("document.querySelectorAll('.msg.bot').length")), 4);
   EXPECT_NE(js("document.getElementById('messages').textContent").find("Resumed session"), std::string::npos);
   EXPECT_NE(js("document.getElementById('slots-table').textContent").find("party_size"), std::string::npos);
+}
+
+// The microphone button against the real orchestrator: Chromium's fake capture device plays a WAV
+// (a real speech clip, quiet, the clip again over the bot's reply) through getUserMedia and the
+// AudioWorklet; the fake recognizer hears it and says "what time is breakfast"; the bot's answer
+// comes back as text and as audio the page plays; the second utterance interrupts the bot.
+TEST_F(WebChatTest, VoiceAgainstParleyDialog) {
+  const char* env = std::getenv("PARLEY_TEST_ORCHESTRATOR");
+  const std::string bin = env != nullptr && *env != '\0' ? env : built_binary("services/dialog/parley-dialog");
+  if (::access(bin.c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "services/dialog/parley-dialog is not built yet (" << bin << "): voice browser test skipped";
+  }
+  const std::string clip_path = std::string(PARLEY_TESTDATA) + "/speech/goforward.wav";
+  auto clip = audio::read_wav_file(clip_path);
+  if (!clip.ok() && clip.status().code() == StatusCode::kNotFound) {
+    GTEST_SKIP() << "no shared test data (" << clip_path << "): voice browser test skipped";
+  }
+  ASSERT_TRUE(clip.ok()) << clip.status().to_string();
+  // The microphone: 0.5 s quiet, the clip, 3 s quiet (the bot answers), the clip again (over the
+  // bot's speech: a barge-in), then quiet.
+  const int rate = clip->sample_rate;
+  std::vector<float> mic(static_cast<std::size_t>(rate / 2), 0.0f);
+  const std::vector<float> speech = clip->mono();
+  mic.insert(mic.end(), speech.begin(), speech.end());
+  mic.insert(mic.end(), static_cast<std::size_t>(rate * 3), 0.0f);
+  mic.insert(mic.end(), speech.begin(), speech.end());
+  mic.insert(mic.end(), static_cast<std::size_t>(rate * 8), 0.0f);
+  const std::string wav = dir_ + "/microphone.wav";
+  ASSERT_TRUE(audio::write_wav_file(wav, mic, rate).is_ok());
+
+  std::vector<std::unique_ptr<dialog::testing::FakeServiceServer>> fakes;
+  for (const char* kind : {"nlu", "qa", "lm"}) {
+    auto s = dialog::testing::FakeServiceServer::start(kind);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    fakes.push_back(std::move(*s));
+  }
+  dialog::testing::FakeSpeechOptions so;
+  so.script.default_text = "what time is breakfast";  // any speech it hears
+  so.hangover_ms = 600;                                // the clip's pauses stay inside one utterance
+  so.speed = 1.0;
+  auto speech_server = dialog::testing::FakeSpeechServer::start(so);
+  ASSERT_TRUE(speech_server.ok()) << speech_server.status().to_string();
+  const int port = free_tcp_port();
+  ChildProcess dialog({bin, "--api.port=" + std::to_string(port), "--http.port=" + std::to_string(free_tcp_port()),
+                       "--transport.bind=tcp://127.0.0.1:" + std::to_string(free_tcp_port()),
+                       "--dialog.bots=" + std::string(PARLEY_SOURCE_DIR) + "/services/dialog/bots/demo/bot.yaml",
+                       "--dialog.nlu_targets=" + fakes[0]->endpoint(), "--dialog.qa_targets=" + fakes[1]->endpoint(),
+                       "--dialog.lm_targets=" + fakes[2]->endpoint(),
+                       "--dialog.asr_targets=" + (*speech_server)->endpoint(),
+                       "--dialog.tts_targets=" + (*speech_server)->endpoint()},
+                      dir_ + "/dialog.log");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = http_get(port, "/v1/bots/demo");
+        return r.ok() && r->status == 200 && r->body.find("\"kbIngested\":true") != std::string::npos;
+      },
+      30s))
+      << dialog.log();
+
+  start_browser({"--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 "--use-file-for-fake-audio-capture=" + wav + "%noloop", "--autoplay-policy=no-user-gesture-required"});
+  navigate(port);
+  click("new-session");
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.state === 'ready'", 10s))
+      << js("document.getElementById('error-text').textContent");
+  click("voice-button");
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.voice === 'open'", 20s))
+      << "voice state=" << js("document.body.dataset.voice") << " error=" << js("document.getElementById('error-text').textContent");
+
+  // The transcript, the bot's answer as text, and its speech.
+  ASSERT_TRUE(page_->wait_for(
+      "[...document.querySelectorAll('.msg.user:not(.partial) .text')].some(t => t.textContent === 'what time is breakfast')",
+      30s))
+      << "messages: " << js("document.getElementById('messages').textContent")
+      << " events: " << js("JSON.stringify(parleyChat.state.voice && parleyChat.state.voice.events)")
+      << " sent: " << js("parleyChat.state.voice && parleyChat.state.voice.sentBytes");
+  ASSERT_TRUE(page_->wait_for("[...document.querySelectorAll('.msg.bot .text')].some(t => t.textContent.startsWith('Breakfast'))", 30s))
+      << js("document.getElementById('messages').textContent");
+  ASSERT_TRUE(page_->wait_for("parleyChat.state.voice.audioBytes > 32000", 20s))
+      << "bot audio bytes: " << js("parleyChat.state.voice.audioBytes");
+  EXPECT_NE(js("document.getElementById('voice-latency').textContent").find("first audio"), std::string::npos);
+  EXPECT_GT((*speech_server)->audio_bytes_in.load(), 0);
+  EXPECT_GE((*speech_server)->recognize_calls.load(), 1);
+  EXPECT_GE((*speech_server)->synthesize_calls.load(), 1);
+  screenshot("web_chat_voice.png");
+
+  // The clip again, over the bot's speech: the bot is interrupted and the page flushes its audio.
+  ASSERT_TRUE(page_->wait_for("parleyChat.state.voice.interruptions >= 1", 30s))
+      << "events: " << js("JSON.stringify(parleyChat.state.voice.events)");
+  EXPECT_NE(js("document.getElementById('messages').textContent").find("you interrupted the bot"), std::string::npos);
+  // ...and the interrupting utterance is answered in turn.
+  ASSERT_TRUE(page_->wait_for(
+      "parleyChat.state.voice.events.filter(t => t === 'turn').length >= 2", 30s))
+      << "events: " << js("JSON.stringify(parleyChat.state.voice.events)");
+  click("voice-button");  // stop: the server ends the session after the reply in progress
+  ASSERT_TRUE(page_->wait_for("document.body.dataset.voice === 'closed'", 30s)) << js("document.body.dataset.voice");
+  EXPECT_EQ(js("document.getElementById('error-banner').hidden"), "true")
+      << js("document.getElementById('error-text').textContent");
+  expect_no_js_errors();
 }
 
 }  // namespace
