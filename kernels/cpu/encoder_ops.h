@@ -1,4 +1,4 @@
-// Fused CPU ops of the W8A8 encoder path (shared/encoder): per-token activation quantization with
+// Fused CPU ops of the W8A8 encoder path (shared/models/encoder): per-token activation quantization with
 // an optional SmoothQuant column scale and an optional second (residual) pass, and the epilogue
 // that dequantizes and sums raw int32 GEMM accumulators (+ bias + activation).
 // Why: the encoder's two-pass linears ran these as several scalar passes between the GEMMs

@@ -1,6 +1,6 @@
 // ForwardStepModel: the real StepModel (see forward_step_model.h).
 // Why its own file: keeps the scheduler library's tests free of model loading.
-// Depends on services/lm/model.
+// Depends on shared/models/llama.
 #include "services/lm/forward_step_model.h"
 
 namespace parley::lm {

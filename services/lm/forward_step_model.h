@@ -1,6 +1,6 @@
 // ForwardStepModel: the real StepModel — a Forward pass of a LlamaModel over its own KvCache.
 // Why apart from step_model.h: the scheduler and its tests need only the interface, not the model
-// library. Depends on services/lm/model (llama_model.h, forward.h), step_model.h.
+// library. Depends on shared/models/llama (llama_model.h, forward.h), step_model.h.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,8 @@
 #include <span>
 
 #include "kernels/ops/common.h"
-#include "services/lm/model/forward.h"
-#include "services/lm/model/llama_model.h"
+#include "shared/models/llama/forward.h"
+#include "shared/models/llama/llama_model.h"
 #include "services/lm/step_model.h"
 #include "shared/common/status.h"
 

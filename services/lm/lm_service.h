@@ -1,7 +1,7 @@
 // LmService: the parley.v1.Lm methods (Generate stream, Tokenize, ModelInfo) over one Engine.
 // Why: the service process (main.cc) and `parley lm --local` share request checking, prompt
 // building (raw text or chat template), limits and streaming. Depends on engine.h, model_text.h,
-// services/lm/model, shared/service (method.h), proto lm.proto.
+// shared/models/llama, shared/service (method.h), proto lm.proto.
 #pragma once
 
 #include <chrono>
@@ -14,7 +14,7 @@
 #include "services/lm/engine.h"
 #include "services/lm/forward_step_model.h"
 #include "services/lm/lm_metrics.h"
-#include "services/lm/model/llama_model.h"
+#include "shared/models/llama/llama_model.h"
 #include "services/lm/model_text.h"
 #include "shared/common/status.h"
 #include "shared/metrics/registry.h"

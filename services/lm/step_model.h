@@ -1,14 +1,14 @@
 // StepModel: what the continuous-batching scheduler needs from a model — run one mixed batch of
 // prefill chunks and decode steps against the KV pages it was given, return logits.
 // Why an interface: the scheduler is tested with a fake model (fast, scripted logits); the real
-// one (forward_step_model.h) adapts services/lm/model's Forward + KvCache. Depends on
-// services/lm/model/forward.h (types only).
+// one (forward_step_model.h) adapts shared/models/llama's Forward + KvCache. Depends on
+// shared/models/llama/forward.h (types only).
 #pragma once
 
 #include <cstdint>
 #include <span>
 
-#include "services/lm/model/forward.h"
+#include "shared/models/llama/forward.h"
 #include "shared/common/status.h"
 
 namespace parley::lm {

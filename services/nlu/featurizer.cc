@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "kernels/cpu/thread_pool.h"
-#include "shared/encoder/encoder.h"
+#include "shared/models/encoder/encoder.h"
 
 namespace parley::nlu {
 

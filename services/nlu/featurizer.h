@@ -1,7 +1,7 @@
 // Featurizer: text -> words (byte spans) + per-word vectors + one sentence vector, the only view
 // of the encoder the intent and slot heads have. Why: the heads train and run the same way on the
-// real encoder (all-MiniLM-L6-v2 via shared/encoder) and on a deterministic fake for unit tests.
-// Depends on shared/encoder (EncoderFeaturizer), text_checks.h.
+// real encoder (all-MiniLM-L6-v2 via shared/models/encoder) and on a deterministic fake for unit tests.
+// Depends on shared/models/encoder (EncoderFeaturizer), text_checks.h.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,7 @@
 
 #include "services/nlu/text_checks.h"
 #include "shared/common/status.h"
-#include "shared/encoder/model_dir.h"
+#include "shared/models/encoder/model_dir.h"
 
 namespace parley::encoder {
 class Encoder;

@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "kernels/cpu/thread_pool.h"
-#include "shared/encoder/encoder.h"
+#include "shared/models/encoder/encoder.h"
 #include "shared/common/model_paths.h"
-#include "shared/encoder/model_dir.h"
+#include "shared/models/encoder/model_dir.h"
 
 namespace parley::qa {
 namespace {

@@ -1,4 +1,4 @@
-// Chooses the QA embedder from configuration: the MiniLM sentence encoder (shared/encoder) by
+// Chooses the QA embedder from configuration: the MiniLM sentence encoder (shared/models/encoder) by
 // default, or the hash embedder. Exists so main.cc, tools/eval/qa and the benchmark build the
 // same embedder from the same settings and report the same start-up errors. Depends on embedder.
 #pragma once

@@ -17,7 +17,7 @@
 #include "shared/transport/curve.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/lm/cli/lm_command.h"
-#include "services/lm/model/inspect_command.h"
+#include "shared/models/llama/inspect_command.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // aggregate decode of 8 concurrent streams through the continuous-batching Engine — side by side
 // with llama.cpp (tools/reference/lm_bench.py, same GGUF, same thread count) in the same run.
 // Skips cleanly (exit 0, message) when the model or the reference venv is absent.
-// Depends on services/lm (engine, forward_step_model), services/lm/model, kernels thread pool.
+// Depends on services/lm (engine, forward_step_model), shared/models/llama, kernels thread pool.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>

@@ -138,7 +138,7 @@ TEST_F(QaIntegrationTest, RealEncoderAnswers) {
   std::string log;
   if (!start(q, {"--qa.embedder=encoder", "--qa.lm_target="}, &log)) {
     GTEST_SKIP() << "parley-qa with the real encoder did not start (model in " << model_dir()
-                 << "/encoder-minilm or shared/encoder missing): " << log.substr(log.size() > 400 ? log.size() - 400 : 0);
+                 << "/encoder-minilm or shared/models/encoder missing): " << log.substr(log.size() > 400 ? log.size() - 400 : 0);
   }
   ASSERT_TRUE(call<v1::IngestResponse>(q, "parley.v1.Qa/Ingest", shop_docs("shop"), 60s).ok());
   auto a = call<v1::AnswerResponse>(q, "parley.v1.Qa/Answer", question("shop", "Can I get my money back?"));
