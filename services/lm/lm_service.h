@@ -17,6 +17,7 @@
 #include "shared/models/llama/llama_model.h"
 #include "services/lm/model_text.h"
 #include "shared/common/status.h"
+#include "shared/engine/device.h"
 #include "shared/metrics/registry.h"
 #include "shared/service/method.h"
 
@@ -42,6 +43,10 @@ struct LmServiceOptions {
   std::int32_t default_max_tokens = 256;  ///< when the request says 0
   std::int32_t max_pending = 256;         ///< requests in the engine (running + waiting): RESOURCE_EXHAUSTED beyond
   std::int32_t threads = 0;               ///< CPU threads for the forward pass; 0 = the process pool
+  /// Where the model runs (resolved `lm.device`); UNAVAILABLE from create() when absent.
+  engine::Device device = engine::Device::cpu();
+  /// GPU: replay decode steps as captured graphs (ForwardOptions::graphs).
+  bool graphs = true;
   std::size_t max_prompt_bytes = 256 * 1024;
   std::int32_t max_stop_strings = 16;
   std::size_t max_stop_bytes = 256;

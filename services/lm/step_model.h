@@ -8,10 +8,17 @@
 #include <cstdint>
 #include <span>
 
-#include "shared/models/llama/forward.h"
 #include "shared/common/status.h"
+#include "shared/models/llama/forward.h"
 
 namespace parley::lm {
+
+// The batch types of the model library (shared/models/llama, namespace llama) the scheduler and
+// service speak.
+using llama::BatchInput;
+using llama::LogitsMode;
+using llama::SequenceInput;
+using llama::logits_rows;
 
 /// One model instance with its own KV storage, driven by one thread (the engine loop).
 class StepModel {

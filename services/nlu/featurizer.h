@@ -12,6 +12,7 @@
 
 #include "services/nlu/text_checks.h"
 #include "shared/common/status.h"
+#include "shared/engine/device.h"
 #include "shared/models/encoder/model_dir.h"
 
 namespace parley::encoder {
@@ -84,10 +85,12 @@ class EncoderFeaturizer final : public Featurizer {
   /// as many batch workers as cores (no per-op synchronization, no idle core in serial parts).
   explicit EncoderFeaturizer(std::shared_ptr<const encoder::Encoder> encoder, std::size_t max_texts_per_call = 128,
                              bool thread_alone = false);
-  /// Opens the model directory (model.safetensors, config.json, vocab.txt / tokenizer.json).
-  /// FailedPrecondition naming tools/models/fetch when files are missing.
+  /// Opens the model directory (model.safetensors, config.json, vocab.txt / tokenizer.json) and
+  /// places the encoder on `device` (nlu.device). FailedPrecondition naming tools/models/fetch
+  /// when files are missing; UNAVAILABLE for a device that is not there.
   static Result<std::unique_ptr<EncoderFeaturizer>> open(const std::string& dir, bool fp32 = false,
-                                                         bool thread_alone = false);
+                                                         bool thread_alone = false,
+                                                         engine::Device device = engine::Device::cpu());
 
   Status featurize(std::span<const std::string> texts, std::vector<TextFeatures>& out) const override;
   int context_dim() const override;

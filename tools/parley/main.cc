@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   if (cmd == "keygen") return run_keygen(args);
   if (cmd == "chat") return parley::dialog::run_chat_command(args);
   if (cmd == "lm") return parley::lm::run_lm_command(args);
-  if (cmd == "model") return parley::lm::run_model_command(args);
+  if (cmd == "model") return parley::llama::run_model_command(args);
   if (cmd == "-h" || cmd == "--help") {
     usage();
     return 0;

@@ -1,6 +1,7 @@
 // EncoderModel loading: Hugging Face tensor names per family -> engine layouts (see model.h).
 // Why: the only place that knows each family's weight names; a new family adds a name table here
-// and a config branch in config.cc. Depends on model.h, kernels/backend.h (quantize).
+// and a config branch in config.cc. Depends on model.h, kernels/backend.h (quantize on the CPU
+// backend at load; bf16 packing by the target's backend).
 #include "shared/models/encoder/model.h"
 
 #include <algorithm>
@@ -190,10 +191,16 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_weights(const saf
   std::int64_t want = options.max_length > 0 ? options.max_length : sentence.max_seq_length;
   if (want <= 0) want = limit;
   m->max_length_ = std::min(want, limit);
+  PARLEY_ASSIGN_OR_RETURN(models::ModelDevice target, models::ModelDevice::open(options.device));
+  // Calibration runs the FP32 model on the CPU over views of the host arrays.
+  PARLEY_RETURN_IF_ERROR(m->place(m->device_));
   if (options.precision == Precision::kInt8) {
-    PARLEY_RETURN_IF_ERROR(m->to_int8(options));
-    if (options.bf16_linears != 0 && kernels::cpu::bf16_linear_fast()) PARLEY_RETURN_IF_ERROR(m->to_bf16(options));
+    const bool bf16 = target.supports(kernels::Op::kBf16Linear, {}, {1, config.intermediate, h});
+    PARLEY_RETURN_IF_ERROR(m->to_int8(options, bf16));
+    if (options.bf16_linears != 0 && bf16) m->to_bf16(options);
   }
+  m->device_ = target;
+  PARLEY_RETURN_IF_ERROR(m->place(target).with_context("placing the encoder on " + target.device().to_string()));
   return std::shared_ptr<const EncoderModel>(std::move(m));
 }
 
@@ -215,9 +222,9 @@ TokenBatch random_calibration(const EncoderConfig& c, std::int64_t max_length) {
 
 }  // namespace
 
-Status EncoderModel::to_int8(const LoadOptions& options) {
+Status EncoderModel::to_int8(const LoadOptions& options, bool target_bf16) {
   // Without fast BF16 the linears meant for BF16 would run FP32: use the int8 preset for them.
-  const std::uint32_t int8_mask = options.bf16_linears != 0 && !kernels::cpu::bf16_linear_fast()
+  const std::uint32_t int8_mask = options.bf16_linears != 0 && !target_bf16
                                       ? options.int8_linears_without_bf16
                                       : options.int8_linears;
   if ((int8_mask & kAllLinears) == 0) return Status::ok();  // no calibration pass needed
@@ -277,25 +284,90 @@ Status EncoderModel::to_int8(const LoadOptions& options) {
   return Status::ok();
 }
 
-Status EncoderModel::to_bf16(const LoadOptions& options) {
+void EncoderModel::to_bf16(const LoadOptions& options) {
   const std::array<LinearMask, 4> kinds = {kQkvLinear, kAttnOutLinear, kFfnInLinear, kFfnOutLinear};
   for (LayerWeights& lw : weights_.layers) {
     std::array<Linear*, 4> lins = {&lw.qkv, &lw.attn_out, &lw.ffn_in, &lw.ffn_out};
     for (std::size_t k = 0; k < 4; ++k) {
       Linear& l = *lins[k];
       if (l.int8 || (options.bf16_linears & kinds[k]) == 0) continue;
-      PARLEY_RETURN_IF_ERROR(kernels::pack_bf16_weights(l.w.data(), l.out, l.in, l.in, l.wb));
-      l.bf16 = true;
-      l.w.clear();
-      l.w.shrink_to_fit();
+      l.bf16 = true;  // packed by the device's backend in place()
     }
   }
+}
+
+namespace {
+
+Result<DeviceNorm> place_norm(const models::ModelDevice& dev, const NormWeights& n) {
+  DeviceNorm d;
+  PARLEY_ASSIGN_OR_RETURN(d.gamma, models::place(dev, n.gamma));
+  PARLEY_ASSIGN_OR_RETURN(d.beta, models::place(dev, n.beta));
+  return d;
+}
+
+Result<DeviceLinear> place_linear(const models::ModelDevice& dev, Linear& l) {
+  DeviceLinear d;
+  d.out = l.out;
+  d.in = l.in;
+  d.int8 = l.int8;
+  d.two_pass = l.two_pass;
+  d.weight_two_pass = l.weight_two_pass;
+  d.bf16 = l.bf16;
+  if (l.bf16) {
+    const kernels::Backend& be = dev.backend();
+    const std::int64_t bytes = be.bf16_packed_bytes != nullptr ? be.bf16_packed_bytes(l.out, l.in) : -1;
+    if (bytes < 0 || be.pack_bf16 == nullptr) return unimplemented("the backend has no bf16 packing");
+    if (!l.w.empty()) {  // first placement: pack, then the f32 copy is no longer needed
+      PARLEY_ASSIGN_OR_RETURN(d.wb, models::DeviceBuffer::allocate(dev, static_cast<std::size_t>(std::max<std::int64_t>(bytes, 1))));
+      kernels::Bf16PackArgs p;
+      p.n = l.out;
+      p.k = l.in;
+      p.w = l.w.data();
+      p.ldw = l.in;
+      p.dst = d.wb.data();
+      p.dst_bytes = static_cast<std::size_t>(bytes);
+      PARLEY_RETURN_IF_ERROR(be.pack_bf16(p, dev.ctx()));
+      l.bf16_bytes = static_cast<std::size_t>(bytes);
+      l.w.clear();
+      l.w.shrink_to_fit();
+    } else {
+      return failed_precondition("a BF16 linear was already packed (models are placed once)");
+    }
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(d.w, models::place(dev, l.w));
+  }
+  PARLEY_ASSIGN_OR_RETURN(d.wq, models::place(dev, l.wq));
+  PARLEY_ASSIGN_OR_RETURN(d.w_scales, models::place(dev, l.w_scales));
+  PARLEY_ASSIGN_OR_RETURN(d.bias, models::place(dev, l.bias));
+  PARLEY_ASSIGN_OR_RETURN(d.in_scale, models::place(dev, l.in_scale));
+  return d;
+}
+
+}  // namespace
+
+Status EncoderModel::place(const models::ModelDevice& dev) {
+  DeviceWeights d;
+  PARLEY_ASSIGN_OR_RETURN(d.word, models::place(dev, weights_.word));
+  PARLEY_ASSIGN_OR_RETURN(d.position, models::place(dev, weights_.position));
+  PARLEY_ASSIGN_OR_RETURN(d.token_type, models::place(dev, weights_.token_type));
+  PARLEY_ASSIGN_OR_RETURN(d.embed_norm, place_norm(dev, weights_.embed_norm));
+  for (LayerWeights& lw : weights_.layers) {
+    DeviceLayer dl;
+    PARLEY_ASSIGN_OR_RETURN(dl.qkv, place_linear(dev, lw.qkv));
+    PARLEY_ASSIGN_OR_RETURN(dl.attn_out, place_linear(dev, lw.attn_out));
+    PARLEY_ASSIGN_OR_RETURN(dl.ffn_in, place_linear(dev, lw.ffn_in));
+    PARLEY_ASSIGN_OR_RETURN(dl.ffn_out, place_linear(dev, lw.ffn_out));
+    PARLEY_ASSIGN_OR_RETURN(dl.attn_norm, place_norm(dev, lw.attn_norm));
+    PARLEY_ASSIGN_OR_RETURN(dl.ffn_norm, place_norm(dev, lw.ffn_norm));
+    d.layers.push_back(std::move(dl));
+  }
+  device_weights_ = std::move(d);
   return Status::ok();
 }
 
 std::size_t EncoderModel::weight_bytes() const {
   auto lin = [](const Linear& l) {
-    return l.w.size() * 4 + l.wq.size() + l.w_scales.size() * 4 + l.bias.size() * 4 + l.wb.bytes();
+    return l.w.size() * 4 + l.wq.size() + l.w_scales.size() * 4 + l.bias.size() * 4 + l.bf16_bytes;
   };
   std::size_t n = (weights_.word.size() + weights_.position.size() + weights_.token_type.size()) * 4;
   for (const LayerWeights& l : weights_.layers) {

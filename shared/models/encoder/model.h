@@ -1,8 +1,9 @@
 // EncoderModel: the immutable, shared weights of one BERT-family encoder, converted once at load
 // into the engine's layouts (INT8 per-output-channel, packed BF16 or FP32 [out, in] linears,
-// Q|K|V fused).
+// Q|K|V fused) and placed on the model's device.
 // Why: a model is loaded once per process and shared by every worker (EncoderSession holds the
-// per-worker scratch). Depends on config.h, shared/engine/safetensors, kernels/ (quantize).
+// per-worker scratch). Depends on config.h, shared/engine/safetensors, shared/models/runtime,
+// kernels/ (backend table).
 #pragma once
 
 #include <cstddef>
@@ -11,11 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/bf16_linear.h"
 #include "shared/common/status.h"
+#include "shared/engine/device.h"
+#include "shared/engine/safetensors/safetensors.h"
 #include "shared/models/encoder/batch.h"
 #include "shared/models/encoder/config.h"
-#include "shared/engine/safetensors/safetensors.h"
+#include "shared/models/runtime/model_device.h"
 
 namespace parley::encoder {
 
@@ -27,7 +29,8 @@ enum class Precision : std::uint8_t {
 };
 std::string_view precision_name(Precision p);
 
-/// One linear layer y = x W^T + b, W stored [out, in] (PyTorch layout).
+/// One linear layer y = x W^T + b, W stored [out, in] (PyTorch layout), in HOST memory: the
+/// load-time form the converters work on (DeviceLinear is what the session runs).
 struct Linear {
   std::int64_t out = 0, in = 0;
   bool int8 = false;
@@ -44,9 +47,10 @@ struct Linear {
   /// Two-pass weights: rows [out, 2*out) of wq / w_scales quantize the per-channel residual
   /// W*s - w_scales*wq of rows [0, out) (~15-bit weights); the GEMM runs over 2*out channels.
   bool weight_two_pass = false;
-  /// BF16: wb holds W packed for kernels::cpu::bf16_linear (w is then empty).
+  /// BF16: runs as the backend's bf16_linear; W is packed into the device's layout when the model
+  /// is placed (w is then empty; bf16_bytes says how much the packed copy takes).
   bool bf16 = false;
-  kernels::Bf16PackedWeights wb;
+  std::size_t bf16_bytes = 0;
 };
 
 struct NormWeights {
@@ -68,6 +72,32 @@ struct EncoderWeights {
   std::vector<float> token_type;   ///< [type_vocab, hidden] (empty when type_vocab == 0)
   NormWeights embed_norm;
   std::vector<LayerWeights> layers;
+};
+
+/// A linear on the model's device: views of Linear's arrays (the arrays themselves on the CPU),
+/// or the backend's packed BF16 copy.
+struct DeviceLinear {
+  std::int64_t out = 0, in = 0;
+  bool int8 = false, two_pass = false, weight_two_pass = false, bf16 = false;
+  models::DeviceView<float> w, w_scales, bias, in_scale;
+  models::DeviceView<std::int8_t> wq;
+  models::DeviceBuffer wb;  ///< bf16: the backend's pack_bf16 layout
+};
+
+struct DeviceNorm {
+  models::DeviceView<float> gamma, beta;
+};
+
+struct DeviceLayer {
+  DeviceLinear qkv, attn_out, ffn_in, ffn_out;
+  DeviceNorm attn_norm, ffn_norm;
+};
+
+/// Every weight on the model's device (what EncoderSession reads).
+struct DeviceWeights {
+  models::DeviceView<float> word, position, token_type;
+  DeviceNorm embed_norm;
+  std::vector<DeviceLayer> layers;
 };
 
 /// Which linears of each layer run in INT8 / BF16 when precision is kInt8 (bit masks).
@@ -95,9 +125,9 @@ struct LoadOptions {
   /// int8 linears with two-pass weights (see Linear::weight_two_pass).
   std::uint32_t int8_weight_two_pass = 0;
   /// Linears outside int8_linears run in BF16 (bf16 weights and activations, f32 accumulation:
-  /// twice the FP32 rate, FP32-class accuracy: all four in BF16 give min 0.99994) when the CPU
-  /// has AVX-512 BF16 (kernels::cpu::bf16_linear_fast()); otherwise, or outside this mask, FP32.
-  /// 0 = no BF16 anywhere (then int8_linears applies on every CPU).
+  /// twice the FP32 rate, FP32-class accuracy: all four in BF16 give min 0.99994) when the
+  /// device's backend offers bf16_linear (the CPU only with AVX-512 BF16; every CUDA device);
+  /// otherwise, or outside this mask, FP32. 0 = no BF16 anywhere (then int8_linears applies).
   std::uint32_t bf16_linears = kAllLinears;
   bool smooth = true;
   float smooth_alpha = 0.5f;
@@ -105,6 +135,9 @@ struct LoadOptions {
   /// Maximum tokens per sequence; 0 = sentence_bert_config.json's max_seq_length when present,
   /// else the model's max_position_embeddings (minus the RoBERTa offset). Clamped to the latter.
   std::int64_t max_length = 0;
+  /// Where the model runs (weights uploaded once at load; calibration always runs on the CPU).
+  /// UNAVAILABLE at load when no backend serves it.
+  engine::Device device = engine::Device::cpu();
 
   /// Every linear BF16 where the CPU has AVX-512 BF16 (no INT8); elsewhere the INT8 default.
   static LoadOptions bf16() {
@@ -141,7 +174,11 @@ class EncoderModel {
   const EncoderConfig& config() const { return config_; }
   const SentenceConfig& sentence() const { return sentence_; }
   Precision precision() const { return precision_; }
+  /// The converted weights in host memory (load-time form; kept for inspection).
   const EncoderWeights& weights() const { return weights_; }
+  /// Where the model runs, and its weights there.
+  const models::ModelDevice& device() const { return device_; }
+  const DeviceWeights& device_weights() const { return device_weights_; }
   std::int64_t hidden_size() const { return config_.hidden; }
   /// Longest sequence encode() accepts, in tokens (specials included).
   std::int64_t max_length() const { return max_length_; }
@@ -149,15 +186,20 @@ class EncoderModel {
 
  private:
   EncoderModel() = default;
-  // Calibrates (SmoothQuant) and quantizes the linears selected by options.int8_linears.
-  Status to_int8(const LoadOptions& options);
-  // Packs the remaining FP32 linears selected by options.bf16_linears as BF16.
-  Status to_bf16(const LoadOptions& options);
+  // Calibrates (SmoothQuant, on the CPU) and quantizes the linears selected by
+  // options.int8_linears (int8_linears_without_bf16 when the target has no bf16_linear).
+  Status to_int8(const LoadOptions& options, bool target_bf16);
+  // Marks the remaining FP32 linears selected by options.bf16_linears as BF16.
+  void to_bf16(const LoadOptions& options);
+  // (Re)builds device_weights_ on `dev` from weights_ (CPU: views; else uploads, BF16 packing).
+  Status place(const models::ModelDevice& dev);
   EncoderConfig config_;
   SentenceConfig sentence_;
   Precision precision_ = Precision::kInt8;
   std::int64_t max_length_ = 0;
   EncoderWeights weights_;
+  models::ModelDevice device_ = models::ModelDevice::cpu();
+  DeviceWeights device_weights_;
 };
 
 }  // namespace parley::encoder

@@ -1,7 +1,8 @@
 // EncoderSession: runs the forward pass of a shared EncoderModel over a batch of token sequences
-// of different lengths, packed without padding, and pools sentence embeddings.
-// Why: per-worker scratch buffers (grown once, reused every call) next to one immutable model
-// shared by all workers. Depends on model.h, kernels/backend.h.
+// of different lengths, packed without padding, on the model's device, and pools sentence
+// embeddings. Why: per-worker device scratch (grown once, reused every call) and stream next to
+// one immutable model shared by all workers; token ids in, hidden states out (one download).
+// Depends on model.h, shared/models/runtime, kernels/backend.h.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include "shared/common/status.h"
 #include "shared/models/encoder/batch.h"
 #include "shared/models/encoder/model.h"
+#include "shared/models/runtime/model_device.h"
 
 namespace parley::encoder {
 
@@ -57,13 +59,15 @@ struct SessionOptions {
   kernels::ThreadPool* threads = nullptr;
   /// Cap the CPU ISA variant (tests; kAuto = best available).
   kernels::CpuIsa cpu_isa = kernels::CpuIsa::kAuto;
-  /// Calibration hook (EncoderModel's SmoothQuant pass): sees the FP32 input of every linear.
+  /// Calibration hook (EncoderModel's SmoothQuant pass): sees the FP32 input of every linear
+  /// (HOST memory: on a GPU each input is downloaded first, so this is for calibration only).
   std::function<void(std::size_t layer, LinearMask which, const float* x, std::int64_t rows, std::int64_t cols)>
       observe_linear_input;
 };
 
 /// Not thread-safe: one session per worker thread; any number of sessions share one model.
-/// Blocks the calling thread (and the pool's threads) until the batch is done.
+/// Blocks the calling thread (and the pool's threads) until the batch is done. On a GPU each
+/// session owns a stream: sessions of different threads run side by side.
 ///
 ///   EncoderSession s(model);
 ///   TokenBatch b; b.add(ids);
@@ -73,10 +77,13 @@ struct SessionOptions {
 class EncoderSession {
  public:
   explicit EncoderSession(std::shared_ptr<const EncoderModel> model, SessionOptions options = {});
+  ~EncoderSession();
+  EncoderSession(const EncoderSession&) = delete;
+  EncoderSession& operator=(const EncoderSession&) = delete;
 
   /// Runs the encoder. InvalidArgument for an empty sequence, a sequence longer than
   /// model().max_length(), or an id / type id outside the vocabulary (naming sequence and token).
-  /// `out` is overwritten (its buffers are reused).
+  /// `out` is overwritten (its buffers are reused; host memory).
   Status encode(const TokenBatch& batch, EncoderOutput& out);
 
   /// encode() + pool() with the model's sentence head.
@@ -87,20 +94,22 @@ class EncoderSession {
 
  private:
   Status check(const TokenBatch& batch) const;
-  Status embed_tokens(const TokenBatch& batch, float* x);
-  Status linear(const Linear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act);
-  Status linear_f32(const Linear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act);
+  Status embed_tokens(const TokenBatch& batch, const std::int32_t* ids, const std::int32_t* positions,
+                      const std::int32_t* types, float* x);
+  Status linear(const DeviceLinear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act);
+  Status linear_f32(const DeviceLinear& l, const float* x, std::int64_t rows, float* y, kernels::Activation act);
   Status attention(const TokenBatch& batch, const float* qkv, float* ctx);
+  Status observe(std::size_t layer, LinearMask which, const float* x, std::int64_t rows, std::int64_t cols);
 
   std::shared_ptr<const EncoderModel> model_;
-  const kernels::Backend* backend_;
-  kernels::ExecContext ctx_;
   SessionOptions options_;
-  // Scratch, grown to the largest batch seen.
-  std::vector<float> qkv_, ctx_buf_, tmp_, ffn_;
-  std::vector<std::int8_t> xq_;
-  std::vector<float> xs_;
-  std::vector<std::int32_t> acc_;  // int32 accumulators of the two-pass linears
+  models::OwnedStream stream_;
+  models::ModelDevice dev_;  // the model's device, this session's stream and CPU knobs
+  Status init_;              // stream creation (reported by encode())
+  // Device scratch, grown to the largest batch seen.
+  models::Scratch x_, qkv_, ctx_buf_, tmp_, ffn_, xq_, xs_, acc_, meta_;
+  std::vector<std::int32_t> meta_host_;   // positions (and, on a GPU, ids and type ids) for the embeddings
+  std::vector<float> observed_;           // observe hook staging (GPU)
 
   /// Tokens per two-pass GEMM call (2x as many stacked rows, 3 of the int8 GEMM's 96-row blocks):
   /// keeps acc_ at 1.5 MB for MiniLM's FFN input (measured: 256 was ~5% slower at batch 32,

@@ -1,7 +1,9 @@
 // Forward: one worker's forward pass of a LlamaModel over a continuous batch (prefill chunks and
-// decode steps mixed), reading and writing a paged KvCache; optionally one tensor-parallel rank.
-// Why: the LM service's scheduler (services/lm) builds a BatchInput per iteration; this runs it
-// on kernels/ ops. Depends on llama_model.h, kernels/ (ops, comm).
+// decode steps mixed), reading and writing a paged KvCache on the model's device; optionally one
+// tensor-parallel rank. Why: the LM service's scheduler (services/lm) builds a BatchInput per
+// iteration; this runs it on the backend table of the model's device (token ids in, logits out),
+// replaying pure decode steps as captured graphs where the backend has them.
+// Depends on llama_model.h, shared/models/runtime, kernels/ (ops, comm).
 #pragma once
 
 #include <cstdint>
@@ -9,13 +11,15 @@
 #include <span>
 #include <vector>
 
-#include "shared/common/status.h"
 #include "kernels/comm/communicator.h"
 #include "kernels/ops/common.h"
+#include "shared/common/status.h"
 #include "shared/models/llama/linear.h"
 #include "shared/models/llama/llama_model.h"
+#include "shared/models/runtime/model_device.h"
+#include "shared/models/runtime/step_graphs.h"
 
-namespace parley::lm {
+namespace parley::llama {
 
 /// Which logits a sequence wants back.
 enum class LogitsMode : std::uint8_t {
@@ -44,9 +48,19 @@ struct BatchInput {
 /// Rows of logits a batch produces: sum over sequences of 1 (kLast), tokens.size() (kAll), 0.
 std::int64_t logits_rows(const BatchInput& batch);
 
-/// Per-worker forward state: scratch buffers reused across calls (grows to the largest batch).
-/// One Forward per thread; any number of Forwards share one LlamaModel. The KvCache passed in
-/// must come from the same model and is written by forward() (not thread-safe).
+/// How a Forward runs (CPU knobs and the GPU's graph replay).
+struct ForwardOptions {
+  kernels::ThreadPool* threads = nullptr;  ///< CPU: pool for the kernels (nullptr = global)
+  kernels::CpuIsa cpu_isa = kernels::CpuIsa::kAuto;
+  /// GPU: replay pure decode steps (every sequence one token) as captured graphs, one per batch
+  /// size and block-table width (models::StepGraphs). false = every step kernel by kernel.
+  bool graphs = true;
+};
+
+/// Per-worker forward state: its own stream on a GPU and device scratch reused across calls
+/// (grows to the largest batch). One Forward per thread; any number of Forwards share one
+/// LlamaModel. The KvCache passed in must come from the same model and is written by forward()
+/// (not thread-safe).
 ///
 ///   Forward fwd(model);
 ///   std::vector<float> logits(logits_rows(batch) * model->config().vocab_size);
@@ -58,28 +72,42 @@ std::int64_t logits_rows(const BatchInput& batch);
 class Forward {
  public:
   explicit Forward(std::shared_ptr<const LlamaModel> model, kernels::Communicator* comm = nullptr,
-                   kernels::ExecContext ctx = kernels::ExecContext::cpu());
+                   ForwardOptions options = {});
+  /// The CPU knobs of `ctx` (threads, ISA cap); the device is the model's.
+  Forward(std::shared_ptr<const LlamaModel> model, kernels::Communicator* comm, const kernels::ExecContext& ctx);
+  ~Forward();
 
   /// Runs the batch: writes the new tokens' K/V into `cache` and the requested logits, row-major
-  /// [logits_rows(batch), vocab], in sequence order, into logits_out (size must match).
-  /// InvalidArgument / OutOfRange (bad token id, block table too short, page id out of range,
-  /// size mismatch) leave the cache untouched.
+  /// [logits_rows(batch), vocab], in sequence order, into logits_out (HOST memory; size must
+  /// match). Returns once the logits are there. InvalidArgument / OutOfRange (bad token id, block
+  /// table too short, page id out of range, size mismatch) leave the cache untouched.
   Status forward(const BatchInput& batch, KvCache& cache, std::span<float> logits_out);
 
   const LlamaModel& model() const { return *model_; }
+  /// What graph replay did so far (all eager on the CPU).
+  models::StepGraphStats graph_stats() const;
 
  private:
+  struct Plan;
   Status check(const BatchInput& batch, const KvCache& cache, std::span<float> logits_out) const;
+  Status prepare(const BatchInput& batch, const KvCache& cache, Plan& plan);
+  Status run_layers(const BatchInput& batch, KvCache& cache, const Plan& plan);
+  Status run_head(const Plan& plan, float* logits);
   Status linear(const Linear& w, std::int64_t m, const float* x, std::int64_t ldx, float* y, std::int64_t ldy);
   Status all_reduce(float* data, std::int64_t count);
+  std::uint64_t buffers_epoch() const;
 
   std::shared_ptr<const LlamaModel> model_;
   kernels::Communicator* comm_ = nullptr;
-  kernels::ExecContext ctx_;
-  LinearScratch lin_;
-  // Activations, [tokens, width] row-major.
-  std::vector<float> x_, h_, qkv_, attn_, o_, ffn_, head_in_, head_out_, gather_;
-  std::vector<std::int32_t> ids_, positions_, slots_, tables_, ctx_lens_, logit_rows_;
+  ForwardOptions options_;
+  models::OwnedStream stream_;
+  models::ModelDevice dev_;  // the model's device, this worker's stream and CPU knobs
+  Status init_;              // stream creation (reported by forward())
+  std::unique_ptr<models::StepGraphs> graphs_;
+  // Activations on the device, [tokens, width] row-major, and the per-step index arrays.
+  models::Scratch x_, h_, qkv_, attn_, o_, ffn_, head_in_, head_res_, head_out_, gather_, xq_, xs_, meta_, ws_;
+  std::vector<std::int32_t> meta_host_;   // ids, positions, slots, context lengths, logit rows, block tables
+  std::vector<float> host_logits_;        // TP vocab gather staging (GPU)
 };
 
-}  // namespace parley::lm
+}  // namespace parley::llama

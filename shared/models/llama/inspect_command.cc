@@ -3,6 +3,8 @@
 // Depends on shared/engine/gguf (reader, writer), kernels/ (quantize, sparse24), linear.h.
 #include "shared/models/llama/inspect_command.h"
 
+#include "kernels/backend.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,7 +21,7 @@
 #include "shared/engine/gguf/gguf_writer.h"
 #include "shared/engine/half.h"
 
-namespace parley::lm {
+namespace parley::llama {
 
 namespace gguf = engine::gguf;
 using engine::DType;
@@ -137,7 +139,7 @@ std::vector<float> q8_0_to_f32(const std::vector<std::byte>& q, std::int64_t row
   kernels::GgufDequantizeArgs d;
   d.rows = rows; d.cols = cols; d.x = q.data(); d.x_row_bytes = cols / 32 * 34; d.type = DType::kQ8_0;
   d.y = y.data(); d.ldy = cols;
-  (void)kernels::cpu::gguf_dequantize(d);
+  (void)kernels::BackendRegistry::instance().cpu().gguf_dequantize(d, kernels::ExecContext::cpu());
   return y;
 }
 
@@ -159,12 +161,12 @@ std::vector<std::byte> encode(const std::vector<float>& w, std::int64_t rows, st
   std::vector<std::byte> out(static_cast<std::size_t>(rows * rb));
   kernels::GgufQuantizeArgs q;
   q.rows = rows; q.cols = cols; q.x = w.data(); q.ldx = cols; q.type = dt; q.y = out.data(); q.y_row_bytes = rb;
-  (void)kernels::cpu::gguf_quantize(q);
+  (void)kernels::BackendRegistry::instance().cpu().gguf_quantize(q, kernels::ExecContext::cpu());
   return out;
 }
 
 Result<std::vector<float>> decode(const gguf::TensorInfo& t) {
-  return tensor_rows_f32(t, 0, t.rows(), kernels::ExecContext::cpu());
+  return tensor_rows_f32(t, 0, t.rows());
 }
 
 enum class Convert { kQuantize, kPrune };
@@ -210,7 +212,7 @@ int convert(Convert mode, const std::string& in, const std::string& out_path, st
       } else {
         kernels::Prune24Args p;
         p.rows = t.rows(); p.cols = t.cols(); p.w = wt.data(); p.ldw = t.cols(); p.dtype = DType::kF32;
-        if (Status ps = kernels::cpu::prune24(p); !ps.is_ok()) {
+        if (Status ps = kernels::prune24(p); !ps.is_ok()) {
           err << "parley model prune: tensor '" << t.name << "': " << ps.message() << "\n";
           return 1;
         }
@@ -264,4 +266,4 @@ int run_model_command(const std::vector<std::string>& args, std::ostream& out, s
 
 int run_model_command(std::vector<std::string> args) { return run_model_command(args, std::cout, std::cerr); }
 
-}  // namespace parley::lm
+}  // namespace parley::llama

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace parley::lm {
+namespace parley::llama {
 
 /// Runs one `parley model` subcommand; `args` excludes "parley model":
 ///   inspect FILE.gguf                 metadata, tensors (type, shape, bytes), totals per type
@@ -23,4 +23,4 @@ int run_model_command(const std::vector<std::string>& args, std::ostream& out, s
 /// Same, on std::cout / std::cerr (what tools/parley calls).
 int run_model_command(std::vector<std::string> args);
 
-}  // namespace parley::lm
+}  // namespace parley::llama

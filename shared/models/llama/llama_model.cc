@@ -1,6 +1,7 @@
 // LlamaModel loading: config from llama.* keys, every projection dequantized, sliced for this
 // rank's shard, fused (QKV, gate|up) and converted to the chosen precision; the KV cache factory.
-// Why: see llama_model.h. Depends on llama_model.h, linear.h, shared/engine/gguf, kernels/.
+// Why: see llama_model.h. Depends on llama_model.h, linear.h, shared/engine/gguf, kernels/,
+// shared/models/runtime.
 #include "shared/models/llama/llama_model.h"
 
 #include <cstring>
@@ -11,7 +12,7 @@
 
 #include "shared/common/log.h"
 
-namespace parley::lm {
+namespace parley::llama {
 
 namespace gguf = engine::gguf;
 using engine::DType;
@@ -110,7 +111,7 @@ struct Part {
 // LoadOptions::block_max_tokens: keep the file's own blocks next to the INT8 weights when every
 // part has the same q4_0/q4_1 (or, for the LM head, q8_0) type; otherwise the INT8 path alone.
 Status maybe_add_blocks(Linear& l, const std::vector<Part>& parts, std::int64_t cols, const LoadOptions& o,
-                        const kernels::ExecContext& ctx, bool lm_head = false) {
+                        const models::ModelDevice& dev, bool lm_head = false) {
   if (o.precision != Precision::kInt8 || o.prune != Prune24::kOff || o.block_max_tokens <= 0 || cols % 32 != 0) {
     return Status::ok();
   }
@@ -128,12 +129,12 @@ Status maybe_add_blocks(Linear& l, const std::vector<Part>& parts, std::int64_t 
     PARLEY_ASSIGN_OR_RETURN(auto b, native_rows(*p.t, p.row0, p.rows));
     bytes.insert(bytes.end(), b.begin(), b.end());
   }
-  return l.add_blocks(bytes, *type, o.block_max_tokens, ctx);
+  return l.add_blocks(bytes, *type, o.block_max_tokens, dev);
 }
 
 // Concatenated rows of several tensors (same cols) → one Linear.
 Result<Linear> fused_rows(const std::vector<Part>& parts, std::int64_t cols, const LoadOptions& o,
-                          const kernels::ExecContext& ctx, bool lm_head = false) {
+                          const models::ModelDevice& dev, bool lm_head = false) {
 
   std::int64_t total = 0;
   for (const Part& p : parts) total += p.rows;
@@ -150,42 +151,43 @@ Result<Linear> fused_rows(const std::vector<Part>& parts, std::int64_t cols, con
       PARLEY_ASSIGN_OR_RETURN(auto b, native_rows(*parts[j].t, parts[j].row0, parts[j].rows));
       bytes.insert(bytes.end(), b.begin(), b.end());
     }
-    return Linear::from_native(std::move(bytes), type, total, cols);
+    return Linear::from_native(std::move(bytes), type, total, cols, dev);
   }
+  const kernels::ExecContext ctx = kernels::ExecContext::cpu();
   std::vector<float> w;
   w.reserve(static_cast<std::size_t>(total * cols));
   for (const Part& p : parts) {
     PARLEY_ASSIGN_OR_RETURN(auto rows, tensor_rows_f32(*p.t, p.row0, p.rows, ctx));
     w.insert(w.end(), rows.begin(), rows.end());
   }
-  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), total, cols, o.precision, o.prune, ctx, o.rotate_int8));
-  PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, parts, cols, o, ctx, lm_head));
+  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), total, cols, o.precision, o.prune, dev, o.rotate_int8));
+  PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, parts, cols, o, dev, lm_head));
   return l;
 }
 
 // A [rows, cols] tensor's column slice → one Linear (the K-split projections of TP).
 Result<Linear> column_slice(const gguf::TensorInfo& t, std::int64_t c0, std::int64_t nc, const LoadOptions& o,
-                            const kernels::ExecContext& ctx) {
+                            const models::ModelDevice& dev) {
 
   const std::int64_t rows = t.rows(), cols = t.cols();
   if (o.precision == Precision::kNative) {
     if (c0 == 0 && nc == cols) {
       PARLEY_ASSIGN_OR_RETURN(auto b, native_rows(t, 0, rows));
-      return Linear::from_native(std::move(b), *gguf::ggml_type_info(t.type).engine_dtype, rows, cols);
+      return Linear::from_native(std::move(b), *gguf::ggml_type_info(t.type).engine_dtype, rows, cols, dev);
     }
     return invalid_argument("native precision does not support tensor parallelism (tensor '" + t.name +
                             "'); load with precision int8 or fp32");
   }
-  PARLEY_ASSIGN_OR_RETURN(auto w, tensor_rows_f32(t, 0, rows, ctx));
+  PARLEY_ASSIGN_OR_RETURN(auto w, tensor_rows_f32(t, 0, rows));
   if (c0 != 0 || nc != cols) w = slice_cols(w, rows, cols, c0, nc);
-  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), rows, nc, o.precision, o.prune, ctx, o.rotate_int8));
-  if (c0 == 0 && nc == cols) PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, {{&t, 0, rows}}, cols, o, ctx));
+  PARLEY_ASSIGN_OR_RETURN(Linear l, Linear::from_f32(std::move(w), rows, nc, o.precision, o.prune, dev, o.rotate_int8));
+  if (c0 == 0 && nc == cols) PARLEY_RETURN_IF_ERROR(maybe_add_blocks(l, {{&t, 0, rows}}, cols, o, dev));
   return l;
 }
 
 Result<std::vector<float>> norm_weight(const gguf::GgufFile& f, const std::string& name, std::int64_t n) {
   PARLEY_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, expect_tensor(f, name, 1, n));
-  return tensor_rows_f32(*t, 0, 1, kernels::ExecContext::cpu());
+  return tensor_rows_f32(*t, 0, 1);
 }
 
 }  // namespace
@@ -211,11 +213,12 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
   if (opts.precision == Precision::kNative && opts.prune != Prune24::kOff) {
     return invalid_argument("2:4 pruning needs precision int8 or fp32 (not native)");
   }
+  PARLEY_ASSIGN_OR_RETURN(models::ModelDevice dev, models::ModelDevice::open(opts.device));
   std::shared_ptr<LlamaModel> m(new LlamaModel());
   m->file_ = file;
   m->config_ = c;
   m->options_ = opts;
-  const kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  m->device_ = dev;
   PARLEY_ASSIGN_OR_RETURN(m->token_embd_, f.tensor("token_embd.weight"));
   {
     const auto info = gguf::ggml_type_info(m->token_embd_->type);
@@ -223,6 +226,9 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
       return invalid_argument(f.name() + ": token_embd.weight has type " + std::string(info.name) +
                               ", which the engine cannot read (f32, f16, bf16, q8_0, q4_0, q4_1)");
     }
+    m->token_embd_type_ = *info.engine_dtype;
+    // The table is read in place on the CPU (the mapped file), uploaded once elsewhere.
+    PARLEY_ASSIGN_OR_RETURN(m->token_embd_dev_, models::place(dev, m->token_embd_->data));
   }
   const std::int64_t hd = c.head_dim, lh = c.heads / s.size, lkv = c.kv_heads / s.size, lf = c.ffn / s.size;
   m->layers_.resize(static_cast<std::size_t>(c.layers));
@@ -244,20 +250,25 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
     PARLEY_ASSIGN_OR_RETURN(auto* wu, expect_tensor(f, p + "ffn_up.weight", c.ffn, c.hidden));
     PARLEY_ASSIGN_OR_RETURN(auto* wd, expect_tensor(f, p + "ffn_down.weight", c.hidden, c.ffn));
     auto qkv = fused_rows({{wq, s.rank * lh * hd, lh * hd}, {wk, s.rank * lkv * hd, lkv * hd}, {wv, s.rank * lkv * hd, lkv * hd}},
-                          c.hidden, opts, ctx);
+                          c.hidden, opts, dev);
     if (!qkv.ok()) return ctx_err(qkv.status());
     L.qkv = std::move(*qkv);
-    auto out = column_slice(*wo, s.rank * lh * hd, lh * hd, opts, ctx);
+    auto out = column_slice(*wo, s.rank * lh * hd, lh * hd, opts, dev);
     if (!out.ok()) return ctx_err(out.status());
     L.out = std::move(*out);
-    auto gu = fused_rows({{wg, s.rank * lf, lf}, {wu, s.rank * lf, lf}}, c.hidden, opts, ctx);
+    auto gu = fused_rows({{wg, s.rank * lf, lf}, {wu, s.rank * lf, lf}}, c.hidden, opts, dev);
     if (!gu.ok()) return ctx_err(gu.status());
     L.gate_up = std::move(*gu);
-    auto down = column_slice(*wd, s.rank * lf, lf, opts, ctx);
+    auto down = column_slice(*wd, s.rank * lf, lf, opts, dev);
     if (!down.ok()) return ctx_err(down.status());
     L.down = std::move(*down);
   }
+  for (LlamaLayer& L : m->layers_) {  // the vector is final: views into its norms stay valid
+    PARLEY_ASSIGN_OR_RETURN(L.attn_norm_dev, models::place(dev, L.attn_norm));
+    PARLEY_ASSIGN_OR_RETURN(L.ffn_norm_dev, models::place(dev, L.ffn_norm));
+  }
   PARLEY_ASSIGN_OR_RETURN(m->output_norm_, norm_weight(f, "output_norm.weight", c.hidden));
+  PARLEY_ASSIGN_OR_RETURN(m->output_norm_dev_, models::place(dev, m->output_norm_));
   const gguf::TensorInfo* head = m->token_embd_;
   if (!c.tied_embeddings) {
     PARLEY_ASSIGN_OR_RETURN(head, expect_tensor(f, "output.weight", c.vocab_size, c.hidden));
@@ -268,9 +279,19 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
   // The LM head is never pruned: it is one matrix that decides every token.
   LoadOptions head_opts = opts;
   head_opts.prune = Prune24::kOff;
-  PARLEY_ASSIGN_OR_RETURN(m->lm_head_, fused_rows({{head, v0, lv}}, c.hidden, head_opts, ctx, /*lm_head=*/true));
+  PARLEY_ASSIGN_OR_RETURN(m->lm_head_, fused_rows({{head, v0, lv}}, c.hidden, head_opts, dev, /*lm_head=*/true));
+  int dense_fallback = 0;
+  for (const LlamaLayer& L : m->layers_) {
+    for (const Linear* l : {&L.qkv, &L.out, &L.gate_up, &L.down}) dense_fallback += l->sparse_fallback() ? 1 : 0;
+  }
+  if (dense_fallback > 0) {
+    PARLEY_LOG(kWarn).kv("device", dev.device().to_string()).kv("linears", dense_fallback)
+        << "2:4 sparse asked for, but this device has no 2:4 kernel for these shapes: the pruned weights are "
+           "stored dense (same values, dense speed)";
+  }
   PARLEY_LOG(kInfo).kv("file", f.name()).kv("layers", c.layers).kv("hidden", c.hidden).kv("heads", c.heads)
           .kv("kv_heads", c.kv_heads).kv("vocab", c.vocab_size).kv("precision", precision_name(opts.precision))
+          .kv("device", dev.device().to_string())
           .kv("block_max_tokens", m->layers_.empty() ? 0 : m->layers_.front().qkv.block_max_tokens())
           .kv("shard", std::to_string(s.rank) + "/" + std::to_string(s.size))
           .kv("weight_mib", m->weight_bytes() >> 20)
@@ -294,6 +315,7 @@ Result<KvCache> LlamaModel::make_kv_cache(std::int64_t num_pages, std::int64_t p
   kv.page_size_ = page_size;
   kv.kv_heads_ = local_kv_heads();
   kv.head_dim_ = config_.head_dim;
+  kv.device_ = device_.device();
   std::int64_t per_layer = 0;
   if (__builtin_mul_overflow(num_pages, page_size, &per_layer) ||
       __builtin_mul_overflow(per_layer, kv.kv_heads_ * kv.head_dim_, &per_layer) ||
@@ -301,18 +323,26 @@ Result<KvCache> LlamaModel::make_kv_cache(std::int64_t num_pages, std::int64_t p
     return resource_exhausted("make_kv_cache: " + std::to_string(num_pages) + " pages of " + std::to_string(page_size) +
                               " tokens is too large");
   }
-  try {
-    kv.k_.assign(static_cast<std::size_t>(config_.layers), std::vector<float>(static_cast<std::size_t>(per_layer), 0.0f));
-    kv.v_.assign(static_cast<std::size_t>(config_.layers), std::vector<float>(static_cast<std::size_t>(per_layer), 0.0f));
-  } catch (const std::bad_alloc&) {
-    return resource_exhausted("make_kv_cache: cannot allocate " + std::to_string(2 * per_layer * 4 * config_.layers) + " bytes");
+  const std::size_t bytes = static_cast<std::size_t>(per_layer) * sizeof(float);
+  for (std::int64_t l = 0; l < config_.layers; ++l) {
+    for (auto* side : {&kv.k_, &kv.v_}) {
+      auto b = models::DeviceBuffer::allocate(device_, bytes);
+      if (!b.ok()) {
+        return resource_exhausted("make_kv_cache: cannot allocate " + std::to_string(2 * bytes * config_.layers) +
+                                  " bytes on " + device_.device().to_string() + " (" + b.status().message() + ")");
+      }
+      // Zero pages on the CPU (touches them now, as the vectors this replaced did); a GPU's pages
+      // are always written (kv_cache_write) before attention reads them.
+      if (device_.is_cpu()) std::memset(b->data(), 0, bytes);
+      side->push_back(std::move(*b));
+    }
   }
   return kv;
 }
 
 std::int64_t KvCache::bytes() const {
   std::int64_t b = 0;
-  for (const auto& x : k_) b += static_cast<std::int64_t>(x.size() * 4);
+  for (const auto& x : k_) b += static_cast<std::int64_t>(x.bytes());
   return 2 * b;
 }
 
@@ -328,4 +358,4 @@ kernels::PagedKvCache KvCache::layer(std::int64_t l) {
   return c;
 }
 
-}  // namespace parley::lm
+}  // namespace parley::llama

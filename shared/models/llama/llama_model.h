@@ -1,8 +1,10 @@
-// LlamaModel: a Llama-architecture decoder's configuration and weights, loaded from GGUF and
-// converted once to the engine's layouts (INT8 per-channel by default), shared by all workers.
-// Why: the LM service runs SmolLM2/Llama-family GGUF models on kernels/; loading, conversion and
-// tensor-parallel sharding live here, the forward pass in forward.h.
-// Depends on shared/engine/gguf, kernels/ (quantize, sparse24), shared/models/llama/linear.h.
+// LlamaModel: a Llama-architecture decoder's configuration and weights, loaded from GGUF,
+// converted once to the engine's layouts (INT8 per-channel by default) and placed on the model's
+// device, shared by all workers.
+// Why: the LM service runs SmolLM2/Llama-family GGUF models on the backend table of its device;
+// loading, conversion and tensor-parallel sharding live here, the forward pass in forward.h.
+// Depends on shared/engine/gguf, shared/models/runtime, kernels/ (quantize, sparse24),
+// shared/models/llama/linear.h.
 #pragma once
 
 #include <cstdint>
@@ -10,12 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "shared/common/status.h"
-#include "shared/engine/gguf/gguf.h"
 #include "kernels/ops/attention.h"
+#include "shared/common/status.h"
+#include "shared/engine/device.h"
+#include "shared/engine/gguf/gguf.h"
 #include "shared/models/llama/linear.h"
+#include "shared/models/runtime/model_device.h"
 
-namespace parley::lm {
+namespace parley::llama {
 
 /// Hyper-parameters from the GGUF `llama.*` keys (validated at load).
 struct LlamaConfig {
@@ -66,12 +70,16 @@ struct LoadOptions {
   /// With block_max_tokens: the LM head too when it is q8_0/q4_x in the file.
   bool block_lm_head = true;
   Shard shard;
+  /// Where the model runs: weights, KV cache and activations live there (conversion runs on the
+  /// host first). UNAVAILABLE at load when no backend serves it.
+  engine::Device device = engine::Device::cpu();
 };
 
-/// One decoder layer's weights (this rank's shard).
+/// One decoder layer's weights (this rank's shard). Move-only (device views point into it).
 struct LlamaLayer {
-  std::vector<float> attn_norm;  ///< [hidden]
-  std::vector<float> ffn_norm;   ///< [hidden]
+  std::vector<float> attn_norm;  ///< [hidden] (host)
+  std::vector<float> ffn_norm;   ///< [hidden] (host)
+  models::DeviceView<float> attn_norm_dev, ffn_norm_dev;  ///< on the model's device
   Linear qkv;       ///< [(q_heads + 2*kv_heads) * head_dim (local), hidden]: Q rows, then K, then V
   Linear out;       ///< [hidden, q_heads*head_dim (local)]
   Linear gate_up;   ///< [2*ffn (local), hidden]: gate rows then up rows
@@ -97,6 +105,8 @@ class LlamaModel {
   /// The source file: metadata (tokenizer.ggml.*, chat template) stays readable.
   const engine::gguf::GgufFile& gguf() const { return *file_; }
   std::shared_ptr<const engine::gguf::GgufFile> gguf_ptr() const { return file_; }
+  /// Where the model runs (its backend, allocator, default stream).
+  const models::ModelDevice& device() const { return device_; }
 
   /// This rank's head counts and FFN width.
   std::int64_t local_heads() const { return config_.heads / options_.shard.size; }
@@ -109,14 +119,19 @@ class LlamaModel {
   /// Bytes of converted weights this rank holds.
   std::int64_t weight_bytes() const;
 
-  /// A KV cache for this model (this rank's kv heads, every layer), f32, zero-filled.
+  /// A KV cache for this model (this rank's kv heads, every layer), f32, on the model's device
+  /// (zero-filled on the CPU; on a GPU pages are written before they are read).
   /// ResourceExhausted when the size overflows or the allocation fails.
   Result<class KvCache> make_kv_cache(std::int64_t num_pages, std::int64_t page_size) const;
 
   // Weights (read by Forward).
   const engine::gguf::TensorInfo& token_embd() const { return *token_embd_; }
+  /// The embedding table on the device (the mapped file itself on the CPU) and its dtype.
+  const void* token_embd_data() const { return token_embd_dev_.ptr; }
+  engine::DType token_embd_type() const { return token_embd_type_; }
   const std::vector<LlamaLayer>& layers() const { return layers_; }
   const std::vector<float>& output_norm() const { return output_norm_; }
+  const models::DeviceView<float>& output_norm_dev() const { return output_norm_dev_; }
   const Linear& lm_head() const { return lm_head_; }
 
  private:
@@ -125,17 +140,21 @@ class LlamaModel {
   std::shared_ptr<const engine::gguf::GgufFile> file_;
   LlamaConfig config_;
   LoadOptions options_;
-  const engine::gguf::TensorInfo* token_embd_ = nullptr;  // read in place (f32/f16/bf16/q8_0/q4_x)
+  const engine::gguf::TensorInfo* token_embd_ = nullptr;  // f32/f16/bf16/q8_0/q4_x
+  models::DeviceView<std::byte> token_embd_dev_;         // the file's bytes in place on the CPU
+  engine::DType token_embd_type_ = engine::DType::kF32;
+  models::ModelDevice device_ = models::ModelDevice::cpu();
   std::vector<LlamaLayer> layers_;
   std::vector<float> output_norm_;
+  models::DeviceView<float> output_norm_dev_;
   Linear lm_head_;
   bool vocab_sharded_ = false;
 };
 
-/// Paged KV storage for every layer of one model shard: per layer a K and a V array in
-/// kernels::PagedKvCache layout [num_pages, local_kv_heads, page_size, head_dim] (f32).
-/// Page ids are handed out by the caller's allocator (services/lm); a page id names the same
-/// slot range in every layer. Not thread-safe: one Forward writes it at a time.
+/// Paged KV storage for every layer of one model shard, on the model's device: per layer a K and
+/// a V array in kernels::PagedKvCache layout [num_pages, local_kv_heads, page_size, head_dim]
+/// (f32). Page ids are handed out by the caller's allocator (services/lm); a page id names the
+/// same slot range in every layer. Not thread-safe: one Forward writes it at a time.
 class KvCache {
  public:
   KvCache() = default;
@@ -143,13 +162,15 @@ class KvCache {
   std::int64_t page_size() const { return page_size_; }
   std::int64_t num_layers() const { return static_cast<std::int64_t>(k_.size()); }
   std::int64_t bytes() const;
-  /// The kernels view of layer `l` (pointers into this object; valid while it lives, unmoved).
+  engine::Device device() const { return device_; }
+  /// The kernels view of layer `l` (device pointers owned by this object; valid while it lives).
   kernels::PagedKvCache layer(std::int64_t l);
 
  private:
   friend class LlamaModel;
   std::int64_t num_pages_ = 0, page_size_ = 0, kv_heads_ = 0, head_dim_ = 0;
-  std::vector<std::vector<float>> k_, v_;
+  engine::Device device_;
+  std::vector<models::DeviceBuffer> k_, v_;
 };
 
-}  // namespace parley::lm
+}  // namespace parley::llama

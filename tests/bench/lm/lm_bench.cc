@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   }
   const std::int64_t vocab = (*model)->config().vocab_size;
   kernels::ThreadPool pool(a.threads);
-  kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  lm::ForwardOptions ctx;
   ctx.threads = &pool;
   const std::int64_t page_size = 16;
   const std::int64_t pages = (a.prompt_tokens + a.gen + 64) / page_size + 1 +

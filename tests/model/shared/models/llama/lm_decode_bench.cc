@@ -19,7 +19,7 @@
 
 namespace {
 
-using namespace parley::lm;
+using namespace parley::llama;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kPrompt = 64, kGen = 128;

@@ -23,7 +23,7 @@
 #include "shared/models/llama/llama_model.h"
 #include "shared/common/model_paths.h"
 
-namespace parley::lm {
+namespace parley::llama {
 namespace {
 
 namespace fs = std::filesystem;
@@ -315,4 +315,4 @@ INSTANTIATE_TEST_SUITE_P(Precisions, LmReferenceTest, ::testing::Values(Precisio
                          [](const ::testing::TestParamInfo<Precision>& i) { return std::string(precision_name(i.param)); });
 
 }  // namespace
-}  // namespace parley::lm
+}  // namespace parley::llama

@@ -227,6 +227,24 @@ TEST_F(EncoderTest, BertFp32MatchesFloat64Reference) {
   EXPECT_EQ(padded[(1 * 24 + 2) * kHidden], out.token(1, 2)[0]);
 }
 
+// On the CPU the device weights are the host arrays themselves (no copy), and a GPU that is not
+// there is a clear load error.
+TEST_F(EncoderTest, PlacementOnTheCpuAndAMissingGpu) {
+  auto m = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_TRUE((*m)->device().is_cpu());
+  const DeviceWeights& d = (*m)->device_weights();
+  EXPECT_EQ(d.word.data(), (*m)->weights().word.data());
+  ASSERT_EQ(d.layers.size(), (*m)->weights().layers.size());
+  EXPECT_EQ(d.layers[0].qkv.w.data(), (*m)->weights().layers[0].qkv.w.data());
+  EXPECT_EQ(d.layers[0].attn_norm.gamma.data(), (*m)->weights().layers[0].attn_norm.gamma.data());
+  LoadOptions gpu;
+  gpu.device = engine::Device::cuda(engine::cuda_device_count());
+  auto missing = EncoderModel::load(dir(false), gpu);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << missing.status().to_string();
+}
+
 TEST_F(EncoderTest, DistilBertNamesAndPrefixLoad) {
   auto m = EncoderModel::load(dir(true, "distilbert."), {.precision = Precision::kFp32});
   ASSERT_TRUE(m.ok()) << m.status().message();

@@ -13,7 +13,7 @@
 #include "shared/models/llama/llama_model.h"
 #include "tests/unit/shared/models/llama/tiny_llama.h"
 
-namespace parley::lm {
+namespace parley::llama {
 namespace {
 
 using testing::TinySpec;
@@ -347,6 +347,37 @@ TEST(LlamaForward, BadInputIsAStatusAndLeavesTheCacheAlone) {
   EXPECT_EQ(m->make_kv_cache(1ll << 40, 1 << 20).status().code(), StatusCode::kResourceExhausted);
 }
 
+// The CPU placement: the model, its KV cache and the embedding table (the mapped file itself) on
+// the CPU; a GPU that is not there is a clear load error.
+TEST(LlamaLoad, DevicePlacement) {
+  TinySpec s;
+  auto m = load(s, {.precision = Precision::kFp32});
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(m->device().is_cpu());
+  EXPECT_EQ(m->token_embd_data(), m->token_embd().data.data());
+  EXPECT_EQ(m->layers()[0].attn_norm_dev.data(), m->layers()[0].attn_norm.data());
+  auto cache = m->make_kv_cache(4, 4);
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ(cache->device(), engine::Device::cpu());
+  LoadOptions gpu;
+  gpu.device = engine::Device::cuda(engine::cuda_device_count());
+  auto missing = LlamaModel::load(testing::tiny_llama(s), gpu);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << missing.status().to_string();
+  // Forward on the CPU never captures graphs.
+  Forward fwd(m);
+  const std::vector<std::int32_t> t = {1, 2}, pages = {0};
+  std::vector<float> logits(static_cast<std::size_t>(s.vocab));
+  for (int i = 0; i < 3; ++i) {
+    BatchInput b;
+    b.sequences.push_back({std::span(t).subspan(static_cast<std::size_t>(i == 0 ? 0 : 1), i == 0 ? 2 : 1),
+                           i == 0 ? 0 : i + 1, pages, LogitsMode::kLast});
+    ASSERT_TRUE(fwd.forward(b, *cache, logits).is_ok());
+  }
+  EXPECT_EQ(fwd.graph_stats().captured, 0u);
+  EXPECT_EQ(fwd.graph_stats().replayed, 0u);
+}
+
 TEST(LlamaLoad, BadFilesNameTheProblem) {
   TinySpec s;
   {  // a missing tensor
@@ -401,4 +432,4 @@ TEST(LlamaLoad, BadFilesNameTheProblem) {
 }
 
 }  // namespace
-}  // namespace parley::lm
+}  // namespace parley::llama

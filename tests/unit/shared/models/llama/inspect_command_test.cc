@@ -14,7 +14,7 @@
 #include "shared/models/llama/llama_model.h"
 #include "tests/unit/shared/models/llama/tiny_llama.h"
 
-namespace parley::lm {
+namespace parley::llama {
 namespace {
 
 namespace fs = std::filesystem;
@@ -141,4 +141,4 @@ TEST_F(ModelCommandTest, UsageAndFileErrors) {
 }
 
 }  // namespace
-}  // namespace parley::lm
+}  // namespace parley::llama

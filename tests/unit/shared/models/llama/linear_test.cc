@@ -8,7 +8,7 @@
 
 #include "shared/models/llama/linear.h"
 
-namespace parley::lm {
+namespace parley::llama {
 namespace {
 
 std::vector<float> randn(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
@@ -58,20 +58,31 @@ TEST(Hadamard, OrthogonalAndSelfInverse) {
   for (float v : e) EXPECT_NEAR(v, 1.0f / std::sqrt(8.0f), 1e-6);
 }
 
+// Host scratch for apply() on the CPU (the device is the host).
+struct HostScratch {
+  std::vector<std::int8_t> xq;
+  std::vector<float> xs;
+  LinearScratch view(std::int64_t m, std::int64_t k) {
+    xq.resize(static_cast<std::size_t>(m * k));
+    xs.resize(static_cast<std::size_t>(m));
+    return {xq.data(), xs.data()};
+  }
+};
+
 TEST(Linear, PrecisionsAgainstF32Product) {
   const std::int64_t m = 5, n = 48, k = 192;
   const auto w = randn(static_cast<std::size_t>(n * k), 2, 0.05f);
   const auto x = randn(static_cast<std::size_t>(m * k), 3);
   const auto ref = matmul(x, w, m, n, k);
-  LinearScratch s;
-  auto ctx = kernels::ExecContext::cpu();
+  HostScratch s;
+  const auto ctx = models::ModelDevice::cpu();
   for (bool rotate : {false, true}) {
     for (Precision p : {Precision::kFp32, Precision::kInt8}) {
       auto l = Linear::from_f32(w, n, k, p, Prune24::kOff, ctx, rotate);
       ASSERT_TRUE(l.ok());
       EXPECT_EQ(l->rotation_block(), p == Precision::kInt8 && rotate ? 64 : 0);
       std::vector<float> y(static_cast<std::size_t>(m * n));
-      ASSERT_TRUE(l->apply(m, x.data(), k, y.data(), n, s, ctx).is_ok());
+      ASSERT_TRUE(l->apply(m, x.data(), k, y.data(), n, s.view(m, k), ctx).is_ok());
       EXPECT_LT(rel_err(y, ref), p == Precision::kFp32 ? 1e-6 : 0.02) << precision_name(p) << " rotate " << rotate;
       // to_f32 undoes the rotation: it is the weight apply() multiplies by.
       const auto back = l->to_f32();
@@ -88,13 +99,13 @@ TEST(Linear, RotationRescuesInt8FromOutlierChannels) {
   auto x = randn(static_cast<std::size_t>(m * k), 5);
   for (std::int64_t i = 0; i < m; ++i) x[i * k + 17] = 60.0f;  // one massive channel, as in LLMs
   const auto ref = matmul(x, w, m, n, k);
-  LinearScratch s;
-  auto ctx = kernels::ExecContext::cpu();
+  HostScratch s;
+  const auto ctx = models::ModelDevice::cpu();
   double err[2];
   for (int rotate = 0; rotate < 2; ++rotate) {
     auto l = Linear::from_f32(w, n, k, Precision::kInt8, Prune24::kOff, ctx, rotate == 1);
     std::vector<float> y(static_cast<std::size_t>(m * n));
-    ASSERT_TRUE(l->apply(m, x.data(), k, y.data(), n, s, ctx).is_ok());
+    ASSERT_TRUE(l->apply(m, x.data(), k, y.data(), n, s.view(m, k), ctx).is_ok());
     err[rotate] = rel_err(y, ref);
   }
   std::cout << "[ INFO     ] int8 relative error with an outlier channel: plain " << err[0] << ", rotated " << err[1] << "\n";
@@ -102,4 +113,4 @@ TEST(Linear, RotationRescuesInt8FromOutlierChannels) {
 }
 
 }  // namespace
-}  // namespace parley::lm
+}  // namespace parley::llama

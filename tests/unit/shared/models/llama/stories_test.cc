@@ -14,7 +14,7 @@
 #include "shared/models/llama/forward.h"
 #include "shared/models/llama/llama_model.h"
 
-namespace parley::lm {
+namespace parley::llama {
 namespace {
 
 const std::string kDir = std::string(PARLEY_TESTDATA) + "/models/llama2c_stories260K";
@@ -92,4 +92,4 @@ TEST(Stories260K, GreedyMatchesLlama2c) {
 }
 
 }  // namespace
-}  // namespace parley::lm
+}  // namespace parley::llama

@@ -16,7 +16,7 @@
 #include "shared/engine/gguf/gguf.h"
 #include "shared/engine/gguf/gguf_writer.h"
 
-namespace parley::lm::testing {
+namespace parley::llama::testing {
 
 namespace gguf = engine::gguf;
 
@@ -185,4 +185,4 @@ inline std::vector<double> reference_logits(const gguf::GgufFile& f, const std::
   return matmul(h, H, W(head), V);
 }
 
-}  // namespace parley::lm::testing
+}  // namespace parley::llama::testing

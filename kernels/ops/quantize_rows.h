@@ -1,9 +1,9 @@
-// Fused CPU ops of the W8A8 encoder path (shared/models/encoder): per-token activation quantization with
-// an optional SmoothQuant column scale and an optional second (residual) pass, and the epilogue
-// that dequantizes and sums raw int32 GEMM accumulators (+ bias + activation).
-// Why: the encoder's two-pass linears ran these as several scalar passes between the GEMMs
-// (~15% of an INT8 forward); one vectorized pass each keeps them off the profile.
-// CPU only (host pointers); not in the Backend table. Depends on kernels/ops/common.h.
+// Activation quantization for int8 linears and the epilogue that sums raw int32 products: per-token
+// int8 with an optional SmoothQuant column scale, an optional block Hadamard rotation and an
+// optional second (residual) pass; and dequantize-sum of up to 4 int32 GEMM blocks.
+// Why: the encoder's two-pass linears and the LM's rotated W8A8 linears quantize activations this
+// way on every call; as backend ops they run where the activations live (CPU or GPU).
+// Depends on kernels/ops/common.h.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +13,19 @@
 
 namespace parley::kernels {
 
-/// Per row i of x [rows, cols] (v = x[i,:] * col_scale, or x[i,:] when col_scale is null):
-///   scales[i] = amax(v) / 127,  q[i,j] = clamp(round_half_even(v[j] / scales[i]), -127, 127)
+/// Per row i of x [rows, cols] (f32):
+///   v = x[i,:] * col_scale (when col_scale is set; one rounded product per element),
+///   v = v . H_B per block of rotate_block columns (when rotate_block > 0: the UNNORMALIZED
+///       Walsh-Hadamard transform, radix-2 butterflies in the order len = 1, 2, 4, ...; the caller
+///       folds 1/sqrt(B) into the weight scales),
+///   scales[i] = amax(v) / 127,  inv = scales[i] > 0 ? 1 / scales[i] : 0,
+///   q[i,j] = clamp(round_half_even(v[j] * inv), -127, 127)
 ///   (the kernels' symmetric rule, quantize.h; an all-zero row gets scale 0 and zeros).
-/// With q2 set, the quantization residual r = v - scales[i] * q[i,:] (product rounded, then the
-/// difference; no fused multiply-add, so every variant gives the same bits) is quantized the same way
+/// With q2 set, the residual r = v - scales[i] * q[i,:] (product rounded, then the difference;
+/// never a fused multiply-add, so every backend gives the same bits) is quantized the same way
 /// into q2 / scales2, so v ~ scales*q + scales2*q2 (~15-bit activations from two int8 GEMMs).
-/// Leading dimensions in elements. Blocks; row-parallel on ctx.threads.
+/// Every backend produces bit-identical q, scales, q2, scales2. rotate_block is a power of two
+/// >= 2 dividing cols, at most 4096. Leading dimensions in elements.
 struct QuantizeRowsArgs {
   std::int64_t rows = 0, cols = 0;
   const float* x = nullptr;
@@ -31,6 +37,7 @@ struct QuantizeRowsArgs {
   std::int8_t* q2 = nullptr;         ///< residual pass, or nullptr
   std::int64_t ldq2 = 0;
   float* scales2 = nullptr;          ///< [rows] when q2 is set
+  std::int64_t rotate_block = 0;     ///< 0 = no rotation
 };
 
 /// y[i,j] = act( sum_t terms[t].a_scales[i] * terms[t].b_scales[j] * terms[t].acc[i,j] + bias[j] )
@@ -59,7 +66,8 @@ Status validate(const DequantizeSumArgs& args);
 
 namespace cpu {
 /// Scalar reference and AVX-512 variant (bit-identical quantization; dequantize within f32
-/// rounding, the GELU through the kernels' vector erfc). Block until done.
+/// rounding, the GELU through the kernels' vector erfc). Block until done; row-parallel on
+/// ctx.threads (rows < 4 with rotation run on the calling thread: decode-sized calls).
 Status quantize_rows(const QuantizeRowsArgs& args, const ExecContext& ctx = ExecContext::cpu());
 Status dequantize_sum(const DequantizeSumArgs& args, const ExecContext& ctx = ExecContext::cpu());
 }  // namespace cpu
