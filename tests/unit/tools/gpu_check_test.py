@@ -93,6 +93,18 @@ class RemoteTest(unittest.TestCase):
             self.assertRegex(r.stdout, r"PASS +kernels_cuda_test ")
             self.assertIn("greedy mismatch", r.stdout)
 
+    def test_a_skip_for_want_of_a_device_fails(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = make_bundle(tmp, {
+                "tests/unit/kernels/cuda/kernels_cuda_test": 'echo "[  SKIPPED ] CudaBackend.GemmF32MatchesCpu: no CUDA device"; exit 0',
+                "tests/bench/kernels/cuda/kernels_cuda_bench": 'echo "no driver; skipping CUDA kernel benchmarks"; exit 0',
+            })
+            r = self.run_remote(bundle, fake_cuda(tmp))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertRegex(r.stdout, r"FAIL +kernels_cuda_test ")
+            self.assertRegex(r.stdout, r"FAIL +kernels_cuda_bench ")
+            self.assertRegex(r.stdout, r"PASS +consistency ")
+
     def test_sanitizer_errors_fail(self):
         with tempfile.TemporaryDirectory() as tmp:
             r = self.run_remote(make_bundle(tmp, {}), fake_cuda(tmp, sanitizer_rc=1))
