@@ -15,6 +15,7 @@
 #include "shared/engine/device.h"
 #include "kernels/ops/activation.h"
 #include "kernels/ops/attention.h"
+#include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/common.h"
 #include "kernels/ops/conv1d.h"
 #include "kernels/ops/elementwise.h"
@@ -22,9 +23,11 @@
 #include "kernels/ops/gather.h"
 #include "kernels/ops/gemm.h"
 #include "kernels/ops/gemm_int8.h"
+#include "kernels/ops/gemm_q4.h"
 #include "kernels/ops/norm.h"
 #include "kernels/ops/quantize.h"
 #include "kernels/ops/reduce.h"
+#include "kernels/ops/quantize_rows.h"
 #include "kernels/ops/rope.h"
 #include "kernels/ops/sample.h"
 #include "kernels/ops/softmax.h"
@@ -56,8 +59,13 @@ enum class Op : std::uint8_t {
   kStridedCopy,   ///< transpose/slice/concat/pad/expand
   kReduce,        ///< reductions and cumulative sums along an axis
   kGather,        ///< Gather, GatherElements, GatherND, ScatterND
+  // Appended: the CPU fast paths models need, as ops with CUDA counterparts (issue 11).
+  kGemmQ4,
+  kBf16Linear,
+  kQuantizeRows,
+  kDequantizeSum,
 };
-inline constexpr int kOpCount = 21;
+inline constexpr int kOpCount = 25;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -75,6 +83,10 @@ std::string_view op_name(Op op);
 ///   kSample:         dtypes {}                   dims {vocab}
 ///   kElementwise, kStridedCopy, kReduce, kGather: dtypes {} dims {} (their Args carry their own
 ///                    ElemType / element size; a backend answers for the op family as a whole)
+///   kGemmQ4:         dtypes {b_type}             dims {m, n, k}
+///   kBf16Linear:     dtypes {}                   dims {m, n, k}
+///   kQuantizeRows:   dtypes {}                   dims {rows, cols, rotate_block}
+///   kDequantizeSum:  dtypes {}                   dims {rows, cols}
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -128,6 +140,32 @@ struct Backend {
   Status (*strided_copy)(const StridedCopyArgs&, const ExecContext&) = nullptr;
   Status (*reduce)(const ReduceArgs&, const ExecContext&) = nullptr;
   Status (*gather)(const GatherArgs&, const ExecContext&) = nullptr;
+  // ---- Appended (keep new entries at the end: parallel work adds ops here too) ----------------
+  /// GGUF-block GEMM for few tokens (ops/gemm_q4.h). The weight layout is the backend's own:
+  /// gemm_q4_packed_bytes (-1 = type/shape unsupported) and pack_gemm_q4 (GGUF rows in HOST
+  /// memory -> dst on this backend's device).
+  Status (*gemm_q4)(const GemmQ4Args&, const ExecContext&) = nullptr;
+  std::int64_t (*gemm_q4_packed_bytes)(DType type, std::int64_t n, std::int64_t k) = nullptr;
+  Status (*pack_gemm_q4)(const GemmQ4PackArgs&, const ExecContext&) = nullptr;
+  /// BF16 linear (ops/bf16_linear.h): bf16_packed_bytes / pack_bf16 (f32 HOST weights -> dst on
+  /// this backend's device, its layout), then bf16_linear.
+  Status (*bf16_linear)(const Bf16LinearArgs&, const ExecContext&) = nullptr;
+  std::int64_t (*bf16_packed_bytes)(std::int64_t n, std::int64_t k) = nullptr;
+  Status (*pack_bf16)(const Bf16PackArgs&, const ExecContext&) = nullptr;
+  /// Activation quantization for int8 linears and the dequantize-sum epilogue (ops/quantize_rows.h).
+  Status (*quantize_rows)(const QuantizeRowsArgs&, const ExecContext&) = nullptr;
+  Status (*dequantize_sum)(const DequantizeSumArgs&, const ExecContext&) = nullptr;
+
+  /// Streams and captured graphs: what models use to own a stream per worker and replay a
+  /// fixed-shape step as one launch (shared/models/runtime). Null on the CPU (ops run
+  /// synchronously there; nothing to capture). A graph is captured from the work enqueued on
+  /// ctx.stream between begin and end (the stream must be a non-default one), and replayed on it.
+  Status (*stream_create)(const engine::Device& device, engine::StreamHandle* out) = nullptr;
+  void (*stream_destroy)(const engine::Device& device, engine::StreamHandle stream) = nullptr;
+  Status (*graph_begin_capture)(const ExecContext&) = nullptr;
+  Status (*graph_end_capture)(const ExecContext&, void** graph) = nullptr;
+  Status (*graph_launch)(void* graph, const ExecContext&) = nullptr;
+  void (*graph_destroy)(void* graph) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

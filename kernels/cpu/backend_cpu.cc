@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels {
 namespace {
@@ -44,6 +45,12 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kStridedCopy:
     case Op::kReduce:
     case Op::kGather: return true;
+    case Op::kGemmQ4: return dt(q, 0) == DType::kQ4_0 || dt(q, 0) == DType::kQ4_1 || dt(q, 0) == DType::kQ8_0;
+    // Offered where it is fast (AVX-512 BF16): models choose bf16 by asking (the scalar reference
+    // still runs when called directly).
+    case Op::kBf16Linear: return cpu::bf16_linear_fast();
+    case Op::kQuantizeRows:
+    case Op::kDequantizeSum: return true;
   }
   return false;
 }
@@ -91,6 +98,14 @@ Backend make_cpu_backend() {
   b.strided_copy = &cpu::strided_copy;
   b.reduce = &cpu::reduce;
   b.gather = &cpu::gather;
+  b.gemm_q4 = &cpu::gemm_q4;
+  b.gemm_q4_packed_bytes = &gemm_q4_packed_bytes;
+  b.pack_gemm_q4 = &cpu::pack_gemm_q4;
+  b.bf16_linear = &cpu::bf16_linear;
+  b.bf16_packed_bytes = &cpu::bf16_packed_bytes;
+  b.pack_bf16 = &cpu::pack_bf16;
+  b.quantize_rows = &cpu::quantize_rows;
+  b.dequantize_sum = &cpu::dequantize_sum;
   return b;
 }
 

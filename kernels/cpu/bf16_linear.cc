@@ -1,7 +1,8 @@
-// BF16 linear (see bf16_linear.h): weight packing, validation, the scalar reference and dispatch.
-// Why: the reference the AVX-512 BF16 kernel (bf16_linear_avx512.cc) is tested against, and the
-// path on CPUs without AVX-512 BF16. Depends on bf16_linear.h, ops_internal.h, act_math.h, isa.h.
-#include "kernels/cpu/bf16_linear.h"
+// BF16 linear (see kernels/ops/bf16_linear.h): weight packing, validation, the scalar reference
+// and dispatch. Why: the reference the AVX-512 BF16 kernel (bf16_linear_avx512.cc) is tested
+// against, and the path on CPUs without AVX-512 BF16. Depends on ops/bf16_linear.h,
+// ops_internal.h, act_math.h, isa.h.
+#include "kernels/ops/bf16_linear.h"
 
 #include <algorithm>
 #include <cstring>
@@ -32,33 +33,20 @@ float from_bf16(std::uint16_t h) {
 
 }  // namespace
 
-Status pack_bf16_weights(const float* w, std::int64_t n, std::int64_t k, std::int64_t ldw, Bf16PackedWeights& out) {
-  if (n < 0 || k < 0) return invalid_argument("pack_bf16_weights: negative size");
-  if (n > 0 && k > 0 && (w == nullptr || ldw < k)) return invalid_argument("pack_bf16_weights: null weights or ldw < k");
-  out.n = n;
-  out.k = k;
-  out.k_pairs = (k + 1) / 2;
-  const std::int64_t panels = (n + 31) / 32;
-  out.panels.assign(static_cast<std::size_t>(panels * out.k_pairs * 64), 0);
-  for (std::int64_t j = 0; j < n; ++j) {
-    const std::int64_t p = j / 32, c = j % 32;
-    for (std::int64_t x = 0; x < k; ++x) {
-      out.panels[static_cast<std::size_t>(((p * out.k_pairs + x / 2) * 32 + c) * 2 + x % 2)] = to_bf16(w[j * ldw + x]);
-    }
+Status validate(const Bf16PackArgs& a) {
+  if (a.n < 0 || a.k < 0) return invalid_argument("pack_bf16: negative size");
+  if (a.n > 0 && a.k > 0 && (a.w == nullptr || a.ldw < a.k || a.dst == nullptr)) {
+    return invalid_argument("pack_bf16: null weights or destination, or ldw < k");
   }
   return Status::ok();
 }
 
 Status validate(const Bf16LinearArgs& a) {
-  if (a.m < 0) return invalid_argument("bf16_linear: negative m");
-  if (a.w == nullptr) return invalid_argument("bf16_linear: no packed weights");
-  if (a.m == 0 || a.w->n == 0) return Status::ok();
-  if (a.w->panels.size() != static_cast<std::size_t>((a.w->n + 31) / 32 * a.w->k_pairs * 64)) {
-    return invalid_argument("bf16_linear: packed weights have " + std::to_string(a.w->panels.size()) +
-                            " values, not the layout of n=" + std::to_string(a.w->n) + " k=" + std::to_string(a.w->k));
-  }
-  if (a.c == nullptr || a.ldc < a.w->n) return invalid_argument("bf16_linear: c is null or ldc < n");
-  if (a.w->k > 0 && (a.a == nullptr || a.lda < a.w->k)) return invalid_argument("bf16_linear: a is null or lda < k");
+  if (a.m < 0 || a.n < 0 || a.k < 0) return invalid_argument("bf16_linear: negative size");
+  if (a.m == 0 || a.n == 0) return Status::ok();
+  if (a.w == nullptr && a.k > 0) return invalid_argument("bf16_linear: no packed weights");
+  if (a.c == nullptr || a.ldc < a.n) return invalid_argument("bf16_linear: c is null or ldc < n");
+  if (a.k > 0 && (a.a == nullptr || a.lda < a.k)) return invalid_argument("bf16_linear: a is null or lda < k");
   return Status::ok();
 }
 
@@ -66,15 +54,16 @@ namespace cpu {
 namespace {
 
 void bf16_linear_scalar(const Bf16LinearArgs& a, ThreadPool& pool) {
-  const Bf16PackedWeights& w = *a.w;
+  const auto* panels = static_cast<const std::uint16_t*>(a.w);
+  const std::int64_t k_pairs = (a.k + 1) / 2;
   pool.parallel_for(a.m, 1, [&](std::int64_t r0, std::int64_t r1) {
-    std::vector<float> x(static_cast<std::size_t>(w.k));
+    std::vector<float> x(static_cast<std::size_t>(a.k));
     for (std::int64_t i = r0; i < r1; ++i) {
-      for (std::int64_t t = 0; t < w.k; ++t) x[static_cast<std::size_t>(t)] = from_bf16(to_bf16(a.a[i * a.lda + t]));
-      for (std::int64_t j = 0; j < w.n; ++j) {
-        const std::uint16_t* col = w.panels.data() + (j / 32) * w.k_pairs * 64 + (j % 32) * 2;
+      for (std::int64_t t = 0; t < a.k; ++t) x[static_cast<std::size_t>(t)] = from_bf16(to_bf16(a.a[i * a.lda + t]));
+      for (std::int64_t j = 0; j < a.n; ++j) {
+        const std::uint16_t* col = panels + (j / 32) * k_pairs * 64 + (j % 32) * 2;
         float acc = 0.0f;
-        for (std::int64_t t = 0; t < w.k; ++t) acc += x[static_cast<std::size_t>(t)] * from_bf16(col[(t / 2) * 64 + t % 2]);
+        for (std::int64_t t = 0; t < a.k; ++t) acc += x[static_cast<std::size_t>(t)] * from_bf16(col[(t / 2) * 64 + t % 2]);
         if (a.bias) acc += a.bias[j];
         a.c[i * a.ldc + j] = act_apply(a.activation, acc);
       }
@@ -86,9 +75,34 @@ void bf16_linear_scalar(const Bf16LinearArgs& a, ThreadPool& pool) {
 
 bool bf16_linear_fast() { return resolve_isa(CpuIsa::kAuto) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16(); }
 
+std::int64_t bf16_packed_bytes(std::int64_t n, std::int64_t k) {
+  if (n < 0 || k < 0) return -1;
+  return (n + 31) / 32 * ((k + 1) / 2) * 64 * 2;
+}
+
+Status pack_bf16(const Bf16PackArgs& a, const ExecContext&) {
+  PARLEY_RETURN_IF_ERROR(validate(a));
+  const std::int64_t total = bf16_packed_bytes(a.n, a.k);
+  if (total == 0) return Status::ok();
+  if (static_cast<std::int64_t>(a.dst_bytes) < total) {
+    return invalid_argument("pack_bf16: destination has " + std::to_string(a.dst_bytes) + " bytes, the layout needs " +
+                            std::to_string(total));
+  }
+  const std::int64_t k_pairs = (a.k + 1) / 2;
+  auto* panels = static_cast<std::uint16_t*>(a.dst);
+  std::memset(panels, 0, static_cast<std::size_t>(total));
+  for (std::int64_t j = 0; j < a.n; ++j) {
+    const std::int64_t p = j / 32, c = j % 32;
+    for (std::int64_t x = 0; x < a.k; ++x) {
+      panels[((p * k_pairs + x / 2) * 32 + c) * 2 + x % 2] = to_bf16(a.w[j * a.ldw + x]);
+    }
+  }
+  return Status::ok();
+}
+
 Status bf16_linear(const Bf16LinearArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
-  if (a.m == 0 || a.w->n == 0) return Status::ok();
+  if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   if (resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
     detail::bf16_linear_avx512(a, pool);

@@ -63,9 +63,10 @@ bool cpu_has_avx512_bf16() {
 }
 
 void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
-  const Bf16PackedWeights& w = *a.w;
-  const std::int64_t kp2 = 2 * w.k_pairs;  // bf16 row length (even)
-  const std::int64_t mt = (a.m + kRowBlock - 1) / kRowBlock, nt = (w.n + kColBlock - 1) / kColBlock;
+  const auto* panels = static_cast<const std::uint16_t*>(a.w);
+  const std::int64_t k_pairs = (a.k + 1) / 2;
+  const std::int64_t kp2 = 2 * k_pairs;  // bf16 row length (even)
+  const std::int64_t mt = (a.m + kRowBlock - 1) / kRowBlock, nt = (a.n + kColBlock - 1) / kColBlock;
   pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<std::uint16_t> abuf(static_cast<std::size_t>(kRowBlock * kp2));
     std::int64_t cached_block = -1;
@@ -73,21 +74,21 @@ void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
     for (std::int64_t t = t0; t < t1; ++t) {
       // Row-block-major order: consecutive tasks of a chunk reuse the converted rows.
       const std::int64_t ib = t / nt, i0 = ib * kRowBlock, rows = std::min(kRowBlock, a.m - i0);
-      const std::int64_t j0 = (t % nt) * kColBlock, j1 = std::min(w.n, j0 + kColBlock);
+      const std::int64_t j0 = (t % nt) * kColBlock, j1 = std::min(a.n, j0 + kColBlock);
       if (ib != cached_block) {
         for (std::int64_t r = 0; r < rows; ++r) {
           const float* src = a.a + (i0 + r) * a.lda;
           std::uint16_t* dst = abuf.data() + r * kp2;
           for (std::int64_t x = 0; x < kp2; x += 16) {
-            const __m512 v = _mm512_maskz_loadu_ps(lanes(w.k - x), src + x);
+            const __m512 v = _mm512_maskz_loadu_ps(lanes(a.k - x), src + x);
             _mm256_mask_storeu_epi16(dst + x, lanes(kp2 - x), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
           }
         }
         cached_block = ib;
       }
       for (std::int64_t j = j0; j < j1; j += 32) {
-        const std::uint16_t* panel = w.panels.data() + (j / 32) * w.k_pairs * 64;
-        const int cols = static_cast<int>(std::min<std::int64_t>(32, w.n - j));
+        const std::uint16_t* panel = panels + (j / 32) * k_pairs * 64;
+        const int cols = static_cast<int>(std::min<std::int64_t>(32, a.n - j));
         __m512 bias[2];
         for (int g = 0; g < 2; ++g) {
           bias[g] = a.bias ? _mm512_maskz_loadu_ps(lanes(cols - 16 * g), a.bias + j + 16 * g) : _mm512_setzero_ps();
@@ -96,9 +97,9 @@ void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMr, rows - i));
           const std::uint16_t* arow[kMr];
           for (int r = 0; r < kMr; ++r) arow[r] = abuf.data() + (i + std::min(r, mr - 1)) * kp2;
-          if (mr > 8) tile<kMr>(arow, panel, w.k_pairs, acc);
-          else if (mr > 4) tile<8>(arow, panel, w.k_pairs, acc);
-          else tile<4>(arow, panel, w.k_pairs, acc);
+          if (mr > 8) tile<kMr>(arow, panel, k_pairs, acc);
+          else if (mr > 4) tile<8>(arow, panel, k_pairs, acc);
+          else tile<4>(arow, panel, k_pairs, acc);
           for (int r = 0; r < kMr; ++r) {
             if (r >= mr) break;
             float* out = a.c + (i0 + i + r) * a.ldc + j;

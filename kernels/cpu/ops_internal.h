@@ -2,14 +2,14 @@
 // bf16_linear.cc) and their AVX-512 variants (attention_avx512.cc, encoder_ops_avx512.cc,
 // bf16_linear_avx512.cc).
 // Why: only the *_avx512.cc files are compiled with -mavx512*; the dispatchers stay baseline
-// x86-64 and call these after resolve_isa(). Depends on kernels/ops/*.h, encoder_ops.h.
+// x86-64 and call these after resolve_isa(). Depends on kernels/ops/*.h.
 #pragma once
 
-#include "kernels/cpu/bf16_linear.h"
-#include "kernels/cpu/encoder_ops.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/attention.h"
+#include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/norm.h"
+#include "kernels/ops/quantize_rows.h"
 
 namespace parley::kernels::cpu::detail {
 

@@ -171,7 +171,7 @@ void sparse_expanded(const Sparse24GemmArgs& a, const Sparse24Matrix& b, const E
 
 }  // namespace
 
-Status prune24(const Prune24Args& a) {
+Status prune24_host(const Prune24Args& a) {
   PARLEY_RETURN_IF_ERROR(check_dtype("prune24", a.dtype));
   if (a.rows < 0 || a.cols < 0 || a.cols % 4 != 0) return invalid_argument("prune24: cols must be a multiple of 4");
   if (a.rows > 0 && a.cols > 0 && (a.w == nullptr || a.ldw < a.cols)) return invalid_argument("prune24: bad w / ldw");
@@ -192,7 +192,7 @@ Status prune24(const Prune24Args& a) {
   return Status::ok();
 }
 
-Status compress24(const Compress24Args& a) {
+Status compress24_host(const Compress24Args& a) {
   PARLEY_RETURN_IF_ERROR(check_dtype("compress24", a.dtype));
   if (a.rows < 0 || a.cols < 0 || a.cols % 4 != 0) return invalid_argument("compress24: cols must be a multiple of 4");
   if (a.rows > 0 && a.cols > 0) {
@@ -233,7 +233,7 @@ Status compress24(const Compress24Args& a) {
   return Status::ok();
 }
 
-Status decompress24(const Decompress24Args& a) {
+Status decompress24_host(const Decompress24Args& a) {
   const Sparse24Matrix m = as_cpu_layout(a.src);
   PARLEY_RETURN_IF_ERROR(check_dtype("decompress24", m.dtype));
   if (m.rows < 0 || m.cols < 0 || m.cols % 4 != 0) return invalid_argument("decompress24: cols must be a multiple of 4");
@@ -290,3 +290,13 @@ Status sparse24_gemm(const Sparse24GemmArgs& a, const ExecContext& ctx) {
 }
 
 }  // namespace parley::kernels::cpu
+
+namespace parley::kernels {
+
+// The host-side format tools (declared outside cpu:: in ops/sparse24.h: every device's model uses
+// them at load) share this file's helpers.
+Status prune24(const Prune24Args& a) { return cpu::prune24_host(a); }
+Status compress24(const Compress24Args& a) { return cpu::compress24_host(a); }
+Status decompress24(const Decompress24Args& a) { return cpu::decompress24_host(a); }
+
+}  // namespace parley::kernels

@@ -15,13 +15,16 @@
 
 #include "kernels/cuda/activation.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/bf16_linear.h"
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/cublaslt_gemm.h"
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_epilogue.h"
+#include "kernels/cuda/gemm_q4.h"
 #include "kernels/cuda/int8_gemm.h"
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/quantize.h"
+#include "kernels/cuda/quantize_rows.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/sample.h"
 #include "kernels/cuda/softmax.h"
@@ -32,6 +35,7 @@
 #include "shared/engine/cuda/cuda_check.h"
 #include "shared/engine/cuda/cuda_device.h"
 #include "shared/engine/cuda/cuda_stream.h"
+#include "shared/engine/half.h"
 
 namespace parley::kernels::cuda {
 namespace {
@@ -60,6 +64,15 @@ class Scratch {
     if (ctx.workspace != nullptr && ctx.workspace_bytes >= bytes) {
       ptr_ = ctx.workspace;
       return Status::ok();
+    }
+    // A graph being captured would bake a pooled block's address in while the pool hands the
+    // block to someone else after this op: captures must bring a big enough workspace.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamIsCapturing(stream_of(ctx), &capture));
+    if (capture != cudaStreamCaptureStatusNone) {
+      return failed_precondition("CUDA op needs " + std::to_string(bytes) + " bytes of scratch while a graph is "
+                                 "being captured; the ExecContext workspace has " +
+                                 std::to_string(ctx.workspace_bytes));
     }
     PARLEY_ASSIGN_OR_RETURN(pooled_, engine::cuda::cuda_device_pool(ctx.stream.device.index)
                                          .allocate_buffer(bytes, stream_of(ctx)));
@@ -319,6 +332,142 @@ Status sparse24_gemm(const Sparse24GemmArgs& a, const ExecContext& ctx) {
   return launch_sparse24_gemm(l, stream_of(ctx));
 }
 
+// ---------------------------------------------------------------- Q4 GEMM (GGUF blocks)
+std::int64_t gemm_q4_packed_bytes(DType type, std::int64_t n, std::int64_t k) {
+  if ((type != DType::kQ4_0 && type != DType::kQ4_1 && type != DType::kQ8_0) || n < 0 || k < 0 || k % 32 != 0) return -1;
+  return n * engine::row_bytes(type, k);
+}
+
+// The CUDA layout is the GGUF rows as stored (see gemm_q4.h): a copy of the host rows.
+Status pack_gemm_q4(const GemmQ4PackArgs& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  const std::int64_t total = gemm_q4_packed_bytes(a.type, a.n, a.k);
+  if (total < 0) return invalid_argument("gemm_q4 pack: needs q4_0/q4_1/q8_0 with K % 32 == 0");
+  if (total == 0) return Status::ok();
+  if (a.src == nullptr || a.dst == nullptr) return invalid_argument("gemm_q4 pack: src or dst is null");
+  const std::int64_t rb = engine::row_bytes(a.type, a.k);
+  const std::int64_t src_rb = a.src_row_bytes != 0 ? a.src_row_bytes : rb;
+  if (src_rb < rb) return invalid_argument("gemm_q4 pack: src_row_bytes too small");
+  const cudaStream_t s = stream_of(ctx);
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(a.dst, static_cast<std::size_t>(rb), a.src, static_cast<std::size_t>(src_rb),
+                                                static_cast<std::size_t>(rb), static_cast<std::size_t>(a.n),
+                                                cudaMemcpyHostToDevice, s));
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(s));
+  return Status::ok();
+}
+
+Status gemm_q4(const GemmQ4Args& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(validate(a));
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  if (a.m == 0 || a.n == 0) return Status::ok();
+  Scratch scratch;
+  const std::size_t bytes = gemm_q4_scratch_bytes(a.m, a.k);
+  if (bytes > 0) PARLEY_RETURN_IF_ERROR(scratch.acquire(ctx, bytes));
+  return launch_gemm_q4(a, scratch.get(), stream_of(ctx));
+}
+
+// ---------------------------------------------------------------- BF16 linear
+std::int64_t bf16_packed_bytes(std::int64_t n, std::int64_t k) {
+  if (n < 0 || k < 0) return -1;
+  return n * k * 2;
+}
+
+// Host f32 -> bf16 [n, k] (round to nearest even, as the CPU packer), then one copy.
+Status pack_bf16(const Bf16PackArgs& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(validate(a));
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  const std::int64_t total = bf16_packed_bytes(a.n, a.k);
+  if (total == 0) return Status::ok();
+  if (static_cast<std::int64_t>(a.dst_bytes) < total) return invalid_argument("pack_bf16: destination too small");
+  std::vector<std::uint16_t> host(static_cast<std::size_t>(a.n * a.k));
+  for (std::int64_t r = 0; r < a.n; ++r) {
+    engine::f32_to_bf16_n(a.w + r * a.ldw, host.data() + r * a.k, static_cast<std::size_t>(a.k));
+  }
+  const cudaStream_t s = stream_of(ctx);
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(a.dst, host.data(), static_cast<std::size_t>(total), cudaMemcpyHostToDevice, s));
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(s));  // `host` dies with this frame
+  return Status::ok();
+}
+
+// bf16(A) into scratch, then cuBLASLt bf16 x bf16 -> f32 with the bias/activation epilogue.
+Status bf16_linear(const Bf16LinearArgs& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(validate(a));
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  if (a.m == 0 || a.n == 0) return Status::ok();
+  Scratch abf;
+  if (a.k > 0) {
+    PARLEY_RETURN_IF_ERROR(abf.acquire(ctx, static_cast<std::size_t>(a.m * a.k) * 2));
+    PARLEY_RETURN_IF_ERROR(launch_f32_to_bf16(a.a, a.lda, a.m, a.k, abf.get(), a.k, stream_of(ctx)));
+  }
+  GemmArgs g;
+  g.m = a.m;
+  g.n = a.n;
+  g.k = a.k;
+  g.a = abf.get();
+  g.lda = a.k;
+  g.a_type = DType::kBF16;
+  g.b = a.w;
+  g.ldb = a.k;
+  g.b_type = DType::kBF16;
+  g.c = a.c;
+  g.ldc = a.ldc;
+  g.c_type = DType::kF32;
+  g.bias = a.bias;
+  g.activation = a.activation;
+  return gemm(g, ctx);
+}
+
+// ---------------------------------------------------------------- streams and graphs
+Status stream_create(const engine::Device& device, engine::StreamHandle* out) {
+  if (!device.is_cuda() || device.index < 0 || device.index >= engine::cuda::cuda_device_count()) {
+    return unavailable("no CUDA device " + device.to_string());
+  }
+  engine::cuda::DeviceGuard guard(device.index);
+  cudaStream_t s = nullptr;
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  *out = s;
+  return Status::ok();
+}
+
+void stream_destroy(const engine::Device& device, engine::StreamHandle stream) {
+  if (stream == nullptr || !device.is_cuda()) return;
+  engine::cuda::DeviceGuard guard(device.index);
+  const cudaError_t err = cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+  if (err != cudaSuccess) {
+    PARLEY_LOG(kWarn) << engine::cuda::cuda_error_text(err, "cudaStreamDestroy(stream)", __FILE__, __LINE__);
+  }
+}
+
+Status graph_begin_capture(const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  if (stream_of(ctx) == nullptr) return invalid_argument("graph capture needs a stream of its own (not the legacy default)");
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_of(ctx), cudaStreamCaptureModeThreadLocal));
+  return Status::ok();
+}
+
+Status graph_end_capture(const ExecContext& ctx, void** graph_out) {
+  *graph_out = nullptr;
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  cudaGraph_t graph = nullptr;
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamEndCapture(stream_of(ctx), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  (void)cudaGraphDestroy(graph);
+  if (err != cudaSuccess) return engine::cuda::cuda_status(err, "cudaGraphInstantiate", __FILE__, __LINE__);
+  *graph_out = exec;
+  return Status::ok();
+}
+
+Status graph_launch(void* graph, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph), stream_of(ctx)));
+  return Status::ok();
+}
+
+void graph_destroy(void* graph) {
+  if (graph != nullptr) (void)cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
+}
+
 // ---------------------------------------------------------------- the rest: thin adapters
 template <typename Args, Status (*Launch)(const Args&, cudaStream_t)>
 Status run(const Args& a, const ExecContext& ctx) {
@@ -423,6 +572,15 @@ bool supports(const OpQuery& q) {
     case Op::kGather:
       // Graph ops (shared/onnx) have no CUDA kernels yet: the ONNX runtime runs on the CPU.
       return false;
+    case Op::kGemmQ4: {
+      const DType t = dtype_at(q, 0);
+      return (t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0) && dim_at(q, 2, 0) % 32 == 0;
+    }
+    case Op::kBf16Linear:
+    case Op::kDequantizeSum:
+      return true;
+    case Op::kQuantizeRows:
+      return dim_at(q, 1, 0) <= kMaxQuantizeRowsCols;
   }
   return false;
 }
@@ -456,6 +614,20 @@ Backend make_table() {
   b.synchronize = &synchronize;
   b.device_alloc = &device_alloc;
   b.device_free = &device_free;
+  b.gemm_q4 = &gemm_q4;
+  b.gemm_q4_packed_bytes = &gemm_q4_packed_bytes;
+  b.pack_gemm_q4 = &pack_gemm_q4;
+  b.bf16_linear = &bf16_linear;
+  b.bf16_packed_bytes = &bf16_packed_bytes;
+  b.pack_bf16 = &pack_bf16;
+  b.quantize_rows = &run<QuantizeRowsArgs, &launch_quantize_rows>;
+  b.dequantize_sum = &run<DequantizeSumArgs, &launch_dequantize_sum>;
+  b.stream_create = &stream_create;
+  b.stream_destroy = &stream_destroy;
+  b.graph_begin_capture = &graph_begin_capture;
+  b.graph_end_capture = &graph_end_capture;
+  b.graph_launch = &graph_launch;
+  b.graph_destroy = &graph_destroy;
   return b;
 }
 

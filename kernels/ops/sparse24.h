@@ -93,11 +93,14 @@ struct Sparse24GemmArgs {
 
 Status validate(const Sparse24GemmArgs& args);
 
-namespace cpu {
-/// Host-side tools (CPU memory).
+/// Host-side format tools (HOST memory, any device's model uses them at load: prune, then
+/// compress to the kCpu interchange layout, which a backend's pack_sparse24 hook converts).
+/// Not compute ops, so not in the Backend table.
 Status prune24(const Prune24Args& args);
 Status compress24(const Compress24Args& args);
 Status decompress24(const Decompress24Args& args);
+
+namespace cpu {
 /// Sparse x dense GEMM on the kCpu layout.
 Status sparse24_gemm(const Sparse24GemmArgs& args, const ExecContext& ctx = ExecContext::cpu());
 /// The CPU backend's pack hook: the kCpu layout is its own, so this copies values (rows*cols/2

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/thread_pool.h"
 #include "shared/common/log.h"
+#include "shared/models/runtime/device_metrics.h"
 #include "shared/text/chat_template.h"
 
 namespace parley::lm {
@@ -77,17 +78,22 @@ Result<std::unique_ptr<LmService>> LmService::create(const LmServiceOptions& opt
   load.precision = options.precision;
   load.prune = options.prune;
   load.block_max_tokens = options.block_max_tokens;
+  load.device = options.device;
   const auto t0 = Clock::now();
   PARLEY_ASSIGN_OR_RETURN(svc->model_, LlamaModel::load(options.model_path, load));
   PARLEY_ASSIGN_OR_RETURN(svc->text_, ModelText::from_gguf(svc->model_->gguf()));
-  if (registry != nullptr) svc->metrics_ = std::make_unique<LmMetrics>(*registry);
-  kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  if (registry != nullptr) {
+    svc->metrics_ = std::make_unique<LmMetrics>(*registry);
+    models::register_device_metrics(*registry, "lm", options.device);
+  }
+  ForwardOptions fo;
+  fo.graphs = options.graphs;
   if (options.threads > 0) {
     svc->pool_ = std::make_unique<kernels::ThreadPool>(options.threads);
-    ctx.threads = svc->pool_.get();
+    fo.threads = svc->pool_.get();
   }
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<ForwardStepModel> step,
-                          ForwardStepModel::create(svc->model_, options.kv_pages, options.page_size, ctx));
+                          ForwardStepModel::create(svc->model_, options.kv_pages, options.page_size, fo));
   EngineOptions eo;
   eo.kv_pages = options.kv_pages;
   eo.page_size = options.page_size;
@@ -103,6 +109,7 @@ Result<std::unique_ptr<LmService>> LmService::create(const LmServiceOptions& opt
                     .kv("hidden", c.hidden)
                     .kv("vocab", c.vocab_size)
                     .kv("weights", weight_format(load))
+                    .kv("device", options.device.to_string())
                     .kv("chat_template", text::chat_template_family_name(svc->text_.chat.family()))
                     .kv("load_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count())
       << "LM model loaded";
@@ -299,7 +306,7 @@ v1::ModelInfoResponse LmService::model_info() const {
   r.set_context_length(static_cast<std::int32_t>(engine_->max_context()));
   r.set_vocab_size(static_cast<std::int32_t>(model_->config().vocab_size));
   r.set_weight_format(weight_format(model_->options()));
-  r.set_device("cpu");
+  r.set_device(model_->device().device().to_string());
   r.set_max_batch(options_.max_batch);
   r.set_kv_pages(options_.kv_pages);
   r.set_page_size(static_cast<std::int32_t>(options_.page_size));

@@ -1,7 +1,7 @@
 // LmService: the parley.v1.Lm methods (Generate stream, Tokenize, ModelInfo) over one Engine.
 // Why: the service process (main.cc) and `parley lm --local` share request checking, prompt
 // building (raw text or chat template), limits and streaming. Depends on engine.h, model_text.h,
-// services/lm/model, shared/service (method.h), proto lm.proto.
+// shared/models/llama, shared/service (method.h), proto lm.proto.
 #pragma once
 
 #include <chrono>
@@ -14,9 +14,10 @@
 #include "services/lm/engine.h"
 #include "services/lm/forward_step_model.h"
 #include "services/lm/lm_metrics.h"
-#include "services/lm/model/llama_model.h"
+#include "shared/models/llama/llama_model.h"
 #include "services/lm/model_text.h"
 #include "shared/common/status.h"
+#include "shared/engine/device.h"
 #include "shared/metrics/registry.h"
 #include "shared/service/method.h"
 
@@ -42,6 +43,10 @@ struct LmServiceOptions {
   std::int32_t default_max_tokens = 256;  ///< when the request says 0
   std::int32_t max_pending = 256;         ///< requests in the engine (running + waiting): RESOURCE_EXHAUSTED beyond
   std::int32_t threads = 0;               ///< CPU threads for the forward pass; 0 = the process pool
+  /// Where the model runs (resolved `lm.device`); UNAVAILABLE from create() when absent.
+  engine::Device device = engine::Device::cpu();
+  /// GPU: replay decode steps as captured graphs (ForwardOptions::graphs).
+  bool graphs = true;
   std::size_t max_prompt_bytes = 256 * 1024;
   std::int32_t max_stop_strings = 16;
   std::size_t max_stop_bytes = 256;

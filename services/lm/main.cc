@@ -7,6 +7,7 @@
 #include "services/lm/lm_service.h"
 #include "shared/common/model_paths.h"
 #include "shared/config/base_schema.h"
+#include "shared/models/runtime/device_config.h"
 #include "shared/service/host.h"
 
 namespace {
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
                  config::int_range(1, 1 << 20));
   schema.add_int("lm.threads", 0, "CPU threads for the forward pass (0 = all cores / PARLEY_NUM_THREADS)",
                  config::int_range(0, 1024));
+  models::add_device_key(schema, "lm.device");
+  schema.add_bool("lm.cuda_graphs", true, "GPU: replay decode steps as captured CUDA graphs (false: kernel by kernel)");
   auto host = service::Host::create("lm", schema, argc, argv);
   const config::Config& cfg = host->config();
 
@@ -60,6 +63,13 @@ int main(int argc, char** argv) {
   o.default_max_tokens = static_cast<std::int32_t>(cfg.get_int("lm.default_max_tokens"));
   o.max_pending = static_cast<std::int32_t>(cfg.get_int("lm.max_pending"));
   o.threads = static_cast<std::int32_t>(cfg.get_int("lm.threads"));
+  o.graphs = cfg.get_bool("lm.cuda_graphs");
+  auto device = models::resolve_device_key(cfg, "lm.device");
+  if (!device.ok()) {
+    std::cerr << "parley-lm: " << device.status().to_string() << "\n";
+    return 1;
+  }
+  o.device = *device;
   auto svc = lm::LmService::create(o, &host->metrics());
   if (!svc.ok()) {
     std::cerr << "parley-lm: " << svc.status().to_string() << "\n";

@@ -1,6 +1,7 @@
-// Sampling implementation (see sampling.h): the penalty here, the draw in kernels::cpu::sample.
-// Why the penalty is not a kernel: it touches a few dozen logits per row, a loop in the caller.
-// Depends on kernels/ops/sample.h.
+// Sampling implementation (see sampling.h): the penalty here, the draw by the `sample` op of the
+// CPU backend's table. The step model hands logits back in host memory whatever device it runs
+// on, so the draw runs where they are. Why the penalty is not a kernel: it touches a few dozen
+// logits per row, a loop in the caller. Depends on kernels/backend.h (sample op).
 #include "services/lm/sampling.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/ops/sample.h"
 
 namespace parley::lm {
@@ -58,7 +60,7 @@ Result<std::int32_t> sample_token(std::span<float> logits, std::span<const std::
   a.seed = o.seed;
   a.step = step;
   a.out_tokens = &token;
-  PARLEY_RETURN_IF_ERROR(kernels::cpu::sample(a));
+  PARLEY_RETURN_IF_ERROR(kernels::BackendRegistry::instance().cpu().sample(a, kernels::ExecContext::cpu()));
   return token;
 }
 

@@ -1,17 +1,24 @@
 // StepModel: what the continuous-batching scheduler needs from a model — run one mixed batch of
 // prefill chunks and decode steps against the KV pages it was given, return logits.
 // Why an interface: the scheduler is tested with a fake model (fast, scripted logits); the real
-// one (forward_step_model.h) adapts services/lm/model's Forward + KvCache. Depends on
-// services/lm/model/forward.h (types only).
+// one (forward_step_model.h) adapts shared/models/llama's Forward + KvCache. Depends on
+// shared/models/llama/forward.h (types only).
 #pragma once
 
 #include <cstdint>
 #include <span>
 
-#include "services/lm/model/forward.h"
 #include "shared/common/status.h"
+#include "shared/models/llama/forward.h"
 
 namespace parley::lm {
+
+// The batch types of the model library (shared/models/llama, namespace llama) the scheduler and
+// service speak.
+using llama::BatchInput;
+using llama::LogitsMode;
+using llama::SequenceInput;
+using llama::logits_rows;
 
 /// One model instance with its own KV storage, driven by one thread (the engine loop).
 class StepModel {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "kernels/cpu/thread_pool.h"
-#include "shared/encoder/encoder.h"
+#include "shared/models/encoder/encoder.h"
 
 namespace parley::nlu {
 
@@ -108,11 +108,12 @@ Status EncoderFeaturizer::encode(std::span<const std::string> texts, std::vector
 }
 
 Result<std::unique_ptr<EncoderFeaturizer>> EncoderFeaturizer::open(const std::string& dir, bool fp32,
-                                                                   bool thread_alone) {
+                                                                   bool thread_alone, engine::Device device) {
   PARLEY_RETURN_IF_ERROR(encoder::check_model_dir(
       dir, "or point nlu.encoder_dir / PARLEY_MODEL_DIR at a directory holding all-MiniLM-L6-v2"));
   encoder::EncoderOptions options;
   if (fp32) options.load.precision = encoder::Precision::kFp32;
+  options.load.device = device;
   auto enc = encoder::Encoder::open(dir, options);
   if (!enc.ok()) return enc.status().with_context("loading the NLU encoder");
   return std::make_unique<EncoderFeaturizer>(std::move(*enc), 128, thread_alone);

@@ -1,7 +1,7 @@
 // Featurizer: text -> words (byte spans) + per-word vectors + one sentence vector, the only view
 // of the encoder the intent and slot heads have. Why: the heads train and run the same way on the
-// real encoder (all-MiniLM-L6-v2 via shared/encoder) and on a deterministic fake for unit tests.
-// Depends on shared/encoder (EncoderFeaturizer), text_checks.h.
+// real encoder (all-MiniLM-L6-v2 via shared/models/encoder) and on a deterministic fake for unit tests.
+// Depends on shared/models/encoder (EncoderFeaturizer), text_checks.h.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,8 @@
 
 #include "services/nlu/text_checks.h"
 #include "shared/common/status.h"
-#include "shared/encoder/model_dir.h"
+#include "shared/engine/device.h"
+#include "shared/models/encoder/model_dir.h"
 
 namespace parley::encoder {
 class Encoder;
@@ -84,10 +85,12 @@ class EncoderFeaturizer final : public Featurizer {
   /// as many batch workers as cores (no per-op synchronization, no idle core in serial parts).
   explicit EncoderFeaturizer(std::shared_ptr<const encoder::Encoder> encoder, std::size_t max_texts_per_call = 128,
                              bool thread_alone = false);
-  /// Opens the model directory (model.safetensors, config.json, vocab.txt / tokenizer.json).
-  /// FailedPrecondition naming tools/models/fetch when files are missing.
+  /// Opens the model directory (model.safetensors, config.json, vocab.txt / tokenizer.json) and
+  /// places the encoder on `device` (nlu.device). FailedPrecondition naming tools/models/fetch
+  /// when files are missing; UNAVAILABLE for a device that is not there.
   static Result<std::unique_ptr<EncoderFeaturizer>> open(const std::string& dir, bool fp32 = false,
-                                                         bool thread_alone = false);
+                                                         bool thread_alone = false,
+                                                         engine::Device device = engine::Device::cpu());
 
   Status featurize(std::span<const std::string> texts, std::vector<TextFeatures>& out) const override;
   int context_dim() const override;

@@ -1,12 +1,21 @@
-// LinearLayer: scoring and Adam training (see linear_layer.h).
+// LinearLayer: scoring and Adam training (see linear_layer.h). The GEMMs run on the CPU backend's
+// table: these heads are trained and applied on the host (a few kB of weights, Adam state, CRF
+// decoding next to them), whatever device the encoder runs on.
 #include "services/nlu/linear_layer.h"
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/backend.h"
 #include "kernels/ops/gemm.h"
 
 namespace parley::nlu {
+
+namespace {
+Status host_gemm(const kernels::GemmArgs& g) {
+  return kernels::BackendRegistry::instance().cpu().gemm(g, kernels::ExecContext::cpu());
+}
+}  // namespace
 
 int FeatureDict::id(const std::string& feature, bool grow) {
   auto it = ids_.find(feature);
@@ -108,7 +117,7 @@ Status LinearLayer::score(const LinearBatch& batch, std::vector<float>& scores) 
     g.c = scores.data();
     g.ldc = outputs_;
     g.bias = b_.data();
-    PARLEY_RETURN_IF_ERROR(kernels::cpu::gemm(g));
+    PARLEY_RETURN_IF_ERROR(host_gemm(g));
   } else {
     for (std::size_t r = 0; r < batch.count; ++r)
       std::copy(b_.begin(), b_.end(), scores.begin() + static_cast<std::ptrdiff_t>(r * l));
@@ -160,7 +169,7 @@ Status LinearLayer::update(const LinearBatch& batch, const std::vector<float>& d
     g.b_transposed = false;
     g.c = grad_w_.data();
     g.ldc = dense_dim_;
-    PARLEY_RETURN_IF_ERROR(kernels::cpu::gemm(g));
+    PARLEY_RETURN_IF_ERROR(host_gemm(g));
     adam_step(w_, grad_w_, mw_, vw_, adam, lr, step_, true);
   }
   std::vector<float> gb(l, 0.0f);

@@ -1,7 +1,7 @@
 // LinearLayer: scores = W x + sum of sparse feature rows + b, with feature standardization and an
 // Adam optimizer (lazy for sparse rows). Why: the intent head and the slot tagger's emission
 // scores are the same model shape; one tested implementation serves both.
-// Depends on kernels/ (float GEMM on the CPU backend).
+// Depends on kernels/ (float GEMM of the CPU backend's table: host-side heads).
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,8 @@
 
 #include "services/nlu/nlu_service.h"
 #include "shared/config/base_schema.h"
+#include "shared/models/runtime/device_config.h"
+#include "shared/models/runtime/device_metrics.h"
 #include "shared/service/host.h"
 #include "shared/common/model_paths.h"
 
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   schema.add_bool("nlu.encoder_per_thread", true,
                   "Each featurizing thread runs the encoder alone on one core (pair with nlu.batch.workers = cores); "
                   "false: every encoder op is split over all cores");
+  models::add_device_key(schema, "nlu.device");
   schema.add_int("nlu.max_text_bytes", 16 * 1024, "Longest Parse text, in bytes", config::int_range(1, 1 << 20));
   schema.add_int("nlu.max_bots", 64, "Most bots loaded at once", config::int_range(1, 100000));
   schema.add_int("nlu.max_examples", 50000, "Most training examples per bot", config::int_range(1, 10'000'000));
@@ -41,6 +44,11 @@ int main(int argc, char** argv) {
   auto host = service::Host::create("nlu", schema, argc, argv);
   const config::Config& cfg = host->config();
 
+  auto device = models::resolve_device_key(cfg, "nlu.device");
+  if (!device.ok()) {
+    std::cerr << "parley-nlu: " << device.status().to_string() << "\n";
+    return 2;
+  }
   std::shared_ptr<const nlu::Featurizer> featurizer;
   if (cfg.get_string("nlu.featurizer") == "hash") {
     featurizer = std::make_shared<nlu::HashFeaturizer>(64);
@@ -48,7 +56,7 @@ int main(int argc, char** argv) {
     std::string dir = cfg.get_string("nlu.encoder_dir");
     if (dir.empty()) dir = parley::default_encoder_dir();
     auto f =
-        nlu::EncoderFeaturizer::open(dir, cfg.get_bool("nlu.encoder_fp32"), cfg.get_bool("nlu.encoder_per_thread"));
+        nlu::EncoderFeaturizer::open(dir, cfg.get_bool("nlu.encoder_fp32"), cfg.get_bool("nlu.encoder_per_thread"), *device);
     if (!f.ok()) {
       std::cerr << "parley-nlu: " << f.status().to_string() << "\n";
       return 2;
@@ -70,6 +78,9 @@ int main(int argc, char** argv) {
   o.batch.queue_capacity = static_cast<std::size_t>(cfg.get_int("nlu.batch.queue_capacity"));
 
   nlu::NluMetrics metrics(host->metrics());
+  // The hash featurizer computes on the host whatever nlu.device says.
+  models::register_device_metrics(host->metrics(), "nlu",
+                                  cfg.get_string("nlu.featurizer") == "hash" ? engine::Device::cpu() : *device);
   auto svc = nlu::NluService::create(std::move(o), featurizer, &metrics);
   if (!svc.ok()) {
     std::cerr << "parley-nlu: " << svc.status().to_string() << "\n";

@@ -1,6 +1,6 @@
 // Embedder: the interface QA uses to turn texts into sentence embeddings, and HashEmbedder, a
 // deterministic lexical stand-in. Exists so retrieval and answer scoring do not depend on which
-// encoder runs (MiniLM from shared/encoder in production, the hash embedder in unit tests and
+// encoder runs (MiniLM from shared/models/encoder in production, the hash embedder in unit tests and
 // when configured). Depends on shared/common.
 #pragma once
 

@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "kernels/cpu/thread_pool.h"
-#include "shared/encoder/encoder.h"
+#include "shared/models/encoder/encoder.h"
 #include "shared/common/model_paths.h"
-#include "shared/encoder/model_dir.h"
+#include "shared/models/encoder/model_dir.h"
 
 namespace parley::qa {
 namespace {
@@ -34,7 +34,7 @@ class EncoderEmbedder final : public Embedder {
 }  // namespace
 
 Result<std::shared_ptr<const Embedder>> make_embedder(const std::string& kind, const std::string& encoder_dir,
-                                                     int threads) {
+                                                     int threads, engine::Device device) {
   if (kind == "hash") return std::shared_ptr<const Embedder>(std::make_shared<HashEmbedder>(256));
   if (kind != "encoder") return invalid_argument("qa.embedder must be 'encoder' or 'hash', got '" + kind + "'");
   std::string dir = encoder_dir.empty() ? parley::default_encoder_dir() : encoder_dir;
@@ -43,6 +43,7 @@ Result<std::shared_ptr<const Embedder>> make_embedder(const std::string& kind, c
   auto pool = std::make_unique<kernels::ThreadPool>(threads < 1 ? 1 : threads);
   encoder::EncoderOptions options;
   options.session.threads = pool.get();
+  options.load.device = device;
   auto enc = encoder::Encoder::open(dir, options);
   if (!enc.ok()) return enc.status().with_context("loading the QA encoder from " + dir);
   return std::shared_ptr<const Embedder>(std::make_shared<EncoderEmbedder>(std::move(*enc), std::move(pool)));

@@ -4,6 +4,8 @@
 #include "services/qa/embedder_factory.h"
 #include "services/qa/qa_service.h"
 #include "shared/config/base_schema.h"
+#include "shared/models/runtime/device_config.h"
+#include "shared/models/runtime/device_metrics.h"
 #include "shared/service/host.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +20,7 @@ int main(int argc, char** argv) {
                     config::one_of({"encoder", "hash"}));
   schema.add_string("qa.encoder_dir", "", "Encoder model directory (empty: $PARLEY_MODEL_DIR/encoder-minilm)");
   schema.add_int("qa.encoder_threads", 2, "Threads the encoder may use", config::int_range(1, 256));
+  models::add_device_key(schema, "qa.device");
   schema.add_string("qa.index", "int8-exact", "Passage index kind", config::one_of({"int8-exact", "float-exact"}));
   schema.add_string("qa.lm_target", "tcp://127.0.0.1:7104", "LM service for generative answers (empty: none)");
   schema.add_duration("qa.lm_timeout", std::chrono::seconds(10), "Longest wait for a generative answer",
@@ -46,8 +49,13 @@ int main(int argc, char** argv) {
   auto host = service::Host::create("qa", schema, argc, argv);
   const config::Config& cfg = host->config();
 
+  auto device = models::resolve_device_key(cfg, "qa.device");
+  if (!device.ok()) {
+    std::cerr << "parley-qa: " << device.status().to_string() << "\n";
+    return 2;
+  }
   auto embedder = qa::make_embedder(cfg.get_string("qa.embedder"), cfg.get_string("qa.encoder_dir"),
-                                    static_cast<int>(cfg.get_int("qa.encoder_threads")));
+                                    static_cast<int>(cfg.get_int("qa.encoder_threads")), *device);
   if (!embedder.ok()) {
     std::cerr << "parley-qa: " << embedder.status().to_string() << "\n";
     return 2;
@@ -82,6 +90,9 @@ int main(int argc, char** argv) {
     generator = std::move(*g);
   }
   qa::QaMetrics qa_metrics(host->metrics());
+  // The hash embedder computes on the host whatever qa.device says.
+  models::register_device_metrics(host->metrics(), "qa",
+                                  cfg.get_string("qa.embedder") == "hash" ? engine::Device::cpu() : *device);
   auto svc = qa::QaService::create(std::move(o), *embedder, std::move(generator), &qa_metrics);
   if (!svc.ok()) {
     std::cerr << "parley-qa: " << svc.status().to_string() << "\n";

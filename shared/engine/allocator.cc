@@ -61,6 +61,17 @@ Allocator& cpu_allocator() {
   return *alloc;
 }
 
+Result<Allocator*> allocator_for(const Device& device) {
+  if (device.is_cpu()) return &cpu_allocator();
+  if (device.index < 0 || device.index >= cuda_device_count()) {
+    return unavailable("no allocator for " + device.to_string() + ": " + std::to_string(cuda_device_count()) +
+                       " CUDA device(s) present");
+  }
+  Allocator* a = detail::cuda_allocator_or_null(device.index);
+  if (a == nullptr) return unavailable("no allocator for " + device.to_string() + ": not built with CUDA");
+  return a;
+}
+
 Result<std::shared_ptr<Buffer>> Buffer::allocate(Allocator& alloc, std::size_t bytes, std::size_t alignment) {
   Result<void*> p = alloc.allocate(bytes, alignment);
   if (!p.ok()) return p.status();

@@ -42,6 +42,17 @@ inline constexpr std::size_t kCpuAlignment = 64;
 /// The process-wide CPU allocator (64-byte aligned, thread-safe, never destroyed).
 Allocator& cpu_allocator();
 
+/// The process-wide allocator for memory on `device`: cpu_allocator() for the CPU, the caching
+/// device pool of CUDA device N (shared/engine/cuda) for cuda:N. UNAVAILABLE when the device does
+/// not exist (no CUDA build, no such GPU). Its stats() are what `/metrics` reports as device memory.
+Result<Allocator*> allocator_for(const Device& device);
+
+namespace detail {
+/// The CUDA device allocator of ordinal `device`, or nullptr: defined by shared/engine/cuda when
+/// CUDA is built, else by cuda_probe_none.cc (always nullptr). Callers use allocator_for().
+Allocator* cuda_allocator_or_null(int device);
+}  // namespace detail
+
 /// One allocation, freed when the last shared_ptr to it goes. Thread-safe ref-counting (shared_ptr);
 /// the bytes themselves are not synchronized.
 class Buffer {

@@ -71,4 +71,57 @@ const std::vector<DeviceInfo>& detect_devices() {
 
 int cuda_device_count() { return static_cast<int>(detect_devices().size()) - 1; }
 
+Result<DeviceSetting> parse_device_setting(std::string_view text) {
+  auto bad = [&] {
+    return invalid_argument("device '" + std::string(text) + "' is not one of auto, cpu, cuda, cuda:N (N = GPU ordinal)");
+  };
+  DeviceSetting s;
+  if (text == "auto") {
+    s.automatic = true;
+    return s;
+  }
+  if (text == "cpu") return s;
+  if (text == "cuda") {
+    s.device = Device::cuda(0);
+    return s;
+  }
+  constexpr std::string_view kPrefix = "cuda:";
+  if (text.size() <= kPrefix.size() || text.substr(0, kPrefix.size()) != kPrefix) return bad();
+  const std::string_view digits = text.substr(kPrefix.size());
+  if (digits.size() > 4) return bad();
+  int n = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return bad();
+    n = n * 10 + (c - '0');
+  }
+  s.device = Device::cuda(n);
+  return s;
+}
+
+Result<Device> resolve_device_setting(std::string_view text, std::string_view key) {
+  auto parsed = parse_device_setting(text);
+  if (!parsed.ok()) return parsed.status().with_context(std::string(key));
+  const auto& devices = detect_devices();
+  const int gpus = cuda_device_count();
+  if (parsed->automatic) {
+    if (gpus > 0) {
+      PARLEY_LOG(kInfo).kv("setting", std::string(key) + "=auto").kv("device", "cuda:0").kv("name", devices[1].name)
+          << "device: a GPU is present, using cuda:0";
+      return Device::cuda(0);
+    }
+    PARLEY_LOG(kInfo).kv("setting", std::string(key) + "=auto").kv("device", "cpu").kv("name", devices[0].name)
+        << "device: no GPU, using the CPU";
+    return Device::cpu();
+  }
+  const Device d = parsed->device;
+  if (d.is_cuda() && d.index >= gpus) {
+    return unavailable(std::string(key) + "=" + std::string(text) + ": this process sees " + std::to_string(gpus) +
+                       " CUDA device" + (gpus == 1 ? "" : "s") +
+                       (gpus == 0 ? " (no GPU, driver or CUDA build; use auto or cpu)" : ""));
+  }
+  PARLEY_LOG(kInfo).kv("setting", std::string(key) + "=" + std::string(text)).kv("device", d.to_string())
+      << "device: as configured";
+  return d;
+}
+
 }  // namespace parley::engine

@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "shared/common/status.h"
 
 namespace parley::engine {
 
@@ -56,6 +59,21 @@ const std::vector<DeviceInfo>& detect_devices();
 
 /// Number of CUDA devices found by detect_devices() (0 when CUDA is absent).
 int cuda_device_count();
+
+/// What a `<svc>.device` setting asks for: "auto", "cpu", "cuda" (= cuda:0) or "cuda:N".
+struct DeviceSetting {
+  bool automatic = false;  ///< "auto": the first GPU when there is one, else the CPU
+  Device device;           ///< the device asked for (unused when automatic)
+};
+
+/// Parses a device setting (case-sensitive, no spaces). INVALID_ARGUMENT naming the accepted
+/// forms for anything else ("gpu", "cuda:", "cuda:-1", "cuda:x", "cuda:99999").
+Result<DeviceSetting> parse_device_setting(std::string_view text);
+
+/// The device a setting resolves to on this machine: "auto" gives cuda:0 when detect_devices()
+/// found a GPU, else the CPU; "cuda:N" gives UNAVAILABLE when there is no such GPU (naming how
+/// many there are). `key` names the setting in messages ("lm.device"); the choice is logged.
+Result<Device> resolve_device_setting(std::string_view text, std::string_view key);
 
 namespace detail {
 /// Result of the CUDA probe, provided by exactly one of two files chosen by CMake:

@@ -20,7 +20,7 @@
 #include "services/dialog/cli/chat_command.h"
 #include "services/dialog/cli/talk_command.h"
 #include "services/lm/cli/lm_command.h"
-#include "services/lm/model/inspect_command.h"
+#include "shared/models/llama/inspect_command.h"
 #include "services/tts/cli/say_command.h"
 
 namespace {
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   if (cmd == "talk") return parley::dialog::run_talk_command(args);
   if (cmd == "lm") return parley::lm::run_lm_command(args);
   if (cmd == "say") return parley::tts::run_say_command(args, std::cout, std::cerr);
-  if (cmd == "model") return parley::lm::run_model_command(args);
+  if (cmd == "model") return parley::llama::run_model_command(args);
   if (cmd == "transcribe") return parley::asr::run_transcribe_command(args);
   if (cmd == "-h" || cmd == "--help") {
     usage();

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Test-time reference for shared/encoder: the same BERT-family sentence encoder run by Hugging Face
+# Test-time reference for shared/models/encoder: the same BERT-family sentence encoder run by Hugging Face
 # transformers (PyTorch) and by ONNX Runtime, printing JSON. Never imported by Parley itself.
 # Depends on the venv from tools/reference/setup encoder (requirements-encoder.txt, Debian torch).
 #

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""llama.cpp reference for the LM model tests (tests/model/lm): greedy continuations with their
+"""llama.cpp reference for the LM model tests (tests/model/shared/models/llama): greedy continuations with their
 per-step logits, perplexity of a fixed text, and llama.cpp's own prefill/decode speed.
 
-Why: services/lm/model must match llama.cpp on the same GGUF before any speed is claimed.
+Why: shared/models/llama must match llama.cpp on the same GGUF before any speed is claimed.
 Depends on llama-cpp-python and numpy (venv ~/.cache/parley/refenv).
 
 Usage:

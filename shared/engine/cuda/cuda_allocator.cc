@@ -120,3 +120,13 @@ Allocator& pinned_host_allocator() {
 }
 
 }  // namespace parley::engine::cuda
+
+namespace parley::engine::detail {
+
+// allocator_for()'s hook (shared/engine/allocator.h).
+Allocator* cuda_allocator_or_null(int device) {
+  if (device < 0 || device >= cuda::cuda_device_count()) return nullptr;
+  return &cuda::cuda_device_allocator(device);
+}
+
+}  // namespace parley::engine::detail

@@ -7,7 +7,7 @@
 // int8-fast (plain W8A8), int8-no-bf16 (the default of CPUs without AVX-512 BF16).
 // Profiling: --variant NAME and/or --batch 1|32 time only that (no ORT run);
 // --no-ort, --seconds S, --threads N, --seq T.
-// Depends on shared/encoder, the refenv-encoder venv (ORT part skipped with a message if absent).
+// Depends on shared/models/encoder, the refenv-encoder venv (ORT part skipped with a message if absent).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "kernels/cpu/thread_pool.h"
-#include "shared/encoder/session.h"
-#include "tests/model/encoder/model_support.h"
+#include "shared/models/encoder/session.h"
+#include "tests/model/shared/models/encoder/model_support.h"
 
 namespace enc = parley::encoder;
 

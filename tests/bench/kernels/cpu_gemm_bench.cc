@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
     auto w = random_floats(static_cast<std::size_t>(s.n * s.k), 3);
     Prune24Args p;
     p.rows = s.n; p.cols = s.k; p.w = w.data(); p.ldw = s.k;
-    check(cpu::prune24(p), "prune24");
+    check(prune24(p), "prune24");
     std::vector<std::int8_t> wq(w.size());
     std::vector<float> ws(static_cast<std::size_t>(s.n));
     QuantizeArgs q;
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
     Compress24Args cp;
     cp.rows = s.n; cp.cols = s.k; cp.w = wq.data(); cp.ldw = s.k; cp.dtype = parley::engine::DType::kI8;
     cp.values = vals.data(); cp.values_ld = s.k / 2; cp.meta = meta.data(); cp.meta_ld = sparse24_meta_bytes(s.k);
-    check(cpu::compress24(cp), "compress24");
+    check(compress24(cp), "compress24");
     for (std::int64_t m : {1, 128}) {
       const auto a = random_floats(static_cast<std::size_t>(m * s.k), 4);
       std::vector<std::int8_t> aq(a.size());

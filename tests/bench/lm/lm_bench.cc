@@ -2,7 +2,7 @@
 // aggregate decode of 8 concurrent streams through the continuous-batching Engine — side by side
 // with llama.cpp (tools/reference/lm_bench.py, same GGUF, same thread count) in the same run.
 // Skips cleanly (exit 0, message) when the model or the reference venv is absent.
-// Depends on services/lm (engine, forward_step_model), services/lm/model, kernels thread pool.
+// Depends on services/lm (engine, forward_step_model), shared/models/llama, kernels thread pool.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   }
   const std::int64_t vocab = (*model)->config().vocab_size;
   kernels::ThreadPool pool(a.threads);
-  kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  lm::ForwardOptions ctx;
   ctx.threads = &pool;
   const std::int64_t page_size = 16;
   const std::int64_t pages = (a.prompt_tokens + a.gen + 64) / page_size + 1 +

@@ -1,4 +1,4 @@
-// BF16 linear (kernels/cpu/bf16_linear.h) on every ISA variant against an f64 reference over the
+// BF16 linear (kernels/ops/bf16_linear.h) on every ISA variant against an f64 reference over the
 // bf16-rounded inputs: odd sizes (channel and input tails, odd k, row tails of the 12-row tile),
 // bias + activations, the packing layout, and bad Args.
 #include <gtest/gtest.h>
@@ -6,11 +6,20 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/cpu/bf16_linear.h"
+#include "kernels/ops/bf16_linear.h"
 #include "tests/unit/kernels/test_util.h"
 
 namespace parley::kernels {
 namespace {
+
+// The CPU layout, packed by cpu::pack_bf16 (the CPU backend's pack hook).
+std::vector<std::uint16_t> pack(const float* w, std::int64_t n, std::int64_t k, std::int64_t ldw) {
+  std::vector<std::uint16_t> out(static_cast<std::size_t>(std::max<std::int64_t>(cpu::bf16_packed_bytes(n, k), 2) / 2));
+  Bf16PackArgs p;
+  p.n = n; p.k = k; p.w = w; p.ldw = ldw; p.dst = out.data(); p.dst_bytes = out.size() * 2;
+  EXPECT_TRUE(cpu::pack_bf16(p).is_ok());
+  return out;
+}
 
 double bf16_round(float v) {
   std::uint32_t u;
@@ -32,11 +41,10 @@ TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
         auto x = testing::random_floats(static_cast<std::size_t>(s.m * lda), 1);
         auto w = testing::random_floats(static_cast<std::size_t>(s.n * ldw), 2);
         auto bias = testing::random_floats(static_cast<std::size_t>(s.n), 3);
-        Bf16PackedWeights pw;
-        ASSERT_TRUE(pack_bf16_weights(w.data(), s.n, s.k, ldw, pw).is_ok());
+        const auto pw = pack(w.data(), s.n, s.k, ldw);
         std::vector<float> c(static_cast<std::size_t>(s.m * ldc), -7.0f);
         Bf16LinearArgs a;
-        a.m = s.m; a.a = x.data(); a.lda = lda; a.w = &pw; a.bias = bias.data(); a.activation = act;
+        a.m = s.m; a.n = s.n; a.k = s.k; a.a = x.data(); a.lda = lda; a.w = pw.data(); a.bias = bias.data(); a.activation = act;
         a.c = c.data(); a.ldc = ldc;
         ASSERT_TRUE(cpu::bf16_linear(a, testing::ctx_for(isa)).is_ok());
         std::vector<double> want;
@@ -62,21 +70,25 @@ TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
 
 TEST(Bf16LinearTest, PackedLayoutAndBadArgs) {
   const float w[3 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  Bf16PackedWeights pw;
-  ASSERT_TRUE(pack_bf16_weights(w, 3, 3, 3, pw).is_ok());
-  EXPECT_EQ(pw.k_pairs, 2);
-  ASSERT_EQ(pw.panels.size(), 2u * 64u);
+  // k_pairs = 2: one 32-channel panel of 2 pairs.
+  EXPECT_EQ(cpu::bf16_packed_bytes(3, 3), 2 * 64 * 2);
+  const auto pw = pack(w, 3, 3, 3);
+  ASSERT_EQ(pw.size(), 2u * 64u);
   // channel 1, input 2 -> pair 1, lane 0; bf16(6.0f) = 0x40c0. The odd input 3 is zero.
-  EXPECT_EQ(pw.panels[(1 * 32 + 1) * 2 + 0], 0x40c0);
-  EXPECT_EQ(pw.panels[(1 * 32 + 1) * 2 + 1], 0);
-  EXPECT_EQ(pw.panels[(0 * 32 + 5) * 2 + 0], 0);  // channel 5 does not exist: zero
-  EXPECT_EQ(pack_bf16_weights(w, 3, 3, 2, pw).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pw[(1 * 32 + 1) * 2 + 0], 0x40c0);
+  EXPECT_EQ(pw[(1 * 32 + 1) * 2 + 1], 0);
+  EXPECT_EQ(pw[(0 * 32 + 5) * 2 + 0], 0);  // channel 5 does not exist: zero
+  std::vector<std::uint16_t> small(8);
+  Bf16PackArgs p;
+  p.n = 3; p.k = 3; p.w = w; p.ldw = 2; p.dst = small.data(); p.dst_bytes = 16;
+  EXPECT_EQ(cpu::pack_bf16(p).code(), StatusCode::kInvalidArgument);  // ldw < k
+  p.ldw = 3;
+  EXPECT_EQ(cpu::pack_bf16(p).code(), StatusCode::kInvalidArgument);  // destination too small
   float c[4] = {};
   Bf16LinearArgs a;
-  a.m = 1; a.a = c; a.lda = 3; a.c = c; a.ldc = 3;
+  a.m = 1; a.n = 3; a.k = 3; a.a = c; a.lda = 3; a.c = c; a.ldc = 3;
   EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);  // no weights
-  ASSERT_TRUE(pack_bf16_weights(w, 3, 3, 3, pw).is_ok());
-  a.w = &pw; a.ldc = 2;
+  a.w = pw.data(); a.ldc = 2;
   EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);
 }
 

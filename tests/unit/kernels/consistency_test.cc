@@ -184,12 +184,12 @@ std::vector<Case> make_cases() {
         }
         Prune24Args p;
         p.rows = g.n; p.cols = g.k; p.w = w.data(); p.ldw = g.k; p.dtype = t;
-        EXPECT_TRUE(cpu::prune24(p).is_ok());
+        EXPECT_TRUE(prune24(p).is_ok());
         std::vector<std::uint8_t> vals(static_cast<std::size_t>(g.n * g.k / 2 * es)), meta(static_cast<std::size_t>(g.n * sparse24_meta_bytes(g.k)));
         Compress24Args cp;
         cp.rows = g.n; cp.cols = g.k; cp.w = w.data(); cp.ldw = g.k; cp.dtype = t; cp.values = vals.data();
         cp.values_ld = g.k / 2; cp.meta = meta.data(); cp.meta_ld = sparse24_meta_bytes(g.k);
-        EXPECT_TRUE(cpu::compress24(cp).is_ok());
+        EXPECT_TRUE(compress24(cp).is_ok());
         Sparse24Matrix host;
         host.rows = g.n; host.cols = g.k; host.dtype = t; host.values = vals.data(); host.values_ld = g.k / 2;
         host.meta = meta.data(); host.meta_ld = cp.meta_ld;
@@ -507,6 +507,133 @@ std::vector<Case> make_cases() {
       a.out_tokens = toks;
       EXPECT_TRUE(ar.backend().sample(a, ar.ctx()).is_ok());
       return as_float(ar.down<std::int32_t>(toks, static_cast<std::size_t>(batch)));
+    };
+    cases.push_back(std::move(c));
+  }
+  // ---- Q4 GEMM (GGUF blocks through each backend's pack hook) -----------------------------------
+  struct Q { std::int64_t m, n, k; DType t; };
+  for (const Q g : {Q{1, 64, 256, DType::kQ4_0}, Q{5, 40, 576, DType::kQ4_1}, Q{8, 33, 96, DType::kQ8_0}}) {
+    Case c;
+    c.name = "gemm_q4_" + std::string(engine::dtype_name(g.t)) + "_" + std::to_string(g.m) + "x" + std::to_string(g.n) +
+             "x" + std::to_string(g.k);
+    c.op = Op::kGemmQ4;
+    c.dtypes = {g.t};
+    c.dims = {g.m, g.n, g.k};
+    c.atol = 1e-4;
+    c.rtol = 1e-4;
+    c.run = [g](Arena& ar) {
+      const auto w = testing::random_floats(static_cast<std::size_t>(g.n * g.k), 40);
+      std::vector<std::uint8_t> rows(static_cast<std::size_t>(g.n * engine::row_bytes(g.t, g.k)));
+      GgufQuantizeArgs q;
+      q.rows = g.n; q.cols = g.k; q.x = w.data(); q.ldx = g.k; q.type = g.t; q.y = rows.data();
+      EXPECT_TRUE(cpu_backend().gguf_quantize(q, ExecContext::cpu()).is_ok());
+      const std::int64_t bytes = ar.backend().gemm_q4_packed_bytes(g.t, g.n, g.k);
+      EXPECT_GT(bytes, 0);
+      void* packed = ar.upload(std::vector<std::uint8_t>(static_cast<std::size_t>(bytes)).data(), static_cast<std::size_t>(bytes));
+      GemmQ4PackArgs p;
+      p.n = g.n; p.k = g.k; p.src = rows.data(); p.type = g.t; p.dst = packed;
+      EXPECT_TRUE(ar.backend().pack_gemm_q4(p, ar.ctx()).is_ok());
+      GemmQ4Args a;
+      a.m = g.m; a.n = g.n; a.k = g.k; a.lda = g.k + 3; a.ldc = g.n + 1;
+      a.a = ar.up(testing::random_floats(static_cast<std::size_t>(g.m * a.lda), 41, -2, 2));
+      a.b = packed; a.b_type = g.t;
+      float* c_out = ar.up(std::vector<float>(static_cast<std::size_t>(g.m * a.ldc)));
+      a.c = c_out;
+      EXPECT_TRUE(ar.backend().gemm_q4(a, ar.ctx()).is_ok());
+      auto out = ar.down<float>(c_out, static_cast<std::size_t>(g.m * a.ldc));
+      for (std::int64_t i = 0; i < g.m; ++i) out[static_cast<std::size_t>(i * a.ldc + g.n)] = 0.0f;  // padding column
+      return out;
+    };
+    cases.push_back(std::move(c));
+  }
+  // ---- BF16 linear (each backend packs the same f32 weights) --------------------------------------
+  for (const G g : {G{1, 384, 384, DType::kF32, DType::kBF16, DType::kF32, Activation::kNone},
+                    G{7, 70, 97, DType::kF32, DType::kBF16, DType::kF32, Activation::kGeluErf}}) {
+    Case c;
+    c.name = "bf16_linear_" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k);
+    c.op = Op::kBf16Linear;
+    c.dims = {g.m, g.n, g.k};
+    c.atol = 1e-4;
+    c.rtol = 1e-4;
+    c.run = [g](Arena& ar) {
+      const auto w = testing::random_floats(static_cast<std::size_t>(g.n * g.k), 42);
+      const std::int64_t bytes = ar.backend().bf16_packed_bytes(g.n, g.k);
+      EXPECT_GT(bytes, 0);
+      void* packed = ar.upload(std::vector<std::uint8_t>(static_cast<std::size_t>(bytes)).data(), static_cast<std::size_t>(bytes));
+      Bf16PackArgs p;
+      p.n = g.n; p.k = g.k; p.w = w.data(); p.ldw = g.k; p.dst = packed; p.dst_bytes = static_cast<std::size_t>(bytes);
+      EXPECT_TRUE(ar.backend().pack_bf16(p, ar.ctx()).is_ok());
+      Bf16LinearArgs a;
+      a.m = g.m; a.n = g.n; a.k = g.k; a.lda = g.k; a.ldc = g.n;
+      a.a = ar.up(testing::random_floats(static_cast<std::size_t>(g.m * g.k), 43));
+      a.w = packed;
+      a.bias = ar.up(testing::random_floats(static_cast<std::size_t>(g.n), 44));
+      a.activation = g.act;
+      float* y = ar.up(std::vector<float>(static_cast<std::size_t>(g.m * g.n)));
+      a.c = y;
+      EXPECT_TRUE(ar.backend().bf16_linear(a, ar.ctx()).is_ok());
+      return ar.down<float>(y, static_cast<std::size_t>(g.m * g.n));
+    };
+    cases.push_back(std::move(c));
+  }
+  // ---- quantize_rows (exact on every backend) and dequantize_sum -----------------------------------
+  for (const std::int64_t rotate : {std::int64_t{0}, std::int64_t{64}}) {
+    Case c;
+    c.name = rotate == 0 ? "quantize_rows_smooth_two_pass" : "quantize_rows_rotated_two_pass";
+    c.op = Op::kQuantizeRows;
+    c.dims = {6, 576, rotate};
+    c.atol = 0.0;
+    c.rtol = 0.0;
+    c.run = [rotate](Arena& ar) {
+      const std::int64_t rows = 6, cols = 576, ld = 600;
+      std::vector<float> x = testing::random_floats(static_cast<std::size_t>(rows * ld), 45, -3, 3);
+      for (std::int64_t j = 0; j < cols; j += 97) x[static_cast<std::size_t>(j)] = 40.0f;  // outliers
+      std::fill(x.begin() + 2 * ld, x.begin() + 3 * ld, 0.0f);                               // an all-zero row
+      QuantizeRowsArgs a;
+      a.rows = rows; a.cols = cols; a.ldx = ld; a.x = ar.up(x);
+      if (rotate == 0) a.col_scale = ar.up(testing::random_floats(static_cast<std::size_t>(cols), 46, 0.25f, 2.0f));
+      a.rotate_block = rotate;
+      auto* q = ar.up(std::vector<std::int8_t>(static_cast<std::size_t>(2 * rows * cols)));
+      float* s = ar.up(std::vector<float>(static_cast<std::size_t>(2 * rows)));
+      a.q = q; a.ldq = cols; a.scales = s;
+      a.q2 = q + rows * cols; a.ldq2 = cols; a.scales2 = s + rows;
+      EXPECT_TRUE(ar.backend().quantize_rows(a, ar.ctx()).is_ok());
+      auto out = as_float(ar.down<std::int8_t>(q, static_cast<std::size_t>(2 * rows * cols)));
+      const auto sc = ar.down<float>(s, static_cast<std::size_t>(2 * rows));
+      out.insert(out.end(), sc.begin(), sc.end());
+      return out;
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    Case c;
+    c.name = "dequantize_sum_two_terms_gelu";
+    c.op = Op::kDequantizeSum;
+    c.dims = {9, 130};
+    c.atol = 1e-5;
+    c.rtol = 1e-5;
+    c.run = [](Arena& ar) {
+      const std::int64_t rows = 9, cols = 130, ld = 2 * cols;
+      std::vector<std::int32_t> acc(static_cast<std::size_t>(2 * rows * ld));
+      std::uint64_t st = 47;
+      for (auto& v : acc) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        v = static_cast<std::int32_t>((st >> 33) % 400001) - 200000;
+      }
+      const std::int32_t* d_acc = ar.up(acc);
+      const float* sa = ar.up(testing::random_floats(static_cast<std::size_t>(2 * rows), 48, 1e-4f, 1e-3f));
+      const float* sb = ar.up(testing::random_floats(static_cast<std::size_t>(2 * cols), 49, 1e-4f, 1e-3f));
+      DequantizeSumArgs a;
+      a.rows = rows; a.cols = cols;
+      a.terms[a.num_terms++] = {d_acc, ld, sa, sb};
+      a.terms[a.num_terms++] = {d_acc + cols, ld, sa, sb + cols};
+      a.terms[a.num_terms++] = {d_acc + rows * ld, ld, sa + rows, sb};
+      a.bias = ar.up(testing::random_floats(static_cast<std::size_t>(cols), 50));
+      a.activation = Activation::kGeluErf;
+      float* y = ar.up(std::vector<float>(static_cast<std::size_t>(rows * cols)));
+      a.y = y; a.ldy = cols;
+      EXPECT_TRUE(ar.backend().dequantize_sum(a, ar.ctx()).is_ok());
+      return ar.down<float>(y, static_cast<std::size_t>(rows * cols));
     };
     cases.push_back(std::move(c));
   }

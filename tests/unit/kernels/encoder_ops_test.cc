@@ -1,12 +1,13 @@
-// Fused encoder ops (kernels/cpu/encoder_ops.h) on every ISA variant: per-token quantization with
-// column scale and residual pass (exact against a scalar model of the rule, and the two-pass
-// reconstruction error), dequantize-sum of int32 blocks (+ bias + GELU) against f64, bad Args.
+// quantize_rows / dequantize_sum (kernels/ops/quantize_rows.h) on every ISA variant: per-token
+// quantization with column scale, block Hadamard rotation and residual pass (exact against a
+// scalar model of the rule, and the two-pass reconstruction error), dequantize-sum of int32
+// blocks (+ bias + GELU) against f64, bad Args.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cpu/encoder_ops.h"
+#include "kernels/ops/quantize_rows.h"
 #include "tests/unit/kernels/test_util.h"
 
 namespace parley::kernels {
@@ -125,6 +126,62 @@ TEST(EncoderOpsTest, RejectsBadArgs) {
   EXPECT_EQ(cpu::dequantize_sum(d).code(), StatusCode::kInvalidArgument);
   d.num_terms = 1; d.y = x; d.ldy = 1;  // term 0 has no accumulators
   EXPECT_EQ(cpu::dequantize_sum(d).code(), StatusCode::kInvalidArgument);
+}
+
+// The rotated rule: v = x . H (unnormalized, per block, radix-2 butterflies len = 1, 2, 4, ...)
+// then the symmetric rule; and x.H.H = B x (H is its own inverse up to B), so dequantizing and
+// rotating back recovers x to int8 precision.
+TEST(EncoderOpsTest, QuantizeRowsRotatedMatchesRule) {
+  for (CpuIsa isa : testing::available_isas()) {
+    for (const std::int64_t block : {std::int64_t{2}, std::int64_t{8}, std::int64_t{64}, std::int64_t{512}}) {
+      for (const bool two : {false, true}) {
+        const std::int64_t rows = 5, cols = 1024, ldx = cols + 1;
+        SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " block=" + std::to_string(block) + (two ? " two-pass" : ""));
+        auto x = testing::random_floats(static_cast<std::size_t>(rows * ldx), 7, -2.0f, 2.0f);
+        x[3] = 50.0f;  // an outlier the rotation spreads
+        std::vector<std::int8_t> q(static_cast<std::size_t>(rows * cols)), q2(q.size());
+        std::vector<float> sc(rows), sc2(rows);
+        QuantizeRowsArgs a;
+        a.rows = rows; a.cols = cols; a.x = x.data(); a.ldx = ldx; a.q = q.data(); a.ldq = cols; a.scales = sc.data();
+        a.rotate_block = block;
+        if (two) { a.q2 = q2.data(); a.ldq2 = cols; a.scales2 = sc2.data(); }
+        ASSERT_TRUE(cpu::quantize_rows(a, testing::ctx_for(isa)).is_ok());
+        for (std::int64_t i = 0; i < rows; ++i) {
+          std::vector<float> v(x.begin() + i * ldx, x.begin() + i * ldx + cols);
+          for (std::int64_t c0 = 0; c0 < cols; c0 += block)
+            for (std::int64_t len = 1; len < block; len <<= 1)
+              for (std::int64_t b = c0; b < c0 + block; b += 2 * len)
+                for (std::int64_t j = b; j < b + len; ++j) {
+                  const float u = v[static_cast<std::size_t>(j)], w = v[static_cast<std::size_t>(j + len)];
+                  v[static_cast<std::size_t>(j)] = u + w;
+                  v[static_cast<std::size_t>(j + len)] = u - w;
+                }
+          std::vector<std::int8_t> want;
+          const float ws = quantize_ref(v, want);
+          ASSERT_EQ(sc[static_cast<std::size_t>(i)], ws) << "row " << i;
+          for (std::int64_t j = 0; j < cols; ++j) ASSERT_EQ(q[static_cast<std::size_t>(i * cols + j)], want[static_cast<std::size_t>(j)]);
+          if (!two) continue;
+          std::vector<float> r(v.size());
+          for (std::size_t j = 0; j < v.size(); ++j) {
+            const volatile float prod = ws * static_cast<float>(want[j]);
+            r[j] = v[j] - prod;
+          }
+          std::vector<std::int8_t> want2;
+          ASSERT_EQ(sc2[static_cast<std::size_t>(i)], quantize_ref(r, want2));
+          for (std::int64_t j = 0; j < cols; ++j) ASSERT_EQ(q2[static_cast<std::size_t>(i * cols + j)], want2[static_cast<std::size_t>(j)]);
+        }
+      }
+    }
+  }
+  QuantizeRowsArgs bad;
+  float x[12] = {};
+  std::int8_t q[12];
+  float s[1];
+  bad.rows = 1; bad.cols = 12; bad.x = x; bad.ldx = 12; bad.q = q; bad.ldq = 12; bad.scales = s;
+  bad.rotate_block = 8;  // does not divide 12
+  EXPECT_EQ(cpu::quantize_rows(bad).code(), StatusCode::kInvalidArgument);
+  bad.rotate_block = 3;  // not a power of two
+  EXPECT_EQ(cpu::quantize_rows(bad).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ inline std::vector<float> pruned(const std::vector<float>& w, std::int64_t rows,
   std::vector<float> p = w;
   Prune24Args a;
   a.rows = rows; a.cols = cols; a.w = p.data(); a.ldw = cols; a.dtype = DType::kF32;
-  EXPECT_TRUE(cpu::prune24(a).is_ok());
+  EXPECT_TRUE(prune24(a).is_ok());
   return p;
 }
 
@@ -112,7 +112,7 @@ inline Sparse24Owned compress(const void* w, std::int64_t rows, std::int64_t col
   Compress24Args c;
   c.rows = rows; c.cols = cols; c.w = w; c.ldw = cols; c.dtype = t;
   c.values = s.values.data(); c.values_ld = cols / 2; c.meta = s.meta.data(); c.meta_ld = sparse24_meta_bytes(cols);
-  EXPECT_TRUE(cpu::compress24(c).is_ok());
+  EXPECT_TRUE(compress24(c).is_ok());
   s.view.rows = rows; s.view.cols = cols; s.view.dtype = t;
   s.view.values = s.values.data(); s.view.values_ld = cols / 2; s.view.meta = s.meta.data(); s.view.meta_ld = c.meta_ld;
   return s;

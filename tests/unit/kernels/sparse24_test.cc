@@ -16,7 +16,7 @@ TEST(Sparse24Test, PruneKeepsTwoLargestPerGroup) {
   std::vector<float> w = {0.1f, -3.0f, 2.0f, 0.5f,   1.0f, 1.0f, 1.0f, 1.0f,   0.0f, 0.0f, -0.2f, 0.0f};
   Prune24Args a;
   a.rows = 1; a.cols = 12; a.w = w.data(); a.ldw = 12;
-  ASSERT_TRUE(cpu::prune24(a).is_ok());
+  ASSERT_TRUE(prune24(a).is_ok());
   const std::vector<float> want = {0.0f, -3.0f, 2.0f, 0.0f,   1.0f, 1.0f, 0.0f, 0.0f,   0.0f, 0.0f, -0.2f, 0.0f};
   EXPECT_EQ(w, want);  // ties keep the lower columns
 }
@@ -39,7 +39,7 @@ TEST(Sparse24Test, CompressRejectsDenseGroups) {
   std::vector<float> vals(2);
   std::uint8_t meta = 0;
   c.rows = 1; c.cols = 4; c.w = w.data(); c.ldw = 4; c.values = vals.data(); c.values_ld = 2; c.meta = &meta; c.meta_ld = 1;
-  const Status st = cpu::compress24(c);
+  const Status st = compress24(c);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("row 0 group 0"), std::string::npos) << st.message();
 }
@@ -52,13 +52,13 @@ TEST(Sparse24Test, RoundTripAndPackHook) {
     void* w = t == DType::kF32 ? static_cast<void*>(wf.data()) : static_cast<void*>(wi.data());
     Prune24Args p;
     p.rows = rows; p.cols = cols; p.w = w; p.ldw = cols; p.dtype = t;
-    ASSERT_TRUE(cpu::prune24(p).is_ok());
+    ASSERT_TRUE(prune24(p).is_ok());
     testing::Sparse24Owned s = testing::compress(w, rows, cols, t);
     const std::int64_t es = t == DType::kI8 ? 1 : 4;
     std::vector<std::uint8_t> back(static_cast<std::size_t>(rows * cols * es), 0xAB);
     Decompress24Args d;
     d.src = s.view; d.w = back.data(); d.ldw = cols;
-    ASSERT_TRUE(cpu::decompress24(d).is_ok());
+    ASSERT_TRUE(decompress24(d).is_ok());
     EXPECT_EQ(std::memcmp(back.data(), w, back.size()), 0);
     // The CPU pack hook produces the kBackendPacked form, which decompresses to the same matrix.
     std::vector<std::uint8_t> packed(cpu::sparse24_packed_bytes(s.view));
@@ -69,7 +69,7 @@ TEST(Sparse24Test, RoundTripAndPackHook) {
     pv.meta = nullptr;
     std::fill(back.begin(), back.end(), 0xCD);
     d.src = pv;
-    ASSERT_TRUE(cpu::decompress24(d).is_ok());
+    ASSERT_TRUE(decompress24(d).is_ok());
     EXPECT_EQ(std::memcmp(back.data(), w, back.size()), 0);
   }
 }
@@ -83,7 +83,7 @@ TEST(Sparse24Test, GemmMatchesDenseReferenceEveryIsa) {
       void* w = int8 ? static_cast<void*>(wi.data()) : static_cast<void*>(wf.data());
       Prune24Args p;
       p.rows = s.n; p.cols = s.k; p.w = w; p.ldw = s.k; p.dtype = int8 ? DType::kI8 : DType::kF32;
-      ASSERT_TRUE(cpu::prune24(p).is_ok());
+      ASSERT_TRUE(prune24(p).is_ok());
       testing::Sparse24Owned sp = testing::compress(w, s.n, s.k, p.dtype);
       std::vector<float> af = testing::random_floats(static_cast<std::size_t>(s.m * s.k), 33);
       std::vector<std::int8_t> ai = testing::random_int8(static_cast<std::size_t>(s.m * s.k), 34);

@@ -144,13 +144,13 @@ TEST(CudaBackend, Sparse24Int8MatchesDenseCpu) {
     auto w = randi8(static_cast<std::size_t>(n * k), 9);
     Prune24Args p;
     p.rows = n, p.cols = k, p.w = w.data(), p.ldw = k, p.dtype = DType::kI8;
-    ASSERT_TRUE(cpu::prune24(p).is_ok());
+    ASSERT_TRUE(prune24(p).is_ok());
     std::vector<std::int8_t> values(static_cast<std::size_t>(n * k / 2));
     std::vector<std::uint8_t> meta(static_cast<std::size_t>(n * sparse24_meta_bytes(k)));
     Compress24Args c;
     c.rows = n, c.cols = k, c.w = w.data(), c.ldw = k, c.dtype = DType::kI8;
     c.values = values.data(), c.values_ld = k / 2, c.meta = meta.data(), c.meta_ld = sparse24_meta_bytes(k);
-    ASSERT_TRUE(cpu::compress24(c).is_ok());
+    ASSERT_TRUE(compress24(c).is_ok());
     Sparse24Matrix src{n, k, DType::kI8, Sparse24Layout::kCpu, values.data(), k / 2, meta.data(), sparse24_meta_bytes(k)};
     const std::size_t bytes = be.sparse24_packed_bytes(src);
     ASSERT_GT(bytes, 0u);
