@@ -1,514 +1,22 @@
-// Client: the public API, the I/O loop, and the life of a call (dispatch, retry, replies, end).
-// Replica bookkeeping (sockets, liveness, resolution) is in client_replicas.cc.
-// Depends on client_core.h, libzmq, shared/common.
+// Client: the public API (Client, CallHandle). Everything happens on the client's I/O thread
+// (client_core.cc); this file turns calls into commands posted to it and waits where asked to.
+// Depends on client_core.h, shared/common.
 #include "shared/transport/client.h"
 
-#include <algorithm>
-#include <cstring>
-#include <cerrno>
 #include <future>
+#include <optional>
 
-#include "shared/common/check.h"
 #include "shared/common/log.h"
 #include "shared/transport/client_core.h"
+#include "shared/transport/envelope_codec.h"
 
 namespace parley::transport {
-namespace detail {
 namespace {
 
-constexpr int kMaxCommandBatch = 4096;
 // call_sync's own safety net beyond the deadline, in case the I/O thread is starved.
 constexpr auto kSyncGrace = std::chrono::milliseconds(100);
 
 }  // namespace
-
-ClientCore::ClientCore(ClientOptions options) : options_(std::move(options)), ids_("c") {}
-
-ClientCore::~ClientCore() {
-  // stop() ran (Client's destructor) unless init() failed; sockets are closed either way.
-  for (auto& r : replicas_) close_replica(*r);
-}
-
-Clock::time_point ClientCore::deadline_for(const CallOptions& options, Clock::time_point now) const {
-  if (options.deadline) return *options.deadline;
-  return now + (options.timeout.count() > 0 ? options.timeout : options_.default_timeout);
-}
-
-Status ClientCore::init() {
-  if (options_.targets.empty()) return invalid_argument("client " + options_.name + ": no targets");
-  if (options_.ping_interval.count() <= 0 || options_.dead_after.count() <= 0 ||
-      options_.probe_interval.count() <= 0) {
-    return invalid_argument("client " + options_.name + ": ping_interval, dead_after and probe_interval must be positive");
-  }
-  if (options_.curve) {
-    if (!curve_available()) return failed_precondition("client: CURVE requested but libzmq lacks it");
-    PARLEY_RETURN_IF_ERROR(validate_curve_key(options_.curve->server_public_key, "server CURVE public key"));
-    curve_client_keys_ = options_.curve->client_keys;
-    if (curve_client_keys_.secret_key.empty()) {
-      PARLEY_ASSIGN_OR_RETURN(curve_client_keys_, generate_curve_keypair());
-    }
-    PARLEY_RETURN_IF_ERROR(validate_curve_key(curve_client_keys_.public_key, "client CURVE public key"));
-    PARLEY_RETURN_IF_ERROR(validate_curve_key(curve_client_keys_.secret_key, "client CURVE secret key"));
-  }
-  for (const auto& text : options_.targets) {
-    PARLEY_ASSIGN_OR_RETURN(Target t, parse_target(text));
-    if (t.dns) {
-      dns_targets_.push_back(t.text);
-    } else {
-      PARLEY_RETURN_IF_ERROR(add_replica(t.text, t.text));
-    }
-  }
-  if (!dns_targets_.empty() && !options_.resolver) options_.resolver = default_resolver(options_.dns_ipv6);
-  Envelope ping;
-  ping.set_kind(v1::PING);
-  ping.set_correlation_id("ping");
-  ping.SerializeToString(&ping_bytes_);
-  return Status::ok();
-}
-
-void ClientCore::start() {
-  auto self = shared_from_this();
-  io_thread_ = std::thread([self] { self->run(); });
-  if (!dns_targets_.empty()) resolver_thread_ = std::thread([self] { self->resolver_loop(); });
-}
-
-void ClientCore::stop() {
-  if (on_io_thread()) {
-    PARLEY_BUG() << "client " << options_.name << " destroyed from its own I/O thread (a reply callback)";
-    // The thread cannot join itself: let both threads finish on their own (each holds the core).
-    {
-      std::lock_guard rl(resolve_mu_);
-      resolver_stop_ = true;
-    }
-    resolve_cv_.notify_all();
-    stop_.store(true);
-    if (resolver_thread_.joinable()) resolver_thread_.detach();
-    if (io_thread_.joinable()) io_thread_.detach();
-    return;
-  }
-  std::lock_guard lock(stop_mu_);
-  {
-    std::lock_guard rl(resolve_mu_);
-    resolver_stop_ = true;
-  }
-  resolve_cv_.notify_all();
-  if (resolver_thread_.joinable()) resolver_thread_.join();
-  stop_.store(true);
-  mailbox_.wake();
-  if (io_thread_.joinable()) io_thread_.join();
-}
-
-void ClientCore::refresh_targets() {
-  {
-    std::lock_guard lock(resolve_mu_);
-    refresh_requested_ = true;
-  }
-  resolve_cv_.notify_all();
-}
-
-bool ClientCore::wait_for_live(std::size_t live, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(live_mu_);
-  return live_cv_.wait_for(lock, timeout, [&] { return stats_.replicas_live.load() >= live; });
-}
-
-// ---------------------------------------------------------------------------------------------
-// The I/O loop
-
-void ClientCore::run() {
-  mailbox_.set_owner(std::this_thread::get_id());
-  std::vector<Command> batch;
-  Clock::time_point now = Clock::now();
-  next_ping_ = now + options_.ping_interval;
-  next_probe_ = now;  // probe at once: replicas become live on their first pong
-  bool mailbox_signaled = false;
-  // poll(2) on raw descriptors (the mailbox's eventfd, every socket's ZMQ_FD): zmq_poll would add
-  // a ZMQ_EVENTS round (two system calls) per socket before and after every sleep.
-  while (!stop_.load(std::memory_order_relaxed)) {
-    now = Clock::now();
-    for (std::size_t i = 0; i < replicas_.size(); ++i) {
-      if (replicas_[i]->monitor_dirty) read_monitor(*replicas_[i], now);
-      if (replicas_[i]->dirty) read_replica(*replicas_[i], now);
-    }
-    if (mailbox_signaled || mailbox_.has_items()) {
-      batch.clear();
-      mailbox_.drain(batch, mailbox_signaled);
-      mailbox_signaled = false;
-      int n = 0;
-      for (auto& command : batch) {
-        std::visit([&](auto& c) { handle(c, now); }, command);
-        if (++n == kMaxCommandBatch) now = Clock::now(), n = 0;
-      }
-      batch.clear();
-    }
-    run_timers(Clock::now());
-    if (retired_dirty_) remove_retired();
-    bool dirty = false;
-    for (auto& r : replicas_) dirty = dirty || r->dirty || r->monitor_dirty;
-    if (dirty) continue;  // sent something: drain before sleeping
-    if (poll_dirty_) rebuild_poll_items();
-    int timeout = mailbox_.has_items() ? 0 : poll_timeout_ms(Clock::now());
-    int rc = ::poll(poll_fds_.data(), poll_fds_.size(), timeout);
-    if (rc < 0) {
-      if (errno != EINTR) {
-        PARLEY_LOG_EVERY_MS(kError, 1000) << "client " << options_.name << ": poll: " << std::strerror(errno);
-      }
-      continue;
-    }
-    mailbox_signaled = poll_fds_[0].revents != 0;
-    for (std::size_t i = 0; i < poll_replicas_.size(); ++i) {
-      if (poll_fds_[1 + 2 * i].revents != 0) poll_replicas_[i]->dirty = true;
-      if (poll_fds_[2 + 2 * i].revents != 0) poll_replicas_[i]->monitor_dirty = true;
-    }
-  }
-  shutdown();
-}
-
-void ClientCore::rebuild_poll_items() {
-  poll_fds_.clear();
-  poll_replicas_.clear();
-  poll_fds_.push_back({mailbox_.fd(), POLLIN, 0});
-  for (auto& r : replicas_) {
-    poll_fds_.push_back({r->socket_fd, POLLIN, 0});
-    poll_fds_.push_back({r->monitor_fd, POLLIN, 0});
-    poll_replicas_.push_back(r.get());
-  }
-  poll_dirty_ = false;
-}
-
-int ClientCore::poll_timeout_ms(Clock::time_point now) const {
-  Clock::time_point next = next_ping_;
-  if (stats_.replicas_live.load(std::memory_order_relaxed) < replicas_.size() || !waiting_.empty()) {
-    next = std::min(next, next_probe_);
-  }
-  if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
-  for (const PendingCall* c : waiting_) next = std::min(next, c->wait_until);
-  return static_cast<int>(std::clamp<std::int64_t>(
-      std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, 60'000));
-}
-
-void ClientCore::run_timers(Clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    PendingCall& c = *deadlines_.begin()->second;
-    if (c.replica != nullptr) {
-      Replica& r = *c.replica;
-      Status why = deadline_exceeded("no reply from replica " + describe(r) + " within the deadline");
-      send_cancel(r, c.token->correlation_id, why);
-      complete(c, why);
-    } else {
-      std::string why = c.last_error.empty() ? "" : "; last error: " + c.last_error;
-      complete(c, unavailable("no live replica of " + options_.name + " before the deadline (" + replica_summary() +
-                              ")" + why));
-    }
-  }
-  if (!waiting_.empty()) {
-    std::vector<PendingCall*> expired;
-    for (PendingCall* c : waiting_) {
-      if (c->wait_until <= now) expired.push_back(c);
-    }
-    for (PendingCall* c : expired) {
-      std::string why = c->last_error.empty() ? "" : "; last error: " + c->last_error;
-      complete(*c, unavailable("no live replica of " + options_.name + " within " +
-                               std::to_string(options_.max_wait_for_replica.count()) + " ms (" + replica_summary() +
-                               ")" + why));
-    }
-  }
-  if (now >= next_ping_) ping_tick(now);
-  if (now >= next_probe_) probe_tick(now);
-}
-
-void ClientCore::shutdown() {
-  mailbox_.close();
-  std::vector<Command> rest;
-  mailbox_.drain(rest, true);
-  for (auto& command : rest) {
-    if (auto* s = std::get_if<StartCall>(&command)) {
-      s->token->done.store(true);
-      stats_.failures_by_code[static_cast<int>(StatusCode::kCancelled)].fetch_add(1);
-      invoke(s->on_reply, cancelled("client " + options_.name + " stopped"));
-    } else if (auto* t = std::get_if<RunTask>(&command)) {
-      t->fn();
-    }
-  }
-  std::vector<PendingCall*> open;
-  for (auto& [id, c] : calls_) open.push_back(&c);
-  for (PendingCall* c : open) {
-    Status why = cancelled("client " + options_.name + " stopped");
-    if (c->replica) send_cancel(*c->replica, c->token->correlation_id, why);
-    complete(*c, why);
-  }
-  for (auto& r : replicas_) close_replica(*r);
-  replicas_.clear();
-  publish_gauges();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Commands
-
-void ClientCore::handle(StartCall& s, Clock::time_point now) {
-  const std::string& id = s.token->correlation_id;
-  auto [it, inserted] = calls_.try_emplace(id);
-  if (!inserted) {
-    PARLEY_BUG() << "client: duplicate correlation id " << id;
-    invoke(s.on_reply, internal_error("duplicate correlation id"));
-    return;
-  }
-  PendingCall& c = it->second;
-  c.token = std::move(s.token);
-  c.request = std::move(s.request);
-  c.options = s.options;
-  c.options.max_attempts = std::max(1, c.options.max_attempts);
-  if (!c.options.idempotent) c.options.max_attempts = 1;
-  c.deadline = s.deadline;
-  c.on_reply = std::move(s.on_reply);
-  c.deadline_entry = deadlines_.emplace(c.deadline, &c);
-  if (now >= c.deadline) {
-    complete(c, deadline_exceeded("deadline passed before the request was sent"));
-    return;
-  }
-  dispatch(c, now);
-}
-
-void ClientCore::handle(StreamSend& s, Clock::time_point now) {
-  auto it = calls_.find(s.token->correlation_id);
-  if (it == calls_.end()) return;  // ended meanwhile
-  PendingCall& c = it->second;
-  if (!c.options.client_stream || c.send_closed) {
-    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": stream data dropped: call "
-                                     << c.token->correlation_id
-                                     << (c.send_closed ? " already closed its stream" : " is not a client stream");
-    return;
-  }
-  if (s.end_of_stream) c.send_closed = true;
-  s.data.set_end_of_stream(s.end_of_stream);
-  if (c.replica == nullptr) {
-    c.pending_stream.push_back(std::move(s.data));
-    return;
-  }
-  send_stream(c, std::move(s.data), now);
-}
-
-void ClientCore::handle(CancelCall& s, Clock::time_point /*now*/) {
-  auto it = calls_.find(s.token->correlation_id);
-  if (it == calls_.end()) return;
-  PendingCall& c = it->second;
-  Status why = cancelled("cancelled by the caller");
-  if (c.replica) send_cancel(*c.replica, c.token->correlation_id, why);
-  complete(c, why);
-}
-
-void ClientCore::handle(RunTask& t, Clock::time_point /*now*/) { t.fn(); }
-
-// ---------------------------------------------------------------------------------------------
-// Calls
-
-Replica* ClientCore::pick(const PendingCall& call, const std::vector<Replica*>& skip) {
-  const std::size_t n = replicas_.size();
-  if (n == 0) return nullptr;
-  // Rotating the starting point breaks ties round-robin.
-  const std::size_t start = round_robin_++ % n;
-  Replica* best = nullptr;
-  bool best_untried = false;
-  std::int64_t best_score = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    Replica* r = replicas_[(start + k) % n].get();
-    if (!r->live || r->retired || r->load.draining) continue;
-    if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
-    bool untried = !call.was_tried(r->serial);
-    // Our own outstanding calls plus what the replica last said it has (from every client);
-    // a replica whose queue is at capacity goes last.
-    std::int64_t score = static_cast<std::int64_t>(r->in_flight) + r->load.in_flight + r->load.queue_depth;
-    if (r->load.capacity > 0 && r->load.queue_depth >= r->load.capacity) score += 1'000'000;
-    if (best == nullptr || (untried && !best_untried) || (untried == best_untried && score < best_score)) {
-      best = r;
-      best_untried = untried;
-      best_score = score;
-    }
-  }
-  return best;
-}
-
-void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
-  std::vector<Replica*> skip;
-  while (Replica* r = pick(c, skip)) {
-    int err = send_request(c, *r, now);
-    if (err == 0) {
-      c.replica = r;
-      c.attempts++;
-      c.note_tried(r->serial);
-      r->in_flight++;
-      r->calls_sent++;
-      if (!c.options.idempotent || c.attempts >= c.options.max_attempts) {
-        c.request.clear_payload();  // never re-sent: do not hold on to (possibly large) payloads
-      }
-      std::vector<Envelope> pending = std::move(c.pending_stream);
-      c.pending_stream.clear();
-      for (auto& data : pending) {
-        if (!send_stream(c, std::move(data), now)) return;
-      }
-      return;
-    }
-    stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
-    c.last_error = "send to replica " + describe(*r) + " failed: " +
-                   (err == EAGAIN ? "send queue full or not connected" : zmq_error_text(err));
-    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": " << c.last_error;
-    skip.push_back(r);
-  }
-  park(c, now);
-}
-
-int ClientCore::send_request(PendingCall& c, Replica& r, Clock::time_point now) {
-  Envelope& e = c.request;
-  e.set_id(ids_.next());
-  e.set_correlation_id(c.token->correlation_id);
-  e.set_kind(v1::REQUEST);
-  e.set_sequence(0);
-  e.set_end_of_stream(!c.options.client_stream);
-  e.set_idempotent(c.options.idempotent);
-  e.set_deadline_remaining_us(remaining_us(c.deadline, now));
-  Message message = serialize(e);
-  r.dirty = true;
-  return send_message(r.socket, message, ZMQ_DONTWAIT);
-}
-
-bool ClientCore::send_stream(PendingCall& c, Envelope&& data, Clock::time_point now) {
-  data.set_kind(v1::STREAM_DATA);
-  data.set_correlation_id(c.token->correlation_id);
-  data.set_sequence(c.next_stream_sequence++);
-  if (data.id().empty()) data.set_id(ids_.next());
-  data.set_deadline_remaining_us(remaining_us(c.deadline, now));
-  c.stream_sent = true;
-  Message message = serialize(data);
-  c.replica->dirty = true;
-  int err = send_message(c.replica->socket, message, ZMQ_DONTWAIT);
-  if (err == 0) return true;
-  stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
-  Replica& r = *c.replica;
-  std::string why = "stream data could not be sent to replica " + describe(r) + ": " +
-                    (err == EAGAIN ? "send queue full (high-water mark)" : zmq_error_text(err));
-  PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": " << why;
-  send_cancel(r, c.token->correlation_id, cancelled(why));
-  complete(c, unavailable(why));
-  return false;
-}
-
-void ClientCore::send_cancel(Replica& r, const std::string& correlation_id, const Status& why) {
-  Envelope cancel;
-  cancel.set_kind(v1::CANCEL);
-  set_status(cancel, why);
-  cancel.set_correlation_id(correlation_id);
-  cancel.set_id(ids_.next());
-  Message message = serialize(cancel);
-  r.dirty = true;
-  // Best effort: a replica that is gone does not need to hear it.
-  if (send_message(r.socket, message, ZMQ_DONTWAIT) != 0) {
-    stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-void ClientCore::park(PendingCall& c, Clock::time_point now) {
-  if (c.waiting) return;
-  c.waiting = true;
-  if (c.wait_until == Clock::time_point{}) {  // first park: re-parking must not extend the wait
-    c.wait_until = c.deadline;
-    if (options_.max_wait_for_replica.count() > 0) {
-      c.wait_until = std::min(c.deadline, now + options_.max_wait_for_replica);
-    }
-  }
-  waiting_.push_back(&c);
-}
-
-void ClientCore::dispatch_waiting(Clock::time_point now) {
-  if (waiting_.empty()) return;
-  std::vector<PendingCall*> parked;
-  parked.swap(waiting_);
-  for (PendingCall* c : parked) c->waiting = false;
-  for (PendingCall* c : parked) dispatch(*c, now);
-}
-
-void ClientCore::release(PendingCall& c) {
-  if (c.replica == nullptr) return;
-  Replica& r = *c.replica;
-  r.in_flight--;
-  c.replica = nullptr;
-  if (r.retired && r.in_flight == 0) retired_dirty_ = true;
-}
-
-bool ClientCore::retryable(const PendingCall& c, Clock::time_point now) const {
-  return c.options.idempotent && !c.got_reply && !c.stream_sent && c.attempts < c.options.max_attempts &&
-         now < c.deadline;
-}
-
-void ClientCore::retry_or_fail(PendingCall& c, const std::string& why, Clock::time_point now) {
-  c.last_error = why;
-  if (retryable(c, now)) {
-    stats_.retries.fetch_add(1, std::memory_order_relaxed);
-    PARLEY_LOG(kDebug) << "client " << options_.name << ": retrying " << c.token->correlation_id << ": " << why;
-    dispatch(c, now);
-    return;
-  }
-  std::string not_retried;
-  if (!c.options.idempotent) {
-    not_retried = "; not retried: the call is not idempotent";
-  } else if (c.got_reply || c.stream_sent) {
-    not_retried = "; not retried: the call had already streamed";
-  } else if (c.attempts >= c.options.max_attempts) {
-    not_retried = "; not retried: " + std::to_string(c.attempts) + " attempts made";
-  }
-  complete(c, unavailable(why + not_retried));
-}
-
-void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
-  auto it = calls_.find(reply.correlation_id());
-  if (it == calls_.end() || it->second.replica != &r) {
-    // After a cancel or deadline, or from a replica the call has moved away from.
-    stats_.unknown_replies.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  PendingCall& c = it->second;
-  Status status = status_of(reply);
-  if (status.code() == StatusCode::kUnavailable && !c.got_reply) {
-    release(c);
-    retry_or_fail(c, "replica " + describe(r) + " answered UNAVAILABLE: " + status.message(), now);
-    return;
-  }
-  c.got_reply = true;
-  if (!status.is_ok()) {
-    complete(c, status);
-  } else if (reply.end_of_stream()) {
-    complete(c, std::move(reply));
-  } else {
-    invoke(c.on_reply, std::move(reply));
-  }
-}
-
-void ClientCore::complete(PendingCall& c, Result<Envelope> result) {
-  release(c);
-  if (c.deadline_entry != deadlines_.end()) deadlines_.erase(c.deadline_entry);
-  if (c.waiting) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &c));
-  c.token->done.store(true, std::memory_order_release);
-  if (result.ok()) {
-    stats_.completed_ok.fetch_add(1, std::memory_order_relaxed);
-  } else {
-    stats_.failures_by_code[static_cast<std::size_t>(result.status().code())].fetch_add(1, std::memory_order_relaxed);
-  }
-  ReplyCallback callback = std::move(c.on_reply);
-  std::shared_ptr<CallToken> token = std::move(c.token);
-  calls_.erase(token->correlation_id);  // `c` is gone from here on
-  invoke(callback, std::move(result));
-}
-
-void ClientCore::invoke(ReplyCallback& callback, Result<Envelope> result) {
-  if (!callback) return;
-  try {
-    callback(std::move(result));
-  } catch (const std::exception& e) {
-    PARLEY_BUG() << "client " << options_.name << ": reply callback threw: " << e.what();
-  } catch (...) {
-    PARLEY_BUG() << "client " << options_.name << ": reply callback threw";
-  }
-}
-
-}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 // CallHandle
@@ -529,13 +37,23 @@ bool CallHandle::cancel() {
 bool CallHandle::send(Envelope data) {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::StreamSend{token_, std::move(data), false});
+  if (!core) return false;
+  // Serialized here, on the caller's thread; the I/O thread only writes the transport's fields.
+  const bool has_id = !data.id().empty();
+  detail::clear_transport_fields(data, /*keep_id=*/true);
+  std::string body;
+  if (!data.SerializeToString(&body)) {
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << core->options().name << ": stream data of call "
+                                     << token_->correlation_id << " cannot be serialized (over 2 GiB?): dropped";
+    return false;
+  }
+  return core->post(detail::StreamSend{token_, std::move(body), has_id, false});
 }
 
 bool CallHandle::close_send() {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::StreamSend{token_, Envelope(), true});
+  return core && core->post(detail::StreamSend{token_, std::string(), false, true});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,10 +73,20 @@ CallHandle Client::call(Envelope request, CallOptions options, ReplyCallback on_
   core_->stats().calls.fetch_add(1, std::memory_order_relaxed);
   auto token = std::make_shared<detail::CallToken>();
   token->core = core_;
-  token->correlation_id = core_->ids().next();
+  token->key = core_->ids().reserve();
+  token->correlation_id = core_->ids().format(token->key);
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
-  detail::Command command =
-      detail::StartCall{token, std::move(request), options, deadline, std::move(on_reply)};
+  // Serialized here, on the caller's thread, once (retries reuse the bytes); the I/O thread only
+  // writes the transport's fields per send (envelope_codec.h).
+  detail::clear_transport_fields(request, /*keep_id=*/false);
+  std::string body;
+  if (!request.SerializeToString(&body)) {
+    token->done.store(true);
+    core_->stats().failures_by_code[static_cast<int>(StatusCode::kInvalidArgument)].fetch_add(1);
+    if (on_reply) on_reply(invalid_argument("client " + core_->options().name + ": request cannot be serialized (over 2 GiB?)"));
+    return CallHandle(std::move(token));
+  }
+  detail::Command command = detail::StartCall{token, std::move(body), options, deadline, std::move(on_reply)};
   if (!core_->post(std::move(command))) {
     token->done.store(true);
     core_->stats().failures_by_code[static_cast<int>(StatusCode::kUnavailable)].fetch_add(1);
@@ -577,7 +105,12 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
     std::condition_variable cv;
     std::optional<Result<Envelope>> result;
   };
-  auto state = std::make_shared<SyncState>();
+  // One state per calling thread, reused while nothing else holds it (a call that timed out
+  // leaves its callback holding the old one: that thread then gets a fresh state).
+  thread_local std::shared_ptr<SyncState> cached;
+  if (!cached || cached.use_count() != 1) cached = std::make_shared<SyncState>();
+  std::shared_ptr<SyncState> state = cached;
+  state->result.reset();
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
   options.deadline = deadline;
   CallHandle handle = call(std::move(request), options, [state](Result<Envelope> r) {
@@ -591,7 +124,7 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
     state->cv.notify_one();
   });
   std::unique_lock lock(state->mu);
-  if (!state->cv.wait_until(lock, deadline + detail::kSyncGrace, [&] { return state->result.has_value(); })) {
+  if (!state->cv.wait_until(lock, deadline + kSyncGrace, [&] { return state->result.has_value(); })) {
     lock.unlock();
     handle.cancel();
     return deadline_exceeded("no reply from " + core_->options().name + " within the deadline");

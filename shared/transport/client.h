@@ -149,9 +149,11 @@ class Client {
   ~Client();
 
   /// Starts a call. The transport fills id, correlation_id, kind, idempotent, sequence,
-  /// end_of_stream and deadline_remaining_us (recomputed at each send); the caller sets method,
-  /// payload and optionally session_id, trace_id, metadata. on_reply is never called inline
-  /// unless the client has stopped (then at once, with UNAVAILABLE, on the calling thread).
+  /// end_of_stream and deadline_remaining_us (recomputed at each send; values the caller set
+  /// there, and in the reply-only load/replica, are dropped); the caller sets method, payload and
+  /// optionally session_id, trace_id, metadata. The request is serialized here, on the calling
+  /// thread. on_reply is never called inline unless the client has stopped (UNAVAILABLE) or the
+  /// request cannot be serialized (INVALID_ARGUMENT, over 2 GiB): then at once, on this thread.
   CallHandle call(Envelope request, CallOptions options, ReplyCallback on_reply);
   /// Blocking unary call: the final reply (end_of_stream) or the error. Returns by the deadline
   /// (plus a few ms) whatever happens. Must not be called on the client's I/O thread.

@@ -1,26 +1,27 @@
-// Private to the transport: the client's I/O-thread state (replicas, pending calls, timers) and
-// the commands other threads post to it. Exists so client.cc (calls) and client_replicas.cc
-// (replica set, liveness, resolution) share one definition. Depends on client.h, mailbox.h.
+// Private to the transport: the client's I/O thread — its loop, the commands other threads post
+// to it, and the life of a call (dispatch, retries, replies, deadlines). Replica liveness,
+// discovery and the picking policy are units of their own (replica_*.h) that this one drives.
+// Depends on client.h, call_table.h, mailbox.h, replica*.h, zmq_util.h.
 #pragma once
 
 #include <poll.h>
-#include <zmq.h>
 
-#include <algorithm>
-#include <array>
 #include <atomic>
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
+#include "shared/transport/call_table.h"
 #include "shared/transport/client.h"
 #include "shared/transport/mailbox.h"
+#include "shared/transport/replica.h"
+#include "shared/transport/replica_discovery.h"
+#include "shared/transport/replica_liveness.h"
+#include "shared/transport/replica_picker.h"
 #include "shared/transport/zmq_util.h"
 
 namespace parley::transport::detail {
@@ -28,21 +29,24 @@ namespace parley::transport::detail {
 /// Shared between a CallHandle's copies and the I/O thread.
 struct CallToken {
   std::weak_ptr<ClientCore> core;
-  std::string correlation_id;
+  std::uint64_t key = 0;       // the number in correlation_id: the call's key in the CallTable
+  std::string correlation_id;  // ClientCore::ids().format(key)
   std::atomic<bool> done{false};
 };
 
-// Commands posted to the I/O thread (handled exhaustively with std::visit).
+// Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
+// serialized on the caller's thread, without the fields the transport writes per send.
 struct StartCall {
   std::shared_ptr<CallToken> token;
-  Envelope request;
+  std::string body;
   CallOptions options;
   Clock::time_point deadline;
   ReplyCallback on_reply;
 };
 struct StreamSend {
   std::shared_ptr<CallToken> token;
-  Envelope data;
+  std::string body;
+  bool has_id = false;  // the caller set the envelope's id (else the transport writes one)
   bool end_of_stream = false;
 };
 struct CancelCall {
@@ -56,59 +60,6 @@ struct RunTask {
   std::function<void()> fn;
 };
 using Command = std::variant<StartCall, StreamSend, CancelCall, TargetsResolved, RunTask>;
-
-struct Replica {
-  std::uint64_t serial = 0;
-  std::string endpoint;
-  std::string target;
-  std::string name;
-  void* socket = nullptr;   // DEALER
-  void* monitor = nullptr;  // PAIR receiving the DEALER's monitor events
-  int socket_fd = -1;       // ZMQ_FDs, polled with poll(2)
-  int monitor_fd = -1;
-  /// Drain the DEALER to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on it (a send
-  /// may consume the notification of a reply that arrived meanwhile).
-  bool dirty = true;
-  /// Same for the monitor PAIR: a new pipe's reader starts awake, so events do not signal
-  /// ZMQ_FD until one read has hit EAGAIN; drain it once at start and whenever it signals.
-  bool monitor_dirty = true;
-  bool live = false;
-  bool retired = false;
-  Clock::time_point last_heard{};
-  Load load;
-  int in_flight = 0;
-  std::uint64_t calls_sent = 0;
-};
-
-struct PendingCall {
-  std::shared_ptr<CallToken> token;
-  Envelope request;  // kept for retries; transport fields are refilled at each send
-  CallOptions options;
-  Clock::time_point deadline;
-  Clock::time_point wait_until{};  // while parked (no live replica); set at the first park
-  ReplyCallback on_reply;
-  Replica* replica = nullptr;  // where the call is now; null while parked
-  int attempts = 0;
-  bool got_reply = false;
-  bool stream_sent = false;  // STREAM_DATA went out: the call can no longer move
-  bool send_closed = false;
-  bool waiting = false;
-  std::uint64_t next_stream_sequence = 1;
-  std::vector<Envelope> pending_stream;  // STREAM_DATA posted while parked
-  /// Serials of the replicas it was sent to (the last kMaxTried; inline: no allocation per call).
-  static constexpr std::size_t kMaxTried = 4;
-  std::array<std::uint64_t, kMaxTried> tried{};
-  std::size_t tried_count = 0;
-  bool was_tried(std::uint64_t serial) const {
-    for (std::size_t i = 0; i < std::min(tried_count, kMaxTried); ++i) {
-      if (tried[i] == serial) return true;
-    }
-    return false;
-  }
-  void note_tried(std::uint64_t serial) { tried[tried_count++ % kMaxTried] = serial; }
-  std::string last_error;
-  std::multimap<Clock::time_point, PendingCall*>::iterator deadline_entry;
-};
 
 class ClientCore : public std::enable_shared_from_this<ClientCore> {
  public:
@@ -133,25 +84,25 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::vector<ReplicaInfo> snapshot() const;
 
  private:
+  // The loop.
   void run();
   void shutdown();
   void rebuild_poll_items();
   int poll_timeout_ms(Clock::time_point now) const;
   void run_timers(Clock::time_point now);
 
-  // Commands (client.cc).
+  // Commands.
   void handle(StartCall& c, Clock::time_point now);
   void handle(StreamSend& c, Clock::time_point now);
   void handle(CancelCall& c, Clock::time_point now);
   void handle(TargetsResolved& c, Clock::time_point now);
   void handle(RunTask& c, Clock::time_point now);
 
-  // Calls (client.cc).
+  // A call's life.
   void dispatch(PendingCall& call, Clock::time_point now);
-  Replica* pick(const PendingCall& call, const std::vector<Replica*>& skip);
   int send_request(PendingCall& call, Replica& replica, Clock::time_point now);
   /// False when the send failed and the call was completed (`call` is gone).
-  bool send_stream(PendingCall& call, Envelope&& data, Clock::time_point now);
+  bool send_stream(PendingCall& call, QueuedStreamData&& data, Clock::time_point now);
   /// CANCEL for `correlation_id`; `why` travels in its status so the server knows the reason.
   void send_cancel(Replica& replica, const std::string& correlation_id, const Status& why);
   void park(PendingCall& call, Clock::time_point now);
@@ -162,26 +113,22 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void retry_or_fail(PendingCall& call, const std::string& why, Clock::time_point now);
   void on_reply(Replica& replica, Envelope&& reply, Clock::time_point now);
   /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
-  void complete(PendingCall& call, Result<Envelope> result);
-  void invoke(ReplyCallback& callback, Result<Envelope> result);
+  void complete(PendingCall& call, Result<Envelope>&& result);
+  void invoke(ReplyCallback& callback, Result<Envelope>&& result);
 
-  // Replicas (client_replicas.cc).
+  // Replica events (client_core_replicas.cc: sockets, liveness outcomes, the replica set).
   Status add_replica(const std::string& endpoint, const std::string& target);
-  void close_replica(Replica& replica);
   void read_replica(Replica& replica, Clock::time_point now);
   void read_monitor(Replica& replica, Clock::time_point now);
   void on_envelope(Replica& replica, Envelope&& envelope, Clock::time_point now);
-  void mark_live(Replica& replica, Clock::time_point now);
-  void mark_dead(Replica& replica, const std::string& reason, Clock::time_point now);
+  void became_live(Replica& replica, Clock::time_point now);
+  /// The replica died: calls on it move (when retryable) or fail.
+  void became_dead(Replica& replica, const std::string& reason, Clock::time_point now);
   void send_ping(Replica& replica);
-  void ping_tick(Clock::time_point now);
-  void probe_tick(Clock::time_point now);
   void remove_retired();
   void publish_gauges();
-  std::string describe(const Replica& replica) const;
   /// "3 replicas known: 1 live, 1 draining" (for UNAVAILABLE messages).
   std::string replica_summary() const;
-  void resolver_loop();
 
   ClientOptions options_;
   ClientStats stats_;
@@ -190,14 +137,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   std::atomic<bool> stop_{false};
   std::thread io_thread_;
   std::mutex stop_mu_;
-
-  // Resolver thread.
-  std::vector<std::string> dns_targets_;
-  std::thread resolver_thread_;
-  std::mutex resolve_mu_;
-  std::condition_variable resolve_cv_;
-  bool resolver_stop_ = false;     // guarded by resolve_mu_
-  bool refresh_requested_ = false;  // guarded by resolve_mu_
+  std::unique_ptr<ReplicaDiscovery> discovery_;  // set in init()
 
   // wait_for_live.
   std::mutex live_mu_;
@@ -205,17 +145,16 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
 
   // I/O thread only (and init() before the thread starts).
   std::vector<std::unique_ptr<Replica>> replicas_;
+  ReplicaLiveness liveness_;
+  LeastLoadedPicker picker_;
   std::uint64_t next_serial_ = 1;
-  std::unordered_map<std::string, PendingCall> calls_;
-  std::multimap<Clock::time_point, PendingCall*> deadlines_;
-  std::vector<PendingCall*> waiting_;
+  CallTable calls_;
+  std::vector<PendingCall*> waiting_;  // parked: no replica took them yet
+  std::vector<Replica*> liveness_view_;
   std::vector<pollfd> poll_fds_;
   std::vector<Replica*> poll_replicas_;
   bool poll_dirty_ = true;
   bool retired_dirty_ = false;
-  std::size_t round_robin_ = 0;
-  Clock::time_point next_ping_{};
-  Clock::time_point next_probe_{};
   std::string ping_bytes_;
   CurveKeyPair curve_client_keys_;
 };

@@ -13,6 +13,7 @@
 
 #include "shared/common/check.h"
 #include "shared/common/log.h"
+#include "shared/transport/envelope_codec.h"
 #include "shared/transport/server_core.h"
 
 namespace parley::transport {
@@ -97,7 +98,7 @@ void ServerCore::run() {
     if (outbox_.has_items()) {
       timeout_ms = 0;
     } else if (!deadlines_.empty()) {
-      auto left = deadlines_.begin()->first - Clock::now();
+      auto left = deadlines_.earliest() - Clock::now();
       // Round up: waking a millisecond early would spin until the deadline.
       timeout_ms = static_cast<int>(
           std::clamp<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count(), 0, 60'000));
@@ -161,29 +162,38 @@ void ServerCore::read_socket() {
   }
 }
 
+namespace {
+
+bool parse_envelope(Envelope& env, const void* data, std::size_t size) {
+  try {
+    return size <= static_cast<std::size_t>(INT32_MAX) && env.ParseFromArray(data, static_cast<int>(size));
+  } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
+    return false;
+  }
+}
+
+}  // namespace
+
 void ServerCore::handle_message(const std::string& identity, const void* data, std::size_t size, int frames) {
   if (frames != 2) {
     malformed(identity, "",
               "expected one envelope frame after the routing id, got " + std::to_string(frames - 1) + " frames");
     return;
   }
-  Envelope env;
-  bool parsed = false;
-  try {
-    parsed = size <= static_cast<std::size_t>(INT32_MAX) && env.ParseFromArray(data, static_cast<int>(size));
-  } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
-    parsed = false;
+  // A REQUEST is parsed once, straight into its call's arena; the rest into a local envelope.
+  const std::optional<int> peeked = peek_kind(data, size);
+  if (peeked == v1::REQUEST) {
+    on_request(identity, data, size);
+    return;
   }
-  if (!parsed) {
+  Envelope env;
+  if (!peeked || !parse_envelope(env, data, size)) {
     malformed(identity, "", "frame of " + std::to_string(size) + " bytes is not a parley.v1.Envelope");
     return;
   }
   const int kind = static_cast<int>(env.kind());
   // proto3 enums are open: unknown numbers arrive as themselves, hence the default below.
   switch (kind) {
-    case v1::REQUEST:
-      on_request(identity, std::move(env));
-      return;
     case v1::STREAM_DATA:
       on_stream_data(identity, std::move(env));
       return;
@@ -209,20 +219,29 @@ void ServerCore::malformed(const std::string& identity, const std::string& corre
 
 void ServerCore::reply_direct(const std::string& identity, const std::string& correlation_id, const Status& status,
                               v1::EnvelopeKind kind) {
-  Envelope reply;
-  reply.set_id(ids_.next());
-  reply.set_correlation_id(correlation_id);
-  reply.set_kind(kind);
-  reply.set_end_of_stream(true);
-  reply.set_replica(replica_);
-  if (!status.is_ok()) set_status(reply, status);
-  set_load(reply, current_load());
-  Message message = serialize(reply);
+  Envelope body;  // only the status; the transport's fields are written after it
+  if (!status.is_ok()) set_status(body, status);
+  const Load load = current_load();
+  IdBuffer id;
+  TransportFields f;
+  f.id = id.next(ids_);
+  f.correlation_id = correlation_id;
+  f.kind = kind;
+  f.end_of_stream = true;
+  f.replica = replica_;
+  f.load = &load;
+  Message message = encode_envelope(body, f);
   if (send_frames(identity, message) == 0) stats_.replies_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ServerCore::on_request(const std::string& identity, Envelope&& env) {
+void ServerCore::on_request(const std::string& identity, const void* data, std::size_t size) {
   const Clock::time_point now = Clock::now();
+  auto call = std::make_shared<ServerCall>(ServerCall::Passkey(), shared_from_this(), identity, now);
+  if (!parse_envelope(*call->request_, data, size)) {
+    malformed(identity, "", "frame of " + std::to_string(size) + " bytes is not a parley.v1.Envelope");
+    return;
+  }
+  const Envelope& env = *call->request_;
   if (env.correlation_id().empty()) {
     malformed(identity, "", "REQUEST without correlation_id");
     return;
@@ -231,10 +250,7 @@ void ServerCore::on_request(const std::string& identity, Envelope&& env) {
     malformed(identity, env.correlation_id(), "REQUEST without method");
     return;
   }
-  std::string key = identity;
-  key += '\0';
-  key += env.correlation_id();
-  if (calls_.count(key) != 0) {
+  if (calls_.count(ServerCallKey::of(*call)) != 0) {
     // Answering would end the client's live call with the same id; drop and count instead.
     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "server: duplicate REQUEST for an open call dropped"
@@ -258,14 +274,11 @@ void ServerCore::on_request(const std::string& identity, Envelope&& env) {
                                          ? std::chrono::microseconds(options_.default_deadline)
                                          : std::chrono::microseconds(remaining);
   budget = std::min<std::chrono::microseconds>(budget, options_.max_deadline);
-  const Clock::time_point deadline = now + budget;
-
-  auto call = std::make_shared<ServerCall>(ServerCall::Passkey(), shared_from_this(), identity, std::move(key),
-                                           std::move(env), now, deadline);
+  call->deadline_ = now + budget;
   call->in_table_ = true;
   call->client_closed_ = !call->client_streaming();
-  call->deadline_entry_ = deadlines_.emplace(deadline, call.get());
-  calls_.emplace(call->key_, call);
+  deadlines_.push(call.get(), call->deadline_);
+  calls_.emplace(ServerCallKey::of(*call), call);
   stats_.active_calls.fetch_add(1, std::memory_order_relaxed);
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   try {
@@ -284,10 +297,7 @@ void ServerCore::on_stream_data(const std::string& identity, Envelope&& env) {
     malformed(identity, "", "STREAM_DATA without correlation_id");
     return;
   }
-  std::string key = identity;
-  key += '\0';
-  key += env.correlation_id();
-  auto it = calls_.find(key);
+  auto it = calls_.find(ServerCallKey{identity, env.correlation_id()});
   if (it == calls_.end()) {
     // Normal after a deadline or finish raced with the client's stream: not malformed.
     stats_.stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -321,10 +331,7 @@ void ServerCore::on_cancel(const std::string& identity, const Envelope& env) {
     malformed(identity, "", "CANCEL without correlation_id");
     return;
   }
-  std::string key = identity;
-  key += '\0';
-  key += env.correlation_id();
-  auto it = calls_.find(key);
+  auto it = calls_.find(ServerCallKey{identity, env.correlation_id()});
   if (it == calls_.end()) return;  // already over: the cancel crossed our last reply
   std::shared_ptr<ServerCall> call = it->second;
   // The CANCEL's status says why (the client's deadline, its caller, ...); none = CANCELLED.
@@ -395,10 +402,8 @@ void ServerCore::process(ServerOutbound& item) {
 }
 
 void ServerCore::expire_deadlines(Clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    ServerCall* call = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    call->deadline_entry_ = deadlines_.end();
+  while (!deadlines_.empty() && deadlines_.earliest() <= now) {
+    ServerCall* call = deadlines_.pop();
     std::lock_guard lock(call->mu_);
     if (call->state_.load() == ServerCall::State::kActive) {
       call->fail_locked(deadline_exceeded("deadline passed while the call was being served"), true);
@@ -409,12 +414,10 @@ void ServerCore::expire_deadlines(Clock::time_point now) {
 void ServerCore::remove_call(ServerCall* call) {
   if (!call->in_table_) return;
   call->in_table_ = false;
-  if (call->deadline_entry_ != deadlines_.end()) {
-    deadlines_.erase(call->deadline_entry_);
-    call->deadline_entry_ = deadlines_.end();
-  }
+  deadlines_.erase(call);
   stats_.active_calls.fetch_sub(1, std::memory_order_relaxed);
-  calls_.erase(call->key_);  // may destroy *call: keep this last
+  auto it = calls_.find(ServerCallKey::of(*call));
+  if (it != calls_.end()) calls_.erase(it);  // may destroy *call: keep this last
 }
 
 void ServerCore::shutdown() {

@@ -1,7 +1,7 @@
 // The transport's server: a ROUTER socket on one I/O thread that turns incoming envelopes into
 // calls for a handler and sends the handler's replies back, enforcing deadlines, cancels, pings,
 // draining and input validation. Exists so services never touch sockets or envelope bookkeeping.
-// Depends on libzmq, parley_proto, shared/common, transport/{wire,stats,curve}.
+// Depends on libzmq, parley_proto (+ protobuf arenas), shared/common, transport/{wire,stats,curve,deadline_heap}.
 #pragma once
 
 #include <atomic>
@@ -9,16 +9,19 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "shared/common/status.h"
 #include "shared/transport/curve.h"
+#include "shared/transport/deadline_heap.h"
 #include "shared/transport/stats.h"
 #include "shared/transport/wire.h"
 
@@ -26,6 +29,7 @@ namespace parley::transport {
 
 namespace detail {
 class ServerCore;
+struct ServerCallKey;
 }
 
 struct ServerOptions {
@@ -78,21 +82,20 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
  public:
   /// Made by the server only (the Passkey is private); public so that make_shared can reach it.
-  ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string identity, std::string key,
-             Envelope request, Clock::time_point arrival, Clock::time_point deadline);
+  ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string_view identity, Clock::time_point arrival);
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
   ~ServerCall();
 
-  /// The REQUEST envelope as received (immutable).
-  const Envelope& request() const { return request_; }
-  const std::string& method() const { return request_.method(); }
-  const std::string& correlation_id() const { return request_.correlation_id(); }
+  /// The REQUEST envelope as received (immutable; it lives as long as the call).
+  const Envelope& request() const { return *request_; }
+  const std::string& method() const { return request_->method(); }
+  const std::string& correlation_id() const { return request_->correlation_id(); }
   /// Arrival time + deadline_remaining_us (or ServerOptions::default_deadline when it was 0).
   Clock::time_point deadline() const { return deadline_; }
   Clock::time_point arrival() const { return arrival_; }
   /// True when the client will send STREAM_DATA after the REQUEST (REQUEST.end_of_stream false).
-  bool client_streaming() const { return !request_.end_of_stream(); }
+  bool client_streaming() const { return !request_->end_of_stream(); }
 
   /// True once the call was cancelled (client CANCEL, deadline, reply undeliverable, server
   /// stopped) or its deadline has passed: stop working, replies will be dropped.
@@ -123,6 +126,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
  private:
   friend class detail::ServerCore;
+  friend class detail::DeadlineHeap<ServerCall>;
+  friend struct detail::ServerCallKey;
   enum class State : std::uint8_t { kActive, kFinished, kCancelled };
   using StreamCallback = std::function<void(Envelope)>;
 
@@ -140,10 +145,14 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
   std::shared_ptr<detail::ServerCore> core_;
   const std::string identity_;  // ROUTER routing id of the client connection
-  const std::string key_;       // identity + correlation id: the server's call table key
-  const Envelope request_;
+  // The request lives on the call's own arena, whose first block is inline: parsing a request
+  // allocates nothing beyond the call itself and string bodies over 15 bytes (issue 18).
+  static constexpr std::size_t kInlineArenaBytes = 2048;
+  alignas(16) char arena_block_[kInlineArenaBytes];
+  google::protobuf::Arena arena_;
+  Envelope* request_;  // on arena_; parsed by the server before anyone else sees the call
   const Clock::time_point arrival_;
-  const Clock::time_point deadline_;
+  Clock::time_point deadline_;  // set by the server once, before anyone else sees the call
 
   mutable std::mutex mu_;
   std::atomic<State> state_{State::kActive};  // written under mu_
@@ -151,13 +160,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   Status cancel_status_;                      // guarded by mu_
   std::shared_ptr<StreamCallback> stream_callback_;       // guarded by mu_
   std::function<void(const Status&)> cancel_callback_;    // guarded by mu_
-  std::deque<Envelope> buffered_stream_;                  // guarded by mu_
+  std::unique_ptr<std::deque<Envelope>> buffered_stream_;  // guarded by mu_; made when needed
 
   // I/O thread only.
   bool in_table_ = false;
   bool client_closed_ = false;        // client stream ended (or never existed)
   std::uint64_t next_stream_sequence_ = 1;
-  std::multimap<Clock::time_point, ServerCall*>::iterator deadline_entry_;
+  detail::DeadlineHook deadline_hook;  // in the server's deadline heap while in the table
 };
 
 /// What the server hands calls to. The service host implements it (enqueue into actors).

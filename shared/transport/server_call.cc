@@ -1,18 +1,19 @@
 // ServerCall: a call's reply path (sequence numbers, deadline checks, serialization on the
 // caller's thread), its cancellation, and the delivery of a client stream to the service.
 // Depends on server_core.h.
+#include "shared/transport/envelope_codec.h"
 #include "shared/transport/server_core.h"
 
 namespace parley::transport {
 
-ServerCall::ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string identity, std::string key,
-                       Envelope request, Clock::time_point arrival, Clock::time_point deadline)
+ServerCall::ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string_view identity,
+                       Clock::time_point arrival)
     : core_(std::move(core)),
-      identity_(std::move(identity)),
-      key_(std::move(key)),
-      request_(std::move(request)),
+      identity_(identity),
+      arena_(arena_block_, sizeof(arena_block_)),
+      request_(google::protobuf::Arena::CreateMessage<Envelope>(&arena_)),
       arrival_(arrival),
-      deadline_(deadline) {}
+      deadline_(arrival) {}
 
 ServerCall::~ServerCall() = default;
 
@@ -61,21 +62,28 @@ void ServerCall::fail_locked(const Status& status, bool deadline) {
 }
 
 bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel, bool deadline) {
-  reply.set_kind(v1::REPLY);
-  reply.set_correlation_id(request_.correlation_id());
-  reply.set_sequence(next_sequence_++);
-  reply.set_end_of_stream(last);
-  reply.set_replica(core_->replica());
-  if (reply.id().empty()) reply.set_id(core_->ids().next());
-  if (reply.session_id().empty() && !request_.session_id().empty()) reply.set_session_id(request_.session_id());
-  if (reply.trace_id().empty() && !request_.trace_id().empty()) reply.set_trace_id(request_.trace_id());
-  set_load(reply, core_->current_load());
+  // The reply is serialized here, on the caller's thread, with the transport's fields written
+  // straight after it (envelope_codec.h): no setter copies, one allocation.
+  const bool has_id = !reply.id().empty();
+  detail::clear_transport_fields(reply, /*keep_id=*/true);
+  const Load load = core_->current_load();
+  detail::IdBuffer id;
+  detail::TransportFields f;
+  if (!has_id) f.id = id.next(core_->ids());
+  f.correlation_id = request_->correlation_id();
+  f.kind = v1::REPLY;
+  f.sequence = next_sequence_++;
+  f.end_of_stream = last;
+  f.replica = core_->replica();
+  if (reply.session_id().empty()) f.session_id = request_->session_id();
+  if (reply.trace_id().empty()) f.trace_id = request_->trace_id();
+  f.load = &load;
   if (last && state_.load(std::memory_order_relaxed) == State::kActive) {
     state_.store(State::kFinished, std::memory_order_release);
   }
   detail::ServerOutbound item;
   item.call = shared_from_this();
-  item.message = detail::serialize(reply);
+  item.message = detail::encode_envelope(reply, f);
   item.last = last;
   item.notify_cancel = notify_cancel;
   item.deadline = deadline;
@@ -102,17 +110,18 @@ void ServerCall::deliver_stream(Envelope&& envelope) {
       core_->stats().stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    if (stream_callback_ && buffered_stream_.empty()) {
+    if (stream_callback_ && (!buffered_stream_ || buffered_stream_->empty())) {
       callback = stream_callback_;
     } else {
-      if (buffered_stream_.size() >= core_->options().max_buffered_stream_envelopes) {
-        fail_locked(resource_exhausted("more than " + std::to_string(buffered_stream_.size()) +
+      if (!buffered_stream_) buffered_stream_ = std::make_unique<std::deque<Envelope>>();
+      if (buffered_stream_->size() >= core_->options().max_buffered_stream_envelopes) {
+        fail_locked(resource_exhausted("more than " + std::to_string(buffered_stream_->size()) +
                                        " stream envelopes arrived before the service took the stream"),
                     false);
-        buffered_stream_.clear();
+        buffered_stream_->clear();
         return;
       }
-      buffered_stream_.push_back(std::move(envelope));
+      buffered_stream_->push_back(std::move(envelope));
       if (!stream_callback_) return;
     }
   }
@@ -129,13 +138,13 @@ void ServerCall::flush_stream() {
     Envelope next;
     {
       std::lock_guard lock(mu_);
-      if (buffered_stream_.empty() || !stream_callback_) return;
+      if (!buffered_stream_ || buffered_stream_->empty() || !stream_callback_) return;
       if (state_.load(std::memory_order_relaxed) != State::kActive) {
-        buffered_stream_.clear();
+        buffered_stream_->clear();
         return;
       }
-      next = std::move(buffered_stream_.front());
-      buffered_stream_.pop_front();
+      next = std::move(buffered_stream_->front());
+      buffered_stream_->pop_front();
       callback = stream_callback_;
     }
     (*callback)(std::move(next));
@@ -151,7 +160,7 @@ void ServerCall::notify_cancel() {
     callback = std::move(cancel_callback_);
     cancel_callback_ = nullptr;
     status = cancel_status_;
-    buffered_stream_.clear();
+    buffered_stream_.reset();
   }
   callback(status);
 }
@@ -161,7 +170,7 @@ void ServerCall::on_stream_data(std::function<void(Envelope)> callback) {
   {
     std::lock_guard lock(mu_);
     stream_callback_ = std::make_shared<StreamCallback>(std::move(callback));
-    flush = !buffered_stream_.empty();
+    flush = buffered_stream_ && !buffered_stream_->empty();
   }
   if (flush) core_->post_task([self = shared_from_this()] { self->flush_stream(); });
 }

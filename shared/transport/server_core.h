@@ -5,9 +5,9 @@
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +16,21 @@
 #include "shared/transport/zmq_util.h"
 
 namespace parley::transport::detail {
+
+/// Key of the server's call table: (client connection, correlation id), as views of the call's
+/// own strings (nothing copied per call) or of an incoming message (a lookup).
+struct ServerCallKey {
+  std::string_view identity;
+  std::string_view correlation_id;
+  bool operator==(const ServerCallKey&) const = default;
+  static ServerCallKey of(const ServerCall& c) { return {c.identity_, c.request_->correlation_id()}; }
+};
+struct ServerCallKeyHash {
+  std::size_t operator()(const ServerCallKey& k) const {
+    const std::size_t a = std::hash<std::string_view>()(k.identity);
+    return a ^ (std::hash<std::string_view>()(k.correlation_id) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
+  }
+};
 
 /// One unit of work for the I/O thread: a serialized reply to send, or a task to run there.
 struct ServerOutbound {
@@ -70,7 +85,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
  private:
   void read_socket();
   void handle_message(const std::string& identity, const void* data, std::size_t size, int frames);
-  void on_request(const std::string& identity, Envelope&& env);
+  void on_request(const std::string& identity, const void* data, std::size_t size);
   void on_stream_data(const std::string& identity, Envelope&& env);
   void on_cancel(const std::string& identity, const Envelope& env);
   void on_ping(const std::string& identity, const Envelope& env);
@@ -98,8 +113,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void* socket_ = nullptr;
 
   // I/O thread only.
-  std::unordered_map<std::string, std::shared_ptr<ServerCall>> calls_;
-  std::multimap<Clock::time_point, ServerCall*> deadlines_;
+  std::unordered_map<ServerCallKey, std::shared_ptr<ServerCall>, ServerCallKeyHash> calls_;
+  DeadlineHeap<ServerCall> deadlines_;
   std::vector<ServerOutbound> batch_;
   // The ROUTER must be drained to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on
   // it (a send may consume the notification of a message that arrived meanwhile).

@@ -4,6 +4,7 @@
 #include "shared/transport/wire.h"
 
 #include <charconv>
+#include <cstring>
 #include <random>
 
 namespace parley::transport {
@@ -45,19 +46,24 @@ std::int64_t remaining_us(Clock::time_point deadline, Clock::time_point now) {
 }
 
 IdGenerator::IdGenerator(std::string_view tag) {
+  // Six random base-36 characters: ids stay within std::string's 15-byte small-string buffer for
+  // the first 36^7 (78 billion) envelopes, so a parsed id costs no allocation of its own. Calls
+  // only need ids unique per connection; the random part tells processes apart in logs.
   std::random_device rd;
-  std::uint64_t r = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-  char buf[24];
+  const std::uint64_t r = ((static_cast<std::uint64_t>(rd()) << 32) ^ rd()) % 2'176'782'336ull;  // 36^6
+  char buf[8];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), r, 36);
   (void)ec;
-  prefix_.assign(tag);
+  prefix_.assign(tag.substr(0, 8));
+  prefix_.append(6 - static_cast<std::size_t>(end - buf), '0');
   prefix_.append(buf, end);
   prefix_ += '-';
 }
 
-std::string IdGenerator::next() {
-  std::uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
-  char buf[24];
+std::string IdGenerator::next() { return format(reserve()); }
+
+std::string IdGenerator::format(std::uint64_t n) const {
+  char buf[16];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n, 36);
   (void)ec;
   std::string out;
@@ -65,6 +71,28 @@ std::string IdGenerator::next() {
   out += prefix_;
   out.append(buf, end);
   return out;
+}
+
+std::string_view IdGenerator::next_into(Buffer& buffer) {
+  const std::uint64_t n = reserve();
+  std::memcpy(buffer.data(), prefix_.data(), prefix_.size());
+  char* begin = buffer.data() + prefix_.size();
+  auto [end, ec] = std::to_chars(begin, buffer.data() + buffer.size(), n, 36);
+  (void)ec;
+  return std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
+}
+
+std::optional<std::uint64_t> IdGenerator::parse(std::string_view id) const {
+  if (id.size() <= prefix_.size() || id.substr(0, prefix_.size()) != prefix_) return std::nullopt;
+  std::string_view digits = id.substr(prefix_.size());
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, 36);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  // Only the canonical spelling (to_chars: lowercase, no leading zeros) names a call of ours.
+  char again[16];
+  auto [e2, ec2] = std::to_chars(again, again + sizeof(again), n, 36);
+  if (ec2 != std::errc() || std::string_view(again, static_cast<std::size_t>(e2 - again)) != digits) return std::nullopt;
+  return n;
 }
 
 }  // namespace parley::transport

@@ -3,9 +3,11 @@
 // Depends on shared/common, parley_proto.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,12 +42,23 @@ std::string kind_name(int kind);
 /// deadline" on the wire), or negative when the deadline has already passed.
 std::int64_t remaining_us(Clock::time_point deadline, Clock::time_point now);
 
-/// Unique ids for envelopes and calls: "<random prefix>-<counter>". Thread-safe.
+/// Unique ids for envelopes and calls: "<random prefix>-<counter in base 36>". Thread-safe.
 class IdGenerator {
  public:
+  /// Room for any id (prefix of at most 15 characters, 13 base-36 digits).
+  using Buffer = std::array<char, 40>;
+
   /// `tag` is put in front of the random prefix (e.g. "c" for clients) to help reading logs.
   explicit IdGenerator(std::string_view tag);
   std::string next();
+  /// Same as next(), written into `buffer` (no allocation); the view points into it.
+  std::string_view next_into(Buffer& buffer);
+  /// Reserves the next counter value; format(n) is then its id (for callers that key by number).
+  std::uint64_t reserve() { return counter_.fetch_add(1, std::memory_order_relaxed); }
+  std::string format(std::uint64_t n) const;
+  /// The counter inside an id of this generator; nullopt for any other string.
+  std::optional<std::uint64_t> parse(std::string_view id) const;
+  const std::string& prefix() const { return prefix_; }
 
  private:
   std::string prefix_;

@@ -137,8 +137,11 @@ bool read_monitor_event(void* monitor, MonitorEvent* out) {
     zmq_msg_close(&first);
     return false;
   }
-  bool ok = zmq_msg_size(&first) >= 6;
-  if (ok) {
+  // A short frame is not an event, but it was a message: report it (event 0, ignored) so the
+  // caller keeps reading to EAGAIN, which is what re-arms the monitor's ZMQ_FD.
+  out->event = 0;
+  out->value = 0;
+  if (zmq_msg_size(&first) >= 6) {
     const auto* data = static_cast<const std::uint8_t*>(zmq_msg_data(&first));
     std::memcpy(&out->event, data, sizeof(out->event));
     std::memcpy(&out->value, data + 2, sizeof(out->value));
@@ -157,7 +160,7 @@ bool read_monitor_event(void* monitor, MonitorEvent* out) {
     more = zmq_msg_more(&part) != 0;
     zmq_msg_close(&part);
   }
-  return ok;
+  return true;
 }
 
 }  // namespace parley::transport::detail

@@ -86,7 +86,8 @@ struct MonitorEvent {
   std::uint32_t value = 0;
   std::string endpoint;
 };
-/// Reads one event from a monitor PAIR socket without blocking; false when none is ready.
+/// Reads one event from a monitor PAIR socket without blocking; false when none is ready (EAGAIN).
+/// A message too short to be an event comes back as event 0 (read on: EAGAIN re-arms ZMQ_FD).
 bool read_monitor_event(void* monitor, MonitorEvent* out);
 
 }  // namespace parley::transport::detail

@@ -24,6 +24,7 @@
 #include "kernels/ops/gemm_q4.h"
 #include "kernels/ops/quantize.h"
 #include "kernels/ops/sparse24.h"
+#include "shared/common/status.h"
 #include "shared/engine/dtype.h"
 
 #if defined(PARLEY_HAVE_OPENBLAS)
@@ -45,6 +46,14 @@ std::vector<float> random_floats(std::size_t n, unsigned seed) {
     x = static_cast<float>(static_cast<int>(s >> 9) % 2001 - 1000) / 1000.0f;
   }
   return v;
+}
+
+// Every call's Status is checked (a failing call returns at once and would look fast): the first
+// failure prints what failed and ends the benchmark with exit code 1.
+void check(const parley::Status& status, const char* what) {
+  if (status.is_ok()) return;
+  std::fprintf(stderr, "kernels_cpu_bench: %s failed: %s\n", what, status.to_string().c_str());
+  std::exit(1);
 }
 
 // Seconds per call: best of `reps` batches, each batch long enough to be measurable.
@@ -116,23 +125,23 @@ int main(int argc, char** argv) {
     std::vector<float> as(static_cast<std::size_t>(max_m)), ws(static_cast<std::size_t>(s.n));
     QuantizeArgs q;
     q.rows = max_m; q.cols = s.k; q.x = a.data(); q.ldx = s.k; q.y = aq.data(); q.ldy = s.k; q.scales = as.data();
-    (void)cpu::quantize(q);
+    check(cpu::quantize(q), "quantize");
     q.rows = s.n; q.x = w.data(); q.y = wq.data(); q.scales = ws.data();
-    (void)cpu::quantize(q);
+    check(cpu::quantize(q), "quantize");
     for (std::int64_t m : ms) {
       const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
       GemmInt8Args gi;
       gi.m = m; gi.n = s.n; gi.k = s.k; gi.a = aq.data(); gi.lda = s.k; gi.b = wq.data(); gi.ldb = s.k;
       gi.a_scales = as.data(); gi.b_scales = ws.data(); gi.c = c.data(); gi.ldc = s.n;
       ExecContext ctx;
-      const double t_i8 = time_call([&] { (void)cpu::gemm_int8(gi, ctx); }, batch_s);
+      const double t_i8 = time_call([&] { check(cpu::gemm_int8(gi, ctx), "gemm_int8"); }, batch_s);
       ExecContext ctx2;
       ctx2.cpu_isa = CpuIsa::kAvx2;
-      const double t_i8_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { (void)cpu::gemm_int8(gi, ctx2); }, batch_s) : 0.0;
+      const double t_i8_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { check(cpu::gemm_int8(gi, ctx2), "gemm_int8"); }, batch_s) : 0.0;
       GemmArgs gf;
       gf.m = m; gf.n = s.n; gf.k = s.k; gf.a = a.data(); gf.lda = s.k; gf.b = w.data(); gf.ldb = s.k;
       gf.c = c.data(); gf.ldc = s.n;
-      const double t_f32 = time_call([&] { (void)cpu::gemm(gf, ctx); }, batch_s);
+      const double t_f32 = time_call([&] { check(cpu::gemm(gf, ctx), "gemm"); }, batch_s);
       double t_blas = 0.0;
 #if defined(PARLEY_HAVE_OPENBLAS)
       t_blas = time_call([&] {
@@ -156,24 +165,24 @@ int main(int argc, char** argv) {
     auto w = random_floats(static_cast<std::size_t>(s.n * s.k), 3);
     Prune24Args p;
     p.rows = s.n; p.cols = s.k; p.w = w.data(); p.ldw = s.k;
-    (void)cpu::prune24(p);
+    check(cpu::prune24(p), "prune24");
     std::vector<std::int8_t> wq(w.size());
     std::vector<float> ws(static_cast<std::size_t>(s.n));
     QuantizeArgs q;
     q.rows = s.n; q.cols = s.k; q.x = w.data(); q.ldx = s.k; q.y = wq.data(); q.ldy = s.k; q.scales = ws.data();
-    (void)cpu::quantize(q);
+    check(cpu::quantize(q), "quantize");
     std::vector<std::int8_t> vals(static_cast<std::size_t>(s.n * s.k / 2));
     std::vector<std::uint8_t> meta(static_cast<std::size_t>(s.n * sparse24_meta_bytes(s.k)));
     Compress24Args cp;
     cp.rows = s.n; cp.cols = s.k; cp.w = wq.data(); cp.ldw = s.k; cp.dtype = parley::engine::DType::kI8;
     cp.values = vals.data(); cp.values_ld = s.k / 2; cp.meta = meta.data(); cp.meta_ld = sparse24_meta_bytes(s.k);
-    (void)cpu::compress24(cp);
+    check(cpu::compress24(cp), "compress24");
     for (std::int64_t m : {1, 128}) {
       const auto a = random_floats(static_cast<std::size_t>(m * s.k), 4);
       std::vector<std::int8_t> aq(a.size());
       std::vector<float> as(static_cast<std::size_t>(m)), c(static_cast<std::size_t>(m * s.n));
       q.rows = m; q.x = a.data(); q.y = aq.data(); q.scales = as.data();
-      (void)cpu::quantize(q);
+      check(cpu::quantize(q), "quantize");
       GemmInt8Args gi;
       gi.m = m; gi.n = s.n; gi.k = s.k; gi.a = aq.data(); gi.lda = s.k; gi.b = wq.data(); gi.ldb = s.k;
       gi.a_scales = as.data(); gi.b_scales = ws.data(); gi.c = c.data(); gi.ldc = s.n;
@@ -183,8 +192,8 @@ int main(int argc, char** argv) {
       gs.b.values_ld = s.k / 2; gs.b.meta = meta.data(); gs.b.meta_ld = cp.meta_ld;
       gs.a_scales = as.data(); gs.b_scales = ws.data(); gs.c = c.data(); gs.ldc = s.n;
       const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-      const double td = time_call([&] { (void)cpu::gemm_int8(gi); }, batch_s);
-      const double ts = time_call([&] { (void)cpu::sparse24_gemm(gs); }, batch_s);
+      const double td = time_call([&] { check(cpu::gemm_int8(gi), "gemm_int8"); }, batch_s);
+      const double ts = time_call([&] { check(cpu::sparse24_gemm(gs), "sparse24_gemm"); }, batch_s);
       std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f | %7.2fx\n", s.model, static_cast<long long>(s.k),
                   static_cast<long long>(s.n), static_cast<long long>(m), flops / td / 1e9, flops / ts / 1e9, td / ts);
     }
@@ -198,9 +207,9 @@ int main(int argc, char** argv) {
     std::vector<std::uint8_t> q4(static_cast<std::size_t>(s.n * parley::engine::row_bytes(parley::engine::DType::kQ4_0, s.k)));
     GgufQuantizeArgs gq;
     gq.rows = s.n; gq.cols = s.k; gq.x = w.data(); gq.ldx = s.k; gq.type = parley::engine::DType::kQ8_0; gq.y = q8.data();
-    (void)cpu::gguf_quantize(gq);
+    check(cpu::gguf_quantize(gq), "gguf_quantize");
     gq.type = parley::engine::DType::kQ4_0; gq.y = q4.data();
-    (void)cpu::gguf_quantize(gq);
+    check(cpu::gguf_quantize(gq), "gguf_quantize");
     for (std::int64_t m : {1, 128}) {
       const auto a = random_floats(static_cast<std::size_t>(m * s.k), 6);
       std::vector<float> c(static_cast<std::size_t>(m * s.n));
@@ -208,11 +217,11 @@ int main(int argc, char** argv) {
       g.m = m; g.n = s.n; g.k = s.k; g.a = a.data(); g.lda = s.k; g.ldb = s.k; g.c = c.data(); g.ldc = s.n;
       const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
       g.b = w.data(); g.b_type = parley::engine::DType::kF32;
-      const double tf = time_call([&] { (void)cpu::gemm(g); }, batch_s);
+      const double tf = time_call([&] { check(cpu::gemm(g), "gemm"); }, batch_s);
       g.b = q8.data(); g.b_type = parley::engine::DType::kQ8_0;
-      const double t8 = time_call([&] { (void)cpu::gemm(g); }, batch_s);
+      const double t8 = time_call([&] { check(cpu::gemm(g), "gemm"); }, batch_s);
       g.b = q4.data(); g.b_type = parley::engine::DType::kQ4_0;
-      const double t4 = time_call([&] { (void)cpu::gemm(g); }, batch_s);
+      const double t4 = time_call([&] { check(cpu::gemm(g), "gemm"); }, batch_s);
       std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f %9.1f | %8.2fx\n", s.model, static_cast<long long>(s.k),
                   static_cast<long long>(s.n), static_cast<long long>(m), flops / tf / 1e9, flops / t8 / 1e9, flops / t4 / 1e9, tf / t4);
     }
@@ -230,17 +239,17 @@ int main(int argc, char** argv) {
     std::vector<float> ws(static_cast<std::size_t>(s.n));
     QuantizeArgs q;
     q.rows = s.n; q.cols = s.k; q.x = w.data(); q.ldx = s.k; q.y = wq.data(); q.ldy = s.k; q.scales = ws.data();
-    (void)cpu::quantize(q);
+    check(cpu::quantize(q), "quantize");
     std::vector<std::vector<std::uint8_t>> packed;
     for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
       std::vector<std::uint8_t> blocks(static_cast<std::size_t>(s.n * parley::engine::row_bytes(t, s.k)));
       GgufQuantizeArgs gq;
       gq.rows = s.n; gq.cols = s.k; gq.x = w.data(); gq.ldx = s.k; gq.type = t; gq.y = blocks.data();
-      (void)cpu::gguf_quantize(gq);
+      check(cpu::gguf_quantize(gq), "gguf_quantize");
       packed.emplace_back(static_cast<std::size_t>(gemm_q4_packed_bytes(t, s.n, s.k)));
       GemmQ4PackArgs pa;
       pa.n = s.n; pa.k = s.k; pa.src = blocks.data(); pa.type = t; pa.dst = packed.back().data();
-      (void)cpu::pack_gemm_q4(pa);
+      check(cpu::pack_gemm_q4(pa), "pack_gemm_q4");
     }
     for (std::int64_t m : {1, 2, 4, 8, 16}) {
       const auto a = random_floats(static_cast<std::size_t>(m * s.k), 8);
@@ -251,19 +260,19 @@ int main(int argc, char** argv) {
       GemmInt8Args gi;
       gi.m = m; gi.n = s.n; gi.k = s.k; gi.a = aq.data(); gi.lda = s.k; gi.b = wq.data(); gi.ldb = s.k;
       gi.a_scales = as.data(); gi.b_scales = ws.data(); gi.c = c.data(); gi.ldc = s.n;
-      const double t_i8 = time_call([&] { (void)cpu::quantize(qa); (void)cpu::gemm_int8(gi); }, batch_s);
+      const double t_i8 = time_call([&] { check(cpu::quantize(qa), "quantize"); check(cpu::gemm_int8(gi), "gemm_int8"); }, batch_s);
       GemmQ4Args g4;
       g4.m = m; g4.n = s.n; g4.k = s.k; g4.a = a.data(); g4.lda = s.k; g4.c = c.data(); g4.ldc = s.n;
       double t[3];
       const DType types[3] = {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0};
       for (int v = 0; v < 3; ++v) {
         g4.b = packed[static_cast<std::size_t>(v)].data(); g4.b_type = types[v];
-        t[v] = time_call([&] { (void)cpu::gemm_q4(g4); }, batch_s);
+        t[v] = time_call([&] { check(cpu::gemm_q4(g4), "gemm_q4"); }, batch_s);
       }
       ExecContext ctx2;
       ctx2.cpu_isa = CpuIsa::kAvx2;
       g4.b = packed[1].data(); g4.b_type = DType::kQ4_1;
-      const double t_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { (void)cpu::gemm_q4(g4, ctx2); }, batch_s) : 0.0;
+      const double t_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { check(cpu::gemm_q4(g4, ctx2), "gemm_q4"); }, batch_s) : 0.0;
       const double ops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
       auto rate = [&](double x) { return x > 0 ? ops / x / 1e9 : 0.0; };
       const double i8_bytes = static_cast<double>(s.n * s.k), q41_bytes = static_cast<double>(packed[1].size());

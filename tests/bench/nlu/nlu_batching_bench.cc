@@ -136,9 +136,10 @@ int main(int argc, char** argv) {
   if (auto f = nlu::EncoderFeaturizer::open(encoder_dir, false, thread_alone); f.ok()) {
     featurizer = std::move(*f);
   } else {
-    std::cout << "encoder unavailable (" << f.status().to_string()
-              << "); using the hash stand-in: batching cannot help it, figures are not meaningful\n";
-    featurizer = std::make_shared<nlu::HashFeaturizer>(64);
+    // No silent stand-in: figures of another featurizer would be reported as the encoder's.
+    std::cerr << "nlu_batching_bench: the encoder does not load (" << f.status().to_string()
+              << "); run tools/models/fetch or pass --encoder-dir\n";
+    return 1;
   }
 
   v1::TrainRequest bot;
@@ -182,5 +183,10 @@ int main(int argc, char** argv) {
               batched.qps, batched.p50_ms, batched.p99_ms, batched.mean_batch, batched.errors);
   std::printf("throughput ratio batched/single: %.2fx; p99 ratio: %.2fx\n", batched.qps / std::max(single.qps, 1e-9),
               batched.p99_ms / std::max(single.p99_ms, 1e-9));
+  if (single.errors + batched.errors > 0) {
+    std::fprintf(stderr, "nlu_batching_bench: %zu parses failed (excluded from the figures above)\n",
+                 single.errors + batched.errors);
+    return 1;
+  }
   return 0;
 }

@@ -2,13 +2,12 @@
 // turn by turn, one replica is SIGKILLed and restarted mid-conversation, and the conversation
 // goes on with no lost turn or slot; sessions expire by TTL in Redis. NLU/QA/LM are the
 // model-free fakes of services/dialog/testing on the real transport. Skips with a message while
-// parley-dialog is not built or has no Redis store option. Depends on tests/support, the store's
+// redis-server is absent or parley-dialog is not built. Depends on tests/support, the store's
 // RedisServer helper, services/dialog/testing, parley_proto (proto3 JSON of dialog.proto).
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <regex>
 #include <thread>
@@ -29,39 +28,11 @@ std::string dialog_binary() {
   return built_binary("services/dialog/parley-dialog");
 }
 
-std::string run_and_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
-}
-
-// The store flags as parley-dialog's --help names them. The lead's chart uses store.type /
-// store.redis_url / store.ttl; the orchestrator may name them dialog.store / dialog.redis_url /
-// dialog.session_ttl. Both spellings are recognised; empty type_flag = no Redis option yet.
-struct StoreFlags {
-  std::string type_flag, url_flag, ttl_flag;
-};
-
-StoreFlags detect_store_flags(const std::string& help) {
-  StoreFlags f;
-  auto has = [&](const std::string& flag) { return help.find("--" + flag + "=") != std::string::npos; };
-  for (const char* t : {"store.type", "dialog.store"}) {
-    if (has(t)) { f.type_flag = t; break; }
-  }
-  for (const char* u : {"store.redis_url", "dialog.redis_url", "store.url", "dialog.store_url"}) {
-    if (has(u)) { f.url_flag = u; break; }
-  }
-  for (const char* t : {"store.ttl", "dialog.session_ttl"}) {
-    if (has(t)) { f.ttl_flag = t; break; }
-  }
-  if (f.url_flag.empty() || help.find("redis") == std::string::npos) f.type_flag.clear();
-  return f;
-}
+// parley-dialog's store flags (services/dialog/main.cc). They are passed as they are: were one
+// renamed, the dialog would reject the unknown flag at start and this test would fail, never skip.
+constexpr const char* kStoreTypeFlag = "store.type";
+constexpr const char* kRedisUrlFlag = "store.redis_url";
+constexpr const char* kTtlFlag = "dialog.session_ttl";
 
 template <typename M>
 Result<M> parse(const std::string& json) {
@@ -88,11 +59,6 @@ class DialogFailoverTest : public ::testing::Test {
       GTEST_SKIP() << "parley-dialog is not built (" << bin_ << "; build target parley-dialog or set "
                    << "PARLEY_TEST_ORCHESTRATOR): failover test skipped";
     }
-    flags_ = detect_store_flags(run_and_capture(bin_ + " --help 2>&1"));
-    if (flags_.type_flag.empty()) {
-      GTEST_SKIP() << "parley-dialog has no Redis session store option yet (looked for --store.type/"
-                      "--dialog.store with --store.redis_url/--dialog.redis_url in --help): failover test skipped";
-    }
     dir_ = make_temp_dir("parley-failover");
     redis_ = std::make_unique<RedisServer>();
     ASSERT_TRUE(redis_->start()) << redis_->log();
@@ -117,10 +83,10 @@ class DialogFailoverTest : public ::testing::Test {
         "--dialog.nlu_targets=" + fakes_[0]->endpoint(),
         "--dialog.qa_targets=" + fakes_[1]->endpoint(),
         "--dialog.lm_targets=" + fakes_[2]->endpoint(),
-        "--" + flags_.type_flag + "=redis",
-        "--" + flags_.url_flag + "=" + redis_->url(),
+        std::string("--") + kStoreTypeFlag + "=redis",
+        std::string("--") + kRedisUrlFlag + "=" + redis_->url(),
     };
-    if (!flags_.ttl_flag.empty()) argv.push_back("--" + flags_.ttl_flag + "=" + ttl);
+    argv.push_back(std::string("--") + kTtlFlag + "=" + ttl);
     r.process = std::make_unique<ChildProcess>(argv, dir_ + "/dialog-" + std::to_string(r.api_port) + ".log");
     const bool up = wait_until(
         [&] {
@@ -169,7 +135,6 @@ class DialogFailoverTest : public ::testing::Test {
   }
 
   std::string bin_;
-  StoreFlags flags_;
   std::string dir_;
   std::unique_ptr<RedisServer> redis_;
   std::vector<std::unique_ptr<dialog::testing::FakeServiceServer>> fakes_;
@@ -261,7 +226,6 @@ TEST_F(DialogFailoverTest, ConcurrentTurnsOnTwoReplicasLoseNothing) {
 }
 
 TEST_F(DialogFailoverTest, SessionsExpireByTtlInRedis) {
-  if (flags_.ttl_flag.empty()) GTEST_SKIP() << "parley-dialog has no session TTL option";
   Replica a, b;
   start(a, "2s");
   start(b, "2s");

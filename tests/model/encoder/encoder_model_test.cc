@@ -1,5 +1,5 @@
 // Model test (label `model`): all-MiniLM-L6-v2 sentence embeddings from shared/encoder against
-// Hugging Face transformers (float64) on 100 varied sentences, FP32 and INT8 weights, cosine >= 0.999.
+// Hugging Face transformers (float64) on 100 varied sentences, FP32 and INT8 weights; min and mean cosine floors per preset near the measured figures.
 // Token ids come from the reference tokenizer, so this checks the encoder alone; when the Encoder
 // facade (with shared/text's WordPiece) is built in, its ids are compared too.
 // Depends on shared/encoder, tools/reference/encoder_reference.py (venv refenv-encoder).
@@ -116,7 +116,14 @@ class EncoderModelTest : public ::testing::Test {
     return cos;
   }
 
-  static void report(const char* name, const std::vector<double>& cos, double floor = 0.999) {
+  /// Floors per preset, a little under what was measured (min / mean cosine over the 100
+  /// sentences, this machine, AVX-512): a numerics regression moves the mean first.
+  struct Floors {
+    double min, mean;
+  };
+  // Measured min 0.999280 / mean 0.999768 (default), 0.999241 / 0.999773 (no-bf16 preset).
+  static constexpr Floors kInt8Default{0.999, 0.9996};
+  static void report(const char* name, const std::vector<double>& cos, Floors floors = kInt8Default) {
     ASSERT_EQ(cos.size(), testing::kSentences.size());
     double mn = 1.0, sum = 0.0;
     std::size_t worst = 0;
@@ -130,8 +137,9 @@ class EncoderModelTest : public ::testing::Test {
     std::printf("[ figures  ] %s: cosine vs transformers float64 over %zu sentences: min %.6f mean %.6f "
                 "(worst: sentence %zu)\n", name, cos.size(), mn, sum / static_cast<double>(cos.size()), worst);
     for (std::size_t i = 0; i < cos.size(); ++i) {
-      EXPECT_GE(cos[i], floor) << name << " sentence " << i << ": \"" << testing::kSentences[i] << "\"";
+      EXPECT_GE(cos[i], floors.min) << name << " sentence " << i << ": \"" << testing::kSentences[i] << "\"";
     }
+    EXPECT_GE(sum / static_cast<double>(cos.size()), floors.mean) << name << ": mean cosine";
   }
 
   static std::string dir_;
@@ -145,7 +153,10 @@ std::string EncoderModelTest::skip_;
 std::string EncoderModelTest::error_;
 Reference* EncoderModelTest::ref_ = nullptr;
 
-TEST_F(EncoderModelTest, Fp32MatchesReference) { report("fp32", cosines(Precision::kFp32)); }
+TEST_F(EncoderModelTest, Fp32MatchesReference) {
+  // Measured min 1.000000 (6 decimals): FP32 differs from float64 by rounding only.
+  report("fp32", cosines(Precision::kFp32), {0.99999, 0.999995});
+}
 
 TEST_F(EncoderModelTest, Int8MatchesReference) {
   // The default LoadOptions: INT8 Q|K|V, attention output and FFN input; FFN output BF16 where
@@ -155,8 +166,11 @@ TEST_F(EncoderModelTest, Int8MatchesReference) {
 }
 
 TEST_F(EncoderModelTest, Bf16PresetFigures) {
-  report(kernels::cpu::bf16_linear_fast() ? "bf16 (every linear)" : "bf16 preset (no AVX-512 BF16: int8 default)",
-         cosines(LoadOptions::bf16()));
+  // Measured with AVX-512 BF16: min 0.999942 / mean 0.999987. Without it the preset is the INT8
+  // default and gets its floors.
+  const bool bf16 = kernels::cpu::bf16_linear_fast();
+  report(bf16 ? "bf16 (every linear)" : "bf16 preset (no AVX-512 BF16: int8 default)", cosines(LoadOptions::bf16()),
+         bf16 ? Floors{0.9999, 0.99995} : kInt8Default);
 }
 
 TEST_F(EncoderModelTest, NoBf16PresetFigures) {
@@ -168,8 +182,8 @@ TEST_F(EncoderModelTest, NoBf16PresetFigures) {
 }
 
 TEST_F(EncoderModelTest, Int8FastPresetFigures) {
-  // Plain W8A8 everywhere: faster, below the 0.999 bar; the floor catches regressions.
-  report("int8-fast", cosines(Precision::kInt8, /*fast=*/true), 0.97);
+  // Plain W8A8 everywhere: faster, below the 0.999 bar. Measured min 0.986568 / mean 0.998032.
+  report("int8-fast", cosines(Precision::kInt8, /*fast=*/true), {0.982, 0.9975});
 }
 
 TEST_F(EncoderModelTest, FacadeTokenizesAndEmbedsLikeReference) {

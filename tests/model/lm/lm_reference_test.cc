@@ -1,7 +1,7 @@
 // Model test (label `model`): SmolLM2-135M-Instruct (GGUF Q4_1) through services/lm/model against
 // llama.cpp (llama-cpp-python) on the same file: greedy continuations of 8 varied prompts token
 // for token (a divergence must be a near-tie in llama.cpp's logits), logits closeness, and the
-// perplexity of a fixed paragraph within 1%; for the INT8 default and the FP32 (dequantized
+// perplexity of a fixed paragraph (INT8 within 0.25%, FP32 within 1%); for the INT8 default and the FP32 (dequantized
 // weights) path. Prints both decode speeds. Skips when the model or the venv is absent.
 // Depends on services/lm/model, tools/reference/lm_reference.py, parley_safetensors (JSON parser).
 #include <gtest/gtest.h>
@@ -63,8 +63,12 @@ std::string model_path() {
   return default_lm_path();
 }
 
+// The venv tools/reference/setup makes (PARLEY_REFENV_DIR, default ~/.cache/parley; the lm venv
+// is `refenv` there).
 std::string venv_python() {
-  if (const char* p = std::getenv("PARLEY_REFENV")) return std::string(p) + "/bin/python";
+  if (const char* p = std::getenv("PARLEY_REFENV_DIR"); p != nullptr && *p != '\0') {
+    return std::string(p) + "/refenv/bin/python";
+  }
   const char* home = std::getenv("HOME");
   return home ? std::string(home) + "/.cache/parley/refenv/bin/python" : "";
 }
@@ -247,6 +251,10 @@ TEST_P(LmReferenceTest, GreedyContinuationsMatchLlamaCpp) {
             << " prompts identical for " << kGen << " tokens; decode " << decode_n / decode_s
             << " tokens/s (batch 1) vs llama.cpp " << ref_->decode_tok_s << " tokens/s (llama-cpp-python "
             << ref_->version << ", same machine, 2 threads)\n";
+  // Measured: INT8 3 of 8, FP32 4 of 8 identical for 32 tokens (every other prompt diverges at a
+  // near-tie, checked above). One prompt of margin for a tie that falls the other way on another
+  // CPU's ISA variant; a numerics regression moves early divergences and drops several at once.
+  EXPECT_GE(exact, GetParam() == Precision::kInt8 ? 2 : 3) << "too few continuations match llama.cpp";
 }
 
 TEST_P(LmReferenceTest, LogitsCloseToLlamaCpp) {
@@ -280,7 +288,7 @@ TEST_P(LmReferenceTest, LogitsCloseToLlamaCpp) {
   EXPECT_GT(min_cos, int8 ? 0.95 : 0.985);
 }
 
-TEST_P(LmReferenceTest, PerplexityWithinOnePercent) {
+TEST_P(LmReferenceTest, PerplexityCloseToLlamaCpp) {
   const auto& ids = ref_->ppl_ids;
   ASSERT_GT(ids.size(), 250u);
   const std::int64_t V = model_->config().vocab_size, page = 32;
@@ -308,7 +316,9 @@ TEST_P(LmReferenceTest, PerplexityWithinOnePercent) {
   std::cout << "[ INFO     ] " << precision_name(GetParam()) << " perplexity over " << n << " tokens: ours " << ppl
             << ", llama.cpp " << ref_->ppl << " (" << 100 * rel << "% apart); prefill " << n / prefill_s
             << " tokens/s (all logits) vs llama.cpp " << ref_->prefill_tok_s << " tokens/s\n";
-  EXPECT_LT(rel, 0.01);
+  // Measured: INT8 0.04% apart, FP32 0.52% (llama.cpp quantizes activations to 8 bits, as our
+  // INT8 path does, so INT8 sits closer). Tolerances: INT8 0.25%, FP32 1%.
+  EXPECT_LT(rel, GetParam() == Precision::kInt8 ? 0.0025 : 0.01);
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, LmReferenceTest, ::testing::Values(Precision::kInt8, Precision::kFp32),

@@ -1,6 +1,6 @@
 // Runs tools/eval/qa's binary and asserts floors slightly below the figures measured when they
 // were set (services/qa/README.md, "Evaluation"). The hash-embedder run needs only the test data;
-// the encoder run skips with a message when the MiniLM model or the encoder library is absent.
+// the encoder run skips only when the MiniLM model files are absent (any other failure fails).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+
+#include "shared/common/model_paths.h"
 
 namespace {
 
@@ -35,35 +37,46 @@ int run_eval(const std::string& args, std::map<std::string, double>& figures, st
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Floors are judged at a FIXED no-answer threshold (0.5), not at the evaluator's tuned one: the
+// tuned search may pick "never answer", which scores the abstain-everything baseline (53.8 here)
+// whatever the extractor does. At 0.5 the F1 depends on both the answers and the confidence, and
+// HasAns F1 when always answering measures the extractor alone; a broken extractor or encoder
+// drops them far below the floors. Margins: about 3 points under the measured figures (the
+// evaluation is deterministic on one machine; ISA variants move it by less than a point).
+constexpr const char* kFixedThreshold = "--threshold 0.5";
+
 TEST(QaEval, HashEmbedderFloors) {
   if (!std::filesystem::exists(data_file())) GTEST_SKIP() << data_file() << " is absent (see ../shared/testdata)";
   std::map<std::string, double> f;
   std::string out;
-  ASSERT_EQ(run_eval("--embedder hash", f, out), 0) << out;
+  ASSERT_EQ(run_eval(std::string("--embedder hash ") + kFixedThreshold, f, out), 0) << out;
   EXPECT_EQ(f["questions"], 208) << out;
   EXPECT_EQ(f["answerable"], 96) << out;
-  // Measured: recall@1 54.2, recall@5 76.0, F1 53.8 (threshold tuned to "never answer"),
-  // HasAns F1 when always answering 31.0.
-  EXPECT_GE(f["recall_at_1"], 50.0) << out;
-  EXPECT_GE(f["recall_at_5"], 72.0) << out;
-  EXPECT_GE(f["f1"], 50.0) << out;
+  // Measured: recall@1 54.2, recall@5 76.0; at 0.5: F1 42.1, HasAns F1 22.4; always answering:
+  // HasAns F1 31.0.
+  EXPECT_GE(f["recall_at_1"], 51.0) << out;
+  EXPECT_GE(f["recall_at_5"], 73.0) << out;
+  EXPECT_GE(f["f1"], 39.0) << out;
+  EXPECT_GE(f["has_ans_f1"], 19.0) << out;
   EXPECT_GE(f["always_answer_has_ans_f1"], 28.0) << out;
 }
 
 TEST(QaEval, EncoderFloors) {
   if (!std::filesystem::exists(data_file())) GTEST_SKIP() << data_file() << " is absent (see ../shared/testdata)";
+  const std::string weights = parley::default_encoder_dir() + "/model.safetensors";
+  if (!std::filesystem::exists(weights)) GTEST_SKIP() << "encoder model absent: " << weights << " (tools/models/fetch)";
   std::map<std::string, double> f;
   std::string out;
-  int code = run_eval("--embedder encoder", f, out);
-  if (code == 4) GTEST_SKIP() << "encoder unavailable: " << out;
-  ASSERT_EQ(code, 0) << out;
-  // Measured (default MiniLM): recall@1 72.9, recall@5 90.6, F1 52.1 at the tuned threshold,
-  // HasAns F1 when always answering 36.6 (services/qa/README.md). Retrieval must beat the
-  // lexical stand-in's 54.2 / 76.0 clearly, or the encoder is not doing its job.
-  EXPECT_GE(f["recall_at_1"], 68.0) << out;
+  // The model is there: any failure to load or run it is a failure, not a skip.
+  ASSERT_EQ(run_eval(std::string("--embedder encoder ") + kFixedThreshold, f, out), 0) << out;
+  // Measured (default MiniLM): recall@1 72.9, recall@5 90.6; at 0.5: F1 31.4, HasAns F1 33.7;
+  // always answering: HasAns F1 36.6 (services/qa/README.md). Retrieval must beat the lexical
+  // stand-in's 54.2 / 76.0 clearly, or the encoder is not doing its job.
+  EXPECT_GE(f["recall_at_1"], 70.0) << out;
   EXPECT_GE(f["recall_at_5"], 88.0) << out;
-  EXPECT_GE(f["f1"], 48.0) << out;
-  EXPECT_GE(f["always_answer_has_ans_f1"], 33.0) << out;
+  EXPECT_GE(f["f1"], 28.0) << out;
+  EXPECT_GE(f["has_ans_f1"], 30.5) << out;
+  EXPECT_GE(f["always_answer_has_ans_f1"], 33.5) << out;
 }
 
 }  // namespace

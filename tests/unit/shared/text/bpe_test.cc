@@ -173,7 +173,7 @@ TEST(SmolLm2, MatchesLlamaCppIdsAndRoundTrips) {
   const std::string model = testing::smollm2_path();
   if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (PARLEY_MODEL_DIR/lm-smollm2/...)";
   auto data = testing::GgufVocabReader::read(model);
-  ASSERT_TRUE(data.has_value());
+  ASSERT_TRUE(data.ok()) << data.status().to_string();
   const std::string chat_template = data->chat_template;
   auto tok = tokenizer_from_vocab(std::move(*data));
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();

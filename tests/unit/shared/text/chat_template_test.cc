@@ -97,7 +97,7 @@ TEST(ChatTemplate, SmolLm2EndToEndPromptIds) {
   const std::string model = testing::smollm2_path();
   if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found";
   auto data = testing::GgufVocabReader::read(model);
-  ASSERT_TRUE(data.has_value());
+  ASSERT_TRUE(data.ok()) << data.status().to_string();
   const auto t = ChatTemplate::detect(data->chat_template);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->default_system_prompt(), "You are a helpful AI assistant named SmolLM, trained by Hugging Face");

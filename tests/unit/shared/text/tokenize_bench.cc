@@ -51,7 +51,10 @@ int main() {
   const std::string one_word(100 * 1024, 'a');
   auto from_gguf = [](const std::string& path) -> std::unique_ptr<Tokenizer> {
     auto data = testing::GgufVocabReader::read(path);
-    if (!data) return nullptr;
+    if (!data.ok()) {
+      std::fprintf(stderr, "%s\n", data.status().to_string().c_str());
+      return nullptr;
+    }
     auto tok = parley::text::tokenizer_from_vocab(std::move(*data));
     return tok.ok() ? std::move(tok).value() : nullptr;
   };

@@ -1,0 +1,184 @@
+// Protobuf wire format for the transport's own Envelope fields (see envelope_codec.h): varints,
+// length-delimited strings, the LoadReport submessage. Depends on envelope_codec.h, libzmq.
+#include "shared/transport/envelope_codec.h"
+
+#include <cstring>
+
+namespace parley::transport::detail {
+namespace {
+
+// Field numbers of parley.v1.Envelope and parley.v1.LoadReport (proto/parley/v1/*.proto).
+constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kDeadlineRemainingUs = 5, kSequence = 6,
+                        kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16;
+constexpr std::uint32_t kLoadInFlight = 1, kLoadQueueDepth = 2, kLoadCapacity = 3, kLoadDraining = 4;
+constexpr std::uint32_t kVarint = 0, kLengthDelimited = 2;
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<std::uint8_t>(v);
+  return p;
+}
+
+constexpr std::uint64_t tag(std::uint32_t field, std::uint32_t wire_type) { return (field << 3) | wire_type; }
+
+// int32/int64/enum fields are varints of the value sign-extended to 64 bits (negative: 10 bytes).
+std::uint64_t as_varint(std::int64_t v) { return static_cast<std::uint64_t>(v); }
+
+std::size_t varint_field_size(std::uint32_t field, std::uint64_t v) {
+  return v == 0 ? 0 : varint_size(tag(field, kVarint)) + varint_size(v);
+}
+std::uint8_t* put_varint_field(std::uint8_t* p, std::uint32_t field, std::uint64_t v) {
+  if (v == 0) return p;
+  p = put_varint(p, tag(field, kVarint));
+  return put_varint(p, v);
+}
+
+std::size_t string_field_size(std::uint32_t field, std::string_view s) {
+  return s.empty() ? 0 : varint_size(tag(field, kLengthDelimited)) + varint_size(s.size()) + s.size();
+}
+std::uint8_t* put_string_field(std::uint8_t* p, std::uint32_t field, std::string_view s) {
+  if (s.empty()) return p;
+  p = put_varint(p, tag(field, kLengthDelimited));
+  p = put_varint(p, s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+std::size_t load_body_size(const Load& l) {
+  return varint_field_size(kLoadInFlight, as_varint(l.in_flight)) +
+         varint_field_size(kLoadQueueDepth, as_varint(l.queue_depth)) +
+         varint_field_size(kLoadCapacity, as_varint(l.capacity)) + varint_field_size(kLoadDraining, l.draining ? 1 : 0);
+}
+
+}  // namespace
+
+std::size_t TransportFields::size() const {
+  std::size_t n = string_field_size(kId, id) + string_field_size(kCorrelationId, correlation_id) +
+                  string_field_size(kSessionId, session_id) +
+                  varint_field_size(kDeadlineRemainingUs, as_varint(deadline_remaining_us)) +
+                  varint_field_size(kSequence, sequence) + varint_field_size(kEndOfStream, end_of_stream ? 1 : 0) +
+                  string_field_size(kTraceId, trace_id) + varint_field_size(kKind, as_varint(kind)) +
+                  varint_field_size(kIdempotent, idempotent ? 1 : 0) + string_field_size(kReplica, replica);
+  if (load != nullptr) {
+    const std::size_t body = load_body_size(*load);
+    n += varint_size(tag(kLoad, kLengthDelimited)) + varint_size(body) + body;
+  }
+  return n;
+}
+
+std::uint8_t* TransportFields::write(std::uint8_t* p) const {
+  p = put_string_field(p, kId, id);
+  p = put_string_field(p, kCorrelationId, correlation_id);
+  p = put_string_field(p, kSessionId, session_id);
+  p = put_varint_field(p, kDeadlineRemainingUs, as_varint(deadline_remaining_us));
+  p = put_varint_field(p, kSequence, sequence);
+  p = put_varint_field(p, kEndOfStream, end_of_stream ? 1 : 0);
+  p = put_string_field(p, kTraceId, trace_id);
+  p = put_varint_field(p, kKind, as_varint(kind));
+  p = put_varint_field(p, kIdempotent, idempotent ? 1 : 0);
+  if (load != nullptr) {
+    p = put_varint(p, tag(kLoad, kLengthDelimited));
+    p = put_varint(p, load_body_size(*load));
+    p = put_varint_field(p, kLoadInFlight, as_varint(load->in_flight));
+    p = put_varint_field(p, kLoadQueueDepth, as_varint(load->queue_depth));
+    p = put_varint_field(p, kLoadCapacity, as_varint(load->capacity));
+    p = put_varint_field(p, kLoadDraining, load->draining ? 1 : 0);
+  }
+  p = put_string_field(p, kReplica, replica);
+  return p;
+}
+
+Message encode_envelope(std::string_view body, const TransportFields& fields) {
+  Message out;
+  zmq_msg_close(out.get());
+  zmq_msg_init_size(out.get(), body.size() + fields.size());
+  auto* p = static_cast<std::uint8_t*>(zmq_msg_data(out.get()));
+  if (!body.empty()) std::memcpy(p, body.data(), body.size());
+  fields.write(p + body.size());
+  return out;
+}
+
+Message encode_envelope(const Envelope& body, const TransportFields& fields) {
+  Message out;
+  const std::size_t body_size = body.ByteSizeLong();
+  zmq_msg_close(out.get());
+  zmq_msg_init_size(out.get(), body_size + fields.size());
+  auto* p = static_cast<std::uint8_t*>(zmq_msg_data(out.get()));
+  p = body.SerializeWithCachedSizesToArray(p);
+  fields.write(p);
+  return out;
+}
+
+namespace {
+
+bool get_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t* v) {
+  std::uint64_t out = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const std::uint8_t b = *p++;
+    out |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) {
+      *v = out;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<int> peek_kind(const void* data, std::size_t size) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  const std::uint8_t* end = p + size;
+  int kind = 0;
+  while (p < end) {
+    std::uint64_t key = 0, v = 0;
+    if (!get_varint(p, end, &key)) return std::nullopt;
+    switch (key & 7) {
+      case 0:  // varint
+        if (!get_varint(p, end, &v)) return std::nullopt;
+        if ((key >> 3) == kKind) kind = static_cast<int>(static_cast<std::int32_t>(v));
+        break;
+      case 1:  // 64-bit
+        if (end - p < 8) return std::nullopt;
+        p += 8;
+        break;
+      case 2:  // length-delimited
+        if (!get_varint(p, end, &v) || v > static_cast<std::uint64_t>(end - p)) return std::nullopt;
+        p += v;
+        break;
+      case 5:  // 32-bit
+        if (end - p < 4) return std::nullopt;
+        p += 4;
+        break;
+      default:  // groups (3, 4) are not in Envelope; 6, 7 do not exist
+        return std::nullopt;
+    }
+  }
+  return kind;
+}
+
+void clear_transport_fields(Envelope& e, bool keep_id) {
+  if (!keep_id) e.clear_id();
+  e.clear_correlation_id();
+  e.clear_deadline_remaining_us();
+  e.clear_sequence();
+  e.clear_end_of_stream();
+  e.clear_kind();
+  e.clear_idempotent();
+  e.clear_load();
+  e.clear_replica();
+}
+
+}  // namespace parley::transport::detail

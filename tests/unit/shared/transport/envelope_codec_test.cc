@@ -1,0 +1,167 @@
+// envelope_codec: the transport's fields written straight into the wire must parse back exactly
+// as the generated setters would have set them; peek_kind must agree with a full parse and refuse
+// what is not wire format. Also IdGenerator's numeric form (the client's call keys).
+// Depends on shared/transport/envelope_codec.h, parley_proto, GoogleTest.
+#include "shared/transport/envelope_codec.h"
+
+#include <gtest/gtest.h>
+#include <zmq.h>
+
+#include <random>
+#include <set>
+
+#include "parley/v1/echo.pb.h"
+
+namespace parley::transport::detail {
+namespace {
+
+Envelope parse(Message& m) {
+  Envelope e;
+  EXPECT_TRUE(e.ParseFromArray(zmq_msg_data(m.get()), static_cast<int>(zmq_msg_size(m.get()))));
+  return e;
+}
+
+Envelope user_part() {
+  v1::EchoRequest req;
+  req.set_text("hello");
+  Envelope e;
+  e.set_method("parley.v1.Echo/Echo");
+  e.set_session_id("session-1");
+  e.mutable_payload()->PackFrom(req);
+  (*e.mutable_metadata())["k"] = "v";
+  return e;
+}
+
+TEST(EnvelopeCodecTest, WrittenFieldsParseBackLikeSetters) {
+  const Load load{3, -1, 64, true};  // a negative value takes the 10-byte varint
+  TransportFields f;
+  f.id = "c0a1b2c-7";
+  f.correlation_id = "c0a1b2c-6";
+  f.trace_id = "trace-0123456789abcdef";
+  f.deadline_remaining_us = -25;
+  f.sequence = 300;
+  f.end_of_stream = true;
+  f.kind = v1::REPLY;
+  f.idempotent = true;
+  f.load = &load;
+  const std::string replica(200, 'r');  // a length that takes a 2-byte varint
+  f.replica = replica;
+  Envelope body = user_part();
+  Message from_envelope = encode_envelope(body, f);
+  Message from_bytes = encode_envelope(body.SerializeAsString(), f);
+  ASSERT_EQ(zmq_msg_size(from_envelope.get()), zmq_msg_size(from_bytes.get()));
+
+  Envelope expected = user_part();
+  expected.set_id("c0a1b2c-7");
+  expected.set_correlation_id("c0a1b2c-6");
+  expected.set_trace_id("trace-0123456789abcdef");
+  expected.set_deadline_remaining_us(-25);
+  expected.set_sequence(300);
+  expected.set_end_of_stream(true);
+  expected.set_kind(v1::REPLY);
+  expected.set_idempotent(true);
+  set_load(expected, load);
+  expected.set_replica(std::string(200, 'r'));
+  for (Message* m : {&from_envelope, &from_bytes}) {
+    Envelope got = parse(*m);
+    EXPECT_EQ(got.SerializeAsString(), expected.SerializeAsString()) << got.DebugString();
+  }
+  EXPECT_EQ(zmq_msg_size(from_envelope.get()), expected.ByteSizeLong()) << "no field written twice";
+}
+
+TEST(EnvelopeCodecTest, DefaultsAreNotWrittenButAnEmptyLoadIs) {
+  TransportFields none;
+  EXPECT_EQ(none.size(), 0u);
+  const Load zero{};
+  TransportFields f;
+  f.load = &zero;
+  Message m = encode_envelope(std::string_view(), f);
+  Envelope got = parse(m);
+  EXPECT_TRUE(got.has_load()) << "a zero report is still a report";
+  EXPECT_EQ(zmq_msg_size(m.get()), 2u);  // tag 13 + length 0
+}
+
+TEST(EnvelopeCodecTest, ClearTransportFieldsLeavesTheCallersFields) {
+  Envelope e = user_part();
+  e.set_id("mine");
+  e.set_correlation_id("x");
+  e.set_kind(v1::PONG);
+  e.set_sequence(9);
+  e.set_replica("r");
+  e.mutable_load()->set_in_flight(4);
+  Envelope keep = e;
+  clear_transport_fields(keep, /*keep_id=*/true);
+  EXPECT_EQ(keep.id(), "mine");
+  EXPECT_TRUE(keep.correlation_id().empty());
+  EXPECT_EQ(keep.kind(), 0);
+  EXPECT_FALSE(keep.has_load());
+  EXPECT_TRUE(keep.replica().empty());
+  EXPECT_EQ(keep.method(), "parley.v1.Echo/Echo");
+  EXPECT_EQ(keep.session_id(), "session-1");
+  EXPECT_TRUE(keep.has_payload());
+  clear_transport_fields(e, /*keep_id=*/false);
+  EXPECT_TRUE(e.id().empty());
+}
+
+TEST(EnvelopeCodecTest, PeekKindAgreesWithAParse) {
+  for (int kind : {0, 1, 2, 3, 4, 5, 6, 99, -3}) {
+    Envelope e = user_part();
+    e.set_kind(static_cast<v1::EnvelopeKind>(kind));
+    e.set_deadline_remaining_us(-1);
+    e.mutable_status()->set_code(v1::Status::INTERNAL);
+    const std::string bytes = e.SerializeAsString();
+    EXPECT_EQ(peek_kind(bytes.data(), bytes.size()), kind);
+  }
+  // The last occurrence wins, as in a parser.
+  Envelope a, b;
+  a.set_kind(v1::REQUEST);
+  b.set_kind(v1::CANCEL);
+  const std::string both = a.SerializeAsString() + b.SerializeAsString();
+  EXPECT_EQ(peek_kind(both.data(), both.size()), v1::CANCEL);
+}
+
+TEST(EnvelopeCodecTest, PeekKindRefusesWhatIsNotWireFormat) {
+  const std::string truncated = user_part().SerializeAsString().substr(0, 10);
+  EXPECT_EQ(peek_kind(truncated.data(), truncated.size()), std::nullopt);
+  const std::string group = "\x0b";  // start-group wire type: not in an Envelope
+  EXPECT_EQ(peek_kind(group.data(), group.size()), std::nullopt);
+  const std::string long_varint(11, '\xff');
+  EXPECT_EQ(peek_kind(long_varint.data(), long_varint.size()), std::nullopt);
+  const std::string overlong_length = "\x0a\x7f" "abc";  // field 1, 127 bytes announced, 3 present
+  EXPECT_EQ(peek_kind(overlong_length.data(), overlong_length.size()), std::nullopt);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {  // random bytes never crash it, and a full parse agrees when it succeeds
+    std::string junk(rng() % 64, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    std::optional<int> k = peek_kind(junk.data(), junk.size());
+    Envelope e;
+    if (k && e.ParseFromString(junk)) {
+      EXPECT_EQ(*k, static_cast<int>(e.kind()));
+    }
+  }
+}
+
+TEST(EnvelopeCodecTest, IdsAreShortAndTheirNumberParsesBack) {
+  IdGenerator ids("c");
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t n = ids.reserve();
+    const std::string id = ids.format(n);
+    EXPECT_LE(id.size(), 15u) << id << ": beyond std::string's small buffer";
+    EXPECT_EQ(ids.parse(id), n);
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+  IdGenerator::Buffer buffer;
+  const std::string_view v = ids.next_into(buffer);
+  EXPECT_TRUE(ids.parse(v).has_value());
+  IdGenerator other("c");
+  EXPECT_EQ(other.parse(ids.next()), std::nullopt) << "another generator's id is not ours";
+  const std::string p = ids.prefix();
+  for (const std::string& bad : {p, p + "0a", p + "A", p + "a-", p + "zzzzzzzzzzzzzzz", std::string("x")}) {
+    EXPECT_EQ(ids.parse(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ids.parse(p + "0"), 0u);
+}
+
+}  // namespace
+}  // namespace parley::transport::detail
