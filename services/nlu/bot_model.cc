@@ -388,7 +388,10 @@ Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatu
       }
     }
   };
+  // Bot patterns stop at the caller's deadline (extractors.h); a parse past it is not answered.
+  auto past_deadline = [&] { return std::chrono::steady_clock::now() >= o.context.deadline; };
   run_finders(true);
+  if (past_deadline()) return deadline_exceeded("deadline passed while extracting slots");
   if (tagger_ != nullptr && f.size() > 0) {
     SlotTagger::Decoded d;
     PARLEY_RETURN_IF_ERROR(tagger_->decode(f, d, probs.empty() ? std::string_view{} : intents_[order.front()]));
@@ -422,6 +425,7 @@ Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatu
     }
   }
   run_finders(false);
+  if (past_deadline()) return deadline_exceeded("deadline passed while extracting slots");
   if (expected >= 0) {
     bool have =
         std::any_of(slots.begin(), slots.end(), [&](const v1::SlotValue& v) { return v.slot() == o.expected_slot; });

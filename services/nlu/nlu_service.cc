@@ -158,6 +158,7 @@ Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, Clo
   }
   ParseOptions po;
   po.expected_slot = request.expected_slot();
+  po.context.deadline = deadline;  // the extractors stop once the caller has given up
   PARLEY_ASSIGN_OR_RETURN(po.context.reference, parse_reference_time(request.reference_time()));
 
   TextFeatures features;
@@ -169,6 +170,7 @@ Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, Clo
     PARLEY_RETURN_IF_ERROR(featurizer_->featurize(std::span<const std::string>(&text, 1), f));
     features = std::move(f.front());
   }
+  if (Clock::now() >= deadline) return deadline_exceeded("deadline passed before extracting slots");
   PARLEY_ASSIGN_OR_RETURN(v1::ParseResponse reply, model->parse(text, features, po));
   if (metrics_ != nullptr) {
     metrics_->parses.inc();

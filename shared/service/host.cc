@@ -19,6 +19,7 @@
 #include "shared/metrics/process_metrics.h"
 #include "shared/metrics/registry.h"
 #include "shared/metrics/standard_metrics.h"
+#include "shared/service/curve_config.h"
 #include "shared/transport/server.h"
 
 namespace parley::service {
@@ -280,6 +281,14 @@ Status Host::start() {
 
   transport::ServerOptions topts;
   topts.endpoints = {config_.get_string("transport.bind")};
+  // CURVE when configured: only the listed client keys get through the handshake.
+  auto curve = curve_settings(config_);
+  if (!curve.ok()) return curve.status();
+  if (curve->server) {
+    topts.curve = curve->server;
+    topts.curve_allowed_clients = curve->allowed_clients;
+    PARLEY_LOG(kInfo).kv("allowed_clients", curve->allowed_clients.size()) << "transport: CURVE required";
+  }
   topts.load_reporter = [&m] {
     return transport::Load{m.in_flight.load(), m.queued.load(), m.capacity, m.draining.load()};
   };

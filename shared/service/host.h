@@ -30,6 +30,8 @@ namespace parley::service {
 ///
 /// Threading: register methods before run(); handlers run on the worker pool (service.workers
 /// threads, service.queue_capacity queued requests; beyond that RESOURCE_EXHAUSTED, counted).
+/// CURVE: with transport.curve_* keys set (curve_config.h) the ZeroMQ socket requires CURVE and
+/// admits only the listed client keys; start() fails on an incomplete CURVE configuration.
 class Host {
  public:
   /// Loads config (flags > PARLEY_* env > --config file > defaults) and sets up logging.

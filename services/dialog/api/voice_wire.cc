@@ -111,7 +111,9 @@ struct VoiceWireServer::Impl {
   }
 };
 
-Result<std::unique_ptr<VoiceWireServer>> VoiceWireServer::start(const std::string& endpoint, VoiceGateway& gateway) {
+Result<std::unique_ptr<VoiceWireServer>> VoiceWireServer::start(const std::string& endpoint, VoiceGateway& gateway,
+                                                                const std::optional<transport::CurveKeyPair>& curve,
+                                                                const std::vector<std::string>& curve_allowed_clients) {
   std::unique_ptr<VoiceWireServer> self(new VoiceWireServer());
   self->impl_ = std::make_unique<Impl>();
   Impl* impl = self->impl_.get();
@@ -119,6 +121,8 @@ Result<std::unique_ptr<VoiceWireServer>> VoiceWireServer::start(const std::strin
   transport::ServerOptions o;
   o.endpoints = {endpoint};
   o.default_deadline = gateway.options().max_duration;
+  o.curve = curve;
+  o.curve_allowed_clients = curve_allowed_clients;
   // A voice call may stream for the whole session; its STREAM_DATA goes straight to the actor.
   auto server = transport::Server::start(
       o, transport::make_handler([impl](std::shared_ptr<transport::ServerCall> call) { impl->on_call(call); }));

@@ -7,9 +7,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "services/dialog/api/voice_gateway.h"
+#include "shared/transport/curve.h"
 
 namespace parley::dialog {
 
@@ -17,8 +20,12 @@ inline constexpr const char* kVoiceMethod = "parley.v1.Dialog/Voice";
 
 class VoiceWireServer {
  public:
-  /// Binds `endpoint` ("tcp://127.0.0.1:7107", or ":*" for a free port).
-  static Result<std::unique_ptr<VoiceWireServer>> start(const std::string& endpoint, VoiceGateway& gateway);
+  /// Binds `endpoint` ("tcp://127.0.0.1:7107", or ":*" for a free port). `curve`: the service's
+  /// CURVE server keys and allowed clients (like the host's socket); unset: plaintext.
+  static Result<std::unique_ptr<VoiceWireServer>> start(
+      const std::string& endpoint, VoiceGateway& gateway,
+      const std::optional<transport::CurveKeyPair>& curve = std::nullopt,
+      const std::vector<std::string>& curve_allowed_clients = {});
   ~VoiceWireServer();
   const std::string& endpoint() const { return endpoint_; }
   /// Ends every open call (the sessions see their client gone) and unbinds.
