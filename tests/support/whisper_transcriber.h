@@ -5,6 +5,7 @@
 // must use our engine, not a Python reference. Depends on shared/models/whisper, shared/audio.
 #pragma once
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -110,6 +111,35 @@ inline std::size_t word_edit_distance(const std::vector<std::string>& a, const s
     std::swap(prev, cur);
   }
   return prev[b.size()];
+}
+
+/// Words for comparing what was said with what was meant: plain_words, number words up to twelve
+/// as digits, "7pm" split into "7 pm", "o'clock" dropped — so "seven PM" == "7 p.m." == "7pm".
+inline std::vector<std::string> spoken_words(const std::string& text) {
+  static const char* const kNumbers[] = {"zero", "one", "two", "three", "four", "five", "six",
+                                         "seven", "eight", "nine", "ten", "eleven", "twelve"};
+  std::vector<std::string> out;
+  for (std::string w : plain_words(text)) {
+    for (int n = 0; n <= 12; ++n) {
+      if (w == kNumbers[n]) w = std::to_string(n);
+    }
+    if (w == "o'clock") continue;
+    std::size_t d = 0;
+    while (d < w.size() && std::isdigit(static_cast<unsigned char>(w[d]))) ++d;
+    if (d > 0 && d < w.size()) {
+      out.push_back(w.substr(0, d));
+      out.push_back(w.substr(d));
+    } else {
+      out.push_back(w);
+    }
+  }
+  return out;
+}
+
+/// Word error rate of `hyp` against `ref` on spoken_words (1.0 when ref has no words).
+inline double spoken_word_error_rate(const std::string& ref, const std::string& hyp) {
+  const auto r = spoken_words(ref), h = spoken_words(hyp);
+  return r.empty() ? 1.0 : static_cast<double>(word_edit_distance(r, h)) / static_cast<double>(r.size());
 }
 
 }  // namespace parley::testing

@@ -35,33 +35,7 @@ using Clock = std::chrono::steady_clock;
 using dialog::VoiceClient;
 using Message = VoiceClient::Message;
 
-/// Words for comparing what was said with what was meant: plain_words, number words as digits,
-/// "7pm" split into "7 pm", "o'clock" dropped.
-std::vector<std::string> spoken_words(const std::string& text) {
-  static const std::map<std::string, std::string> kNumbers = {{"one", "1"}, {"two", "2"},   {"three", "3"}, {"four", "4"},
-                                                              {"five", "5"}, {"six", "6"},   {"seven", "7"}, {"eight", "8"},
-                                                              {"nine", "9"}, {"ten", "10"}, {"eleven", "11"}, {"twelve", "12"}};
-  std::vector<std::string> out;
-  for (std::string w : testing::plain_words(text)) {
-    if (auto it = kNumbers.find(w); it != kNumbers.end()) w = it->second;
-    if (w == "o'clock") continue;
-    // "7pm" -> "7", "pm"; "19:00" was split by plain_words already.
-    std::size_t d = 0;
-    while (d < w.size() && std::isdigit(static_cast<unsigned char>(w[d]))) ++d;
-    if (d > 0 && d < w.size()) {
-      out.push_back(w.substr(0, d));
-      out.push_back(w.substr(d));
-    } else {
-      out.push_back(w);
-    }
-  }
-  return out;
-}
-
-double word_error_rate(const std::string& ref, const std::string& hyp) {
-  const auto r = spoken_words(ref), h = spoken_words(hyp);
-  return r.empty() ? 1.0 : static_cast<double>(testing::word_edit_distance(r, h)) / static_cast<double>(r.size());
-}
+double word_error_rate(const std::string& ref, const std::string& hyp) { return testing::spoken_word_error_rate(ref, hyp); }
 
 /// The user's microphone: sends a 20 ms frame every 20 ms, from the queued speech when there is
 /// some and quiet otherwise (a live microphone never stops sending), until stopped.
