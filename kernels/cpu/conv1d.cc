@@ -1,4 +1,5 @@
-// CPU conv1d and transposed conv1d (direct loops, f32 accumulation, output-channel parallel).
+// CPU conv1d and transposed conv1d (direct loops, f32 accumulation, output-channel parallel), with
+// the fused input transform and residual of ops/conv1d.h; the dispatcher to the fast paths.
 // Why: see ops/conv1d.h. The inner loop runs over output positions so stride-1 convolutions
 // vectorize. Depends on ops/conv1d.h, dtype_io.h, act_math.h, thread_pool.h.
 #include "kernels/ops/conv1d.h"
@@ -34,15 +35,19 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
   const std::int64_t cin_g = a.in_channels / a.groups, cout_g = a.out_channels / a.groups;
   const std::int64_t lin = a.in_length, ks = a.kernel_size;
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  const bool xform = conv1d_has_input_transform(a);
   pool.parallel_for(a.batch * a.out_channels, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<float> acc(static_cast<std::size_t>(lout)), xrow(static_cast<std::size_t>(lin));
-    std::vector<float> w(static_cast<std::size_t>(ks));
+    std::vector<float> w(static_cast<std::size_t>(ks)), res(a.residual ? static_cast<std::size_t>(lout) : 0);
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t b = t / a.out_channels, oc = t % a.out_channels, g = oc / cout_g;
       std::fill(acc.begin(), acc.end(), a.bias ? a.bias[oc] : 0.0f);
       for (std::int64_t icg = 0; icg < cin_g; ++icg) {
         const std::int64_t ic = g * cin_g + icg;
         load_row(offset_f(a.x, a.dtype, (b * a.in_channels + ic) * lin), a.dtype, lin, xrow.data());
+        if (xform) {
+          for (float& v : xrow) v = conv1d_input_transform(a, v);
+        }
         if (!a.transposed) {
           load_row(offset_f(a.w, a.dtype, (oc * cin_g + icg) * ks), a.dtype, ks, w.data());
           for (std::int64_t kk = 0; kk < ks; ++kk) {
@@ -70,6 +75,10 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
             }
           }
         }
+      }
+      if (a.residual) {
+        load_row(offset_f(a.residual, a.dtype, (b * a.out_channels + oc) * lout), a.dtype, lout, res.data());
+        for (std::int64_t o = 0; o < lout; ++o) acc[static_cast<std::size_t>(o)] += res[static_cast<std::size_t>(o)];
       }
       act_apply_n(a.activation, acc.data(), lout);
       store_row(acc.data(), lout, offset_f(a.y, a.dtype, (b * a.out_channels + oc) * lout), a.dtype);

@@ -1,6 +1,8 @@
 // AVX-512 direct 1-D convolution (f32, groups 1, stride 1, any dilation/padding): register tiles
 // of 8 output channels x 32 time steps, one unaligned input load per 8 FMAs, weights broadcast
-// (reordered to [cin][ks][cout] for long outputs, read in place for short text-rate ones). Why: vocoder convolutions have few channels (32-128) and
+// (reordered to [cin][ks][cout] for long outputs, read in place for short text-rate ones); the
+// fused input transform runs in the padded input copy, the fused residual at the tile's store.
+// Why: vocoder convolutions have few channels (32-128) and
 // long time axes; as GEMMs their small M or N leaves the packed kernel at 30-60 GFLOP/s per core,
 // this tiling keeps both FMA ports busy without im2col or packing. Everything here is in an
 // anonymous namespace but the one entry point (see simd_avx512.h on ISA-specific linkage).
@@ -25,9 +27,10 @@ constexpr int kT = 32;   // time steps per tile (2 zmm)
 // ([cin][lp], position t of the output reads xp[c][t + k*dil]).
 // Weight of (channel co0 + r, input c, tap k) = wbase[r * rs + (c * ks + k) * cks]: the model's own
 // [cout][cin][ks] rows (rs = cin*ks, cks = 1) or a [cin][ks][cout] copy (rs = 1, cks = cout).
+// `res` (y-shaped, or nullptr) is added at the store: the fused residual Add.
 inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int64_t rs, std::int64_t cks, std::int64_t cin,
                  std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco, std::int64_t t0, int nt,
-                 float* y, std::int64_t lout) {
+                 float* y, std::int64_t lout, const float* res) {
   __m512 acc0[kCo], acc1[kCo];
 #pragma GCC unroll 8
   for (int r = 0; r < kCo; ++r) {
@@ -56,10 +59,28 @@ inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int6
   for (int r = 0; r < kCo; ++r) {
     if (r < nco) {
       float* yr = y + (co0 + r) * lout + t0;
+      if (res != nullptr) {
+        const float* rr = res + (co0 + r) * lout + t0;
+        acc0[r] = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, rr));
+        acc1[r] = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, rr + 16));
+      }
       _mm512_mask_storeu_ps(yr, m0, acc0[r]);
       _mm512_mask_storeu_ps(yr + 16, m1, acc1[r]);
     }
   }
+}
+
+// dst[i] = f(src[i]) (ops/conv1d.h's input transform), 16 lanes at a time.
+void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64_t n) {
+  const __m512 scale = _mm512_set1_ps(a.input_scale), slope = _mm512_set1_ps(a.input_leaky ? a.input_slope : 1.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(src + i), scale);
+    const __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    _mm512_storeu_ps(dst + i, _mm512_mask_mul_ps(v, neg, v, slope));
+  }
+  for (; i < n; ++i) dst[i] = conv1d_input_transform(a, src[i]);
 }
 
 }  // namespace
@@ -70,6 +91,7 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
   // Padded input rows: pad zeros, the row, then zeros up to every position a tile may load.
   const std::int64_t lp = std::max(lin + 2 * pad, lout + (ks - 1) * dil) + kT;
   const float* w = static_cast<const float*>(a.w);
+  const bool xform = conv1d_has_input_transform(a);
   // Long outputs: reorder the weights to [cin][ks][cout] once (the 8 weights of a step are then
   // adjacent); short ones (text-rate layers) read the model's rows, a copy would cost more than
   // the arithmetic. kCo floats of slack keep a partial channel block in bounds.
@@ -91,11 +113,16 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
+    const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
     pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
       for (std::int64_t c = c0; c < c1; ++c) {
         float* row = xp.data() + c * lp;
         std::fill(row, row + pad, 0.0f);
-        std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        if (xform) {
+          transform_row(a, x + c * lin, row + pad, lin);
+        } else {
+          std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        }
         std::fill(row + pad + lin, row + lp, 0.0f);
       }
     });
@@ -111,11 +138,11 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
           const std::int64_t t0 = tt * kT;
           const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
           if (reorder) {
-            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
           } else {
             // A partial channel block reads a zero-padded copy of its rows, not past the end.
             const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
-            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
           }
         }
       }
