@@ -15,11 +15,12 @@
 namespace parley::kernels::cpu {
 
 // f32, groups == 1: im2col/col2im + the packed GEMM (conv1d_gemm.cc); stride-1 convolutions
-// on AVX-512 as register-tiled direct loops (conv1d_avx512.cc).
+// and dilation-1 transposed ones on AVX-512 as register-tiled direct loops (conv1d_avx512.cc).
 bool conv1d_gemm_applies(const Conv1dArgs& a);
 Status conv1d_gemm(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ctx);
 namespace detail {
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 }  // namespace detail
 
 Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
@@ -29,6 +30,12 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
   if (!a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.stride == 1 &&
       resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
     detail::conv1d_direct_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
+    return Status::ok();
+  }
+  // Transposed, dilation 1 (vocoder upsampling): interleaved stride-1 direct tiles, one per phase.
+  if (a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.dilation == 1 &&
+      resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::conv1d_transposed_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
     return Status::ok();
   }
   if (conv1d_gemm_applies(a)) return conv1d_gemm(a, lout, ctx);

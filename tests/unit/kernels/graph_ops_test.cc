@@ -27,7 +27,7 @@ std::vector<float> random_vec(std::size_t n, unsigned seed) {
 
 struct ConvCase {
   bool transposed;
-  std::int64_t cin, cout, len, ks, stride, pad, dil;
+  std::int64_t cin, cout, len, ks, stride, pad, dil, output_padding = 0;
 };
 
 TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
@@ -37,10 +37,15 @@ TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
       {false, 19, 29, 100, 5, 1, 2, 1},    // short: weights read in place, zero-padded tail block
       {false, 192, 384, 40, 5, 1, 2, 1},   // text-rate layer
       {false, 16, 24, 500, 3, 2, 1, 1},    // stride 2: im2col GEMM path
-      {true, 64, 32, 200, 8, 4, 2, 1},     // transposed: GEMM + col2im
+      {true, 64, 32, 200, 8, 4, 2, 1},     // transposed: phases of direct tiles
+      {true, 256, 128, 40, 16, 8, 4, 1},   // HiFi-GAN's first upsampling
+      {true, 8, 8, 50, 3, 4, 0, 1, 2},     // kernel shorter than the stride: phases with no tap; output_padding
+      {true, 16, 12, 60, 16, 8, 7, 1},     // padding near the kernel size
+      {true, 6, 5, 33, 4, 2, 1, 2},        // dilated: GEMM + col2im
   };
   for (const ConvCase& c : cases) {
     Conv1dArgs a;
+    a.output_padding = c.output_padding;
     a.transposed = c.transposed;
     a.batch = 2;
     a.in_channels = c.cin;
