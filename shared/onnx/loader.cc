@@ -10,6 +10,7 @@
 
 #include "onnx/onnx.pb.h"
 #include "shared/onnx/executor.h"
+#include "shared/onnx/fusion.h"
 #include "shared/onnx/model.h"
 #include "shared/onnx/ops/op_registry.h"
 
@@ -413,6 +414,7 @@ Result<std::shared_ptr<const Model>> Model::load_bytes(std::string_view bytes, c
   }
   Analyzer analyzer(m, options);
   PARLEY_RETURN_IF_ERROR(err(analyzer.graph(0)));
+  if (options.fuse) (void)fuse_conv_elementwise(m);  // fusion.h; before the plan sees the final graph
   plan_graph(m, 0);
   PARLEY_RETURN_IF_ERROR(err(check_device(m)));
   return std::shared_ptr<const Model>(std::make_shared<Model>(std::move(m)));

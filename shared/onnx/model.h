@@ -38,6 +38,10 @@ struct LoadOptions {
   std::int64_t max_file_bytes = std::int64_t{1} << 30;
   /// Constant folding keeps a folded value only when it is at most this large.
   std::int64_t max_fold_bytes = std::int64_t{16} << 20;
+  /// Graph fusions at load (fusion.h): element-wise ops folded into the convolutions next to
+  /// them. Their intermediate values then no longer exist (run_partial cannot feed or fetch
+  /// them); false keeps the graph as written (tests compare the two).
+  bool fuse = true;
 };
 
 /// A graph input or output as declared by the model (-1 = a dimension given at run time).
