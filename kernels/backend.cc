@@ -14,7 +14,7 @@ std::string_view op_name(Op op) {
   static constexpr std::array<std::string_view, kOpCount> kNames = {
       "gemm", "gemm_int8", "sparse24_gemm", "norm", "activation", "softmax", "rope", "attention_prefill",
       "attention_decode", "kv_cache_write", "embedding", "quantize", "dequantize", "gguf_quantize",
-      "gguf_dequantize", "conv1d", "sample", "elementwise", "strided_copy", "reduce", "gather"};
+      "gguf_dequantize", "conv1d", "sample", "elementwise", "strided_copy", "reduce", "gather", "affine_quantize"};
   const auto i = static_cast<std::size_t>(op);
   return i < kNames.size() ? kNames[i] : std::string_view("unknown");
 }

@@ -14,6 +14,7 @@
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
 #include "kernels/ops/activation.h"
+#include "kernels/ops/affine_quantize.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/common.h"
 #include "kernels/ops/conv1d.h"
@@ -56,8 +57,9 @@ enum class Op : std::uint8_t {
   kStridedCopy,   ///< transpose/slice/concat/pad/expand
   kReduce,        ///< reductions and cumulative sums along an axis
   kGather,        ///< Gather, GatherElements, GatherND, ScatterND
+  kAffineQuantize,  ///< ONNX QuantizeLinear / DequantizeLinear (zero points, per channel)
 };
-inline constexpr int kOpCount = 21;
+inline constexpr int kOpCount = 22;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -75,6 +77,7 @@ std::string_view op_name(Op op);
 ///   kSample:         dtypes {}                   dims {vocab}
 ///   kElementwise, kStridedCopy, kReduce, kGather: dtypes {} dims {} (their Args carry their own
 ///                    ElemType / element size; a backend answers for the op family as a whole)
+///   kAffineQuantize: dtypes {} dims {} (the Args carry their AffineType)
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -128,6 +131,7 @@ struct Backend {
   Status (*strided_copy)(const StridedCopyArgs&, const ExecContext&) = nullptr;
   Status (*reduce)(const ReduceArgs&, const ExecContext&) = nullptr;
   Status (*gather)(const GatherArgs&, const ExecContext&) = nullptr;
+  Status (*affine_quantize)(const AffineQuantizeArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

@@ -44,6 +44,7 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kStridedCopy:
     case Op::kReduce:
     case Op::kGather: return true;
+    case Op::kAffineQuantize: return true;
   }
   return false;
 }
@@ -91,6 +92,7 @@ Backend make_cpu_backend() {
   b.strided_copy = &cpu::strided_copy;
   b.reduce = &cpu::reduce;
   b.gather = &cpu::gather;
+  b.affine_quantize = &cpu::affine_quantize;
   return b;
 }
 
