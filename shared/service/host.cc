@@ -251,6 +251,7 @@ struct Host::Impl {
   std::map<std::string, RawHandler> methods;
   std::map<std::string, RawStreamStart> streams;
   std::vector<std::string> extra_endpoints;
+  std::optional<std::chrono::milliseconds> default_deadline;
   std::unique_ptr<actor::ActorSystem> system;
   std::optional<actor::ActorPool<WorkerMsg>> pool;
   std::unique_ptr<http::Server> http;
@@ -372,6 +373,11 @@ void Host::add_endpoint(std::string endpoint) {
   impl_->extra_endpoints.push_back(std::move(endpoint));
 }
 
+void Host::set_default_deadline(std::chrono::milliseconds deadline) {
+  PARLEY_CHECK(!impl_->server) << "set the default deadline before start()";
+  impl_->default_deadline = deadline;
+}
+
 actor::ActorSystem* Host::actor_system() { return impl_->system.get(); }
 
 void Host::set_ready(bool ready, std::string reason) {
@@ -403,6 +409,10 @@ Status Host::start() {
   transport::ServerOptions topts;
   topts.endpoints = {config_.get_string("transport.bind")};
   topts.endpoints.insert(topts.endpoints.end(), m.extra_endpoints.begin(), m.extra_endpoints.end());
+  if (m.default_deadline) {
+    topts.default_deadline = *m.default_deadline;
+    topts.max_deadline = std::max(topts.max_deadline, *m.default_deadline);
+  }
   topts.load_reporter = [&m] {
     return transport::Load{m.in_flight.load(), m.queued.load(), m.capacity, m.draining.load()};
   };

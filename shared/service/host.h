@@ -71,6 +71,9 @@ class Host {
 
   /// Another endpoint to bind besides transport.bind, serving the same methods (before start()).
   void add_endpoint(std::string endpoint);
+  /// The deadline of a call whose REQUEST carries none (before start(); default 30 s). A process
+  /// serving long streams (voice) raises it to their longest length.
+  void set_default_deadline(std::chrono::milliseconds deadline);
 
   /// Readiness as reported on /readyz (besides draining). Default: ready.
   void set_ready(bool ready, std::string reason = "");

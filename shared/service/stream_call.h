@@ -24,7 +24,8 @@ namespace parley::service {
 
 /// How a stream method behaves (Host::stream).
 struct StreamOptions {
-  /// No envelope from the client for this long ends the call DEADLINE_EXCEEDED (0 = never).
+  /// No envelope from the client for this long ends the call DEADLINE_EXCEEDED (0 = never); not
+  /// counted once the client has closed its side (the service may then take its time).
   std::chrono::milliseconds idle_timeout{0};
   /// Client envelopes waiting for the handler before the call fails RESOURCE_EXHAUSTED ("client
   /// sent more than N stream messages ahead of the service"): the I/O side never blocks, and
@@ -228,11 +229,14 @@ class StreamCallActor final
       return;
     }
     first_ = false;
-    if (env.end_of_stream() && !raw_->finished()) handler_->on_end_of_stream();
+    if (env.end_of_stream()) {
+      client_closed_ = true;  // nothing more to wait for from the client: no idle timeout now
+      if (!raw_->finished()) handler_->on_end_of_stream();
+    }
   }
 
   void on_idle_check() {
-    if (raw_->finished()) return;
+    if (raw_->finished() || client_closed_) return;
     const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(this->now() - last_activity_);
     if (idle < options_.idle_timeout) {
       idle_timer_ = this->schedule_self(options_.idle_timeout - idle, StreamIdleCheck{});
@@ -261,6 +265,7 @@ class StreamCallActor final
   actor::TimePoint last_activity_{};
   actor::TimerId idle_timer_ = actor::kNoTimer;
   bool first_ = true;
+  bool client_closed_ = false;
   bool cancel_told_ = false;
 };
 
