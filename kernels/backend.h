@@ -14,6 +14,7 @@
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
 #include "kernels/ops/activation.h"
+#include "kernels/ops/affine_quantize.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/common.h"
@@ -64,8 +65,9 @@ enum class Op : std::uint8_t {
   kBf16Linear,
   kQuantizeRows,
   kDequantizeSum,
+  kAffineQuantize,  ///< ONNX QuantizeLinear / DequantizeLinear (zero points, per channel)
 };
-inline constexpr int kOpCount = 25;
+inline constexpr int kOpCount = 26;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -87,6 +89,7 @@ std::string_view op_name(Op op);
 ///   kBf16Linear:     dtypes {}                   dims {m, n, k}
 ///   kQuantizeRows:   dtypes {}                   dims {rows, cols, rotate_block}
 ///   kDequantizeSum:  dtypes {}                   dims {rows, cols}
+///   kAffineQuantize: dtypes {} dims {} (the Args carry their AffineType)
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -166,6 +169,7 @@ struct Backend {
   Status (*graph_end_capture)(const ExecContext&, void** graph) = nullptr;
   Status (*graph_launch)(void* graph, const ExecContext&) = nullptr;
   void (*graph_destroy)(void* graph) = nullptr;
+  Status (*affine_quantize)(const AffineQuantizeArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

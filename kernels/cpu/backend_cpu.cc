@@ -51,6 +51,7 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kBf16Linear: return cpu::bf16_linear_fast();
     case Op::kQuantizeRows:
     case Op::kDequantizeSum: return true;
+    case Op::kAffineQuantize: return true;
   }
   return false;
 }
@@ -106,6 +107,7 @@ Backend make_cpu_backend() {
   b.pack_bf16 = &cpu::pack_bf16;
   b.quantize_rows = &cpu::quantize_rows;
   b.dequantize_sum = &cpu::dequantize_sum;
+  b.affine_quantize = &cpu::affine_quantize;
   return b;
 }
 

@@ -570,6 +570,7 @@ bool supports(const OpQuery& q) {
     case Op::kStridedCopy:
     case Op::kReduce:
     case Op::kGather:
+    case Op::kAffineQuantize:
       // Graph ops (shared/onnx) have no CUDA kernels yet: the ONNX runtime runs on the CPU.
       return false;
     case Op::kGemmQ4: {

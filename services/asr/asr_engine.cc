@@ -134,6 +134,10 @@ Result<WindowOutput> AsrEngine::transcribe(WindowJob job, Clock::time_point dead
   return batcher_->call(std::move(job), deadline);
 }
 
+Status AsrEngine::submit(WindowJob job, Clock::time_point deadline, std::function<void(Result<WindowOutput>)> done) {
+  return batcher_->enqueue(std::move(job), deadline, std::move(done));
+}
+
 Result<std::vector<WindowOutput>> AsrEngine::transcribe_all(std::vector<WindowJob> jobs, Clock::time_point deadline) {
   std::vector<std::future<Result<WindowOutput>>> futures;
   futures.reserve(jobs.size());

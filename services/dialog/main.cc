@@ -241,8 +241,8 @@ int main(int argc, char** argv) {
   schema.add_duration("voice.tts_timeout", 15s, "Deadline of one synthesis call", config::duration_range(100ms, 600s));
   schema.add_string("voice.language", "en-US", "Recognition language when the client names none");
   schema.add_string("voice.transport_bind", "",
-                    "Endpoint of parley.v1.Dialog/Voice for in-cluster gateways, e.g. tcp://0.0.0.0:7107 (empty: not "
-                    "served; its own endpoint because a voice call outlives the host's worker model)");
+                    "An extra endpoint serving the transport methods, parley.v1.Dialog/Voice included (transport.bind serves "
+                    "them too), e.g. tcp://0.0.0.0:7107 (empty: none)");
   schema.add_int("voice.socket_send_buffer_bytes", 0, "SO_SNDBUF of voice WebSockets (0: the OS default; tests lower it)",
                  config::int_range(0, 64 << 20));
 
@@ -411,6 +411,11 @@ int main(int argc, char** argv) {
 
   dialog::ApiServer server(api, sessions, bots, &metrics, &voice);
   dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
+  // Voice calls on the transport hold no worker (Host::stream); a call without a deadline may
+  // last as long as a voice session.
+  dialog::register_voice_method(*host, voice);
+  host->set_default_deadline(voice_options.max_duration);
+  if (!cfg.get_string("voice.transport_bind").empty()) host->add_endpoint(cfg.get_string("voice.transport_bind"));
 
   // Bots validate (and try once to train; a service that is down fails fast) before anything
   // listens: a bot file with errors stops the process — that is a deploy bug, reported in full.
@@ -439,17 +444,6 @@ int main(int argc, char** argv) {
     PARLEY_LOG(kInfo).kv("bots", stored) << "uploaded bots loaded from the store";
   }
   bots.start_sync(ms(cfg.get_duration("dialog.sync_interval")));
-  std::unique_ptr<dialog::VoiceWireServer> voice_wire;
-  if (!cfg.get_string("voice.transport_bind").empty()) {
-    auto w = dialog::VoiceWireServer::start(cfg.get_string("voice.transport_bind"), voice, curve->server,
-                                            curve->allowed_clients);
-    if (!w.ok()) {
-      PARLEY_LOG(kError) << "parley-dialog: " << w.status().to_string();
-      return 1;
-    }
-    voice_wire = std::move(*w);
-    PARLEY_LOG(kInfo).kv("endpoint", voice_wire->endpoint()) << "parley.v1.Dialog/Voice serving";
-  }
   Status api_started = server.start();
   if (!api_started.is_ok()) {
     PARLEY_LOG(kError) << "parley-dialog: public API: " << api_started.to_string();
@@ -478,7 +472,6 @@ int main(int argc, char** argv) {
   // Voice connections end first (their sessions cancel what they started), while the session
   // manager and the actor system they use are still there.
   server.stop();
-  if (voice_wire) voice_wire->stop();
   bots.stop_sync();
   system.shutdown(2s);
   policy_threads.shutdown();

@@ -25,10 +25,11 @@ class ThreadPool;
 
 namespace parley::onnx {
 
-/// Supported default-domain opsets (up to ONNX 1.12); ops whose semantics changed need a later one
+/// Supported default-domain opsets (ONNX 1.13's 18 included: its changes to Reduce*, Pad and Split
+/// are followed, ScatterND's new reductions refused); ops whose semantics changed need a later one
 /// (OpDef::min_opset: Pad 11, Slice 10, Softmax 13, ...), checked per node at load.
 inline constexpr int kMinOpset = 1;
-inline constexpr int kMaxOpset = 17;
+inline constexpr int kMaxOpset = 18;
 
 struct LoadOptions {
   /// Where weights and activations live. The CPU backend runs every op; a device whose backend
@@ -42,6 +43,9 @@ struct LoadOptions {
   /// them. Their intermediate values then no longer exist (run_partial cannot feed or fetch
   /// them); false keeps the graph as written (tests compare the two).
   bool fuse = true;
+  /// QDQ models: run each QuantizeLinear -> DequantizeLinear pair as one float round trip (same
+  /// results; false keeps the two nodes and the uint8 value between them, for tests).
+  bool fuse_quantize_dequantize = true;
 };
 
 /// A graph input or output as declared by the model (-1 = a dimension given at run time).
