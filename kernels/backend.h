@@ -34,6 +34,7 @@
 #include "kernels/ops/softmax.h"
 #include "kernels/ops/sparse24.h"
 #include "kernels/ops/tensor_copy.h"
+#include "kernels/ops/train.h"
 
 namespace parley::kernels {
 
@@ -66,8 +67,15 @@ enum class Op : std::uint8_t {
   kQuantizeRows,
   kDequantizeSum,
   kAffineQuantize,  ///< ONNX QuantizeLinear / DequantizeLinear (zero points, per channel)
+  // Appended: training (per-bot fine-tuning, issue 17; ops/train.h).
+  kNormBackward,
+  kActivationBackward,
+  kAttentionBackward,
+  kEmbeddingBackward,
+  kCrossEntropy,
+  kAdamW,
 };
-inline constexpr int kOpCount = 26;
+inline constexpr int kOpCount = 32;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -90,6 +98,8 @@ std::string_view op_name(Op op);
 ///   kQuantizeRows:   dtypes {}                   dims {rows, cols, rotate_block}
 ///   kDequantizeSum:  dtypes {}                   dims {rows, cols}
 ///   kAffineQuantize: dtypes {} dims {} (the Args carry their AffineType)
+///   kNormBackward, kActivationBackward, kAttentionBackward, kEmbeddingBackward, kCrossEntropy,
+///   kAdamW:          dtypes {} dims {} (all f32; a backend answers for the op as a whole)
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -170,6 +180,15 @@ struct Backend {
   Status (*graph_launch)(void* graph, const ExecContext&) = nullptr;
   void (*graph_destroy)(void* graph) = nullptr;
   Status (*affine_quantize)(const AffineQuantizeArgs&, const ExecContext&) = nullptr;
+
+  /// Training (ops/train.h): backward passes of the encoder's non-GEMM ops, softmax
+  /// cross-entropy, AdamW. Null where a backend does not train (the CUDA backend today).
+  Status (*norm_backward)(const NormBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*activation_backward)(const ActivationBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*attention_backward)(const AttentionBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*embedding_backward)(const EmbeddingBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*cross_entropy)(const CrossEntropyArgs&, const ExecContext&) = nullptr;
+  Status (*adamw)(const AdamWArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

@@ -582,6 +582,14 @@ bool supports(const OpQuery& q) {
       return true;
     case Op::kQuantizeRows:
       return dim_at(q, 1, 0) <= kMaxQuantizeRowsCols;
+    case Op::kNormBackward:
+    case Op::kActivationBackward:
+    case Op::kAttentionBackward:
+    case Op::kEmbeddingBackward:
+    case Op::kCrossEntropy:
+    case Op::kAdamW:
+      // Training ops have no CUDA kernels yet: fine-tuning runs on the CPU (ops/train.h).
+      return false;
   }
   return false;
 }

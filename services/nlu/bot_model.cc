@@ -125,6 +125,17 @@ Status BotModel::validate(const v1::TrainRequest& r, const TrainLimits& limits) 
   return Status::ok();
 }
 
+Result<std::shared_ptr<const BotModel>> BotModel::train_owning(const v1::TrainRequest& request,
+                                                               std::shared_ptr<const Featurizer> featurizer,
+                                                               const TrainOptions& options, TrainReport* report) {
+  if (!featurizer) return invalid_argument("no featurizer");
+  PARLEY_ASSIGN_OR_RETURN(auto model, train(request, *featurizer, options, report));
+  // train() made the only reference: completing it here is still "before it is shared".
+  auto owned = std::const_pointer_cast<BotModel>(std::move(model));
+  owned->own_featurizer_ = std::move(featurizer);
+  return std::shared_ptr<const BotModel>(std::move(owned));
+}
+
 Result<std::shared_ptr<const BotModel>> BotModel::train(const v1::TrainRequest& r, const Featurizer& featurizer,
                                                         const TrainOptions& options, TrainReport* report) {
   const auto start = Clock::now();
