@@ -41,6 +41,21 @@ bool set_explicitly(const parley::config::Config& cfg, std::string_view key) {
   return cfg.origin(key).source != parley::config::Source::kDefault;
 }
 
+/// The default bot: the compiled-in path (the source tree) when it exists, else the demo bot
+/// installed beside the binary (<prefix>/bin/parley-dialog -> <prefix>/bots/demo/bot.yaml, the
+/// container image's /opt/parley/bots), so the image runs without the source tree.
+std::string default_bot_file() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(PARLEY_DIALOG_DEFAULT_BOT, ec)) return PARLEY_DIALOG_DEFAULT_BOT;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "bots" / "demo" / "bot.yaml";
+    if (fs::is_regular_file(installed, ec)) return installed.string();
+  }
+  return PARLEY_DIALOG_DEFAULT_BOT;  // reported as unreadable, with its path, at load
+}
+
 /// Bot files in `dir`: every *.yaml / *.yml in it and every <sub>/bot.yaml (a bot with a kb/
 /// folder), sorted; dot-entries skipped (a mounted ConfigMap's ..data links).
 std::vector<std::string> bot_files_in(const std::string& dir) {
@@ -147,7 +162,7 @@ int main(int argc, char** argv) {
                       config::duration_range(100ms, 3600s));
   schema.add_int("api.max_pending_bot_jobs", 4, "Bot uploads/deletes waiting behind the running one (more: 503)",
                  config::int_range(0, 1000));
-  schema.add_list("dialog.bots", {PARLEY_DIALOG_DEFAULT_BOT}, "Bot definition files to load at start");
+  schema.add_list("dialog.bots", {default_bot_file()}, "Bot definition files to load at start");
   schema.add_list("dialog.nlu_targets", {"tcp://127.0.0.1:7102"}, "NLU service replicas (tcp:// or dns://)");
   schema.add_list("dialog.qa_targets", {"tcp://127.0.0.1:7103"}, "QA service replicas");
   schema.add_list("dialog.lm_targets", {"tcp://127.0.0.1:7104"}, "LM service replicas");
@@ -271,6 +286,7 @@ int main(int argc, char** argv) {
   so.qa_targets = cfg.get_list("dialog.qa_targets");
   so.lm_targets = cfg.get_list("dialog.lm_targets");
   so.max_wait_for_replica = ms(cfg.get_duration("dialog.max_wait_for_replica"));
+  so.replay_timeout = ms(cfg.get_duration("dialog.train_timeout"));
   auto services = dialog::make_transport_services(so);
   if (!services.ok()) {
     PARLEY_LOG(kError) << "parley-dialog: " << services.status().to_string();
@@ -465,6 +481,12 @@ int main(int argc, char** argv) {
       Status health = store->health();
       host->set_ready(health.is_ok(), health.is_ok() ? "" : "session store: " + health.message());
     }
+  });
+  // SIGTERM: readiness goes false, then the public API stops accepting and its in-flight turns
+  // get the rest of service.drain_grace (the chart sets it above dialog.lm_timeout).
+  host->on_drain([&server](std::chrono::steady_clock::time_point deadline) {
+    server.stop(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                           deadline - std::chrono::steady_clock::now())));
   });
   int rc = host->run();
   running = false;

@@ -159,7 +159,7 @@ ApiServer::~ApiServer() {
 }
 
 Status ApiServer::start() { return server_->start(); }
-void ApiServer::stop() { server_->stop(std::chrono::seconds(2)); }
+void ApiServer::stop(std::chrono::milliseconds grace) { server_->stop(grace); }
 
 Response ApiServer::counted(Response r) {
   if (metrics_) metrics_->api_requests.labels({status_class(r.status)}).inc();

@@ -100,7 +100,10 @@ class ApiServer {
   /// Starts serving. Without keys on a non-loopback address (and !allow_unauthenticated_remote)
   /// it binds 127.0.0.1 instead and logs why.
   Status start();
-  void stop();
+  /// Graceful: stops accepting connections, lets in-flight requests (turns waiting on the LM)
+  /// finish up to `grace`, then cuts what is left. parley-dialog passes the host's drain
+  /// deadline (service.drain_grace), so a scale-down does not cut turns.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
   std::uint16_t port() const { return server_->port(); }
   /// The address actually bound (after start()).
   const std::string& host() const { return options_.host; }

@@ -233,7 +233,12 @@ class HelmRenderTest(unittest.TestCase):
         hpa = r.of("HorizontalPodAutoscaler")[f"{RELEASE}-parley-lm"]
         pods = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
         self.assertEqual(pods, ["parley_lm_requests_waiting"])
-        self.assertIn("parley_lm_requests_waiting", served)
+        # The dialog: turns in flight (its HTTP turns never pass the host's queue) and voice sessions.
+        hpa = r.of("HorizontalPodAutoscaler")[f"{RELEASE}-parley-dialog"]
+        pods = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+        self.assertEqual(pods, ["parley_dialog_turns_in_flight", "parley_voice_active_sessions"])
+        for metric in ["parley_lm_requests_waiting", *pods]:
+            self.assertIn(metric, served)
 
     def test_keda_scaled_object_replaces_the_hpa(self):
         r = self.render({"monitoring": {"keda": {"enabled": True}}, "services": {"lm": {"autoscaling": {"enabled": True}}}})
