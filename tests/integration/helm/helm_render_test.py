@@ -280,6 +280,35 @@ class HelmRenderTest(unittest.TestCase):
                 if name.startswith("PARLEY_") and name not in TOOL_VARIABLES:
                     self.assertIn(name, envs)
 
+    def test_gpu_profiles_use_the_cuda_image_and_the_named_gpu_resource(self):
+        with open(CHART / "values-gpu.yaml") as f:
+            gpu = yaml.safe_load(f)
+        with open(CHART / "values-gpu-shared.yaml") as f:
+            shared = yaml.safe_load(f)
+        for over, resource in ((gpu, "nvidia.com/gpu"), (deep_merge(gpu, shared), "nvidia.com/mig-2g.35gb")):
+            r = self.render(over)
+            self.validate(r)
+            lm = r.deployment("lm")
+            spec = lm["spec"]["template"]["spec"]
+            self.assertEqual(spec["runtimeClassName"], "nvidia")
+            self.assertEqual(container(lm)["image"], "parley:0.2.0-cuda")
+            self.assertEqual(container(lm)["resources"]["limits"][resource], 1)
+            self.assertEqual([k for k in container(lm)["resources"]["limits"] if k.startswith("nvidia.com/")], [resource])
+            # The dialog stays on the CPU image and nodes.
+            dialog = r.deployment("dialog")
+            self.assertEqual(container(dialog)["image"], "parley:0.2.0")
+            self.assertNotIn("runtimeClassName", dialog["spec"]["template"]["spec"])
+
+    def test_models_volume_and_init_container(self):
+        r = self.render({"models": {"volume": {"persistentVolumeClaim": {"claimName": "parley-models"}},
+                                    "init": {"enabled": True, "command": ["sh", "-c", "cp -rn /src/. /opt/parley/models/"]}}})
+        self.validate(r)
+        spec = r.deployment("nlu")["spec"]["template"]["spec"]
+        self.assertEqual(spec["initContainers"][0]["volumeMounts"][0], {"name": "models", "mountPath": "/opt/parley/models"})
+        self.assertIn({"name": "models", "mountPath": "/opt/parley/models", "readOnly": True}, spec["containers"][0]["volumeMounts"])
+        with self.assertRaisesRegex(Exception, "models.init.enabled needs models.volume"):
+            self.render({"models": {"init": {"enabled": True, "command": ["true"]}}})
+
     def test_unknown_value_is_rejected(self):
         with self.assertRaises(Exception):
             self.render({"services": {"lm": {"replicaz": 3}}})

@@ -31,7 +31,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- if $img.digest -}}
 {{ $img.repository }}@{{ $img.digest }}
 {{- else -}}
-{{ $img.repository }}:{{ $img.tag | default .root.Chart.AppVersion }}
+{{ $img.repository }}:{{ $img.tag | default .root.Chart.AppVersion }}{{ $img.tagSuffix }}
 {{- end -}}
 {{- end -}}
 
