@@ -186,6 +186,17 @@ class HelmRenderTest(unittest.TestCase):
 
     # --- specific values -----------------------------------------------------------------------
 
+    def test_voice_and_echo_services_render_with_flags_their_binaries_accept(self):
+        over = {"services": {"asr": {"enabled": True}, "tts": {"enabled": True}, "echo": {"enabled": True}}}
+        r = self.render(over)
+        self.validate(r)
+        self.check_platform(r, deep_merge(self.defaults, over))
+        env = env_of(r.deployment("dialog"))
+        for dep in ("asr", "tts"):
+            self.assertTrue(env[f"PARLEY_DIALOG_{dep.upper()}_TARGETS"].startswith(f"dns://{RELEASE}-parley-{dep}-zmq."))
+        # Off by default: the dialog gets an empty list (text-only voice), not its loopback default.
+        self.assertEqual(env_of(self.render().deployment("dialog"))["PARLEY_DIALOG_ASR_TARGETS"], "")
+
     def test_pdb_only_when_more_than_one_replica(self):
         r = self.render()
         pdbs = r.of("PodDisruptionBudget")
