@@ -83,12 +83,42 @@ std::vector<Result<transport::Envelope>> ReplicaFanout::send_all(const std::vect
   return out;
 }
 
+void ReplicaFanout::refresh_locked(const std::string& endpoint) {
+  auto h = have_.find(endpoint);
+  bool all = h != have_.end();
+  for (auto it = catalog_.begin(); all && it != catalog_.end(); ++it) {
+    all = !it->second.counted || h->second.count(it->first) > 0;
+  }
+  if (all) {
+    synced_.insert(endpoint);
+  } else {
+    synced_.erase(endpoint);
+  }
+}
+
+void ReplicaFanout::delivered(const std::string& endpoint, const std::string& key, std::uint64_t version) {
+  std::lock_guard lock(mu_);
+  // (A replica the watcher has not seen yet is added here; one that left is removed at its next poll.)
+  have_[endpoint][key] = version;
+  auto e = catalog_.find(key);
+  if (e != catalog_.end() && e->second.version == version && !e->second.counted) {
+    e->second.counted = true;
+    for (const auto& [ep, _] : have_) refresh_locked(ep);  // the others now lack it
+  } else {
+    refresh_locked(endpoint);
+  }
+}
+
 Result<transport::Envelope> ReplicaFanout::put(const std::string& key, const transport::Envelope& request,
                                                std::chrono::milliseconds timeout) {
+  std::uint64_t version = 0;
   {
     std::lock_guard lock(mu_);
-    catalog_[key] = request;
-    ++generation_;
+    version = next_version_++;
+    auto it = catalog_.find(key);
+    // A replaced entry stays counted: replicas holding the older version keep serving it.
+    const bool counted = it != catalog_.end() && it->second.counted;
+    catalog_[key] = Entry{request, version, counted};
   }
   const auto endpoints = live_endpoints();
   if (endpoints.empty()) {
@@ -100,12 +130,12 @@ Result<transport::Envelope> ReplicaFanout::put(const std::string& key, const tra
   std::string errors;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
     if (results[i].ok()) {
+      delivered(endpoints[i], key, version);
       if (!first) first = std::move(*results[i]);
       continue;
     }
+    // That replica stays out of sync; the watcher sends it what it lacks.
     errors += (errors.empty() ? "" : "; ") + endpoints[i] + ": " + results[i].status().to_string();
-    std::lock_guard lock(mu_);
-    synced_.erase(endpoints[i]);  // it gets the whole catalog again before it takes turns
   }
   if (!errors.empty()) {
     return Status(results.front().ok() ? StatusCode::kUnavailable : results.front().status().code(),
@@ -118,7 +148,10 @@ Status ReplicaFanout::drop(const std::string& key, const transport::Envelope& re
   {
     std::lock_guard lock(mu_);
     catalog_.erase(key);
-    ++generation_;
+    for (auto& [ep, have] : have_) {
+      have.erase(key);
+      refresh_locked(ep);
+    }
   }
   const auto endpoints = live_endpoints();
   auto results = send_all(endpoints, request, timeout);
@@ -131,28 +164,30 @@ Status ReplicaFanout::drop(const std::string& key, const transport::Envelope& re
 }
 
 void ReplicaFanout::replay(const std::string& endpoint) {
-  std::map<std::string, transport::Envelope> catalog;
-  std::uint64_t generation = 0;
+  // What this replica lacks (entries it never took, or took at an older version).
+  std::vector<std::pair<std::string, Entry>> missing;
   {
     std::lock_guard lock(mu_);
-    catalog = catalog_;
-    generation = generation_;
+    const auto& have = have_[endpoint];
+    for (const auto& [key, entry] : catalog_) {
+      auto v = have.find(key);
+      if (v == have.end() || v->second != entry.version) missing.emplace_back(key, entry);
+    }
   }
-  for (const auto& [key, request] : catalog) {
-    auto r = send_all({endpoint}, request, options_.replay_timeout).front();
+  for (const auto& [key, entry] : missing) {
+    auto r = send_all({endpoint}, entry.request, options_.replay_timeout).front();
     if (!r.ok()) {
       replay_failures_.fetch_add(1);
       PARLEY_LOG_EVERY_MS(kWarn, 1000) << options_.name << ": replica " << endpoint << " did not take '" << key
                                        << "' (retrying): " << r.status().to_string();
       return;
     }
+    delivered(endpoint, key, entry.version);
   }
-  std::lock_guard lock(mu_);
-  // A put/drop during the replay may have missed this replica: replay again at the next poll.
-  if (generation != generation_) return;
-  synced_.insert(endpoint);
-  replays_.fetch_add(1);
-  PARLEY_LOG(kInfo).kv("replica", endpoint).kv("entries", catalog.size()) << options_.name << ": replica in sync";
+  if (synced(endpoint)) {
+    replays_.fetch_add(1);
+    PARLEY_LOG(kInfo).kv("replica", endpoint).kv("entries", missing.size()) << options_.name << ": replica in sync";
+  }
 }
 
 void ReplicaFanout::watch() {
@@ -163,15 +198,21 @@ void ReplicaFanout::watch() {
     }
     const auto live = live_endpoints();
     const std::set<std::string> live_set(live.begin(), live.end());
-    std::vector<std::string> newcomers;
+    std::vector<std::string> behind;
     {
       std::lock_guard lock(mu_);
-      // A replica that died or left loses its place: when it is back it may have lost its state.
-      for (auto it = synced_.begin(); it != synced_.end();) {
-        it = live_set.count(*it) ? std::next(it) : synced_.erase(it);
+      // A replica that died or left forgets what it held: when it is back it may have lost it.
+      for (auto it = have_.begin(); it != have_.end();) {
+        if (live_set.count(it->first)) {
+          ++it;
+        } else {
+          synced_.erase(it->first);
+          it = have_.erase(it);
+        }
       }
       for (const auto& ep : live) {
-        if (!synced_.count(ep)) newcomers.push_back(ep);
+        if (have_.emplace(ep, std::map<std::string, std::uint64_t>{}).second) refresh_locked(ep);
+        if (!synced_.count(ep)) behind.push_back(ep);
       }
     }
     {
@@ -186,7 +227,7 @@ void ReplicaFanout::watch() {
         }
       }
     }
-    for (const auto& ep : newcomers) {
+    for (const auto& ep : behind) {
       {
         std::lock_guard lock(stop_mu_);
         if (stopping_) return;

@@ -87,10 +87,24 @@ class ReplicaFanout {
   ReplicaFanoutOptions options_;
   transport::Client* shared_ = nullptr;
 
-  mutable std::mutex mu_;  // catalog_, generation_, synced_
-  std::map<std::string, transport::Envelope> catalog_;
-  std::uint64_t generation_ = 0;  // bumped by every put/drop
-  std::set<std::string> synced_;
+  struct Entry {
+    transport::Envelope request;
+    std::uint64_t version = 0;
+    /// Some replica took it: only then may a replica without it be kept from turns (before,
+    /// no replica can serve that bot's turns and every other bot's turns must keep flowing).
+    bool counted = false;
+  };
+  /// Recomputes whether `endpoint` holds every counted catalog entry, in any version (an older
+  /// version still serves while the new one is sent), with mu_ held.
+  void refresh_locked(const std::string& endpoint);
+  void delivered(const std::string& endpoint, const std::string& key, std::uint64_t version);
+
+  mutable std::mutex mu_;  // catalog_, next_version_, have_, synced_
+  std::map<std::string, Entry> catalog_;
+  std::uint64_t next_version_ = 1;
+  /// Per live replica: the version of each entry it took (what it holds).
+  std::map<std::string, std::map<std::string, std::uint64_t>> have_;
+  std::set<std::string> synced_;  // replicas holding the whole catalog (what the filter reads)
 
   std::mutex clients_mu_;
   // Per-replica (direct) clients; shared: a put() in flight keeps its client if the watcher drops it.

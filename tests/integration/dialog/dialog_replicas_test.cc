@@ -126,10 +126,11 @@ TEST_F(DialogReplicasTest, ScaleOutAndInUnderLoadFailsNoTurn) {
   start_nlu(0);
   start_nlu(1);
   api_port_ = testing::free_tcp_port();
+  const int dialog_http = testing::free_tcp_port();
   // The third replica's address is known from the start (like a headless Service's next pod);
   // nothing listens there yet.
   ChildProcess dialog({testing::built_binary("services/dialog/parley-dialog"), "--api.port=" + std::to_string(api_port_),
-                       "--http.port=" + std::to_string(testing::free_tcp_port()),
+                       "--http.port=" + std::to_string(dialog_http),
                        "--transport.bind=tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port()),
                        "--dialog.nlu_targets=" + nlu_[0].endpoint() + "," + nlu_[1].endpoint() + "," + nlu_[2].endpoint(),
                        "--dialog.qa_targets=" + qa_->endpoint(), "--dialog.lm_targets=" + lm_->endpoint(),
@@ -158,6 +159,14 @@ TEST_F(DialogReplicasTest, ScaleOutAndInUnderLoadFailsNoTurn) {
   const auto took = Clock::now() - t0;
   std::this_thread::sleep_for(1500ms);
   const double served_by_new = parses_served(nlu_[2]);
+  // The dialog's autoscaling signal counts the turns under way (4 clients: between 0 and 4).
+  double in_flight_max = -1;
+  for (int i = 0; i < 20; ++i) {
+    auto m = testing::http_get(dialog_http, "/metrics");
+    std::smatch g;
+    static const std::regex gauge(R"((?:^|\n)parley_dialog_turns_in_flight ([0-9.e+-]+))");
+    if (m.ok() && std::regex_search(m->body, g, gauge)) in_flight_max = std::max(in_flight_max, std::stod(g[1]));
+  }
 
   // Scale-in: SIGTERM (what Kubernetes sends) to one of the first two, under load.
   nlu_[0].process->terminate();
@@ -170,6 +179,11 @@ TEST_F(DialogReplicasTest, ScaleOutAndInUnderLoadFailsNoTurn) {
   std::string samples;
   for (const auto& s : failure_samples_) samples += "\n  " + s;
   EXPECT_EQ(failures_.load(), 0) << "failed turns:" << samples << "\n" << dialog.log();
+  EXPECT_GT(in_flight_max, 0) << "parley_dialog_turns_in_flight missing or never above 0 under load";
+  EXPECT_LE(in_flight_max, 4);
+  auto idle = testing::http_get(dialog_http, "/metrics");
+  ASSERT_TRUE(idle.ok());
+  EXPECT_NE(idle->body.find("\nparley_dialog_turns_in_flight 0\n"), std::string::npos) << "turns in flight after the load stopped";
   EXPECT_TRUE(got_load) << "the new replica got no Parse call in 10 s";
   EXPECT_LT(took, 5s) << "from start to first served turn";
   EXPECT_GT(served_by_new, 0);
