@@ -2,6 +2,7 @@
 // newcomers, and the synced set the shared client routes by.
 #include "services/dialog/engine/replica_fanout.h"
 
+#include <algorithm>
 #include <future>
 
 #include "shared/common/log.h"
@@ -120,7 +121,10 @@ Result<transport::Envelope> ReplicaFanout::put(const std::string& key, const tra
     const bool counted = it != catalog_.end() && it->second.counted;
     catalog_[key] = Entry{request, version, counted};
   }
-  const auto endpoints = live_endpoints();
+  auto endpoints = live_endpoints();
+  if (endpoints.empty() && shared_ != nullptr && shared_->wait_for_live(1, std::min(timeout, options_.wait_for_replica))) {
+    endpoints = live_endpoints();
+  }
   if (endpoints.empty()) {
     return unavailable(options_.name + ": no live replica (" + std::to_string(shared_ ? shared_->replicas().size() : 0) +
                        " known); each one gets '" + key + "' when it comes up");

@@ -30,6 +30,9 @@ struct ReplicaFanoutOptions {
   std::optional<transport::CurveClientOptions> curve;
   /// Deadline of one replayed call on a new replica.
   std::chrono::milliseconds replay_timeout{60'000};
+  /// put() with no live replica waits this long for one (like the shared client's
+  /// max_wait_for_replica) before answering UNAVAILABLE.
+  std::chrono::milliseconds wait_for_replica{300};
   /// How often the replica set is checked for newcomers.
   std::chrono::milliseconds poll_interval{200};
 };

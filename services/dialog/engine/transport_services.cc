@@ -332,7 +332,11 @@ Result<std::unique_ptr<Services>> make_transport_services(const TransportService
   };
   auto fanout = [&](const std::string& name) {
     return std::make_shared<ReplicaFanout>(ReplicaFanoutOptions{
-        .name = name, .curve = options.curve, .replay_timeout = options.replay_timeout, .poll_interval = options.replica_poll_interval});
+        .name = name,
+        .curve = options.curve,
+        .replay_timeout = options.replay_timeout,
+        .wait_for_replica = options.max_wait_for_replica,
+        .poll_interval = options.replica_poll_interval});
   };
   auto nlu_fanout = fanout("nlu");
   auto qa_fanout = fanout("qa");
