@@ -3,12 +3,14 @@
 // Two replicas at first; a third comes up (scale-out: it must get the bots before it gets turns,
 // and then get turns within seconds); then one of the first two is terminated (scale-in, an
 // eviction, a rolling update). No turn may fail or report a service error. QA and LM are the
-// in-test fakes (they hold no per-bot state the test is about).
+// in-test fakes (they hold no per-bot state the test is about). Also: SIGTERM drains the public
+// API's in-flight turns within service.drain_grace (issue 16 item 7).
 // Depends on tests/support, services/dialog/testing (fake QA/LM).
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -195,6 +197,65 @@ TEST_F(DialogReplicasTest, ScaleOutAndInUnderLoadFailsNoTurn) {
               "%.0f Parse calls in its first ~1.5 s; failures: %d\n",
               after, before_scale_out, std::chrono::duration<double, std::milli>(took).count(), served_by_new,
               failures_.load());
+}
+
+// Issue 16 item 7: SIGTERM (a scale-down) lets the public API's in-flight turns finish within
+// service.drain_grace instead of cutting them after 2 s; new connections are refused meanwhile.
+TEST_F(DialogReplicasTest, SigtermDrainsInFlightHttpTurns) {
+  auto nlu = std::move(*FakeServiceServer::start("nlu"));
+  api_port_ = testing::free_tcp_port();
+  const int http = testing::free_tcp_port();
+  ChildProcess dialog({testing::built_binary("services/dialog/parley-dialog"), "--api.port=" + std::to_string(api_port_),
+                       "--http.port=" + std::to_string(http),
+                       "--transport.bind=tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port()),
+                       "--dialog.nlu_targets=" + nlu->endpoint(), "--dialog.qa_targets=" + qa_->endpoint(),
+                       "--dialog.lm_targets=" + lm_->endpoint(), "--dialog.asr_targets=", "--dialog.tts_targets=",
+                       "--dialog.nlu_timeout=20s", "--service.drain_grace=15s", "--log.level=warn"},
+                      dir_ + "/dialog-drain.log");
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto r = call("GET", "/v1/bots/demo");
+        v1::Bot bot;
+        return r.ok() && r->status == 200 && google::protobuf::util::JsonStringToMessage(r->body, &bot).ok() &&
+               bot.nlu_trained();
+      },
+      20s))
+      << dialog.log();
+  // Two sessions (a session runs its turns one at a time; the fake NLU has 2 workers).
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto s = call("POST", "/v1/bots/demo/sessions");
+    ASSERT_TRUE(s.ok() && s->status == 201);
+    v1::Session session;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(s->body, &session).ok());
+    ids.push_back(session.id());
+  }
+  nlu->delay_us = 4'000'000;  // every Parse now takes 4 s: longer than the old 2 s cut
+  const auto t0 = Clock::now();
+  std::vector<std::future<Result<testing::HttpReply>>> turns;
+  for (const auto& id : ids) {
+    turns.push_back(std::async(std::launch::async, [this, id] {
+      return call("POST", "/v1/sessions/" + id + "/turns", "{\"text\": \"book a table for 4 at 7pm\"}");
+    }));
+  }
+  std::this_thread::sleep_for(500ms);
+  dialog.terminate();
+  std::this_thread::sleep_for(300ms);
+  auto late = testing::http_request("GET", api_port_, "/v1/bots/demo", "", 2s);
+  EXPECT_FALSE(late.ok() && late->status == 200) << "a new request was served while draining";
+  for (auto& f : turns) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().to_string() << "\n" << dialog.log();
+    EXPECT_EQ(r->status, 200) << r->body;
+    v1::TurnResponse turn;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &turn).ok()) << r->body;
+    EXPECT_EQ(turn.errors_size(), 0) << r->body;
+  }
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, 3s) << "the turns cannot have been answered by the slow NLU";
+  const auto code = dialog.wait_for(20s);
+  ASSERT_TRUE(code.has_value()) << "still running long after its turns were answered";
+  EXPECT_EQ(*code, 0) << dialog.log();
 }
 
 }  // namespace
