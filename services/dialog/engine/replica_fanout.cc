@@ -129,7 +129,21 @@ Result<transport::Envelope> ReplicaFanout::put(const std::string& key, const tra
     return unavailable(options_.name + ": no live replica (" + std::to_string(shared_ ? shared_->replicas().size() : 0) +
                        " known); each one gets '" + key + "' when it comes up");
   }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& ep : endpoints) pending_[ep][key] = version;
+  }
   auto results = send_all(endpoints, request, timeout);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& ep : endpoints) {
+      auto p = pending_.find(ep);
+      if (p == pending_.end()) continue;
+      auto v = p->second.find(key);
+      if (v != p->second.end() && v->second == version) p->second.erase(v);
+      if (p->second.empty()) pending_.erase(p);
+    }
+  }
   std::optional<transport::Envelope> first;
   std::string errors;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
@@ -173,9 +187,11 @@ void ReplicaFanout::replay(const std::string& endpoint) {
   {
     std::lock_guard lock(mu_);
     const auto& have = have_[endpoint];
+    const auto pend = pending_.find(endpoint);
     for (const auto& [key, entry] : catalog_) {
       auto v = have.find(key);
-      if (v == have.end() || v->second != entry.version) missing.emplace_back(key, entry);
+      const bool on_its_way = pend != pending_.end() && pend->second.count(key) > 0 && pend->second.at(key) == entry.version;
+      if ((v == have.end() || v->second != entry.version) && !on_its_way) missing.emplace_back(key, entry);
     }
   }
   for (const auto& [key, entry] : missing) {
@@ -216,7 +232,17 @@ void ReplicaFanout::watch() {
       }
       for (const auto& ep : live) {
         if (have_.emplace(ep, std::map<std::string, std::uint64_t>{}).second) refresh_locked(ep);
-        if (!synced_.count(ep)) behind.push_back(ep);
+        // Behind: lacks an entry, counted or not (one no replica took yet still gets replayed).
+        const auto& have = have_[ep];
+        const auto pend = pending_.find(ep);
+        bool lacks = false;
+        for (auto it = catalog_.begin(); !lacks && it != catalog_.end(); ++it) {
+          auto v = have.find(it->first);
+          const bool on_its_way = pend != pending_.end() && pend->second.count(it->first) > 0 &&
+                                  pend->second.at(it->first) == it->second.version;
+          lacks = (v == have.end() || v->second != it->second.version) && !on_its_way;
+        }
+        if (lacks) behind.push_back(ep);
       }
     }
     {

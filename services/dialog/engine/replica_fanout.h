@@ -108,6 +108,8 @@ class ReplicaFanout {
   /// Per live replica: the version of each entry it took (what it holds).
   std::map<std::string, std::map<std::string, std::uint64_t>> have_;
   std::set<std::string> synced_;  // replicas holding the whole catalog (what the filter reads)
+  /// Per replica: entries a put() is sending it right now (the watcher does not send them twice).
+  std::map<std::string, std::map<std::string, std::uint64_t>> pending_;
 
   std::mutex clients_mu_;
   // Per-replica (direct) clients; shared: a put() in flight keeps its client if the watcher drops it.
