@@ -5,6 +5,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "services/dialog/api/openapi_docs.h"
 #include "services/dialog/api/voice_socket.h"
 #include "services/dialog/api/web_assets.h"
 #include "shared/common/json_document.h"
@@ -264,6 +265,31 @@ void ApiServer::register_routes() {
     return counted(http::json_error(404, "NOT_FOUND", "no static file '" + excerpt(req.path_param("file")) + "'"));
   });
 
+  // --- the API's own reference: the contract as YAML/JSON and a page rendering it (web/docs.html).
+  // Public like the chat page: the document holds no secret, and a reader without a key needs it.
+  server.route(Method::kGet, "/docs", [this](const Request&) {
+    std::size_t n = 0;
+    const WebAsset* assets = web_assets(&n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (assets[i].name == "docs.html") return counted(Response::text(200, std::string(assets[i].data), std::string(assets[i].content_type)));
+    }
+    return counted(http::json_error(404, "NOT_FOUND", "the reference page was not built into this binary"));
+  });
+  server.route(Method::kGet, "/v1/openapi.yaml", [this](const Request&) {
+    std::string_view yaml = openapi_yaml();
+    if (yaml.empty()) return counted(http::json_error(404, "NOT_FOUND", "openapi.yaml was not built into this binary"));
+    Response r = Response::text(200, std::string(yaml), "application/yaml; charset=utf-8");
+    r.headers.set("Cache-Control", "no-cache");
+    return counted(std::move(r));
+  });
+  server.route(Method::kGet, "/v1/openapi.json", [this](const Request&) {
+    const Result<std::string>& doc = openapi_json();
+    if (!doc.ok()) return counted(http::error_response(doc.status()));
+    Response r = Response::json(200, *doc);
+    r.headers.set("Cache-Control", "no-cache");
+    return counted(std::move(r));
+  });
+
   // --- bots ---
   server.route(Method::kGet, "/v1/bots", [this](const Request& req) {
     Caller caller;
@@ -387,9 +413,12 @@ void ApiServer::register_routes() {
     if (body.text().find_first_not_of(" \t\r\n") == std::string::npos) {
       return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is required and must not be blank"));
     }
-    if (body.text().size() > options_.max_text_bytes) {
-      return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is " + std::to_string(body.text().size()) +
-                                                                   " bytes; the limit is " + std::to_string(options_.max_text_bytes)));
+    // Characters (code points), as the contract's maxLength counts them; the body is valid UTF-8 here.
+    std::size_t chars = 0;
+    for (unsigned char c : body.text()) chars += (c & 0xC0) != 0x80;
+    if (chars > options_.max_text_chars) {
+      return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is " + std::to_string(chars) +
+                                                                   " characters; the limit is " + std::to_string(options_.max_text_chars)));
     }
     return std::nullopt;
   };

@@ -1,0 +1,112 @@
+"""The OpenAPI contract (services/dialog/openapi.yaml) against the real parley-dialog, by
+schemathesis (tools/reference/requirements-contract.txt): every check, the examples, coverage,
+fuzzing and stateful phases, a fixed seed and a bounded number of examples (about a minute on 2
+cores). Any finding fails the test and its report is printed. Keys are configured (401 before
+400 is checked: schemathesis's ignored_auth and missing-header cases). The engines are the
+model-free fakes: what a turn says is not what this test checks, its shape is.
+
+Also checks what schemathesis cannot: the SSE events of turns:stream against the schemas the
+spec names for them (x-sse-events), with jsonschema (a schemathesis dependency).
+
+Runs with the contract venv (tools/reference/setup contract); skips with a message without it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "support"))
+import parley_processes as pp  # noqa: E402
+import parley_unittest  # noqa: E402
+
+VENV = os.path.join(os.environ.get("PARLEY_REFENV_DIR") or os.path.expanduser("~/.cache/parley"), "refenv-contract")
+SCHEMATHESIS = os.path.join(VENV, "bin", "schemathesis")
+SPEC = os.path.join(pp.SOURCE_DIR, "services/dialog/openapi.yaml")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = 20261204
+MAX_EXAMPLES = int(os.environ.get("PARLEY_CONTRACT_MAX_EXAMPLES", "25"))
+
+
+class ContractTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(SCHEMATHESIS):
+            raise unittest.SkipTest(f"no contract venv at {VENV} (run tools/reference/setup contract)")
+        # Rate limits off and a generous bot quota: the test is about shapes, not limits; the
+        # failed-key lockout stays (ignored_auth sends unknown keys, a few per operation).
+        cls.platform = pp.Platform(extra_flags=["--api.max_failed_auth=100000", "--api.max_bots_per_key=1000",
+                                                "--api.max_pending_bot_jobs=64"]).__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "platform"):
+            cls.platform.__exit__(None, None, None)
+
+    def test_schemathesis_finds_nothing(self):
+        report = os.path.join(self.platform.dir, "schemathesis.junit.xml")
+        argv = [SCHEMATHESIS, "--config-file", os.path.join(HERE, "schemathesis.toml"), "run", SPEC,
+                "--url", self.platform.url,
+                "-H", "Authorization: Bearer " + pp.BOTH_KEY,
+                "--checks", "all",
+                "--phases", "examples,coverage,fuzzing,stateful",
+                "--max-examples", str(MAX_EXAMPLES),
+                "--seed", str(SEED),
+                "--generation-database", "none",
+                "--workers", "2",
+                "--request-timeout", "10",
+                "--no-color",
+                "--report", "junit", "--report-junit-path", report]
+        start = time.time()
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
+                              env=dict(os.environ, SCHEMATHESIS_HOOKS=""))
+        out = proc.stdout.decode(errors="replace")
+        elapsed = time.time() - start
+        print(out[-20000:])
+        print(f"schemathesis: {elapsed:.1f} s, exit {proc.returncode}")
+        self.assertEqual(proc.returncode, 0, "schemathesis reported findings (above); dialog log:\n" +
+                         self.platform.log("dialog")[-3000:])
+        self.assertLess(elapsed, 120, "the contract test must stay under two minutes")
+
+    def test_sse_events_match_their_schemas(self):
+        import jsonschema  # in the contract venv (a schemathesis dependency)
+
+        with open(SPEC, encoding="utf-8") as f:
+            import yaml  # also a schemathesis dependency
+            spec = yaml.safe_load(f)
+        events = spec["paths"]["/v1/sessions/{id}/turns:stream"]["post"]["responses"]["200"]["content"][
+            "text/event-stream"]["x-sse-events"]
+        components = {"components": spec["components"]}
+
+        def check(name, data):
+            schema = dict(events[name], components=spec["components"])
+            jsonschema.validate(data, schema)
+
+        status, _, body = pp.http("POST", self.platform.url + "/v1/bots/demo/sessions", body={}, key=pp.CLIENT_KEY)
+        self.assertEqual(status, 201, body)
+        sid = json.loads(body)["id"]
+        seen = {}
+        for text in ("tell me a joke", "book a table for 2 at 7pm"):
+            status, headers, body = pp.http("POST", f"{self.platform.url}/v1/sessions/{sid}/turns:stream",
+                                            body={"text": text}, key=pp.CLIENT_KEY)
+            self.assertEqual(status, 200)
+            self.assertTrue(headers["Content-Type"].startswith("text/event-stream"))
+            names = []
+            for block in body.decode().split("\n\n"):
+                if not block.strip() or block.startswith(":"):
+                    continue
+                fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
+                self.assertIn(fields.get("event"), events, block)
+                check(fields["event"], json.loads(fields["data"]))
+                names.append(fields["event"])
+                seen[fields["event"]] = seen.get(fields["event"], 0) + 1
+            self.assertEqual(names[-1], "turn", names)
+            self.assertNotIn("turn", names[:-1])
+        self.assertGreater(seen.get("token", 0), 0, "the LM reply streamed no token event")
+        del components
+
+
+if __name__ == "__main__":
+    parley_unittest.main()
