@@ -6,8 +6,10 @@ real server over HTTP, like tests/support/service.h does for the C++ ones. Stand
 Binaries come from $PARLEY_BUILD_DIR (set by ctest), else <source>/build.
 """
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,6 +33,14 @@ def binary(name):
         if os.path.exists(path):
             return path
     raise FileNotFoundError(f"{name} is not built under {BUILD_DIR} (cmake --build build --target {name})")
+
+
+def _die_with_parent():
+    """Child side of Popen: SIGTERM when the test process dies (a ctest timeout kills it)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port():
@@ -65,7 +75,8 @@ class Platform:
 
     def _start(self, argv, name):
         log = open(os.path.join(self.dir, name + ".log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             preexec_fn=_die_with_parent)
         self.procs.append((p, log, name))
         return p
 
