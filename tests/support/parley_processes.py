@@ -67,9 +67,10 @@ def http(method, url, body=None, key=None, headers=None, timeout=10):
 class Platform:
     """parley-fake-engines + parley-dialog with KEYS. Use as a context manager."""
 
-    def __init__(self, extra_flags=(), keys=True):
+    def __init__(self, extra_flags=(), keys=True, speech=False):
         self.extra_flags = list(extra_flags)
         self.keys = keys
+        self.speech = speech  # parley-fake-speech as ASR and TTS (voice sessions)
         self.dir = tempfile.mkdtemp(prefix="parley-py-")
         self.procs = []
 
@@ -94,7 +95,13 @@ class Platform:
                 f"--dialog.nlu_targets=tcp://127.0.0.1:{ports['nlu']}",
                 f"--dialog.qa_targets=tcp://127.0.0.1:{ports['qa']}",
                 f"--dialog.lm_targets=tcp://127.0.0.1:{ports['lm']}",
-                "--dialog.asr_targets=", "--dialog.tts_targets=", "--dialog.sync_interval=200ms"]
+                "--dialog.sync_interval=200ms"]
+        if self.speech:
+            speech = f"tcp://127.0.0.1:{free_port()}"
+            self._start([binary("parley-fake-speech"), "--bind", speech, "--text", "what time is breakfast"], "speech")
+            argv += [f"--dialog.asr_targets={speech}", f"--dialog.tts_targets={speech}"]
+        else:
+            argv += ["--dialog.asr_targets=", "--dialog.tts_targets="]
         if self.keys:
             argv.append("--api.keys=" + ",".join(KEYS))
         self._start(argv + self.extra_flags, "dialog")
