@@ -61,8 +61,9 @@ class ContractTest(unittest.TestCase):
                 "--no-color",
                 "--report", "junit", "--report-junit-path", report]
         start = time.time()
+        # In the run's own folder: schemathesis and hypothesis keep caches in the working directory.
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300,
-                              env=dict(os.environ, SCHEMATHESIS_HOOKS=""))
+                              env=dict(os.environ, SCHEMATHESIS_HOOKS=""), cwd=self.platform.dir)
         out = proc.stdout.decode(errors="replace")
         elapsed = time.time() - start
         print(out[-20000:])
