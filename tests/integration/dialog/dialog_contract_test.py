@@ -9,6 +9,8 @@ Also checks what schemathesis cannot: the SSE events of turns:stream against the
 spec names for them (x-sse-events), with jsonschema_rs (a schemathesis dependency), and that a
 stream is tokens then exactly one turn.
 
+Also: openapi-spec-validator accepts the document.
+
 Runs with the contract venv (tools/reference/setup contract); skips with a message without it.
 """
 
@@ -71,6 +73,14 @@ class ContractTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, "schemathesis reported findings (above); dialog log:\n" +
                          self.platform.log("dialog")[-3000:])
         self.assertLess(elapsed, 120, "the contract test must stay under two minutes")
+
+    def test_0_the_document_is_valid_openapi(self):
+        from openapi_spec_validator import validate
+        from openapi_spec_validator.readers import read_from_filename
+
+        spec, _ = read_from_filename(SPEC)
+        validate(spec)  # raises with the path of the first problem
+        self.assertEqual(spec["openapi"], "3.1.0")  # 3.1: contentSchema describes each SSE event's data
 
     def test_1_sse_events_match_their_schemas(self):
         import jsonschema_rs  # in the contract venv (a schemathesis dependency)

@@ -39,7 +39,7 @@ class DocsTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertTrue(headers["Content-Type"].startswith("application/json"))
         doc = json.loads(body)
-        self.assertEqual(doc["openapi"], "3.0.3")
+        self.assertEqual(doc["openapi"], "3.1.0")
         # Every path and method of the YAML is there (read off the YAML's own lines: no parser).
         with open(os.path.join(pp.SOURCE_DIR, "services/dialog/openapi.yaml"), encoding="utf-8") as f:
             paths = re.findall(r"^  (/\S*):$", f.read(), re.M)
