@@ -142,6 +142,11 @@ async function main() {
     nav.append(el("a", { href: "#" + anchorFor(name) }, name));
   }
   document.body.dataset.state = "ready";
+  // The sections exist only now: follow a link such as /docs#op-post--v1-sessions-id-turns.
+  if (location.hash) {
+    const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target) target.scrollIntoView();
+  }
 }
 
 main();

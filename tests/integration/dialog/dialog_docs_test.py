@@ -4,9 +4,12 @@ with no external asset whose script renders it, and the chat page links to it. P
 even when keys are configured. Standard library only (the YAML is compared as bytes and JSON).
 """
 
+import html
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import unittest
 
@@ -68,6 +71,25 @@ class DocsTest(unittest.TestCase):
         self.assertIn("/v1/openapi.json", script.decode())
         self.assertNotRegex(script.decode(), r"https?://")
         self.assertNotIn("innerHTML", script.decode())  # the document's text goes in as text
+
+    def test_docs_page_renders_in_a_browser(self):
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not chromium:
+            self.skipTest("no chromium on PATH (the page's rendering is checked in a real browser)")
+        dom = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                              f"--user-data-dir={self.platform.dir}/chromium", "--dump-dom", self.platform.url + "/docs"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60).stdout.decode()
+        self.assertIn('data-state="ready"', dom, dom[-2000:])
+        doc = json.loads(self.get("/v1/openapi.json")[2])
+        rendered = [html.unescape(p) for p in re.findall(r'class="path">([^<]*)<', dom)]
+        for path, item in doc["paths"].items():
+            methods = [m for m in ("get", "put", "post", "delete") if m in item]
+            self.assertEqual(rendered.count(path), len(methods), path)
+        for name in doc["components"]["schemas"]:
+            self.assertIn(f'id="schema-{name}"', dom)
+        self.assertIn("maxLength 4096", dom)  # constraints are shown
+        self.assertRegex(dom, r"event <code>token</code>: <a href=\"#schema-TokenEvent\">")  # SSE events per type
+        self.assertIn("UNAUTHENTICATED: no", dom)  # errors per status
 
     def test_chat_page_links_to_docs(self):
         status, _, body = self.get("/")
