@@ -67,10 +67,11 @@ def http(method, url, body=None, key=None, headers=None, timeout=10):
 class Platform:
     """parley-fake-engines + parley-dialog with KEYS. Use as a context manager."""
 
-    def __init__(self, extra_flags=(), keys=True, speech=False):
+    def __init__(self, extra_flags=(), keys=True, speech=False, real_nlu=False):
         self.extra_flags = list(extra_flags)
         self.keys = keys
         self.speech = speech  # parley-fake-speech as ASR and TTS (voice sessions)
+        self.real_nlu = real_nlu  # parley-nlu with its encoder (all-MiniLM-L6-v2) instead of the keyword NLU
         self.dir = tempfile.mkdtemp(prefix="parley-py-")
         self.procs = []
 
@@ -87,7 +88,12 @@ class Platform:
 
     def __enter__(self):
         ports = {k: free_port() for k in ("nlu", "qa", "lm")}
-        self._start([binary("parley-fake-engines")] + [a for k, v in ports.items() for a in (f"--{k}", f"tcp://127.0.0.1:{v}")], "engines")
+        fake = {k: f"tcp://127.0.0.1:{v}" for k, v in ports.items()}
+        if self.real_nlu:
+            fake["nlu"] = "none"
+            self._start([binary("parley-nlu"), f"--transport.bind=tcp://127.0.0.1:{ports['nlu']}",
+                         f"--http.port={free_port()}", "--nlu.device=cpu"], "nlu")
+        self._start([binary("parley-fake-engines")] + [a for k, v in fake.items() for a in (f"--{k}", v)], "engines")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [binary("parley-dialog"), f"--api.port={self.port}", f"--http.port={free_port()}",
@@ -108,7 +114,7 @@ class Platform:
         self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=30):
+    def wait_ready(self, timeout=90):
         """Until the demo bot is trained (NLU) and ingested (QA)."""
         deadline = time.time() + timeout
         last = None

@@ -33,12 +33,14 @@ int main(int argc, char** argv) {
                    "usage: parley-fake-engines [--nlu tcp://127.0.0.1:7102] [--qa tcp://127.0.0.1:7103] "
                    "[--lm tcp://127.0.0.1:7104]\n"
                    "  serves keyword-overlap parley.v1.Nlu, word-overlap parley.v1.Qa and a canned parley.v1.Lm\n"
-                   "  (tests only; prints 'KIND ENDPOINT' per service, ports read back when bound to :*)\n");
+                   "  (tests only; prints 'KIND ENDPOINT' per service, ports read back when bound to :*;\n"
+                   "  'none' serves no such service)\n");
       return 2;
     }
   }
   std::vector<std::unique_ptr<parley::dialog::testing::FakeServiceServer>> servers;
   for (const auto& [kind, endpoint] : binds) {
+    if (endpoint == "none") continue;  // served by a real process (e.g. parley-nlu)
     auto s = parley::dialog::testing::FakeServiceServer::start(kind, endpoint);
     if (!s.ok()) {
       std::fprintf(stderr, "parley-fake-engines: %s on %s: %s\n", kind.c_str(), endpoint.c_str(),

@@ -16,6 +16,9 @@ import parley_processes as pp  # noqa: E402
 import parley_unittest  # noqa: E402
 
 DEMO = os.path.join(pp.SOURCE_DIR, "services/dialog/bots/demo")
+# PARLEY_BOT_TEST_NLU=real: the NLU is parley-nlu with its encoder (ctest bot_command_real_nlu_test,
+# label model): the demo bot's tests must hold on the real model too, not only on the keyword stand-in.
+REAL_NLU = os.environ.get("PARLEY_BOT_TEST_NLU") == "real"
 
 
 def parley(*args, env=None):
@@ -27,7 +30,12 @@ def parley(*args, env=None):
 class BotCommandTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.platform = pp.Platform().__enter__()
+        if REAL_NLU:
+            model_dir = os.path.join(os.environ.get("PARLEY_MODEL_DIR") or os.path.expanduser("~/.cache/parley/models"),
+                                     "encoder-minilm")
+            if not os.path.isdir(model_dir):
+                raise unittest.SkipTest(f"no encoder model at {model_dir} (tools/models/fetch)")
+        cls.platform = pp.Platform(real_nlu=REAL_NLU).__enter__()
         cls.tmp = tempfile.mkdtemp(prefix="parley-bot-test-")
 
     @classmethod
