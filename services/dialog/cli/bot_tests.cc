@@ -82,6 +82,7 @@ class Reader {
     }
     TestStep s;
     s.at = at(file_, n);
+    const std::size_t errors_before = errors_.size();
     bool has_user = false;
     for (const auto& kv : n) {
       const std::string key = kv.first.Scalar();
@@ -153,6 +154,7 @@ class Reader {
       error(n, "'user' must not be blank");
       return std::nullopt;
     }
+    if (errors_.size() != errors_before) return std::nullopt;  // a step with an error is not run
     return s;
   }
 
