@@ -48,6 +48,24 @@ class ContractTest(unittest.TestCase):
         if hasattr(cls, "platform"):
             cls.platform.__exit__(None, None, None)
 
+    def test_1_auth_is_checked_before_the_request(self):
+        """401 (no key, or an unknown one) comes before every other answer: a bad body (400), a
+        bad path (404), a plain GET of the WebSocket (426), a too-long text, another tenant."""
+        url = self.platform.url
+        cases = [("POST", "/v1/sessions/nosuch/turns", b'{"text": ""}'),
+                 ("POST", "/v1/sessions/nosuch/turns:stream", b"not json"),
+                 ("POST", "/v1/bots/demo/sessions", b'{"metadata": {"k": null}}'),
+                 ("PUT", "/v1/bots/x", b"- just a list"),
+                 ("PUT", "/v1/bots/bad%20id", b""),
+                 ("GET", "/v1/sessions/nosuch/voice?sample_rate=1", None),
+                 ("POST", "/v1/bots/demo:reload", None),
+                 ("DELETE", "/v1/bots/nosuch", None)]
+        for method, path, body in cases:
+            for key in (None, "not-a-key"):
+                status, headers, answer = pp.http(method, url + path, body=body, key=key)
+                self.assertEqual(status, 401, f"{method} {path} key={key}: {status} {answer[:200]}")
+                self.assertTrue(headers.get("WWW-Authenticate", "").startswith("Bearer"), headers)
+
     def test_2_schemathesis_finds_nothing(self):
         report = os.path.join(self.platform.dir, "schemathesis.junit.xml")
         argv = [SCHEMATHESIS, "--config-file", os.path.join(HERE, "schemathesis.toml"), "run", SPEC,

@@ -62,6 +62,20 @@ class PythonClientTest(unittest.TestCase):
     def test_imported_from_the_wheel(self):
         self.assertTrue(pc.__file__.startswith(WHEEL), pc.__file__)
 
+    def test_the_wheel_installs_with_pip(self):
+        try:
+            import pip  # noqa: F401
+        except ImportError:
+            self.skipTest("no pip in this interpreter")
+        target = tempfile.mkdtemp(prefix="parley-wheel-install-")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", target, WHEEL],
+                       check=True)
+        out = subprocess.run([sys.executable, "-c", "import parley_client as p; print(p.__version__, p.__file__)"],
+                             check=True, stdout=subprocess.PIPE, cwd=target, env=dict(os.environ, PYTHONPATH=target))
+        version, path = out.stdout.decode().split()
+        self.assertEqual(version, pc.__version__)
+        self.assertTrue(path.startswith(target), path)
+
     def test_session_and_turns(self):
         s = self.client.create_session("demo", metadata={"channel": "test"})
         turn = s.turn("I'd like to book a table for 4 at 7pm")
