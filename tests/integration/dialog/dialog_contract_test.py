@@ -1,9 +1,10 @@
 """The OpenAPI contract (services/dialog/openapi.yaml) against the real parley-dialog, by
 schemathesis (tools/reference/requirements-contract.txt): every check, the examples, coverage,
-fuzzing and stateful phases, a fixed seed and a bounded number of examples (about a minute on 2
-cores). Any finding fails the test and its report is printed. Keys are configured (401 before
-400 is checked: schemathesis's ignored_auth and missing-header cases). The engines are the
-model-free fakes: what a turn says is not what this test checks, its shape is.
+fuzzing and stateful phases, a fixed seed and 100 examples per operation (~1700 cases, 15-25 s
+on 2 busy cores; the test fails past two minutes). Any finding fails the test and its report is
+printed. Keys are configured: 401 before anything else is checked by schemathesis's ignored_auth
+and by test_1_auth_is_checked_before_the_request. The engines are the model-free fakes: what a
+turn says is not what this test checks, its shape is.
 
 Also checks what schemathesis cannot: the SSE events of turns:stream against the schemas the
 spec names for them (x-sse-events), with jsonschema_rs (a schemathesis dependency), and that a
