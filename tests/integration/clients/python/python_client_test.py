@@ -76,6 +76,20 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(version, pc.__version__)
         self.assertTrue(path.startswith(target), path)
 
+    def test_readme_quick_start_runs(self):
+        import contextlib
+        import re
+        for readme in ("clients/python/README.md", "README.md"):
+            with open(os.path.join(pp.SOURCE_DIR, readme), encoding="utf-8") as f:
+                code = re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
+            self.assertLessEqual(len(code.strip().splitlines()), 5, readme)
+            code = code.replace('"http://127.0.0.1:8080"', repr(self.platform.url)).replace("key=None", f"key={pp.BOTH_KEY!r}")
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, readme, "exec"), {})
+            self.assertEqual(out.getvalue().splitlines(),
+                             ["A table for 4 at 7pm — shall I book it?", "Done! Your table for 4 at 7pm is booked."], readme)
+
     def test_session_and_turns(self):
         s = self.client.create_session("demo", metadata={"channel": "test"})
         turn = s.turn("I'd like to book a table for 4 at 7pm")
