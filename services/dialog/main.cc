@@ -145,7 +145,12 @@ int main(int argc, char** argv) {
   schema.add_double("api.rate_limit_burst", 20, "Token-bucket burst of the rate limit", config::double_range(1, 1e6));
   schema.add_int("api.max_body_bytes", 1 << 20, "Largest request body (bot YAML uploads)", config::int_range(1024, 64 << 20));
   schema.add_int("api.max_json_bytes", 64 << 10, "Largest JSON request body", config::int_range(256, 16 << 20));
-  schema.add_int("api.max_text_bytes", 4096, "Longest text of one turn", config::int_range(1, 1 << 20));
+  schema.add_int("api.max_text_bytes", 4096,
+                 "Longest text of one turn over the transport (parley.v1.Dialog/Turn) and of a typed voice turn, in bytes",
+                 config::int_range(1, 1 << 20));
+  schema.add_int("api.max_text_chars", 4096,
+                 "Longest text of one HTTP turn, in characters (Unicode code points: the OpenAPI maxLength)",
+                 config::int_range(1, 1 << 20));
   schema.add_bool("api.allow_unauthenticated_remote", false,
                   "Without api.keys, serve api.address even when it is not loopback (only behind a proxy that "
                   "authenticates); otherwise a keyless API binds 127.0.0.1");
@@ -386,7 +391,7 @@ int main(int argc, char** argv) {
   api.rate_limit_burst = cfg.get_double("api.rate_limit_burst");
   api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));
   api.max_json_bytes = static_cast<std::size_t>(cfg.get_int("api.max_json_bytes"));
-  api.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
+  api.max_text_chars = static_cast<std::size_t>(cfg.get_int("api.max_text_chars"));
   // Voice sessions: speech clients (each optional), limits, the gateway both voice transports use.
   dialog::voice::VoiceMetrics voice_metrics(host->metrics());
   std::unique_ptr<dialog::voice::AsrClient> asr;
@@ -426,7 +431,8 @@ int main(int argc, char** argv) {
   dialog::VoiceGateway voice(system, sessions, asr.get(), tts.get(), &voice_metrics, voice_options, voice_limits);
 
   dialog::ApiServer server(api, sessions, bots, &metrics, &voice);
-  dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
+  dialog::register_wire_methods(*host, sessions,
+                                {.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"))});
   // Voice calls on the transport hold no worker (Host::stream); a call without a deadline may
   // last as long as a voice session.
   dialog::register_voice_method(*host, voice);

@@ -40,7 +40,7 @@ struct ApiOptions {
   std::chrono::milliseconds failed_auth_window{60'000};
   std::size_t max_body_bytes = 1 << 20;   ///< bot YAML uploads; other bodies are smaller:
   std::size_t max_json_bytes = 64 << 10;  ///< JSON request bodies
-  std::size_t max_text_bytes = 4096;      ///< a turn's text
+  std::size_t max_text_chars = 4096;      ///< a turn's text, in characters (the OpenAPI maxLength)
   std::size_t max_metadata_entries = 32;
   /// Bot uploads/reloads/deletes run on one thread of their own (training takes seconds); this
   /// many may wait behind the running one, more are answered 503 with Retry-After.
