@@ -47,10 +47,11 @@ done
 # 1. Every input that once broke the target must pass now.
 if compgen -G "$src/$target/regressions/*" >/dev/null; then
   echo "fuzz: replaying $(ls "$src/$target/regressions" | wc -l) regression inputs of $target"
-  "$bin" -runs=1 "$src/$target/regressions"/*
+  "$bin" -error_exitcode=1 -timeout_exitcode=1 -runs=1 "$src/$target/regressions"/*
 fi
 
 # 2. Fuzz for a while (new inputs go to the build's corpus, kept between runs).
 echo "fuzz: $target for ${seconds}s (max_len $max_len) from ${seeds[*]}"
-exec "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2560 \
+# libFuzzer's own error exit code is 77, ctest's "skipped": a crash must read as a failure.
+exec "$bin" -error_exitcode=1 -timeout_exitcode=1 -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2560 \
   -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "${seeds[@]}"

@@ -17,4 +17,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // PCM16 round trip of what was read.
   auto pcm = parley::audio::float_to_pcm16(*mono);
   (void)parley::audio::pcm16_to_float(pcm);
+  return 0;
 }
