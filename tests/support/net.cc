@@ -11,11 +11,14 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 namespace parley::testing {
 
-int free_tcp_port() {
+namespace {
+int bind_any_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -30,6 +33,22 @@ int free_tcp_port() {
   int port = ntohs(addr.sin_port);
   ::close(fd);
   return port;
+}
+}  // namespace
+
+int free_tcp_port() {
+  // The kernel may hand the same ephemeral port out again as soon as it is closed, and a test
+  // that asks for several ports before starting a process would then give it one port twice
+  // ("Address already in use" at start). Never return a port this process was given before.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard lock(mu);
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    const int port = bind_any_port();
+    if (port < 0) return -1;
+    if (given.insert(port).second) return port;
+  }
+  return -1;
 }
 
 namespace {

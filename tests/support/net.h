@@ -11,7 +11,8 @@
 
 namespace parley::testing {
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read back, close).
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read back, close), never one
+/// this process was given before.
 int free_tcp_port();
 
 struct HttpReply {
