@@ -14,6 +14,7 @@
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
 #include "kernels/ops/activation.h"
+#include "kernels/ops/affine_quantize.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/common.h"
@@ -33,6 +34,7 @@
 #include "kernels/ops/softmax.h"
 #include "kernels/ops/sparse24.h"
 #include "kernels/ops/tensor_copy.h"
+#include "kernels/ops/train.h"
 
 namespace parley::kernels {
 
@@ -64,8 +66,16 @@ enum class Op : std::uint8_t {
   kBf16Linear,
   kQuantizeRows,
   kDequantizeSum,
+  kAffineQuantize,  ///< ONNX QuantizeLinear / DequantizeLinear (zero points, per channel)
+  // Appended: training (per-bot fine-tuning, issue 17; ops/train.h).
+  kNormBackward,
+  kActivationBackward,
+  kAttentionBackward,
+  kEmbeddingBackward,
+  kCrossEntropy,
+  kAdamW,
 };
-inline constexpr int kOpCount = 25;
+inline constexpr int kOpCount = 32;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -87,6 +97,9 @@ std::string_view op_name(Op op);
 ///   kBf16Linear:     dtypes {}                   dims {m, n, k}
 ///   kQuantizeRows:   dtypes {}                   dims {rows, cols, rotate_block}
 ///   kDequantizeSum:  dtypes {}                   dims {rows, cols}
+///   kAffineQuantize: dtypes {} dims {} (the Args carry their AffineType)
+///   kNormBackward, kActivationBackward, kAttentionBackward, kEmbeddingBackward, kCrossEntropy,
+///   kAdamW:          dtypes {} dims {} (all f32; a backend answers for the op as a whole)
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -166,6 +179,16 @@ struct Backend {
   Status (*graph_end_capture)(const ExecContext&, void** graph) = nullptr;
   Status (*graph_launch)(void* graph, const ExecContext&) = nullptr;
   void (*graph_destroy)(void* graph) = nullptr;
+  Status (*affine_quantize)(const AffineQuantizeArgs&, const ExecContext&) = nullptr;
+
+  /// Training (ops/train.h): backward passes of the encoder's non-GEMM ops, softmax
+  /// cross-entropy, AdamW. Null where a backend does not train (the CUDA backend today).
+  Status (*norm_backward)(const NormBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*activation_backward)(const ActivationBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*attention_backward)(const AttentionBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*embedding_backward)(const EmbeddingBackwardArgs&, const ExecContext&) = nullptr;
+  Status (*cross_entropy)(const CrossEntropyArgs&, const ExecContext&) = nullptr;
+  Status (*adamw)(const AdamWArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

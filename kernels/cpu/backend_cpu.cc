@@ -51,6 +51,13 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kBf16Linear: return cpu::bf16_linear_fast();
     case Op::kQuantizeRows:
     case Op::kDequantizeSum: return true;
+    case Op::kAffineQuantize: return true;
+    case Op::kNormBackward:
+    case Op::kActivationBackward:
+    case Op::kAttentionBackward:
+    case Op::kEmbeddingBackward:
+    case Op::kCrossEntropy:
+    case Op::kAdamW: return true;
   }
   return false;
 }
@@ -106,6 +113,13 @@ Backend make_cpu_backend() {
   b.pack_bf16 = &cpu::pack_bf16;
   b.quantize_rows = &cpu::quantize_rows;
   b.dequantize_sum = &cpu::dequantize_sum;
+  b.affine_quantize = &cpu::affine_quantize;
+  b.norm_backward = &cpu::norm_backward;
+  b.activation_backward = &cpu::activation_backward;
+  b.attention_backward = &cpu::attention_backward;
+  b.embedding_backward = &cpu::embedding_backward;
+  b.cross_entropy = &cpu::cross_entropy;
+  b.adamw = &cpu::adamw;
   return b;
 }
 

@@ -1,4 +1,5 @@
-// CPU conv1d and transposed conv1d (direct loops, f32 accumulation, output-channel parallel).
+// CPU conv1d and transposed conv1d (direct loops, f32 accumulation, output-channel parallel), with
+// the fused input transform and residual of ops/conv1d.h; the dispatcher to the fast paths.
 // Why: see ops/conv1d.h. The inner loop runs over output positions so stride-1 convolutions
 // vectorize. Depends on ops/conv1d.h, dtype_io.h, act_math.h, thread_pool.h.
 #include "kernels/ops/conv1d.h"
@@ -14,11 +15,12 @@
 namespace parley::kernels::cpu {
 
 // f32, groups == 1: im2col/col2im + the packed GEMM (conv1d_gemm.cc); stride-1 convolutions
-// on AVX-512 as register-tiled direct loops (conv1d_avx512.cc).
+// and dilation-1 transposed ones on AVX-512 as register-tiled direct loops (conv1d_avx512.cc).
 bool conv1d_gemm_applies(const Conv1dArgs& a);
 Status conv1d_gemm(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ctx);
 namespace detail {
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 }  // namespace detail
 
 Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
@@ -30,19 +32,29 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
     detail::conv1d_direct_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
     return Status::ok();
   }
+  // Transposed, dilation 1 (vocoder upsampling): interleaved stride-1 direct tiles, one per phase.
+  if (a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.dilation == 1 &&
+      resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::conv1d_transposed_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
+    return Status::ok();
+  }
   if (conv1d_gemm_applies(a)) return conv1d_gemm(a, lout, ctx);
   const std::int64_t cin_g = a.in_channels / a.groups, cout_g = a.out_channels / a.groups;
   const std::int64_t lin = a.in_length, ks = a.kernel_size;
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  const bool xform = conv1d_has_input_transform(a);
   pool.parallel_for(a.batch * a.out_channels, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<float> acc(static_cast<std::size_t>(lout)), xrow(static_cast<std::size_t>(lin));
-    std::vector<float> w(static_cast<std::size_t>(ks));
+    std::vector<float> w(static_cast<std::size_t>(ks)), res(a.residual ? static_cast<std::size_t>(lout) : 0);
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t b = t / a.out_channels, oc = t % a.out_channels, g = oc / cout_g;
       std::fill(acc.begin(), acc.end(), a.bias ? a.bias[oc] : 0.0f);
       for (std::int64_t icg = 0; icg < cin_g; ++icg) {
         const std::int64_t ic = g * cin_g + icg;
         load_row(offset_f(a.x, a.dtype, (b * a.in_channels + ic) * lin), a.dtype, lin, xrow.data());
+        if (xform) {
+          for (float& v : xrow) v = conv1d_input_transform(a, v);
+        }
         if (!a.transposed) {
           load_row(offset_f(a.w, a.dtype, (oc * cin_g + icg) * ks), a.dtype, ks, w.data());
           for (std::int64_t kk = 0; kk < ks; ++kk) {
@@ -70,6 +82,10 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
             }
           }
         }
+      }
+      if (a.residual) {
+        load_row(offset_f(a.residual, a.dtype, (b * a.out_channels + oc) * lout), a.dtype, lout, res.data());
+        for (std::int64_t o = 0; o < lout; ++o) acc[static_cast<std::size_t>(o)] += res[static_cast<std::size_t>(o)];
       }
       act_apply_n(a.activation, acc.data(), lout);
       store_row(acc.data(), lout, offset_f(a.y, a.dtype, (b * a.out_channels + oc) * lout), a.dtype);

@@ -1,9 +1,13 @@
 // AVX-512 direct 1-D convolution (f32, groups 1, stride 1, any dilation/padding): register tiles
 // of 8 output channels x 32 time steps, one unaligned input load per 8 FMAs, weights broadcast
-// (reordered to [cin][ks][cout] for long outputs, read in place for short text-rate ones). Why: vocoder convolutions have few channels (32-128) and
-// long time axes; as GEMMs their small M or N leaves the packed kernel at 30-60 GFLOP/s per core,
-// this tiling keeps both FMA ports busy without im2col or packing. Everything here is in an
-// anonymous namespace but the one entry point (see simd_avx512.h on ISA-specific linkage).
+// (reordered to [cin][ks][cout] for long outputs, read in place for short text-rate ones); the
+// fused input transform runs in the padded input copy, the fused residual at the tile's store.
+// Transposed convolutions (dilation 1) run as `stride` interleaved stride-1 convolutions (one per
+// output phase) on the same tiles. Why: vocoder convolutions have few channels (32-128) and
+// long time axes; as GEMMs their small M or N leaves the packed kernel at 30-60 GFLOP/s per core
+// (the transposed ones, GEMM + col2im, at 15-45), this tiling keeps both FMA ports busy without
+// im2col or packing. Everything here is in an anonymous namespace but the entry points (see
+// simd_avx512.h on ISA-specific linkage).
 // Depends on ops/conv1d.h, thread_pool.h, <immintrin.h>.
 #include <immintrin.h>
 
@@ -25,9 +29,10 @@ constexpr int kT = 32;   // time steps per tile (2 zmm)
 // ([cin][lp], position t of the output reads xp[c][t + k*dil]).
 // Weight of (channel co0 + r, input c, tap k) = wbase[r * rs + (c * ks + k) * cks]: the model's own
 // [cout][cin][ks] rows (rs = cin*ks, cks = 1) or a [cin][ks][cout] copy (rs = 1, cks = cout).
+// `res` (y-shaped, or nullptr) is added at the store: the fused residual Add.
 inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int64_t rs, std::int64_t cks, std::int64_t cin,
                  std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco, std::int64_t t0, int nt,
-                 float* y, std::int64_t lout) {
+                 float* y, std::int64_t lout, const float* res) {
   __m512 acc0[kCo], acc1[kCo];
 #pragma GCC unroll 8
   for (int r = 0; r < kCo; ++r) {
@@ -56,10 +61,28 @@ inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int6
   for (int r = 0; r < kCo; ++r) {
     if (r < nco) {
       float* yr = y + (co0 + r) * lout + t0;
+      if (res != nullptr) {
+        const float* rr = res + (co0 + r) * lout + t0;
+        acc0[r] = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, rr));
+        acc1[r] = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, rr + 16));
+      }
       _mm512_mask_storeu_ps(yr, m0, acc0[r]);
       _mm512_mask_storeu_ps(yr + 16, m1, acc1[r]);
     }
   }
+}
+
+// dst[i] = f(src[i]) (ops/conv1d.h's input transform), 16 lanes at a time.
+void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64_t n) {
+  const __m512 scale = _mm512_set1_ps(a.input_scale), slope = _mm512_set1_ps(a.input_leaky ? a.input_slope : 1.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(src + i), scale);
+    const __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    _mm512_storeu_ps(dst + i, _mm512_mask_mul_ps(v, neg, v, slope));
+  }
+  for (; i < n; ++i) dst[i] = conv1d_input_transform(a, src[i]);
 }
 
 }  // namespace
@@ -70,6 +93,7 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
   // Padded input rows: pad zeros, the row, then zeros up to every position a tile may load.
   const std::int64_t lp = std::max(lin + 2 * pad, lout + (ks - 1) * dil) + kT;
   const float* w = static_cast<const float*>(a.w);
+  const bool xform = conv1d_has_input_transform(a);
   // Long outputs: reorder the weights to [cin][ks][cout] once (the 8 weights of a step are then
   // adjacent); short ones (text-rate layers) read the model's rows, a copy would cost more than
   // the arithmetic. kCo floats of slack keep a partial channel block in bounds.
@@ -91,11 +115,16 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
+    const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
     pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
       for (std::int64_t c = c0; c < c1; ++c) {
         float* row = xp.data() + c * lp;
         std::fill(row, row + pad, 0.0f);
-        std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        if (xform) {
+          transform_row(a, x + c * lin, row + pad, lin);
+        } else {
+          std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        }
         std::fill(row + pad + lin, row + lp, 0.0f);
       }
     });
@@ -111,11 +140,11 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
           const std::int64_t t0 = tt * kT;
           const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
           if (reorder) {
-            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
           } else {
             // A partial channel block reads a zero-padded copy of its rows, not past the end.
             const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
-            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout);
+            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
           }
         }
       }
@@ -125,6 +154,151 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
         for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, y + r * lout, lout);
       });
     }
+  }
+}
+
+namespace {
+
+// One tile of one phase of a transposed convolution: outputs j = j0 .. j0+nt of phase `ph`
+// (output position o = j * stride + ph - padding), channels co0 .. co0+nco, accumulated exactly
+// as tile() does from xs (the padded input, shifted so that tap m of output j reads xs[c][j + m])
+// and the phase's flipped, reordered weights wp[(c * taps + m) * cout + co]; then stored with
+// the output's stride, the residual and the activation applied per value.
+inline void tile_transposed(const Conv1dArgs& a, const float* xs, std::int64_t lp, const float* wp, std::int64_t cout,
+                            std::int64_t cin, std::int64_t taps, std::int64_t co0, int nco, std::int64_t j0, int nt,
+                            std::int64_t ph, std::int64_t lout, float* y, const float* res) {
+  __m512 acc0[kCo], acc1[kCo];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    const float b = (r < nco && a.bias) ? a.bias[co0 + r] : 0.0f;
+    acc0[r] = _mm512_set1_ps(b);
+    acc1[r] = _mm512_set1_ps(b);
+  }
+  const __mmask16 m0 = nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u);
+  const __mmask16 m1 = nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
+  for (std::int64_t c = 0; c < cin; ++c) {
+    const float* xr = xs + c * lp + j0;
+    for (std::int64_t m = 0; m < taps; ++m) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(m0, xr + m);
+      const __m512 x1 = _mm512_maskz_loadu_ps(m1, xr + m + 16);
+      const float* wk = wp + (c * taps + m) * cout + co0;
+#pragma GCC unroll 8
+      for (int r = 0; r < kCo; ++r) {
+        const __m512 wv = _mm512_set1_ps(wk[r]);
+        acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
+      }
+    }
+  }
+  alignas(64) float buf[kCo][kT];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    _mm512_store_ps(buf[r], acc0[r]);
+    _mm512_store_ps(buf[r] + 16, acc1[r]);
+  }
+  const std::int64_t stride = a.stride, base = j0 * stride + ph - a.padding;
+  for (int r = 0; r < nco; ++r) {
+    float* yr = y + (co0 + r) * lout;
+    const float* rr = res ? res + (co0 + r) * lout : nullptr;
+    for (int t = 0; t < nt; ++t) {
+      const std::int64_t o = base + t * stride;
+      float v = buf[r][t];
+      if (rr) v += rr[o];
+      yr[o] = act_apply(a.activation, v);
+    }
+  }
+}
+
+}  // namespace
+
+// Transposed convolution (f32, groups 1, dilation 1) as `stride` interleaved stride-1
+// convolutions: output o = j * stride + ph - padding gets sum over c and taps k = ph + m * stride
+// of x[c][j - m] * w[c][co][k]. Each phase runs the direct tiles above over j with its own flipped
+// weights; no col2im, no zero-upsampled input.
+void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
+  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
+  const std::int64_t s = a.stride, pad = a.padding;
+  const float* w = static_cast<const float*>(a.w);
+  struct Phase {
+    std::int64_t taps = 0, j_lo = 0, j_hi = 0;
+    std::vector<float> w;  // [cin][taps][cout] + kCo slack, tap m = kernel tap ph + (taps - 1 - m) * s
+  };
+  auto ceil_div = [](std::int64_t n, std::int64_t d) { return n >= 0 ? (n + d - 1) / d : -((-n) / d); };
+  std::vector<Phase> phases(static_cast<std::size_t>(s));
+  std::int64_t off = 0, need = lin;  // xs[c][u] = x[c][u - off]; rows hold `need` + slack positions
+  for (std::int64_t ph = 0; ph < s; ++ph) {
+    Phase& p = phases[static_cast<std::size_t>(ph)];
+    p.taps = ph < ks ? (ks - ph + s - 1) / s : 0;
+    p.j_lo = ceil_div(pad - ph, s);
+    p.j_hi = std::max(p.j_lo, ceil_div(lout - ph + pad, s));
+    if (p.taps == 0) continue;
+    // Output j, tap m reads x[j - (taps - 1) + m] = xs[j - (taps - 1) + m + off].
+    off = std::max(off, p.taps - 1 - p.j_lo);
+    p.w.assign(static_cast<std::size_t>(cin * p.taps * cout + kCo), 0.0f);
+    for (std::int64_t c = 0; c < cin; ++c) {
+      for (std::int64_t m = 0; m < p.taps; ++m) {
+        const std::int64_t k = ph + (p.taps - 1 - m) * s;
+        for (std::int64_t o = 0; o < cout; ++o) p.w[static_cast<std::size_t>((c * p.taps + m) * cout + o)] = w[(c * cout + o) * ks + k];
+      }
+    }
+  }
+  for (const Phase& p : phases) need = std::max(need, p.j_hi + off);
+  const std::int64_t lp = need + off + kT;
+  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  const bool xform = conv1d_has_input_transform(a);
+  const std::int64_t cb = (cout + kCo - 1) / kCo;
+  constexpr std::int64_t kTilesPerTask = 2;
+  for (std::int64_t b = 0; b < a.batch; ++b) {
+    const float* x = static_cast<const float*>(a.x) + b * cin * lin;
+    float* y = static_cast<float*>(a.y) + b * cout * lout;
+    const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
+    pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        float* row = xp.data() + c * lp;
+        std::fill(row, row + off, 0.0f);
+        if (xform) {
+          transform_row(a, x + c * lin, row + off, lin);
+        } else {
+          std::memcpy(row + off, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+        }
+        std::fill(row + off + lin, row + lp, 0.0f);
+      }
+    });
+    // Tasks: (block of kTilesPerTask time tiles, channel block), every phase inside one task: the
+    // phases of a tile write interleaved positions of the same output cache lines, which then
+    // stay with one core.
+    std::int64_t tiles = 0;
+    for (const Phase& p : phases) tiles = std::max(tiles, (p.j_hi - p.j_lo + kT - 1) / kT);
+    const std::int64_t tasks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
+    pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
+      for (std::int64_t q = q0; q < q1; ++q) {
+        const std::int64_t task = q / cb, cblk = q % cb;
+        const std::int64_t co0 = cblk * kCo;
+        const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
+        for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tiles, (task + 1) * kTilesPerTask); ++tt) {
+          for (std::int64_t ph = 0; ph < s; ++ph) {
+            const Phase& p = phases[static_cast<std::size_t>(ph)];
+            const std::int64_t j0 = p.j_lo + tt * kT;
+            if (j0 >= p.j_hi) continue;
+            const int nt = static_cast<int>(std::min<std::int64_t>(kT, p.j_hi - j0));
+            if (p.taps == 0) {  // no kernel tap lands on this phase: bias (+ residual) only
+              for (int r = 0; r < nco; ++r) {
+                for (int t = 0; t < nt; ++t) {
+                  const std::int64_t o = (j0 + t) * s + ph - pad, i = (co0 + r) * lout + o;
+                  const float v = (a.bias ? a.bias[co0 + r] : 0.0f) + (res ? res[i] : 0.0f);
+                  y[i] = act_apply(a.activation, v);
+                }
+              }
+              continue;
+            }
+            // xs row position of output j's tap 0 is j - (taps - 1) + off: shift the base so the
+            // tile reads xs[c][j + m].
+            const float* xs = xp.data() + (off - (p.taps - 1));
+            tile_transposed(a, xs, lp, p.w.data(), cout, cin, p.taps, co0, nco, j0, nt, ph, lout, y, res);
+          }
+        }
+      }
+    });
   }
 }
 

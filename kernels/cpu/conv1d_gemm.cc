@@ -1,5 +1,6 @@
 // f32 conv1d and transposed conv1d (groups == 1) as GEMMs: im2col in column chunks for the
-// convolution, x^T . W then col2im for the transposed one. Why: vocoders (HiFi-GAN in VITS
+// convolution, x^T . W then col2im for the transposed one (the fused input transform in those
+// copies, the residual with the activation after). Why: vocoders (HiFi-GAN in VITS
 // voices) spend nearly all their time in these; the direct loops of conv1d.cc run at scalar
 // speed, the packed GEMM at the ISA's FMA rate. Depends on ops/conv1d.h, ops/gemm.h,
 // act_math.h, thread_pool.h.
@@ -26,6 +27,21 @@ void init_rows(float* y, std::int64_t rows, std::int64_t len, const float* bias)
   for (std::int64_t r = 0; r < rows; ++r) std::fill(y + r * len, y + (r + 1) * len, bias ? bias[r] : 0.0f);
 }
 
+// The fused residual, then the activation: y = act(y + residual), rows in parallel.
+void finish_rows(const Conv1dArgs& a, ThreadPool& pool, float* yb, const float* rb, std::int64_t rows, std::int64_t len) {
+  if (rb == nullptr && a.activation == Activation::kNone) return;
+  pool.parallel_for(rows, 1, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      float* yr = yb + r * len;
+      if (rb != nullptr) {
+        const float* rr = rb + r * len;
+        for (std::int64_t i = 0; i < len; ++i) yr[i] += rr[i];
+      }
+      act_apply_n(a.activation, yr, len);
+    }
+  });
+}
+
 Status conv_forward(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ctx) {
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
@@ -33,7 +49,8 @@ Status conv_forward(const Conv1dArgs& a, std::int64_t lout, const ExecContext& c
   const float* x = static_cast<const float*>(a.x);
   const float* w = static_cast<const float*>(a.w);
   float* y = static_cast<float*>(a.y);
-  const bool direct = ks == 1 && a.stride == 1 && a.padding == 0;
+  const bool xform = conv1d_has_input_transform(a);
+  const bool direct = ks == 1 && a.stride == 1 && a.padding == 0 && !xform;
   // Column chunk: the im2col block stays within ~1 MiB.
   const std::int64_t chunk = std::max<std::int64_t>(256, (std::int64_t{1} << 18) / std::max<std::int64_t>(kdim, 1) / 64 * 64);
   std::vector<float> col(direct ? 0 : static_cast<std::size_t>(kdim * std::min(chunk, lout)));
@@ -67,6 +84,9 @@ Status conv_forward(const Conv1dArgs& a, std::int64_t lout, const ExecContext& c
               const std::int64_t i = (t0 + j) * a.stride + off;
               dst[j] = i >= 0 && i < lin ? xr[i] : 0.0f;
             }
+            if (xform) {
+              for (std::int64_t j = 0; j < nc; ++j) dst[j] = conv1d_input_transform(a, dst[j]);
+            }
           }
         });
         g.b = col.data();
@@ -74,11 +94,7 @@ Status conv_forward(const Conv1dArgs& a, std::int64_t lout, const ExecContext& c
       }
       PARLEY_RETURN_IF_ERROR(gemm(g, ctx));
     }
-    if (a.activation != Activation::kNone) {
-      pool.parallel_for(cout, 1, [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, yb + r * lout, lout);
-      });
-    }
+    finish_rows(a, pool, yb, a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr, cout, lout);
   }
   return Status::ok();
 }
@@ -102,6 +118,9 @@ Status conv_transposed(const Conv1dArgs& a, std::int64_t lout, const ExecContext
       // x^T rows for this chunk: xt[t, c] = x[c, t0 + t].
       for (std::int64_t c = 0; c < cin; ++c) {
         for (std::int64_t t = 0; t < nt; ++t) xt[static_cast<std::size_t>(t * cin + c)] = xb[c * lin + t0 + t];
+      }
+      if (conv1d_has_input_transform(a)) {
+        for (std::int64_t i = 0; i < nt * cin; ++i) xt[static_cast<std::size_t>(i)] = conv1d_input_transform(a, xt[static_cast<std::size_t>(i)]);
       }
       GemmArgs g;
       g.m = nt;
@@ -131,11 +150,7 @@ Status conv_transposed(const Conv1dArgs& a, std::int64_t lout, const ExecContext
         }
       });
     }
-    if (a.activation != Activation::kNone) {
-      pool.parallel_for(cout, 1, [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, yb + r * lout, lout);
-      });
-    }
+    finish_rows(a, pool, yb, a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr, cout, lout);
   }
   return Status::ok();
 }

@@ -23,5 +23,6 @@ void dequantize_sum_avx512(const DequantizeSumArgs& a, ThreadPool& pool) { (void
 bool cpu_has_avx512_bf16() { return false; }
 void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
+void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 
 }  // namespace parley::kernels::cpu::detail

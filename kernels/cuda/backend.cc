@@ -570,6 +570,7 @@ bool supports(const OpQuery& q) {
     case Op::kStridedCopy:
     case Op::kReduce:
     case Op::kGather:
+    case Op::kAffineQuantize:
       // Graph ops (shared/onnx) have no CUDA kernels yet: the ONNX runtime runs on the CPU.
       return false;
     case Op::kGemmQ4: {
@@ -581,6 +582,14 @@ bool supports(const OpQuery& q) {
       return true;
     case Op::kQuantizeRows:
       return dim_at(q, 1, 0) <= kMaxQuantizeRowsCols;
+    case Op::kNormBackward:
+    case Op::kActivationBackward:
+    case Op::kAttentionBackward:
+    case Op::kEmbeddingBackward:
+    case Op::kCrossEntropy:
+    case Op::kAdamW:
+      // Training ops have no CUDA kernels yet: fine-tuning runs on the CPU (ops/train.h).
+      return false;
   }
   return false;
 }

@@ -1,11 +1,17 @@
 // Conv1d / transposed conv1d (PyTorch semantics): one thread per output value, f32 accumulate,
-// bias + activation fused. Every input index is range-checked. Depends on cuda_utils.cuh, conv1d.h.
+// bias + activation fused, and the input transform / residual of ops/conv1d.h. Every input index is range-checked. Depends on cuda_utils.cuh, conv1d.h.
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/cuda_utils.cuh"
 #include "shared/engine/cuda/cuda_check.h"
 
 namespace parley::kernels::cuda {
 namespace {
+
+// ops/conv1d.h's input transform f(x), on the device.
+__device__ __forceinline__ float input_transform(const Conv1dArgs& a, float v) {
+  v *= a.input_scale;
+  return a.input_leaky && v < 0.0f ? v * a.input_slope : v;
+}
 
 template <typename T>
 __global__ void conv1d_kernel(Conv1dArgs a, std::int64_t out_len) {
@@ -28,18 +34,19 @@ __global__ void conv1d_kernel(Conv1dArgs a, std::int64_t out_len) {
         if (!a.transposed) {
           const std::int64_t pos = t * a.stride - a.padding + k * a.dilation;
           if (pos < 0 || pos >= a.in_length) continue;
-          acc += to_f32(xr[pos]) * to_f32(w[(oc * cin_g + ci) * a.kernel_size + k]);
+          acc += input_transform(a, to_f32(xr[pos])) * to_f32(w[(oc * cin_g + ci) * a.kernel_size + k]);
         } else {
           // y[t] gets x[s] * w[ic, oc_in_group, k] where s*stride - padding + k*dilation = t.
           const std::int64_t num = t + a.padding - k * a.dilation;
           if (num < 0 || num % a.stride != 0) continue;
           const std::int64_t s = num / a.stride;
           if (s >= a.in_length) continue;
-          acc += to_f32(xr[s]) * to_f32(w[(ic * cout_g + (oc - grp * cout_g)) * a.kernel_size + k]);
+          acc += input_transform(a, to_f32(xr[s])) * to_f32(w[(ic * cout_g + (oc - grp * cout_g)) * a.kernel_size + k]);
         }
       }
     }
     if (a.bias != nullptr) acc += a.bias[oc];
+    if (a.residual != nullptr) acc += to_f32(static_cast<const T*>(a.residual)[i]);
     static_cast<T*>(a.y)[i] = from_f32<T>(activate(a.activation, acc));
   }
 }

@@ -17,9 +17,14 @@ namespace parley::kernels {
 ///   transposed: w [in_channels, out_channels/groups, kernel_size]
 ///               out_length = (in_length-1)*stride - 2*padding + dilation*(kernel_size-1)
 ///                            + output_padding + 1
-///   y: [batch, out_channels, out_length] = act(conv(x, w) + bias)
+///   y: [batch, out_channels, out_length] = act(conv(f(x), w) + bias + residual)
 /// x, w, y share dtype (f32, f16, bf16); accumulation f32; bias f32 [out_channels] or nullptr.
 /// in_channels and out_channels must be multiples of groups; output_padding < max(stride, dilation).
+/// Fusions (the element-wise ops vocoders put around every convolution, applied where the kernel
+/// copies or stores anyway, so they cost no pass over memory of their own):
+///   f(x) = x * input_scale, then LeakyReLU with slope input_slope when input_leaky (identity by
+///          default; padding positions stay 0, as f(0) = 0);
+///   residual: y-shaped, y's dtype, added after the bias (nullptr = none; must not alias y).
 struct Conv1dArgs {
   bool transposed = false;
   std::int64_t batch = 0, in_channels = 0, out_channels = 0, in_length = 0, kernel_size = 0;
@@ -30,7 +35,18 @@ struct Conv1dArgs {
   const float* bias = nullptr;
   Activation activation = Activation::kNone;
   void* y = nullptr;
+  bool input_leaky = false;
+  float input_slope = 0.0f;
+  float input_scale = 1.0f;
+  const void* residual = nullptr;
 };
+
+/// f(x) of the input transform above (scalar; the kernels vectorize the same formula).
+inline float conv1d_input_transform(const Conv1dArgs& a, float v) {
+  v *= a.input_scale;
+  return a.input_leaky && v < 0.0f ? v * a.input_slope : v;
+}
+inline bool conv1d_has_input_transform(const Conv1dArgs& a) { return a.input_leaky || a.input_scale != 1.0f; }
 
 /// out_length by the formulas above (may be <= 0 for bad arguments; validate() rejects those).
 std::int64_t conv1d_output_length(const Conv1dArgs& args);

@@ -90,6 +90,13 @@ std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& j
     }
     whisper::DecodeOptions dopt;
     dopt.timestamps = ts;
+    // At most 12 tokens per second of the longest audio (+16; speech is 3-6): a window that falls
+    // into Whisper's repetition loop ("Go forward 10 meters. Go forward 10 meters. ...", seen on
+    // truncated-context partials) stops there instead of running 224 decoder steps (seconds on
+    // 2 cores, which delayed the endpoint of a 3 s clip by 4 s).
+    std::size_t longest_audio = 0;
+    for (std::size_t i : idx) longest_audio = std::max(longest_audio, jobs[i].audio.size());
+    dopt.max_new_tokens = std::min(dopt.max_new_tokens, static_cast<int>(12 * longest_audio / whisper::kSampleRate) + 16);
     auto res = whisper::greedy_decode(*runner, static_cast<int>(idx.size()), dopt);
     if (!res.ok()) {
       for (std::size_t i : idx) out[i] = res.status();
@@ -125,6 +132,10 @@ std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& j
 
 Result<WindowOutput> AsrEngine::transcribe(WindowJob job, Clock::time_point deadline) {
   return batcher_->call(std::move(job), deadline);
+}
+
+Status AsrEngine::submit(WindowJob job, Clock::time_point deadline, std::function<void(Result<WindowOutput>)> done) {
+  return batcher_->enqueue(std::move(job), deadline, std::move(done));
 }
 
 Result<std::vector<WindowOutput>> AsrEngine::transcribe_all(std::vector<WindowJob> jobs, Clock::time_point deadline) {

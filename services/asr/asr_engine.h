@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,10 @@ class AsrEngine {
   /// Transcribes one window, blocking until it ran (batched with others) or failed.
   /// RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED, CANCELLED.
   Result<WindowOutput> transcribe(WindowJob job, std::chrono::steady_clock::time_point deadline);
+  /// Queues one window without waiting: `done` runs once, on a batch thread, with the result.
+  /// Returns the refusal (queue full: RESOURCE_EXHAUSTED; stopped; deadline passed) instead of
+  /// calling `done` when the window cannot be queued.
+  Status submit(WindowJob job, std::chrono::steady_clock::time_point deadline, std::function<void(Result<WindowOutput>)> done);
   /// Several windows enqueued at once (Transcribe of a long file): they share batches.
   Result<std::vector<WindowOutput>> transcribe_all(std::vector<WindowJob> jobs, std::chrono::steady_clock::time_point deadline);
 

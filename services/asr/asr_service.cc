@@ -24,75 +24,87 @@ const char* reason_of(const Status& s) {
 }
 }  // namespace
 
-AsrService::AsrService(AsrEngine& engine, ServiceOptions options, AsrMetrics* metrics)
-    : engine_(engine), o_(std::move(options)), metrics_(metrics) {}
+AsrService::AsrService(AsrEngine& engine, ServiceOptions options, AsrMetrics* metrics, const TurnEndClassifier* turn_end)
+    : engine_(engine), o_(std::move(options)), metrics_(metrics), turn_end_(turn_end) {}
 
-Status AsrService::recognize(service::StreamReader<v1::RecognizeRequest>& in, service::StreamWriter<v1::RecognizeResponse>& out,
-                             service::CallContext& ctx) {
-  if (active_.fetch_add(1) >= o_.max_streams) {
-    active_.fetch_sub(1);
-    if (metrics_ != nullptr) metrics_->streams_ended.labels({"limit"}).inc();
-    return resource_exhausted("Recognize: " + std::to_string(o_.max_streams) + " streams are open (asr.max_streams)");
-  }
-  struct Release {
-    std::atomic<int>& n;
-    ~Release() { n.fetch_sub(1); }
-  } release{active_};
-  RecognizeSession session(engine_, o_.session, metrics_, o_.punctuation_turn_end ? &punctuation_ : nullptr);
-  std::vector<v1::RecognizeResponse> replies;
-  auto flush = [&]() -> bool {
-    for (const auto& r : replies) {
-      if (!out.write(r)) return false;
-    }
-    replies.clear();
-    return true;
-  };
-  Status end = Status::ok();
-  bool first = true;
-  while (true) {
-    auto msg = in.read(Clock::now() + o_.idle_timeout);
-    if (!msg.ok()) {
-      end = msg.status();
-      if (end.code() == StatusCode::kDeadlineExceeded && !ctx.cancelled()) {
-        end = deadline_exceeded("Recognize: no audio for " + std::to_string(o_.idle_timeout.count()) + " ms (asr.idle_timeout)");
-      }
-      break;
-    }
-    if (!msg->has_value()) {  // client closed its stream: finalize
-      end = session.finish(replies);
-      if (end.is_ok() && !flush()) end = cancelled("client went away");
-      break;
-    }
-    const v1::RecognizeRequest& req = **msg;
-    if (first) {
-      first = false;
-      if (!req.has_config()) {
-        end = invalid_argument("Recognize: the first message must carry config");
-        break;
-      }
-      end = session.configure(req.config());
-      if (!end.is_ok()) break;
-      continue;
-    }
-    if (req.has_config()) {
-      end = invalid_argument("Recognize: config sent twice");
-      break;
-    }
-    end = session.audio(req.audio(), replies);
-    if (!end.is_ok()) break;
-    if (!flush()) {
-      end = cancelled("client went away");
-      break;
-    }
-    if (ctx.cancelled()) {
-      end = cancelled("call cancelled");
-      break;
+/// One Recognize call: the session, its Whisper windows queued on the engine (their results come
+/// back as WindowDone events), the replies written as they are produced.
+class RecognizeStream final : public RecognizeHandler, public WindowRunner {
+ public:
+  RecognizeStream(AsrService& svc, RecognizeCall& call)
+      : svc_(svc), call_(call), sink_(call.sink()),
+        session_(*svc.engine_.vad(), *this, svc.o_.session, svc.metrics_, svc.turn_end_) {
+    if (svc_.active_.fetch_add(1) >= svc_.o_.max_streams) {
+      end(resource_exhausted("Recognize: " + std::to_string(svc_.o_.max_streams) + " streams are open (asr.max_streams)"));
     }
   }
-  session.cancel();
-  if (metrics_ != nullptr) metrics_->streams_ended.labels({reason_of(end)}).inc();
-  return end;
-}
+  ~RecognizeStream() override {
+    session_.cancel();
+    svc_.active_.fetch_sub(1);
+  }
+
+  void on_request(v1::RecognizeRequest& req) override {
+    if (ended_) return;
+    if (first_) {
+      first_ = false;
+      if (!req.has_config()) return end(invalid_argument("Recognize: the first message must carry config"));
+      return step(session_.configure(req.config()));
+    }
+    if (req.has_config()) return end(invalid_argument("Recognize: config sent twice"));
+    step(session_.audio(req.audio(), out_));
+  }
+  void on_end_of_stream() override {
+    if (ended_) return;
+    if (first_) return end(invalid_argument("Recognize: the stream ended before any config"));
+    step(session_.finish(out_));
+  }
+  void on_event(WindowDone& d) override {
+    if (ended_) return;
+    step(session_.on_window(d.ticket, std::move(d.result), out_));
+  }
+  void on_cancelled(const Status& why) override {
+    session_.cancel();
+    if (!ended_ && svc_.metrics_ != nullptr) svc_.metrics_->streams_ended.labels({reason_of(why)}).inc();
+    ended_ = true;
+  }
+
+  // WindowRunner: queue on the engine; the result is posted back to this call.
+  std::optional<Result<WindowOutput>> run(WindowJob job, std::uint64_t ticket) override {
+    const auto deadline = std::min(Clock::now() + svc_.o_.session.window_timeout, call_.context().deadline());
+    Status queued = svc_.engine_.submit(std::move(job), deadline, [sink = sink_, ticket](Result<WindowOutput> r) {
+      (void)sink.post(WindowDone{ticket, std::move(r)});  // UNAVAILABLE once the call is over: nobody waits
+    });
+    if (!queued.is_ok()) return Result<WindowOutput>(queued);
+    return std::nullopt;
+  }
+
+ private:
+  // After each session step: send what it produced, end the call on an error or when done.
+  void step(const Status& s) {
+    for (const auto& r : out_) {
+      if (!call_.write(r)) break;  // the client is gone: the host tells on_cancelled
+    }
+    out_.clear();
+    if (!s.is_ok()) return end(s);
+    if (session_.done()) end(Status::ok());
+  }
+  void end(const Status& s) {
+    if (ended_) return;
+    ended_ = true;
+    session_.cancel();
+    if (svc_.metrics_ != nullptr) svc_.metrics_->streams_ended.labels({reason_of(s)}).inc();
+    call_.finish(s);
+  }
+
+  AsrService& svc_;
+  RecognizeCall& call_;
+  service::EventSink<WindowDone> sink_;
+  RecognizeSession session_;
+  std::vector<v1::RecognizeResponse> out_;
+  bool first_ = true, ended_ = false;
+};
+
+std::unique_ptr<RecognizeHandler> AsrService::open(RecognizeCall& call) { return std::make_unique<RecognizeStream>(*this, call); }
 
 std::vector<std::pair<std::int64_t, std::int64_t>> split_at_pauses(std::span<const float> audio, const vad::SileroVad& vad,
                                                                    std::int64_t max_samples) {

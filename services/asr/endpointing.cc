@@ -1,7 +1,9 @@
-// Endpointer and the punctuation turn-end classifier (see endpointing.h).
+// Endpointer and the turn-end classifiers (see endpointing.h).
 #include "services/asr/endpointing.h"
 
 #include <algorithm>
+
+#include "shared/models/smart_turn/smart_turn.h"
 
 namespace parley::asr {
 
@@ -10,7 +12,12 @@ constexpr int kChunk = 512;
 constexpr int kChunkMs = 32;
 }  // namespace
 
-float PunctuationTurnEnd::turn_end_probability(const TurnContext& c) const {
+Result<float> SmartTurnEnd::turn_end_probability(const TurnContext& c) const {
+  if (c.audio.empty()) return 0.0f;
+  return model_->predict(c.audio);
+}
+
+Result<float> PunctuationTurnEnd::turn_end_probability(const TurnContext& c) const {
   std::string_view t = c.partial_text;
   while (!t.empty() && (t.back() == ' ' || t.back() == '"' || t.back() == '\'' || t.back() == ')')) t.remove_suffix(1);
   if (t.empty()) return 0.3f;
@@ -34,6 +41,7 @@ Endpointer::Event Endpointer::on_chunk(float p, std::int64_t end) {
     if (speech_run_ * kChunkMs >= o_.min_speech_ms) {
       in_speech_ = true;
       silence_ms_ = 0;
+      next_ask_ms_ = o_.min_silence_ms;
       last_speech_end_ = end;
       utterance_start_ = std::max<std::int64_t>(0, end - static_cast<std::int64_t>(speech_run_) * kChunk -
                                                        static_cast<std::int64_t>(o_.pre_roll_ms) * 16);
@@ -44,12 +52,16 @@ Endpointer::Event Endpointer::on_chunk(float p, std::int64_t end) {
   }
   if (speech) {
     silence_ms_ = 0;
+    next_ask_ms_ = o_.min_silence_ms;
     last_speech_end_ = end;
   } else if (silence) {
     silence_ms_ += kChunkMs;
     if (silence_ms_ >= o_.max_silence_ms) return Event::kEndpoint;
-    // Exactly once per pause: the chunk that reaches min_silence_ms.
-    if (silence_ms_ >= o_.min_silence_ms && silence_ms_ - kChunkMs < o_.min_silence_ms) return Event::kPause;
+    // The chunk that reaches min_silence_ms, then one every reask_ms of further silence.
+    if (silence_ms_ >= next_ask_ms_) {
+      next_ask_ms_ = o_.reask_ms > 0 ? next_ask_ms_ + o_.reask_ms : std::numeric_limits<int>::max();
+      return Event::kPause;
+    }
   }
   if ((end - utterance_start_) >= static_cast<std::int64_t>(o_.max_utterance_ms) * 16) return Event::kForcedCut;
   return Event::kNone;

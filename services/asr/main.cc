@@ -6,6 +6,7 @@
 
 #include "kernels/backend.h"
 #include "services/asr/asr_service.h"
+#include "shared/models/smart_turn/smart_turn.h"
 #include "shared/engine/device.h"
 #include "shared/common/model_paths.h"
 #include "shared/config/base_schema.h"
@@ -17,8 +18,9 @@ int main(int argc, char** argv) {
   config::Schema schema = config::service_base_schema("parley-asr", "ASR service: streaming speech recognition (Whisper + Silero VAD)");
   schema.set_default("transport.bind", std::string("tcp://127.0.0.1:7105"));
   schema.set_default("http.port", 9105);
-  // Each Recognize stream holds a worker thread for its whole life: allow asr.max_streams + unary calls.
-  schema.set_default("service.workers", 40);
+  // Recognize streams hold no thread (Host::stream); workers run their messages, the VAD and the
+  // turn-end model, and Transcribe calls (which wait for their windows).
+  schema.set_default("service.workers", 4);
   schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en");
   schema.add_string("asr.vad_model", "", "Silero VAD safetensors; empty = $PARLEY_MODEL_DIR/vad-silero/silero_vad_16k.safetensors");
   schema.add_string("asr.weights", "int8", "Whisper weights after load: int8 (per-channel W8A8) or f32", config::one_of({"int8", "f32"}));
@@ -39,8 +41,12 @@ int main(int argc, char** argv) {
   schema.add_double("asr.vad_threshold", 0.5, "Silero probability that counts as speech", config::double_range(0.05, 0.95));
   schema.add_int("asr.min_silence_ms", 224, "Shortest pause that ends a turn when the turn-end classifier agrees", config::int_range(32, 10'000));
   schema.add_int("asr.max_silence_ms", 800, "A pause this long always ends the turn", config::int_range(32, 30'000));
-  schema.add_string("asr.turn_end", "punctuation", "Turn-end classifier at pauses: punctuation (Whisper's) or none (silence only)",
-                    config::one_of({"punctuation", "none"}));
+  schema.add_string("asr.turn_end", "smart_turn",
+                    "Turn-end classifier at pauses: smart_turn (pipecat's audio model), punctuation (Whisper's) or none (silence only)",
+                    config::one_of({"smart_turn", "punctuation", "none"}));
+  schema.add_string("asr.turn_model", "", "smart-turn ONNX file; empty = $PARLEY_MODEL_DIR/turn-smart-turn/smart-turn-v3.2-cpu.onnx");
+  schema.add_double("asr.turn_threshold", 0.5, "Classifier probability that ends the turn at a pause", config::double_range(0.01, 0.99));
+  schema.add_int("asr.turn_reask_ms", 0, "Ask the classifier again every this much more silence (0: once per pause)", config::int_range(0, 10'000));
   auto host = service::Host::create("asr", schema, argc, argv);
   const config::Config& cfg = host->config();
 
@@ -70,11 +76,25 @@ int main(int argc, char** argv) {
     std::cerr << "parley-asr: " << engine.status().to_string() << "\n";
     return 1;
   }
+  std::unique_ptr<asr::TurnEndClassifier> turn_end;
+  const std::string turn = cfg.get_string("asr.turn_end");
+  if (turn == "smart_turn") {
+    const std::string path = cfg.get_string("asr.turn_model").empty() ? model_root() + "/turn-smart-turn/smart-turn-v3.2-cpu.onnx"
+                                                                     : cfg.get_string("asr.turn_model");
+    auto st = smart_turn::SmartTurn::load(path);
+    if (!st.ok()) {
+      std::cerr << "parley-asr: asr.turn_end=smart_turn: " << st.status().to_string()
+                << " (run tools/models/fetch, or set asr.turn_end=punctuation)\n";
+      return 1;
+    }
+    turn_end = std::make_unique<asr::SmartTurnEnd>(*st);
+  } else if (turn == "punctuation") {
+    turn_end = std::make_unique<asr::PunctuationTurnEnd>();
+  }
   asr::ServiceOptions so;
   so.max_streams = static_cast<int>(cfg.get_int("asr.max_streams"));
   so.idle_timeout = std::chrono::duration_cast<milliseconds>(cfg.get_duration("asr.idle_timeout"));
   so.max_transcribe_seconds = cfg.get_double("asr.max_transcribe_seconds");
-  so.punctuation_turn_end = cfg.get_string("asr.turn_end") == "punctuation";
   so.session.max_chunk_bytes = static_cast<std::size_t>(cfg.get_int("asr.max_chunk_bytes"));
   so.session.max_stream_seconds = cfg.get_double("asr.max_stream_seconds");
   so.session.partial_interval_ms = static_cast<int>(cfg.get_int("asr.partial_interval_ms"));
@@ -82,11 +102,13 @@ int main(int argc, char** argv) {
   so.session.endpoint.silence_threshold = std::max(0.01f, so.session.endpoint.speech_threshold - 0.15f);
   so.session.endpoint.min_silence_ms = static_cast<int>(cfg.get_int("asr.min_silence_ms"));
   so.session.endpoint.max_silence_ms = static_cast<int>(cfg.get_int("asr.max_silence_ms"));
-  asr::AsrService svc(**engine, so, &metrics);
-  host->bidi_stream<v1::RecognizeRequest, v1::RecognizeResponse>(
-      "parley.v1.Asr/Recognize",
-      [&svc](service::StreamReader<v1::RecognizeRequest>& in, service::StreamWriter<v1::RecognizeResponse>& out,
-             service::CallContext& c) { return svc.recognize(in, out, c); });
+  so.session.endpoint.turn_end_threshold = static_cast<float>(cfg.get_double("asr.turn_threshold"));
+  so.session.endpoint.reask_ms = static_cast<int>(cfg.get_int("asr.turn_reask_ms"));
+  asr::AsrService svc(**engine, so, &metrics, turn_end.get());
+  service::StreamOptions stream_options;
+  stream_options.idle_timeout = so.idle_timeout;
+  host->stream<v1::RecognizeRequest, v1::RecognizeResponse, asr::WindowDone>(
+      "parley.v1.Asr/Recognize", stream_options, [&svc](asr::RecognizeCall& call) { return svc.open(call); });
   host->unary<v1::TranscribeRequest, v1::TranscribeResponse>(
       "parley.v1.Asr/Transcribe", [&svc](const v1::TranscribeRequest& r, service::CallContext& c) { return svc.transcribe(r, c); });
   host->set_ready(true);

@@ -2,6 +2,9 @@
 // Partials by local agreement: each re-decode of the open utterance is compared word by word
 // with the previous one; the common prefix is stable and only ever grows (a partial never takes
 // back text), so clients see steady text instead of a flickering tail.
+// The state machine: drive() runs the VAD over the received audio one 32 ms chunk at a time;
+// a chunk may start a partial (at most one window in flight; audio goes on behind it), or queue
+// a blocking job (a decision that needs text, a final): audio then waits until it is done.
 // Depends on recognize_session.h, shared/audio/pcm.h.
 #include "services/asr/recognize_session.h"
 
@@ -76,8 +79,9 @@ void add_word_times(const whisper::WindowResult& w, std::int64_t start_ms, v1::R
   }
 }
 
-RecognizeSession::RecognizeSession(AsrEngine& engine, SessionOptions options, AsrMetrics* metrics, const TurnEndClassifier* turn_end)
-    : engine_(engine), o_(options), metrics_(metrics), turn_end_(turn_end), endpointer_(options.endpoint) {
+RecognizeSession::RecognizeSession(const vad::SileroVad& vad, WindowRunner& runner, SessionOptions options, AsrMetrics* metrics,
+                                   const TurnEndClassifier* turn_end)
+    : vad_(vad), runner_(runner), o_(options), metrics_(metrics), turn_end_(turn_end), endpointer_(options.endpoint) {
   if (metrics_ != nullptr) metrics_->active_streams.inc();
 }
 
@@ -117,6 +121,7 @@ Status RecognizeSession::configure(const v1::RecognitionConfig& c) {
 
 Status RecognizeSession::audio(const v1::AudioChunk& chunk, std::vector<v1::RecognizeResponse>& out) {
   if (!configured_) return invalid_argument("Recognize: the first message must carry config");
+  if (finishing_) return invalid_argument("Recognize: audio after the end of the stream");
   if (chunk.data().size() > o_.max_chunk_bytes) {
     return invalid_argument("Recognize: audio chunk of " + std::to_string(chunk.data().size()) + " bytes is over the limit of " +
                             std::to_string(o_.max_chunk_bytes));
@@ -135,45 +140,86 @@ Status RecognizeSession::audio(const v1::AudioChunk& chunk, std::vector<v1::Reco
   if (const std::int64_t bad = audio::first_non_finite(*samples); bad >= 0) {
     return invalid_argument("Recognize: sample " + std::to_string(bad) + " of the chunk is NaN or infinite");
   }
-  if (metrics_ != nullptr) metrics_->stream_audio_seconds.inc(static_cast<double>(samples->size()) / rate_);
-  if (!resampler_) return process(*samples, out);
   std::vector<float> s16;
-  resampler_->process(*samples, s16);
-  return process(s16, out);
+  if (resampler_) resampler_->process(*samples, s16);
+  const std::vector<float>& s = resampler_ ? s16 : *samples;
+  if (static_cast<double>(received_ + static_cast<std::int64_t>(s.size())) > o_.max_stream_seconds * kRate) {
+    return resource_exhausted("Recognize: the stream is over its limit of " + std::to_string(o_.max_stream_seconds) + " s of audio");
+  }
+  if (metrics_ != nullptr) metrics_->stream_audio_seconds.inc(static_cast<double>(samples->size()) / rate_);
+  audio_.insert(audio_.end(), s.begin(), s.end());
+  received_ += static_cast<std::int64_t>(s.size());
+  vad_pending_.insert(vad_pending_.end(), s.begin(), s.end());
+  return drive(out);
 }
 
 Status RecognizeSession::finish(std::vector<v1::RecognizeResponse>& out) {
   if (!configured_) return invalid_argument("Recognize: the stream ended before any config");
+  if (finishing_) return Status::ok();
+  finishing_ = true;
   if (resampler_) {
     std::vector<float> tail;
     resampler_->flush(tail);
-    PARLEY_RETURN_IF_ERROR(process(tail, out));
+    audio_.insert(audio_.end(), tail.begin(), tail.end());
+    received_ += static_cast<std::int64_t>(tail.size());
+    vad_pending_.insert(vad_pending_.end(), tail.begin(), tail.end());
   }
-  if (endpointer_.in_speech()) {
-    out.push_back(event(v1::RecognizeResponse::END_OF_SPEECH));
-    PARLEY_RETURN_IF_ERROR(final_result(received_, out));
-    endpointer_.end_utterance();
+  return drive(out);
+}
+
+Status RecognizeSession::on_window(std::uint64_t ticket, Result<WindowOutput> result, std::vector<v1::RecognizeResponse>& out) {
+  if (!inflight_ || inflight_->ticket != ticket || ready_) return Status::ok();  // stale
+  ready_ = std::move(result);
+  return drive(out);
+}
+
+Status RecognizeSession::drive(std::vector<v1::RecognizeResponse>& out) {
+  while (true) {
+    if (inflight_ && ready_) {
+      Job job = std::move(*inflight_);
+      Result<WindowOutput> r = std::move(*ready_);
+      inflight_.reset();
+      ready_.reset();
+      PARLEY_RETURN_IF_ERROR(complete(std::move(job), std::move(r), out));
+      continue;
+    }
+    if (inflight_ && inflight_->kind != JobKind::kPartial) break;  // audio waits for a decision or a final
+    if (!blocking_.empty()) {
+      if (inflight_) break;  // the partial in flight first: one window per stream at a time
+      Job next = std::move(blocking_.front());
+      blocking_.pop_front();
+      start(std::move(next));
+      continue;
+    }
+    if (vad_pending_.size() - vad_used_ >= static_cast<std::size_t>(vad::kChunk)) {
+      PARLEY_RETURN_IF_ERROR(vad_step(out));
+      continue;
+    }
+    // Everything received is through the VAD. At the end of the stream: finalize an open
+    // utterance, then we are done once nothing is left in flight.
+    if (finishing_ && !inflight_) {
+      if (!final_queued_ && endpointer_.in_speech()) {
+        out.push_back(event(v1::RecognizeResponse::END_OF_SPEECH));
+        queue_final(received_, /*after_endpoint=*/false);
+        endpointer_.end_utterance();
+        ++utterance_id_;
+        final_queued_ = true;
+        continue;
+      }
+      finished_ = true;
+    }
+    break;
   }
+  trim();
   return Status::ok();
 }
 
-Status RecognizeSession::process(std::span<const float> s, std::vector<v1::RecognizeResponse>& out) {
-  if (static_cast<double>(received_ + static_cast<std::int64_t>(s.size())) > o_.max_stream_seconds * kRate) {
-    return resource_exhausted("Recognize: the stream is over its limit of " + std::to_string(o_.max_stream_seconds) + " s of audio");
-  }
-  audio_.insert(audio_.end(), s.begin(), s.end());
-  received_ += static_cast<std::int64_t>(s.size());
-  vad_pending_.insert(vad_pending_.end(), s.begin(), s.end());
-  std::size_t used = 0;
-  while (vad_pending_.size() - used >= static_cast<std::size_t>(vad::kChunk)) {
-    const float p = engine_.vad()->chunk(vad_state_, std::span<const float, vad::kChunk>(vad_pending_.data() + used, vad::kChunk));
-    used += vad::kChunk;
-    vad_done_ += vad::kChunk;
-    PARLEY_RETURN_IF_ERROR(on_probability(p, out));
-  }
-  vad_pending_.erase(vad_pending_.begin(), vad_pending_.begin() + static_cast<std::ptrdiff_t>(used));
+void RecognizeSession::trim() {
+  vad_pending_.erase(vad_pending_.begin(), vad_pending_.begin() + static_cast<std::ptrdiff_t>(vad_used_));
+  vad_used_ = 0;
   // Keep the open utterance while speaking, else only the pre-roll (and what the VAD has not
-  // seen): memory stays bounded by max_utterance_ms however long the stream runs.
+  // seen): memory stays bounded by max_utterance_ms however long the stream runs. Queued jobs
+  // hold their own copy of their audio.
   const std::int64_t keep_from =
       endpointer_.in_speech()
           ? endpointer_.utterance_start()
@@ -182,7 +228,6 @@ Status RecognizeSession::process(std::span<const float> s, std::vector<v1::Recog
     audio_.erase(audio_.begin(), audio_.begin() + (keep_from - base_));
     base_ = keep_from;
   }
-  return Status::ok();
 }
 
 std::span<const float> RecognizeSession::utterance(std::int64_t end) const {
@@ -192,74 +237,171 @@ std::span<const float> RecognizeSession::utterance(std::int64_t end) const {
   return std::span<const float>(audio_).subspan(static_cast<std::size_t>(from - base_), static_cast<std::size_t>(to - from));
 }
 
-Result<WindowOutput> RecognizeSession::run(std::span<const float> a, bool partial) {
-  WindowJob job;
-  job.audio.assign(a.begin(), a.end());
-  job.cancelled = cancelled_;
-  job.truncate = partial && o_.fast_partials;
-  return engine_.transcribe(std::move(job), Clock::now() + o_.window_timeout);
+RecognizeSession::Job RecognizeSession::window_job(JobKind kind, std::span<const float> a, bool truncate) {
+  Job j;
+  j.kind = kind;
+  j.utterance = utterance_id_;
+  j.window.audio.assign(a.begin(), a.end());
+  j.window.cancelled = cancelled_;
+  j.window.truncate = truncate;
+  return j;
 }
 
-Status RecognizeSession::on_probability(float p, std::vector<v1::RecognizeResponse>& out) {
+void RecognizeSession::start(Job job) {
+  job.ticket = next_ticket_++;
+  WindowJob w = std::move(job.window);
+  inflight_ = std::move(job);
+  auto r = runner_.run(std::move(w), inflight_->ticket);
+  if (r.has_value()) ready_ = std::move(*r);
+}
+
+Status RecognizeSession::vad_step(std::vector<v1::RecognizeResponse>& out) {
+  const float p = vad_.chunk(vad_state_, std::span<const float, vad::kChunk>(vad_pending_.data() + vad_used_, vad::kChunk));
+  vad_used_ += vad::kChunk;
+  vad_done_ += vad::kChunk;
   const std::int64_t end = vad_done_;
-  const Endpointer::Event e = endpointer_.on_chunk(p, end);
-  switch (e) {
+  switch (endpointer_.on_chunk(p, end)) {
     case Endpointer::Event::kNone: break;
     case Endpointer::Event::kSpeechStart:
       out.push_back(event(v1::RecognizeResponse::START_OF_SPEECH));
+      ++utterance_id_;
       last_partial_at_ = 0;
       hypothesis_.clear();
       hypothesis_end_ = -1;
       previous_words_.clear();
       committed_.clear();
       break;
-    case Endpointer::Event::kPause: {
-      bool ends = false;
-      if (turn_end_ != nullptr) {
-        // The classifier reads the text up to the pause: decode it unless the latest
-        // hypothesis already covers the last speech.
-        if (turn_end_->needs_text() && hypothesis_end_ < endpointer_.last_speech_end()) PARLEY_RETURN_IF_ERROR(partial(out));
-        TurnContext ctx{utterance(end), hypothesis_, endpointer_.silence_ms()};
-        ends = endpointer_.decide(turn_end_->turn_end_probability(ctx));
-      }
-      if (!ends) break;
-      [[fallthrough]];
-    }
-    case Endpointer::Event::kEndpoint: {
-      out.push_back(event(v1::RecognizeResponse::END_OF_SPEECH));
-      endpoint_latency_ms_.push_back(static_cast<int>(to_ms(end - endpointer_.last_speech_end())));
-      if (metrics_ != nullptr) metrics_->endpoint_latency.observe(static_cast<double>(end - endpointer_.last_speech_end()) / kRate);
-      const auto t0 = Clock::now();
-      PARLEY_RETURN_IF_ERROR(final_result(endpointer_.last_speech_end() + static_cast<std::int64_t>(o_.endpoint.trailing_ms) * 16, out));
-      if (metrics_ != nullptr) metrics_->final_latency.observe_since(t0);
-      endpointer_.end_utterance();
-      break;
-    }
+    case Endpointer::Event::kPause: PARLEY_RETURN_IF_ERROR(pause(out)); break;
+    case Endpointer::Event::kEndpoint: PARLEY_RETURN_IF_ERROR(endpoint(out)); break;
     case Endpointer::Event::kForcedCut:
-      PARLEY_RETURN_IF_ERROR(final_result(end, out));
+      queue_final(end, /*after_endpoint=*/false);
       endpointer_.restart_utterance(end);
+      ++utterance_id_;
       last_partial_at_ = 0;
       previous_words_.clear();
       committed_.clear();
       hypothesis_.clear();
+      hypothesis_end_ = -1;
       break;
   }
-  // A partial every partial_interval of new speech (not during pauses).
-  if (interim_ && endpointer_.in_speech() && endpointer_.silence_ms() == 0) {
+  // A partial every partial_interval of new speech (not during pauses), when no window of this
+  // stream is in flight or waiting (then the next chunk asks again).
+  if (interim_ && endpointer_.in_speech() && endpointer_.silence_ms() == 0 && !inflight_ && blocking_.empty()) {
     const std::int64_t len = end - endpointer_.utterance_start();
-    if (len - last_partial_at_ >= static_cast<std::int64_t>(o_.partial_interval_ms) * 16) PARLEY_RETURN_IF_ERROR(partial(out));
+    if (len - last_partial_at_ >= static_cast<std::int64_t>(o_.partial_interval_ms) * 16) {
+      auto span = utterance(end);
+      if (!span.empty()) {
+        if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.last(whisper::kWindowSamples);
+        last_partial_at_ = len;
+        Job j = window_job(JobKind::kPartial, span, o_.fast_partials);
+        j.end = end;
+        j.since = chunk_arrival_;
+        start(std::move(j));
+      }
+    }
   }
   return Status::ok();
 }
 
-Status RecognizeSession::partial(std::vector<v1::RecognizeResponse>& out) {
+Status RecognizeSession::pause(std::vector<v1::RecognizeResponse>& out) {
+  if (turn_end_ == nullptr) return Status::ok();
+  // A classifier that reads the text needs a hypothesis covering the last speech: decode the
+  // utterance first (a blocking job: the audio behind waits, so the decision is the same as if
+  // it had been made right here).
+  if (turn_end_->needs_text() && hypothesis_end_ < endpointer_.last_speech_end()) {
+    auto span = utterance(vad_done_);
+    if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.last(whisper::kWindowSamples);
+    if (!span.empty()) {
+      Job j = window_job(JobKind::kDecision, span, o_.fast_partials);
+      j.end = vad_done_;
+      j.silence_ms = endpointer_.silence_ms();
+      j.since = chunk_arrival_;
+      blocking_.push_back(std::move(j));
+      return Status::ok();
+    }
+  }
+  const auto t0 = Clock::now();
+  Result<float> p = turn_end_->turn_end_probability(TurnContext{utterance(vad_done_), hypothesis_, endpointer_.silence_ms()});
+  ++classifier_calls_;
+  classifier_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!p.ok()) return p.status().with_context(std::string("turn-end classifier ") + std::string(turn_end_->name()));
+  return decide(*p, out);
+}
+
+Status RecognizeSession::decide(float probability, std::vector<v1::RecognizeResponse>& out) {
+  if (!endpointer_.decide(probability)) return Status::ok();
+  return endpoint(out);
+}
+
+Status RecognizeSession::endpoint(std::vector<v1::RecognizeResponse>& out) {
   const std::int64_t end = vad_done_;
+  out.push_back(event(v1::RecognizeResponse::END_OF_SPEECH));
+  endpoint_latency_ms_.push_back(static_cast<int>(to_ms(end - endpointer_.last_speech_end())));
+  if (metrics_ != nullptr) metrics_->endpoint_latency.observe(static_cast<double>(end - endpointer_.last_speech_end()) / kRate);
+  queue_final(endpointer_.last_speech_end() + static_cast<std::int64_t>(o_.endpoint.trailing_ms) * 16, /*after_endpoint=*/true);
+  endpointer_.end_utterance();
+  ++utterance_id_;
+  return Status::ok();
+}
+
+void RecognizeSession::queue_final(std::int64_t end, bool after_endpoint) {
   auto span = utterance(end);
-  if (span.empty()) return Status::ok();
-  if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.last(whisper::kWindowSamples);
-  last_partial_at_ = end - endpointer_.utterance_start();
-  PARLEY_ASSIGN_OR_RETURN(WindowOutput w, run(span, /*partial=*/true));
-  hypothesis_ = w.result.text;
+  if (span.empty()) return;
+  if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.first(whisper::kWindowSamples);
+  Job j = window_job(JobKind::kFinal, span, /*truncate=*/false);
+  j.start = std::max(endpointer_.utterance_start(), base_);
+  j.samples = static_cast<std::int64_t>(span.size());
+  j.after_endpoint = after_endpoint;
+  j.since = Clock::now();
+  blocking_.push_back(std::move(j));
+}
+
+Status RecognizeSession::complete(Job job, Result<WindowOutput> r, std::vector<v1::RecognizeResponse>& out) {
+  switch (job.kind) {
+    case JobKind::kPartial:
+      if (!r.ok()) {
+        // A partial is optional output: when the engine is saturated, skip it (the next one
+        // comes with more speech); other failures end the stream.
+        if (r.status().code() == StatusCode::kResourceExhausted) return Status::ok();
+        return r.status().with_context("Recognize: partial");
+      }
+      if (job.utterance != utterance_id_) return Status::ok();  // that utterance has ended: stale
+      apply_hypothesis(r->result, job.end, job.since, out);
+      return Status::ok();
+    case JobKind::kDecision: {
+      if (!r.ok()) return r.status().with_context("Recognize: turn-end decode");
+      apply_hypothesis(r->result, job.end, job.since, out);
+      const auto t0 = Clock::now();
+      Result<float> p = turn_end_->turn_end_probability(TurnContext{utterance(job.end), hypothesis_, job.silence_ms});
+      ++classifier_calls_;
+      classifier_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!p.ok()) return p.status().with_context(std::string("turn-end classifier ") + std::string(turn_end_->name()));
+      return decide(*p, out);
+    }
+    case JobKind::kFinal: {
+      if (!r.ok()) return r.status().with_context("Recognize: final");
+      if (metrics_ != nullptr) metrics_->utterances.inc();
+      v1::RecognizeResponse resp;
+      auto* res = resp.add_results();
+      res->set_is_final(true);
+      res->set_stability(1.0f);
+      res->set_audio_start_ms(to_ms(job.start));
+      res->set_audio_end_ms(to_ms(job.start + job.samples));
+      auto* alt = res->add_alternatives();
+      alt->set_transcript(r->result.text);
+      alt->set_confidence(static_cast<float>(std::exp(std::max(-10.0, r->result.avg_logprob))));
+      add_word_times(r->result, to_ms(job.start), *alt);
+      out.push_back(std::move(resp));
+      if (metrics_ != nullptr && job.after_endpoint) metrics_->final_latency.observe_since(job.since);
+      return Status::ok();
+    }
+  }
+  return Status::ok();
+}
+
+void RecognizeSession::apply_hypothesis(const whisper::WindowResult& w, std::int64_t end, Clock::time_point since,
+                                        std::vector<v1::RecognizeResponse>& out) {
+  hypothesis_ = w.text;
   hypothesis_end_ = end;
   // Local agreement: the words this hypothesis shares with the previous one (compared without
   // case and punctuation) are stable; the stable prefix only grows, and only when the new
@@ -268,15 +410,15 @@ Status RecognizeSession::partial(std::vector<v1::RecognizeResponse>& out) {
   std::size_t agree = 0;
   while (agree < words.size() && agree < previous_words_.size() && same_word(words[agree], previous_words_[agree])) ++agree;
   previous_words_ = words;
-  if (agree <= committed_.size()) return Status::ok();  // nothing newly stable
+  if (agree <= committed_.size()) return;  // nothing newly stable
   for (std::size_t i = 0; i < committed_.size(); ++i) {
-    if (!same_word(words[i], committed_[i])) return Status::ok();  // the sent text is never taken back
+    if (!same_word(words[i], committed_[i])) return;  // the sent text is never taken back
   }
   committed_.insert(committed_.end(), words.begin() + static_cast<std::ptrdiff_t>(committed_.size()),
                     words.begin() + static_cast<std::ptrdiff_t>(agree));
   std::string& last = committed_.back();
   while (!last.empty() && (last.back() == '.' || last.back() == ',' || last.back() == '!' || last.back() == '?')) last.pop_back();
-  if (!interim_) return Status::ok();
+  if (!interim_) return;
   v1::RecognizeResponse r;
   auto* res = r.add_results();
   res->set_is_final(false);
@@ -285,29 +427,7 @@ Status RecognizeSession::partial(std::vector<v1::RecognizeResponse>& out) {
   res->set_audio_end_ms(to_ms(end));
   res->add_alternatives()->set_transcript(join_words(committed_));
   out.push_back(std::move(r));
-  if (metrics_ != nullptr) metrics_->partial_latency.observe_since(chunk_arrival_);
-  return Status::ok();
-}
-
-Status RecognizeSession::final_result(std::int64_t end, std::vector<v1::RecognizeResponse>& out) {
-  auto span = utterance(end);
-  if (span.empty()) return Status::ok();
-  if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.first(whisper::kWindowSamples);
-  const std::int64_t start = std::max(endpointer_.utterance_start(), base_);
-  PARLEY_ASSIGN_OR_RETURN(WindowOutput w, run(span, /*partial=*/false));
-  if (metrics_ != nullptr) metrics_->utterances.inc();
-  v1::RecognizeResponse r;
-  auto* res = r.add_results();
-  res->set_is_final(true);
-  res->set_stability(1.0f);
-  res->set_audio_start_ms(to_ms(start));
-  res->set_audio_end_ms(to_ms(start + static_cast<std::int64_t>(span.size())));
-  auto* alt = res->add_alternatives();
-  alt->set_transcript(w.result.text);
-  alt->set_confidence(static_cast<float>(std::exp(std::max(-10.0, w.result.avg_logprob))));
-  add_word_times(w.result, to_ms(start), *alt);
-  out.push_back(std::move(r));
-  return Status::ok();
+  if (metrics_ != nullptr) metrics_->partial_latency.observe_since(since);
 }
 
 }  // namespace parley::asr

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "services/dialog/api/api_keys.h"
 #include "services/dialog/api/api_server.h"
 #include "services/dialog/api/voice_gateway.h"
 #include "services/dialog/api/voice_wire.h"
@@ -21,6 +22,7 @@
 #include "shared/actor/executor.h"
 #include "shared/common/log.h"
 #include "shared/config/base_schema.h"
+#include "shared/service/curve_config.h"
 #include "shared/service/host.h"
 #include "shared/store/memory_store.h"
 #include "shared/store/session_store.h"
@@ -37,46 +39,6 @@ std::chrono::milliseconds ms(parley::config::Duration d) {
 
 bool set_explicitly(const parley::config::Config& cfg, std::string_view key) {
   return cfg.origin(key).source != parley::config::Source::kDefault;
-}
-
-std::string trim(std::string s) {
-  const char* ws = " \t\r\n";
-  s.erase(0, s.find_first_not_of(ws));
-  s.erase(s.find_last_not_of(ws) + 1);
-  return s;
-}
-
-/// API keys from `path`: a file with one key per line (blank lines and # comments skipped), or a
-/// directory with one key per file (a Kubernetes Secret mounted as a volume; dot-files skipped).
-parley::Result<std::vector<std::string>> read_api_keys(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> keys;
-  auto read_lines = [&](const fs::path& file, bool whole) -> parley::Status {
-    std::ifstream in(file);
-    if (!in) return parley::not_found("api.keys_file: cannot read " + file.string());
-    std::string line, all;
-    while (std::getline(in, line)) {
-      if (whole) {
-        all += line + "\n";
-        continue;
-      }
-      line = trim(line);
-      if (!line.empty() && line[0] != '#') keys.push_back(line);
-    }
-    if (whole && !trim(all).empty()) keys.push_back(trim(all));
-    return parley::Status::ok();
-  };
-  if (fs::is_directory(path, ec)) {
-    for (const auto& e : fs::directory_iterator(path, ec)) {
-      if (e.path().filename().string().starts_with(".") || !fs::is_regular_file(e.path(), ec)) continue;
-      PARLEY_RETURN_IF_ERROR(read_lines(e.path(), true));
-    }
-  } else {
-    PARLEY_RETURN_IF_ERROR(read_lines(path, false));
-  }
-  if (keys.empty()) return parley::invalid_argument("api.keys_file: no keys in " + path);
-  return keys;
 }
 
 /// Bot files in `dir`: every *.yaml / *.yml in it and every <sub>/bot.yaml (a bot with a kb/
@@ -124,6 +86,30 @@ std::string store_url(const parley::config::Config& cfg) {
   return url;
 }
 
+/// The URL of the bots' store next to the sessions': the same Redis with the key prefix
+/// "<session prefix>bots:" (default "parley:bots:"); "memory://" stays memory (one process).
+std::string bot_store_url(const std::string& sessions_url) {
+  if (sessions_url.starts_with("memory")) return "memory://";
+  std::string url = sessions_url;
+  auto q = url.find('?');
+  std::string base = url.substr(0, q), query = q == std::string::npos ? "" : url.substr(q + 1);
+  std::string prefix = "parley:bots:";
+  std::string rest;
+  std::size_t pos = 0;
+  while (pos <= query.size() && !query.empty()) {
+    auto amp = query.find('&', pos);
+    std::string pair = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (pair.starts_with("prefix=")) {
+      prefix = pair.substr(7) + "bots:";
+    } else if (!pair.empty()) {
+      rest += (rest.empty() ? "" : "&") + pair;
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return base + "?" + rest + (rest.empty() ? "" : "&") + "prefix=" + prefix;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,13 +122,31 @@ int main(int argc, char** argv) {
   schema.add_string("api.address", "127.0.0.1", "Address of the public HTTP API");
   schema.add_int("api.port", 8080, "Port of the public HTTP API (0 picks a free one)", config::int_range(0, 65535));
   schema.add_int("api.threads", 2, "I/O threads of the public API", config::int_range(1, 64));
-  schema.add_list("api.keys", {}, "Bearer API keys; empty = no authentication");
+  schema.add_list("api.keys", {},
+                  "Bearer API keys: SECRET (client scope, its own tenant) or SCOPES:TENANT:SECRET with SCOPES = "
+                  "admin | client | admin+client; empty = no authentication, API on loopback only");
   schema.add_double("api.rate_limit_rps", 0, "Requests per second per API key (per client address without keys); 0 = unlimited",
                     config::double_range(0, 1e6));
   schema.add_double("api.rate_limit_burst", 20, "Token-bucket burst of the rate limit", config::double_range(1, 1e6));
   schema.add_int("api.max_body_bytes", 1 << 20, "Largest request body (bot YAML uploads)", config::int_range(1024, 64 << 20));
   schema.add_int("api.max_json_bytes", 64 << 10, "Largest JSON request body", config::int_range(256, 16 << 20));
   schema.add_int("api.max_text_bytes", 4096, "Longest text of one turn", config::int_range(1, 1 << 20));
+  schema.add_bool("api.allow_unauthenticated_remote", false,
+                  "Without api.keys, serve api.address even when it is not loopback (only behind a proxy that "
+                  "authenticates); otherwise a keyless API binds 127.0.0.1");
+  schema.add_int("api.max_failed_auth", 10, "Failed API key attempts per client address per minute before 429",
+                 config::int_range(1, 1'000'000));
+  schema.add_int("api.max_bots_per_key", 20, "Bots one tenant (its admin keys) may upload", config::int_range(0, 100000));
+  schema.add_int("api.max_connections", 1024, "Open connections of the public API (idle ones make room for new ones)",
+                 config::int_range(1, 1'000'000));
+  schema.add_int("api.max_connections_per_address", 64, "Open connections from one client address (IPv6: a /64); 0 = no limit",
+                 config::int_range(0, 1'000'000));
+  schema.add_duration("api.header_timeout", 10s, "A request's headers and body must arrive within this once it started",
+                      config::duration_range(100ms, 600s));
+  schema.add_duration("api.idle_timeout", 15s, "A connection with no request under way is closed after this",
+                      config::duration_range(100ms, 3600s));
+  schema.add_int("api.max_pending_bot_jobs", 4, "Bot uploads/deletes waiting behind the running one (more: 503)",
+                 config::int_range(0, 1000));
   schema.add_list("dialog.bots", {PARLEY_DIALOG_DEFAULT_BOT}, "Bot definition files to load at start");
   schema.add_list("dialog.nlu_targets", {"tcp://127.0.0.1:7102"}, "NLU service replicas (tcp:// or dns://)");
   schema.add_list("dialog.qa_targets", {"tcp://127.0.0.1:7103"}, "QA service replicas");
@@ -164,6 +168,33 @@ int main(int argc, char** argv) {
                       config::duration_range(1s, 24 * 3600s));
   schema.add_int("dialog.max_history", 20, "Turns kept in a session's history", config::int_range(1, 1000));
   schema.add_int("dialog.actor_threads", 2, "Threads running session actors", config::int_range(1, 64));
+  schema.add_int("dialog.policy_threads", 2, "Threads running the policy (bot patterns), off the actor threads",
+                 config::int_range(1, 64));
+  schema.add_int("dialog.max_bots", 1000, "Bots loaded at once (files and uploads)", config::int_range(1, 1'000'000));
+  schema.add_duration("dialog.sync_max_interval", 300s, "Failed bot syncs back off up to this",
+                      config::duration_range(100ms, 24 * 3600s));
+  schema.add_int("dialog.bot_max_bytes", 1 << 20, "Largest bot definition (YAML bytes)", config::int_range(1024, 64 << 20));
+  schema.add_int("dialog.bot_max_aliases", 1000, "YAML aliases (*name) in one bot definition", config::int_range(0, 1'000'000));
+  schema.add_int("dialog.bot_max_expanded_bytes", 4 << 20,
+                 "Text bytes of a bot definition with its YAML aliases expanded (alias amplification guard)",
+                 config::int_range(1024, 256 << 20));
+  schema.add_int("dialog.bot_max_intents", 500, "Intents in one bot", config::int_range(1, 1'000'000));
+  schema.add_int("dialog.bot_max_examples", 20000, "Examples in one bot (all intents)", config::int_range(1, 10'000'000));
+  schema.add_int("dialog.bot_max_slots", 200, "Slots (entities) in one bot", config::int_range(0, 1'000'000));
+  schema.add_int("dialog.bot_max_slot_values", 20000, "Categorical values + synonyms in one bot", config::int_range(0, 10'000'000));
+  schema.add_int("dialog.bot_max_documents", 1000, "Knowledge-base documents in one bot", config::int_range(0, 1'000'000));
+  schema.add_int("dialog.bot_max_kb_bytes", 32 << 20, "Knowledge-base text of one bot (bytes)", config::int_range(0, 1 << 30));
+  schema.add_int("dialog.lm_max_tokens", 1024,
+                 "Largest lm_fallback.max_tokens a bot may ask (keep equal to the LM's lm.max_tokens_limit)",
+                 config::int_range(1, 1 << 20));
+  schema.add_list("dialog.webhook_allow", {},
+                  "Hosts bots' action webhooks may call: host[:port], *.domain, *, or IP/CIDR (which also "
+                  "permits internal addresses); empty = webhooks disabled");
+  schema.add_bool("dialog.webhook_allow_internal", false,
+                  "Let host-name entries of dialog.webhook_allow resolve to internal (private, loopback, "
+                  "link-local) addresses, e.g. an in-cluster action server");
+  schema.add_int("dialog.webhook_max_body_bytes", 64 << 10, "Largest tracker JSON POSTed to a webhook",
+                 config::int_range(1024, 16 << 20));
   schema.add_string("dialog.store", "memory",
                     "Session store: memory (one replica) or redis://host:port[/db][?prefix=P] (replicas share "
                     "sessions); when not set, store.type/store.redis_url decide");
@@ -210,8 +241,8 @@ int main(int argc, char** argv) {
   schema.add_duration("voice.tts_timeout", 15s, "Deadline of one synthesis call", config::duration_range(100ms, 600s));
   schema.add_string("voice.language", "en-US", "Recognition language when the client names none");
   schema.add_string("voice.transport_bind", "",
-                    "Endpoint of parley.v1.Dialog/Voice for in-cluster gateways, e.g. tcp://0.0.0.0:7107 (empty: not "
-                    "served; its own endpoint because a voice call outlives the host's worker model)");
+                    "An extra endpoint serving the transport methods, parley.v1.Dialog/Voice included (transport.bind serves "
+                    "them too), e.g. tcp://0.0.0.0:7107 (empty: none)");
   schema.add_int("voice.socket_send_buffer_bytes", 0, "SO_SNDBUF of voice WebSockets (0: the OS default; tests lower it)",
                  config::int_range(0, 64 << 20));
 
@@ -219,7 +250,23 @@ int main(int argc, char** argv) {
   const auto& cfg = host->config();
   dialog::DialogMetrics metrics(host->metrics());
 
+  auto curve = service::curve_settings(cfg);
+  if (!curve.ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: " << curve.status().to_string();
+    return 2;
+  }
+  dialog::WebhookGuardOptions wo;
+  wo.allow = cfg.get_list("dialog.webhook_allow");
+  wo.allow_internal = cfg.get_bool("dialog.webhook_allow_internal");
+  wo.max_request_bytes = static_cast<std::size_t>(cfg.get_int("dialog.webhook_max_body_bytes"));
+  auto guard = dialog::WebhookGuard::create(wo);
+  if (!guard.ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: " << guard.status().to_string();
+    return 2;
+  }
   dialog::TransportServicesOptions so;
+  so.webhook_guard = *guard;
+  so.curve = curve->client;
   so.nlu_targets = cfg.get_list("dialog.nlu_targets");
   so.qa_targets = cfg.get_list("dialog.qa_targets");
   so.lm_targets = cfg.get_list("dialog.lm_targets");
@@ -245,7 +292,32 @@ int main(int argc, char** argv) {
   }
   auto* memory_store = dynamic_cast<store::MemoryStore*>(store.get());
   PARLEY_LOG(kInfo).kv("store", store->describe()) << "session store";
-  dialog::BotRegistry bots(**services, &metrics, ms(cfg.get_duration("dialog.train_timeout")));
+  // Uploaded bots are kept beside the sessions (Redis: under their own key prefix), so every
+  // replica and a restarted orchestrator have them.
+  auto bot_store = store::open_store(bot_store_url(url));
+  if (!bot_store.ok()) {
+    PARLEY_LOG(kError) << "parley-dialog: bot store: " << bot_store.status().to_string();
+    return 2;
+  }
+  dialog::BotRegistryOptions bo;
+  bo.train_timeout = ms(cfg.get_duration("dialog.train_timeout"));
+  bo.limits.max_bytes = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_bytes"));
+  bo.limits.max_aliases = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_aliases"));
+  bo.limits.max_expanded_bytes = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_expanded_bytes"));
+  bo.limits.max_intents = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_intents"));
+  bo.limits.max_examples = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_examples"));
+  bo.limits.max_slots = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_slots"));
+  bo.limits.max_slot_values = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_slot_values"));
+  bo.limits.max_documents = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_documents"));
+  bo.limits.max_kb_bytes = static_cast<std::size_t>(cfg.get_int("dialog.bot_max_kb_bytes"));
+  bo.limits.max_lm_tokens = static_cast<int>(cfg.get_int("dialog.lm_max_tokens"));
+  bo.max_bots = static_cast<std::size_t>(cfg.get_int("dialog.max_bots"));
+  bo.max_bots_per_tenant = static_cast<std::size_t>(cfg.get_int("api.max_bots_per_key"));
+  bo.webhook_guard = *guard;
+  bo.store = bot_store->get();
+  bo.retry_min = ms(cfg.get_duration("dialog.sync_interval"));
+  bo.retry_max = std::max(bo.retry_min, ms(cfg.get_duration("dialog.sync_max_interval")));
+  dialog::BotRegistry bots(**services, &metrics, bo);
   actor::ActorSystem system({.name = "dialog", .threads = static_cast<std::size_t>(cfg.get_int("dialog.actor_threads"))});
 
   dialog::DialogOptions options;
@@ -255,7 +327,10 @@ int main(int argc, char** argv) {
   options.turn_timeout = ms(cfg.get_duration("dialog.turn_timeout"));
   options.session_ttl = ms(cfg.get_duration(set_explicitly(cfg, "store.ttl") ? "store.ttl" : "dialog.session_ttl"));
   options.max_history = static_cast<int>(cfg.get_int("dialog.max_history"));
+  // Bot content (slot patterns) runs here, never on the actor threads.
+  actor::ThreadPoolExecutor policy_threads(static_cast<std::size_t>(cfg.get_int("dialog.policy_threads")), "policy");
   dialog::SessionDeps deps;
+  deps.policy_executor = &policy_threads;
   deps.find_bot = [&bots](const std::string& id) { return bots.find(id); };
   deps.bot_needs_sync = [&bots](const std::string& id) { bots.mark_unsynced(id); };
   deps.services = services->get();
@@ -268,15 +343,29 @@ int main(int argc, char** argv) {
   api.host = cfg.get_string("api.address");
   api.port = static_cast<std::uint16_t>(cfg.get_int("api.port"));
   api.threads = static_cast<int>(cfg.get_int("api.threads"));
-  api.api_keys = cfg.get_list("api.keys");
+  for (const auto& entry : cfg.get_list("api.keys")) {
+    auto key = dialog::parse_api_key(entry);
+    if (!key.ok()) {
+      PARLEY_LOG(kError) << "parley-dialog: api.keys: " << key.status().to_string();
+      return 2;
+    }
+    api.keys.push_back(std::move(*key));
+  }
   if (!cfg.get_string("api.keys_file").empty()) {
-    auto keys = read_api_keys(cfg.get_string("api.keys_file"));
+    auto keys = dialog::read_api_keys_file(cfg.get_string("api.keys_file"));
     if (!keys.ok()) {
       PARLEY_LOG(kError) << "parley-dialog: " << keys.status().to_string();
       return 2;
     }
-    api.api_keys.insert(api.api_keys.end(), keys->begin(), keys->end());
+    api.keys.insert(api.keys.end(), keys->begin(), keys->end());
   }
+  api.allow_unauthenticated_remote = cfg.get_bool("api.allow_unauthenticated_remote");
+  api.max_failed_auth = static_cast<int>(cfg.get_int("api.max_failed_auth"));
+  api.max_connections = static_cast<std::size_t>(cfg.get_int("api.max_connections"));
+  api.max_connections_per_address = static_cast<std::size_t>(cfg.get_int("api.max_connections_per_address"));
+  api.header_timeout = ms(cfg.get_duration("api.header_timeout"));
+  api.idle_timeout = ms(cfg.get_duration("api.idle_timeout"));
+  api.max_pending_bot_jobs = static_cast<std::size_t>(cfg.get_int("api.max_pending_bot_jobs"));
   api.rate_limit_rps = cfg.get_double("api.rate_limit_rps");
   api.rate_limit_burst = cfg.get_double("api.rate_limit_burst");
   api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));
@@ -287,7 +376,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<dialog::voice::AsrClient> asr;
   std::unique_ptr<dialog::voice::TtsClient> tts;
   if (!cfg.get_list("dialog.asr_targets").empty()) {
-    auto c = dialog::voice::make_transport_asr({cfg.get_list("dialog.asr_targets"), "asr", so.max_wait_for_replica});
+    auto c = dialog::voice::make_transport_asr({cfg.get_list("dialog.asr_targets"), "asr", so.max_wait_for_replica, curve->client});
     if (!c.ok()) {
       PARLEY_LOG(kError) << "parley-dialog: " << c.status().to_string();
       return 2;
@@ -295,7 +384,7 @@ int main(int argc, char** argv) {
     asr = std::move(*c);
   }
   if (!cfg.get_list("dialog.tts_targets").empty()) {
-    auto c = dialog::voice::make_transport_tts({cfg.get_list("dialog.tts_targets"), "tts", so.max_wait_for_replica});
+    auto c = dialog::voice::make_transport_tts({cfg.get_list("dialog.tts_targets"), "tts", so.max_wait_for_replica, curve->client});
     if (!c.ok()) {
       PARLEY_LOG(kError) << "parley-dialog: " << c.status().to_string();
       return 2;
@@ -322,6 +411,11 @@ int main(int argc, char** argv) {
 
   dialog::ApiServer server(api, sessions, bots, &metrics, &voice);
   dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
+  // Voice calls on the transport hold no worker (Host::stream); a call without a deadline may
+  // last as long as a voice session.
+  dialog::register_voice_method(*host, voice);
+  host->set_default_deadline(voice_options.max_duration);
+  if (!cfg.get_string("voice.transport_bind").empty()) host->add_endpoint(cfg.get_string("voice.transport_bind"));
 
   // Bots validate (and try once to train; a service that is down fails fast) before anything
   // listens: a bot file with errors stops the process — that is a deploy bug, reported in full.
@@ -344,24 +438,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  bots.start_sync(ms(cfg.get_duration("dialog.sync_interval")));
-  std::unique_ptr<dialog::VoiceWireServer> voice_wire;
-  if (!cfg.get_string("voice.transport_bind").empty()) {
-    auto w = dialog::VoiceWireServer::start(cfg.get_string("voice.transport_bind"), voice);
-    if (!w.ok()) {
-      PARLEY_LOG(kError) << "parley-dialog: " << w.status().to_string();
-      return 1;
-    }
-    voice_wire = std::move(*w);
-    PARLEY_LOG(kInfo).kv("endpoint", voice_wire->endpoint()) << "parley.v1.Dialog/Voice serving";
+  // Bots uploaded before (on any replica) come back from the store, over the files' versions.
+  const std::size_t stored = bots.refresh_from_store();
+  if (stored > 0) {
+    PARLEY_LOG(kInfo).kv("bots", stored) << "uploaded bots loaded from the store";
   }
+  bots.start_sync(ms(cfg.get_duration("dialog.sync_interval")));
   Status api_started = server.start();
   if (!api_started.is_ok()) {
     PARLEY_LOG(kError) << "parley-dialog: public API: " << api_started.to_string();
     return 1;
   }
   PARLEY_LOG(kInfo).kv("api_port", server.port()).kv("bots", bots.list().size()) << "parley-dialog serving";
-  std::printf("parley-dialog: API on http://%s:%u\n", api.host.c_str(), static_cast<unsigned>(server.port()));
+  std::printf("parley-dialog: API on http://%s:%u\n", server.host().c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
   // Idle session actors and expired sessions are cleaned up while the host runs.
@@ -383,9 +472,9 @@ int main(int argc, char** argv) {
   // Voice connections end first (their sessions cancel what they started), while the session
   // manager and the actor system they use are still there.
   server.stop();
-  if (voice_wire) voice_wire->stop();
   bots.stop_sync();
   system.shutdown(2s);
+  policy_threads.shutdown();
   if (store_threads) store_threads->shutdown();
   return rc;
 }

@@ -125,6 +125,17 @@ Status BotModel::validate(const v1::TrainRequest& r, const TrainLimits& limits) 
   return Status::ok();
 }
 
+Result<std::shared_ptr<const BotModel>> BotModel::train_owning(const v1::TrainRequest& request,
+                                                               std::shared_ptr<const Featurizer> featurizer,
+                                                               const TrainOptions& options, TrainReport* report) {
+  if (!featurizer) return invalid_argument("no featurizer");
+  PARLEY_ASSIGN_OR_RETURN(auto model, train(request, *featurizer, options, report));
+  // train() made the only reference: completing it here is still "before it is shared".
+  auto owned = std::const_pointer_cast<BotModel>(std::move(model));
+  owned->own_featurizer_ = std::move(featurizer);
+  return std::shared_ptr<const BotModel>(std::move(owned));
+}
+
 Result<std::shared_ptr<const BotModel>> BotModel::train(const v1::TrainRequest& r, const Featurizer& featurizer,
                                                         const TrainOptions& options, TrainReport* report) {
   const auto start = Clock::now();
@@ -388,7 +399,10 @@ Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatu
       }
     }
   };
+  // Bot patterns stop at the caller's deadline (extractors.h); a parse past it is not answered.
+  auto past_deadline = [&] { return std::chrono::steady_clock::now() >= o.context.deadline; };
   run_finders(true);
+  if (past_deadline()) return deadline_exceeded("deadline passed while extracting slots");
   if (tagger_ != nullptr && f.size() > 0) {
     SlotTagger::Decoded d;
     PARLEY_RETURN_IF_ERROR(tagger_->decode(f, d, probs.empty() ? std::string_view{} : intents_[order.front()]));
@@ -422,6 +436,7 @@ Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatu
     }
   }
   run_finders(false);
+  if (past_deadline()) return deadline_exceeded("deadline passed while extracting slots");
   if (expected >= 0) {
     bool have =
         std::any_of(slots.begin(), slots.end(), [&](const v1::SlotValue& v) { return v.slot() == o.expected_slot; });

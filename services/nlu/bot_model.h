@@ -63,6 +63,11 @@ class BotModel {
   /// Validates the request (each problem named: intent, example index, slot) and trains.
   static Result<std::shared_ptr<const BotModel>> train(const v1::TrainRequest& request, const Featurizer& featurizer,
                                                        const TrainOptions& options, TrainReport* report = nullptr);
+  /// Same, and the model keeps `featurizer` as its own (a bot's fine-tuned encoder): parse()
+  /// callers featurize with own_featurizer() instead of the shared one.
+  static Result<std::shared_ptr<const BotModel>> train_owning(const v1::TrainRequest& request,
+                                                              std::shared_ptr<const Featurizer> featurizer,
+                                                              const TrainOptions& options, TrainReport* report = nullptr);
   /// Checks the request only (no featurizer needed).
   static Status validate(const v1::TrainRequest& request, const TrainLimits& limits);
 
@@ -77,6 +82,8 @@ class BotModel {
   const std::vector<std::string>& warnings() const { return warnings_; }
   float similarity_floor() const { return similarity_floor_; }
   std::size_t bytes() const;
+  /// The bot's own featurizer (fine-tuned encoder), or null when it uses the shared one.
+  const std::shared_ptr<const Featurizer>& own_featurizer() const { return own_featurizer_; }
 
  private:
   BotModel() = default;
@@ -97,6 +104,7 @@ class BotModel {
   float similarity_floor_ = -1;
   int date_time_slots_ = 0;
   std::vector<std::string> warnings_;
+  std::shared_ptr<const Featurizer> own_featurizer_;
 };
 
 }  // namespace parley::nlu

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "services/nlu/numbers.h"
+#include "shared/text/regex.h"
 
 namespace parley::nlu {
 
@@ -79,36 +80,25 @@ class CategoricalExtractor final : public SlotExtractor {
 
 class RegexExtractor final : public SlotExtractor {
  public:
-  explicit RegexExtractor(std::regex re) : re_(std::move(re)) {}
+  explicit RegexExtractor(text::Regex re) : re_(std::move(re)) {}
   std::optional<std::string> normalize(std::string_view raw, const ExtractContext&) const override {
     return std::string(raw);
   }
-  std::vector<Extraction> find(std::string_view text, const ExtractContext&) const override {
+  std::vector<Extraction> find(std::string_view text, const ExtractContext& ctx) const override {
     std::vector<Extraction> out;
-    // libstdc++'s std::regex recurses per matched character: a bot's pattern like ".*" over a
-    // long text could overflow the stack, so patterns see at most the first kMaxRegexInputBytes.
-    if (text.size() > kMaxRegexInputBytes) {
-      std::size_t cut = kMaxRegexInputBytes;
-      while (cut > 0 && !on_utf8_boundary(text, cut)) --cut;
-      text = text.substr(0, cut);
-    }
-    try {
-      using It = std::regex_iterator<std::string_view::const_iterator>;
-      for (It it(text.begin(), text.end(), re_); it != It(); ++it) {
-        if (it->length(0) == 0) continue;
-        auto b = static_cast<std::uint32_t>(it->position(0));
-        auto e = static_cast<std::uint32_t>(it->position(0) + it->length(0));
-        out.push_back({{b, e}, std::string(text.substr(b, e - b))});
-      }
-    } catch (const std::regex_error&) {
-      // std::regex gave up on this input (complexity/stack limits): no matches.
+    // RE2 matches in linear time; the input bound (kMaxRegexInputBytes, applied by the Regex)
+    // and the match count bound the work of one call, and the caller's deadline stops it.
+    for (const text::RegexMatch& m : re_.find_all(text, kMaxRegexMatches, ctx.deadline)) {
+      auto b = static_cast<std::uint32_t>(m.begin);
+      auto e = static_cast<std::uint32_t>(m.end);
+      out.push_back({{b, e}, std::string(text.substr(b, e - b))});
     }
     return out;
   }
   bool finds_unprompted() const override { return true; }
 
  private:
-  std::regex re_;
+  text::Regex re_;
 };
 
 class NumberExtractor final : public SlotExtractor {
@@ -181,14 +171,14 @@ Result<std::unique_ptr<SlotExtractor>> make_extractor(const v1::SlotDefinition& 
     }
     case v1::SlotDefinition::REGEX: {
       if (def.pattern().empty()) return invalid_argument(where + ": a REGEX slot needs a pattern");
-      if (def.pattern().size() > 1024) return invalid_argument(where + ": pattern is longer than 1024 bytes");
-      try {
-        std::regex re(def.pattern(), std::regex::ECMAScript | std::regex::optimize);
-        return std::unique_ptr<SlotExtractor>(std::make_unique<RegexExtractor>(std::move(re)));
-      } catch (const std::regex_error& e) {
-        return invalid_argument(where + ": pattern '" + excerpt(def.pattern()) + "' is not a valid ECMAScript regex (" +
-                                e.what() + ")");
+      text::RegexLimits limits;
+      limits.max_input_bytes = kMaxRegexInputBytes;
+      auto re = text::Regex::compile(def.pattern(), limits);
+      if (!re.ok()) {
+        return invalid_argument(where + ": pattern '" + excerpt(def.pattern()) + "' is not a valid regex (" +
+                                re.status().message() + ")");
       }
+      return std::unique_ptr<SlotExtractor>(std::make_unique<RegexExtractor>(std::move(*re)));
     }
     case v1::SlotDefinition::NUMBER:
       return std::unique_ptr<SlotExtractor>(std::make_unique<NumberExtractor>());

@@ -2,12 +2,12 @@
 // synonyms -> canonical value, number words -> numbers, dates -> ISO) and finding values without
 // the tagger (regex matches, lookup-table hits, dates/numbers when a form asks for that slot).
 // Why: deterministic, explainable extraction next to the learned tagger; the place to add a new
-// slot type. Depends on numbers.h, datetime.h, proto (SlotDefinition).
+// slot type. Depends on numbers.h, datetime.h, shared/text/regex.h (RE2), proto (SlotDefinition).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,12 +20,18 @@
 
 namespace parley::nlu {
 
-/// REGEX slot patterns only see this many leading bytes of a text (std::regex recursion bound).
+/// REGEX slot patterns only see this many leading bytes of a text. Bot patterns run on RE2
+/// (shared/text/regex.h: linear time, bounded memory); this bounds the work of one match.
 inline constexpr std::size_t kMaxRegexInputBytes = 4096;
+/// Matches of one REGEX slot in one text, at most.
+inline constexpr std::size_t kMaxRegexMatches = 64;
 
 /// What extraction needs to know about the request.
 struct ExtractContext {
   ReferenceTime reference;
+  /// The caller's deadline: extractors stop matching once it has passed (and the parse fails
+  /// DEADLINE_EXCEEDED), so work for a caller that gave up does not go on.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct Extraction {

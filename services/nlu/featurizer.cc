@@ -6,20 +6,12 @@
 #include <cstdlib>
 
 #include "kernels/cpu/thread_pool.h"
+#include "shared/common/hash.h"
 #include "shared/models/encoder/encoder.h"
 
 namespace parley::nlu {
 
 namespace {
-
-std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
-  std::uint64_t h = 1469598103934665603ull ^ seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // splitmix64: a cheap, well-mixed stream of pseudo-random numbers from one seed.
 float next_uniform(std::uint64_t& state) {
@@ -55,7 +47,7 @@ Status HashFeaturizer::featurize(std::span<const std::string> texts, std::vector
     for (std::size_t i = 0; i < n; ++i) {
       f.word_text.push_back(
           ascii_lower(std::string_view(texts[t]).substr(f.words[i].begin, f.words[i].end - f.words[i].begin)));
-      std::uint64_t state = fnv1a(f.word_text.back(), 17);
+      std::uint64_t state = fnv1a_seeded(f.word_text.back(), 17);
       for (std::size_t k = 0; k < d; ++k) f.lexical[i * d + k] = next_uniform(state);
     }
     for (std::size_t i = 0; i < n; ++i) {

@@ -1,6 +1,7 @@
 // parley-nlu: the NLU service process (intents and slots, trained per bot from its examples).
 #include <algorithm>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "services/nlu/nlu_service.h"
@@ -27,6 +28,25 @@ int main(int argc, char** argv) {
                   "Each featurizing thread runs the encoder alone on one core (pair with nlu.batch.workers = cores); "
                   "false: every encoder op is split over all cores");
   models::add_device_key(schema, "nlu.device");
+  schema.add_string("nlu.finetune.mode", "off",
+                    "Fine-tune the encoder per bot in a background job after each Train (the frozen-encoder model "
+                    "serves until it is ready): off | full (every layer) | lora (top layers + LoRA adapters); a "
+                    "TrainRequest's fine_tune overrides it",
+                    config::one_of({"off", "full", "lora"}));
+  schema.add_int("nlu.finetune.epochs", 0, "Epochs per job (0: from the bot's size, nlu.finetune.example_passes)",
+                 config::int_range(0, 1000));
+  schema.add_int("nlu.finetune.example_passes", 1500,
+                 "Automatic epochs: about this many example passes, clamped to [3, 20] epochs", config::int_range(1, 10'000'000));
+  schema.add_double("nlu.finetune.lr", 1e-4, "Peak learning rate of the encoder (AdamW, linear warm-up and decay)",
+                    config::double_range(1e-7, 1e-1));
+  schema.add_int("nlu.finetune.batch", 32, "Examples per optimizer step", config::int_range(1, 4096));
+  schema.add_int("nlu.finetune.lora_full_layers", 2, "lora mode: top layers trained in full", config::int_range(0, 64));
+  schema.add_int("nlu.finetune.lora_layers", 4, "lora mode: layers below those with LoRA adapters", config::int_range(0, 64));
+  schema.add_int("nlu.finetune.lora_rank", 8, "lora mode: adapter rank", config::int_range(1, 256));
+  schema.add_int("nlu.finetune.threads", 0, "CPU threads of a fine-tuning job (0: the shared kernel pool)",
+                 config::int_range(0, 256));
+  schema.add_int("nlu.finetune.max_queued", 16, "Fine-tuning jobs waiting (more: the job is FAILED, the frozen model serves)",
+                 config::int_range(1, 10000));
   schema.add_int("nlu.max_text_bytes", 16 * 1024, "Longest Parse text, in bytes", config::int_range(1, 1 << 20));
   schema.add_int("nlu.max_bots", 64, "Most bots loaded at once", config::int_range(1, 100000));
   schema.add_int("nlu.max_examples", 50000, "Most training examples per bot", config::int_range(1, 10'000'000));
@@ -77,6 +97,39 @@ int main(int argc, char** argv) {
     o.batch.workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
   o.batch.queue_capacity = static_cast<std::size_t>(cfg.get_int("nlu.batch.queue_capacity"));
 
+  // Fine-tuning: the FP32 encoder every job starts from, loaded by the first job.
+  const std::string fmode = cfg.get_string("nlu.finetune.mode");
+  o.finetune_default = fmode == "full" ? v1::FINE_TUNE_FULL : fmode == "lora" ? v1::FINE_TUNE_LORA : v1::FINE_TUNE_OFF;
+  {
+    nlu::FinetuneOptions f;
+    f.joint.epochs = static_cast<int>(cfg.get_int("nlu.finetune.epochs"));
+    f.example_passes = cfg.get_int("nlu.finetune.example_passes");
+    f.joint.lr = static_cast<float>(cfg.get_double("nlu.finetune.lr"));
+    f.joint.batch_size = cfg.get_int("nlu.finetune.batch");
+    f.threads = static_cast<int>(cfg.get_int("nlu.finetune.threads"));
+    f.serve.precision = cfg.get_bool("nlu.encoder_fp32") ? encoder::Precision::kFp32 : encoder::Precision::kInt8;
+    o.finetune.full = f;
+    f.joint.encoder.full_layers = static_cast<int>(cfg.get_int("nlu.finetune.lora_full_layers"));
+    f.joint.encoder.lora_layers = static_cast<int>(cfg.get_int("nlu.finetune.lora_layers"));
+    f.joint.encoder.lora_rank = static_cast<int>(cfg.get_int("nlu.finetune.lora_rank"));
+    o.finetune.lora = f;
+    o.finetune.max_queued = static_cast<std::size_t>(cfg.get_int("nlu.finetune.max_queued"));
+  }
+  if (cfg.get_string("nlu.featurizer") != "hash") {
+    std::string dir = cfg.get_string("nlu.encoder_dir");
+    if (dir.empty()) dir = parley::default_encoder_dir();
+    auto cache = std::make_shared<std::pair<std::mutex, std::shared_ptr<const encoder::Encoder>>>();
+    o.base_encoder = [dir, cache]() -> Result<std::shared_ptr<const encoder::Encoder>> {
+      std::lock_guard lock(cache->first);
+      if (!cache->second) {
+        encoder::EncoderOptions eo;
+        eo.load.precision = encoder::Precision::kFp32;  // training runs on the CPU (kernels/ops/train.h)
+        PARLEY_ASSIGN_OR_RETURN(cache->second, encoder::Encoder::open(dir, eo));
+      }
+      return cache->second;
+    };
+  }
+
   nlu::NluMetrics metrics(host->metrics());
   // The hash featurizer computes on the host whatever nlu.device says.
   models::register_device_metrics(host->metrics(), "nlu",
@@ -92,6 +145,9 @@ int main(int argc, char** argv) {
       "parley.v1.Nlu/Train", [&s](const v1::TrainRequest& r, service::CallContext& c) { return s.train(r, c); });
   host->unary<v1::ParseRequest, v1::ParseResponse>(
       "parley.v1.Nlu/Parse", [&s](const v1::ParseRequest& r, service::CallContext& c) { return s.parse(r, c); });
+  host->unary<v1::TrainingStatusRequest, v1::TrainingStatusResponse>(
+      "parley.v1.Nlu/TrainingStatus",
+      [&s](const v1::TrainingStatusRequest& r, service::CallContext&) { return s.training_status(r); });
   host->unary<v1::DropBotRequest, v1::DropBotResponse>(
       "parley.v1.Nlu/DropBot", [&s](const v1::DropBotRequest& r, service::CallContext& c) { return s.drop_bot(r, c); });
   host->set_ready(true);

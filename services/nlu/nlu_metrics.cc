@@ -19,6 +19,14 @@ NluMetrics::NluMetrics(metrics::Registry& r)
                                     metrics::exponential_buckets(0.05, 2, 12))
                             .labels()),
       bots(r.gauge("parley_nlu_bots", "Bots loaded.").labels()),
-      model_bytes(r.gauge("parley_nlu_model_bytes", "Bytes held by the loaded bots' trained heads.").labels()) {}
+      model_bytes(r.gauge("parley_nlu_model_bytes", "Bytes held by the loaded bots' trained heads.").labels()),
+      finetune_jobs(r.counter("parley_nlu_finetune_jobs_total", "Fine-tuning jobs ended, by outcome (ok, failed, cancelled).",
+                              {"outcome"})),
+      finetune_active(r.gauge("parley_nlu_finetune_jobs", "Fine-tuning jobs queued or running now.", {"state"})),
+      finetune_steps(r.counter("parley_nlu_finetune_steps_total", "Optimizer steps run by fine-tuning jobs.").labels()),
+      finetune_duration(r.histogram("parley_nlu_finetune_duration_seconds", "Time to fine-tune one bot (queue wait excluded).",
+                                    {}, metrics::exponential_buckets(0.5, 2, 12))
+                            .labels()),
+      finetuned_bots(r.gauge("parley_nlu_finetuned_bots", "Bots served by a fine-tuned encoder.").labels()) {}
 
 }  // namespace parley::nlu

@@ -17,6 +17,11 @@ namespace parley::nlu {
 ///   parley_nlu_training_duration_seconds        successful trainings
 ///   parley_nlu_bots                             bots loaded (gauge)
 ///   parley_nlu_model_bytes                      memory held by the loaded bots' heads (gauge)
+///   parley_nlu_finetune_jobs_total{outcome}     fine-tuning jobs ended: ok | failed | cancelled
+///   parley_nlu_finetune_jobs{state}             jobs queued | running now (gauge)
+///   parley_nlu_finetune_steps_total             optimizer steps run by fine-tuning jobs
+///   parley_nlu_finetune_duration_seconds        successful jobs, queue wait excluded
+///   parley_nlu_finetuned_bots                   bots served by a fine-tuned encoder (gauge)
 struct NluMetrics {
   explicit NluMetrics(metrics::Registry& registry);
 
@@ -29,6 +34,11 @@ struct NluMetrics {
   metrics::Histogram& training_duration;
   metrics::Gauge& bots;
   metrics::Gauge& model_bytes;
+  metrics::CounterFamily& finetune_jobs;
+  metrics::GaugeFamily& finetune_active;
+  metrics::Counter& finetune_steps;
+  metrics::Histogram& finetune_duration;
+  metrics::Gauge& finetuned_bots;
 };
 
 }  // namespace parley::nlu

@@ -18,6 +18,7 @@ NluService::NluService(NluOptions options, std::shared_ptr<const Featurizer> fea
     : options_(std::move(options)), featurizer_(std::move(featurizer)), metrics_(metrics) {}
 
 NluService::~NluService() {
+  jobs_.reset();  // cancels and joins the fine-tuning worker (it calls back into this object)
   if (batcher_) batcher_->stop();
 }
 
@@ -45,8 +46,45 @@ Result<std::unique_ptr<NluService>> NluService::create(NluOptions options, std::
     if (!b.ok()) return b.status();
     svc->batcher_ = std::move(*b);
   }
+  if (options.base_encoder) {
+    NluService* self = svc.get();
+    svc->jobs_ = std::make_unique<FinetuneJobs>(
+        options.finetune, options.base_encoder,
+        [self](const std::string& bot_id, std::uint64_t generation, std::shared_ptr<const encoder::Encoder> tuned) {
+          v1::TrainRequest request;
+          {
+            std::lock_guard lock(self->mu_);
+            auto it = self->pending_.find(bot_id);
+            if (it == self->pending_.end()) return cancelled("bot was dropped");
+            request = it->second;
+          }
+          return self->install_finetuned(bot_id, generation, request, std::move(tuned));
+        },
+        metrics);
+  }
   svc->update_gauges();
   return svc;
+}
+
+Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t generation,
+                                     const v1::TrainRequest& request, std::shared_ptr<const encoder::Encoder> tuned) {
+  // The bot's heads (intent classifier, CRF tagger, out-of-scope floor) trained again on the
+  // fine-tuned encoder's features; the bot's own featurizer serves its parses from then on.
+  auto featurizer = std::make_shared<EncoderFeaturizer>(std::move(tuned), 128, false);
+  TrainOptions o = options_.train;
+  auto model = BotModel::train_owning(request, std::move(featurizer), o);
+  if (!model.ok()) return model.status().with_context("training the heads on the fine-tuned encoder");
+  {
+    std::lock_guard lock(mu_);
+    auto g = generation_.find(bot_id);
+    if (g == generation_.end() || g->second != generation || bots_.count(bot_id) == 0) {
+      return cancelled("bot was re-trained or dropped while fine-tuning");
+    }
+    bots_[bot_id] = *model;
+    pending_.erase(bot_id);
+  }
+  update_gauges();
+  return Status::ok();
 }
 
 Status NluService::check_bot_id(const std::string& bot_id) const {
@@ -74,10 +112,14 @@ std::vector<std::string> NluService::bots() const {
 void NluService::update_gauges() {
   if (metrics_ == nullptr) return;
   std::lock_guard lock(mu_);
-  std::size_t bytes = 0;
-  for (const auto& [_, m] : bots_) bytes += m->bytes();
+  std::size_t bytes = 0, tuned = 0;
+  for (const auto& [_, m] : bots_) {
+    bytes += m->bytes();
+    tuned += m->own_featurizer() ? 1 : 0;
+  }
   metrics_->bots.set(static_cast<double>(bots_.size()));
   metrics_->model_bytes.set(static_cast<double>(bytes));
+  metrics_->finetuned_bots.set(static_cast<double>(tuned));
 }
 
 Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, service::CallContext& ctx) {
@@ -94,6 +136,15 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
     }
   }
   if (st.is_ok()) st = BotModel::validate(request, options_.train.limits);
+  const v1::FineTuneMode mode = request.fine_tune() == v1::FINE_TUNE_DEFAULT ? options_.finetune_default : request.fine_tune();
+  const bool finetune = mode == v1::FINE_TUNE_FULL || mode == v1::FINE_TUNE_LORA;
+  if (st.is_ok() && !v1::FineTuneMode_IsValid(request.fine_tune())) {
+    st = invalid_argument("fine_tune " + std::to_string(static_cast<int>(request.fine_tune())) + " is not a FineTuneMode");
+  }
+  if (st.is_ok() && finetune && jobs_ == nullptr && request.fine_tune() != v1::FINE_TUNE_DEFAULT) {
+    st = failed_precondition("fine-tuning needs the encoder featurizer (nlu.featurizer=encoder); this service runs '" +
+                             featurizer_->name() + "'");
+  }
   if (!st.is_ok()) {
     count("invalid");
     return st.with_context("bot '" + excerpt(request.bot_id()) + "'");
@@ -106,10 +157,33 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
     count(model.status().code() == StatusCode::kInvalidArgument ? "invalid" : "failed");
     return model.status().with_context("bot '" + excerpt(request.bot_id()) + "'");
   }
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     bots_[request.bot_id()] = *model;  // atomic replace: parses in flight keep the old one
+    generation = ++next_generation_;
+    generation_[request.bot_id()] = generation;
+    if (finetune && jobs_ != nullptr) {
+      pending_[request.bot_id()] = request;
+    } else {
+      pending_.erase(request.bot_id());
+    }
   }
+  v1::FineTuneStatus job;
+  if (jobs_ != nullptr) {
+    if (finetune) {
+      auto queued = jobs_->submit(request, mode, generation);
+      if (queued.ok()) {
+        job = *queued;
+      } else {
+        job.set_state(v1::FineTuneStatus::FAILED);
+        job.set_message(queued.status().to_string());
+      }
+    } else {
+      jobs_->forget(request.bot_id());  // a re-train without fine-tuning ends the old job
+    }
+  }
+  job.set_serving("frozen");
   update_gauges();
   count("ok");
   const auto elapsed = Clock::now() - start;
@@ -123,6 +197,7 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
   reply.set_training_ms(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
   reply.set_out_of_scope_similarity((*model)->similarity_floor());
   for (const auto& w : (*model)->warnings()) reply.add_warnings(w);
+  *reply.mutable_fine_tune() = job;
   PARLEY_LOG(kInfo).kv("bot", request.bot_id()).kv("examples", reply.examples()).kv("ms", reply.training_ms())
       << "trained bot";
   return reply;
@@ -158,10 +233,16 @@ Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, Clo
   }
   ParseOptions po;
   po.expected_slot = request.expected_slot();
+  po.context.deadline = deadline;  // the extractors stop once the caller has given up
   PARLEY_ASSIGN_OR_RETURN(po.context.reference, parse_reference_time(request.reference_time()));
 
   TextFeatures features;
-  if (batcher_) {
+  if (const auto& own = model->own_featurizer()) {  // a fine-tuned bot: its own encoder
+    if (Clock::now() >= deadline) return deadline_exceeded("deadline passed before parsing");
+    std::vector<TextFeatures> f;
+    PARLEY_RETURN_IF_ERROR(own->featurize(std::span<const std::string>(&text, 1), f));
+    features = std::move(f.front());
+  } else if (batcher_) {
     PARLEY_ASSIGN_OR_RETURN(features, batcher_->call(text, deadline));
   } else {
     if (Clock::now() >= deadline) return deadline_exceeded("deadline passed before parsing");
@@ -169,7 +250,9 @@ Result<v1::ParseResponse> NluService::parse(const v1::ParseRequest& request, Clo
     PARLEY_RETURN_IF_ERROR(featurizer_->featurize(std::span<const std::string>(&text, 1), f));
     features = std::move(f.front());
   }
+  if (Clock::now() >= deadline) return deadline_exceeded("deadline passed before extracting slots");
   PARLEY_ASSIGN_OR_RETURN(v1::ParseResponse reply, model->parse(text, features, po));
+  reply.set_model(model->own_featurizer() ? "fine-tuned" : "frozen");
   if (metrics_ != nullptr) {
     metrics_->parses.inc();
     if (reply.intents_size() > 0) metrics_->intent_confidence.observe(reply.intents(0).confidence());
@@ -187,9 +270,23 @@ Result<v1::DropBotResponse> NluService::drop_bot(const v1::DropBotRequest& reque
     if (bots_.erase(request.bot_id()) == 0) {
       return not_found("bot '" + excerpt(request.bot_id()) + "' is not loaded");
     }
+    generation_.erase(request.bot_id());
+    pending_.erase(request.bot_id());
   }
+  if (jobs_ != nullptr) jobs_->forget(request.bot_id());
   update_gauges();
   return v1::DropBotResponse{};
+}
+
+Result<v1::TrainingStatusResponse> NluService::training_status(const v1::TrainingStatusRequest& request) const {
+  PARLEY_RETURN_IF_ERROR(check_bot_id(request.bot_id()));
+  std::shared_ptr<const BotModel> model = find(request.bot_id());
+  if (!model) return not_found("bot '" + excerpt(request.bot_id()) + "' is not loaded");
+  v1::TrainingStatusResponse reply;
+  reply.set_bot_id(request.bot_id());
+  if (jobs_ != nullptr) *reply.mutable_fine_tune() = jobs_->status(request.bot_id());
+  reply.mutable_fine_tune()->set_serving(model->own_featurizer() ? "fine-tuned" : "frozen");
+  return reply;
 }
 
 }  // namespace parley::nlu

@@ -14,6 +14,7 @@
 
 #include "parley/v1/nlu.pb.h"
 #include "services/nlu/bot_model.h"
+#include "services/nlu/finetune_jobs.h"
 #include "services/nlu/nlu_metrics.h"
 #include "shared/batching/dynamic_batcher.h"
 #include "shared/service/method.h"
@@ -33,6 +34,14 @@ struct NluOptions {
   /// inline on the handler's thread, one text per encoder call.
   batching::DynamicBatcherOptions batch{
       .name = "parse", .max_batch_size = 16, .max_queue_delay = std::chrono::microseconds(1500), .workers = 2};
+  /// Per-bot fine-tuning (a background job after the frozen-encoder model serves). The mode a
+  /// TrainRequest gets when it says FINE_TUNE_DEFAULT (nlu.finetune.mode).
+  v1::FineTuneMode finetune_default = v1::FINE_TUNE_OFF;
+  FinetuneJobOptions finetune;
+  /// The FP32 encoder fine-tuning starts from (called on the job thread the first time a job
+  /// runs; cache it). Null: fine-tuning unavailable (hash featurizer), a request asking for it is
+  /// FAILED_PRECONDITION.
+  FinetuneJobs::BaseProvider base_encoder;
 };
 
 /// Thread-safe: all methods may be called from any number of handler threads. Trainings of
@@ -54,6 +63,8 @@ class NluService {
   Result<v1::TrainResponse> train(const v1::TrainRequest& request, service::CallContext& ctx);
   Result<v1::ParseResponse> parse(const v1::ParseRequest& request, service::CallContext& ctx);
   Result<v1::DropBotResponse> drop_bot(const v1::DropBotRequest& request, service::CallContext& ctx);
+  /// The bot's fine-tuning job (state, progress, loss) and which model serves it.
+  Result<v1::TrainingStatusResponse> training_status(const v1::TrainingStatusRequest& request) const;
 
   /// Same as parse() with a deadline instead of a call context (benchmarks, in-process callers).
   Result<v1::ParseResponse> parse(const v1::ParseRequest& request, std::chrono::steady_clock::time_point deadline);
@@ -67,6 +78,8 @@ class NluService {
   Status check_bot_id(const std::string& bot_id) const;
   std::shared_ptr<const BotModel> find(const std::string& bot_id) const;
   void update_gauges();
+  Status install_finetuned(const std::string& bot_id, std::uint64_t generation, const v1::TrainRequest& request,
+                           std::shared_ptr<const encoder::Encoder> tuned);
 
   NluOptions options_;
   std::shared_ptr<const Featurizer> featurizer_;
@@ -74,6 +87,10 @@ class NluService {
   std::unique_ptr<batching::DynamicBatcher<std::string, TextFeatures>> batcher_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const BotModel>> bots_;  // guarded by mu_
+  std::map<std::string, std::uint64_t> generation_;               // guarded by mu_: the last Train's
+  std::uint64_t next_generation_ = 0;                              // guarded by mu_
+  std::map<std::string, v1::TrainRequest> pending_;  // guarded by mu_: requests of queued/running jobs
+  std::unique_ptr<FinetuneJobs> jobs_;  // last: its worker stops before the rest goes
 };
 
 }  // namespace parley::nlu

@@ -1,27 +1,7 @@
-// Text helpers: UTF-8 checks, case folding, word splitting, excerpts.
+// Text helpers: case folding, word splitting.
 #include "services/nlu/text_checks.h"
 
-#include "shared/common/json.h"
-
 namespace parley::nlu {
-
-std::optional<std::size_t> find_invalid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    if (static_cast<unsigned char>(s[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = utf8_length(s, i);
-    if (n == 0) return i;
-    i += n;
-  }
-  return std::nullopt;
-}
-
-bool on_utf8_boundary(std::string_view s, std::size_t pos) {
-  if (pos == 0 || pos >= s.size()) return pos <= s.size();
-  return (static_cast<unsigned char>(s[pos]) & 0xC0) != 0x80;
-}
 
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
@@ -60,13 +40,6 @@ std::vector<ByteSpan> split_words(std::string_view text) {
     words.push_back({static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(i)});
   }
   return words;
-}
-
-std::string excerpt(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  std::size_t cut = max_bytes;
-  while (cut > 0 && !on_utf8_boundary(text, cut)) --cut;
-  return std::string(text.substr(0, cut)) + "...";
 }
 
 }  // namespace parley::nlu

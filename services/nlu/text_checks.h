@@ -1,5 +1,5 @@
-// Text helpers the NLU service shares between training, parsing and the extractors: UTF-8
-// validation with the offending offset, ASCII case folding, and a vocabulary-free word splitter.
+// Text helpers the NLU service shares between training, parsing and the extractors: ASCII case
+// folding and a vocabulary-free word splitter (UTF-8 checks: shared/common/utf8.h).
 // Why: every input from outside is checked before it reaches the models. Depends on shared/common.
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "shared/common/utf8.h"
 
 namespace parley::nlu {
 
@@ -18,11 +20,10 @@ struct ByteSpan {
   friend bool operator==(const ByteSpan&, const ByteSpan&) = default;
 };
 
-/// Offset of the first byte that is not valid UTF-8, or nullopt when all of `s` is valid.
-std::optional<std::size_t> find_invalid_utf8(std::string_view s);
-
-/// True when `pos` is 0, s.size(), or not a UTF-8 continuation byte.
-bool on_utf8_boundary(std::string_view s, std::size_t pos);
+// UTF-8 checks and excerpts are shared/common/utf8.h's (one home for UTF-8).
+using parley::excerpt;
+using parley::find_invalid_utf8;
+using parley::on_utf8_boundary;
 
 /// ASCII lower case (non-ASCII bytes unchanged: enough for matching synonyms typed as defined).
 std::string ascii_lower(std::string_view s);
@@ -30,9 +31,5 @@ std::string ascii_lower(std::string_view s);
 /// Words the way BERT's pre-tokenizer cuts them (whitespace separates, each ASCII punctuation
 /// character is a word of its own); used by the featurizer for tests and by the lookup matcher.
 std::vector<ByteSpan> split_words(std::string_view text);
-
-/// A short, printable excerpt of `text` for error messages (at most `max_bytes`, cut on a
-/// UTF-8 boundary, "..." appended when cut).
-std::string excerpt(std::string_view text, std::size_t max_bytes = 40);
 
 }  // namespace parley::nlu

@@ -6,22 +6,14 @@
 #include <string_view>
 
 #include "services/qa/text_utils.h"
+#include "shared/common/hash.h"
 
 namespace parley::qa {
 
 namespace {
 
-std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
-  std::uint64_t h = 1469598103934665603ULL ^ seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
 void add_feature(std::vector<float>& v, std::string_view feature, std::uint64_t seed, float weight) {
-  std::uint64_t h = fnv1a(feature, seed);
+  std::uint64_t h = fnv1a_seeded(feature, seed);
   auto bucket = static_cast<std::size_t>(h % v.size());
   v[bucket] += ((h >> 63) != 0U) ? -weight : weight;
 }

@@ -39,10 +39,12 @@ bool is_refusal(const std::string& text) {
          lower.find("don\xe2\x80\x99t know") != std::string::npos;
 }
 
-Result<std::unique_ptr<LmClientGenerator>> LmClientGenerator::create(const std::string& target) {
+Result<std::unique_ptr<LmClientGenerator>> LmClientGenerator::create(const std::string& target,
+                                                                    const transport::CurveClientOptions* curve) {
   transport::ClientOptions o;
   o.targets = {target};
   o.name = "lm";
+  if (curve != nullptr) o.curve = *curve;
   // LM down must cost little: fail a call after a short wait for a live replica, and notice a
   // replica coming back quickly.
   o.max_wait_for_replica = std::chrono::milliseconds(300);

@@ -13,6 +13,7 @@
 
 namespace parley::transport {
 class Client;
+struct CurveClientOptions;
 }
 
 namespace parley::qa {
@@ -42,8 +43,11 @@ class TextGenerator {
 /// Calls parley.v1.Lm/Generate (a server stream of text deltas) and concatenates the deltas.
 class LmClientGenerator final : public TextGenerator {
  public:
-  /// `target`: "tcp://127.0.0.1:7104" (or dns://...). Fails only on a malformed target.
-  static Result<std::unique_ptr<LmClientGenerator>> create(const std::string& target);
+  /// `target`: "tcp://127.0.0.1:7104" (or dns://...); `curve`: the CURVE client settings
+  /// (transport.curve_server_key + client keys), null = plaintext. Fails only on a malformed target
+  /// or bad keys.
+  static Result<std::unique_ptr<LmClientGenerator>> create(const std::string& target,
+                                                           const transport::CurveClientOptions* curve = nullptr);
   ~LmClientGenerator() override;
   Result<std::string> generate(const v1::ChatMessages& messages, const v1::SamplingParams& params,
                                std::chrono::steady_clock::time_point deadline) override;

@@ -6,6 +6,7 @@
 #include "shared/config/base_schema.h"
 #include "shared/models/runtime/device_config.h"
 #include "shared/models/runtime/device_metrics.h"
+#include "shared/service/curve_config.h"
 #include "shared/service/host.h"
 
 int main(int argc, char** argv) {
@@ -81,8 +82,14 @@ int main(int argc, char** argv) {
   o.batch.queue_capacity = static_cast<std::size_t>(cfg.get_int("qa.batch.queue_capacity"));
 
   std::unique_ptr<qa::TextGenerator> generator;
+  // CURVE to the LM when the deployment configures it (transport.curve_server_key + client keys).
+  auto curve = service::curve_settings(cfg);
+  if (!curve.ok()) {
+    std::cerr << "parley-qa: " << curve.status().to_string() << "\n";
+    return 2;
+  }
   if (!cfg.get_string("qa.lm_target").empty()) {
-    auto g = qa::LmClientGenerator::create(cfg.get_string("qa.lm_target"));
+    auto g = qa::LmClientGenerator::create(cfg.get_string("qa.lm_target"), curve->client ? &*curve->client : nullptr);
     if (!g.ok()) {
       std::cerr << "parley-qa: " << g.status().to_string() << "\n";
       return 2;

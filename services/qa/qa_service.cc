@@ -23,12 +23,6 @@ bool valid_kb_id(const std::string& id) {
   return true;
 }
 
-Status check_utf8(const std::string& field, const std::string& value) {
-  std::size_t bad = 0;
-  if (valid_utf8(value, &bad)) return Status::ok();
-  return invalid_argument(field + " is not valid UTF-8 (bad byte sequence at offset " + std::to_string(bad) + ")");
-}
-
 bool blank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c) != 0; });
 }

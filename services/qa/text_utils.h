@@ -1,6 +1,6 @@
-// Text helpers for QA: UTF-8 validation, sentence splitting with byte offsets, word tokens for
+// Text helpers for QA: sentence splitting with byte offsets, word tokens for
 // lexical overlap, stop words. Exists because chunking, answer extraction and the evaluation all
-// need the same notion of "sentence" and "word". Depends on nothing.
+// need the same notion of "sentence" and "word". Depends on shared/common/utf8.h.
 #pragma once
 
 #include <cstddef>
@@ -8,11 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/common/utf8.h"
+
 namespace parley::qa {
 
-/// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
-/// On false, *bad_offset (when given) is the byte offset of the first bad sequence.
-bool valid_utf8(std::string_view text, std::size_t* bad_offset = nullptr);
+/// UTF-8 validation is shared/common/utf8.h's (one home for UTF-8).
+using parley::valid_utf8;
 
 /// A half-open byte range [begin, end) into some text.
 struct Span {

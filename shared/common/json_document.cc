@@ -250,29 +250,6 @@ class Parser {
     return Status::ok();
   }
 
-  // Length of a valid UTF-8 sequence at pos_ (1..4), or 0.
-  std::size_t utf8_len() const {
-    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s_[pos_ + i]); };
-    const std::size_t left = s_.size() - pos_;
-    const unsigned char c = b(0);
-    if (c < 0x80) return 1;
-    auto cont = [&](std::size_t i) { return i < left && (b(i) & 0xC0) == 0x80; };
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-      if (!cont(1) || !cont(2)) return 0;
-      if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-      if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogate
-      return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-      if (!cont(1) || !cont(2) || !cont(3)) return 0;
-      if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-      if (c == 0xF4 && b(1) >= 0x90) return 0;  // > U+10FFFF
-      return 4;
-    }
-    return 0;
-  }
-
   Status string(std::string& out) {
     ++pos_;  // opening quote
     while (true) {
@@ -318,7 +295,7 @@ class Parser {
         }
         continue;
       }
-      const std::size_t n = utf8_len();
+      const std::size_t n = utf8_length(s_, pos_);
       if (n == 0) return error("invalid UTF-8 in a string");
       out.append(s_.data() + pos_, n);
       pos_ += n;

@@ -52,6 +52,26 @@ Schema service_base_schema(std::string program, std::string description) {
   s.add_string("log.level", "info", "Lowest log level written.",
                one_of({"debug", "info", "warn", "error", "off"}));
   s.add_bool("log.json", false, "Write JSON log lines (for log shippers) instead of plain text.");
+  // CURVE (ZeroMQ encryption + authentication). Secrets come from the environment
+  // (PARLEY_TRANSPORT_CURVE_SECRET_KEY, ...) or from files, so a Kubernetes Secret can hold them.
+  s.add_string("transport.curve_secret_key", "",
+               "CURVE: this service's server secret key (Z85, 40 characters); set = every ZeroMQ socket it "
+               "binds requires CURVE. Prefer the environment (PARLEY_TRANSPORT_CURVE_SECRET_KEY) or a file.");
+  s.add_string("transport.curve_key_file", "",
+               "CURVE: file with this service's server keypair (public=/secret= lines, `parley keygen`)");
+  s.add_list("transport.curve_clients", {},
+             "CURVE: public keys (Z85) of the clients allowed to connect; required with a server key");
+  s.add_string("transport.curve_clients_file", "",
+               "CURVE: file with allowed client public keys (one per line, or public= lines), or a directory "
+               "of key files (a mounted Secret)");
+  s.add_string("transport.curve_server_key", "",
+               "CURVE: public key (Z85) of the services this process calls (one deployment key); set = its "
+               "clients use CURVE");
+  s.add_string("transport.curve_server_key_file", "", "CURVE: key file holding the called services' public key");
+  s.add_string("transport.curve_client_secret_key", "",
+               "CURVE: this process's client secret key (Z85) for the services it calls (its public key must be "
+               "in their transport.curve_clients). Prefer PARLEY_TRANSPORT_CURVE_CLIENT_SECRET_KEY or a file.");
+  s.add_string("transport.curve_client_key_file", "", "CURVE: file with this process's client keypair");
   return s;
 }
 

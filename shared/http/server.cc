@@ -23,6 +23,7 @@
 
 #include "shared/common/check.h"
 #include "shared/common/log.h"
+#include "shared/common/utf8.h"
 #include "shared/http/router.h"
 #include "shared/http/sse.h"
 #include "shared/http/websocket_upgrade.h"
@@ -69,6 +70,8 @@ struct Server::Impl {
   mutable std::mutex sessions_mu;
   std::condition_variable sessions_cv;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by sessions_mu
+  std::unordered_map<std::string, std::size_t> per_address;        // guarded by sessions_mu
+  std::atomic<std::size_t> evictions{0};
 
   std::atomic<bool> running{false};
   std::atomic<bool> stopping{false};
@@ -146,10 +149,27 @@ std::string endpoint_string(const tcp::endpoint& ep) {
   return host + ":" + std::to_string(ep.port());
 }
 
+// What the per-address limit counts by: the IPv4 address, or the IPv6 /64 (one host controls a
+// whole /64); IPv4-mapped IPv6 as IPv4.
+std::string address_key(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+  if (a.is_v4()) return a.to_string();
+  auto b = a.to_v6().to_bytes();
+  for (std::size_t i = 8; i < 16; ++i) b[i] = 0;
+  return asio::ip::address_v6(b).to_string() + "/64";
+}
+
+enum class Admission { kAccept, kTooMany, kTooManyFromAddress };
+
 // One connection. Every member is touched only on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  Session(Server::Impl& server, tcp::socket socket, std::string address)
+      : server_(server), stream_(std::move(socket)), address_(std::move(address)) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : endpoint_string(ep);
@@ -157,21 +177,33 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ~Session() {
     std::lock_guard<std::mutex> lock(server_.sessions_mu);
-    server_.sessions.erase(this);
+    if (server_.sessions.erase(this) > 0) {
+      auto it = server_.per_address.find(address_);
+      if (it != server_.per_address.end() && --it->second == 0) server_.per_address.erase(it);
+    }
     server_.sessions_cv.notify_all();
   }
 
+  /// Since when (steady clock, ns) the connection has been waiting for a request; 0 while one is
+  /// under way or after it closed. Read by the acceptor to pick an idle connection to evict.
+  std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+
   asio::any_io_executor get_executor_for_post() { return stream_.get_executor(); }
 
-  void start(bool reject) {
-    {
-      std::lock_guard<std::mutex> lock(server_.sessions_mu);
-      server_.sessions.emplace(this, weak_from_this());
-    }
-    asio::post(stream_.get_executor(), [self = shared_from_this(), reject] {
-      if (reject) {
+  // Called by the acceptor with sessions_mu held: the session is counted from here on.
+  void register_locked() {
+    server_.sessions.emplace(this, weak_from_this());
+    ++server_.per_address[address_];
+  }
+
+  void start(Admission admission) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), admission] {
+      if (admission == Admission::kTooMany) {
         self->keep_alive_ = false;
         self->send_error(503, kUnavailable, "too many connections; retry later");
+      } else if (admission == Admission::kTooManyFromAddress) {
+        self->keep_alive_ = false;
+        self->send_error(503, kUnavailable, "too many connections from your address; retry later");
       } else {
         self->read_request();
       }
@@ -278,8 +310,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // Wait for the first byte under the idle timeout; the request itself then gets read_timeout.
     state_ = State::kIdle;
+    idle_since_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     stream_.expires_after(server_.options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->idle_since_.store(0, std::memory_order_relaxed);
       if (ec) {
         self->close();
         return;
@@ -388,14 +422,14 @@ class Session : public std::enable_shared_from_this<Session> {
     Router::Match m = server_.router.match(req.method, req.path);
     switch (m.kind) {
       case Router::Match::Kind::kBadPath:
-        write_response(json_error(400, kBadRequest, "bad request target '" + req.target + "'"), false);
+        write_response(json_error(400, kBadRequest, "bad request target '" + excerpt(req.target, 120) + "'"), false);
         return;
       case Router::Match::Kind::kNotFound:
-        write_response(json_error(404, kNotFound, "no route for " + req.path), false);
+        write_response(json_error(404, kNotFound, "no route for " + excerpt(req.path, 120)), false);
         return;
       case Router::Match::Kind::kMethodNotAllowed: {
         Response r = json_error(405, kMethodNotAllowed,
-                                "method " + req.method_token + " is not allowed on " + req.path);
+                                "method " + excerpt(req.method_token, 20) + " is not allowed on " + excerpt(req.path, 120));
         r.headers.set("Allow", Router::allow_header(m.allowed));
         write_response(std::move(r), false);
         return;
@@ -429,7 +463,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // A WebSocket route: refuse (an HTTP response) or hand the socket to websocket.cc.
   void upgrade(const RouteEntry& entry, Request req, bhttp::request<bhttp::string_body> raw) {
     if (!beast::iequals(raw[bhttp::field::upgrade], "websocket")) {
-      Response r = json_error(426, "UPGRADE_REQUIRED", req.path + " is a WebSocket endpoint: send a GET with 'Upgrade: websocket'");
+      Response r = json_error(426, "UPGRADE_REQUIRED", excerpt(req.path, 120) + " is a WebSocket endpoint: send a GET with 'Upgrade: websocket'");
       r.headers.set("Upgrade", "websocket");
       r.headers.set("Connection", "Upgrade");
       write_response(std::move(r), false);
@@ -643,6 +677,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_ == State::kClosed) return;
     auto keep = shared_from_this();  // self_.reset() below must not destroy us mid-function
     state_ = State::kClosed;
+    idle_since_.store(0, std::memory_order_relaxed);
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -657,6 +692,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Server::Impl& server_;
   beast::tcp_stream stream_;
+  const std::string address_;  // the per-address limit's key
+  std::atomic<std::int64_t> idle_since_{0};
   beast::flat_buffer buffer_;
   std::string remote_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -799,12 +836,38 @@ void Server::Impl::do_accept() {
       });
       return;
     }
-    bool reject = false;
+    std::string address = address_key(socket);
+    auto session = std::make_shared<Session>(*this, std::move(socket), address);
+    Admission admission = Admission::kAccept;
+    std::shared_ptr<Session> evict;  // released after sessions_mu (its destructor locks it)
     {
       std::lock_guard<std::mutex> lock(sessions_mu);
-      reject = sessions.size() + websockets->size() >= options.max_connections;
+      auto n = per_address.find(address);
+      if (options.max_connections_per_address > 0 && n != per_address.end() &&
+          n->second >= options.max_connections_per_address) {
+        admission = Admission::kTooManyFromAddress;
+      } else if (sessions.size() + websockets->size() >= options.max_connections) {
+        // Full: the connection idle longest makes room (idle sockets must not lock clients out).
+        Session* oldest = nullptr;
+        std::int64_t oldest_since = 0;
+        for (const auto& [ptr, weak] : sessions) {
+          std::int64_t since = ptr->idle_since();
+          if (since != 0 && (oldest == nullptr || since < oldest_since)) {
+            oldest = ptr;
+            oldest_since = since;
+          }
+        }
+        if (oldest != nullptr) evict = sessions[oldest].lock();
+        if (!evict) admission = Admission::kTooMany;
+      }
+      session->register_locked();
     }
-    std::make_shared<Session>(*this, std::move(socket))->start(reject);
+    if (evict) {
+      evictions.fetch_add(1, std::memory_order_relaxed);
+      asio::post(evict->get_executor_for_post(), [evict] { evict->shutdown(/*only_idle=*/true); });
+      evict.reset();
+    }
+    session->start(admission);
     do_accept();
   });
 }
@@ -913,6 +976,8 @@ std::size_t Server::connection_count() const {
   std::lock_guard<std::mutex> lock(impl_->sessions_mu);
   return impl_->sessions.size() + impl_->websockets->size();
 }
+
+std::size_t Server::idle_evictions() const { return impl_->evictions.load(); }
 
 void Server::stop(std::chrono::milliseconds grace) {
   Impl& im = *impl_;

@@ -28,12 +28,18 @@ struct ServerOptions {
   /// Once a request's first byte arrived, its headers and body must arrive within this, or the
   /// connection is closed (slowloris). Reset for the body after a "100 Continue".
   std::chrono::milliseconds read_timeout{10'000};
-  /// A keep-alive connection with no new request for this long is closed.
-  std::chrono::milliseconds idle_timeout{60'000};
+  /// A connection with no request under way (fresh, or keep-alive between requests) is closed
+  /// after this long.
+  std::chrono::milliseconds idle_timeout{15'000};
   /// Each write (a response, a stream chunk) must complete within this, or the client is dropped.
   std::chrono::milliseconds write_timeout{10'000};
-  /// Open connections beyond this are answered 503 UNAVAILABLE and closed.
+  /// Open connections (WebSockets included). At the limit a new connection takes the place of the
+  /// one that has been idle longest (no request under way), so idle sockets cannot lock others
+  /// out; when none is idle it is answered 503 UNAVAILABLE and closed.
   std::size_t max_connections = 1024;
+  /// Open HTTP connections from one client address (IPv4 address, or IPv6 /64); more are
+  /// answered 503 and closed. 0: no per-address limit.
+  std::size_t max_connections_per_address = 256;
   /// Streamed bytes queued but not yet sent; a client that falls this far behind is disconnected.
   std::size_t max_stream_buffer_bytes = 4 << 20;
   std::string server_header = "parley";
@@ -111,7 +117,8 @@ using AsyncHandler = std::function<void(Request, std::shared_ptr<ResponseWriter>
 ///
 /// Errors the server answers itself, as json_error bodies: 400 BAD_REQUEST (malformed request or
 /// target), 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED (with Allow), 413 PAYLOAD_TOO_LARGE,
-/// 431 HEADERS_TOO_LARGE, 500 INTERNAL (handler threw), 503 UNAVAILABLE (too many connections).
+/// 431 HEADERS_TOO_LARGE, 500 INTERNAL (handler threw), 503 UNAVAILABLE (too many connections, in
+/// all or from one address). Error messages quote at most a short excerpt of the request.
 ///
 /// Threading: route() before start(), from one thread; start(), stop() and the accessors from
 /// any thread. Not copyable or movable.
@@ -144,6 +151,8 @@ class Server {
   bool running() const;
   /// Open connections, WebSockets included (for tests and a gauge).
   std::size_t connection_count() const;
+  /// Idle connections closed to make room for new ones (max_connections reached).
+  std::size_t idle_evictions() const;
 
   /// Graceful stop: closes the listener and idle connections at once, lets requests and streams
   /// in progress finish for up to `grace`, then closes what is left (their writers report

@@ -1,44 +1,15 @@
 // Prometheus text format helpers: Go-compatible float formatting, escaping, UTF-8 repair.
 // Why Go-compatible: histogram `le` values are label strings, so every client must spell a bound
-// the same way for queries that aggregate across processes. Depends on <charconv>.
+// the same way for queries that aggregate across processes. Depends on <charconv>, common/utf8.h.
 #include "shared/metrics/text_format.h"
 
 #include <charconv>
 #include <cmath>
 
+#include "shared/common/utf8.h"
+
 namespace parley::metrics {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned int cp = 0;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  // Reject overlong forms, surrogates and code points past U+10FFFF.
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  if (cp > 0x10FFFF) return 0;
-  return n;
-}
 
 template <bool kEscapeQuote>
 void append_escaped(std::string& out, std::string_view s) {
@@ -54,7 +25,7 @@ void append_escaped(std::string& out, std::string_view s) {
     } else if (static_cast<unsigned char>(c) < 0x80) {
       out += c;
     } else {
-      std::size_t n = utf8_sequence_length(s, i);
+      std::size_t n = utf8_length(s, i);
       if (n == 0) {
         out += kReplacement;
         ++i;

@@ -157,6 +157,16 @@ Status check_device(const ModelData& m) {
                            "' kernel yet; load this model on the CPU");
     }
   }
+  bool quantized = false;
+  for (const Graph& g : m.graphs) {
+    for (const Node& n : g.nodes) {
+      quantized = quantized || n.def == &detail::quantize_dequantize_op() || n.op_type == "QuantizeLinear" ||
+                  n.op_type == "DequantizeLinear";
+    }
+  }
+  if (quantized && (be->affine_quantize == nullptr || !be->supports(kernels::OpQuery{kernels::Op::kAffineQuantize, {}, {}}))) {
+    return unimplemented("the " + std::string(be->name) + " backend has no 'affine_quantize' kernel yet; load this model on the CPU");
+  }
   return Status::ok();
 }
 

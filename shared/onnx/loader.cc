@@ -10,6 +10,7 @@
 
 #include "onnx/onnx.pb.h"
 #include "shared/onnx/executor.h"
+#include "shared/onnx/fusion.h"
 #include "shared/onnx/model.h"
 #include "shared/onnx/ops/op_registry.h"
 
@@ -20,7 +21,8 @@ namespace {
 Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& p, const std::string& what) {
   const int code = p.data_type();
   if (!is_supported_type(code)) {
-    return unimplemented(what + " '" + p.name() + "' is " + data_type_name(code) + " (the runtime computes with float, int64, int32, bool)");
+    return unimplemented(what + " '" + p.name() + "' is " + data_type_name(code) +
+                         " (the runtime computes with float, int64, int32, bool, and quantized uint8/int8)");
   }
   if (p.data_location() == ::onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
     return unimplemented(what + " '" + p.name() + "' keeps its data in an external file (not supported)");
@@ -62,6 +64,14 @@ Result<Tensor> tensor_from_proto(const ::onnx::TensorProto& p, const std::string
     case DataType::kBool:
       if (p.int32_data_size() != n) return mismatch(p.int32_data_size());
       for (std::int64_t i = 0; i < n; ++i) t.data<std::uint8_t>()[i] = p.int32_data(static_cast<int>(i)) != 0;
+      break;
+    case DataType::kUint8:  // 8-bit values travel in int32_data when not raw
+      if (p.int32_data_size() != n) return mismatch(p.int32_data_size());
+      for (std::int64_t i = 0; i < n; ++i) t.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(p.int32_data(static_cast<int>(i)));
+      break;
+    case DataType::kInt8:
+      if (p.int32_data_size() != n) return mismatch(p.int32_data_size());
+      for (std::int64_t i = 0; i < n; ++i) t.data<std::int8_t>()[i] = static_cast<std::int8_t>(p.int32_data(static_cast<int>(i)));
       break;
     default: break;
   }
@@ -235,6 +245,90 @@ class Loader {
   int opset_;
 };
 
+// ---- quantized (uint8/int8) values: only the quantization ops compute with them; layout ops
+// move them (element size from the type); every other op would read them as another type.
+bool is_8bit(DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; }
+
+bool moves_8bit(std::string_view op) {
+  static constexpr std::string_view kOps[] = {"Identity", "Reshape",  "Flatten", "Squeeze", "Unsqueeze",
+                                              "Transpose", "Shape", "Size", "Slice", "Concat"};
+  for (std::string_view o : kOps) {
+    if (o == op) return true;
+  }
+  return false;
+}
+
+Status check_quantized_inputs(const Node& n, const InferContext& c) {
+  if (n.op_type == "DequantizeLinear" || n.op_type == "QuantizeLinear" || n.op_type == detail::kQuantizeDequantize || moves_8bit(n.op_type)) {
+    return Status::ok();
+  }
+  for (const ValueInfo* v : c.in) {
+    if (v && is_8bit(v->type)) {
+      return unimplemented("input '" + v->name + "' is " + data_type_name(v->type) + "; " + n.op_type +
+                           " does not compute with quantized values (only QuantizeLinear/DequantizeLinear and layout ops do)");
+    }
+  }
+  return Status::ok();
+}
+
+Status check_quantized_outputs(const Node& n, const InferContext& c) {
+  if (n.op_type == "QuantizeLinear" || n.op_type == "Constant" || moves_8bit(n.op_type)) return Status::ok();
+  for (const ValueInfo* v : c.out) {
+    if (v && is_8bit(v->type)) {
+      return unimplemented("output '" + v->name + "' would be " + data_type_name(v->type) + "; only QuantizeLinear produces quantized values");
+    }
+  }
+  return Status::ok();
+}
+
+// ---- QDQ fusion: a QuantizeLinear whose output is read by exactly one DequantizeLinear with the
+// same scale and zero point (the same values), and by nothing else, becomes one float -> float
+// round-trip node writing the DequantizeLinear's output; the DequantizeLinear goes away. Same
+// arithmetic, one pass and no uint8 buffer. Runs on every graph before inference.
+void count_reads(const ModelData& m, std::vector<int>& reads) {
+  for (const Graph& g : m.graphs) {
+    for (const Node& n : g.nodes) {
+      for (int id : n.inputs) {
+        if (id >= 0) ++reads[static_cast<std::size_t>(id)];
+      }
+    }
+    for (int id : g.outputs) ++reads[static_cast<std::size_t>(id)];
+  }
+}
+
+void fuse_quantize_dequantize(ModelData& m) {
+  std::vector<int> reads(m.values.size(), 0);
+  count_reads(m, reads);
+  for (Graph& g : m.graphs) {
+    std::map<int, std::size_t> reader;  // value id -> the DequantizeLinear reading it (this graph)
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (g.nodes[i].op_type == "DequantizeLinear" && g.nodes[i].inputs[0] >= 0) reader[g.nodes[i].inputs[0]] = i;
+    }
+    std::vector<bool> drop(g.nodes.size(), false);
+    for (Node& q : g.nodes) {
+      if (q.op_type != "QuantizeLinear" || q.outputs.empty() || q.outputs[0] < 0) continue;
+      const int v = q.outputs[0];
+      auto it = reader.find(v);
+      if (it == reader.end() || reads[static_cast<std::size_t>(v)] != 1) continue;
+      Node& dq = g.nodes[it->second];
+      const auto input = [](const Node& n, std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; };
+      if (input(dq, 1) != input(q, 1) || input(dq, 2) != input(q, 2) || dq.outputs.empty()) continue;
+      if (dq.attr_int("axis", 1) != q.attr_int("axis", 1)) continue;
+      q.op_type = std::string(detail::kQuantizeDequantize);
+      q.def = &detail::quantize_dequantize_op();
+      q.name = q.name + "+" + dq.name;
+      q.outputs[0] = dq.outputs[0];
+      drop[it->second] = true;
+    }
+    std::vector<Node> kept;
+    kept.reserve(g.nodes.size());
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (!drop[i]) kept.push_back(std::move(g.nodes[i]));
+    }
+    g.nodes = std::move(kept);
+  }
+}
+
 // ---- inference and folding
 class Analyzer {
  public:
@@ -264,7 +358,9 @@ class Analyzer {
       if (c.in[static_cast<std::size_t>(i)] == nullptr) return invalid_argument("required input " + std::to_string(i) + " is missing");
     }
     for (int id : n.outputs) c.out.push_back(id < 0 ? nullptr : &m_.values[static_cast<std::size_t>(id)]);
+    PARLEY_RETURN_IF_ERROR(check_quantized_inputs(n, c));
     PARLEY_RETURN_IF_ERROR(n.def->infer(c));
+    PARLEY_RETURN_IF_ERROR(check_quantized_outputs(n, c));
     for (ValueInfo* v : c.out) {
       if (v && !is_supported_type(static_cast<int>(v->type))) return internal_error("output '" + v->name + "' got no type");
     }
@@ -411,8 +507,10 @@ Result<std::shared_ptr<const Model>> Model::load_bytes(std::string_view bytes, c
       return err(invalid_argument("graph input '" + m.values[static_cast<std::size_t>(id)].name + "' has no tensor type"));
     }
   }
+  if (options.fuse_quantize_dequantize) fuse_quantize_dequantize(m);
   Analyzer analyzer(m, options);
   PARLEY_RETURN_IF_ERROR(err(analyzer.graph(0)));
+  if (options.fuse) (void)fuse_conv_elementwise(m);  // fusion.h; before the plan sees the final graph
   plan_graph(m, 0);
   PARLEY_RETURN_IF_ERROR(err(check_device(m)));
   return std::shared_ptr<const Model>(std::make_shared<Model>(std::move(m)));

@@ -25,10 +25,11 @@ class ThreadPool;
 
 namespace parley::onnx {
 
-/// Supported default-domain opsets (up to ONNX 1.12); ops whose semantics changed need a later one
+/// Supported default-domain opsets (ONNX 1.13's 18 included: its changes to Reduce*, Pad and Split
+/// are followed, ScatterND's new reductions refused); ops whose semantics changed need a later one
 /// (OpDef::min_opset: Pad 11, Slice 10, Softmax 13, ...), checked per node at load.
 inline constexpr int kMinOpset = 1;
-inline constexpr int kMaxOpset = 17;
+inline constexpr int kMaxOpset = 18;
 
 struct LoadOptions {
   /// Where weights and activations live. The CPU backend runs every op; a device whose backend
@@ -38,6 +39,13 @@ struct LoadOptions {
   std::int64_t max_file_bytes = std::int64_t{1} << 30;
   /// Constant folding keeps a folded value only when it is at most this large.
   std::int64_t max_fold_bytes = std::int64_t{16} << 20;
+  /// Graph fusions at load (fusion.h): element-wise ops folded into the convolutions next to
+  /// them. Their intermediate values then no longer exist (run_partial cannot feed or fetch
+  /// them); false keeps the graph as written (tests compare the two).
+  bool fuse = true;
+  /// QDQ models: run each QuantizeLinear -> DequantizeLinear pair as one float round trip (same
+  /// results; false keeps the two nodes and the uint8 value between them, for tests).
+  bool fuse_quantize_dequantize = true;
 };
 
 /// A graph input or output as declared by the model (-1 = a dimension given at run time).

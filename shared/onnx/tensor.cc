@@ -27,7 +27,7 @@ std::string data_type_name(int code) {
   }
 }
 
-bool is_supported_type(int code) { return code == 1 || code == 6 || code == 7 || code == 9; }
+bool is_supported_type(int code) { return code == 1 || code == 2 || code == 3 || code == 6 || code == 7 || code == 9; }
 
 std::int64_t data_type_size(DataType t) {
   switch (t) {
@@ -35,6 +35,8 @@ std::int64_t data_type_size(DataType t) {
     case DataType::kInt32: return 4;
     case DataType::kInt64: return 8;
     case DataType::kBool: return 1;
+    case DataType::kUint8: return 1;
+    case DataType::kInt8: return 1;
     case DataType::kUndefined: return 0;
   }
   return 0;

@@ -18,13 +18,15 @@
 namespace parley::onnx {
 
 /// Element types, numbered as ONNX's TensorProto.DataType. The runtime computes with kFloat,
-/// kInt64, kInt32 and kBool; a model using another type is rejected at load, naming the value.
-enum class DataType : std::int32_t { kUndefined = 0, kFloat = 1, kInt32 = 6, kInt64 = 7, kBool = 9 };
+/// kInt64, kInt32 and kBool; kUint8 and kInt8 are quantized values of QDQ models, which only
+/// the quantization ops and layout ops read (the loader refuses them elsewhere, naming the
+/// node); a model using another type is rejected at load, naming the value.
+enum class DataType : std::int32_t { kUndefined = 0, kFloat = 1, kUint8 = 2, kInt8 = 3, kInt32 = 6, kInt64 = 7, kBool = 9 };
 
 /// "float", "int64", ...; "type N" for codes the runtime does not compute with.
 std::string data_type_name(int onnx_code);
 inline std::string data_type_name(DataType t) { return data_type_name(static_cast<int>(t)); }
-/// True for the four types above.
+/// True for the six types above.
 bool is_supported_type(int onnx_code);
 std::int64_t data_type_size(DataType t);
 kernels::ElemType to_elem_type(DataType t);
@@ -108,6 +110,7 @@ constexpr DataType data_type_of() {
   if constexpr (std::is_same_v<T, float>) return DataType::kFloat;
   if constexpr (std::is_same_v<T, std::int64_t>) return DataType::kInt64;
   if constexpr (std::is_same_v<T, std::int32_t>) return DataType::kInt32;
+  if constexpr (std::is_same_v<T, std::int8_t>) return DataType::kInt8;
   if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, bool>) return DataType::kBool;
   return DataType::kUndefined;
 }

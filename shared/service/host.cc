@@ -19,6 +19,7 @@
 #include "shared/metrics/process_metrics.h"
 #include "shared/metrics/registry.h"
 #include "shared/metrics/standard_metrics.h"
+#include "shared/service/curve_config.h"
 #include "shared/transport/server.h"
 
 namespace parley::service {
@@ -144,6 +145,102 @@ class CallAdapter final : public RawCall {
   std::shared_ptr<StreamInbox> inbox_;  // bidirectional calls, after the first next_request()
 };
 
+// A stream call's transport side (Host::stream): replies, the ending (once, counted), the hooks.
+class StreamAdapter final : public RawStream {
+ public:
+  using Record = std::function<void(const std::string& method, StatusCode code)>;
+  StreamAdapter(std::shared_ptr<transport::ServerCall> call, Record record) : call_(std::move(call)), record_(std::move(record)) {}
+  // Every path finishes the call first (the call's actor does in on_stop); this only keeps a
+  // call from staying open if one did not. The host may be gone by now: nothing is recorded.
+  ~StreamAdapter() override {
+    if (!done_.exchange(true)) call_->finish(unavailable("stream call dropped"));
+  }
+
+  bool send_payload(const google::protobuf::Message& reply) override {
+    if (done_.load()) return false;
+    v1::Envelope env;
+    env.mutable_payload()->PackFrom(reply);
+    return call_->send(std::move(env));
+  }
+  void finish(const Status& status) override { end(status, true); }
+  void abort(const Status& why) override { end(why, false); }
+  bool ended_by_service() const override { return by_service_.load(); }
+
+  void end(const Status& status, bool by_service) {
+    std::function<void()> hook;
+    v1::Envelope last;
+    {
+      std::lock_guard lock(mu_);
+      if (done_.exchange(true)) return;
+      by_service_.store(by_service);
+      last = std::move(final_);
+      hook = std::move(on_finish_);
+      on_finish_ = nullptr;
+      // The transport calls no callback after its call is over; drop ours so nothing they hold
+      // (the call's actor) outlives the call through them.
+      call_->on_stream_data([](v1::Envelope) {});
+      call_->on_cancel([](const Status&) {});
+    }
+    Status sent = status;
+    if (call_->cancelled()) {
+      sent = Clock::now() >= call_->deadline() ? deadline_exceeded("deadline passed during the stream") : call_->cancel_status();
+      if (sent.is_ok()) sent = ::parley::cancelled("client cancelled the call");
+    }
+    if (status.is_ok() && !call_->cancelled()) {
+      call_->finish(std::move(last));
+    } else {
+      call_->finish(status.is_ok() ? sent : status);
+    }
+    {
+      std::lock_guard lock(mu_);
+      end_ = status.is_ok() ? sent : status;
+    }
+    record_(call_->method(), (status.is_ok() ? sent : status).code());
+    if (hook) hook();
+  }
+  bool finished() const override { return done_.load(); }
+  Status end_status() const override {
+    std::lock_guard lock(mu_);
+    return end_;
+  }
+  const v1::Envelope& request_envelope() const override { return call_->request(); }
+  void listen(std::function<void(v1::Envelope)> on_envelope, std::function<void(const Status&)> on_cancel,
+              std::function<void()> on_finish) override {
+    {
+      std::lock_guard lock(mu_);
+      if (done_.load()) {
+        if (on_finish) on_finish();
+        return;
+      }
+      on_finish_ = std::move(on_finish);
+    }
+    call_->on_cancel(std::move(on_cancel));
+    if (call_->client_streaming()) call_->on_stream_data(std::move(on_envelope));
+  }
+
+  const std::string& method() const override { return call_->method(); }
+  const std::string& session_id() const override { return call_->request().session_id(); }
+  const std::string& trace_id() const override { return call_->request().trace_id(); }
+  Clock::time_point deadline() const override { return call_->deadline(); }
+  bool cancelled() const override { return done_.load() || call_->cancelled() || Clock::now() >= call_->deadline(); }
+  void add_timing(std::string stage, std::chrono::microseconds d) override {
+    std::lock_guard lock(mu_);
+    auto* t = final_.add_timings();
+    t->set_stage(std::move(stage));
+    t->set_duration_us(d.count());
+  }
+
+ private:
+  std::shared_ptr<transport::ServerCall> call_;
+  Record record_;
+  mutable std::mutex mu_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> by_service_{false};
+  Status end_;                       // guarded by mu_
+  std::function<void()> on_finish_;  // guarded by mu_
+  v1::Envelope final_;               // guarded by mu_ (timings)
+};
+
 }  // namespace
 
 struct Host::Impl {
@@ -153,6 +250,9 @@ struct Host::Impl {
   metrics::StandardMetrics standard;
   metrics::ServiceMetrics svc;
   std::map<std::string, RawHandler> methods;
+  std::map<std::string, RawStreamStart> streams;
+  std::vector<std::string> extra_endpoints;
+  std::optional<std::chrono::milliseconds> default_deadline;
   std::unique_ptr<actor::ActorSystem> system;
   std::optional<actor::ActorPool<WorkerMsg>> pool;
   std::unique_ptr<http::Server> http;
@@ -174,6 +274,18 @@ struct Host::Impl {
 };
 
 void Host::Impl::dispatch(const std::shared_ptr<transport::ServerCall>& call) {
+  if (auto st = streams.find(call->method()); st != streams.end()) {
+    // A stream holds no worker: its actor runs on the pool only when something arrives. It is a
+    // request in flight until it ends.
+    in_flight.fetch_add(1);
+    const auto start = Clock::now();
+    auto raw = std::make_shared<StreamAdapter>(call, [this, start](const std::string& method, StatusCode code) {
+      in_flight.fetch_sub(1);
+      record(method, code, start);
+    });
+    st->second(raw);
+    return;
+  }
   auto it = methods.find(call->method());
   if (it == methods.end()) {
     // Unknown methods are counted under a fixed label so hostile input cannot explode series.
@@ -252,6 +364,23 @@ void Host::add_method(const std::string& method, RawHandler handler) {
   impl_->methods[method] = std::move(handler);
 }
 
+void Host::add_stream_method(const std::string& method, RawStreamStart start) {
+  PARLEY_CHECK(!impl_->server) << "register methods before start()";
+  impl_->streams[method] = std::move(start);
+}
+
+void Host::add_endpoint(std::string endpoint) {
+  PARLEY_CHECK(!impl_->server) << "add endpoints before start()";
+  impl_->extra_endpoints.push_back(std::move(endpoint));
+}
+
+void Host::set_default_deadline(std::chrono::milliseconds deadline) {
+  PARLEY_CHECK(!impl_->server) << "set the default deadline before start()";
+  impl_->default_deadline = deadline;
+}
+
+actor::ActorSystem* Host::actor_system() { return impl_->system.get(); }
+
 void Host::set_ready(bool ready, std::string reason) {
   std::lock_guard lock(impl_->ready_mu);
   impl_->ready = ready;
@@ -280,6 +409,19 @@ Status Host::start() {
 
   transport::ServerOptions topts;
   topts.endpoints = {config_.get_string("transport.bind")};
+  // CURVE when configured: only the listed client keys get through the handshake.
+  auto curve = curve_settings(config_);
+  if (!curve.ok()) return curve.status();
+  if (curve->server) {
+    topts.curve = curve->server;
+    topts.curve_allowed_clients = curve->allowed_clients;
+    PARLEY_LOG(kInfo).kv("allowed_clients", curve->allowed_clients.size()) << "transport: CURVE required";
+  }
+  topts.endpoints.insert(topts.endpoints.end(), m.extra_endpoints.begin(), m.extra_endpoints.end());
+  if (m.default_deadline) {
+    topts.default_deadline = *m.default_deadline;
+    topts.max_deadline = std::max(topts.max_deadline, *m.default_deadline);
+  }
   topts.load_reporter = [&m] {
     return transport::Load{m.in_flight.load(), m.queued.load(), m.capacity, m.draining.load()};
   };

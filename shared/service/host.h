@@ -13,8 +13,10 @@
 #include <string>
 
 #include "parley/v1/envelope.pb.h"
+#include "shared/actor/actor_system.h"
 #include "shared/config/config.h"
 #include "shared/service/method.h"
+#include "shared/service/stream_call.h"
 
 namespace parley::metrics {
 class Registry;
@@ -30,6 +32,8 @@ namespace parley::service {
 ///
 /// Threading: register methods before run(); handlers run on the worker pool (service.workers
 /// threads, service.queue_capacity queued requests; beyond that RESOURCE_EXHAUSTED, counted).
+/// CURVE: with transport.curve_* keys set (curve_config.h) the ZeroMQ socket requires CURVE and
+/// admits only the listed client keys; start() fails on an incomplete CURVE configuration.
 class Host {
  public:
   /// Loads config (flags > PARLEY_* env > --config file > defaults) and sets up logging.
@@ -52,8 +56,26 @@ class Host {
   /// Client stream in, server stream out: the REQUEST envelope carries the first Request, each
   /// STREAM_DATA envelope one more (the last has end_of_stream, with or without a payload).
   /// A client that cancels or disappears (heartbeats) wakes a blocked read() with CANCELLED.
+  /// The handler holds a worker thread for the whole call: for short exchanges only; long-lived
+  /// streams use stream().
   template <typename Request, typename Reply>
   void bidi_stream(const std::string& method, BidiStreamHandler<Request, Reply> handler);
+  /// A long-lived stream (client stream in, server stream out, same envelopes as bidi_stream)
+  /// that holds no thread: `factory` makes one StreamHandler per call, and the host feeds it the
+  /// call's requests, end of stream, cancellation and posted Events one at a time on the worker
+  /// pool (stream_call.h). Thousands of open calls can share `service.workers` threads.
+  ///
+  ///   host->stream<v1::RecognizeRequest, v1::RecognizeResponse, WindowDone>(
+  ///       "parley.v1.Asr/Recognize", {.idle_timeout = 10s},
+  ///       [&](StreamCall<v1::RecognizeResponse, WindowDone>& call) { return std::make_unique<RecognizeCall>(call, ...); });
+  template <typename Request, typename Reply, typename Event>
+  void stream(const std::string& method, StreamOptions options, StreamFactory<Request, Reply, Event> factory);
+
+  /// Another endpoint to bind besides transport.bind, serving the same methods (before start()).
+  void add_endpoint(std::string endpoint);
+  /// The deadline of a call whose REQUEST carries none (before start(); default 30 s). A process
+  /// serving long streams (voice) raises it to their longest length.
+  void set_default_deadline(std::chrono::milliseconds deadline);
 
   /// Readiness as reported on /readyz (besides draining). Default: ready.
   void set_ready(bool ready, std::string reason = "");
@@ -71,10 +93,15 @@ class Host {
 
   /// Type-erased method: decodes, runs, encodes. Public for the implementation's dispatch.
   using RawHandler = std::function<Status(const v1::Envelope& request, class RawCall& call)>;
+  /// Type-erased stream method: starts serving one call (on the transport's I/O thread; must not
+  /// block). Public for the implementation's dispatch.
+  using RawStreamStart = std::function<void(std::shared_ptr<RawStream> call)>;
 
  private:
   Host(std::string name, config::Config config);
   void add_method(const std::string& method, RawHandler handler);
+  void add_stream_method(const std::string& method, RawStreamStart start);
+  actor::ActorSystem* actor_system();
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -153,6 +180,44 @@ void Host::bidi_stream(const std::string& method, BidiStreamHandler<Request, Rep
       RawCall& call;
     } writer(call);
     return handler(reader, writer, call);
+  });
+}
+
+template <typename Request, typename Reply, typename Event>
+void Host::stream(const std::string& method, StreamOptions options, StreamFactory<Request, Reply, Event> factory) {
+  add_stream_method(method, [this, options, factory = std::move(factory)](std::shared_ptr<RawStream> raw) {
+    using CallActor = detail::StreamCallActor<Request, Reply, Event>;
+    using Msg = typename CallActor::Msg;
+    actor::ActorSystem* system = actor_system();
+    auto queued = std::make_shared<std::atomic<std::size_t>>(1);  // the REQUEST, told below
+    actor::ActorOptions ao;
+    ao.name = raw->method();
+    // Client envelopes are bounded by options.max_buffered (checked below); the rest of the
+    // mailbox is for posted events, idle checks and the close.
+    ao.mailbox_capacity = options.max_buffered + 4096;
+    ao.messages_per_turn = 8;
+    ao.restart.max_restarts = 0;  // a handler that throws ends its call (on_stop tells the client)
+    actor::ActorRef<Msg> ref =
+        system == nullptr ? actor::ActorRef<Msg>() : system->template spawn<CallActor>(std::move(ao), raw, factory, options, queued);
+    if (!ref.alive() || !ref.tell(detail::StreamIn{raw->request_envelope()}).is_ok()) {
+      raw->abort(unavailable(raw->method() + ": the service is shutting down"));
+      return;
+    }
+    const std::size_t limit = options.max_buffered;
+    raw->listen(
+        [ref, queued, limit, raw](v1::Envelope env) {
+          if (queued->fetch_add(1, std::memory_order_relaxed) >= limit) {
+            const Status why = resource_exhausted(raw->method() + ": client sent more than " + std::to_string(limit) +
+                                                  " stream messages ahead of the service");
+            (void)ref.tell(detail::StreamCancel{why});
+            raw->abort(why);
+            return;
+          }
+          Status told = ref.tell(detail::StreamIn{std::move(env)});
+          if (!told.is_ok()) raw->abort(Status(told.code(), raw->method() + ": " + told.message()));
+        },
+        [ref](const Status& why) { (void)ref.tell(detail::StreamCancel{why}); },
+        [ref] { (void)ref.tell(detail::StreamClosed{}); });
   });
 }
 

@@ -1,17 +1,14 @@
-// Unicode lookups over the generated tables, and lenient UTF-8 decoding.
+// Unicode lookups over the generated tables (UTF-8 decoding: shared/common/utf8.h).
 // Exists so tokenizers share one classification of code points (see unicode.h).
 // Depends on unicode_tables.h / unicode_data.cc.
 #include "shared/text/unicode.h"
 
 #include <algorithm>
 
-#include "shared/common/json.h"
 #include "shared/text/unicode_tables.h"
 
 namespace parley::text::unicode {
 namespace {
-
-constexpr char32_t kReplacement = 0xFFFD;
 
 // Hangul syllable arithmetic (Unicode ch. 3.12).
 constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
@@ -99,66 +96,6 @@ std::size_t to_lower(char32_t cp, char32_t* out) {
   });
   out[0] = (it != end && it->code_point == cp) ? static_cast<char32_t>(it->mapped) : cp;
   return 1;
-}
-
-Decoded decode_utf8(std::string_view s, std::size_t pos) {
-  const auto b0 = static_cast<unsigned char>(s[pos]);
-  if (b0 < 0x80) return {b0, 1, true};
-  std::uint32_t need = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    need = 1, cp = b0 & 0x1F, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    need = 2, cp = b0 & 0x0F, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    need = 3, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return {kReplacement, 1, false};
-  }
-  if (pos + need >= s.size()) return {kReplacement, 1, false};
-  for (std::uint32_t i = 1; i <= need; ++i) {
-    const auto b = static_cast<unsigned char>(s[pos + i]);
-    if ((b & 0xC0) != 0x80) return {kReplacement, 1, false};
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {kReplacement, 1, false};
-  return {cp, need + 1, true};
-}
-
-void append_utf8(std::string& out, char32_t cp) { parley::append_utf8(out, cp); }
-
-std::size_t complete_utf8_prefix(std::string_view s) {
-  // Only the last <= 3 bytes can be an unfinished sequence; look at where the last lead byte is.
-  const std::size_t n = s.size();
-  const std::size_t look = std::min<std::size_t>(n, 3);
-  for (std::size_t k = 1; k <= look; ++k) {
-    const auto b = static_cast<unsigned char>(s[n - k]);
-    if ((b & 0xC0) == 0x80) continue;  // continuation byte: keep looking for its lead
-    std::size_t need = 0;
-    if (b >= 0xC2 && b <= 0xDF) need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) need = 3;
-    else if (b >= 0xF0 && b <= 0xF4) need = 4;
-    if (need > k) {
-      // The tail is a prefix of a multi-byte sequence; hold it back only if it could still
-      // become valid (decoding the available bytes shows no error before the end).
-      bool viable = true;
-      for (std::size_t i = 1; i < k; ++i) {
-        const auto c = static_cast<unsigned char>(s[n - k + i]);
-        if ((c & 0xC0) != 0x80) viable = false;
-      }
-      if (k >= 2) {
-        const auto c1 = static_cast<unsigned char>(s[n - k + 1]);
-        if ((b == 0xE0 && c1 < 0xA0) || (b == 0xED && c1 > 0x9F) || (b == 0xF0 && c1 < 0x90) ||
-            (b == 0xF4 && c1 > 0x8F)) {
-          viable = false;
-        }
-      }
-      return viable ? n - k : n;
-    }
-    return n;
-  }
-  return n;
 }
 
 }  // namespace parley::text::unicode

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "shared/common/utf8.h"
+
 namespace parley::text::unicode {
 
 /// Unicode general category; the order is the generator's (do not reorder).
@@ -46,22 +48,11 @@ std::size_t decompose(char32_t cp, char32_t* out);
 /// like Rust's char::to_lowercase: no context-dependent final sigma).
 std::size_t to_lower(char32_t cp, char32_t* out);
 
-/// One step of lenient UTF-8 decoding.
-struct Decoded {
-  char32_t cp;        ///< the code point; U+FFFD when !valid
-  std::uint32_t len;  ///< bytes consumed (>= 1)
-  bool valid;         ///< false: an invalid byte (overlong, surrogate, truncated, stray), len 1
-};
-
-/// Decodes the code point at s[pos] (pos < s.size()). Invalid input consumes exactly one byte
-/// so that callers keep byte offsets exact and can round-trip the raw bytes.
-Decoded decode_utf8(std::string_view s, std::size_t pos);
-
-/// Appends `cp` as UTF-8 (code points above U+10FFFF or surrogates become U+FFFD).
-void append_utf8(std::string& out, char32_t cp);
-
-/// Length of the longest prefix of `s` that is complete UTF-8, treating invalid bytes as complete
-/// (they are emitted, not held back): only a truncated but so-far-valid tail is excluded.
-std::size_t complete_utf8_prefix(std::string_view s);
+/// UTF-8 decoding and encoding live in shared/common/utf8.h (one home for UTF-8); the names
+/// tokenizers use are these.
+using Decoded = parley::Utf8Decoded;
+using parley::append_utf8;
+using parley::complete_utf8_prefix;
+using parley::decode_utf8;
 
 }  // namespace parley::text::unicode

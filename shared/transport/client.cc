@@ -9,6 +9,7 @@
 #include "shared/common/log.h"
 #include "shared/transport/client_core.h"
 #include "shared/transport/envelope_codec.h"
+#include "shared/transport/protobuf_log.h"
 
 namespace parley::transport {
 namespace {
@@ -60,6 +61,7 @@ bool CallHandle::close_send() {
 // Client
 
 Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
+  route_protobuf_logs();  // a broken server's replies must not flood the log either
   auto core = std::make_shared<detail::ClientCore>(std::move(options));
   PARLEY_RETURN_IF_ERROR(core->init());
   core->start();

@@ -14,6 +14,7 @@
 #include "shared/common/check.h"
 #include "shared/common/log.h"
 #include "shared/transport/envelope_codec.h"
+#include "shared/transport/protobuf_log.h"
 #include "shared/transport/server_core.h"
 
 namespace parley::transport {
@@ -59,6 +60,16 @@ Status ServerCore::bind() {
     s = validate_curve_key(options_.curve->secret_key, "server CURVE secret key");
     if (s.is_ok()) s = set_int(socket_, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER");
     if (s.is_ok()) s = set_bytes(socket_, ZMQ_CURVE_SECRETKEY, options_.curve->secret_key, "ZMQ_CURVE_SECRETKEY");
+    if (s.is_ok() && !options_.curve_allowed_clients.empty()) {
+      // Only the allowed client keys complete a handshake (libzmq asks the ZAP handler).
+      auto zap = register_zap_domain(ctx, options_.curve_allowed_clients);
+      if (!zap.ok()) {
+        s = zap.status();
+      } else {
+        zap_ = std::move(*zap);
+        s = set_bytes(socket_, ZMQ_ZAP_DOMAIN, zap_->domain(), "ZMQ_ZAP_DOMAIN");
+      }
+    }
   }
   if (!s.is_ok()) return fail(s.with_context("server"));
   bool any_ipv6 = false;
@@ -461,6 +472,7 @@ std::shared_ptr<ServerHandler> make_handler(std::function<void(std::shared_ptr<S
 
 Result<std::unique_ptr<Server>> Server::start(ServerOptions options, std::shared_ptr<ServerHandler> handler) {
   if (!handler) return invalid_argument("server: no handler");
+  route_protobuf_logs();  // garbage frames must not flood the log through protobuf's own lines
   auto core = std::make_shared<detail::ServerCore>(std::move(options), std::move(handler));
   PARLEY_RETURN_IF_ERROR(core->bind());
   std::unique_ptr<Server> server(new Server(core));

@@ -57,6 +57,10 @@ struct ServerOptions {
   std::function<Load()> load_reporter;
   /// CURVE: the server's keypair (secret key required). Unset: plaintext.
   std::optional<CurveKeyPair> curve;
+  /// With `curve`: the Z85 public keys of the clients allowed to connect (checked by a ZAP
+  /// handler, zap.h); a client holding another key fails its handshake and is never served.
+  /// Empty: any client that knows the server's public key may connect.
+  std::vector<std::string> curve_allowed_clients;
   /// ZeroMQ context; null = the process-wide shared one.
   void* zmq_context = nullptr;
 };

@@ -13,6 +13,7 @@
 
 #include "shared/transport/mailbox.h"
 #include "shared/transport/server.h"
+#include "shared/transport/zap.h"
 #include "shared/transport/zmq_util.h"
 
 namespace parley::transport::detail {
@@ -111,6 +112,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::string replica_;
   std::vector<std::string> endpoints_;
   void* socket_ = nullptr;
+  std::shared_ptr<ZapDomain> zap_;  // CURVE client allow list (kept while the socket lives)
 
   // I/O thread only.
   std::unordered_map<ServerCallKey, std::shared_ptr<ServerCall>, ServerCallKeyHash> calls_;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -46,6 +47,43 @@ bool wait_fd(int fd, short events, std::chrono::steady_clock::time_point end) {
   return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
 }
 }  // namespace
+
+RawSocket::RawSocket(int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) close();
+}
+
+RawSocket::~RawSocket() { close(); }
+
+bool RawSocket::send(const std::string& s) {
+  return fd_ >= 0 && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size());
+}
+
+bool RawSocket::read_until(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (data_.find(needle) == std::string::npos) {
+    if (fd_ < 0 || !wait_fd(fd_, POLLIN, end)) return false;
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    data_.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void RawSocket::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string http_post_bytes(const std::string& target, const std::string& body, const std::string& extra_headers) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+}
 
 Result<HttpReply> http_request(const std::string& method, int port, const std::string& target,
                                const std::string& body, std::chrono::milliseconds timeout,

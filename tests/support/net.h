@@ -29,6 +29,30 @@ inline Result<HttpReply> http_get(int port, const std::string& target) {
   return http_request("GET", port, target);
 }
 
+/// A raw TCP connection to 127.0.0.1:port: exact bytes out, bytes in until a marker, and a hang-up
+/// in the middle of a response (client disconnects, idle sockets).
+class RawSocket {
+ public:
+  explicit RawSocket(int port);
+  ~RawSocket();
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  /// Reads until `needle` has been received (true), or the timeout or EOF (false).
+  bool read_until(const std::string& needle, std::chrono::milliseconds timeout);
+  void close();
+  const std::string& data() const { return data_; }
+
+ private:
+  int fd_ = -1;
+  std::string data_;
+};
+
+/// An HTTP/1.1 POST request's bytes (Content-Type application/json) with `extra_headers`
+/// ("Name: value\r\n" lines).
+std::string http_post_bytes(const std::string& target, const std::string& body, const std::string& extra_headers = "");
+
 /// Value of a sample in Prometheus text (exact series match, e.g.
 /// `parley_requests_total{code="OK",method="parley.v1.Echo/Echo",service="echo"}`); summed over
 /// all series of `name` when `labels_substring` is empty, else over series whose label block

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test-time reference for parley-tts (never imported by Parley itself). Runs in the `tts` venv
 (tools/reference/setup tts): ONNX Runtime and piper-tts 1.8.0 on the same Piper voice, and
-faster-whisper for the intelligibility test.
+faster-whisper (a cross-check only: the intelligibility test transcribes with Parley's own Whisper).
 
   ort --model VOICE.onnx --ids IDS.json --out PREFIX [--noise 0 --length 1 --noise-w 0 --threads 2]
       IDS.json: [[1, 0, ...], ...]; writes PREFIX.<i>.f32 (raw float32) per utterance, prints JSON

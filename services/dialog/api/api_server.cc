@@ -1,14 +1,15 @@
-// The public HTTP API (see api_server.h): request checks, proto3 JSON in and out, routes.
-// Depends on api_server.h, web_assets.h, protobuf JSON utilities.
+// The public HTTP API (see api_server.h): auth (keys, scopes, tenants), request checks, proto3
+// JSON in and out, routes. Depends on api_server.h, web_assets.h, protobuf JSON utilities,
+// shared/common/json_document.h (strict JSON check before protobuf's lenient parser).
 #include "services/dialog/api/api_server.h"
 
 #include <google/protobuf/util/json_util.h>
 
-#include <thread>
-
 #include "services/dialog/api/voice_socket.h"
 #include "services/dialog/api/web_assets.h"
+#include "shared/common/json_document.h"
 #include "shared/common/log.h"
+#include "shared/common/utf8.h"
 
 namespace parley::dialog {
 namespace {
@@ -42,13 +43,23 @@ std::optional<Response> parse_body(const Request& req, google::protobuf::Message
                                 std::to_string(max_bytes));
   }
   if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+  // Strict RFC 8259 first (no raw control characters such as NUL in strings, valid UTF-8, no
+  // trailing garbage): protobuf's parser is lenient about some of these.
+  json::ParseOptions strict;
+  strict.max_depth = 32;
+  auto checked = json::parse(req.body, strict);
+  if (!checked.ok()) {
+    return http::json_error(400, "INVALID_ARGUMENT", "body is not a valid " + out.GetDescriptor()->name() +
+                                                         ": not JSON (" + excerpt(checked.status().message(), 160) + ")");
+  }
   // Content-Type is not enforced: `curl -d '{"text":"hi"}'` sends form-urlencoded; the body decides.
   google::protobuf::util::JsonParseOptions o;
   o.ignore_unknown_fields = false;
   auto s = google::protobuf::util::JsonStringToMessage(req.body, &out, o);
   if (!s.ok()) {
-    return http::json_error(400, "INVALID_ARGUMENT",
-                            "body is not a valid " + out.GetDescriptor()->name() + ": " + std::string(s.message()));
+    // protobuf's message may quote the input: only a short excerpt of it goes back.
+    return http::json_error(400, "INVALID_ARGUMENT", "body is not a valid " + out.GetDescriptor()->name() + ": " +
+                                                         excerpt(std::string(s.message()), 160));
   }
   return std::nullopt;
 }
@@ -68,6 +79,21 @@ bool valid_id(std::string_view s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
   }
   return true;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+/// A bot operation's outcome as HTTP: a definition over a limit is 413.
+Response bot_error(const Status& s) {
+  if (s.code() == StatusCode::kOutOfRange) return http::json_error(413, http::kPayloadTooLarge, s.message());
+  return http::error_response(s);
+}
+
+std::string effective_host(const ApiOptions& o) {
+  if (!o.keys.empty() || o.allow_unauthenticated_remote || is_loopback(o.host)) return o.host;
+  return "127.0.0.1";
 }
 
 }  // namespace
@@ -96,27 +122,65 @@ ApiServer::ApiServer(ApiOptions options, SessionManager& sessions, BotRegistry& 
       metrics_(metrics),
       voice_(voice),
       limiter_(options_.rate_limit_rps, options_.rate_limit_burst),
-      server_(http::ServerOptions{.host = options_.host,
-                                  .port = options_.port,
-                                  .threads = options_.threads,
-                                  .max_body_bytes = options_.max_body_bytes,
-                                  .server_header = "parley-dialog"}) {
+      failed_auth_(options_.max_failed_auth, options_.failed_auth_window) {
+  const std::string requested = options_.host;
+  options_.host = effective_host(options_);
+  if (options_.host != requested) {
+    PARLEY_LOG(kWarn).kv("requested", requested).kv("bound", options_.host)
+        << "no API keys are configured (api.keys, api.keys_file): the public API listens on loopback only. "
+           "Configure keys to serve other addresses (or set api.allow_unauthenticated_remote behind an "
+           "authenticating proxy)";
+  } else if (options_.keys.empty()) {
+    PARLEY_LOG(kWarn).kv("address", options_.host)
+        << "no API keys are configured: every caller of the public API may manage bots and read every session";
+  }
+  for (const auto& k : options_.keys) {
+    if (k.secret.size() < kMinSecretBytes) {
+      PARLEY_LOG(kWarn).kv("tenant", k.tenant) << "an API key is shorter than " << kMinSecretBytes
+                                               << " bytes: it can be guessed; use e.g. `openssl rand -hex 24`";
+    }
+  }
+  server_ = std::make_unique<http::Server>(http::ServerOptions{.host = options_.host,
+                                                               .port = options_.port,
+                                                               .threads = options_.threads,
+                                                               .max_body_bytes = options_.max_body_bytes,
+                                                               .read_timeout = options_.header_timeout,
+                                                               .idle_timeout = options_.idle_timeout,
+                                                               .max_connections = options_.max_connections,
+                                                               .max_connections_per_address =
+                                                                   options_.max_connections_per_address,
+                                                               .server_header = "parley-dialog"});
   register_routes();
 }
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+  stop();
+  bot_job_thread_.shutdown();
+}
 
-Status ApiServer::start() { return server_.start(); }
-void ApiServer::stop() { server_.stop(std::chrono::seconds(2)); }
+Status ApiServer::start() { return server_->start(); }
+void ApiServer::stop() { server_->stop(std::chrono::seconds(2)); }
 
 Response ApiServer::counted(Response r) {
   if (metrics_) metrics_->api_requests.labels({status_class(r.status)}).inc();
   return r;
 }
 
-std::optional<Response> ApiServer::admit(const Request& req, bool query_token) {
-  std::string key;
-  if (!options_.api_keys.empty()) {
+std::optional<Response> ApiServer::admit(const Request& req, Scope scope, Caller& caller, bool query_token) {
+  const std::string address = client_address(req.remote_address);
+  auto refuse_auth = [&](const char* reason, Response r) {
+    if (metrics_) metrics_->auth_failures.labels({reason}).inc();
+    return counted(std::move(r));
+  };
+  if (!options_.keys.empty()) {
+    int retry_after = 1;
+    if (failed_auth_.locked(address, std::chrono::steady_clock::now(), &retry_after)) {
+      Response r = http::json_error(429, "RESOURCE_EXHAUSTED",
+                                    "too many failed API key attempts from this address; retry in " +
+                                        std::to_string(retry_after) + " s");
+      r.headers.set("Retry-After", std::to_string(retry_after));
+      return refuse_auth("locked_out", std::move(r));
+    }
     auto auth = req.headers.get("authorization");
     const std::string_view prefix = "Bearer ";
     std::optional<std::string> token;
@@ -126,18 +190,29 @@ std::optional<Response> ApiServer::admit(const Request& req, bool query_token) {
                                     query_token ? "missing 'Authorization: Bearer <api key>' header or ?access_token="
                                                 : "missing 'Authorization: Bearer <api key>' header");
       r.headers.set("WWW-Authenticate", "Bearer");
-      return counted(std::move(r));
+      return refuse_auth("missing", std::move(r));
     }
-    key = token ? *token : std::string(auth->substr(prefix.size()));
-    if (std::find(options_.api_keys.begin(), options_.api_keys.end(), key) == options_.api_keys.end()) {
+    auto key = find_api_key(options_.keys, token ? *token : std::string(auth->substr(prefix.size())));
+    if (!key) {
+      failed_auth_.failed(address);
       Response r = http::json_error(401, "UNAUTHENTICATED", "unknown API key");
       r.headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-      return counted(std::move(r));
+      return refuse_auth("unknown_key", std::move(r));
     }
+    caller = Caller{key->tenant, key->admin, key->client, "key:" + key->secret};
   } else {
-    key = req.remote_address.substr(0, req.remote_address.rfind(':'));
+    caller = Caller{"", true, true, address};
   }
-  if (!limiter_.allow(key)) {
+  const bool allowed = scope == Scope::kAdmin    ? caller.admin
+                       : scope == Scope::kClient ? caller.client
+                                                 : (caller.admin || caller.client);
+  if (!allowed) {
+    Response r = http::json_error(403, "PERMISSION_DENIED",
+                                  scope == Scope::kAdmin ? "this API key lacks the 'admin' scope (needed to manage bots)"
+                                                         : "this API key lacks the 'client' scope (needed for sessions)");
+    return refuse_auth("scope", std::move(r));
+  }
+  if (!limiter_.allow(caller.rate_key)) {
     if (metrics_) metrics_->rate_limited.inc();
     Response r = http::json_error(429, "RESOURCE_EXHAUSTED",
                                   "rate limit of " + std::to_string(options_.rate_limit_rps) +
@@ -148,9 +223,27 @@ std::optional<Response> ApiServer::admit(const Request& req, bool query_token) {
   return std::nullopt;
 }
 
+void ApiServer::run_bot_job(const std::shared_ptr<ResponseWriter>& w, std::function<Response()> job) {
+  // One thread, a short queue: uploads are rare and each may train for seconds; a flood of them
+  // gets 503s instead of a thread each.
+  if (bot_jobs_.fetch_add(1) >= options_.max_pending_bot_jobs + 1) {
+    bot_jobs_.fetch_sub(1);
+    Response r = http::json_error(503, "UNAVAILABLE", "too many bot uploads in progress; retry shortly");
+    r.headers.set("Retry-After", "5");
+    w->send(counted(std::move(r)));
+    return;
+  }
+  bot_job_thread_.post([this, w, job = std::move(job)] {
+    Response r = job();
+    bot_jobs_.fetch_sub(1);
+    w->send(counted(std::move(r)));
+  });
+}
+
 void ApiServer::register_routes() {
+  http::Server& server = *server_;
   // --- the chat page ---
-  server_.route(Method::kGet, "/", [this](const Request&) {
+  server.route(Method::kGet, "/", [this](const Request&) {
     std::size_t n = 0;
     const WebAsset* assets = web_assets(&n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -158,7 +251,7 @@ void ApiServer::register_routes() {
     }
     return counted(Response::text(200, kFallbackPage, "text/html; charset=utf-8"));
   });
-  server_.route(Method::kGet, "/static/{file}", [this](const Request& req) {
+  server.route(Method::kGet, "/static/{file}", [this](const Request& req) {
     std::size_t n = 0;
     const WebAsset* assets = web_assets(&n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -168,73 +261,99 @@ void ApiServer::register_routes() {
         return counted(std::move(r));
       }
     }
-    return counted(http::json_error(404, "NOT_FOUND", "no static file '" + std::string(req.path_param("file")) + "'"));
+    return counted(http::json_error(404, "NOT_FOUND", "no static file '" + excerpt(req.path_param("file")) + "'"));
   });
 
   // --- bots ---
-  server_.route(Method::kGet, "/v1/bots", [this](const Request& req) {
-    if (auto refused = admit(req)) return *refused;
+  server.route(Method::kGet, "/v1/bots", [this](const Request& req) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kRead, caller)) return *refused;
     v1::ListBotsResponse out;
     for (auto& b : bots_.list()) *out.add_bots() = std::move(b);
     return counted(json(200, out));
   });
-  server_.route(Method::kGet, "/v1/bots/{bot}", [this](const Request& req) {
-    if (auto refused = admit(req)) return *refused;
+  server.route(Method::kGet, "/v1/bots/{bot}", [this](const Request& req) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kRead, caller)) return *refused;
     auto b = bots_.describe(std::string(req.path_param("bot")));
     if (!b.ok()) return counted(http::error_response(b.status()));
     return counted(json(200, *b));
   });
-  // PUT (YAML body) and POST :reload load bots: training takes seconds, so a thread of its own.
-  server_.route_async(Method::kPut, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
-    if (auto refused = admit(req)) return (void)w->send(*refused);
+  // PUT (YAML body), DELETE and POST :reload change bots: on the bot-job thread (training takes seconds).
+  server.route_async(Method::kPut, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kAdmin, caller)) return (void)w->send(*refused);
     std::string id(req.path_param("bot"));
-    if (!valid_id(id)) return (void)w->send(counted(http::json_error(400, "INVALID_ARGUMENT", "bad bot id '" + id + "'")));
-    std::thread([this, id, body = std::move(req.body), w] {
+    if (!valid_id(id)) {
+      return (void)w->send(counted(http::json_error(400, "INVALID_ARGUMENT", "bad bot id '" + excerpt(id) + "'")));
+    }
+    run_bot_job(w, [this, id, body = std::move(req.body), tenant = caller.tenant] {
       const bool existed = bots_.find(id) != nullptr;
-      auto b = bots_.put_yaml(id, body);
-      w->send(counted(b.ok() ? json(existed ? 200 : 201, *b) : http::error_response(b.status())));
-    }).detach();
+      auto b = bots_.put_yaml(id, body, tenant);
+      return b.ok() ? json(existed ? 200 : 201, *b) : bot_error(b.status());
+    });
   });
-  server_.route_async(Method::kPost, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
-    if (auto refused = admit(req)) return (void)w->send(*refused);
+  server.route_async(Method::kDelete, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kAdmin, caller)) return (void)w->send(*refused);
+    std::string id(req.path_param("bot"));
+    // Without keys there is one tenant: every bot is its own.
+    std::optional<std::string> owner;
+    if (!options_.keys.empty()) owner = caller.tenant;
+    run_bot_job(w, [this, id, owner] {
+      Status s = bots_.remove(id, owner);
+      if (!s.is_ok()) return bot_error(s);
+      Response r;
+      r.status = 204;
+      return r;
+    });
+  });
+  server.route_async(Method::kPost, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kAdmin, caller)) return (void)w->send(*refused);
     auto [id, verb] = split_verb(req.path_param("bot"));
     if (verb != "reload") {
-      return (void)w->send(counted(http::json_error(404, "NOT_FOUND", "no route POST " + req.path + " (did you mean POST /v1/bots/" + id + ":reload?)")));
+      return (void)w->send(counted(http::json_error(
+          404, "NOT_FOUND", "no route POST " + excerpt(req.path, 120) + " (did you mean POST /v1/bots/{bot}:reload?)")));
     }
-    std::thread([this, id = id, w] {
+    run_bot_job(w, [this, id = id] {
       auto b = bots_.reload(id);
-      w->send(counted(b.ok() ? json(200, *b) : http::error_response(b.status())));
-    }).detach();
+      return b.ok() ? json(200, *b) : bot_error(b.status());
+    });
   });
 
   // --- sessions ---
-  server_.route(Method::kPost, "/v1/bots/{bot}/sessions", [this](const Request& req) {
-    if (auto refused = admit(req)) return *refused;
+  server.route(Method::kPost, "/v1/bots/{bot}/sessions", [this](const Request& req) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kClient, caller)) return *refused;
     v1::CreateSessionRequest body;
     if (auto bad = parse_body(req, body, options_.max_json_bytes)) return counted(*bad);
     const std::string bot(req.path_param("bot"));
     if (!body.bot_id().empty() && body.bot_id() != bot) {
-      return counted(http::json_error(400, "INVALID_ARGUMENT", "botId in the body ('" + body.bot_id() + "') differs from the URL ('" + bot + "')"));
+      return counted(http::json_error(400, "INVALID_ARGUMENT", "botId in the body ('" + excerpt(body.bot_id()) +
+                                                                   "') differs from the URL ('" + excerpt(bot) + "')"));
     }
     if (static_cast<std::size_t>(body.metadata_size()) > options_.max_metadata_entries) {
       return counted(http::json_error(400, "INVALID_ARGUMENT", "at most " + std::to_string(options_.max_metadata_entries) + " metadata entries"));
     }
     std::map<std::string, std::string> metadata(body.metadata().begin(), body.metadata().end());
-    auto s = sessions_.create(bot, metadata);
+    auto s = sessions_.create(bot, metadata, caller.tenant);
     if (!s.ok()) return counted(http::error_response(s.status()));
     Response r = json(201, *s);
     r.headers.set("Location", "/v1/sessions/" + s->id());
     return counted(std::move(r));
   });
-  server_.route(Method::kGet, "/v1/sessions/{id}", [this](const Request& req) {
-    if (auto refused = admit(req)) return *refused;
-    auto s = sessions_.get(std::string(req.path_param("id")));
+  server.route(Method::kGet, "/v1/sessions/{id}", [this](const Request& req) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kClient, caller)) return *refused;
+    auto s = sessions_.get(std::string(req.path_param("id")), caller.tenant);
     if (!s.ok()) return counted(http::error_response(s.status()));
     return counted(json(200, *s));
   });
-  server_.route(Method::kDelete, "/v1/sessions/{id}", [this](const Request& req) {
-    if (auto refused = admit(req)) return *refused;
-    Status s = sessions_.remove(std::string(req.path_param("id")));
+  server.route(Method::kDelete, "/v1/sessions/{id}", [this](const Request& req) {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kClient, caller)) return *refused;
+    Status s = sessions_.remove(std::string(req.path_param("id")), caller.tenant);
     if (!s.is_ok()) return counted(http::error_response(s));
     Response r;
     r.status = 204;
@@ -242,11 +361,15 @@ void ApiServer::register_routes() {
   });
 
   // --- voice ---
-  server_.route_websocket("/v1/sessions/{id}/voice", [this](const Request& req) -> http::WebSocketDecision {
-    if (auto refused = admit(req, /*query_token=*/true)) return *refused;
+  server.route_websocket("/v1/sessions/{id}/voice", [this](const Request& req) -> http::WebSocketDecision {
+    Caller caller;
+    if (auto refused = admit(req, Scope::kClient, caller, /*query_token=*/true)) return *refused;
     if (voice_ == nullptr) {
       return counted(http::json_error(503, "UNAVAILABLE", "voice sessions are not configured on this replica"));
     }
+    // Another tenant's session is refused like a missing one, before anything is opened.
+    auto mine = sessions_.get(std::string(req.path_param("id")), caller.tenant);
+    if (!mine.ok()) return counted(http::error_response(mine.status()));
     http::WebSocketDecision d = voice_upgrade(req, *voice_);
     if (auto* refused = std::get_if<Response>(&d)) return counted(std::move(*refused));
     if (metrics_) metrics_->api_requests.labels({"1xx"}).inc();  // 101 Switching Protocols
@@ -254,8 +377,8 @@ void ApiServer::register_routes() {
   });
 
   // --- turns ---
-  auto check_turn = [this](const Request& req, v1::TurnRequest& body) -> std::optional<Response> {
-    if (auto refused = admit(req)) return refused;
+  auto check_turn = [this](const Request& req, v1::TurnRequest& body, Caller& caller) -> std::optional<Response> {
+    if (auto refused = admit(req, Scope::kClient, caller)) return refused;
     if (auto bad = parse_body(req, body, options_.max_json_bytes)) return counted(*bad);
     const std::string id(req.path_param("id"));
     if (!body.session_id().empty() && body.session_id() != id) {
@@ -271,23 +394,33 @@ void ApiServer::register_routes() {
     return std::nullopt;
   };
 
-  server_.route_async(Method::kPost, "/v1/sessions/{id}/turns", [this, check_turn](Request req, std::shared_ptr<ResponseWriter> w) {
+  server.route_async(Method::kPost, "/v1/sessions/{id}/turns", [this, check_turn](Request req, std::shared_ptr<ResponseWriter> w) {
     v1::TurnRequest body;
-    if (auto refused = check_turn(req, body)) return (void)w->send(*refused);
-    sessions_.turn(std::string(req.path_param("id")), body.text(), {}, [this, w](Result<v1::TurnResponse> r) {
-      w->send(counted(r.ok() ? json(200, *r) : http::error_response(r.status())));
-    });
+    Caller caller;
+    if (auto refused = check_turn(req, body, caller)) return (void)w->send(*refused);
+    const std::string id(req.path_param("id"));
+    // A client that hangs up before the answer: the turn stops (its LM generation and every
+    // other call it started are cancelled) instead of running on for nobody.
+    const std::uint64_t tag = SessionManager::new_turn_tag();
+    w->on_close([this, id, tag] { sessions_.interrupt(id, tag, "", "disconnect"); });
+    sessions_.turn(
+        id, body.text(), {}, tag,
+        [this, w](Result<v1::TurnResponse> r) { w->send(counted(r.ok() ? json(200, *r) : http::error_response(r.status()))); },
+        caller.tenant);
   });
 
-  server_.route_async(Method::kPost, "/v1/sessions/{id}/turns:stream", [this, check_turn](Request req, std::shared_ptr<ResponseWriter> w) {
+  server.route_async(Method::kPost, "/v1/sessions/{id}/turns:stream", [this, check_turn](Request req, std::shared_ptr<ResponseWriter> w) {
     v1::TurnRequest body;
-    if (auto refused = check_turn(req, body)) return (void)w->send(*refused);
+    Caller caller;
+    if (auto refused = check_turn(req, body, caller)) return (void)w->send(*refused);
     const std::string id(req.path_param("id"));
     // Errors known before the stream starts are plain HTTP errors.
-    auto exists = sessions_.get(id);
+    auto exists = sessions_.get(id, caller.tenant);
     if (!exists.ok()) return (void)w->send(counted(http::error_response(exists.status())));
     w->start_sse();
     if (metrics_) metrics_->api_requests.labels({"2xx"}).inc();
+    const std::uint64_t tag = SessionManager::new_turn_tag();
+    w->on_close([this, id, tag] { sessions_.interrupt(id, tag, "", "disconnect"); });
     sessions_.turn(
         id, body.text(),
         [w](const std::string& delta) {
@@ -295,6 +428,7 @@ void ApiServer::register_routes() {
           e.set_text(delta);
           w->write_event(to_json(e), "token");
         },
+        tag,
         [w](Result<v1::TurnResponse> r) {
           if (r.ok()) {
             w->write_event(to_json(*r), "turn");
@@ -307,7 +441,8 @@ void ApiServer::register_routes() {
             w->write_event(err, "error");
           }
           w->finish();
-        });
+        },
+        caller.tenant);
   });
 }
 

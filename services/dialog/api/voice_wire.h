@@ -1,35 +1,22 @@
-// parley.v1.Dialog/Voice on the transport, for gateways inside the cluster: one bidirectional
-// call per voice session (REQUEST: VoiceInput{start}; STREAM_DATA: VoiceInput audio/text/
-// interrupt/end; replies: one VoiceEvent each, the bot's audio as type "audio").
-// Why its own endpoint (voice.transport_bind): a voice call lasts minutes, and the service host's
-// methods hold a worker thread for the length of a call; this server hands every call to its
-// session's actor and holds no thread. Depends on voice_gateway.h, shared/transport/server.h.
+// parley.v1.Dialog/Voice on the dialog's transport, for gateways inside the cluster: one
+// bidirectional call per voice session (REQUEST: VoiceInput{start}; STREAM_DATA: VoiceInput audio/
+// text/interrupt/end; replies: one VoiceEvent each, the bot's audio as type "audio").
+// Why a Host::stream method: a voice call lasts minutes; a stream call holds no worker thread (the
+// host feeds each message to the call's handler, which hands it to the session's actor), so voice
+// calls share the dialog's main endpoint with Turn and the rest. Depends on voice_gateway.h,
+// shared/service/host.h.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "services/dialog/api/voice_gateway.h"
+#include "shared/service/host.h"
 
 namespace parley::dialog {
 
 inline constexpr const char* kVoiceMethod = "parley.v1.Dialog/Voice";
 
-class VoiceWireServer {
- public:
-  /// Binds `endpoint` ("tcp://127.0.0.1:7107", or ":*" for a free port).
-  static Result<std::unique_ptr<VoiceWireServer>> start(const std::string& endpoint, VoiceGateway& gateway);
-  ~VoiceWireServer();
-  const std::string& endpoint() const { return endpoint_; }
-  /// Ends every open call (the sessions see their client gone) and unbinds.
-  void stop();
-
-  struct Impl;
-
- private:
-  VoiceWireServer() = default;
-  std::unique_ptr<Impl> impl_;
-  std::string endpoint_;
-};
+/// Registers kVoiceMethod on `host` (before it starts). `gateway` must outlive the host.
+/// `max_buffered`: client messages queued ahead of the session before the call fails
+/// RESOURCE_EXHAUSTED.
+void register_voice_method(service::Host& host, VoiceGateway& gateway, std::size_t max_buffered = 1024);
 
 }  // namespace parley::dialog

@@ -1,6 +1,7 @@
 // The bot definition: what a bot builder writes in YAML (intents, slots, responses, rules, forms,
 // knowledge base, LM fallback, thresholds), as validated, immutable C++ values.
-// Exists so the policy reads a checked model, never raw YAML. Depends on shared/common, nlu.proto.
+// Exists so the policy reads a checked model, never raw YAML. Depends on shared/common,
+// shared/text/regex.h (compiled slot patterns), nlu.proto.
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "parley/v1/nlu.pb.h"
 #include "shared/common/status.h"
+#include "shared/text/regex.h"
 
 namespace parley::dialog {
 
@@ -25,7 +27,8 @@ struct SlotDef {
   SlotType type = SlotType::kText;
   /// Categorical: canonical value -> synonyms (the canonical value itself always matches).
   std::vector<std::pair<std::string, std::vector<std::string>>> values;
-  std::string pattern;               ///< regex: ECMAScript, whole value must match
+  std::string pattern;               ///< regex: RE2 syntax (linear time), the whole value must match
+  std::optional<text::Regex> regex;  ///< `pattern` compiled by the loader (set when pattern is)
   std::optional<double> min, max;    ///< number: inclusive bounds
   std::string description;
 };
@@ -74,6 +77,7 @@ struct FormSlot {
   /// Extra validation on top of the slot type; on failure `invalid` is said and the slot re-asked.
   std::optional<double> min, max;
   std::string pattern;
+  std::optional<text::Regex> regex;  ///< `pattern` compiled by the loader
   std::string invalid;  ///< a response name ("" = a generic message)
 };
 

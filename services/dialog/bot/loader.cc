@@ -8,18 +8,17 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "services/dialog/bot/annotation.h"
+#include "shared/common/utf8.h"
 #include "shared/config/suggest.h"
 
 namespace parley::dialog {
 namespace {
 
 constexpr std::size_t kMaxErrors = 50;
-constexpr std::size_t kMaxDocumentBytes = 4 << 20;
 
 const std::map<std::string, std::vector<std::string>> kKeys = {
     {"bot_file", {"bot", "thresholds", "slots", "intents", "responses", "rules", "forms", "knowledge_base",
@@ -42,15 +41,34 @@ const std::vector<std::string> kBuiltins = {"answer_from_kb", "generate", "hando
 const std::vector<std::string> kSlotTypes = {"categorical", "regex", "number", "date", "time", "datetime", "text"};
 
 bool valid_identifier(const std::string& s) {
-  static const std::regex re("[A-Za-z_][A-Za-z0-9_]*");
-  return std::regex_match(s, re);
+  if (s.empty() || s.size() > 128) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
+
+bool valid_bot_id(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!ok_first(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return ok_first(c) || c == '_' || c == '-'; });
+}
+
+/// Thrown inside the loader when a count crosses a BotLimits cap: reading stops there.
+struct OverLimit {};
 
 class Loader {
  public:
-  Loader(std::string file, std::string base_dir) : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+  Loader(std::string file, std::string base_dir, const BotLimits& limits)
+      : file_(std::move(file)), base_dir_(std::move(base_dir)), limits_(limits) {}
 
   LoadResult run(std::string_view text) {
+    Status scanned = check_yaml_limits(text, file_, limits_);
+    if (scanned.code() == StatusCode::kOutOfRange) {
+      // The message already says file:line:col; keep it whole as one error.
+      errors_.push_back(BotError{"", 0, 0, scanned.message(), ""});
+      over_limit_ = true;
+      return finish();
+    }
     YAML::Node root;
     try {
       root = YAML::Load(std::string(text));
@@ -64,6 +82,8 @@ class Loader {
     try {
       load_root(root);
       if (errors_.empty()) cross_check();
+    } catch (const OverLimit&) {
+      over_limit_ = true;  // the error says which cap and where
     } catch (const std::exception& e) {
       // yaml-cpp conversions are checked before use; this is a last line of defence.
       add_at(0, 0, std::string("could not read the bot definition: ") + e.what(), "");
@@ -85,8 +105,18 @@ class Loader {
     add(node.Mark(), std::move(message), std::move(hint));
   }
 
+  /// Counts one more of `what` towards `cap`; past it, reports where and stops reading.
+  void count(std::size_t& n, std::size_t cap, const YAML::Mark& mark, const std::string& what, const char* key) {
+    if (++n <= cap) return;
+    errors_.clear();  // the one error that matters: the definition is over a limit
+    add(mark, "more than " + std::to_string(cap) + " " + what + " (limit " + key + ")",
+        "split the bot, or raise the limit in the dialog's config");
+    throw OverLimit{};
+  }
+
   LoadResult finish() {
     LoadResult r;
+    r.over_limit = over_limit_;
     r.errors = std::move(errors_);
     if (r.errors.empty()) r.bot = std::make_shared<const Bot>(std::move(bot_));
     return r;
@@ -210,8 +240,7 @@ class Loader {
     if (!n["id"]) {
       add(n, "'bot' needs an 'id'", "e.g. id: hotel_concierge");
     } else if (auto id = get_string(n["id"], "bot.id")) {
-      static const std::regex re("[a-z0-9][a-z0-9_-]{0,62}");
-      if (!std::regex_match(*id, re)) {
+      if (!valid_bot_id(*id)) {
         add(n["id"], "bad bot id '" + *id + "'", "lower-case letters, digits, '-' and '_', at most 63 characters");
       }
       bot_.id = *id;
@@ -242,6 +271,7 @@ class Loader {
   void load_slots(const YAML::Node& n) {
     if (!expect_map(n, "'slots'")) return;
     for (const auto& kv : n) {
+      count(n_slots_, limits_.max_slots, kv.first.Mark(), "slots", "dialog.bot_max_slots");
       if (!check_name(kv.first, "slot")) continue;
       SlotDef slot;
       slot.name = kv.first.Scalar();
@@ -279,11 +309,16 @@ class Loader {
           add(d["values"], "'values' is only for categorical slots", "set type: categorical or remove 'values'");
         } else if (d["values"].IsSequence()) {
           for (const auto& v : d["values"]) {
+            count(n_values_, limits_.max_slot_values, v.Mark(), "slot values and synonyms", "dialog.bot_max_slot_values");
             if (auto s = get_string(v, "categorical value")) slot.values.push_back({*s, {}});
           }
         } else if (d["values"].IsMap()) {
           for (const auto& v : d["values"]) {
+            count(n_values_, limits_.max_slot_values, v.first.Mark(), "slot values and synonyms", "dialog.bot_max_slot_values");
             slot.values.push_back({v.first.Scalar(), get_string_list(v.second, "synonyms of '" + v.first.Scalar() + "'")});
+            for (std::size_t i = 0; i < slot.values.back().second.size(); ++i) {
+              count(n_values_, limits_.max_slot_values, v.second.Mark(), "slot values and synonyms", "dialog.bot_max_slot_values");
+            }
           }
         } else {
           add(d["values"], "'values' must be a list of values or a map value -> synonyms");
@@ -297,7 +332,7 @@ class Loader {
           add(d["pattern"], "'pattern' is only for regex slots", "set type: regex");
         } else {
           slot.pattern = get_string(d["pattern"], "pattern").value_or("");
-          check_regex(d["pattern"], slot.pattern);
+          slot.regex = check_regex(d["pattern"], slot.pattern);
         }
       }
       if (slot.type == SlotType::kRegex && !d["pattern"]) {
@@ -320,17 +355,22 @@ class Loader {
     }
   }
 
-  void check_regex(const YAML::Node& node, const std::string& pattern) {
-    try {
-      std::regex re(pattern);
-    } catch (const std::regex_error& e) {
-      add(node, "bad regular expression '" + pattern + "': " + e.what(), "ECMAScript syntax, e.g. '[0-9]{4}'");
+  /// Compiles a slot pattern on the linear-time engine (shared/text/regex.h); nullopt after
+  /// reporting a bad one.
+  std::optional<text::Regex> check_regex(const YAML::Node& node, const std::string& pattern) {
+    auto re = text::Regex::compile(pattern);
+    if (!re.ok()) {
+      add(node, "bad regular expression '" + excerpt(pattern) + "': " + re.status().message(),
+          "RE2 syntax (Perl-like, no backreferences or lookaround), e.g. '[0-9]{4}'");
+      return std::nullopt;
     }
+    return std::move(*re);
   }
 
   void load_intents(const YAML::Node& n) {
     if (!expect_map(n, "'intents'")) return;
     for (const auto& kv : n) {
+      count(n_intents_, limits_.max_intents, kv.first.Mark(), "intents", "dialog.bot_max_intents");
       if (!check_name(kv.first, "intent")) continue;
       IntentDef intent;
       intent.name = kv.first.Scalar();
@@ -349,6 +389,7 @@ class Loader {
         continue;
       }
       for (const auto& ex : examples) {
+        count(n_examples_, limits_.max_examples, ex.Mark(), "examples", "dialog.bot_max_examples");
         auto raw = get_string(ex, "example");
         if (!raw) continue;
         auto parsed = parse_annotated_example(*raw);
@@ -376,19 +417,24 @@ class Loader {
   void load_responses(const YAML::Node& n) {
     if (!expect_map(n, "'responses'")) return;
     for (const auto& kv : n) {
+      count(n_responses_, limits_.max_responses, kv.first.Mark(), "responses", "dialog.bot_max_responses");
       if (!check_name(kv.first, "response")) continue;
       ResponseDef r;
       r.name = kv.first.Scalar();
       r.variations = get_string_list(kv.second, "response '" + r.name + "'");
+      for (std::size_t i = 0; i < r.variations.size(); ++i) {
+        count(n_variations_, limits_.max_variations, kv.second.Mark(), "response variations", "dialog.bot_max_variations");
+      }
       if (r.variations.empty()) {
         add(kv.first, "response '" + r.name + "' has no text", "give a string or a list of variations");
         continue;
       }
-      // Template slots: {slot_name}.
-      static const std::regex ref("\\{([^{}]*)\\}");
+      // Template slots: {slot_name} (the innermost braces, as render_response reads them).
       for (const auto& v : r.variations) {
-        for (auto it = std::sregex_iterator(v.begin(), v.end(), ref); it != std::sregex_iterator(); ++it) {
-          pending_slot_refs_.push_back({(*it)[1].str(), kv.second.Mark(), "response '" + r.name + "'"});
+        for (std::size_t open = v.find('{'); open != std::string::npos; open = v.find('{', open + 1)) {
+          std::size_t close = v.find_first_of("{}", open + 1);
+          if (close == std::string::npos || v[close] != '}') continue;
+          pending_slot_refs_.push_back({v.substr(open + 1, close - open - 1), kv.second.Mark(), "response '" + r.name + "'"});
         }
       }
       if (bot_.find_response(r.name)) {
@@ -402,6 +448,7 @@ class Loader {
   void load_webhooks(const YAML::Node& n) {
     if (!expect_map(n, "'actions'")) return;
     for (const auto& kv : n) {
+      count(n_webhooks_, limits_.max_webhooks, kv.first.Mark(), "actions (webhooks)", "dialog.bot_max_webhooks");
       if (!check_name(kv.first, "action")) continue;
       WebhookDef w;
       w.name = kv.first.Scalar();
@@ -441,6 +488,7 @@ class Loader {
   void load_forms(const YAML::Node& n) {
     if (!expect_map(n, "'forms'")) return;
     for (const auto& kv : n) {
+      count(n_forms_, limits_.max_forms, kv.first.Mark(), "forms", "dialog.bot_max_forms");
       if (!check_name(kv.first, "form")) continue;
       FormDef f;
       f.name = kv.first.Scalar();
@@ -479,7 +527,7 @@ class Loader {
             if (s["max"]) fs.max = get_number(s["max"], "max");
             if (s["pattern"]) {
               fs.pattern = get_string(s["pattern"], "pattern").value_or("");
-              check_regex(s["pattern"], fs.pattern);
+              fs.regex = check_regex(s["pattern"], fs.pattern);
             }
           } else {
             continue;
@@ -513,6 +561,7 @@ class Loader {
       return;
     }
     for (const auto& r : n) {
+      count(n_rules_, limits_.max_rules, r.Mark(), "rules", "dialog.bot_max_rules");
       if (!expect_map(r, "a rule")) continue;
       check_keys(r, "rule", "a rule");
       RuleDef rule;
@@ -559,6 +608,7 @@ class Loader {
     }
     std::set<std::string> ids;
     for (const auto& d : n["documents"]) {
+      count(n_documents_, limits_.max_documents, d.Mark(), "knowledge-base documents", "dialog.bot_max_documents");
       if (!expect_map(d, "a document")) continue;
       check_keys(d, "document", "a document");
       KbDocument doc;
@@ -585,6 +635,19 @@ class Loader {
         continue;
       }
       if (doc.text.empty()) add(d, "document '" + doc.id + "' is empty");
+      if (doc.text.size() > limits_.max_document_bytes) {
+        add(d, "document '" + excerpt(doc.id) + "' is " + std::to_string(doc.text.size()) + " bytes; the limit is " +
+                   std::to_string(limits_.max_document_bytes) + " (dialog.bot_max_document_bytes)");
+        over_limit_ = true;
+        continue;
+      }
+      kb_bytes_ += doc.text.size();
+      if (kb_bytes_ > limits_.max_kb_bytes) {
+        errors_.clear();
+        add(d, "the knowledge base is more than " + std::to_string(limits_.max_kb_bytes) +
+                   " bytes (limit dialog.bot_max_kb_bytes)");
+        throw OverLimit{};
+      }
       kb.documents.push_back(std::move(doc));
     }
   }
@@ -617,8 +680,10 @@ class Loader {
       add(node, "document file '" + doc.source + "' not found (looked at " + full.string() + ")");
       return false;
     }
-    if (size > kMaxDocumentBytes) {
-      add(node, "document file '" + doc.source + "' is larger than 4 MiB");
+    if (size > limits_.max_document_bytes) {
+      add(node, "document file '" + doc.source + "' is " + std::to_string(size) + " bytes; the limit is " +
+                    std::to_string(limits_.max_document_bytes) + " (dialog.bot_max_document_bytes)");
+      over_limit_ = true;
       return false;
     }
     std::ifstream in(full, std::ios::binary);
@@ -635,7 +700,10 @@ class Loader {
     lm.enabled = true;
     if (n["enabled"]) lm.enabled = get_bool(n["enabled"], "enabled").value_or(true);
     if (n["system_prompt"]) lm.system_prompt = get_string(n["system_prompt"], "system_prompt").value_or("");
-    if (n["max_tokens"]) lm.max_tokens = static_cast<int>(get_int(n["max_tokens"], "max_tokens", 1, 2048).value_or(64));
+    if (n["max_tokens"]) {
+      // Never more than the LM accepts (dialog.lm_max_tokens mirrors lm.max_tokens_limit).
+      lm.max_tokens = static_cast<int>(get_int(n["max_tokens"], "max_tokens", 1, limits_.max_lm_tokens).value_or(64));
+    }
     if (n["history_turns"]) lm.history_turns = static_cast<int>(get_int(n["history_turns"], "history_turns", 0, 20).value_or(3));
     if (n["temperature"]) {
       auto t = get_number(n["temperature"], "temperature");
@@ -771,6 +839,10 @@ class Loader {
 
   std::string file_;
   std::string base_dir_;
+  const BotLimits& limits_;
+  bool over_limit_ = false;
+  std::size_t n_slots_ = 0, n_values_ = 0, n_intents_ = 0, n_examples_ = 0, n_responses_ = 0, n_variations_ = 0,
+              n_webhooks_ = 0, n_forms_ = 0, n_rules_ = 0, n_documents_ = 0, kb_bytes_ = 0;
   Bot bot_;
   std::vector<BotError> errors_;
   std::vector<PendingRef> pending_slot_refs_, pending_intent_refs_, pending_response_refs_;
@@ -784,7 +856,7 @@ class Loader {
 std::string BotError::to_string() const {
   std::string s = file;
   if (line > 0) s += ":" + std::to_string(line) + ":" + std::to_string(column);
-  s += ": " + message;
+  s += (s.empty() ? "" : ": ") + message;
   if (!hint.empty()) s += " (hint: " + hint + ")";
   return s;
 }
@@ -794,11 +866,13 @@ Status LoadResult::status() const {
   std::string m;
   for (const auto& e : errors) m += (m.empty() ? "" : "\n") + e.to_string();
   if (errors.size() == 1 && errors[0].message.rfind("cannot read", 0) == 0) return not_found(m);
+  if (over_limit) return out_of_range(m);
   return invalid_argument(m);
 }
 
-LoadResult parse_bot(std::string_view yaml, const std::string& file_name, const std::string& base_dir) {
-  Loader loader(file_name, base_dir);
+LoadResult parse_bot(std::string_view yaml, const std::string& file_name, const std::string& base_dir,
+                     const BotLimits& limits) {
+  Loader loader(file_name, base_dir, limits);
   LoadResult r = loader.run(yaml);
   if (r.ok()) {
     auto bot = std::const_pointer_cast<Bot>(r.bot);
@@ -807,7 +881,7 @@ LoadResult parse_bot(std::string_view yaml, const std::string& file_name, const 
   return r;
 }
 
-LoadResult load_bot_file(const std::string& path) {
+LoadResult load_bot_file(const std::string& path, const BotLimits& limits) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;
@@ -817,7 +891,7 @@ LoadResult load_bot_file(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return parse_bot(buf.str(), path, dir.empty() ? "." : dir);
+  return parse_bot(buf.str(), path, dir.empty() ? "." : dir, limits);
 }
 
 const std::map<std::string, std::vector<std::string>>& accepted_keys() { return kKeys; }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "services/dialog/bot/bot.h"
+#include "services/dialog/bot/limits.h"
 #include "shared/common/status.h"
 
 namespace parley::dialog {
@@ -30,17 +31,22 @@ struct BotError {
 struct LoadResult {
   std::shared_ptr<const Bot> bot;  ///< null when errors is not empty
   std::vector<BotError> errors;
+  /// The definition crossed a BotLimits cap (it was not read further).
+  bool over_limit = false;
   bool ok() const { return bot != nullptr; }
-  /// INVALID_ARGUMENT with one error per line (NOT_FOUND when the file is missing); OK with a bot.
+  /// INVALID_ARGUMENT with one error per line (NOT_FOUND when the file is missing, OUT_OF_RANGE
+  /// when over a limit); OK with a bot.
   Status status() const;
 };
 
 /// Parses and validates `yaml`. `file_name` labels errors; `base_dir` resolves knowledge-base
-/// document files (relative paths only, never outside base_dir). Never throws.
-LoadResult parse_bot(std::string_view yaml, const std::string& file_name, const std::string& base_dir);
+/// document files (relative paths only, never outside base_dir). The text is checked against
+/// `limits` before a tree is built (check_yaml_limits), the counts as it is read. Never throws.
+LoadResult parse_bot(std::string_view yaml, const std::string& file_name, const std::string& base_dir,
+                     const BotLimits& limits = {});
 
 /// Reads `path` and parses it (base_dir = the file's folder).
-LoadResult load_bot_file(const std::string& path);
+LoadResult load_bot_file(const std::string& path, const BotLimits& limits = {});
 
 /// The keys the loader accepts in each kind of mapping, keyed by the name of the matching
 /// definition in bot.schema.json's "$defs" ("bot_file", "bot", "slot", "intent", "rule", "form",

@@ -1,22 +1,49 @@
-// Bot registry (see bot_registry.h): install validated bots, sync them to NLU and QA.
-// Depends on bot_registry.h.
+// Bot registry (see bot_registry.h): install validated bots, sync them to NLU and QA with
+// backoff, persist uploads in the store and follow the store, delete bots.
+// Depends on bot_registry.h, glibc malloc_trim.
 #include "services/dialog/engine/bot_registry.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include "shared/common/log.h"
+#include "shared/common/utf8.h"
 
 namespace parley::dialog {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+constexpr std::string_view kStorePrefix = "bot:";
+
+/// A service answered that the bot itself is the problem: sending it again cannot help.
+bool refused_for_good(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kUnimplemented:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
+BotRegistry::BotRegistry(Services& services, DialogMetrics* metrics, BotRegistryOptions options)
+    : services_(services), metrics_(metrics), options_(std::move(options)) {}
+
 BotRegistry::BotRegistry(Services& services, DialogMetrics* metrics, std::chrono::milliseconds train_timeout)
-    : services_(services), metrics_(metrics), train_timeout_(train_timeout) {}
+    : BotRegistry(services, metrics, BotRegistryOptions{.train_timeout = train_timeout}) {}
 
 BotRegistry::~BotRegistry() { stop_sync(); }
 
@@ -33,55 +60,158 @@ v1::Bot BotRegistry::to_proto(const Entry& e) {
   b.set_kb_ingested(e.kb_ingested);
   b.set_source(e.bot->source_path);
   b.set_sync_error(e.sync_error);
+  b.set_owner(e.owner);
+  b.set_persisted(e.uploaded && !e.stored_value.empty());
   return b;
 }
 
-Result<v1::Bot> BotRegistry::install(LoadResult loaded) {
+void BotRegistry::give_memory_back() {
+  // A replaced bot's strings and vectors go back to malloc's free lists; trimming returns the
+  // free pages to the OS, so the process does not keep the peak of every upload it ever saw.
+  ::malloc_trim(0);
+}
+
+Result<v1::Bot> BotRegistry::install(LoadResult loaded, const std::string& owner, bool uploaded,
+                                     std::string stored_value) {
   if (!loaded.ok()) return loaded.status();
   const std::string id = loaded.bot->id;
+  for (const auto& w : loaded.bot->webhooks) {
+    Status allowed = options_.webhook_guard.check_url(w.url);
+    if (!allowed.is_ok()) return Status(allowed.code(), "bot '" + id + "' action '" + w.name + "': " + allowed.message());
+  }
+  std::shared_ptr<const Bot> replaced;
   {
     std::lock_guard lock(mu_);
+    if (!bots_.contains(id) && bots_.size() >= options_.max_bots) {
+      return resource_exhausted(std::to_string(bots_.size()) + " bots are loaded, the limit (dialog.max_bots); delete one first");
+    }
     Entry& e = bots_[id];
+    replaced = std::move(e.bot);
     e.bot = loaded.bot;
     e.loaded_at_unix_ms = unix_ms();
     e.nlu_trained = false;
     e.kb_ingested = !loaded.bot->knowledge_base.enabled;
     e.sync_error = "not synced yet";
     e.generation = next_generation_++;
+    e.owner = owner;
+    e.uploaded = uploaded;
+    e.stored_value = std::move(stored_value);
+    e.refused = false;
+    e.failures = 0;
+    e.retry_at = {};
     if (metrics_) metrics_->bots_loaded.set(static_cast<double>(bots_.size()));
   }
   PARLEY_LOG(kInfo).kv("bot", id).kv("intents", loaded.bot->intents.size()).kv("source", loaded.bot->source_path)
       << "bot loaded";
+  if (replaced) {
+    replaced.reset();  // freed here unless a turn still runs on it (then when that turn ends)
+    give_memory_back();
+  }
   sync(id);
   return describe(id);
 }
 
-Result<v1::Bot> BotRegistry::load_file(const std::string& path) { return install(load_bot_file(path)); }
+Result<v1::Bot> BotRegistry::load_file(const std::string& path) {
+  return install(load_bot_file(path, options_.limits), "", false, "");
+}
 
-Result<v1::Bot> BotRegistry::put_yaml(const std::string& id, const std::string& yaml) {
+Status BotRegistry::check_quota(const std::string& id, const std::string& owner) const {
+  std::lock_guard lock(mu_);
+  auto it = bots_.find(id);
+  if (it != bots_.end() && it->second.uploaded && it->second.owner != owner) {
+    return permission_denied("bot '" + id + "' was uploaded by another tenant; choose another id");
+  }
+  std::size_t mine = 0;
+  for (const auto& [other, e] : bots_) mine += (e.uploaded && e.owner == owner && other != id) ? 1 : 0;
+  if (mine >= options_.max_bots_per_tenant) {
+    return resource_exhausted("this key's tenant has " + std::to_string(mine) + " bots, the limit (api.max_bots_per_key); "
+                              "DELETE /v1/bots/{id} one first");
+  }
+  return Status::ok();
+}
+
+LoadResult BotRegistry::parse_upload(const std::string& id, const std::string& yaml) const {
   std::string base_dir;
-  if (auto existing = find(id); existing && !existing->source_path.empty() && existing->source_path != "(http)") {
+  if (auto existing = find(id); existing && !existing->source_path.empty()) {
     base_dir = std::filesystem::path(existing->source_path).parent_path().string();
   }
-  LoadResult r = parse_bot(yaml, id + ".yaml", base_dir);
+  LoadResult r = parse_bot(yaml, id + ".yaml", base_dir, options_.limits);
   if (r.ok() && r.bot->id != id) {
-    return invalid_argument("the definition's bot.id is '" + r.bot->id + "' but the URL names '" + id + "'");
+    LoadResult bad;
+    bad.errors.push_back(BotError{id + ".yaml", 0, 0,
+                                  "the definition's bot.id is '" + r.bot->id + "' but the URL names '" + id + "'", ""});
+    return bad;
   }
   if (r.ok()) std::const_pointer_cast<Bot>(r.bot)->source_path = "";
-  return install(std::move(r));
+  return r;
+}
+
+Result<v1::Bot> BotRegistry::put_yaml(const std::string& id, const std::string& yaml, const std::string& owner) {
+  PARLEY_RETURN_IF_ERROR(check_quota(id, owner));
+  LoadResult r = parse_upload(id, yaml);
+  if (!r.ok()) return r.status();
+  std::string stored;
+  if (options_.store != nullptr) {
+    v1::StoredBot sb;
+    sb.set_id(id);
+    sb.set_definition_yaml(yaml);
+    sb.set_owner(owner);
+    sb.set_uploaded_at_unix_ms(unix_ms());
+    stored = sb.SerializeAsString();
+    auto put = options_.store->put(std::string(kStorePrefix) + id, stored, store::kAnyVersion, std::chrono::milliseconds(0));
+    if (!put.ok()) return unavailable("bot store: " + put.status().message() + " (the bot was not installed)");
+  }
+  return install(std::move(r), owner, true, std::move(stored));
 }
 
 Result<v1::Bot> BotRegistry::reload(const std::string& id) {
   auto bot = find(id);
-  if (!bot) return not_found("bot '" + id + "' is not loaded");
+  if (!bot) return not_found("bot '" + excerpt(id) + "' is not loaded");
   if (bot->source_path.empty()) {
     return failed_precondition("bot '" + id + "' was not loaded from a file; PUT /v1/bots/" + id + " its YAML instead");
   }
-  LoadResult r = load_bot_file(bot->source_path);
+  LoadResult r = load_bot_file(bot->source_path, options_.limits);
   if (r.ok() && r.bot->id != id) {
     return invalid_argument("the file now defines bot '" + r.bot->id + "', not '" + id + "'");
   }
-  return install(std::move(r));
+  return install(std::move(r), "", false, "");
+}
+
+Status BotRegistry::remove(const std::string& id, const std::optional<std::string>& owner) {
+  bool uploaded = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = bots_.find(id);
+    if (it == bots_.end()) return not_found("bot '" + excerpt(id) + "' is not loaded");
+    if (owner && it->second.uploaded && it->second.owner != *owner) {
+      return permission_denied("bot '" + id + "' was uploaded by another tenant");
+    }
+    uploaded = it->second.uploaded;
+  }
+  if (uploaded && options_.store != nullptr) {
+    auto removed = options_.store->remove(std::string(kStorePrefix) + id);
+    if (!removed.ok()) return unavailable("bot store: " + removed.status().message() + " (the bot was not deleted)");
+  }
+  std::shared_ptr<const Bot> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto it = bots_.find(id);
+    if (it != bots_.end()) {
+      gone = std::move(it->second.bot);
+      bots_.erase(it);
+    }
+    if (metrics_) metrics_->bots_loaded.set(static_cast<double>(bots_.size()));
+  }
+  // The services forget it too (their memory is theirs to free); best effort: a service that is
+  // down has lost it anyway.
+  Status dropped = services_.drop_bot(id, options_.train_timeout);
+  if (!dropped.is_ok() && dropped.code() != StatusCode::kNotFound) {
+    PARLEY_LOG_EVERY_MS(kWarn, 5000).kv("bot", id).kv("error", dropped.to_string()) << "could not drop the bot from NLU/QA";
+  }
+  PARLEY_LOG(kInfo).kv("bot", id) << "bot deleted";
+  gone.reset();
+  give_memory_back();
+  return Status::ok();
 }
 
 std::shared_ptr<const Bot> BotRegistry::find(const std::string& id) const {
@@ -90,10 +220,17 @@ std::shared_ptr<const Bot> BotRegistry::find(const std::string& id) const {
   return it == bots_.end() ? nullptr : it->second.bot;
 }
 
+std::optional<std::string> BotRegistry::owner_of(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = bots_.find(id);
+  if (it == bots_.end()) return std::nullopt;
+  return it->second.owner;
+}
+
 Result<v1::Bot> BotRegistry::describe(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto it = bots_.find(id);
-  if (it == bots_.end()) return not_found("bot '" + id + "' is not loaded");
+  if (it == bots_.end()) return not_found("bot '" + excerpt(id) + "' is not loaded");
   return to_proto(it->second);
 }
 
@@ -111,6 +248,9 @@ void BotRegistry::mark_unsynced(const std::string& id) {
   it->second.nlu_trained = false;
   it->second.kb_ingested = !it->second.bot->knowledge_base.enabled;
   it->second.sync_error = "a service lost the bot; re-syncing";
+  it->second.refused = false;  // the service restarted: it may accept it now
+  it->second.failures = 0;
+  it->second.retry_at = {};
   kick_ = true;
   cv_.notify_all();
 }
@@ -130,11 +270,14 @@ void BotRegistry::sync(const std::string& id) {
     need_kb = !it->second.kb_ingested;
   }
   std::string error;
-  bool nlu_ok = !need_nlu, kb_ok = !need_kb;
+  bool nlu_ok = !need_nlu, kb_ok = !need_kb, refused = false;
   if (need_nlu) {
-    auto r = services_.train(bot->train_request(), train_timeout_);
+    auto r = services_.train(bot->train_request(), options_.train_timeout);
     nlu_ok = r.ok();
-    if (!nlu_ok) error = "nlu Train: " + r.status().to_string();
+    if (!nlu_ok) {
+      error = "nlu Train: " + r.status().to_string();
+      refused = refused || refused_for_good(r.status());
+    }
   }
   if (need_kb) {
     v1::IngestRequest req;
@@ -147,29 +290,49 @@ void BotRegistry::sync(const std::string& id) {
       doc->set_title(d.title);
       doc->set_text(d.text);
     }
-    auto r = services_.ingest(req, train_timeout_);
+    auto r = services_.ingest(req, options_.train_timeout);
     kb_ok = r.ok();
-    if (!kb_ok) error += (error.empty() ? "" : "; ") + std::string("qa Ingest: ") + r.status().to_string();
+    if (!kb_ok) {
+      error += (error.empty() ? "" : "; ") + std::string("qa Ingest: ") + r.status().to_string();
+      refused = refused || refused_for_good(r.status());
+    }
   }
   std::lock_guard lock(mu_);
   auto it = bots_.find(id);
   if (it == bots_.end() || it->second.generation != generation) return;  // replaced meanwhile
-  it->second.nlu_trained = nlu_ok;
-  it->second.kb_ingested = kb_ok;
-  it->second.sync_error = error;
-  if (!error.empty()) {
-    PARLEY_LOG_EVERY_MS(kWarn, 5000).kv("bot", id).kv("error", error) << "bot not synced yet; will retry";
-  } else if (need_nlu || need_kb) {
-    PARLEY_LOG(kInfo).kv("bot", id) << "bot synced (NLU trained, knowledge base ingested)";
+  Entry& e = it->second;
+  e.nlu_trained = nlu_ok;
+  e.kb_ingested = kb_ok;
+  if (error.empty()) {
+    e.sync_error.clear();
+    e.failures = 0;
+    if (need_nlu || need_kb) {
+      PARLEY_LOG(kInfo).kv("bot", id) << "bot synced (NLU trained, knowledge base ingested)";
+    }
+    return;
   }
+  ++e.failures;
+  if (refused) {
+    // Re-sending what a service refused would only repeat the refusal (and its cost).
+    e.refused = true;
+    e.sync_error = error + " (not retried: fix the bot and load it again)";
+    PARLEY_LOG_EVERY_MS(kWarn, 5000).kv("bot", id).kv("error", error) << "a service refused the bot; not retrying";
+    return;
+  }
+  auto backoff = options_.retry_min * (1LL << std::min(e.failures - 1, 16));
+  e.retry_at = Clock::now() + std::min<std::chrono::milliseconds>(backoff, options_.retry_max);
+  e.sync_error = error;
+  PARLEY_LOG_EVERY_MS(kWarn, 5000).kv("bot", id).kv("error", error).kv("attempts", e.failures)
+      << "bot not synced yet; will retry";
 }
 
 std::size_t BotRegistry::sync_pending() {
   std::vector<std::string> ids;
+  const auto now = Clock::now();
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, e] : bots_) {
-      if (!e.nlu_trained || !e.kb_ingested) ids.push_back(id);
+      if ((!e.nlu_trained || !e.kb_ingested) && !e.refused && now >= e.retry_at) ids.push_back(id);
     }
   }
   for (const auto& id : ids) sync(id);
@@ -177,6 +340,57 @@ std::size_t BotRegistry::sync_pending() {
   std::size_t n = 0;
   for (const auto& [id, e] : bots_) n += (!e.nlu_trained || !e.kb_ingested) ? 1 : 0;
   return n;
+}
+
+std::size_t BotRegistry::refresh_from_store() {
+  if (options_.store == nullptr) return 0;
+  std::lock_guard refresh_lock(store_mu_);
+  auto keys = options_.store->list(options_.max_bots + 1);
+  if (!keys.ok()) {
+    PARLEY_LOG_EVERY_MS(kWarn, 10000).kv("error", keys.status().to_string()) << "bot store: cannot list bots";
+    return 0;
+  }
+  std::size_t changed = 0;
+  std::vector<std::string> present;
+  for (const std::string& key : *keys) {
+    if (!key.starts_with(kStorePrefix)) continue;
+    const std::string id = key.substr(kStorePrefix.size());
+    present.push_back(id);
+    auto got = options_.store->get(key);
+    if (!got.ok()) continue;  // deleted meanwhile, or the store hiccuped: next refresh
+    {
+      std::lock_guard lock(mu_);
+      auto it = bots_.find(id);
+      if (it != bots_.end() && it->second.stored_value == got->value) continue;  // what we have
+    }
+    v1::StoredBot sb;
+    if (!sb.ParseFromString(got->value) || sb.id() != id) {
+      PARLEY_LOG_EVERY_MS(kWarn, 10000).kv("key", excerpt(key)) << "bot store: not a stored bot; ignored";
+      continue;
+    }
+    auto installed = install(parse_upload(id, sb.definition_yaml()), sb.owner(), true, got->value);
+    if (installed.ok()) {
+      ++changed;
+    } else {
+      PARLEY_LOG_EVERY_MS(kWarn, 10000).kv("bot", id).kv("error", installed.status().to_string())
+          << "bot store: a stored bot does not load here";
+    }
+  }
+  // Uploads deleted on another replica.
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : bots_) {
+      if (e.uploaded && !e.stored_value.empty() && std::find(present.begin(), present.end(), id) == present.end()) {
+        gone.push_back(id);
+      }
+    }
+    for (const auto& id : gone) bots_.erase(id);
+    if (metrics_) metrics_->bots_loaded.set(static_cast<double>(bots_.size()));
+  }
+  for (const auto& id : gone) PARLEY_LOG(kInfo).kv("bot", id) << "bot deleted elsewhere; unloaded";
+  if (!gone.empty()) give_memory_back();
+  return changed + gone.size();
 }
 
 void BotRegistry::start_sync(std::chrono::milliseconds interval) {
@@ -188,6 +402,7 @@ void BotRegistry::start_sync(std::chrono::milliseconds interval) {
         if (stopping_) return;
         kick_ = false;
       }
+      refresh_from_store();
       sync_pending();
     }
   });

@@ -26,6 +26,8 @@ DialogMetrics::DialogMetrics(metrics::Registry& r)
       webhook_errors(r.counter("parley_dialog_webhook_errors_total", "Failed action webhook calls, by reason.", {"reason"})),
       api_requests(r.counter("parley_dialog_api_requests_total", "Public API responses, by HTTP status class.", {"code"})),
       rate_limited(r.counter("parley_dialog_rate_limited_total", "Public API requests refused by the rate limit (429).").labels()),
-      bots_loaded(r.gauge("parley_dialog_bots_loaded", "Bots loaded.").labels()) {}
+      bots_loaded(r.gauge("parley_dialog_bots_loaded", "Bots loaded.").labels()),
+      auth_failures(r.counter("parley_dialog_auth_failures_total",
+                              "Public API requests refused by authentication or scope, by reason.", {"reason"})) {}
 
 }  // namespace parley::dialog

@@ -16,10 +16,11 @@ namespace parley::dialog {
 ///   parley_dialog_stage_duration_seconds{stage}   histogram  nlu | policy | qa | lm | webhook | store | orchestrator | total
 ///   parley_dialog_fallbacks_total{reason}         counter    low_confidence | out_of_scope | no_rule | no_slot_in_reply | kb_no_answer
 ///   parley_dialog_service_errors_total{service,code} counter nlu | qa | lm | store
-///   parley_dialog_webhook_errors_total{reason}    counter    timeout | connect | http_status | bad_response
+///   parley_dialog_webhook_errors_total{reason}    counter    timeout | connect | http_status | bad_response | not_allowed | cancelled
 ///   parley_dialog_api_requests_total{code}        counter    HTTP status class of public API answers (2xx, 4xx, ...)
 ///   parley_dialog_rate_limited_total              counter
 ///   parley_dialog_bots_loaded                     gauge
+///   parley_dialog_auth_failures_total{reason}     counter    missing | unknown_key | locked_out | scope
 /// Threading: all members are thread-safe; children are looked up per event (a map lookup),
 /// cheap next to a turn.
 struct DialogMetrics {
@@ -35,6 +36,7 @@ struct DialogMetrics {
   metrics::CounterFamily& api_requests;
   metrics::Counter& rate_limited;
   metrics::Gauge& bots_loaded;
+  metrics::CounterFamily& auth_failures;
 };
 
 }  // namespace parley::dialog

@@ -7,8 +7,10 @@
 #include <cctype>
 #include <cmath>
 #include <map>
-#include <regex>
 #include <sstream>
+
+#include "shared/common/utf8.h"
+#include "shared/text/regex.h"
 
 namespace parley::dialog {
 namespace {
@@ -55,6 +57,21 @@ std::string format_number(double v) {
   std::ostringstream os;
   os << v;
   return os.str();
+}
+
+/// Our own patterns, on the same linear-time engine as the bots' (compiled once, thread-safe).
+const text::Regex& digits_regex() {
+  static const text::Regex re = *text::Regex::compile("[0-9]+(\\.[0-9]+)?");
+  return re;
+}
+const text::Regex& time_regex() {
+  static const text::Regex re =
+      *text::Regex::compile("\\b([0-9]{1,2}(:[0-9]{2})?\\s*(am|pm)|[0-9]{1,2}:[0-9]{2}|noon|midnight)\\b");
+  return re;
+}
+
+std::string matched(std::string_view text, const std::optional<text::RegexMatch>& m) {
+  return m ? std::string(text.substr(m->begin, m->end - m->begin)) : std::string();
 }
 
 v1::DialogEvent event(std::string type, std::string name, std::string value = "", std::string detail = "") {
@@ -374,11 +391,9 @@ Result<std::string> normalize_slot(const SlotDef& def, const FormSlot* fs, const
       auto v = parse_number(raw);
       if (!v) {
         // "4 people", "for 3": the first number in the value.
-        static const std::regex digits("[0-9]+(\\.[0-9]+)?");
-        std::smatch m;
-        if (std::regex_search(raw, m, digits)) v = std::strtod(m.str().c_str(), nullptr);
+        if (auto m = digits_regex().search(raw)) v = std::strtod(matched(raw, m).c_str(), nullptr);
       }
-      if (!v) return invalid_argument("'" + raw + "' is not a number");
+      if (!v) return invalid_argument("'" + excerpt(raw) + "' is not a number");
       std::optional<double> lo = def.min, hi = def.max;
       if (fs && fs->min) lo = lo ? std::max(*lo, *fs->min) : fs->min;
       if (fs && fs->max) hi = hi ? std::min(*hi, *fs->max) : fs->max;
@@ -402,16 +417,14 @@ Result<std::string> normalize_slot(const SlotDef& def, const FormSlot* fs, const
       if (!found) {
         std::string allowed;
         for (const auto& [canonical, synonyms] : def.values) allowed += (allowed.empty() ? "" : ", ") + canonical;
-        return invalid_argument("'" + raw + "' is not one of " + allowed);
+        return invalid_argument("'" + excerpt(raw) + "' is not one of " + excerpt(allowed, 200));
       }
       break;
     }
     case SlotType::kRegex: {
-      try {
-        if (!std::regex_match(raw, std::regex(def.pattern))) return invalid_argument("'" + raw + "' does not match " + def.pattern);
-      } catch (const std::regex_error&) {
-        return invalid_argument("bad pattern");
-      }
+      // Compiled by the loader on RE2 (linear time): no bot pattern can stall this thread.
+      if (!def.regex) return invalid_argument("slot '" + def.name + "' has no compiled pattern");
+      if (!def.regex->full_match(raw)) return invalid_argument("'" + excerpt(raw) + "' does not match " + excerpt(def.pattern));
       break;
     }
     case SlotType::kDate:
@@ -421,11 +434,8 @@ Result<std::string> normalize_slot(const SlotDef& def, const FormSlot* fs, const
       break;
   }
   if (fs && !fs->pattern.empty()) {
-    try {
-      if (!std::regex_match(value, std::regex(fs->pattern))) return invalid_argument("'" + value + "' does not match " + fs->pattern);
-    } catch (const std::regex_error&) {
-      return invalid_argument("bad pattern");
-    }
+    if (!fs->regex) return invalid_argument("form slot '" + fs->slot + "' has no compiled pattern");
+    if (!fs->regex->full_match(value)) return invalid_argument("'" + excerpt(value) + "' does not match " + excerpt(fs->pattern));
   }
   if (value.size() > 256) return invalid_argument("value longer than 256 bytes");
   return value;
@@ -435,9 +445,7 @@ std::optional<std::string> extract_from_text(const SlotDef& def, const std::stri
   const std::string l = lower(text);
   switch (def.type) {
     case SlotType::kNumber: {
-      static const std::regex digits("[0-9]+(\\.[0-9]+)?");
-      std::smatch m;
-      if (std::regex_search(l, m, digits)) return m.str();
+      if (auto m = digits_regex().search(l)) return matched(l, m);
       // Number words as whole words.
       std::istringstream words(l);
       std::string w;
@@ -465,17 +473,12 @@ std::optional<std::string> extract_from_text(const SlotDef& def, const std::stri
       return best;
     }
     case SlotType::kRegex: {
-      try {
-        std::smatch m;
-        if (std::regex_search(text, m, std::regex(def.pattern))) return m.str();
-      } catch (const std::regex_error&) {
-      }
+      if (!def.regex) return std::nullopt;
+      if (auto m = def.regex->search(text)) return matched(text, m);
       return std::nullopt;
     }
     case SlotType::kTime: {
-      static const std::regex time_re("\\b([0-9]{1,2}(:[0-9]{2})?\\s*(am|pm)|[0-9]{1,2}:[0-9]{2}|noon|midnight)\\b");
-      std::smatch m;
-      if (std::regex_search(l, m, time_re)) return m.str();
+      if (auto m = time_regex().search(l)) return matched(l, m);
       return std::nullopt;
     }
     case SlotType::kDate:

@@ -57,6 +57,13 @@ class Services {
   /// Blocking calls used when a bot is (re)loaded; never from an actor handler.
   virtual Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) = 0;
   virtual Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) = 0;
+  /// Blocking: the NLU and QA forget a deleted bot (DropBot, DropKnowledgeBase). Best effort; the
+  /// default does nothing (fakes).
+  virtual Status drop_bot(const std::string& bot_id, std::chrono::milliseconds timeout) {
+    (void)bot_id;
+    (void)timeout;
+    return Status::ok();
+  }
 };
 
 }  // namespace parley::dialog

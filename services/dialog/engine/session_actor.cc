@@ -81,7 +81,10 @@ void SessionActor::receive(SessionMsg& msg) {
       [&](Stored& m) {
         if (current(m, TurnPhase::kStoring)) on_stored(m);
       },
-      [&](InterruptTurn& m) { on_interrupt(m); });
+      [&](InterruptTurn& m) { on_interrupt(m); },
+      [&](Decided& m) {
+        if (current(m, TurnPhase::kDeciding)) on_decided(m);
+      });
 }
 
 void SessionActor::on_stop() {
@@ -140,6 +143,9 @@ void SessionActor::on_loaded(Loaded& m) {
     return fail_turn(run, adopted);
   }
   if (run.cut) return on_cut_loaded(run);
+  if (run.input.tenant && state_->tenant() != *run.input.tenant) {
+    return fail_turn(run, permission_denied("session '" + id_ + "' belongs to another tenant"));
+  }
   run.bot = deps_.find_bot(state_->bot_id());
   if (!run.bot) return fail_turn(run, failed_precondition("bot '" + state_->bot_id() + "' is not loaded"));
   run.before = *state_;
@@ -162,11 +168,34 @@ void SessionActor::on_parsed(Parsed& m) {
     return finish(run);
   }
   if (!apply_parse(run, scope(), m.reply, m.info, deps_.bot_needs_sync)) return finish(run);
-  const auto policy_start = Clock::now();
-  run.decision = decide(*run.bot, *state_, *m.reply, run.input.text);
-  const auto policy_time = duration_cast<microseconds>(Clock::now() - policy_start);
-  add_timing(run.response, "policy", policy_time);
-  observe_stage(deps_.metrics, "policy", policy_time);
+  run.phase = TurnPhase::kDeciding;
+  if (deps_.policy_executor == nullptr) {
+    const auto start = Clock::now();
+    Decided d{m.run, decide(*run.bot, *state_, *m.reply, run.input.text), {}, {}};
+    d.time = duration_cast<microseconds>(Clock::now() - start);
+    d.state = std::move(*state_);
+    return on_decided(d);
+  }
+  // The bot's patterns run off the actor threads, on a copy of the state (the actor waits for
+  // the decision and touches nothing of the session meanwhile).
+  deps_.policy_executor->post([self = self(), run = m.run, bot = run.bot, state = *state_,
+                               parse = std::move(*m.reply)]() mutable {
+    const auto start = Clock::now();
+    Decision decision = decide(*bot, state, parse, run->input.text);
+    deliver(self, Decided{run, std::move(decision), std::move(state), duration_cast<microseconds>(Clock::now() - start)});
+  });
+}
+
+void SessionActor::on_decided(Decided& m) {
+  TurnRun& run = *m.run;
+  *state_ = std::move(m.state);
+  run.decision = std::move(m.decision);
+  add_timing(run.response, "policy", m.time);
+  observe_stage(deps_.metrics, "policy", m.time);
+  if (Clock::now() >= run.deadline) {
+    // The caller has given up: nothing more is started for this turn.
+    return fail_turn(run, deadline_exceeded("turn deadline passed in the policy"));
+  }
   for (auto& e : run.decision.events) *run.response.add_events() = e;
   if (!run.decision.fallback_reason.empty() && deps_.metrics) {
     deps_.metrics->fallbacks.labels({run.decision.fallback_reason}).inc();

@@ -41,6 +41,13 @@ struct Parsed {
   Result<v1::ParseResponse> reply;
   CallInfo info;
 };
+/// The policy decided (on the policy executor, from a copy of the state it returns updated).
+struct Decided {
+  std::shared_ptr<TurnRun> run;
+  Decision decision;
+  v1::Session state;
+  std::chrono::microseconds time;
+};
 /// QA Answer came back.
 struct Answered {
   std::shared_ptr<TurnRun> run;
@@ -77,12 +84,13 @@ struct InterruptTurn {
   std::string reason;  ///< "barge_in", "client"
 };
 
-using SessionMsg = std::variant<StartTurn, Loaded, Parsed, Answered, Generated, WebhookReplied, Stored, InterruptTurn>;
+using SessionMsg =
+    std::variant<StartTurn, Loaded, Parsed, Answered, Generated, WebhookReplied, Stored, InterruptTurn, Decided>;
 
 /// The actor. The turn's states (TurnPhase) and transitions:
 ///
 ///   StartTurn ─► (queued while a turn runs) ─► begin: store get ──Loaded──► adopt the state,
-///   NLU Parse ──Parsed──► policy (decide) ─► run_steps: each step is either immediate (say) or
+///   NLU Parse ──Parsed──► policy (decide, on the policy executor) ──Decided──► run_steps: each step is either immediate (say) or
 ///   one service call whose reply (Answered | Generated | WebhookReplied) resumes run_steps ─►
 ///   no steps left: record the turn, store put ──Stored──► reply, or re-run once on a conflict
 ///   (ABORTED) ─► the next queued turn.
@@ -107,6 +115,7 @@ class SessionActor final : public actor::Actor<SessionMsg> {
   void begin(TurnInput input);
   void on_loaded(Loaded& m);
   void on_parsed(Parsed& m);
+  void on_decided(Decided& m);
   void run_steps(TurnRun& run);
   void on_answered(Answered& m);
   void on_generated(Generated& m);

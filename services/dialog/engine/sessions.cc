@@ -3,11 +3,16 @@
 // Depends on sessions.h, session_actor.h, shared/store.
 #include "services/dialog/engine/sessions.h"
 
+#include <sys/random.h>
+
 #include <atomic>
-#include <random>
+#include <cerrno>
+#include <cstring>
 
 #include "services/dialog/engine/session_actor.h"
+#include "shared/common/check.h"
 #include "shared/common/log.h"
+#include "shared/common/utf8.h"
 
 namespace parley::dialog {
 namespace {
@@ -27,16 +32,24 @@ struct SessionManager::Entry {
 };
 
 std::string new_session_id() {
-  thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                   static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
+  // 128 bits from the kernel's CSPRNG: ids are bearer capabilities for a conversation, so they
+  // must not be predictable from ids seen before (a seeded mt19937 was, issue 15).
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n < 0) {
+      PARLEY_CHECK(errno == EINTR) << "getrandom failed: " << std::strerror(errno);
+      continue;
+    }
+    got += static_cast<std::size_t>(n);
+  }
   static const char* kHex = "0123456789abcdef";
   std::string id;
-  for (int w = 0; w < 2; ++w) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i) {
-      id.push_back(kHex[v & 0xf]);
-      v >>= 4;
-    }
+  id.reserve(32);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 0xf]);
   }
   return id;
 }
@@ -51,12 +64,14 @@ SessionManager::~SessionManager() {
   if (deps_.metrics) deps_.metrics->active_sessions.set(0);
 }
 
-Result<v1::Session> SessionManager::create(const std::string& bot_id, const std::map<std::string, std::string>& metadata) {
-  if (!deps_.find_bot(bot_id)) return not_found("bot '" + bot_id + "' is not loaded (see GET /v1/bots)");
+Result<v1::Session> SessionManager::create(const std::string& bot_id, const std::map<std::string, std::string>& metadata,
+                                           const std::string& tenant) {
+  if (!deps_.find_bot(bot_id)) return not_found("bot '" + excerpt(bot_id) + "' is not loaded (see GET /v1/bots)");
   (void)metadata;
   v1::Session s;
   s.set_id(new_session_id());
   s.set_bot_id(bot_id);
+  s.set_tenant(tenant);
   s.set_created_at_unix_ms(unix_ms());
   s.set_updated_at_unix_ms(s.created_at_unix_ms());
   auto put = deps_.store->put(s.id(), s.SerializeAsString(), store::kMustNotExist, options_.session_ttl);
@@ -87,6 +102,28 @@ void SessionManager::turn(const std::string& session_id, std::string text, Token
   turn(session_id, std::move(text), std::move(on_token), 0, std::move(done));
 }
 
+void SessionManager::turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag,
+                          TurnDone done, TenantCheck tenant) {
+  auto e = entry_for(session_id);
+  // Exactly once, whatever races between a stopping actor and a late service reply.
+  auto once = std::make_shared<std::pair<std::atomic<bool>, TurnDone>>();
+  once->second = std::move(done);
+  TurnDone guarded = [this, once, session_id](Result<v1::TurnResponse> r) {
+    if (once->first.exchange(true)) return;
+    // No such session (never created, deleted, expired): do not keep an actor for it.
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound) forget(session_id);
+    // Another tenant's session: answered exactly like one that does not exist.
+    if (!r.ok() && r.status().code() == StatusCode::kPermissionDenied) {
+      r = not_found("session '" + excerpt(session_id) + "' not found (deleted or expired)");
+    }
+    once->second(std::move(r));
+  };
+  TurnInput input{std::move(text), std::move(on_token), guarded, 0, tag};
+  input.tenant = std::move(tenant);
+  Status s = e->ref.tell(StartTurn{std::move(input)});
+  if (!s.is_ok()) guarded(Status(s.code(), "session '" + excerpt(session_id) + "': " + s.message()));
+}
+
 std::uint64_t SessionManager::new_turn_tag() {
   static std::atomic<std::uint64_t> next{1};
   return next.fetch_add(1);
@@ -104,28 +141,18 @@ void SessionManager::interrupt(const std::string& session_id, std::uint64_t tag,
 
 void SessionManager::turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag,
                           TurnDone done) {
-  auto e = entry_for(session_id);
-  // Exactly once, whatever races between a stopping actor and a late service reply.
-  auto once = std::make_shared<std::pair<std::atomic<bool>, TurnDone>>();
-  once->second = std::move(done);
-  TurnDone guarded = [this, once, session_id](Result<v1::TurnResponse> r) {
-    if (once->first.exchange(true)) return;
-    // No such session (never created, deleted, expired): do not keep an actor for it.
-    if (!r.ok() && r.status().code() == StatusCode::kNotFound) forget(session_id);
-    once->second(std::move(r));
-  };
-  Status s = e->ref.tell(StartTurn{TurnInput{std::move(text), std::move(on_token), guarded, 0, tag}});
-  if (!s.is_ok()) guarded(Status(s.code(), "session '" + session_id + "': " + s.message()));
+  turn(session_id, std::move(text), std::move(on_token), tag, std::move(done), std::nullopt);
 }
 
-Result<v1::Session> SessionManager::get(const std::string& session_id) {
+Result<v1::Session> SessionManager::get(const std::string& session_id, const TenantCheck& tenant) {
+  const std::string missing = "session '" + excerpt(session_id) + "' not found (deleted or expired)";
   auto stored = deps_.store->get(session_id);
-  if (!stored.ok() && stored.status().code() == StatusCode::kNotFound) {
-    return not_found("session '" + session_id + "' not found (deleted or expired)");
-  }
+  if (!stored.ok() && stored.status().code() == StatusCode::kNotFound) return not_found(missing);
   if (!stored.ok()) return unavailable("session store: " + stored.status().message());
   v1::Session s;
-  if (!s.ParseFromString(stored->value)) return data_loss("session '" + session_id + "' is corrupt in the store");
+  if (!s.ParseFromString(stored->value)) return data_loss("session '" + excerpt(session_id) + "' is corrupt in the store");
+  // Another tenant's session is answered exactly like a missing one (no probing for ids).
+  if (tenant && s.tenant() != *tenant) return not_found(missing);
   s.set_version(stored->version);
   return s;
 }
@@ -140,11 +167,15 @@ void SessionManager::forget(const std::string& session_id) {
   if (deps_.metrics) deps_.metrics->active_sessions.set(static_cast<double>(actors_.size()));
 }
 
-Status SessionManager::remove(const std::string& session_id) {
+Status SessionManager::remove(const std::string& session_id, const TenantCheck& tenant) {
+  if (tenant) {
+    auto s = get(session_id, tenant);
+    if (!s.ok()) return s.status();
+  }
   forget(session_id);
   auto removed = deps_.store->remove(session_id);
   if (!removed.ok()) return unavailable("session store: " + removed.status().message());
-  if (!*removed) return not_found("session '" + session_id + "' not found");
+  if (!*removed) return not_found("session '" + excerpt(session_id) + "' not found");
   return Status::ok();
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -23,6 +24,10 @@
 #include "shared/store/session_store.h"
 
 namespace parley::dialog {
+
+/// Whose session a caller may touch: nullopt = anyone's (the internal transport, trusted); a
+/// tenant name (possibly "" for an API without keys) = only sessions that tenant created.
+using TenantCheck = std::optional<std::string>;
 
 struct DialogOptions {
   std::chrono::milliseconds nlu_timeout{2000};
@@ -51,6 +56,11 @@ struct SessionDeps {
   /// or paused Redis (each call bounded by the store's command timeout) holds a store thread,
   /// never an actor thread, and other sessions' turns keep running.
   actor::Executor* store_executor = nullptr;
+  /// Where the policy runs (decide(): slot normalization and the bot's regex patterns). Null:
+  /// inline in the actor's handler (tests). In the process, a small pool of its own, so that no
+  /// bot content ever runs on the actor threads that serve every other session (issue 15); the
+  /// decision comes back to the session actor as a message.
+  actor::Executor* policy_executor = nullptr;
   DialogMetrics* metrics = nullptr;  ///< may be null (tests)
 };
 
@@ -75,10 +85,15 @@ class SessionManager {
   SessionManager(const SessionManager&) = delete;
   SessionManager& operator=(const SessionManager&) = delete;
 
-  Result<v1::Session> create(const std::string& bot_id, const std::map<std::string, std::string>& metadata);
+  /// A new session of `bot_id` owned by `tenant` (Session.tenant).
+  Result<v1::Session> create(const std::string& bot_id, const std::map<std::string, std::string>& metadata,
+                             const std::string& tenant = "");
   void turn(const std::string& session_id, std::string text, TokenFn on_token, TurnDone done);
   /// turn() with a tag (new_turn_tag()) by which the caller can interrupt it later.
   void turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag, TurnDone done);
+  /// The same, for `tenant` only: another tenant's session answers NOT_FOUND, as if absent.
+  void turn(const std::string& session_id, std::string text, TokenFn on_token, std::uint64_t tag, TurnDone done,
+            TenantCheck tenant);
   /// Stops the turn tagged `tag` and keeps only `played_text` of the bot's reply (what a voice
   /// client heard before the user spoke over it): a running turn's LM generation is cancelled
   /// (the LM frees its pages), its remaining steps are skipped, its messages are cut before it is
@@ -88,9 +103,10 @@ class SessionManager {
   void interrupt(const std::string& session_id, std::uint64_t tag, std::string played_text, std::string reason);
   /// A process-unique turn tag (never 0).
   static std::uint64_t new_turn_tag();
-  Result<v1::Session> get(const std::string& session_id);
-  /// NOT_FOUND when there was nothing to delete.
-  Status remove(const std::string& session_id);
+  /// NOT_FOUND when absent — or owned by another tenant than `tenant` (when set).
+  Result<v1::Session> get(const std::string& session_id, const TenantCheck& tenant = std::nullopt);
+  /// NOT_FOUND when there was nothing to delete (or it is another tenant's).
+  Status remove(const std::string& session_id, const TenantCheck& tenant = std::nullopt);
 
   /// Sessions with a live actor in this process.
   std::size_t active() const;
@@ -112,7 +128,7 @@ class SessionManager {
   std::unordered_map<std::string, std::shared_ptr<Entry>> actors_;  // guarded by mu_
 };
 
-/// A new random session id (128 bits, hex).
+/// A new random session id: 128 bits from the OS CSPRNG (getrandom), 32 hex digits.
 std::string new_session_id();
 
 }  // namespace parley::dialog

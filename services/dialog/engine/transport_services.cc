@@ -6,10 +6,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "shared/common/utf8.h"
 #include "shared/transport/client.h"
 
 namespace parley::dialog {
@@ -34,8 +36,12 @@ CallInfo info_of(Clock::time_point start, const v1::Envelope* env) {
 class TransportServices final : public Services {
  public:
   TransportServices(std::unique_ptr<transport::Client> nlu, std::unique_ptr<transport::Client> qa,
-                    std::unique_ptr<transport::Client> lm, int webhook_threads)
-      : nlu_(std::move(nlu)), qa_(std::move(qa)), lm_(std::move(lm)), pool_(static_cast<std::size_t>(webhook_threads)) {}
+                    std::unique_ptr<transport::Client> lm, int webhook_threads, WebhookGuard guard)
+      : nlu_(std::move(nlu)),
+        qa_(std::move(qa)),
+        lm_(std::move(lm)),
+        guard_(std::move(guard)),
+        pool_(static_cast<std::size_t>(webhook_threads)) {}
   ~TransportServices() override { pool_.join(); }
 
   void parse(const v1::ParseRequest& req, const CallMeta& meta, Done<v1::ParseResponse> done) override {
@@ -88,9 +94,11 @@ class TransportServices final : public Services {
   void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) override {
     const auto timeout = std::max(std::chrono::milliseconds(1),
                                   std::min(hook.timeout, duration_cast<std::chrono::milliseconds>(meta.deadline - Clock::now())));
-    asio::post(pool_, [url = hook.url, body = std::move(json_body), timeout, done = std::move(done)] {
+    // The turn's cancellation (a client that went away, a barge-in) closes the connection.
+    asio::post(pool_, [this, url = hook.url, body = std::move(json_body), timeout, cancel = meta.cancel,
+                       done = std::move(done)] {
       const auto start = Clock::now();
-      auto r = http_post_json(url, body, timeout);
+      auto r = http_post_json(guard_, url, body, timeout, cancel);
       done(std::move(r), info_of(start, nullptr));
     });
   }
@@ -100,6 +108,17 @@ class TransportServices final : public Services {
   }
   Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override {
     return unary_sync<v1::IngestResponse>(*qa_, "parley.v1.Qa/Ingest", req, timeout);
+  }
+  Status drop_bot(const std::string& bot_id, std::chrono::milliseconds timeout) override {
+    v1::DropBotRequest nlu;
+    nlu.set_bot_id(bot_id);
+    auto a = unary_sync<v1::DropBotResponse>(*nlu_, "parley.v1.Nlu/DropBot", nlu, timeout);
+    v1::DropKnowledgeBaseRequest qa;
+    qa.set_kb_id(bot_id);
+    auto b = unary_sync<v1::DropKnowledgeBaseResponse>(*qa_, "parley.v1.Qa/DropKnowledgeBase", qa, timeout);
+    if (!a.ok() && a.status().code() != StatusCode::kNotFound) return a.status();
+    if (!b.ok() && b.status().code() != StatusCode::kNotFound) return b.status();
+    return Status::ok();
   }
 
  private:
@@ -142,101 +161,145 @@ class TransportServices final : public Services {
   }
 
   std::unique_ptr<transport::Client> nlu_, qa_, lm_;
+  WebhookGuard guard_;
   asio::thread_pool pool_;
 };
 
-struct ParsedUrl {
-  std::string host, port, target;
-};
-
-Result<ParsedUrl> parse_url(const std::string& url) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) return invalid_argument("webhook url must start with http://: " + url);
-  std::string rest = url.substr(prefix.size());
-  ParsedUrl u;
-  auto slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  auto colon = hostport.rfind(':');
-  if (colon == std::string::npos) {
-    u.host = hostport;
-    u.port = "80";
-  } else {
-    u.host = hostport.substr(0, colon);
-    u.port = hostport.substr(colon + 1);
-  }
-  if (u.host.empty()) return invalid_argument("webhook url has no host: " + url);
-  return u;
-}
-
 }  // namespace
 
-Result<std::string> http_post_json(const std::string& url, const std::string& body, std::chrono::milliseconds timeout) {
-  auto u = parse_url(url);
+Result<std::string> http_post_json(const WebhookGuard& guard, const std::string& url, const std::string& body,
+                                   std::chrono::milliseconds timeout, std::shared_ptr<Cancellation> cancel) {
+  auto u = parse_webhook_url(url);
   if (!u.ok()) return u.status();
-  try {
+  const WebhookGuardOptions& limits = guard.options();
+  if (body.size() > limits.max_request_bytes) {
+    return invalid_argument("webhook body is " + std::to_string(body.size()) + " bytes; the limit is " +
+                            std::to_string(limits.max_request_bytes) + " (dialog.webhook_max_body_bytes)");
+  }
+  const std::string where = "webhook " + excerpt(url, 120);
+  // Everything the cancel callback may touch lives here, shared: the callback can run after
+  // this function returned (then it finds the connection gone and does nothing).
+  struct Call {
     asio::io_context ioc;
-    asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
+    asio::ip::tcp::resolver resolver{ioc};
+    beast::tcp_stream stream{ioc};
+    std::atomic<bool> cancelled{false};
+  };
+  auto call = std::make_shared<Call>();
+  if (cancel) {
+    cancel->on_cancel([weak = std::weak_ptr<Call>(call)] {
+      if (auto c = weak.lock()) {
+        c->cancelled = true;
+        asio::post(c->ioc, [c] {
+          c->resolver.cancel();
+          c->stream.cancel();
+        });
+      }
+    });
+  }
+  try {
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, u->target, 11};
-    req.set(bhttp::field::host, u->host);
+    req.set(bhttp::field::host, u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host);
     req.set(bhttp::field::content_type, "application/json");
     req.set(bhttp::field::user_agent, "parley-dialog");
+    req.keep_alive(false);
     req.body() = body;
     req.prepare_payload();
-    bhttp::response<bhttp::string_body> res;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(limits.max_response_bytes);
+    parser.header_limit(16 << 10);
     beast::flat_buffer buffer;
     beast::error_code result;
+    Status denied = Status::ok();
     const char* stage = "resolve";
     bool timed_out = false;
-    asio::steady_timer timer(ioc, timeout);
+    asio::steady_timer timer(call->ioc, timeout);
     timer.async_wait([&](beast::error_code ec) {
       if (!ec) {
         timed_out = true;
-        resolver.cancel();
-        stream.cancel();
+        call->resolver.cancel();
+        call->stream.cancel();
       }
     });
-    resolver.async_resolve(u->host, u->port, [&](beast::error_code ec, asio::ip::tcp::resolver::results_type results) {
-      if (ec) {
-        result = ec;
-        timer.cancel();
-        return;
-      }
-      stage = "connect";
-      stream.async_connect(results, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
-        if (ec) {
-          result = ec;
-          timer.cancel();
-          return;
-        }
-        stage = "write";
-        bhttp::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+    call->resolver.async_resolve(
+        u->host, std::to_string(u->port),
+        [&](beast::error_code ec, asio::ip::tcp::resolver::results_type results) {
           if (ec) {
             result = ec;
             timer.cancel();
             return;
           }
-          stage = "read";
-          bhttp::async_read(stream, buffer, res, [&](beast::error_code ec, std::size_t) {
-            result = ec;
+          // Connect only to addresses the guard allows: the check is on what we connect to, not
+          // on the name (a name may resolve to a cluster-internal address, or change between
+          // two lookups).
+          std::vector<asio::ip::tcp::endpoint> allowed;
+          for (const auto& r : results) {
+            Status ok = guard.check_address(*u, r.endpoint().address());
+            if (ok.is_ok()) {
+              allowed.push_back(r.endpoint());
+            } else if (denied.is_ok()) {
+              denied = ok;
+            }
+          }
+          if (allowed.empty()) {
+            if (denied.is_ok()) denied = unavailable(where + ": the host resolved to no address");
             timer.cancel();
+            return;
+          }
+          stage = "connect";
+          call->stream.async_connect(allowed, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
+            if (ec) {
+              result = ec;
+              timer.cancel();
+              return;
+            }
+            stage = "write";
+            bhttp::async_write(call->stream, req, [&](beast::error_code ec, std::size_t) {
+              if (ec) {
+                result = ec;
+                timer.cancel();
+                return;
+              }
+              stage = "read";
+              // The header first: Boost 1.74's async_read of a whole message does not apply the
+              // parser's body_limit when the header and body arrive together; reading the header
+              // on its own does (and a too-long Content-Length fails right there).
+              bhttp::async_read_header(call->stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+                if (ec) {
+                  result = ec;
+                  timer.cancel();
+                  return;
+                }
+                bhttp::async_read(call->stream, buffer, parser, [&](beast::error_code ec, std::size_t) {
+                  result = ec;
+                  timer.cancel();
+                });
+              });
+            });
           });
         });
-      });
-    });
-    ioc.run();
-    if (timed_out) return deadline_exceeded("webhook " + url + " did not answer within " + std::to_string(timeout.count()) + " ms");
-    if (result) {
-      return unavailable("webhook " + url + ": " + stage + " failed: " + result.message());
+    call->ioc.run();
+    beast::error_code ignored;
+    call->stream.socket().close(ignored);
+    if (call->cancelled) return cancelled(where + ": the turn was cancelled");
+    if (timed_out) return deadline_exceeded(where + " did not answer within " + std::to_string(timeout.count()) + " ms");
+    if (!denied.is_ok()) return denied;
+    if (result == bhttp::error::body_limit) {
+      return invalid_argument(where + ": reply larger than " + std::to_string(limits.max_response_bytes) + " bytes");
     }
+    if (result) return unavailable(where + ": " + stage + " failed: " + result.message());
+    const auto& res = parser.get();
     const int status = static_cast<int>(res.result_int());
-    if (status < 200 || status > 299) {
-      return internal_error("webhook " + url + " answered HTTP " + std::to_string(status));
+    if (status >= 300 && status < 400) {
+      return internal_error(where + " answered a redirect (HTTP " + std::to_string(status) +
+                            "); redirects are not followed");
     }
-    return std::move(res.body());
+    if (status < 200 || status > 299) {
+      return internal_error(where + " answered HTTP " + std::to_string(status));
+    }
+    return parser.release().body();
   } catch (const std::exception& e) {
-    return unavailable("webhook " + url + ": " + e.what());
+    return unavailable(where + ": " + e.what());
   }
 }
 
@@ -246,6 +309,7 @@ Result<std::unique_ptr<Services>> make_transport_services(const TransportService
     co.targets = targets;
     co.name = name;
     co.max_wait_for_replica = options.max_wait_for_replica;
+    co.curve = options.curve;
     return transport::Client::create(co);
   };
   auto nlu = make(options.nlu_targets, "nlu");
@@ -254,8 +318,8 @@ Result<std::unique_ptr<Services>> make_transport_services(const TransportService
   if (!qa.ok()) return qa.status().with_context("qa client");
   auto lm = make(options.lm_targets, "lm");
   if (!lm.ok()) return lm.status().with_context("lm client");
-  return std::unique_ptr<Services>(
-      new TransportServices(std::move(*nlu), std::move(*qa), std::move(*lm), std::max(1, options.webhook_threads)));
+  return std::unique_ptr<Services>(new TransportServices(std::move(*nlu), std::move(*qa), std::move(*lm),
+                                                         std::max(1, options.webhook_threads), options.webhook_guard));
 }
 
 }  // namespace parley::dialog

@@ -38,6 +38,9 @@ struct TurnInput {
   /// The caller's name for this turn (SessionManager::new_turn_tag()), so it can interrupt it
   /// later; 0 = none.
   std::uint64_t tag = 0;
+  /// Set: the session must belong to this tenant (else the turn fails PERMISSION_DENIED, which
+  /// SessionManager answers as NOT_FOUND). Unset: the internal transport (trusted).
+  std::optional<std::string> tenant;
 };
 
 /// Cut the bot's reply of a stored turn to what was played (the turn had finished when the
@@ -54,6 +57,7 @@ struct CutRequest {
 enum class TurnPhase {
   kLoading,   ///< the store get of the session
   kParsing,   ///< NLU Parse
+  kDeciding,  ///< the policy, on the policy executor
   kStep,      ///< a service call of a step (QA Answer, LM Generate, webhook POST)
   kStoring,   ///< the store put (compare-and-set)
 };

@@ -42,10 +42,12 @@ std::string webhook_body(const TurnRun& run, const TurnScope& scope, const std::
 void apply_webhook_reply(TurnRun& run, const TurnScope& scope, const Result<std::string>& r, const std::string& action) {
   if (!r.ok()) {
     if (scope.metrics) {
-      const char* reason = r.status().code() == StatusCode::kDeadlineExceeded ? "timeout"
-                           : r.status().code() == StatusCode::kUnavailable     ? "connect"
-                           : r.status().code() == StatusCode::kInvalidArgument ? "bad_response"
-                                                                               : "http_status";
+      const char* reason = r.status().code() == StatusCode::kDeadlineExceeded   ? "timeout"
+                           : r.status().code() == StatusCode::kUnavailable      ? "connect"
+                           : r.status().code() == StatusCode::kInvalidArgument  ? "bad_response"
+                           : r.status().code() == StatusCode::kPermissionDenied ? "not_allowed"
+                           : r.status().code() == StatusCode::kCancelled        ? "cancelled"
+                                                                                : "http_status";
       scope.metrics->webhook_errors.labels({reason}).inc();
     }
     service_failed(run, scope, "webhook " + action, r.status());

@@ -110,6 +110,7 @@ Result<std::unique_ptr<transport::Client>> make_client(const TransportSpeechOpti
   co.targets = options.targets;
   co.name = options.name;
   co.max_wait_for_replica = options.max_wait_for_replica;
+  co.curve = options.curve;
   return transport::Client::create(co);
 }
 

@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "services/dialog/voice/speech_clients.h"
+#include "shared/transport/client.h"
 
 namespace parley::dialog::voice {
 
@@ -19,6 +21,8 @@ struct TransportSpeechOptions {
   std::string name;                  ///< "asr", "tts" (logs, errors)
   /// A call with no live replica fails after this (the voice session says so and falls back).
   std::chrono::milliseconds max_wait_for_replica{300};
+  /// CURVE (transport.curve_server_key + client keys); unset: plaintext.
+  std::optional<transport::CurveClientOptions> curve;
 };
 
 /// Clients connect in the background; the service may come up later.

@@ -1,5 +1,7 @@
-// parley-nlu-eval: trains a bot on a JointBERT data set's train split (SNIPS or ATIS) and reports
-// intent accuracy and slot span-F1 on dev, with timings. Run it through tools/eval/nlu.
+// parley-nlu-eval: trains a bot on a JointBERT data set's train split (SNIPS or ATIS) — on the
+// frozen encoder, or on an encoder fine-tuned for it (--finetune) — and reports intent accuracy
+// and slot span-F1 on an evaluation split (--split, default dev), with timings.
+// Run it through tools/eval/nlu.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -7,6 +9,9 @@
 #include <string>
 
 #include "services/nlu/bot_model.h"
+#include "services/nlu/featurizer.h"
+#include "services/nlu/finetune.h"
+#include "shared/models/encoder/train/trainable_encoder.h"
 #include "services/nlu/eval/jointbert.h"
 #include "shared/common/model_paths.h"
 
@@ -17,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 void usage() {
   std::cout
       << "usage: parley-nlu-eval --dataset snips|atis [options]\n"
+         "  --split NAME          evaluation split directory under <data-dir>/<dataset>/ (default dev)\n"
          "  --data-dir DIR        JointBERT data root (default: the shared test data's nlu/)\n"
          "  --encoder-dir DIR     encoder model (default: $PARLEY_ENCODER_DIR or $PARLEY_MODEL_DIR/encoder-minilm)\n"
          "  --featurizer NAME     encoder (default) | hash (the unit-test stand-in)\n"
@@ -26,7 +32,16 @@ void usage() {
          "  --neighbour-context   add neighbours' contextual vectors to the tagger\n"
          "  --no-sparse           no lexical string features\n"
          "  --limit-train N       train on the first N examples only\n"
-         "  --errors N            print the first N misparsed dev examples\n";
+         "  --errors N            print the first N misparsed evaluation examples\n"
+         "fine-tuning (the encoder trained jointly for intent and slots on the train split first):\n"
+         "  --finetune MODE       off (default) | full (every layer) | lora (top --ft-full-layers layers\n"
+         "                        in full, LoRA on the --ft-lora-layers below them)\n"
+         "  --ft-epochs N  --ft-lr X  --ft-head-lr X  --ft-batch N  --ft-warmup X  --ft-seed N\n"
+         "  --ft-full-layers N  --ft-lora-layers N  --ft-lora-rank N  --ft-word-embeddings\n"
+         "  --ft-sparse24         prune every trained linear to 2:4 and fine-tune with the masks fixed\n"
+         "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
+         "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
+         "exit status: 0 ok, 1 failure, 2 usage, 3 missing data/model\n";
 }
 
 double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -40,7 +55,19 @@ int main(int argc, char** argv) {
   bool fp32 = false;
   bool shared_pool = false;
   std::size_t limit_train = 0, show_errors = 0;
+  std::string split_name = "dev", finetune_mode = "off";
+  bool prune24 = false, serve_fp32 = false;
   TrainOptions options;
+  FinetuneOptions ft;
+  auto number = [](const std::string& flag, const std::string& v, double lo, double hi) {
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || end == nullptr || *end != '\0' || !(x >= lo && x <= hi)) {
+      std::cerr << flag << ": '" << v << "' is not a number in [" << lo << ", " << hi << "]\n";
+      std::exit(2);
+    }
+    return x;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -62,10 +89,40 @@ int main(int argc, char** argv) {
       fp32 = true;
     else if (a == "--shared-pool")
       shared_pool = true;
+    else if (a == "--split")
+      split_name = next();
+    else if (a == "--finetune")
+      finetune_mode = next();
+    else if (a == "--ft-epochs")
+      ft.joint.epochs = static_cast<int>(number(a, next(), 1, 1000));
+    else if (a == "--ft-lr")
+      ft.joint.lr = static_cast<float>(number(a, next(), 0, 1));
+    else if (a == "--ft-head-lr")
+      ft.joint.head_lr = static_cast<float>(number(a, next(), 0, 1));
+    else if (a == "--ft-batch")
+      ft.joint.batch_size = static_cast<std::int64_t>(number(a, next(), 1, 4096));
+    else if (a == "--ft-warmup")
+      ft.joint.warmup = static_cast<float>(number(a, next(), 0, 1));
+    else if (a == "--ft-seed")
+      ft.joint.seed = static_cast<std::uint32_t>(number(a, next(), 0, 4294967295.0));
+    else if (a == "--ft-full-layers")
+      ft.joint.encoder.full_layers = static_cast<int>(number(a, next(), -1, 1000));
+    else if (a == "--ft-lora-layers")
+      ft.joint.encoder.lora_layers = static_cast<int>(number(a, next(), 0, 1000));
+    else if (a == "--ft-lora-rank")
+      ft.joint.encoder.lora_rank = static_cast<int>(number(a, next(), 1, 1024));
+    else if (a == "--ft-word-embeddings")
+      ft.joint.encoder.train_word_embeddings = true;
+    else if (a == "--ft-sparse24")
+      ft.joint.encoder.sparse24 = true;
+    else if (a == "--prune24")
+      prune24 = true;
+    else if (a == "--serve-fp32")
+      serve_fp32 = true;
     else if (a == "--intent-epochs")
-      options.intent.epochs = std::stoi(next());
+      options.intent.epochs = static_cast<int>(number(a, next(), 0, 10000));
     else if (a == "--tagger-epochs")
-      options.tagger.epochs = std::stoi(next());
+      options.tagger.epochs = static_cast<int>(number(a, next(), 0, 10000));
     else if (a == "--neighbour-context")
       options.tagger.features.neighbour_context = true;
     else if (a == "--no-intent-context")
@@ -73,9 +130,9 @@ int main(int argc, char** argv) {
     else if (a == "--no-sparse")
       options.tagger.features.sparse = options.intent.sparse = false;
     else if (a == "--limit-train")
-      limit_train = static_cast<std::size_t>(std::stoul(next()));
+      limit_train = static_cast<std::size_t>(number(a, next(), 1, 1e9));
     else if (a == "--errors")
-      show_errors = static_cast<std::size_t>(std::stoul(next()));
+      show_errors = static_cast<std::size_t>(number(a, next(), 0, 1e9));
     else if (a == "--help" || a == "-h") {
       usage();
       return 0;
@@ -89,13 +146,28 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  if (finetune_mode != "off" && finetune_mode != "full" && finetune_mode != "lora") {
+    std::cerr << "--finetune: '" << finetune_mode << "' is not off, full or lora\n";
+    return 2;
+  }
+  if (split_name.empty() || split_name.find('/') != std::string::npos || split_name == "..") {
+    std::cerr << "--split: '" << split_name << "' is not a split directory name\n";
+    return 2;
+  }
+  if (finetune_mode == "full") {
+    ft.joint.encoder.full_layers = -1;
+    ft.joint.encoder.lora_layers = 0;
+  } else if (finetune_mode == "lora") {
+    if (ft.joint.encoder.full_layers < 0) ft.joint.encoder.full_layers = 2;
+    if (ft.joint.encoder.lora_layers == 0) ft.joint.encoder.lora_layers = 4;
+  }
   if (data_dir.empty()) data_dir = std::string(PARLEY_TESTDATA) + "/nlu";
   if (encoder_dir.empty()) {
     const char* env = std::getenv("PARLEY_ENCODER_DIR");
     encoder_dir = env != nullptr && *env != '\0' ? env : parley::default_encoder_dir();
   }
   auto train = eval::read_split(data_dir + "/" + dataset + "/train");
-  auto dev = eval::read_split(data_dir + "/" + dataset + "/dev");
+  auto dev = eval::read_split(data_dir + "/" + dataset + "/" + split_name);
   if (!train.ok() || !dev.ok()) {
     std::cerr << "parley-nlu-eval: " << (!train.ok() ? train.status() : dev.status()).to_string() << "\n";
     return 3;
@@ -106,7 +178,7 @@ int main(int argc, char** argv) {
   auto t_load = Clock::now();
   if (featurizer_name == "hash") {
     featurizer = std::make_unique<HashFeaturizer>(64);
-  } else {
+  } else if (finetune_mode == "off" && !prune24) {
     auto f = EncoderFeaturizer::open(encoder_dir, fp32, !shared_pool);
     if (!f.ok()) {
       std::cerr << "parley-nlu-eval: " << f.status().to_string() << "\n";
@@ -118,6 +190,59 @@ int main(int argc, char** argv) {
 
   v1::TrainRequest request = eval::to_train_request(*train, dataset);
   request.set_out_of_scope_threshold(0.0f);
+  FinetuneReport ft_report;
+  double finetune_s = 0.0;
+  if (featurizer == nullptr) {
+    // Fine-tuned (or pruned) encoder: start from the FP32 weights, serve in the INT8 preset.
+    if (auto st = encoder::check_model_dir(encoder_dir, "or pass --encoder-dir"); !st.is_ok()) {
+      std::cerr << "parley-nlu-eval: " << st.to_string() << "\n";
+      return 3;
+    }
+    encoder::EncoderOptions eo;
+    eo.load.precision = encoder::Precision::kFp32;
+    auto base = encoder::Encoder::open(encoder_dir, eo);
+    if (!base.ok()) {
+      std::cerr << "parley-nlu-eval: " << base.status().to_string() << "\n";
+      return 3;
+    }
+    load_s = secs(Clock::now() - t_load);
+    if (serve_fp32 || fp32) ft.serve.precision = encoder::Precision::kFp32;
+    auto t_ft = Clock::now();
+    std::shared_ptr<const encoder::Encoder> tuned;
+    if (finetune_mode == "off") {  // --prune24: the pruned encoder, no training
+      encoder::EncoderWeights w = (*base)->model().weights();
+      for (encoder::LayerWeights& l : w.layers) {
+        for (encoder::Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
+          auto mask = encoder::train::mask_2to4(lin->w.data(), lin->out, lin->in);
+          for (std::size_t i = 0; i < mask.size(); ++i) lin->w[i] = mask[i] ? lin->w[i] : 0.0f;
+        }
+      }
+      auto m = encoder::EncoderModel::from_host_weights(std::move(w), (*base)->model().config(),
+                                                        (*base)->model().sentence(), ft.serve);
+      if (!m.ok()) {
+        std::cerr << "parley-nlu-eval: " << m.status().to_string() << "\n";
+        return 1;
+      }
+      tuned = encoder::Encoder::create(std::move(*m), (*base)->shared_tokenizer(), (*base)->options());
+    } else {
+      std::int64_t last = -1;
+      ft.joint.progress = [&](const encoder::train::JointProgress& p) {
+        if (p.step == p.steps || p.step / 50 != last) {
+          last = p.step / 50;
+          std::fprintf(stderr, "  fine-tuning epoch %d/%d step %lld/%lld loss %.4f %.0f s\n", p.epoch, p.epochs,
+                       static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.seconds);
+        }
+      };
+      auto t = finetune_encoder(request, **base, ft, &ft_report);
+      if (!t.ok()) {
+        std::cerr << "parley-nlu-eval: fine-tuning failed: " << t.status().to_string() << "\n";
+        return 1;
+      }
+      tuned = std::move(*t);
+    }
+    finetune_s = secs(Clock::now() - t_ft);
+    featurizer = std::make_unique<EncoderFeaturizer>(std::move(tuned), 128, !shared_pool);
+  }
   TrainReport report;
   auto t0 = Clock::now();
   auto model = BotModel::train(request, *featurizer, options, &report);
@@ -175,9 +300,23 @@ int main(int argc, char** argv) {
     }
   }
   double dev_s = secs(Clock::now() - t1);
-  const double n = static_cast<double>(dev->examples.size());
-  std::printf("dataset            %s (train %zu examples, %zu skipped; dev %zu)\n", dataset.c_str(),
-              train->examples.size(), train->skipped, dev->examples.size());
+  // A malformed evaluation line (invalid UTF-8, tag count != word count, empty) is an error of
+  // the evaluation, never silently dropped: it counts as a wrong intent and a wrong sentence.
+  const std::size_t malformed = dev->skipped;
+  const double n = static_cast<double>(dev->examples.size() + malformed);
+  std::printf("dataset            %s (train %zu examples, %zu skipped; %s %zu)\n", dataset.c_str(),
+              train->examples.size(), train->skipped, split_name.c_str(), dev->examples.size() + malformed);
+  std::printf("malformed lines    %zu in %s (counted as errors)\n", malformed, split_name.c_str());
+  if (finetune_mode != "off") {
+    std::printf("fine-tuning        %s: %.1f s (%lld examples, %d epochs, %lld steps, %.0f tokens/s, %lld trainable values, "
+                "final loss %.4f, conversion %.1f s)\n",
+                finetune_mode.c_str(), finetune_s, static_cast<long long>(ft_report.examples), ft_report.epochs,
+                static_cast<long long>(ft_report.steps),
+                static_cast<double>(ft_report.tokens) / std::max(1e-9, ft_report.train_seconds),
+                static_cast<long long>(ft_report.trainable_values), ft_report.final_loss, ft_report.convert_seconds);
+  } else if (prune24) {
+    std::printf("encoder            pruned to 2:4 (every linear), not fine-tuned\n");
+  }
   std::printf("featurizer         %s (loaded in %.1f s)\n", featurizer->name().c_str(), load_s);
   std::printf(
       "training           %.1f s (featurize %.1f s, intent head %.1f s / %d epochs, slot tagger %.1f s / %d epochs)\n",
@@ -191,9 +330,11 @@ int main(int argc, char** argv) {
               100.0 * static_cast<double>(oos) / n, (*model)->similarity_floor());
   std::printf("dev parse          %.1f s (%.2f ms per text, batches of 64)\n", dev_s, 1e3 * dev_s / n);
   std::printf(
-      "{\"dataset\":\"%s\",\"intent_accuracy\":%.4f,\"slot_f1\":%.4f,\"sentence_accuracy\":%.4f,"
-      "\"train_seconds\":%.2f,\"dev_ms_per_text\":%.3f,\"out_of_scope_rate\":%.4f}\n",
-      dataset.c_str(), static_cast<double>(intent_ok) / n, score.f1(), static_cast<double>(sentence_ok) / n, train_s,
-      1e3 * dev_s / n, static_cast<double>(oos) / n);
+      "{\"dataset\":\"%s\",\"split\":\"%s\",\"intent_accuracy\":%.4f,\"slot_f1\":%.4f,\"sentence_accuracy\":%.4f,"
+      "\"train_seconds\":%.2f,\"finetune_seconds\":%.2f,\"dev_ms_per_text\":%.3f,\"out_of_scope_rate\":%.4f,"
+      "\"malformed_lines\":%zu}\n",
+      dataset.c_str(), split_name.c_str(), static_cast<double>(intent_ok) / n, score.f1(),
+      static_cast<double>(sentence_ok) / n, train_s, finetune_s, 1e3 * dev_s / n, static_cast<double>(oos) / n, malformed);
+  if (malformed > 0) std::fprintf(stderr, "parley-nlu-eval: %zu malformed evaluation lines counted as errors\n", malformed);
   return 0;
 }

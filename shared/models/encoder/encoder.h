@@ -60,6 +60,8 @@ class Encoder {
   const EncoderModel& model() const { return *model_; }
   std::shared_ptr<const EncoderModel> shared_model() const { return model_; }
   const text::WordPieceTokenizer& tokenizer() const { return *tokenizer_; }
+  std::shared_ptr<const text::WordPieceTokenizer> shared_tokenizer() const { return tokenizer_; }
+  const EncoderOptions& options() const { return options_; }
 
   Encoder(std::shared_ptr<const EncoderModel> model, std::shared_ptr<const text::WordPieceTokenizer> tokenizer,
           EncoderOptions options);

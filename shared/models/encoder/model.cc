@@ -187,6 +187,42 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_weights(const saf
     PARLEY_ASSIGN_OR_RETURN(lw.ffn_norm, ld.norm(n(names.ffn_norm), h));
     w.layers.push_back(std::move(lw));
   }
+  return finish(std::move(m), options);
+}
+
+Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_host_weights(EncoderWeights weights,
+                                                                            const EncoderConfig& config,
+                                                                            const SentenceConfig& sentence,
+                                                                            const LoadOptions& options) {
+  PARLEY_RETURN_IF_ERROR(config.validate());
+  const std::int64_t h = config.hidden;
+  auto sized = [](const std::vector<float>& v, std::int64_t n) { return static_cast<std::int64_t>(v.size()) == n; };
+  if (!sized(weights.word, config.vocab_size * h) || !sized(weights.position, config.max_positions * h) ||
+      (config.type_vocab > 0 && !sized(weights.token_type, config.type_vocab * h)) ||
+      !sized(weights.embed_norm.gamma, h) || !sized(weights.embed_norm.beta, h) ||
+      weights.layers.size() != static_cast<std::size_t>(config.layers)) {
+    return invalid_argument("encoder weights do not match the config (embeddings or layer count)");
+  }
+  for (const LayerWeights& l : weights.layers) {
+    for (const Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
+      if (lin->int8 || lin->bf16 || !sized(lin->w, lin->out * lin->in) || !sized(lin->bias, lin->out)) {
+        return invalid_argument("encoder weights: every linear must be FP32 [out, in] with a bias");
+      }
+    }
+  }
+  std::shared_ptr<EncoderModel> m(new EncoderModel());
+  m->config_ = config;
+  m->sentence_ = sentence;
+  m->precision_ = options.precision;
+  m->weights_ = std::move(weights);
+  return finish(std::move(m), options);
+}
+
+Result<std::shared_ptr<const EncoderModel>> EncoderModel::finish(std::shared_ptr<EncoderModel> m,
+                                                                 const LoadOptions& options) {
+  const EncoderConfig& config = m->config_;
+  const SentenceConfig& sentence = m->sentence_;
+  const std::int64_t h = config.hidden;
   const std::int64_t limit = config.max_positions - config.position_offset;
   std::int64_t want = options.max_length > 0 ? options.max_length : sentence.max_seq_length;
   if (want <= 0) want = limit;

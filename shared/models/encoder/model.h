@@ -171,6 +171,13 @@ class EncoderModel {
                                                                   const SentenceConfig& sentence,
                                                                   const LoadOptions& options = {});
 
+  /// From FP32 host weights (a fine-tuned encoder: encoder::train::TrainableEncoder::export_weights),
+  /// converted and placed as `options` say, exactly like load(). InvalidArgument when the arrays do
+  /// not match `config`.
+  static Result<std::shared_ptr<const EncoderModel>> from_host_weights(EncoderWeights weights, const EncoderConfig& config,
+                                                                       const SentenceConfig& sentence,
+                                                                       const LoadOptions& options = {});
+
   const EncoderConfig& config() const { return config_; }
   const SentenceConfig& sentence() const { return sentence_; }
   Precision precision() const { return precision_; }
@@ -186,6 +193,8 @@ class EncoderModel {
 
  private:
   EncoderModel() = default;
+  // The common tail of every constructor: length limit, calibration / int8 / bf16, placement.
+  static Result<std::shared_ptr<const EncoderModel>> finish(std::shared_ptr<EncoderModel> m, const LoadOptions& options);
   // Calibrates (SmoothQuant, on the CPU) and quantizes the linears selected by
   // options.int8_linears (int8_linears_without_bf16 when the target has no bf16_linear).
   Status to_int8(const LoadOptions& options, bool target_bf16);

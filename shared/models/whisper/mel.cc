@@ -77,17 +77,17 @@ LogMel::LogMel(int n_mels) : n_mels_(n_mels), filters_(mel_filters(n_mels)), han
   }
 }
 
-Result<std::vector<float>> LogMel::compute(std::span<const float> audio, std::int64_t max_samples) const {
+Result<std::vector<float>> LogMel::compute(std::span<const float> audio, std::int64_t max_samples, int tail_zeros) const {
   if (audio.empty()) return invalid_argument("log-mel: no audio");
   if (static_cast<std::int64_t>(audio.size()) > max_samples) {
     return invalid_argument("log-mel: " + std::to_string(audio.size()) + " samples, more than the limit of " +
                             std::to_string(max_samples));
   }
-  // 160 zeros appended, then reflect padding of n_fft/2 on both sides (numpy "reflect": the
-  // edge sample is not repeated).
-  const std::int64_t n = static_cast<std::int64_t>(audio.size()) + kHop;
+  // tail_zeros (160) zeros appended, then reflect padding of n_fft/2 on both sides (numpy
+  // "reflect": the edge sample is not repeated).
+  const std::int64_t n = static_cast<std::int64_t>(audio.size()) + std::max(0, tail_zeros);
   const std::int64_t half = kNfft / 2;
-  auto sample = [&](std::int64_t i) -> float {  // index into the 160-padded signal
+  auto sample = [&](std::int64_t i) -> float {  // index into the zero-padded signal
     return i < static_cast<std::int64_t>(audio.size()) ? audio[static_cast<std::size_t>(i)] : 0.0f;
   };
   auto padded = [&](std::int64_t j) -> float {  // index into the reflect-padded signal

@@ -31,8 +31,11 @@ class LogMel {
  public:
   explicit LogMel(int n_mels = 80);
   int n_mels() const { return n_mels_; }
-  /// InvalidArgument for empty audio or more than `max_samples` (bounded work).
-  Result<std::vector<float>> compute(std::span<const float> audio, std::int64_t max_samples = 30 * 60 * kSampleRate) const;
+  /// InvalidArgument for empty audio or more than `max_samples` (bounded work). `tail_zeros`:
+  /// zeros appended before the reflect padding (faster-whisper: 160; Hugging Face's
+  /// WhisperFeatureExtractor, which smart-turn follows: 0, giving samples / 160 frames).
+  Result<std::vector<float>> compute(std::span<const float> audio, std::int64_t max_samples = 30 * 60 * kSampleRate,
+                                     int tail_zeros = kHop) const;
   /// The encoder input for audio of at most 30 s: the first min(3000, samples / 160) frames of
   /// compute(audio) (faster-whisper's "content frames"), zero-padded to [n_mels, 3000].
   /// InvalidArgument when the audio is longer than 30 s or empty.

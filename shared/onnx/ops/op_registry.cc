@@ -16,6 +16,8 @@ const std::vector<OpDef>& registry() {
     detail::register_nn_ops(v);
     detail::register_reduce_ops(v);
     detail::register_control_ops(v);
+    detail::register_quant_ops(v);
+    detail::register_norm_ops(v);
     // Semantics changed at these opsets (attributes became inputs, broadcasting, types).
     static const std::pair<std::string_view, int> kMinOpset[] = {
         {"Slice", 10}, {"Pad", 11}, {"Clip", 11}, {"Softmax", 13}, {"Range", 11}, {"NonZero", 9}, {"ScatterND", 11},
@@ -24,7 +26,8 @@ const std::vector<OpDef>& registry() {
         // numpy broadcasting replaced the `broadcast` attribute at 7
         {"Add", 7}, {"Sub", 7}, {"Mul", 7}, {"Div", 7}, {"Pow", 7}, {"And", 7}, {"Or", 7}, {"Xor", 7}, {"Equal", 7},
         {"Less", 7}, {"Greater", 7}, {"Gemm", 7}, {"Cast", 6}, {"Reshape", 5}, {"Concat", 4}, {"Tile", 6}, {"Split", 2},
-        {"Shape", 1}, {"If", 11}, {"LSTM", 7}, {"Size", 1}, {"Squeeze", 1}, {"Unsqueeze", 1}};
+        {"Shape", 1}, {"If", 11}, {"LSTM", 7}, {"Size", 1}, {"Squeeze", 1}, {"Unsqueeze", 1},
+        {"QuantizeLinear", 10}, {"DequantizeLinear", 10}, {"LayerNormalization", 17}};
     for (OpDef& d : v) {
       for (const auto& [name, min] : kMinOpset) {
         if (d.type == name) d.min_opset = min;

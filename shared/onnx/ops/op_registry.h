@@ -70,6 +70,13 @@ void register_movement_ops(std::vector<OpDef>& ops);
 void register_nn_ops(std::vector<OpDef>& ops);
 void register_reduce_ops(std::vector<OpDef>& ops);
 void register_control_ops(std::vector<OpDef>& ops);
+void register_quant_ops(std::vector<OpDef>& ops);
+void register_norm_ops(std::vector<OpDef>& ops);
+
+/// The loader's fusion of a QuantizeLinear with the one DequantizeLinear that reads it (same
+/// scale and zero point): float -> float in one pass. Not in the registry (no model names it).
+inline constexpr std::string_view kQuantizeDequantize = "QuantizeLinear+DequantizeLinear";
+const OpDef& quantize_dequantize_op();
 }  // namespace detail
 
 }  // namespace parley::onnx

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "shared/onnx/fusion.h"
 #include "shared/onnx/ops/op_util.h"
 
 namespace parley::onnx::ops {
@@ -227,7 +228,9 @@ Status run_conv(const Node& node, std::span<const Tensor> in, std::span<Tensor> 
   a.w = w.raw();
   a.bias = in.size() > 2 && in[2].defined() ? in[2].data<float>() : nullptr;
   a.y = out[0].raw();
-  return ctx.backend().conv1d(a, ctx.exec());
+  const bool add_after = prepare_fused_conv(node, in, out[0], a);  // fusion.h: input transform, residual
+  PARLEY_RETURN_IF_ERROR(ctx.backend().conv1d(a, ctx.exec()));
+  return add_after ? add_fused_residual(in, out[0], ctx) : Status::ok();
 }
 
 Status run_conv_transpose(const Node& node, std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
@@ -282,10 +285,13 @@ Status run_conv_transpose(const Node& node, std::span<const Tensor> in, std::spa
   PARLEY_ASSIGN_OR_RETURN(out[0], ctx.alloc(DataType::kFloat, Dims{a.batch, a.out_channels, lout}));
   a.x = x.raw();
   a.w = w.raw();
-  if (lk == lout && a.padding == pb) {
+  const bool direct = lk == lout && a.padding == pb;
+  const bool add_after = prepare_fused_conv(node, in, out[0], a, direct);  // fusion.h: input transform, residual
+  if (direct) {
     a.bias = bias;
     a.y = out[0].raw();
-    return ctx.backend().conv1d(a, ctx.exec());
+    PARLEY_RETURN_IF_ERROR(ctx.backend().conv1d(a, ctx.exec()));
+    return add_after ? add_fused_residual(in, out[0], ctx) : Status::ok();
   }
   // Asymmetric pads or a longer output: run into a scratch, then crop/extend.
   PARLEY_ASSIGN_OR_RETURN(Tensor tmp, ctx.alloc(DataType::kFloat, Dims{a.batch, a.out_channels, std::max<std::int64_t>(lk, 0)}));
@@ -322,7 +328,7 @@ Status run_conv_transpose(const Node& node, std::span<const Tensor> in, std::spa
     e.y = y.raw();
     PARLEY_RETURN_IF_ERROR(ctx.backend().elementwise(e, ctx.exec()));
   }
-  return Status::ok();
+  return add_after ? add_fused_residual(in, out[0], ctx) : Status::ok();
 }
 
 // ---- Softmax (opset >= 13: one axis, default -1)

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "services/asr/recognize_session.h"
+#include "shared/models/smart_turn/smart_turn.h"
 #include "shared/audio/pcm.h"
 #include "shared/audio/wav.h"
 #include "shared/common/json_document.h"
@@ -65,15 +66,16 @@ struct StreamRun {
   std::vector<double> final_latency;  // wall seconds of the call that produced END_OF_SPEECH + final
 };
 
-StreamRun run_streams(asr::AsrEngine& engine, const std::vector<float>& audio, int n, bool partials) {
+StreamRun run_streams(asr::AsrEngine& engine, const asr::TurnEndClassifier* turn_end, const std::vector<float>& audio, int n,
+                      bool partials) {
   StreamRun run;
   std::mutex mu;
   std::vector<std::thread> threads;
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&] {
-      asr::PunctuationTurnEnd punct;
-      asr::RecognizeSession s(engine, {}, nullptr, &punct);
+      asr::BlockingWindowRunner runner(engine);
+      asr::RecognizeSession s(*engine.vad(), runner, {}, nullptr, turn_end);
       v1::RecognitionConfig c;
       c.mutable_format()->set_encoding(v1::AudioFormat::PCM16);
       c.mutable_format()->set_sample_rate_hz(16000);
@@ -143,6 +145,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "asr_bench: %s\n", engine.status().to_string().c_str());
     return 1;
   }
+  // The service's default endpointing: smart-turn at pauses.
+  auto st = smart_turn::SmartTurn::load(asr_testing::smart_turn_path());
+  if (!st.ok()) {
+    std::fprintf(stderr, "asr_bench: %s (tools/models/fetch --for tests)\n", st.status().to_string().c_str());
+    return 1;
+  }
+  auto turn_end = std::make_unique<asr::SmartTurnEnd>(*st);
   std::vector<std::vector<float>> clips;
   double audio_s = 0;
   for (const auto& c : asr_testing::speech_clips()) {
@@ -221,8 +230,8 @@ int main(int argc, char** argv) {
   std::vector<double> lat;
   double best_ours = 0, best_fw = 0;
   for (int n : stream_counts) {
-    StreamRun finals = run_streams(**engine, jfk, n, false);
-    StreamRun partial = run_streams(**engine, jfk, n, true);
+    StreamRun finals = run_streams(**engine, turn_end.get(), jfk, n, false);
+    StreamRun partial = run_streams(**engine, turn_end.get(), jfk, n, true);
     lat.insert(lat.end(), finals.final_latency.begin(), finals.final_latency.end());
     lat.insert(lat.end(), partial.final_latency.begin(), partial.final_latency.end());
     auto fw = asr_testing::run_reference(py, "streams '" + dir + "' 2 " + std::to_string(n) + " '" + kSpeech + "/jfk.wav'");

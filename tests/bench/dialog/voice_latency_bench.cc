@@ -4,15 +4,19 @@
 // (endpoint, dialog to the first reply text, TTS to its first audio, playout), and which
 // concurrency still holds real time. By default against a parley-dialog it starts with fake
 // NLU/QA/LM and fake ASR/TTS on the real transport (the orchestrator's own share of the latency);
-// with --url against a running platform with the real services (tools/run).
+// with --real against the real platform it starts itself (parley-asr, -nlu, -qa, -lm, -tts and
+// parley-dialog from this build tree, tests/support/platform.h); with --url against a running
+// platform with the real services (tools/run).
 // Depends on services/dialog (the voice client, the fakes), shared/audio, tests/support.
 //
 //   voice_latency_bench [--sessions 1,4,8] [--clips N] [--barge-ins 5] [--url http://127.0.0.1:8080 [--key K]]
+//                       [--real [--flag asr:--asr.max_silence_ms=600 ...]]
 //                       [--bot demo] [--fake-text "what time is breakfast"] [--service-delay-ms 0]
 // Then barge-ins: a typed question (--barge-question), and 600 ms into the spoken reply a clip
 // spoken over the bot.
-// Exits non-zero when a voice turn fails (no transcript, no audio, an error event) or, with --url,
-// when the platform has no real ASR or TTS behind it (a fallback would make the figures lie).
+// Exits non-zero when a voice turn fails (no transcript, no audio, an error event) or, with --url
+// or --real, when the platform has no real ASR or TTS behind it (a fallback would make the figures
+// lie; --real also when a real service does not start).
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -36,6 +40,7 @@
 #include "shared/audio/wav.h"
 #include "shared/common/log.h"
 #include "tests/support/net.h"
+#include "tests/support/platform.h"
 #include "tests/support/process.h"
 
 #ifndef PARLEY_TESTDATA
@@ -62,7 +67,14 @@ struct Sample {
   std::string why;         // when not ok
   double latency_ms = 0;   // client: end of the clip's speech -> the reply's first audio
   std::map<std::string, double> stages_ms;  // server: voice.* of bot_speech_started
+  std::string clip, transcript;  // the clip's name, its last final
+  int finals = 0;
 };
+
+double stage_of(const Sample& s, const std::string& name) {
+  auto it = s.stages_ms.find(name);
+  return it == s.stages_ms.end() ? 0.0 : it->second;
+}
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -129,7 +141,7 @@ Result<std::string> new_session(int port, const std::string& bot, const std::str
 /// from the end of the clip's speech (as streamed) to the first audio of the reply to the last
 /// final transcript.
 Sample run_one(const std::string& host, int port, const std::string& bot, const std::string& key, const Clip& clip,
-               bool require_speech) {
+               bool require_speech, bool trace) {
   Sample s;
   auto session = new_session(port, bot, key);
   if (!session.ok()) {
@@ -157,21 +169,23 @@ Sample run_one(const std::string& host, int port, const std::string& bot, const 
             " tts=" + std::to_string(ready->event.tts()) + ")";
     return s;
   }
-  // The sender streams the clip, then 1.5 s of quiet (the recognizer endpoints on its own).
+  // The sender streams the clip, then quiet (the recognizer endpoints on its own) until the reader
+  // is done: a live microphone never stops sending, and a recognizer that hears nothing for
+  // asr.idle_timeout ends its stream.
   std::atomic<std::int64_t> clip_end_ns{0};
-  std::atomic<bool> send_failed{false};
+  std::atomic<bool> send_failed{false}, reader_done{false};
   std::thread sender([&] {
-    const std::string quiet(16000 * 3, '\0');  // 1.5 s
-    const std::string audio = clip.pcm + quiet;
     const std::size_t frame = 640;
+    const std::string quiet(frame, '\0');
+    const auto speech_end_byte = static_cast<std::size_t>(clip.speech_end_seconds * 16000) * 2;
     const auto start = Clock::now();
-    for (std::size_t off = 0, i = 0; off < audio.size(); off += frame, ++i) {
-      if (!client.send_audio(std::string_view(audio).substr(off, frame)).is_ok()) {
+    for (std::size_t off = 0, i = 0; !reader_done; off += frame, ++i) {
+      const std::string_view f = off < clip.pcm.size() ? std::string_view(clip.pcm).substr(off, frame) : std::string_view(quiet);
+      if (!client.send_audio(f).is_ok()) {
         send_failed = true;
         return;
       }
       // Frame i goes out at start + i * 20 ms: the speech ended when its last frame went out.
-      const auto speech_end_byte = static_cast<std::size_t>(clip.speech_end_seconds * 16000) * 2;
       if (off + frame >= speech_end_byte && clip_end_ns.load() == 0) {
         clip_end_ns = Clock::now().time_since_epoch().count();
       }
@@ -184,10 +198,8 @@ Sample run_one(const std::string& host, int port, const std::string& bot, const 
   std::map<int, std::pair<Clock::time_point, v1::VoiceEvent>> started;  // reply -> bot_speech_started
   std::string error;
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int>(clip.seconds * 1000) + 20000);
-  bool sender_done = false;
   while (Clock::now() < deadline) {
     auto m = client.next(100ms);
-    if (!sender_done && clip_end_ns.load() > 0 && !sender.joinable()) sender_done = true;
     if (!m) {
       if (!client.timed_out()) break;  // closed
       // Done once the quiet was streamed and the last final's reply has started speaking.
@@ -197,12 +209,20 @@ Sample run_one(const std::string& host, int port, const std::string& bot, const 
       }
       continue;
     }
+    if (trace) {
+      const double t = clip_end_ns.load() == 0 ? 0.0 : static_cast<double>(m->at.time_since_epoch().count() - clip_end_ns.load()) / 1e6;
+      if (!m->audio) std::fprintf(stderr, "    [%s %+7.0f ms] %s\n", clip.name.c_str(), t, m->data.substr(0, 300).c_str());
+    }
     if (m->audio) continue;
     const auto& e = m->event;
-    if (e.type() == "final" && !e.ignored() && !e.text().empty()) ++finals;
+    if (e.type() == "final" && !e.ignored() && !e.text().empty()) {
+      ++finals;
+      s.transcript = e.text();
+    }
     if (e.type() == "bot_speech_started") started[e.reply()] = {m->at, e};
     if (e.type() == "error") error = e.source() + ": " + e.error().message();
   }
+  reader_done = true;
   sender.join();
   (void)client.send_interrupt();
   (void)client.send_end();
@@ -221,6 +241,7 @@ Sample run_one(const std::string& host, int port, const std::string& bot, const 
     s.latency_ms = static_cast<double>(at.time_since_epoch().count() - clip_end_ns.load()) / 1e6;
     for (const auto& t : e.timings()) s.stages_ms[t.stage()] = static_cast<double>(t.duration_us()) / 1000.0;
     s.ok = true;
+    s.finals = finals;
   }
   return s;
 }
@@ -349,6 +370,9 @@ int main(int argc, char** argv) {
   std::string url, key, bot = "demo", fake_text = "what time is breakfast";
   int service_delay_ms = 0;
   int barge_ins = 5;
+  bool start_real = false, verbose = false, trace = false;
+  std::string only_clip;
+  std::map<std::string, std::vector<std::string>> flags;  // --real: extra flags per process
   std::string barge_question = "what time is breakfast";  // a typed question with a long spoken answer
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
@@ -362,6 +386,19 @@ int main(int argc, char** argv) {
     else if (k == "--service-delay-ms") service_delay_ms = std::atoi(next().c_str());
     else if (k == "--barge-ins") barge_ins = std::atoi(next().c_str());
     else if (k == "--barge-question") barge_question = next();
+    else if (k == "--real") start_real = true;
+    else if (k == "--verbose") verbose = true;
+    else if (k == "--trace") trace = verbose = true;
+    else if (k == "--clip") only_clip = next();
+    else if (k == "--flag") {
+      const std::string f = next();
+      const auto colon = f.find(':');
+      if (colon == std::string::npos) {
+        std::fprintf(stderr, "--flag takes PROCESS:--key=value (PROCESS: asr nlu qa lm tts dialog)\n");
+        return 2;
+      }
+      flags[f.substr(0, colon)].push_back(f.substr(colon + 1));
+    }
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 2;
@@ -379,8 +416,22 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<dialog::testing::FakeServiceServer>> fakes;
   std::unique_ptr<dialog::testing::FakeSpeechServer> speech;
   std::unique_ptr<testing::ChildProcess> dialog_process;
-  const bool real = !url.empty();
-  if (real) {
+  std::unique_ptr<testing::Platform> platform;
+  const bool real = !url.empty() || start_real;
+  if (start_real) {
+    testing::PlatformOptions po;
+    po.extra_args = flags;
+    const auto t0 = Clock::now();
+    platform = testing::Platform::start(po);
+    if (!platform->missing().empty() || !platform->ready()) {
+      std::fprintf(stderr, "the real platform did not start:\n%s\n%s\n", platform->missing().c_str(), platform->logs().c_str());
+      return 1;
+    }
+    port = platform->api_port();
+    url = "http://127.0.0.1:" + std::to_string(port);
+    std::printf("started the real platform in %.1f s (logs in %s)\n",
+                std::chrono::duration<double>(Clock::now() - t0).count(), platform->dir().c_str());
+  } else if (real) {
     std::string hp = url.substr(url.find("//") == std::string::npos ? 0 : url.find("//") + 2);
     if (auto slash = hp.find('/'); slash != std::string::npos) hp.resize(slash);
     host = hp.substr(0, hp.rfind(':'));
@@ -442,7 +493,9 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, t] {
         for (std::size_t k = 0; k < clips.size(); ++k) {
           const Clip& clip = clips[(k + static_cast<std::size_t>(t)) % clips.size()];
-          Sample s = run_one(host, port, bot, key, clip, real);
+          if (!only_clip.empty() && clip.name.find(only_clip) == std::string::npos) continue;
+          Sample s = run_one(host, port, bot, key, clip, real, trace);
+          s.clip = clip.name;
           if (!s.ok) s.why = clip.name + ": " + s.why;
           std::lock_guard lock(mu);
           samples.push_back(std::move(s));
@@ -460,6 +513,11 @@ int main(int argc, char** argv) {
         continue;
       }
       lat.push_back(s.latency_ms);
+      if (verbose) {
+        std::fprintf(stderr, "  %-28.28s %6.0f ms  endpoint %4.0f dialog %4.0f tts %4.0f  finals %d  \"%s\"\n", s.clip.c_str(), s.latency_ms,
+                     stage_of(s, "voice.endpoint"), stage_of(s, "voice.dialog_first_text"), stage_of(s, "voice.tts_first_audio"),
+                     s.finals, s.transcript.substr(0, 60).c_str());
+      }
       for (const auto& [k, v] : s.stages_ms) stage_sum[k] += v;
     }
     failed_any = failed_any || failed > 0;

@@ -201,3 +201,43 @@ TEST_F(DialogRedisTest, RedisDownAnswersUnavailableThenRecovers) {
 
 }  // namespace
 }  // namespace parley
+
+namespace parley {
+namespace {
+
+TEST_F(DialogRedisTest, UploadedBotsReachEveryReplicaAndSurviveARestart) {
+  // Issue 15: bots PUT over HTTP lived in one process's memory: other replicas never had them
+  // and a restart lost them. They are kept in the session store now.
+  Replica a = make_replica("bots-a"), b = make_replica("bots-b");
+  ASSERT_TRUE(a.start()) << a.process->log();
+  ASSERT_TRUE(b.start()) << b.process->log();
+  const std::string yaml =
+      "bot: {id: shared}\nintents: {greet: [hello, hi there], bye: [goodbye]}\nresponses: {hi: [Hi from the store!]}\n"
+      "rules: [{intent: greet, actions: [hi]}]\n";
+  auto put = testing::http_request("PUT", a.api_port, "/v1/bots/shared", yaml, 10s, {{"Content-Type", "application/yaml"}});
+  ASSERT_TRUE(put.ok());
+  ASSERT_EQ(put->status, 201) << put->body;
+  EXPECT_TRUE(parse<v1::Bot>(put->body).persisted());
+  // The other replica loads it at its next sync; a session there talks to it.
+  ASSERT_TRUE(testing::wait_until([&] { return call(b, "GET", "/v1/bots/shared")->status == 200; }, 10s))
+      << b.process->log();
+  auto created = call(b, "POST", "/v1/bots/shared/sessions");
+  ASSERT_TRUE(created.ok());
+  ASSERT_EQ(created->status, 201) << created->body;
+  const std::string id = parse<v1::Session>(created->body).id();
+  ASSERT_TRUE(testing::wait_until([&] { return texts(turn(b, id, "hello")) == "Hi from the store!"; }, 10s));
+  // A replica that restarts has it again.
+  a.sigkill();
+  ASSERT_TRUE(a.start()) << a.process->log();
+  auto again = call(a, "GET", "/v1/bots/shared");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->status, 200) << a.process->log();
+  // A delete on one replica reaches the other.
+  auto del = call(a, "DELETE", "/v1/bots/shared");
+  ASSERT_TRUE(del.ok());
+  EXPECT_EQ(del->status, 204) << del->body;
+  EXPECT_TRUE(testing::wait_until([&] { return call(b, "GET", "/v1/bots/shared")->status == 404; }, 10s));
+}
+
+}  // namespace
+}  // namespace parley

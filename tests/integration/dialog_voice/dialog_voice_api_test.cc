@@ -39,7 +39,8 @@ constexpr double kBook = 440, kBreakfast = 550, kMhm = 660, kJoke = 880, kNoise 
 
 struct Dialog {
   int api_port = 0, http_port = 0;
-  std::string voice_endpoint;
+  std::string voice_endpoint;      // voice.transport_bind: an extra endpoint
+  std::string transport_endpoint;  // transport.bind: Dialog/Voice is served there too
   std::unique_ptr<ChildProcess> process;
 };
 
@@ -77,10 +78,11 @@ class DialogVoiceTest : public ::testing::Test {
     d.api_port = testing::free_tcp_port();
     d.http_port = testing::free_tcp_port();
     d.voice_endpoint = "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
+    d.transport_endpoint = "tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port());
     std::vector<std::string> argv = {testing::built_binary("services/dialog/parley-dialog"),
                                      "--api.port=" + std::to_string(d.api_port),
                                      "--http.port=" + std::to_string(d.http_port),
-                                     "--transport.bind=tcp://127.0.0.1:" + std::to_string(testing::free_tcp_port()),
+                                     "--transport.bind=" + d.transport_endpoint,
                                      "--voice.transport_bind=" + d.voice_endpoint,
                                      "--dialog.nlu_targets=" + nlu_->endpoint(),
                                      "--dialog.qa_targets=" + qa_->endpoint(),
@@ -417,61 +419,67 @@ TEST_F(DialogVoiceTest, ApiKeysApplyToTheVoiceRoute) {
 }
 
 TEST_F(DialogVoiceTest, TheSameSessionOverTheTransport) {
-  const std::string id = new_session();
-  transport::ClientOptions co;
-  co.targets = {main_->voice_endpoint};
-  co.name = "dialog-voice";
-  auto client = transport::Client::create(co);
-  ASSERT_TRUE(client.ok());
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<v1::VoiceEvent> got;
-  std::optional<Status> ended;
-  v1::VoiceInput start;
-  start.mutable_start()->set_session_id(id);
-  transport::Envelope req;
-  req.set_method("parley.v1.Dialog/Voice");
-  req.mutable_payload()->PackFrom(start);
-  auto call = (*client)->call(req, {.timeout = 30s, .client_stream = true}, [&](Result<transport::Envelope> r) {
-    std::lock_guard lock(mu);
-    if (!r.ok()) {
-      ended = r.status();
-    } else {
-      v1::VoiceEvent e;
-      if (r->has_payload() && r->payload().UnpackTo(&e)) got.push_back(e);
-      if (r->end_of_stream()) ended = Status::ok();
+  // On the dialog's own endpoint (a stream call holds no worker) and on voice.transport_bind.
+  int calls = 0;
+  for (const std::string& endpoint : {main_->transport_endpoint, main_->voice_endpoint}) {
+    SCOPED_TRACE(endpoint);
+    ++calls;
+    const std::string id = new_session();
+    transport::ClientOptions co;
+    co.targets = {endpoint};
+    co.name = "dialog-voice";
+    auto client = transport::Client::create(co);
+    ASSERT_TRUE(client.ok());
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<v1::VoiceEvent> got;
+    std::optional<Status> ended;
+    v1::VoiceInput start;
+    start.mutable_start()->set_session_id(id);
+    transport::Envelope req;
+    req.set_method("parley.v1.Dialog/Voice");
+    req.mutable_payload()->PackFrom(start);
+    auto call = (*client)->call(req, {.timeout = 30s, .client_stream = true}, [&](Result<transport::Envelope> r) {
+      std::lock_guard lock(mu);
+      if (!r.ok()) {
+        ended = r.status();
+      } else {
+        v1::VoiceEvent e;
+        if (r->has_payload() && r->payload().UnpackTo(&e)) got.push_back(e);
+        if (r->end_of_stream()) ended = Status::ok();
+      }
+      cv.notify_all();
+    });
+    const std::string pcm = utterance(kBreakfast, 1000);
+    for (std::size_t off = 0; off < pcm.size(); off += 640) {
+      v1::VoiceInput in;
+      in.set_audio(pcm.substr(off, 640));
+      transport::Envelope e;
+      e.mutable_payload()->PackFrom(in);
+      ASSERT_TRUE(call.send(std::move(e)));
     }
-    cv.notify_all();
-  });
-  const std::string pcm = utterance(kBreakfast, 1000);
-  for (std::size_t off = 0; off < pcm.size(); off += 640) {
-    v1::VoiceInput in;
-    in.set_audio(pcm.substr(off, 640));
-    transport::Envelope e;
-    e.mutable_payload()->PackFrom(in);
-    ASSERT_TRUE(call.send(std::move(e)));
-  }
-  ASSERT_TRUE(call.close_send());  // end of input: the call ends once the reply is spoken
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return ended.has_value(); }));
-  EXPECT_TRUE(ended->is_ok()) << ended->to_string();
-  std::vector<std::string> types;
-  std::size_t audio = 0;
-  std::string reply;
-  for (const auto& e : got) {
-    if (e.type() == "audio") {
-      audio += e.audio().size();
-      continue;
+    ASSERT_TRUE(call.close_send());  // end of input: the call ends once the reply is spoken
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return ended.has_value(); }));
+    EXPECT_TRUE(ended->is_ok()) << ended->to_string();
+    std::vector<std::string> types;
+    std::size_t audio = 0;
+    std::string reply;
+    for (const auto& e : got) {
+      if (e.type() == "audio") {
+        audio += e.audio().size();
+        continue;
+      }
+      types.push_back(e.type());
+      if (e.type() == "turn") reply = e.turn().messages(0).text();
     }
-    types.push_back(e.type());
-    if (e.type() == "turn") reply = e.turn().messages(0).text();
+    EXPECT_EQ(types.front(), "ready");
+    EXPECT_NE(std::find(types.begin(), types.end(), "final"), types.end());
+    EXPECT_EQ(types.back(), "bot_speech_ended");
+    EXPECT_FALSE(reply.empty());
+    EXPECT_EQ(audio, speech_bytes(reply));
+    EXPECT_GE(metric(*main_, "parley_voice_sessions_total", "wire"), calls);
   }
-  EXPECT_EQ(types.front(), "ready");
-  EXPECT_NE(std::find(types.begin(), types.end(), "final"), types.end());
-  EXPECT_EQ(types.back(), "bot_speech_ended");
-  EXPECT_FALSE(reply.empty());
-  EXPECT_EQ(audio, speech_bytes(reply));
-  EXPECT_GE(metric(*main_, "parley_voice_sessions_total", "wire"), 1);
 }
 
 TEST_F(DialogVoiceTest, TalkCommandStreamsAWavAndWritesTheBotsSpeech) {

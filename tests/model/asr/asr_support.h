@@ -50,9 +50,9 @@ inline std::string source_dir() {
 #endif
 }
 
-/// Runs `python tools/reference/asr_reference.py <args>`; stdout (JSON lines) or the error.
-inline Result<std::string> run_reference(const std::string& python, const std::string& args) {
-  const std::string cmd = "'" + python + "' '" + source_dir() + "/tools/reference/asr_reference.py' " + args + " 2>&1";
+/// Runs `python tools/reference/<script> <args>`; stdout (JSON lines) or the error.
+inline Result<std::string> run_reference_script(const std::string& python, const std::string& script, const std::string& args) {
+  const std::string cmd = "'" + python + "' '" + source_dir() + "/tools/reference/" + script + "' " + args + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return unavailable("cannot start: " + cmd);
   std::string out;
@@ -63,6 +63,14 @@ inline Result<std::string> run_reference(const std::string& python, const std::s
   if (rc != 0) return internal_error("reference failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
   return out;
 }
+
+/// Runs `python tools/reference/asr_reference.py <args>`.
+inline Result<std::string> run_reference(const std::string& python, const std::string& args) {
+  return run_reference_script(python, "asr_reference.py", args);
+}
+
+/// The smart-turn model (<model root>/turn-smart-turn/smart-turn-v3.2-cpu.onnx).
+inline std::string smart_turn_path() { return model_root() + "/turn-smart-turn/smart-turn-v3.2-cpu.onnx"; }
 
 /// The shared speech clips (name without .wav) in a fixed order.
 inline std::vector<std::string> speech_clips() {

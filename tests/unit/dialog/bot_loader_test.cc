@@ -193,6 +193,86 @@ TEST(BotLoader, KnowledgeBaseFilesAreRelativeAndMustExist) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(BotLimits, AliasAmplificationIsRefusedBeforeATreeIsBuilt) {
+  // Issue 15: 304 KB with 100,000 aliases of a 4 KB scalar grew the dialog to 1.2 GB.
+  std::string yaml = "bot: {id: boom}\nbig: &x " + std::string(4096, 'a') + "\nintents:\n  a:\n";
+  for (int i = 0; i < 100000; ++i) yaml += "    - *x\n";
+  yaml += "  b: [bye]\n";
+  LoadResult r = parse(yaml);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.over_limit);
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("aliases"), std::string::npos) << r.status().to_string();
+  // Fewer aliases of a bigger anchor: the expanded size is what counts (limits.h).
+  BotLimits limits;
+  limits.max_expanded_bytes = 1 << 20;
+  std::string nested = "bot: {id: boom}\na: &a [" + std::string(1000, 'x') + "," + std::string(1000, 'x') + "]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'p'; ++c, ++prev) {
+    nested += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + "]\n";  // doubles each level
+  }
+  nested += "intents: {a: [hi], b: [bye]}\n";
+  r = parse_bot(nested, "bot.yaml", "", limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status().message().find("expands to more than"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("bot.yaml:"), std::string::npos) << "names where: " << r.status().to_string();
+}
+
+TEST(BotLimits, CountsBytesAndDepthAreCapped) {
+  BotLimits limits;
+  limits.max_examples = 5;
+  std::string yaml = "bot: {id: many}\nintents:\n  a:\n";
+  for (int i = 0; i < 6; ++i) yaml += "    - example number " + std::to_string(i) + "\n";
+  yaml += "  b: [bye]\n";
+  LoadResult r = parse_bot(yaml, "bot.yaml", "", limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status().message().find("more than 5 examples (limit dialog.bot_max_examples)"), std::string::npos)
+      << r.status().to_string();
+  EXPECT_NE(r.status().message().find("bot.yaml:9:"), std::string::npos) << r.status().to_string();
+  limits = {};
+  limits.max_slots = 1;
+  r = parse_bot(kMinimal, "bot.yaml", "", limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("more than 1 slots"), std::string::npos) << r.status().to_string();
+  limits = {};
+  limits.max_bytes = 100;
+  r = parse_bot(kMinimal, "bot.yaml", "", limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("the limit is 100"), std::string::npos) << r.status().to_string();
+  std::string deep = "bot: {id: deep}\nx: " + std::string(100, '[') + std::string(100, ']') + "\n";
+  r = parse(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nesting deeper than 64"), std::string::npos) << r.status().to_string();
+  // The demo bot is far inside every default limit.
+  EXPECT_TRUE(load_bot_file(demo_path()).ok());
+}
+
+TEST(BotLimits, LmMaxTokensStaysWithinWhatTheLmAccepts) {
+  // Issue 15: the loader took 2048 while the LM refuses more than 1024: every fallback failed.
+  LoadResult r = parse(std::string(kMinimal) + "lm_fallback: {max_tokens: 2048}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("max_tokens must be between 1 and 1024"), std::string::npos)
+      << r.status().to_string();
+  EXPECT_TRUE(parse(std::string(kMinimal) + "lm_fallback: {max_tokens: 1024}\n").ok());
+  BotLimits limits;
+  limits.max_lm_tokens = 256;
+  EXPECT_FALSE(parse_bot(std::string(kMinimal) + "lm_fallback: {max_tokens: 512}\n", "bot.yaml", "", limits).ok());
+}
+
+TEST(BotLoader, SlotPatternsAreCompiledOnTheLinearTimeEngine) {
+  LoadResult r = parse(replace(kMinimal, "  party_size: {type: number, min: 1, max: 10}\n",
+                               "  party_size: {type: number, min: 1, max: 10}\n  code: {type: regex, pattern: '[A-Z]{2}\\d{4}'}\n"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(r.bot->find_slot("code")->regex.has_value());
+  EXPECT_TRUE(r.bot->find_slot("code")->regex->full_match("AB1234"));
+  r = parse(replace(kMinimal, "  party_size: {type: number, min: 1, max: 10}\n",
+                    "  party_size: {type: number, min: 1, max: 10}\n  code: {type: regex, pattern: '(a)\\1'}\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("backreferences are not supported"), std::string::npos) << r.status().to_string();
+}
+
 TEST(BotLoader, MissingFileIsNotFound) {
   LoadResult r = load_bot_file("/nonexistent/bot.yaml");
   ASSERT_FALSE(r.ok());

@@ -47,6 +47,36 @@ TEST(NormalizeSlot, NumbersCategoricalRanges) {
   EXPECT_FALSE(normalize_slot(room, nullptr, "penthouse").ok());
 }
 
+TEST(NormalizeSlot, BacktrackingBotPatternsAnswerAtOnce) {
+  // Issue 15: a slot pattern "(a+)+$" and a 27-character answer took 7 s per turn on std::regex
+  // (each more character doubles it): with 60 characters this test would never finish.
+  const char* yaml = R"(bot: {id: evil}
+slots:
+  code: {type: regex, pattern: '(a+)+$'}
+  word: {type: text}
+intents:
+  a: [hello]
+  b: [bye]
+forms:
+  f:
+    intents: [a]
+    slots: [{slot: word, prompt: ask, pattern: '(x+x+)+y'}]
+responses:
+  ask: ["what?"]
+)";
+  auto loaded = parse_bot(yaml, "evil.yaml", "");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const std::string hostile = std::string(60, 'a') + "!";
+  auto r = normalize_slot(*loaded.bot->find_slot("code"), nullptr, hostile);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not match"), std::string::npos);
+  EXPECT_LT(r.status().message().size(), 200u) << "errors quote a short excerpt of the input";
+  EXPECT_EQ(extract_from_text(*loaded.bot->find_slot("code"), hostile), std::nullopt);
+  const FormSlot& fs = loaded.bot->find_form("f")->slots[0];
+  EXPECT_FALSE(normalize_slot(*loaded.bot->find_slot("word"), &fs, std::string(200, 'x')).ok());
+  EXPECT_TRUE(normalize_slot(*loaded.bot->find_slot("code"), nullptr, std::string(60, 'a')).ok());
+}
+
 TEST(ExtractFromText, PerType) {
   auto bot = demo();
   EXPECT_EQ(extract_from_text(*bot->find_slot("party_size"), "we are 5"), "5");

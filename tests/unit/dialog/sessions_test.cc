@@ -8,6 +8,12 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <array>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
 #include "services/dialog/bot/loader.h"
 #include "services/dialog/engine/sessions.h"
 #include "services/dialog/testing/fake_services.h"
@@ -442,6 +448,133 @@ TEST_F(SessionsTest, SessionsExpireAfterTheTtlWithoutATurn) {
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().to_string();
   EXPECT_EQ(m->get(s->id()).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(m->active(), 0u) << "no actor is kept for an expired session";
+}
+
+}  // namespace
+}  // namespace parley::dialog
+
+namespace parley::dialog {
+namespace {
+
+TEST_F(SessionsTest, PolicyRunsOnThePolicyExecutorNotTheActorThreads) {
+  // Bot content (slot patterns) must never run on the threads that serve every session: the
+  // policy goes to its own executor and the decision comes back as a message.
+  actor::ManualExecutor policy_exec;
+  SessionDeps deps;
+  deps.find_bot = [this](const std::string& id) -> std::shared_ptr<const Bot> { return id == bot_->id ? bot_ : nullptr; };
+  deps.services = &services_;
+  deps.store = &store_;
+  deps.policy_executor = &policy_exec;
+  SessionManager m(system_, deps, {});
+  auto s = m.create("demo", {});
+  ASSERT_TRUE(s.ok());
+  std::optional<Result<v1::TurnResponse>> out;
+  m.turn(s->id(), "reserve a table for 4", {}, [&](Result<v1::TurnResponse> r) { out = std::move(r); });
+  executor_.run_all();
+  EXPECT_FALSE(out.has_value()) << "the turn must wait for the policy executor";
+  EXPECT_EQ(policy_exec.pending(), 1u);
+  policy_exec.run_all();
+  executor_.run_all();
+  ASSERT_TRUE(out.has_value());
+  ASSERT_TRUE(out->ok()) << out->status().to_string();
+  EXPECT_EQ(texts(**out), "What time would you like the table?");
+  bool has_policy_timing = false;
+  for (const auto& t : (*out)->timings()) has_policy_timing |= t.stage() == "policy";
+  EXPECT_TRUE(has_policy_timing);
+  // The state the policy changed (the form, the slot) was stored.
+  auto stored = m.get(s->id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->active_form(), "table_booking");
+  EXPECT_EQ(stored->slots().at("party_size"), "4");
+}
+
+/// Inverts mt19937_64's output tempering (each step is an xor-shift with a mask; undone by
+/// repeating it until the bits settle).
+std::uint64_t untemper(std::uint64_t y) {
+  auto undo_right = [](std::uint64_t v, int shift, std::uint64_t mask) {
+    std::uint64_t x = v;
+    for (int i = 0; i < 64 / shift + 1; ++i) x = v ^ ((x >> shift) & mask);
+    return x;
+  };
+  auto undo_left = [](std::uint64_t v, int shift, std::uint64_t mask) {
+    std::uint64_t x = v;
+    for (int i = 0; i < 64 / shift + 1; ++i) x = v ^ ((x << shift) & mask);
+    return x;
+  };
+  y = undo_right(y, 43, ~0ULL);
+  y = undo_left(y, 37, 0xFFF7EEE000000000ULL);
+  y = undo_left(y, 17, 0x71D67FFFEDA60000ULL);
+  y = undo_right(y, 29, 0x5555555555555555ULL);
+  return y;
+}
+
+TEST_F(SessionsTest, SessionIdsCannotBePredictedFromEarlierIds) {
+  // Issue 15: ids from an mt19937_64 were predictable: 156 ids (312 outputs, the generator's
+  // whole state) gave the next id exactly. This runs that attack against new_session_id().
+  std::vector<std::string> ids;
+  std::thread t([&] {  // a fresh thread: a thread-local generator would start a fresh block
+    for (int i = 0; i < 157; ++i) ids.push_back(new_session_id());
+  });
+  t.join();
+  ASSERT_EQ(ids.size(), 157u);
+  auto words = [](const std::string& id) {
+    std::array<std::uint64_t, 2> w{};
+    for (int k = 0; k < 2; ++k) {
+      for (int i = 15; i >= 0; --i) {
+        char c = id[static_cast<std::size_t>(k * 16 + i)];
+        w[static_cast<std::size_t>(k)] = (w[static_cast<std::size_t>(k)] << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+      }
+    }
+    return w;
+  };
+  std::ostringstream state;
+  for (int i = 0; i < 156; ++i) {
+    auto w = words(ids[static_cast<std::size_t>(i)]);
+    state << untemper(w[0]) << ' ' << untemper(w[1]) << ' ';
+  }
+  state << 312;  // the position in the state: a new block starts with the next output
+  std::mt19937_64 clone;
+  std::istringstream in(state.str());
+  in >> clone;
+  ASSERT_FALSE(in.fail());
+  auto next = words(ids[156]);
+  const std::uint64_t p0 = clone(), p1 = clone();
+  EXPECT_FALSE(p0 == next[0] && p1 == next[1]) << "the 157th id was predicted from the first 156";
+  // And the ids are 128 bits of hex, all distinct.
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), ids.size());
+  for (const auto& id : ids) {
+    ASSERT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+}
+
+TEST_F(SessionsTest, SessionsBelongToTheTenantThatCreatedThem) {
+  auto mine = sessions_->create("demo", {}, "acme");
+  ASSERT_TRUE(mine.ok());
+  EXPECT_EQ(mine->tenant(), "acme");
+  const std::string id = mine->id();
+  // Another tenant: as if the session did not exist.
+  auto other = sessions_->get(id, std::string("globex"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kNotFound);
+  std::optional<Result<v1::TurnResponse>> out;
+  sessions_->turn(id, "hello", {}, 0, [&](Result<v1::TurnResponse> r) { out = std::move(r); }, std::string("globex"));
+  executor_.run_all();
+  ASSERT_TRUE(out.has_value());
+  ASSERT_FALSE(out->ok());
+  EXPECT_EQ(out->status().code(), StatusCode::kNotFound) << out->status().to_string();
+  EXPECT_EQ(sessions_->remove(id, std::string("globex")).code(), StatusCode::kNotFound);
+  // Its own tenant (and the trusted internal transport, no check) reach it.
+  ASSERT_TRUE(sessions_->get(id, std::string("acme")).ok());
+  out.reset();
+  sessions_->turn(id, "reserve a table for 4", {}, 0, [&](Result<v1::TurnResponse> r) { out = std::move(r); },
+                  std::string("acme"));
+  executor_.run_all();
+  ASSERT_TRUE(out.has_value() && out->ok());
+  EXPECT_EQ((*out)->turn(), 1);
+  EXPECT_TRUE(sessions_->get(id).ok());
+  EXPECT_TRUE(sessions_->remove(id, std::string("acme")).is_ok());
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ std::vector<float> random_vec(std::size_t n, unsigned seed) {
 
 struct ConvCase {
   bool transposed;
-  std::int64_t cin, cout, len, ks, stride, pad, dil;
+  std::int64_t cin, cout, len, ks, stride, pad, dil, output_padding = 0;
 };
 
 TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
@@ -37,10 +37,15 @@ TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
       {false, 19, 29, 100, 5, 1, 2, 1},    // short: weights read in place, zero-padded tail block
       {false, 192, 384, 40, 5, 1, 2, 1},   // text-rate layer
       {false, 16, 24, 500, 3, 2, 1, 1},    // stride 2: im2col GEMM path
-      {true, 64, 32, 200, 8, 4, 2, 1},     // transposed: GEMM + col2im
+      {true, 64, 32, 200, 8, 4, 2, 1},     // transposed: phases of direct tiles
+      {true, 256, 128, 40, 16, 8, 4, 1},   // HiFi-GAN's first upsampling
+      {true, 8, 8, 50, 3, 4, 0, 1, 2},     // kernel shorter than the stride: phases with no tap; output_padding
+      {true, 16, 12, 60, 16, 8, 7, 1},     // padding near the kernel size
+      {true, 6, 5, 33, 4, 2, 1, 2},        // dilated: GEMM + col2im
   };
   for (const ConvCase& c : cases) {
     Conv1dArgs a;
+    a.output_padding = c.output_padding;
     a.transposed = c.transposed;
     a.batch = 2;
     a.in_channels = c.cin;
@@ -68,6 +73,74 @@ TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
     for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(fast[i]) - ref[i]));
     EXPECT_LT(worst, 1e-4 * std::sqrt(static_cast<double>(c.cin * c.ks)))
         << (c.transposed ? "transposed " : "") << c.cin << "->" << c.cout << " len " << c.len << " k" << c.ks;
+  }
+}
+
+// The fused input transform (x * scale, then LeakyReLU) and residual (added after the bias,
+// before the activation) on every CPU path against the plain scalar path run on a transformed
+// input with the residual added afterwards.
+TEST(Conv1dPaths, FusedInputTransformAndResidualMatchTheUnfusedOps) {
+  const ConvCase cases[] = {
+      {false, 32, 32, 3000, 7, 1, 9, 3},   // direct, reordered weights
+      {false, 19, 29, 100, 5, 1, 2, 1},    // direct, weights in place, partial block
+      {false, 16, 24, 500, 3, 2, 1, 1},    // im2col GEMM
+      {false, 24, 16, 300, 1, 1, 0, 1},    // 1x1: the GEMM reads a transformed copy, not x itself
+      {true, 64, 32, 200, 8, 4, 2, 1},     // transposed
+      {true, 32, 16, 77, 16, 8, 4, 1},     // transposed, HiFi-GAN upsampling
+  };
+  for (const ConvCase& c : cases) {
+    for (Activation act : {Activation::kNone, Activation::kSilu}) {
+      Conv1dArgs a;
+      a.transposed = c.transposed;
+      a.batch = 2;
+      a.in_channels = c.cin;
+      a.out_channels = c.cout;
+      a.in_length = c.len;
+      a.kernel_size = c.ks;
+      a.stride = c.stride;
+      a.padding = c.pad;
+      a.dilation = c.dil;
+      a.activation = act;
+      const std::int64_t lout = conv1d_output_length(a);
+      auto x = random_vec(static_cast<std::size_t>(2 * c.cin * c.len), 4);
+      auto w = random_vec(static_cast<std::size_t>(c.cin * c.cout * c.ks), 5);
+      auto b = random_vec(static_cast<std::size_t>(c.cout), 6);
+      auto r = random_vec(static_cast<std::size_t>(2 * c.cout * lout), 7);
+      // The unfused reference: transform x, conv with no activation, + residual, activation.
+      std::vector<float> xt(x.size()), ref(r.size());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const float v = x[i] / 3.0f;
+        xt[i] = v < 0 ? v * 0.1f : v;
+      }
+      ExecContext scalar;
+      scalar.cpu_isa = CpuIsa::kScalar;
+      a.x = xt.data();
+      a.w = w.data();
+      a.bias = b.data();
+      a.y = ref.data();
+      a.activation = Activation::kNone;
+      ASSERT_TRUE(cpu::conv1d(a, scalar).is_ok());
+      for (std::size_t i = 0; i < ref.size(); ++i) {
+        const float v = ref[i] + r[i];
+        ref[i] = act == Activation::kSilu ? v / (1.0f + std::exp(-v)) : v;
+      }
+      a.activation = act;
+      a.x = x.data();
+      a.input_leaky = true;
+      a.input_slope = 0.1f;
+      a.input_scale = 1.0f / 3.0f;
+      a.residual = r.data();
+      for (const ExecContext& ctx : {ExecContext::cpu(), scalar}) {
+        std::vector<float> fused(ref.size());
+        a.y = fused.data();
+        ASSERT_TRUE(cpu::conv1d(a, ctx).is_ok());
+        double worst = 0;
+        for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(fused[i]) - ref[i]));
+        EXPECT_LT(worst, 1e-4 * std::sqrt(static_cast<double>(c.cin * c.ks)))
+            << (c.transposed ? "transposed " : "") << c.cin << "->" << c.cout << " len " << c.len << " k" << c.ks
+            << (ctx.cpu_isa == CpuIsa::kScalar ? " (scalar)" : " (fast path)") << " act " << static_cast<int>(act);
+      }
+    }
   }
 }
 

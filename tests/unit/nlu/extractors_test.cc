@@ -188,6 +188,42 @@ TEST(Extractors, LongInputsDoNotOverflowTheRegexEngine) {
   t.join();
 }
 
+TEST(Extractors, BacktrackingBotPatternsDoNotStallTheService) {
+  // Issue 15: "(a+)+$" on a 27-character answer took 7 s per turn on std::regex (each extra
+  // character doubles it); 60 characters would take centuries. On RE2 it is one pass.
+  v1::SlotDefinition d;
+  d.set_name("evil");
+  d.set_type(v1::SlotDefinition::REGEX);
+  d.set_pattern("(a+)+$");
+  auto ex = make_extractor(d);
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  EXPECT_TRUE((*ex)->find(std::string(60, 'a') + "!", {kRef}).empty());
+  d.set_pattern("(x+x+)+y");
+  auto ex2 = make_extractor(d);
+  ASSERT_TRUE(ex2.ok());
+  EXPECT_TRUE((*ex2)->find(std::string(4000, 'x'), {kRef}).empty());
+  // Backreferences (what makes matching exponential) are refused at training, with the reason.
+  d.set_pattern("(a)\\1");
+  auto back = make_extractor(d);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("backreferences are not supported"), std::string::npos)
+      << back.status().to_string();
+}
+
+TEST(Extractors, MatchingStopsAtTheCallersDeadline) {
+  v1::SlotDefinition d;
+  d.set_name("word");
+  d.set_type(v1::SlotDefinition::REGEX);
+  d.set_pattern("[a-z]+");
+  auto ex = make_extractor(d);
+  ASSERT_TRUE(ex.ok());
+  ExtractContext live{kRef};
+  EXPECT_EQ((*ex)->find("one two three", live).size(), 3u);
+  ExtractContext expired{kRef};
+  expired.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds(1);
+  EXPECT_TRUE((*ex)->find("one two three", expired).empty());
+}
+
 TEST(Extractors, BadDefinitionsAreNamed) {
   v1::SlotDefinition d;
   d.set_name("order");

@@ -26,7 +26,9 @@ struct RawResponse {
 /// test instead of hanging it.
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port);
+  /// `source`: the local address to connect from (e.g. "127.0.0.2", another loopback address:
+  /// a second client address for per-address limits); "" = the kernel's choice.
+  explicit RawConnection(std::uint16_t port, const std::string& source = "");
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -25,6 +28,17 @@ ServerOptions local_options() {
   o.host = "127.0.0.1";
   o.port = 0;
   return o;
+}
+
+// Waits (polling) until `done` holds; false when it did not within `limit`. For states the server
+// reaches on its own threads (a connection accepted), never to assert a duration.
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 // A value handed from a server thread to the test thread.
@@ -502,13 +516,13 @@ TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
   EXPECT_EQ(r->body, "hello");
 }
 
-TEST_F(ServerTest, ConnectionsOverLimitGet503) {
+TEST_F(ServerTest, ConnectionsOverLimitGet503WhenNoneIsIdle) {
   ServerOptions o = local_options();
   o.max_connections = 1;
   start(o);
   RawConnection first(port_);
-  ASSERT_TRUE(first.send(make_request("GET", "/ping")));
-  ASSERT_TRUE(first.read_response().has_value());  // accepted and counted
+  ASSERT_TRUE(first.send("GET /ping HTTP/1.1\r\nHost: x\r\n"));  // a request under way: not idle
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 1; }));
   RawConnection second(port_);
   ASSERT_TRUE(second.send(make_request("GET", "/ping")));
   auto r = second.read_response();
@@ -516,6 +530,78 @@ TEST_F(ServerTest, ConnectionsOverLimitGet503) {
   EXPECT_EQ(r->status, 503);
   EXPECT_NE(r->body.find(R"("code":"UNAVAILABLE")"), std::string::npos);
   EXPECT_TRUE(second.wait_closed());
+  // The busy one is served.
+  ASSERT_TRUE(first.send("\r\n"));
+  auto ok = first.read_response();
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(ServerTest, IdleConnectionsCannotLockClientsOut) {
+  // Issue 15: 1,100 connections that sent nothing held every slot for the idle timeout and the
+  // server answered 503 to everyone. Now the connection idle longest makes room.
+  ServerOptions o = local_options();
+  o.max_connections = 8;
+  o.idle_timeout = std::chrono::seconds(60);
+  start(o);
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(std::make_unique<RawConnection>(port_));
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 8; }));
+  // Each client stays connected, so every one needs a slot of its own.
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawConnection>(port_));
+    ASSERT_TRUE(clients.back()->send(make_request("GET", "/ping")));
+    auto r = clients.back()->read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  EXPECT_EQ(server_->idle_evictions(), 3u);
+  int closed = 0;
+  for (auto& c : idle) closed += c->wait_closed(std::chrono::milliseconds(50)) ? 1 : 0;
+  EXPECT_GE(closed, 3);
+}
+
+TEST_F(ServerTest, ConnectionsPerAddressAreCapped) {
+  ServerOptions o = local_options();
+  o.max_connections_per_address = 2;
+  start(o);
+  RawConnection a(port_, "127.0.0.1"), b(port_, "127.0.0.1");
+  ASSERT_TRUE(a.connected() && b.connected());
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 2; }));
+  RawConnection c(port_, "127.0.0.1");
+  ASSERT_TRUE(c.send(make_request("GET", "/ping")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("from your address"), std::string::npos) << r->body;
+  // Another address is served (127.0.0.2 is loopback too on Linux).
+  RawConnection other(port_, "127.0.0.2");
+  ASSERT_TRUE(other.connected());
+  ASSERT_TRUE(other.send(make_request("GET", "/ping")));
+  auto ok = other.read_response();
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 200);
+  // A closed connection frees its address's slot.
+  c.close();
+  a.close();
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 2; }));  // b and other
+  RawConnection again(port_, "127.0.0.1");
+  ASSERT_TRUE(again.send(make_request("GET", "/ping")));
+  auto ok2 = again.read_response();
+  ASSERT_TRUE(ok2.has_value());
+  EXPECT_EQ(ok2->status, 200);
+}
+
+TEST_F(ServerTest, ErrorsQuoteOnlyAShortExcerptOfTheRequest) {
+  start();
+  RawConnection c(port_);
+  const std::string path = "/" + std::string(5000, 'p');
+  ASSERT_TRUE(c.send(make_request("GET", path)));
+  auto r = c.read_response();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_LT(r->body.size(), 400u) << r->body.size();
 }
 
 TEST_F(ServerTest, ManyClientsOnSeveralThreads) {

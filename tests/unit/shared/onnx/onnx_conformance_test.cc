@@ -89,6 +89,17 @@ const char* kCases[] = {
     "node/test_reduce_min_keepdims_random", "node/test_reduce_prod_keepdims_random", "node/test_reduce_sum_square_keepdims_random",
     // control
     "node/test_if",
+    // quantization (QDQ models) and LayerNormalization (opset 17)
+    "node/test_quantizelinear", "node/test_quantizelinear_axis", "node/test_dequantizelinear", "node/test_dequantizelinear_axis",
+    "node/test_layer_normalization_2d_axis0", "node/test_layer_normalization_2d_axis1",
+    "node/test_layer_normalization_2d_axis_negative_1", "node/test_layer_normalization_2d_axis_negative_2",
+    "node/test_layer_normalization_3d_axis0_epsilon", "node/test_layer_normalization_3d_axis1_epsilon",
+    "node/test_layer_normalization_3d_axis2_epsilon", "node/test_layer_normalization_3d_axis_negative_1_epsilon",
+    "node/test_layer_normalization_3d_axis_negative_2_epsilon", "node/test_layer_normalization_3d_axis_negative_3_epsilon",
+    "node/test_layer_normalization_4d_axis0", "node/test_layer_normalization_4d_axis1", "node/test_layer_normalization_4d_axis2",
+    "node/test_layer_normalization_4d_axis3", "node/test_layer_normalization_4d_axis_negative_1",
+    "node/test_layer_normalization_4d_axis_negative_2", "node/test_layer_normalization_4d_axis_negative_3",
+    "node/test_layer_normalization_4d_axis_negative_4", "node/test_layer_normalization_default_axis",
 };
 
 bool have_data() { return fs::is_directory(kDataDir); }
@@ -122,6 +133,7 @@ std::string run_case(const std::string& dir) {
           case DataType::kFloat: g = got.data<float>()[i]; w = want->data<float>()[i]; break;
           case DataType::kInt64: g = static_cast<double>(got.data<std::int64_t>()[i]); w = static_cast<double>(want->data<std::int64_t>()[i]); break;
           case DataType::kInt32: g = got.data<std::int32_t>()[i]; w = want->data<std::int32_t>()[i]; break;
+          case DataType::kInt8: g = got.data<std::int8_t>()[i]; w = want->data<std::int8_t>()[i]; break;
           default: g = got.data<std::uint8_t>()[i]; w = want->data<std::uint8_t>()[i];
         }
         // ONNX's backend test tolerance (rtol 1e-3, atol 1e-7), atol widened to 1e-5 for

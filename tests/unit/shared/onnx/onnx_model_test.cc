@@ -11,56 +11,10 @@
 
 #include "onnx/onnx.pb.h"
 #include "shared/onnx/model.h"
+#include "tests/unit/shared/onnx/onnx_test_builder.h"
 
 namespace parley::onnx {
 namespace {
-
-struct Builder {
-  ::onnx::ModelProto m;
-  Builder(int opset = 15) {
-    m.set_ir_version(8);
-    auto* o = m.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-  }
-  ::onnx::GraphProto* g() { return m.mutable_graph(); }
-  void input(const std::string& name, int type, std::vector<std::int64_t> dims) {
-    auto* v = g()->add_input();
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(type);
-    for (auto d : dims) {
-      auto* dim = tt->mutable_shape()->add_dim();
-      if (d < 0) dim->set_dim_param("n"); else dim->set_dim_value(d);
-    }
-  }
-  void output(const std::string& name) { g()->add_output()->set_name(name); }
-  ::onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
-                          const std::string& name = "") {
-    auto* n = g()->add_node();
-    n->set_op_type(op);
-    n->set_name(name.empty() ? "/" + op : name);
-    for (auto& s : in) n->add_input(s);
-    for (auto& s : out) n->add_output(s);
-    return n;
-  }
-  void init_floats(const std::string& name, std::vector<std::int64_t> dims, std::vector<float> v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(1);
-    for (auto d : dims) t->add_dims(d);
-    for (float f : v) t->add_float_data(f);
-  }
-  void init_ints(const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> v) {
-    auto* t = g()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(7);
-    for (auto d : dims) t->add_dims(d);
-    for (auto x : v) t->add_int64_data(x);
-  }
-  std::string bytes() const { return m.SerializeAsString(); }
-  Result<std::shared_ptr<const Model>> load() const { return Model::load_bytes(bytes(), "test.onnx"); }
-};
 
 Builder add_relu() {
   Builder b;
@@ -96,13 +50,13 @@ TEST(OnnxModel, UnknownOperatorNamesTheNode) {
 }
 
 TEST(OnnxModel, UnsupportedOpsetAndDomain) {
-  Builder future(18);
+  Builder future(19);
   future.input("x", 1, {2});
   future.node("Relu", {"x"}, {"y"});
   future.output("y");
   auto m = future.load();
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.status().message().find("opset 18 is not supported (1..17)"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("opset 19 is not supported (1..18)"), std::string::npos) << m.status().message();
 
   Builder pad10(10);
   pad10.input("x", 1, {2});

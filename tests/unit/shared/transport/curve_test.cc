@@ -137,6 +137,55 @@ TEST_F(CurveTest, WrongServerKeyGetsNoAnswer) {
   EXPECT_EQ(server->stats().received.load(), 0u) << "nothing decrypts, nothing is read";
 }
 
+TEST_F(CurveTest, OnlyAllowedClientKeysAreServed) {
+  // Issue 15: with CURVE on, anyone who knew the server's public key could still call. Now the
+  // server lists its clients: an unlisted key fails the handshake and is never served.
+  auto server_keys = generate_curve_keypair();
+  auto allowed = generate_curve_keypair();
+  auto stranger = generate_curve_keypair();
+  ASSERT_TRUE(server_keys.ok() && allowed.ok() && stranger.ok());
+  TestService service;
+  ServerOptions so;
+  so.curve = *server_keys;
+  so.curve_allowed_clients = {allowed->public_key};
+  auto server = start_server(service.handler(), so);
+
+  ClientOptions co = test_client_options({server->endpoints()[0]});
+  co.curve = CurveClientOptions{server_keys->public_key, *stranger};
+  auto refused = make_client(co);
+  Result<Envelope> r = refused->call_sync(echo_request("t/Echo", "let me in"), {.timeout = 300ms});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().to_string();
+  // Ephemeral client keys (what a client without a configured keypair uses) are strangers too.
+  co.curve = CurveClientOptions{server_keys->public_key, {}};
+  auto ephemeral = make_client(co);
+  EXPECT_FALSE(ephemeral->call_sync(echo_request("t/Echo", "x"), {.timeout = 300ms}).ok());
+  auto plain = make_client(test_client_options({server->endpoints()[0]}));
+  EXPECT_FALSE(plain->call_sync(echo_request("t/Echo", "x"), {.timeout = 300ms}).ok());
+  EXPECT_EQ(service.calls.load(), 0) << "no unauthenticated call reached the service";
+
+  co.curve = CurveClientOptions{server_keys->public_key, *allowed};
+  auto member = make_client(co);
+  r = member->call_sync(echo_request("t/Echo", "authenticated"), {.timeout = 3s});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(reply_text(*r), "authenticated");
+  EXPECT_EQ(service.calls.load(), 1);
+
+  // Two servers in one process (one ZAP handler, a domain each) keep their own lists.
+  TestService service2;
+  ServerOptions so2;
+  so2.curve = *server_keys;
+  so2.curve_allowed_clients = {stranger->public_key};
+  auto server2 = start_server(service2.handler(), so2);
+  ClientOptions co2 = test_client_options({server2->endpoints()[0]});
+  co2.curve = CurveClientOptions{server_keys->public_key, *stranger};
+  auto c2 = make_client(co2);
+  EXPECT_TRUE(c2->call_sync(echo_request("t/Echo", "y"), {.timeout = 3s}).ok());
+  co2.curve = CurveClientOptions{server_keys->public_key, *allowed};
+  auto c3 = make_client(co2);
+  EXPECT_FALSE(c3->call_sync(echo_request("t/Echo", "z"), {.timeout = 300ms}).ok());
+}
+
 TEST_F(CurveTest, BadKeysAreRejectedAtStart) {
   TestService service;
   ServerOptions so;
@@ -146,6 +195,10 @@ TEST_F(CurveTest, BadKeysAreRejectedAtStart) {
   co.targets = {"tcp://127.0.0.1:1"};
   co.curve = CurveClientOptions{"nope", {}};
   EXPECT_FALSE(Client::create(co).ok());
+  auto keys = generate_curve_keypair();
+  so.curve = *keys;
+  so.curve_allowed_clients = {"not-a-key"};
+  EXPECT_FALSE(Server::start(so, service.handler()).ok());
 }
 
 }  // namespace

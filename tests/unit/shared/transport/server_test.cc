@@ -1,7 +1,12 @@
 // Server at the wire level, driven by a raw DEALER: replies, pings, deadlines, cancels, client
 // streams, draining, malformed input, and undeliverable replies (unroutable, full HWM).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+
+#include "shared/transport/protobuf_log.h"
 #include "tests/unit/shared/transport/transport_test_util.h"
 
 namespace parley::transport::testing {
@@ -332,6 +337,40 @@ TEST(ServerTest, MalformedInputIsAnsweredAndCounted) {
   auto reply = raw.receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply_text(*reply), "still here");
+}
+
+/// Issue 15: every garbage frame with invalid UTF-8 in a string field made protobuf write an
+/// ERROR line of its own (unthrottled). They are routed into the rate-limited log now.
+TEST(ServerTest, GarbageFramesDoNotFloodTheLog) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  // A REQUEST whose method is not UTF-8 (bytes patched in: serializing it would log here too).
+  std::string bytes = raw_request("bad", "AAAAAAAA", 1'000'000).SerializeAsString();
+  bytes.replace(bytes.find("AAAAAAAA"), 8, "\xff\xfe\xfd\xfc\xff\xfe\xfd\xfc");
+  std::fflush(stderr);
+  char path[] = "/tmp/parley-stderr-XXXXXX";
+  int capture = ::mkstemp(path);
+  ASSERT_GE(capture, 0);
+  int saved = ::dup(2);
+  ::dup2(capture, 2);
+  const std::uint64_t before = protobuf_log_lines();
+  for (int i = 0; i < 200; ++i) raw.send_frames({bytes});
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) answered += raw.receive() ? 1 : 0;
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(capture);
+  std::ifstream in(path);
+  std::string line;
+  int protobuf_lines = 0;
+  while (std::getline(in, line)) protobuf_lines += line.find("UTF-8") != std::string::npos ? 1 : 0;
+  ::unlink(path);
+  EXPECT_EQ(answered, 200) << "each frame is answered";
+  EXPECT_GE(protobuf_log_lines(), before + 200) << "protobuf's complaints go through our handler";
+  EXPECT_LE(protobuf_lines, 3) << "the log was flooded";
+  EXPECT_EQ(server->stats().malformed.load(), 200u);
 }
 
 TEST(ServerTest, UnknownCancelAndStreamDataAreDroppedQuietly) {

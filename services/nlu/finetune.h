@@ -1,0 +1,53 @@
+// Per-bot fine-tuning: a TrainRequest's examples -> token ids with first-sub-word BIO tags and
+// intent labels -> the encoder fine-tuned jointly for intent and slots
+// (shared/models/encoder/train) -> a serving encoder (INT8/BF16 like the shared one) for the
+// bot's own featurizer. Why: the frozen encoder leaves ~5 points of slot F1 on the table
+// (services/nlu/README.md). Depends on bio.h, featurizer.h, shared/models/encoder/train.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "parley/v1/nlu.pb.h"
+#include "shared/common/status.h"
+#include "shared/models/encoder/encoder.h"
+#include "shared/models/encoder/train/joint_trainer.h"
+
+namespace parley::nlu {
+
+/// How a bot's encoder is fine-tuned (config keys nlu.finetune.*, README).
+struct FinetuneOptions {
+  encoder::train::JointOptions joint;
+  /// epochs = clamp(round(example_passes / examples), min_epochs, max_epochs) when joint.epochs
+  /// is left 0: small bots see their examples more often, large ones a few times.
+  std::int64_t example_passes = 1500;
+  int min_epochs = 3;
+  int max_epochs = 20;
+  /// Precision of the fine-tuned encoder when it serves (the shared encoder's preset).
+  encoder::LoadOptions serve;
+  /// CPU threads of the training (0 = the shared kernel pool).
+  int threads = 0;
+};
+
+struct FinetuneReport {
+  std::int64_t examples = 0, steps = 0, tokens = 0, trainable_values = 0;
+  int epochs = 0;
+  float final_loss = 0.0f;
+  double train_seconds = 0.0, convert_seconds = 0.0;
+};
+
+/// The joint examples of `request` (tokens of `tokenizer`, up to `max_length` each): tag 0 = O,
+/// 1 + 2k / 2 + 2k = B/I of the k-th annotated slot (in order of first appearance); `tags` gets
+/// the tag count. InvalidArgument for an empty request.
+Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::TrainRequest& request,
+                                                                 const text::WordPieceTokenizer& tokenizer,
+                                                                 std::size_t max_length, int* tags);
+
+/// Fine-tunes `base` (an FP32 encoder: its host weights are the starting point) on `request` and
+/// returns the fine-tuned encoder (same tokenizer, `options.serve` precision).
+Result<std::shared_ptr<const encoder::Encoder>> finetune_encoder(const v1::TrainRequest& request,
+                                                                 const encoder::Encoder& base,
+                                                                 const FinetuneOptions& options,
+                                                                 FinetuneReport* report = nullptr);
+
+}  // namespace parley::nlu

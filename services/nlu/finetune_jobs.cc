@@ -1,0 +1,170 @@
+// FinetuneJobs: queue, worker, per-bot state (see finetune_jobs.h).
+#include "services/nlu/finetune_jobs.h"
+
+#include <chrono>
+
+#include "shared/common/log.h"
+
+namespace parley::nlu {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+const char* mode_name(v1::FineTuneMode m) { return m == v1::FINE_TUNE_LORA ? "lora" : "full"; }
+}  // namespace
+
+FinetuneJobs::FinetuneJobs(FinetuneJobOptions options, BaseProvider base, Install install, NluMetrics* metrics)
+    : options_(std::move(options)), base_(std::move(base)), install_(std::move(install)), metrics_(metrics) {
+  worker_ = std::thread([this] { run(); });
+}
+
+FinetuneJobs::~FinetuneJobs() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    for (auto& [_, c] : cancel_) c->store(true);
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void FinetuneJobs::update_gauges() {
+  if (metrics_ == nullptr) return;
+  metrics_->finetune_active.labels({"queued"}).set(static_cast<double>(queue_.size()));
+  metrics_->finetune_active.labels({"running"}).set(running_ ? 1.0 : 0.0);
+}
+
+Result<v1::FineTuneStatus> FinetuneJobs::submit(const v1::TrainRequest& request, v1::FineTuneMode mode,
+                                                std::uint64_t generation) {
+  if (mode != v1::FINE_TUNE_FULL && mode != v1::FINE_TUNE_LORA) return invalid_argument("fine-tuning mode must be FULL or LORA");
+  std::lock_guard lock(mu_);
+  // A re-train replaces the bot's queued job; a running one is cancelled.
+  if (auto it = cancel_.find(request.bot_id()); it != cancel_.end()) it->second->store(true);
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    it = it->bot_id == request.bot_id() ? queue_.erase(it) : it + 1;
+  }
+  if (queue_.size() >= options_.max_queued) {
+    return resource_exhausted(std::to_string(queue_.size()) + " fine-tuning jobs are queued, the limit (nlu.finetune.max_queued)");
+  }
+  Job job;
+  job.bot_id = request.bot_id();
+  job.request = request;
+  job.mode = mode;
+  job.generation = generation;
+  job.cancel = std::make_shared<std::atomic<bool>>(false);
+  cancel_[job.bot_id] = job.cancel;
+  v1::FineTuneStatus s;
+  s.set_state(v1::FineTuneStatus::QUEUED);
+  s.set_mode(mode_name(mode));
+  state_[job.bot_id] = s;
+  queue_.push_back(std::move(job));
+  update_gauges();
+  cv_.notify_one();
+  return s;
+}
+
+void FinetuneJobs::forget(const std::string& bot_id) {
+  std::lock_guard lock(mu_);
+  if (auto it = cancel_.find(bot_id); it != cancel_.end()) it->second->store(true);
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    it = it->bot_id == bot_id ? queue_.erase(it) : it + 1;
+  }
+  state_.erase(bot_id);
+  update_gauges();
+}
+
+v1::FineTuneStatus FinetuneJobs::status(const std::string& bot_id) const {
+  std::lock_guard lock(mu_);
+  auto it = state_.find(bot_id);
+  return it == state_.end() ? v1::FineTuneStatus{} : it->second;
+}
+
+void FinetuneJobs::finish(const Job& job, v1::FineTuneStatus::State state, const std::string& message) {
+  std::lock_guard lock(mu_);
+  if (metrics_ != nullptr) {
+    const char* outcome = state == v1::FineTuneStatus::READY ? "ok" : state == v1::FineTuneStatus::CANCELLED ? "cancelled" : "failed";
+    metrics_->finetune_jobs.labels({outcome}).inc();
+  }
+  auto c = cancel_.find(job.bot_id);
+  const bool current = c != cancel_.end() && c->second == job.cancel;
+  if (current) {
+    cancel_.erase(c);
+    auto& s = state_[job.bot_id];
+    s.set_state(state);
+    s.set_message(message);
+    if (state == v1::FineTuneStatus::READY) s.set_progress(1.0f);
+  }
+}
+
+void FinetuneJobs::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      running_ = true;
+      state_[job.bot_id].set_state(v1::FineTuneStatus::RUNNING);
+      update_gauges();
+    }
+    const auto t0 = Clock::now();
+    const FinetuneOptions& base_opts = job.mode == v1::FINE_TUNE_LORA ? options_.lora : options_.full;
+    FinetuneOptions o = base_opts;
+    auto cancel = job.cancel;
+    o.joint.cancelled = [cancel] { return cancel->load(); };
+    std::int64_t last_step = 0;
+    o.joint.progress = [&](const encoder::train::JointProgress& p) {
+      if (metrics_ != nullptr) metrics_->finetune_steps.inc(static_cast<double>(p.step - last_step));
+      last_step = p.step;
+      std::lock_guard lock(mu_);
+      auto c = cancel_.find(job.bot_id);
+      if (c == cancel_.end() || c->second != job.cancel) return;
+      auto& s = state_[job.bot_id];
+      // Training is ~90% of a job; the heads on the new features the rest.
+      s.set_progress(0.9f * static_cast<float>(p.step) / static_cast<float>(std::max<std::int64_t>(1, p.steps)));
+      s.set_epoch(p.epoch);
+      s.set_epochs(p.epochs);
+      s.set_step(p.step);
+      s.set_steps(p.steps);
+      s.set_loss(p.loss);
+      s.set_elapsed_seconds(p.seconds);
+    };
+    Status st;
+    FinetuneReport report;
+    auto base = base_();
+    if (!base.ok()) {
+      st = base.status().with_context("loading the FP32 encoder to fine-tune");
+    } else {
+      auto tuned = finetune_encoder(job.request, **base, o, &report);
+      if (!tuned.ok()) {
+        st = tuned.status();
+      } else if (cancel->load()) {
+        st = cancelled("fine-tuning cancelled");
+      } else {
+        st = install_(job.bot_id, job.generation, std::move(*tuned));
+      }
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    {
+      std::lock_guard lock(mu_);
+      running_ = false;
+      update_gauges();
+    }
+    if (st.is_ok()) {
+      if (metrics_ != nullptr) metrics_->finetune_duration.observe(Clock::now() - t0);
+      finish(job, v1::FineTuneStatus::READY, "");
+      std::lock_guard lock(mu_);
+      if (auto it = state_.find(job.bot_id); it != state_.end()) it->second.set_elapsed_seconds(secs);
+      PARLEY_LOG(kInfo).kv("bot", job.bot_id).kv("mode", mode_name(job.mode)).kv("steps", report.steps).kv("seconds", secs)
+          << "fine-tuned bot";
+    } else if (st.code() == StatusCode::kCancelled) {
+      finish(job, v1::FineTuneStatus::CANCELLED, st.message());
+    } else {
+      finish(job, v1::FineTuneStatus::FAILED, st.to_string());
+      PARLEY_LOG(kWarn).kv("bot", job.bot_id) << "fine-tuning failed: " << st.to_string();
+    }
+  }
+}
+
+}  // namespace parley::nlu

@@ -1,0 +1,78 @@
+// FinetuneJobs: the background fine-tuning jobs of the NLU service — a queue, one worker thread
+// (fine-tuning takes every core it is given; two at once would only share them), per-bot state
+// and progress for parley.v1.Nlu/TrainingStatus, cancellation on re-train / DropBot, metrics.
+// Why: Train answers as soon as the frozen-encoder model serves; the fine-tuned one replaces it
+// when ready. Depends on finetune.h, nlu_metrics.h, proto (nlu.proto).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "parley/v1/nlu.pb.h"
+#include "services/nlu/finetune.h"
+#include "services/nlu/nlu_metrics.h"
+
+namespace parley::nlu {
+
+struct FinetuneJobOptions {
+  FinetuneOptions full;   ///< FINE_TUNE_FULL
+  FinetuneOptions lora;   ///< FINE_TUNE_LORA
+  std::size_t max_queued = 16;  ///< jobs waiting; more is RESOURCE_EXHAUSTED
+};
+
+/// Thread-safe. The worker calls `base()` (the FP32 encoder every job starts from; loaded lazily
+/// by the caller) and, when a job's encoder is ready, `install(bot_id, generation, encoder,
+/// progress)`: the service trains the bot's heads on it and swaps the model in when `generation`
+/// is still the bot's current one (returns CANCELLED otherwise). Destruction cancels and joins.
+class FinetuneJobs {
+ public:
+  using BaseProvider = std::function<Result<std::shared_ptr<const encoder::Encoder>>()>;
+  using Install = std::function<Status(const std::string& bot_id, std::uint64_t generation,
+                                       std::shared_ptr<const encoder::Encoder> tuned)>;
+  FinetuneJobs(FinetuneJobOptions options, BaseProvider base, Install install, NluMetrics* metrics);
+  ~FinetuneJobs();
+  FinetuneJobs(const FinetuneJobs&) = delete;
+  FinetuneJobs& operator=(const FinetuneJobs&) = delete;
+
+  /// Queues a job for `bot_id` (cancelling the bot's previous one). mode FULL or LORA.
+  Result<v1::FineTuneStatus> submit(const v1::TrainRequest& request, v1::FineTuneMode mode, std::uint64_t generation);
+  /// Cancels the bot's job (queued or running) and forgets its state (DropBot).
+  void forget(const std::string& bot_id);
+  /// The bot's job state (NONE when it never had one); `serving` is left to the caller.
+  v1::FineTuneStatus status(const std::string& bot_id) const;
+
+ private:
+  struct Job {
+    std::string bot_id;
+    v1::TrainRequest request;
+    v1::FineTuneMode mode = v1::FINE_TUNE_FULL;
+    std::uint64_t generation = 0;
+    std::shared_ptr<std::atomic<bool>> cancel;
+  };
+  void run();
+  void finish(const Job& job, v1::FineTuneStatus::State state, const std::string& message);
+  void update_gauges();  // mu_ held
+
+  FinetuneJobOptions options_;
+  BaseProvider base_;
+  Install install_;
+  NluMetrics* metrics_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  std::map<std::string, v1::FineTuneStatus> state_;
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancel_;  // the bot's live job
+  bool running_ = false;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace parley::nlu

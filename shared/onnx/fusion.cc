@@ -1,0 +1,184 @@
+// Conv + element-wise fusions (see fusion.h): a load-time rewrite of the main graph and the
+// run-time helpers the Conv/ConvTranspose ops call. Depends on fusion.h, ops/op_registry.h.
+#include "shared/onnx/fusion.h"
+
+#include <cmath>
+#include <set>
+#include <vector>
+
+namespace parley::onnx {
+namespace {
+
+constexpr const char* kSlopeAttr = "_fused_input_slope";
+constexpr const char* kScaleAttr = "_fused_input_scale";
+
+bool is_conv(const Node& n) { return !n.folded && (n.op_type == "Conv" || n.op_type == "ConvTranspose"); }
+
+// How often each value is read: every node input of every graph (If branches included) and every
+// graph output.
+std::vector<int> count_reads(const ModelData& m) {
+  std::vector<int> reads(m.values.size(), 0);
+  for (const Graph& g : m.graphs) {
+    for (const Node& n : g.nodes) {
+      for (int id : n.inputs) {
+        if (id >= 0) ++reads[static_cast<std::size_t>(id)];
+      }
+    }
+    for (int id : g.outputs) ++reads[static_cast<std::size_t>(id)];
+  }
+  return reads;
+}
+
+std::set<int> graph_outputs(const ModelData& m) {
+  std::set<int> out;
+  for (const Graph& g : m.graphs) out.insert(g.outputs.begin(), g.outputs.end());
+  return out;
+}
+
+bool is_float(const ModelData& m, int id) { return id >= 0 && m.values[static_cast<std::size_t>(id)].type == DataType::kFloat; }
+
+// The value of a scalar float constant, if `id` is one.
+bool scalar_constant(const ModelData& m, int id, float& v) {
+  if (id < 0) return false;
+  const ValueInfo& info = m.values[static_cast<std::size_t>(id)];
+  if (!info.constant || info.constant->type() != DataType::kFloat || info.constant->numel() != 1) return false;
+  if (!info.constant->device().is_cpu()) return false;
+  v = info.constant->data<float>()[0];
+  return true;
+}
+
+Attribute float_attr(float f) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = f;
+  return a;
+}
+
+}  // namespace
+
+FusionStats fuse_conv_elementwise(ModelData& m) {
+  FusionStats st;
+  Graph& g = m.graphs.front();
+  const std::set<int> outputs = graph_outputs(m);
+  std::vector<char> removed(g.nodes.size(), 0);
+  std::vector<int> producer(m.values.size(), -1);
+  auto index_producers = [&] {
+    std::fill(producer.begin(), producer.end(), -1);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      if (removed[i] || g.nodes[i].folded) continue;
+      for (int id : g.nodes[i].outputs) {
+        if (id >= 0) producer[static_cast<std::size_t>(id)] = static_cast<int>(i);
+      }
+    }
+  };
+
+  // 1. LeakyRelu (after an optional Div by a constant) feeding only convolutions' inputs.
+  std::vector<int> reads = count_reads(m);
+  index_producers();
+  for (std::size_t li = 0; li < g.nodes.size(); ++li) {
+    Node& relu = g.nodes[li];
+    if (removed[li] || relu.folded || relu.op_type != "LeakyRelu" || relu.inputs.empty() || relu.outputs.empty()) continue;
+    const int act = relu.outputs[0], pre = relu.inputs[0];
+    if (act < 0 || outputs.count(act) || !is_float(m, pre)) continue;
+    std::vector<std::size_t> convs;
+    for (std::size_t ni = 0; ni < g.nodes.size(); ++ni) {
+      const Node& n = g.nodes[ni];
+      if (removed[ni] || !is_conv(n) || n.inputs.empty() || n.inputs[0] != act) continue;
+      if (n.attr(kSlopeAttr) != nullptr) continue;
+      bool other_slot = false;
+      for (std::size_t k = 1; k < n.inputs.size(); ++k) other_slot = other_slot || n.inputs[k] == act;
+      if (!other_slot) convs.push_back(ni);
+    }
+    if (convs.empty() || static_cast<int>(convs.size()) != reads[static_cast<std::size_t>(act)]) continue;
+    int src = pre;
+    float scale = 1.0f;
+    const int di = producer[static_cast<std::size_t>(pre)];
+    float divisor = 0.0f;
+    if (di >= 0 && g.nodes[static_cast<std::size_t>(di)].op_type == "Div" && reads[static_cast<std::size_t>(pre)] == 1 &&
+        !outputs.count(pre)) {
+      const Node& div = g.nodes[static_cast<std::size_t>(di)];
+      if (div.inputs.size() == 2 && is_float(m, div.inputs[0]) && scalar_constant(m, div.inputs[1], divisor) &&
+          std::isfinite(divisor) && divisor != 0.0f) {
+        src = div.inputs[0];
+        scale = 1.0f / divisor;
+        removed[static_cast<std::size_t>(di)] = 1;
+        ++st.removed;
+      }
+    }
+    for (std::size_t ni : convs) {
+      Node& n = g.nodes[ni];
+      n.inputs[0] = src;
+      n.attrs[kSlopeAttr] = float_attr(relu.attr_float("alpha", 0.01f));
+      if (scale != 1.0f) n.attrs[kScaleAttr] = float_attr(scale);
+      ++st.input_transforms;
+    }
+    removed[li] = 1;
+    ++st.removed;
+  }
+
+  // 2. Add(conv output, r) where nothing else reads the conv output: the conv takes r as its
+  // residual and moves to the Add's place (r may be computed after the conv's old place).
+  reads = count_reads(m);
+  index_producers();
+  for (std::size_t ai = 0; ai < g.nodes.size(); ++ai) {
+    const Node& add = g.nodes[ai];
+    if (removed[ai] || add.folded || add.op_type != "Add" || add.inputs.size() != 2 || add.outputs.empty()) continue;
+    for (int slot = 0; slot < 2; ++slot) {
+      const int c = add.inputs[static_cast<std::size_t>(slot)], r = add.inputs[static_cast<std::size_t>(1 - slot)];
+      if (c < 0 || r < 0 || c == r || !is_float(m, r) || outputs.count(c) || reads[static_cast<std::size_t>(c)] != 1) continue;
+      const int ci = producer[static_cast<std::size_t>(c)];
+      if (ci < 0 || static_cast<std::size_t>(ci) >= ai || !is_conv(g.nodes[static_cast<std::size_t>(ci)])) continue;
+      Node& conv = g.nodes[static_cast<std::size_t>(ci)];
+      if (conv.outputs.size() != 1 || (conv.inputs.size() > 3 && conv.inputs[3] >= 0)) continue;
+      conv.inputs.resize(4, -1);
+      conv.inputs[3] = r;
+      conv.outputs[0] = add.outputs[0];
+      g.nodes[ai] = std::move(conv);
+      removed[static_cast<std::size_t>(ci)] = 1;
+      producer[static_cast<std::size_t>(g.nodes[ai].outputs[0])] = static_cast<int>(ai);
+      ++st.residuals;
+      ++st.removed;
+      break;
+    }
+  }
+
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+  return st;
+}
+
+bool prepare_fused_conv(const Node& node, std::span<const Tensor> in, const Tensor& out, kernels::Conv1dArgs& a,
+                        bool kernel_may_take_residual) {
+  if (const Attribute* s = node.attr(kSlopeAttr)) {
+    a.input_leaky = true;
+    a.input_slope = s->f;
+  }
+  if (const Attribute* s = node.attr(kScaleAttr)) a.input_scale = s->f;
+  if (in.size() <= 3 || !in[3].defined()) return false;
+  const Tensor& r = in[3];
+  if (kernel_may_take_residual && r.type() == DataType::kFloat && r.dims() == out.dims() && r.device() == out.device()) {
+    a.residual = r.raw();
+    return false;
+  }
+  return true;
+}
+
+Status add_fused_residual(std::span<const Tensor> in, Tensor& out, RunContext& ctx) {
+  const OpDef* add = find_op("Add");
+  if (add == nullptr || in.size() <= 3) return internal_error("fused residual: no Add op or no residual input");
+  Node n;
+  n.name = "fused residual";
+  n.op_type = "Add";
+  n.def = add;
+  const std::vector<Tensor> both = {out, in[3]};
+  std::vector<Tensor> sum(1);
+  PARLEY_RETURN_IF_ERROR(add->run(n, std::span<const Tensor>(both), std::span<Tensor>(sum), ctx));
+  out = std::move(sum[0]);
+  return Status::ok();
+}
+
+}  // namespace parley::onnx

@@ -1,0 +1,43 @@
+// Graph fusions at load: the element-wise ops around 1-D convolutions folded into them — a
+// LeakyRelu (and a Div by a constant before it) feeding only convolutions becomes their input
+// transform, an Add of a convolution's output becomes the convolution's residual — and the
+// run-time half that hands those to the kernel (Conv1dArgs' input transform and residual).
+// Why: HiFi-GAN decoders (Piper/VITS voices) put a LeakyReLU before and an Add after nearly every
+// convolution; as separate ops each is a full pass over 32-128 channels x thousands of samples
+// (~15% of a voice's time), while the kernel copies and stores those values anyway.
+// Depends on graph.h, ops/op_registry.h, kernels/ops/conv1d.h.
+#pragma once
+
+#include <span>
+
+#include "kernels/ops/conv1d.h"
+#include "shared/onnx/graph.h"
+#include "shared/onnx/ops/op_registry.h"
+
+namespace parley::onnx {
+
+struct FusionStats {
+  int input_transforms = 0;  ///< convolutions that read a LeakyRelu's (or Div's) input instead
+  int residuals = 0;         ///< Adds folded into the convolution before them
+  int removed = 0;           ///< nodes gone from the graph
+};
+
+/// Rewrites the main graph (If branches are left alone) after inference and folding, before the
+/// memory plan. A fused node keeps its op ("Conv"/"ConvTranspose"), reads the pre-activation
+/// value, carries the transform in attributes ("_fused_input_slope", "_fused_input_scale") and
+/// the residual as input 3; the removed nodes' outputs no longer exist. Conditions (else the
+/// graph is left as written): the LeakyRelu's output is read only by convolutions, as their
+/// input; a Div folded with it divides by a scalar float constant and feeds only it; the Add's
+/// convolution output is read by nothing else, and neither is a graph output.
+FusionStats fuse_conv_elementwise(ModelData& model);
+
+/// Run time, for a Conv/ConvTranspose node: sets `a`'s input transform from the node's fused
+/// attributes, and its residual (input 3) when that has exactly `out`'s dims. Returns true when
+/// the node has a residual the kernel did not take (other dims: the caller then adds it with
+/// add_fused_residual, broadcasting as the Add would have).
+bool prepare_fused_conv(const Node& node, std::span<const Tensor> in, const Tensor& out, kernels::Conv1dArgs& a,
+                        bool kernel_may_take_residual = true);
+/// out = out + in[3] with ONNX Add semantics (the Add that fuse_conv_elementwise removed).
+Status add_fused_residual(std::span<const Tensor> in, Tensor& out, RunContext& ctx);
+
+}  // namespace parley::onnx

@@ -1,0 +1,178 @@
+// BotRegistry (engine/bot_registry.h): bots per tenant and in all, another tenant's upload
+// protected, DELETE, a replaced or deleted bot freed, definitions over a limit refused whole,
+// webhooks outside dialog.webhook_allow refused at load, a Train the NLU refused never re-sent
+// and failed ones retried with backoff, and uploads kept in the store (another replica and a
+// restarted one load them; a delete on one replica reaches the others).
+#include "services/dialog/engine/bot_registry.h"
+
+#include <gtest/gtest.h>
+
+#include "services/dialog/testing/fake_services.h"
+#include "shared/store/memory_store.h"
+
+namespace parley::dialog {
+namespace {
+
+/// FakeServices with a scripted Train outcome.
+class ScriptedServices final : public Services {
+ public:
+  void parse(const v1::ParseRequest& r, const CallMeta& m, Done<v1::ParseResponse> d) override { fake.parse(r, m, std::move(d)); }
+  void answer(const v1::AnswerRequest& r, const CallMeta& m, Done<v1::AnswerResponse> d) override {
+    fake.answer(r, m, std::move(d));
+  }
+  void generate(const v1::GenerateRequest& r, const CallMeta& m, std::function<void(const std::string&)> t,
+                Done<v1::GenerateResponse> d) override {
+    fake.generate(r, m, std::move(t), std::move(d));
+  }
+  void webhook(const WebhookDef& h, std::string b, const CallMeta& m, Done<std::string> d) override {
+    fake.webhook(h, std::move(b), m, std::move(d));
+  }
+  Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override {
+    ++train_calls;
+    if (!train_status.is_ok()) return train_status;
+    return fake.train(req, timeout);
+  }
+  Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override {
+    return fake.ingest(req, timeout);
+  }
+  Status drop_bot(const std::string& id, std::chrono::milliseconds) override {
+    dropped.push_back(id);
+    return Status::ok();
+  }
+  testing::FakeServices fake;
+  Status train_status = Status::ok();
+  int train_calls = 0;
+  std::vector<std::string> dropped;
+};
+
+std::string bot_yaml(const std::string& id, const std::string& extra = "") {
+  return "bot: {id: " + id + "}\nintents: {greet: [hello, hi], bye: [goodbye]}\nresponses: {hi: [Hi!]}\n"
+         "rules: [{intent: greet, actions: [hi]}]\n" + extra;
+}
+
+TEST(BotRegistryTest, QuotasOwnersAndDelete) {
+  ScriptedServices services;
+  BotRegistryOptions o;
+  o.max_bots_per_tenant = 2;
+  o.max_bots = 3;
+  BotRegistry bots(services, nullptr, o);
+  ASSERT_TRUE(bots.put_yaml("a1", bot_yaml("a1"), "acme").ok());
+  ASSERT_TRUE(bots.put_yaml("a2", bot_yaml("a2"), "acme").ok());
+  auto third = bots.put_yaml("a3", bot_yaml("a3"), "acme");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("api.max_bots_per_key"), std::string::npos) << third.status().to_string();
+  // Replacing one's own bot is not a new one.
+  auto again = bots.put_yaml("a2", bot_yaml("a2"), "acme");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->owner(), "acme");
+  // Another tenant cannot replace or delete it.
+  auto steal = bots.put_yaml("a1", bot_yaml("a1"), "globex");
+  ASSERT_FALSE(steal.ok());
+  EXPECT_EQ(steal.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(bots.remove("a1", std::string("globex")).code(), StatusCode::kPermissionDenied);
+  // All bots together are capped too.
+  ASSERT_TRUE(bots.put_yaml("g1", bot_yaml("g1"), "globex").ok());
+  auto full = bots.put_yaml("g2", bot_yaml("g2"), "globex");
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("dialog.max_bots"), std::string::npos) << full.status().to_string();
+  // DELETE: gone here and from the services; NOT_FOUND the second time.
+  ASSERT_TRUE(bots.remove("a1", std::string("acme")).is_ok());
+  EXPECT_EQ(bots.find("a1"), nullptr);
+  EXPECT_EQ(services.dropped, std::vector<std::string>{"a1"});
+  EXPECT_EQ(bots.remove("a1", std::string("acme")).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(bots.put_yaml("g2", bot_yaml("g2"), "globex").ok());
+}
+
+TEST(BotRegistryTest, AReplacedOrDeletedBotIsFreed) {
+  ScriptedServices services;
+  BotRegistry bots(services, nullptr, BotRegistryOptions{});
+  ASSERT_TRUE(bots.put_yaml("b", bot_yaml("b")).ok());
+  std::weak_ptr<const Bot> first = bots.find("b");
+  ASSERT_FALSE(first.expired());
+  ASSERT_TRUE(bots.put_yaml("b", bot_yaml("b")).ok());
+  EXPECT_TRUE(first.expired()) << "the replaced bot is still referenced";
+  std::weak_ptr<const Bot> second = bots.find("b");
+  ASSERT_TRUE(bots.remove("b").is_ok());
+  EXPECT_TRUE(second.expired()) << "the deleted bot is still referenced";
+}
+
+TEST(BotRegistryTest, DefinitionsOverALimitAndWebhooksNotAllowedAreRefused) {
+  ScriptedServices services;
+  BotRegistryOptions o;
+  o.limits.max_bytes = 512;
+  auto guard = WebhookGuard::create({.allow = {"actions.example.com"}});
+  ASSERT_TRUE(guard.ok());
+  o.webhook_guard = *guard;
+  BotRegistry bots(services, nullptr, o);
+  auto big = bots.put_yaml("big", bot_yaml("big", "# " + std::string(600, 'x') + "\n"));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), StatusCode::kOutOfRange) << big.status().to_string();
+  auto hook = [](const std::string& url) {
+    return "actions: {lookup: {url: \"" + url + "\"}}\n";
+  };
+  auto internal = bots.put_yaml("h", bot_yaml("h", hook("http://10.0.0.7:9104/metrics")));
+  ASSERT_FALSE(internal.ok());
+  EXPECT_EQ(internal.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(internal.status().message().find("dialog.webhook_allow"), std::string::npos) << internal.status().to_string();
+  auto ok = bots.put_yaml("h", bot_yaml("h", hook("http://actions.example.com/webhook")));
+  EXPECT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(services.train_calls, 1) << "refused definitions never reach the NLU";
+}
+
+TEST(BotRegistryTest, ARefusedTrainIsNotResentAndFailuresBackOff) {
+  ScriptedServices services;
+  BotRegistryOptions o;
+  o.retry_min = std::chrono::hours(1);  // nothing is due again within the test...
+  BotRegistry bots(services, nullptr, o);
+  services.train_status = invalid_argument("bot has 30000 examples; the limit is 20000 (nlu.max_examples)");
+  ASSERT_TRUE(bots.put_yaml("r", bot_yaml("r")).ok());
+  EXPECT_EQ(services.train_calls, 1);
+  for (int i = 0; i < 5; ++i) bots.sync_pending();
+  EXPECT_EQ(services.train_calls, 1) << "a Train the NLU refused was sent again";
+  auto d = bots.describe("r");
+  ASSERT_TRUE(d.ok());
+  EXPECT_NE(d->sync_error().find("not retried"), std::string::npos) << d->sync_error();
+  // The NLU restarted and lost its bots: then the bot is tried again.
+  bots.mark_unsynced("r");
+  services.train_status = Status::ok();
+  EXPECT_EQ(bots.sync_pending(), 0u);
+  EXPECT_EQ(services.train_calls, 2);
+  // A transient failure waits for its backoff (retry_min, doubling) instead of every sync.
+  services.train_status = unavailable("no live replica of nlu");
+  ASSERT_TRUE(bots.put_yaml("t", bot_yaml("t")).ok());
+  const int after_put = services.train_calls;
+  for (int i = 0; i < 5; ++i) bots.sync_pending();
+  EXPECT_EQ(services.train_calls, after_put) << "...so no retry happens yet";
+}
+
+TEST(BotRegistryTest, UploadsLiveInTheStoreForEveryReplicaAndARestart) {
+  ScriptedServices services;
+  store::MemoryStore shared;  // the Redis every replica shares
+  BotRegistryOptions o;
+  o.store = &shared;
+  auto a = std::make_unique<BotRegistry>(services, nullptr, o);
+  BotRegistry b(services, nullptr, o);
+  ASSERT_TRUE(a->put_yaml("kept", bot_yaml("kept"), "acme").ok());
+  EXPECT_TRUE(a->describe("kept")->persisted());
+  EXPECT_EQ(b.find("kept"), nullptr);
+  EXPECT_EQ(b.refresh_from_store(), 1u);
+  ASSERT_NE(b.find("kept"), nullptr);
+  EXPECT_EQ(*b.owner_of("kept"), "acme");
+  EXPECT_EQ(b.refresh_from_store(), 0u) << "nothing changed";
+  // A replica that restarts finds it.
+  a.reset();
+  BotRegistry restarted(services, nullptr, o);
+  EXPECT_EQ(restarted.refresh_from_store(), 1u);
+  ASSERT_NE(restarted.find("kept"), nullptr);
+  // A new version on one replica reaches the other; a delete too.
+  ASSERT_TRUE(restarted.put_yaml("kept", bot_yaml("kept", "thresholds: {nlu_fallback: 0.5}\n"), "acme").ok());
+  EXPECT_EQ(b.refresh_from_store(), 1u);
+  EXPECT_FLOAT_EQ(b.find("kept")->thresholds.nlu_fallback, 0.5f);
+  ASSERT_TRUE(restarted.remove("kept", std::string("acme")).is_ok());
+  EXPECT_EQ(b.refresh_from_store(), 1u);
+  EXPECT_EQ(b.find("kept"), nullptr);
+}
+
+}  // namespace
+}  // namespace parley::dialog

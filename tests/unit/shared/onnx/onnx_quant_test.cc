@@ -1,0 +1,140 @@
+// The ONNX runtime's quantized values (QDQ models) and LayerNormalization on tiny generated
+// models: QuantizeLinear -> DequantizeLinear fused into one round trip gives exactly what the two
+// nodes give apart; per-axis scales; int8 weights stored as int32_data; 8-bit values refused by
+// ops that cannot read them (naming the node); LayerNormalization's broadcast Scale and its Mean /
+// InvStdDev outputs; Cast to uint8 refused. Depends on shared/onnx, onnx_test_builder.h.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "shared/onnx/model.h"
+#include "tests/unit/shared/onnx/onnx_test_builder.h"
+
+namespace parley::onnx {
+namespace {
+
+// x -> QuantizeLinear(s, zp) -> DequantizeLinear(s, zp) -> Mul(w) with w = DequantizeLinear(int8
+// per-channel weights), like a QDQ linear layer.
+Builder qdq_model() {
+  Builder b(18);
+  b.input("x", 1, {-1, 3});
+  b.init_floats("s", {}, {0.05f});
+  b.init_8bit("zp", 2, {}, {128});
+  b.init_8bit("wq", 3, {3}, {-100, 7, 127});
+  b.init_floats("ws", {3}, {0.01f, 0.5f, 0.001f});
+  b.init_8bit("wzp", 3, {3}, {0, 1, -1});
+  auto* wdq = b.node("DequantizeLinear", {"wq", "ws", "wzp"}, {"w"}, "/w_dq");
+  auto* ax = wdq->add_attribute();
+  ax->set_name("axis");
+  ax->set_type(::onnx::AttributeProto::INT);
+  ax->set_i(0);
+  b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "/q");
+  b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"}, "/dq");
+  b.node("Mul", {"xd", "w"}, {"y"}, "/mul");
+  b.output("y");
+  return b;
+}
+
+TEST(OnnxQuant, FusedRoundTripEqualsTheTwoNodes) {
+  LoadOptions apart;
+  apart.fuse_quantize_dequantize = false;
+  auto fused = qdq_model().load();
+  auto split = qdq_model().load(apart);
+  ASSERT_TRUE(fused.ok()) << fused.status().to_string();
+  ASSERT_TRUE(split.ok()) << split.status().to_string();
+  // The fused graph lost the DequantizeLinear node (and runs the round trip instead).
+  EXPECT_EQ((*fused)->data().graphs[0].nodes.size() + 1, (*split)->data().graphs[0].nodes.size());
+  std::vector<float> xs;
+  for (int i = 0; i < 60; ++i) xs.push_back(-8.0f + 0.2725f * static_cast<float>(i));  // saturates at both ends
+  xs.push_back(0.025f);  // exactly half a step: rounds to even (0)
+  xs.push_back(0.075f);  // 1.5 steps: rounds to even (2)
+  xs.push_back(-0.025f);
+  while (xs.size() % 3 != 0) xs.push_back(0.0f);
+  auto x = Tensor::from_vector<float>({static_cast<std::int64_t>(xs.size() / 3), 3}, xs);
+  Session a(*fused), b(*split);
+  auto ya = a.run({{"x", *x}});
+  auto yb = b.run({{"x", *x}});
+  ASSERT_TRUE(ya.ok()) << ya.status().to_string();
+  ASSERT_TRUE(yb.ok()) << yb.status().to_string();
+  const float* pa = (*ya)[0].data<float>();
+  const float* pb = (*yb)[0].data<float>();
+  const float w[3] = {-100 * 0.01f, 6 * 0.5f, 128 * 0.001f};
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    ASSERT_EQ(pa[i], pb[i]) << i;
+    // The reference arithmetic: saturate(rint(x / s) + 128) in [0, 255], minus 128, times s.
+    const float q = std::clamp(std::nearbyint(xs[i] / 0.05f) + 128.0f, 0.0f, 255.0f);
+    EXPECT_FLOAT_EQ(pa[i], (q - 128.0f) * 0.05f * w[i % 3]) << "x=" << xs[i];
+  }
+}
+
+TEST(OnnxQuant, QuantizedValuesOnlyReachOpsThatReadThem) {
+  Builder b(18);
+  b.input("x", 1, {4});
+  b.init_floats("s", {}, {0.1f});
+  b.init_8bit("zp", 2, {}, {0});
+  b.node("QuantizeLinear", {"x", "s", "zp"}, {"q"}, "/q");
+  b.node("Relu", {"q"}, {"y"}, "/relu");
+  b.output("y");
+  auto m = b.load();
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("node '/relu' (Relu): input 'q' is uint8; Relu does not compute with quantized values"),
+            std::string::npos)
+      << m.status().message();
+
+  Builder c(18);
+  c.input("x", 1, {4});
+  auto* n = c.node("Cast", {"x"}, {"y"}, "/cast");
+  auto* a = n->add_attribute();
+  a->set_name("to");
+  a->set_type(::onnx::AttributeProto::INT);
+  a->set_i(2);  // uint8
+  c.output("y");
+  m = c.load();
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("node '/cast' (Cast)"), std::string::npos) << m.status().message();
+
+  // A per-axis scale that does not match the axis is a run-time error naming the node.
+  Builder d(18);
+  d.input("x", 1, {2, 3});
+  d.init_floats("s", {2}, {0.1f, 0.2f});
+  d.node("QuantizeLinear", {"x", "s"}, {"y"}, "/q");  // axis 1 (default) has 3 entries
+  d.output("y");
+  m = d.load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  Session s(*m);
+  auto x = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  auto r = s.run({{"x", *x}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node '/q' (QuantizeLinear): scale float[2] does not match axis 1"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(OnnxQuant, LayerNormBroadcastScaleAndStatistics) {
+  Builder b(17);
+  b.input("x", 1, {2, 4});
+  b.init_floats("g", {1}, {2.0f});  // broadcast to the normalized shape [4]
+  b.init_floats("bias", {4}, {0, 1, 0, 1});
+  b.node("LayerNormalization", {"x", "g", "bias"}, {"y", "mean", "inv"}, "/ln");
+  b.output("y");
+  b.output("mean");
+  b.output("inv");
+  auto m = b.load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  Session s(*m);
+  auto x = Tensor::from_vector<float>({2, 4}, {1, 2, 3, 4, -1, -1, 5, 5});
+  auto r = s.run({{"x", *x}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const float* y = (*r)[0].data<float>();
+  const float* mean = (*r)[1].data<float>();
+  const float* inv = (*r)[2].data<float>();
+  EXPECT_EQ((*r)[1].dims(), (Dims{2, 1}));
+  EXPECT_FLOAT_EQ(mean[0], 2.5f);
+  EXPECT_FLOAT_EQ(mean[1], 2.0f);
+  EXPECT_NEAR(inv[0], 1.0 / std::sqrt(1.25 + 1e-5), 1e-5);
+  EXPECT_NEAR(inv[1], 1.0 / std::sqrt(9.0 + 1e-5), 1e-5);
+  EXPECT_NEAR(y[0], 2.0 * (1 - 2.5) * inv[0] + 0, 1e-5);
+  EXPECT_NEAR(y[7], 2.0 * (5 - 2.0) * inv[1] + 1, 1e-5);
+}
+
+}  // namespace
+}  // namespace parley::onnx
