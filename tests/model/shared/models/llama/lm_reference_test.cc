@@ -72,10 +72,17 @@ struct ModelCase {
 };
 
 #ifdef PARLEY_LM_QWEN
-// Measured (2 threads, AVX-512 VNNI): see the comments at each use and services/lm/README.md.
+// Measured (2 threads, AVX-512 VNNI, llama-cpp-python 0.3.36): INT8 5 of 8 / FP32 6 of 8 prompts
+// identical for 32 tokens, every divergence at a llama.cpp top-2 margin <= 0.083; logits over 256
+// positions: INT8 cosine mean 0.99984 min 0.9975 max |diff| 0.79, FP32 0.99990 / 0.9993 / 0.60;
+// perplexity (263 tokens) 39.535 (INT8) and 39.619 (FP32) vs llama.cpp 39.625: 0.23% / 0.017%.
+// llama.cpp quantizes activations per 256 values for K-quant weights (Q8_K), we per 32, so the
+// INT8 path (INT8 prefill + W4A8 decode on the file's blocks) sits a little further away here than
+// FP32. Tolerances: one prompt of margin, ties within the measured logit noise, about 2x the
+// measured logit and perplexity distances.
 const ModelCase kCase = {"Qwen2.5-Coder-0.5B-Instruct Q4_K_M", "PARLEY_LM_QWEN_GGUF", &qwen_lm_path,
-                         /*exact*/ 0, 0, /*tie*/ 10.0, 10.0, /*cos mean*/ 0.9, 0.9, /*cos min*/ 0.5, 0.5,
-                         /*ppl*/ 0.5, 0.5};
+                         /*exact*/ 4, 5, /*tie*/ 0.5, 0.4, /*cos mean*/ 0.9995, 0.9995, /*cos min*/ 0.99, 0.997,
+                         /*ppl*/ 0.005, 0.0025};
 #else
 const ModelCase kCase = {"SmolLM2-135M-Instruct Q4_1", "PARLEY_LM_GGUF", &default_lm_path, 2, 3, 1.0, 0.5,
                          0.996, 0.998, 0.95, 0.985, 0.0025, 0.01};
