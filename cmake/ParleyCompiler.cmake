@@ -12,6 +12,11 @@ if(PARLEY_SANITIZE)
   add_compile_options(-fsanitize=${PARLEY_SANITIZE} -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${PARLEY_SANITIZE})
 endif()
+if(PARLEY_FUZZ)
+  # Coverage instrumentation for libFuzzer in every library the targets link (the targets add
+  # -fsanitize=fuzzer, which brings libFuzzer's main).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 function(parley_target_defaults target)
   target_compile_options(${target} PRIVATE

@@ -72,6 +72,46 @@ inline void tile(const float* xp, std::int64_t lp, const float* wbase, std::int6
   }
 }
 
+// Few output channels (a vocoder's last convolution, 32 -> 1): the 8 accumulator rows of tile()
+// become 8 consecutive time tiles of one channel, so the weight broadcast serves 16 FMAs instead
+// of 2 (tile() would waste 7 of its 8 rows). Outputs t0 .. t0+n (n <= kCo * kT) of channel row
+// `wrow` ([cin][ks]); stores add the residual row when there is one.
+inline void tile_narrow(const float* xp, std::int64_t lp, const float* wrow, std::int64_t cin, std::int64_t ks,
+                        std::int64_t dil, float bias, std::int64_t t0, std::int64_t n, float* yrow, const float* rrow) {
+  __m512 acc0[kCo], acc1[kCo];
+  __mmask16 m0[kCo], m1[kCo];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    const std::int64_t nt = std::clamp<std::int64_t>(n - r * kT, 0, kT);
+    m0[r] = nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u);
+    m1[r] = nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
+    acc0[r] = _mm512_set1_ps(bias);
+    acc1[r] = _mm512_set1_ps(bias);
+  }
+  for (std::int64_t c = 0; c < cin; ++c) {
+    for (std::int64_t k = 0; k < ks; ++k) {
+      const __m512 wv = _mm512_set1_ps(wrow[c * ks + k]);
+      const float* xr = xp + c * lp + t0 + k * dil;
+#pragma GCC unroll 8
+      for (int r = 0; r < kCo; ++r) {
+        acc0[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m0[r], xr + r * kT), acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m1[r], xr + r * kT + 16), acc1[r]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    float* yr = yrow + t0 + r * kT;
+    if (rrow != nullptr) {
+      const float* rr = rrow + t0 + r * kT;
+      acc0[r] = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0[r], rr));
+      acc1[r] = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1[r], rr + 16));
+    }
+    _mm512_mask_storeu_ps(yr, m0[r], acc0[r]);
+    _mm512_mask_storeu_ps(yr + 16, m1[r], acc1[r]);
+  }
+}
+
 // dst[i] = f(src[i]) (ops/conv1d.h's input transform), 16 lanes at a time.
 void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64_t n) {
   const __m512 scale = _mm512_set1_ps(a.input_scale), slope = _mm512_set1_ps(a.input_leaky ? a.input_slope : 1.0f);
@@ -87,19 +127,38 @@ void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64
 
 }  // namespace
 
+// The input of one batch item as zero-padded rows xp[cin][lp]: `off` zeros, the row (through
+// the fused input transform when there is one), zeros to lp. Both convolution kinds read it.
+void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
+              std::int64_t lp, float* xp, ThreadPool& pool) {
+  const bool xform = conv1d_has_input_transform(a);
+  pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      float* row = xp + c * lp;
+      std::fill(row, row + off, 0.0f);
+      if (xform) {
+        transform_row(a, x + c * lin, row + off, lin);
+      } else {
+        std::memcpy(row + off, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+      }
+      std::fill(row + off + lin, row + lp, 0.0f);
+    }
+  });
+}
+
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
   const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
   const std::int64_t pad = a.padding, dil = a.dilation;
   // Padded input rows: pad zeros, the row, then zeros up to every position a tile may load.
   const std::int64_t lp = std::max(lin + 2 * pad, lout + (ks - 1) * dil) + kT;
   const float* w = static_cast<const float*>(a.w);
-  const bool xform = conv1d_has_input_transform(a);
   // Long outputs: reorder the weights to [cin][ks][cout] once (the 8 weights of a step are then
   // adjacent); short ones (text-rate layers) read the model's rows, a copy would cost more than
   // the arithmetic. kCo floats of slack keep a partial channel block in bounds.
-  const bool reorder = lout >= 512;
+  const bool narrow = cout < kCo && lout >= kCo * kT;
+  const bool reorder = lout >= 512 && !narrow;
   std::vector<float> wt, wtail;
-  if (!reorder && cout % kCo != 0) {
+  if (!reorder && !narrow && cout % kCo != 0) {
     const std::int64_t first = cout / kCo * kCo;
     wtail.assign(static_cast<std::size_t>(kCo * cin * ks), 0.0f);
     std::memcpy(wtail.data(), w + first * cin * ks, static_cast<std::size_t>((cout - first) * cin * ks) * sizeof(float));
@@ -116,39 +175,41 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
-      for (std::int64_t c = c0; c < c1; ++c) {
-        float* row = xp.data() + c * lp;
-        std::fill(row, row + pad, 0.0f);
-        if (xform) {
-          transform_row(a, x + c * lin, row + pad, lin);
-        } else {
-          std::memcpy(row + pad, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
+    pad_rows(a, x, cin, lin, pad, lp, xp.data(), pool);
+    if (narrow) {
+      // Narrow: tasks are (channel, kCo * kT outputs).
+      constexpr std::int64_t kSpan = kCo * kT;
+      const std::int64_t spans = (lout + kSpan - 1) / kSpan;
+      pool.parallel_for(cout * spans, 1, [&](std::int64_t q0, std::int64_t q1) {
+        for (std::int64_t q = q0; q < q1; ++q) {
+          const std::int64_t co = q / spans, t0 = (q % spans) * kSpan;
+          tile_narrow(xp.data(), lp, w + co * cin * ks, cin, ks, dil, a.bias ? a.bias[co] : 0.0f, t0,
+                      std::min(kSpan, lout - t0), y + co * lout, res ? res + co * lout : nullptr);
         }
-        std::fill(row + pad + lin, row + lp, 0.0f);
-      }
-    });
-    // Tasks: time blocks of 8 tiles x all channel blocks, so one task reuses its input rows.
-    constexpr std::int64_t kTilesPerTask = 8;
-    const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
-    pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
-      for (std::int64_t q = q0; q < q1; ++q) {
-        const std::int64_t task = q / cb, cblk = q % cb;
-        const std::int64_t co0 = cblk * kCo;
-        const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
-        for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tb, (task + 1) * kTilesPerTask); ++tt) {
-          const std::int64_t t0 = tt * kT;
-          const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
-          if (reorder) {
-            tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
-          } else {
-            // A partial channel block reads a zero-padded copy of its rows, not past the end.
-            const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
-            tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
+      });
+    } else {
+      // Tasks: time blocks of 8 tiles x all channel blocks, so one task reuses its input rows.
+      constexpr std::int64_t kTilesPerTask = 8;
+      const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
+      pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
+        for (std::int64_t q = q0; q < q1; ++q) {
+          const std::int64_t task = q / cb, cblk = q % cb;
+          const std::int64_t co0 = cblk * kCo;
+          const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
+          for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tb, (task + 1) * kTilesPerTask); ++tt) {
+            const std::int64_t t0 = tt * kT;
+            const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
+            if (reorder) {
+              tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
+            } else {
+              // A partial channel block reads a zero-padded copy of its rows, not past the end.
+              const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
+              tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
+            }
           }
         }
-      }
-    });
+      });
+    }
     if (a.activation != Activation::kNone) {
       pool.parallel_for(cout, 1, [&](std::int64_t r0, std::int64_t r1) {
         for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, y + r * lout, lout);
@@ -245,25 +306,13 @@ void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, Thread
   for (const Phase& p : phases) need = std::max(need, p.j_hi + off);
   const std::int64_t lp = need + off + kT;
   std::vector<float> xp(static_cast<std::size_t>(cin * lp));
-  const bool xform = conv1d_has_input_transform(a);
   const std::int64_t cb = (cout + kCo - 1) / kCo;
   constexpr std::int64_t kTilesPerTask = 2;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pool.parallel_for(cin, 4, [&](std::int64_t c0, std::int64_t c1) {
-      for (std::int64_t c = c0; c < c1; ++c) {
-        float* row = xp.data() + c * lp;
-        std::fill(row, row + off, 0.0f);
-        if (xform) {
-          transform_row(a, x + c * lin, row + off, lin);
-        } else {
-          std::memcpy(row + off, x + c * lin, static_cast<std::size_t>(lin) * sizeof(float));
-        }
-        std::fill(row + off + lin, row + lp, 0.0f);
-      }
-    });
+    pad_rows(a, x, cin, lin, off, lp, xp.data(), pool);
     // Tasks: (block of kTilesPerTask time tiles, channel block), every phase inside one task: the
     // phases of a tile write interleaved positions of the same output cache lines, which then
     // stay with one core.

@@ -71,8 +71,12 @@ struct EndpointOptions {
   float silence_threshold = 0.35f; ///< VAD p < this: silence (between: neither resets nor grows silence)
   int min_speech_ms = 64;          ///< speech this long starts an utterance
   int pre_roll_ms = 320;           ///< audio kept before the detected start
-  int min_silence_ms = 224;        ///< shortest pause that may end a turn (if the classifier agrees)
-  int max_silence_ms = 800;        ///< a pause this long ends the turn whatever the classifier says
+  // Turn-end defaults, tuned for smart-turn on the shared clips (services/asr/README.md
+  // "Endpointing"): ask once 160 ms into a pause; when the model says "not finished", wait up to
+  // 1.5 s (pauses inside sentences run 0.5-1 s); the threshold is pipecat's (decisions on the
+  // clips do not change anywhere in 0.3-0.8); re-asking during a long pause ended more turns early.
+  int min_silence_ms = 160;        ///< shortest pause that may end a turn (if the classifier agrees)
+  int max_silence_ms = 1500;       ///< a pause this long ends the turn whatever the classifier says
   float turn_end_threshold = 0.5f; ///< classifier probability that ends a turn
   int reask_ms = 0;                ///< ask the classifier again every this much more silence (0: once per pause)
   int max_utterance_ms = 28000;    ///< longer speech is cut into several finals (Whisper's window is 30 s)

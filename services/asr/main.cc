@@ -10,6 +10,8 @@
 #include "shared/engine/device.h"
 #include "shared/common/model_paths.h"
 #include "shared/config/base_schema.h"
+#include "shared/models/runtime/device_config.h"
+#include "shared/models/runtime/device_metrics.h"
 #include "shared/service/host.h"
 
 int main(int argc, char** argv) {
@@ -24,8 +26,7 @@ int main(int argc, char** argv) {
   schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en");
   schema.add_string("asr.vad_model", "", "Silero VAD safetensors; empty = $PARLEY_MODEL_DIR/vad-silero/silero_vad_16k.safetensors");
   schema.add_string("asr.weights", "int8", "Whisper weights after load: int8 (per-channel W8A8) or f32", config::one_of({"int8", "f32"}));
-  schema.add_string("asr.device", "auto", "Where Whisper runs: auto (the first GPU when there is one, else cpu), cpu or cuda:N",
-                    config::non_empty());
+  models::add_device_key(schema, "asr.device");
   schema.add_int("asr.max_streams", 32, "Open Recognize streams before RESOURCE_EXHAUSTED", config::int_range(1, 4096));
   schema.add_int("asr.max_batch", 8, "Windows (utterances) per encoder batch", config::int_range(1, 64));
   schema.add_duration("asr.max_queue_delay", milliseconds(5), "Longest a window waits for others to batch with",
@@ -39,14 +40,18 @@ int main(int argc, char** argv) {
   schema.add_double("asr.max_transcribe_seconds", 600, "Audio one Transcribe may hold", config::double_range(1, 86400));
   schema.add_int("asr.partial_interval_ms", 300, "New speech between partial results", config::int_range(32, 60'000));
   schema.add_double("asr.vad_threshold", 0.5, "Silero probability that counts as speech", config::double_range(0.05, 0.95));
-  schema.add_int("asr.min_silence_ms", 224, "Shortest pause that ends a turn when the turn-end classifier agrees", config::int_range(32, 10'000));
-  schema.add_int("asr.max_silence_ms", 800, "A pause this long always ends the turn", config::int_range(32, 30'000));
+  const asr::EndpointOptions ep;  // the tuned defaults (services/asr/README.md "Endpointing")
+  schema.add_int("asr.min_silence_ms", ep.min_silence_ms, "Shortest pause that ends a turn when the turn-end classifier agrees",
+                 config::int_range(32, 10'000));
+  schema.add_int("asr.max_silence_ms", ep.max_silence_ms, "A pause this long always ends the turn", config::int_range(32, 30'000));
   schema.add_string("asr.turn_end", "smart_turn",
                     "Turn-end classifier at pauses: smart_turn (pipecat's audio model), punctuation (Whisper's) or none (silence only)",
                     config::one_of({"smart_turn", "punctuation", "none"}));
   schema.add_string("asr.turn_model", "", "smart-turn ONNX file; empty = $PARLEY_MODEL_DIR/turn-smart-turn/smart-turn-v3.2-cpu.onnx");
-  schema.add_double("asr.turn_threshold", 0.5, "Classifier probability that ends the turn at a pause", config::double_range(0.01, 0.99));
-  schema.add_int("asr.turn_reask_ms", 0, "Ask the classifier again every this much more silence (0: once per pause)", config::int_range(0, 10'000));
+  schema.add_double("asr.turn_threshold", ep.turn_end_threshold, "Classifier probability that ends the turn at a pause",
+                    config::double_range(0.01, 0.99));
+  schema.add_int("asr.turn_reask_ms", ep.reask_ms, "Ask the classifier again every this much more silence (0: once per pause)",
+                 config::int_range(0, 10'000));
   auto host = service::Host::create("asr", schema, argc, argv);
   const config::Config& cfg = host->config();
 
@@ -55,16 +60,13 @@ int main(int argc, char** argv) {
   eo.vad_path = cfg.get_string("asr.vad_model").empty() ? model_root() + "/vad-silero/silero_vad_16k.safetensors"
                                                         : cfg.get_string("asr.vad_model");
   eo.precision = cfg.get_string("asr.weights") == "f32" ? whisper::WhisperPrecision::kFp32 : whisper::WhisperPrecision::kInt8;
-  const std::string dev = cfg.get_string("asr.device");
-  if (dev == "auto") {
-    eo.device = engine::cuda_device_count() > 0 && kernels::BackendRegistry::instance().cuda() != nullptr ? engine::Device::cuda(0)
-                                                                                                        : engine::Device::cpu();
-  } else if (dev.rfind("cuda:", 0) == 0) {
-    eo.device = engine::Device::cuda(std::atoi(dev.c_str() + 5));
-  } else if (dev != "cpu") {
-    std::cerr << "parley-asr: asr.device must be cpu or cuda:N, got '" << dev << "'\n";
+  auto device = models::resolve_device_key(cfg, "asr.device");
+  if (!device.ok()) {
+    std::cerr << "parley-asr: " << device.status().to_string() << "\n";
     return 2;
   }
+  eo.device = *device;
+  models::register_device_metrics(host->metrics(), "asr", *device);
   eo.max_batch = static_cast<std::size_t>(cfg.get_int("asr.max_batch"));
   eo.max_queue_delay = std::chrono::duration_cast<milliseconds>(cfg.get_duration("asr.max_queue_delay"));
   eo.queue_capacity = static_cast<std::size_t>(cfg.get_int("asr.queue_capacity"));

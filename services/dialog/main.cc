@@ -41,6 +41,21 @@ bool set_explicitly(const parley::config::Config& cfg, std::string_view key) {
   return cfg.origin(key).source != parley::config::Source::kDefault;
 }
 
+/// The default bot: the compiled-in path (the source tree) when it exists, else the demo bot
+/// installed beside the binary (<prefix>/bin/parley-dialog -> <prefix>/bots/demo/bot.yaml, the
+/// container image's /opt/parley/bots), so the image runs without the source tree.
+std::string default_bot_file() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(PARLEY_DIALOG_DEFAULT_BOT, ec)) return PARLEY_DIALOG_DEFAULT_BOT;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "bots" / "demo" / "bot.yaml";
+    if (fs::is_regular_file(installed, ec)) return installed.string();
+  }
+  return PARLEY_DIALOG_DEFAULT_BOT;  // reported as unreadable, with its path, at load
+}
+
 /// Bot files in `dir`: every *.yaml / *.yml in it and every <sub>/bot.yaml (a bot with a kb/
 /// folder), sorted; dot-entries skipped (a mounted ConfigMap's ..data links).
 std::vector<std::string> bot_files_in(const std::string& dir) {
@@ -130,7 +145,12 @@ int main(int argc, char** argv) {
   schema.add_double("api.rate_limit_burst", 20, "Token-bucket burst of the rate limit", config::double_range(1, 1e6));
   schema.add_int("api.max_body_bytes", 1 << 20, "Largest request body (bot YAML uploads)", config::int_range(1024, 64 << 20));
   schema.add_int("api.max_json_bytes", 64 << 10, "Largest JSON request body", config::int_range(256, 16 << 20));
-  schema.add_int("api.max_text_bytes", 4096, "Longest text of one turn", config::int_range(1, 1 << 20));
+  schema.add_int("api.max_text_bytes", 4096,
+                 "Longest text of one turn over the transport (parley.v1.Dialog/Turn) and of a typed voice turn, in bytes",
+                 config::int_range(1, 1 << 20));
+  schema.add_int("api.max_text_chars", 4096,
+                 "Longest text of one HTTP turn, in characters (Unicode code points: the OpenAPI maxLength)",
+                 config::int_range(1, 1 << 20));
   schema.add_bool("api.allow_unauthenticated_remote", false,
                   "Without api.keys, serve api.address even when it is not loopback (only behind a proxy that "
                   "authenticates); otherwise a keyless API binds 127.0.0.1");
@@ -147,7 +167,7 @@ int main(int argc, char** argv) {
                       config::duration_range(100ms, 3600s));
   schema.add_int("api.max_pending_bot_jobs", 4, "Bot uploads/deletes waiting behind the running one (more: 503)",
                  config::int_range(0, 1000));
-  schema.add_list("dialog.bots", {PARLEY_DIALOG_DEFAULT_BOT}, "Bot definition files to load at start");
+  schema.add_list("dialog.bots", {default_bot_file()}, "Bot definition files to load at start");
   schema.add_list("dialog.nlu_targets", {"tcp://127.0.0.1:7102"}, "NLU service replicas (tcp:// or dns://)");
   schema.add_list("dialog.qa_targets", {"tcp://127.0.0.1:7103"}, "QA service replicas");
   schema.add_list("dialog.lm_targets", {"tcp://127.0.0.1:7104"}, "LM service replicas");
@@ -271,6 +291,7 @@ int main(int argc, char** argv) {
   so.qa_targets = cfg.get_list("dialog.qa_targets");
   so.lm_targets = cfg.get_list("dialog.lm_targets");
   so.max_wait_for_replica = ms(cfg.get_duration("dialog.max_wait_for_replica"));
+  so.replay_timeout = ms(cfg.get_duration("dialog.train_timeout"));
   auto services = dialog::make_transport_services(so);
   if (!services.ok()) {
     PARLEY_LOG(kError) << "parley-dialog: " << services.status().to_string();
@@ -370,7 +391,7 @@ int main(int argc, char** argv) {
   api.rate_limit_burst = cfg.get_double("api.rate_limit_burst");
   api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));
   api.max_json_bytes = static_cast<std::size_t>(cfg.get_int("api.max_json_bytes"));
-  api.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"));
+  api.max_text_chars = static_cast<std::size_t>(cfg.get_int("api.max_text_chars"));
   // Voice sessions: speech clients (each optional), limits, the gateway both voice transports use.
   dialog::voice::VoiceMetrics voice_metrics(host->metrics());
   std::unique_ptr<dialog::voice::AsrClient> asr;
@@ -410,7 +431,8 @@ int main(int argc, char** argv) {
   dialog::VoiceGateway voice(system, sessions, asr.get(), tts.get(), &voice_metrics, voice_options, voice_limits);
 
   dialog::ApiServer server(api, sessions, bots, &metrics, &voice);
-  dialog::register_wire_methods(*host, sessions, {.max_text_bytes = api.max_text_bytes});
+  dialog::register_wire_methods(*host, sessions,
+                                {.max_text_bytes = static_cast<std::size_t>(cfg.get_int("api.max_text_bytes"))});
   // Voice calls on the transport hold no worker (Host::stream); a call without a deadline may
   // last as long as a voice session.
   dialog::register_voice_method(*host, voice);
@@ -465,6 +487,12 @@ int main(int argc, char** argv) {
       Status health = store->health();
       host->set_ready(health.is_ok(), health.is_ok() ? "" : "session store: " + health.message());
     }
+  });
+  // SIGTERM: readiness goes false, then the public API stops accepting and its in-flight turns
+  // get the rest of service.drain_grace (the chart sets it above dialog.lm_timeout).
+  host->on_drain([&server](std::chrono::steady_clock::time_point deadline) {
+    server.stop(std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                           deadline - std::chrono::steady_clock::now())));
   });
   int rc = host->run();
   running = false;

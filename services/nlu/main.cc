@@ -1,5 +1,6 @@
 // parley-nlu: the NLU service process (intents and slots, trained per bot from its examples).
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
   schema.add_duration("nlu.batch.max_queue_delay", std::chrono::microseconds(1500),
                       "Longest a text waits for its batch to fill",
                       config::duration_range(std::chrono::microseconds(0), std::chrono::seconds(1)));
-  schema.add_int("nlu.batch.workers", 0, "Threads running featurization batches (0: one per core)",
+  schema.add_int("nlu.batch.workers", 0, "Threads running featurization batches (0: PARLEY_NUM_THREADS, else one per core)",
                  config::int_range(0, 64));
   schema.add_int("nlu.batch.queue_capacity", 1024, "Texts queued for featurization", config::int_range(1, 1 << 20));
   auto host = service::Host::create("nlu", schema, argc, argv);
@@ -93,8 +94,15 @@ int main(int argc, char** argv) {
   o.batch.max_batch_size = static_cast<std::size_t>(cfg.get_int("nlu.batch.max_size"));
   o.batch.max_queue_delay = cfg.get_duration("nlu.batch.max_queue_delay");
   o.batch.workers = static_cast<int>(cfg.get_int("nlu.batch.workers"));
-  if (o.batch.workers == 0)
-    o.batch.workers = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
+  if (o.batch.workers == 0) {
+    // The CPU kernels' pool size (PARLEY_NUM_THREADS: the pod's CPU request in Kubernetes), else
+    // the machine's cores.
+    unsigned n = std::thread::hardware_concurrency();
+    if (const char* env = std::getenv("PARLEY_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
+      n = static_cast<unsigned>(std::atoi(env));
+    }
+    o.batch.workers = static_cast<int>(std::clamp(n, 1u, 64u));
+  }
   o.batch.queue_capacity = static_cast<std::size_t>(cfg.get_int("nlu.batch.queue_capacity"));
 
   // Fine-tuning: the FP32 encoder every job starts from, loaded by the first job.

@@ -31,7 +31,7 @@ const std::set<std::string, std::less<>>& tool_variables() {
       "PARLEY_CUDA_ARCHS",    "PARLEY_SOURCE_DIR",  "PARLEY_BINARY_DIR",    "PARLEY_TESTDATA",
       "PARLEY_SERVICES_FILE", "PARLEY_PORT_OFFSET", "PARLEY_RUN_DIR",       "PARLEY_READY_TIMEOUT",
       "PARLEY_STOP_GRACE",    "PARLEY_JOBS",        "PARLEY_SKIP_PACKAGES", "PARLEY_TEST_JOBS",
-      "PARLEY_PACKAGES_FILE"};
+      "PARLEY_PACKAGES_FILE", "PARLEY_NUM_THREADS"};  // the CPU kernels' pool size (the chart sets it)
   return kNames;
 }
 

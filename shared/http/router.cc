@@ -37,9 +37,13 @@ Status Router::add(Method method, std::string_view pattern, std::size_t id) {
   Route route{method, {}, id};
   for (std::string_view seg : split_path(pattern)) {
     Segment s;
-    if (!seg.empty() && seg.front() == '{' && seg.back() == '}') {
+    const auto close = seg.find('}');
+    const bool verb = !seg.empty() && seg.front() == '{' && close != std::string_view::npos && close + 1 < seg.size() &&
+                      seg[close + 1] == ':' && close + 2 < seg.size() && seg.substr(close + 1).find_first_of("{}") == std::string_view::npos;
+    if (verb || (!seg.empty() && seg.front() == '{' && seg.back() == '}')) {
       s.param = true;
-      s.text = std::string(seg.substr(1, seg.size() - 2));
+      s.text = std::string(seg.substr(1, close - 1));
+      if (verb) s.suffix = std::string(seg.substr(close + 1));
       if (!valid_param_name(s.text)) return invalid_argument(quoted + ": bad parameter name '" + s.text + "'");
       for (const auto& other : route.segments) {
         if (other.param && other.text == s.text) {
@@ -59,7 +63,7 @@ Status Router::add(Method method, std::string_view pattern, std::size_t id) {
     for (std::size_t i = 0; i < r.segments.size() && same; ++i) {
       const auto& a = r.segments[i];
       const auto& b = route.segments[i];
-      same = a.param == b.param && (a.param || a.text == b.text);
+      same = a.param == b.param && a.suffix == b.suffix && (a.param || a.text == b.text);
     }
     if (same) {
       return Status(StatusCode::kAlreadyExists,
@@ -87,6 +91,21 @@ Router::Match Router::match(Method method, std::string_view path) const {
   }
 
   // Specificity: literal-ness per segment, compared leftmost first.
+  auto segment_matches = [](const Segment& s, const std::string& d) {
+    if (!s.param) return s.text == d;
+    return s.suffix.empty() || (d.size() > s.suffix.size() && d.compare(d.size() - s.suffix.size(), s.suffix.size(), s.suffix) == 0);
+  };
+  // Positions where a `{name}:verb` route matched: plain `{name}` routes do not claim them.
+  std::vector<bool> verb_at(decoded.size(), false);
+  for (const auto& r : routes_) {
+    if (r.segments.size() != decoded.size()) continue;
+    bool ok = true;
+    for (std::size_t i = 0; i < decoded.size() && ok; ++i) ok = segment_matches(r.segments[i], decoded[i]);
+    if (!ok) continue;
+    for (std::size_t i = 0; i < decoded.size(); ++i) {
+      if (!r.segments[i].suffix.empty()) verb_at[i] = true;
+    }
+  }
   const Route* best = nullptr;
   const Route* best_get = nullptr;  // HEAD falls back to GET
   std::vector<bool> best_score, best_get_score;
@@ -96,8 +115,9 @@ Router::Match Router::match(Method method, std::string_view path) const {
     std::vector<bool> score;
     bool ok = true;
     for (std::size_t i = 0; i < decoded.size() && ok; ++i) {
-      ok = r.segments[i].param || r.segments[i].text == decoded[i];
-      score.push_back(!r.segments[i].param);
+      const Segment& s = r.segments[i];
+      ok = segment_matches(s, decoded[i]) && !(verb_at[i] && s.param && s.suffix.empty());
+      score.push_back(!s.param || !s.suffix.empty());
     }
     if (!ok) continue;
     allowed.push_back(r.method);
@@ -116,7 +136,8 @@ Router::Match Router::match(Method method, std::string_view path) const {
     result.kind = Match::Kind::kFound;
     result.id = best->id;
     for (std::size_t i = 0; i < decoded.size(); ++i) {
-      if (best->segments[i].param) result.params[best->segments[i].text] = decoded[i];
+      const Segment& s = best->segments[i];
+      if (s.param) result.params[s.text] = decoded[i].substr(0, decoded[i].size() - s.suffix.size());
     }
     return result;
   }

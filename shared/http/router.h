@@ -14,8 +14,11 @@
 
 namespace parley::http {
 
-/// Patterns are absolute paths whose segments are literals or `{name}` (a whole segment):
-/// "/metrics", "/v1/sessions/{id}", "/v1/sessions/{id}/messages". Matching is exact (no prefix
+/// Patterns are absolute paths whose segments are literals, `{name}` (a whole segment) or
+/// `{name}:verb` (a parameter then a literal custom-method suffix, as in Google's API style):
+/// "/metrics", "/v1/sessions/{id}", "/v1/sessions/{id}/messages", "/v1/bots/{bot}:reload". A
+/// segment that ends in a route's `:verb` belongs to that route's shape only: `{name}` routes at
+/// that position neither match it nor appear in its Allow header. Matching is exact (no prefix
 /// or trailing-slash tolerance); literal segments beat parameters, leftmost first, so
 /// "/v1/bots/default" wins over "/v1/bots/{id}". A HEAD request falls back to the GET route.
 ///
@@ -45,7 +48,8 @@ class Router {
  private:
   struct Segment {
     bool param = false;
-    std::string text;  // literal text, or the parameter name
+    std::string text;    // literal text, or the parameter name
+    std::string suffix;  // param only: ":verb" that must end the segment ("" for a whole-segment param)
   };
   struct Route {
     Method method;

@@ -461,14 +461,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // A WebSocket route: refuse (an HTTP response) or hand the socket to websocket.cc.
+  // The handler decides first (auth, a bad query, a missing resource answer before 426), so a GET
+  // without the upgrade learns what is wrong with it before being told to upgrade.
   void upgrade(const RouteEntry& entry, Request req, bhttp::request<bhttp::string_body> raw) {
-    if (!beast::iequals(raw[bhttp::field::upgrade], "websocket")) {
-      Response r = json_error(426, "UPGRADE_REQUIRED", excerpt(req.path, 120) + " is a WebSocket endpoint: send a GET with 'Upgrade: websocket'");
-      r.headers.set("Upgrade", "websocket");
-      r.headers.set("Connection", "Upgrade");
-      write_response(std::move(r), false);
-      return;
-    }
     WebSocketDecision decision;
     try {
       decision = entry.websocket(req);
@@ -479,6 +474,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto* refused = std::get_if<Response>(&decision)) {
       keep_alive_ = false;  // a refused upgrade does not become a keep-alive connection
       write_response(std::move(*refused), true);
+      return;
+    }
+    if (!beast::iequals(raw[bhttp::field::upgrade], "websocket")) {
+      Response r = json_error(426, "UPGRADE_REQUIRED", excerpt(req.path, 120) + " is a WebSocket endpoint: send a GET with 'Upgrade: websocket'");
+      r.headers.set("Upgrade", "websocket");
+      r.headers.set("Connection", "Upgrade");
+      write_response(std::move(r), false);
       return;
     }
     // The socket leaves this session: nothing here touches it again.

@@ -136,7 +136,7 @@ class Server {
   void route_async(Method method, std::string pattern, AsyncHandler handler);
   /// A GET route that upgrades to a WebSocket (websocket.h): `handler` decides (refuse with a
   /// response, or accept with limits and the connection's callbacks). A GET without an upgrade
-  /// is answered 426 UPGRADE_REQUIRED. Open connections count towards max_connections; stop()
+  /// is answered 426 UPGRADE_REQUIRED once `handler` accepted it (its refusals come first). Open connections count towards max_connections; stop()
   /// closes them with 1001 (going away), and cuts those still open after the grace period.
   void route_websocket(std::string pattern, WebSocketHandler handler);
 

@@ -36,7 +36,10 @@ Result<std::vector<Tensor>> Session::run(const std::vector<std::pair<std::string
   ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);
   const Graph& g = m.graphs.front();
   std::vector<bool> bound(g.inputs.size(), false);
-  for (const auto& [name, t] : inputs) {
+  for (const auto& input : inputs) {
+    // Named, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+    const std::string& name = input.first;
+    const auto& t = input.second;
     auto it = std::find_if(g.inputs.begin(), g.inputs.end(),
                            [&](int id) { return m.values[static_cast<std::size_t>(id)].name == name; });
     if (it == g.inputs.end()) {

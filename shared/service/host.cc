@@ -252,6 +252,7 @@ struct Host::Impl {
   std::map<std::string, RawHandler> methods;
   std::map<std::string, RawStreamStart> streams;
   std::vector<std::string> extra_endpoints;
+  std::vector<std::function<void(std::chrono::steady_clock::time_point)>> drain_hooks;
   std::optional<std::chrono::milliseconds> default_deadline;
   std::unique_ptr<actor::ActorSystem> system;
   std::optional<actor::ActorPool<WorkerMsg>> pool;
@@ -456,6 +457,10 @@ std::vector<std::string> Host::endpoints() const {
 
 int Host::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
+void Host::on_drain(std::function<void(std::chrono::steady_clock::time_point deadline)> fn) {
+  impl_->drain_hooks.push_back(std::move(fn));
+}
+
 void Host::stop() {
   Impl& m = *impl_;
   if (!m.server) return;
@@ -463,6 +468,8 @@ void Host::stop() {
   m.server->set_draining(true);
   auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(config_.get_duration("service.drain_grace"));
   auto end = Clock::now() + grace;
+  // Hooks (HTTP turns that call other services) and transport calls share one deadline.
+  for (auto& hook : m.drain_hooks) hook(end);
   while (Clock::now() < end && (m.server->active_calls() > 0 || m.queued.load() > 0 || m.in_flight.load() > 0)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

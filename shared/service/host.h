@@ -6,6 +6,7 @@
 #include <google/protobuf/any.pb.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,11 +78,18 @@ class Host {
   /// serving long streams (voice) raises it to their longest length.
   void set_default_deadline(std::chrono::milliseconds deadline);
 
+  /// Work served outside the transport (the dialog's public HTTP API) that must finish before
+  /// the process exits: stop() calls `fn` once readiness is false, with the drain deadline
+  /// (now + service.drain_grace); `fn` stops taking new work and returns by then, in-flight work
+  /// done. Transport calls keep being served meanwhile and get the same deadline.
+  void on_drain(std::function<void(std::chrono::steady_clock::time_point deadline)> fn);
+
   /// Readiness as reported on /readyz (besides draining). Default: ready.
   void set_ready(bool ready, std::string reason = "");
 
   /// Binds, serves until SIGTERM/SIGINT, then: readiness false, new calls refused ("draining"),
-  /// in-flight work finishes up to service.drain_grace, exit code 0. Returns 1 if binding failed.
+  /// in-flight work (transport calls and on_drain() hooks) finishes up to service.drain_grace,
+  /// exit code 0. Returns 1 if binding failed.
   int run();
 
   /// Starts serving without blocking (tests, embedding); stop() drains like a signal would.

@@ -66,6 +66,11 @@ struct ClientOptions {
   /// Resolve dns:// targets to IPv6 addresses too (off: Kubernetes pods are IPv4, and "localhost"
   /// would otherwise look like two replicas).
   bool dns_ipv6 = false;
+  /// Optional routing preference: a live replica whose endpoint this rejects gets no call while
+  /// one it accepts can take it (when none can, the filter is ignored rather than failing). The
+  /// dialog uses it to keep turns off an NLU/QA replica until that replica has every bot.
+  /// Runs on the client's I/O thread at each pick: must be cheap, thread-safe, non-blocking.
+  std::function<bool(const std::string& endpoint)> replica_filter;
   /// Resolves dns:// targets; unset = getaddrinfo. Tests inject a fake to vary the replica set.
   Resolver resolver;
   std::optional<CurveClientOptions> curve;

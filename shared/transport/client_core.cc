@@ -300,7 +300,19 @@ void ClientCore::handle(RunTask& t, Clock::time_point /*now*/) { t.fn(); }
 // Calls
 
 void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
-  std::vector<Replica*> skip;  // refused the send this time
+  std::vector<Replica*> skip;  // refused the send this time (and those the replica filter rejects)
+  if (options_.replica_filter) {
+    bool any_accepted = false;
+    for (const auto& r : replicas_) {
+      if (!r->accepts_calls()) continue;
+      if (options_.replica_filter(r->endpoint)) {
+        any_accepted = true;
+      } else {
+        skip.push_back(r.get());
+      }
+    }
+    if (!any_accepted) skip.clear();  // a preference, never the reason a call fails
+  }
   while (Replica* r = picker_.pick(replicas_, c.tried, skip)) {
     int err = send_request(c, *r, now);
     if (err == 0) {

@@ -1,7 +1,7 @@
 // parley: the command-line client for a running Parley platform.
 // Exists so a person (and the run command's sample request) can reach any service by hand.
 // Subcommands: echo (call the echo service), keygen (CURVE keypair files), chat (talk to a bot),
-// talk (a voice session with a bot), lm (generate text), model (inspect / quantize / prune a GGUF
+// talk (a voice session with a bot), bot (validate a bot, run its conversation tests), lm (generate text), model (inspect / quantize / prune a GGUF
 // file), transcribe (speech to text), say (speak a text to a WAV);
 // the commands of a service live in its folder (services/<svc>/cli) and are dispatched from here.
 #include <chrono>
@@ -17,6 +17,7 @@
 #include "shared/transport/client.h"
 #include "shared/transport/curve.h"
 #include "services/asr/cli/transcribe_command.h"
+#include "services/dialog/cli/bot_command.h"
 #include "services/dialog/cli/chat_command.h"
 #include "services/dialog/cli/talk_command.h"
 #include "services/lm/cli/lm_command.h"
@@ -30,7 +31,7 @@ int usage() {
                "  parley echo [--target tcp://127.0.0.1:7101] [--timeout-ms N] [--repeat N] TEXT\n"
                "  parley keygen SECRET_FILE PUBLIC_FILE\n"
                "  parley chat [--bot demo] [--url http://127.0.0.1:8080] [--key KEY] [--verbose]\n"
-            << parley::dialog::talk_command_usage() <<
+            << parley::dialog::talk_command_usage() << parley::dialog::bot_command_usage() <<
                "  parley model inspect FILE.gguf | quantize IN.gguf OUT.gguf | prune IN.gguf OUT.gguf\n"
             << parley::lm::lm_command_usage() << parley::asr::transcribe_command_usage() << parley::tts::say_command_usage();
   return 2;
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
   if (cmd == "keygen") return run_keygen(args);
   if (cmd == "chat") return parley::dialog::run_chat_command(args);
   if (cmd == "talk") return parley::dialog::run_talk_command(args);
+  if (cmd == "bot") return parley::dialog::run_bot_command(args, std::cout, std::cerr);
   if (cmd == "lm") return parley::lm::run_lm_command(args);
   if (cmd == "say") return parley::tts::run_say_command(args, std::cout, std::cerr);
   if (cmd == "model") return parley::llama::run_model_command(args);

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "services/dialog/api/openapi_docs.h"
 #include "services/dialog/api/voice_socket.h"
 #include "services/dialog/api/web_assets.h"
 #include "shared/common/json_document.h"
@@ -35,6 +36,22 @@ std::string to_json(const google::protobuf::Message& m) {
 
 Response json(int status, const google::protobuf::Message& m) { return Response::json(status, to_json(m)); }
 
+/// The path of the first null in `v` ("metadata.k", "items[2]"), if any.
+std::optional<std::string> first_null(const json::Value& v, const std::string& path) {
+  if (v.is_null()) return path.empty() ? std::string("(the body)") : path;
+  if (v.is_object()) {
+    for (const auto& [key, member] : v.as_object()) {
+      if (auto w = first_null(member, path.empty() ? key : path + "." + key)) return w;
+    }
+  } else if (v.is_array()) {
+    const auto& items = v.as_array();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (auto w = first_null(items[i], path + "[" + std::to_string(i) + "]")) return w;
+    }
+  }
+  return std::nullopt;
+}
+
 /// Parses a JSON body into `out`; an empty body is the empty message. A 4xx response on failure.
 std::optional<Response> parse_body(const Request& req, google::protobuf::Message& out, std::size_t max_bytes) {
   if (req.body.size() > max_bytes) {
@@ -52,6 +69,12 @@ std::optional<Response> parse_body(const Request& req, google::protobuf::Message
     return http::json_error(400, "INVALID_ARGUMENT", "body is not a valid " + out.GetDescriptor()->name() +
                                                          ": not JSON (" + excerpt(checked.status().message(), 160) + ")");
   }
+  // proto3 JSON reads null as "the default": {"metadata": {"k": null}} would pass as an empty
+  // value. The contract says strings and objects, so a null anywhere is refused, by name.
+  if (auto where = first_null(*checked, "")) {
+    return http::json_error(400, "INVALID_ARGUMENT", "body is not a valid " + out.GetDescriptor()->name() +
+                                                         ": null is not allowed (at '" + excerpt(*where, 80) + "')");
+  }
   // Content-Type is not enforced: `curl -d '{"text":"hi"}'` sends form-urlencoded; the body decides.
   google::protobuf::util::JsonParseOptions o;
   o.ignore_unknown_fields = false;
@@ -65,13 +88,6 @@ std::optional<Response> parse_body(const Request& req, google::protobuf::Message
 }
 
 std::string status_class(int status) { return std::to_string(status / 100) + "xx"; }
-
-/// "demo:reload" -> {"demo", "reload"}.
-std::pair<std::string, std::string> split_verb(std::string_view param) {
-  auto colon = param.rfind(':');
-  if (colon == std::string_view::npos) return {std::string(param), ""};
-  return {std::string(param.substr(0, colon)), std::string(param.substr(colon + 1))};
-}
 
 bool valid_id(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
@@ -159,7 +175,7 @@ ApiServer::~ApiServer() {
 }
 
 Status ApiServer::start() { return server_->start(); }
-void ApiServer::stop() { server_->stop(std::chrono::seconds(2)); }
+void ApiServer::stop(std::chrono::milliseconds grace) { server_->stop(grace); }
 
 Response ApiServer::counted(Response r) {
   if (metrics_) metrics_->api_requests.labels({status_class(r.status)}).inc();
@@ -264,6 +280,31 @@ void ApiServer::register_routes() {
     return counted(http::json_error(404, "NOT_FOUND", "no static file '" + excerpt(req.path_param("file")) + "'"));
   });
 
+  // --- the API's own reference: the contract as YAML/JSON and a page rendering it (web/docs.html).
+  // Public like the chat page: the document holds no secret, and a reader without a key needs it.
+  server.route(Method::kGet, "/docs", [this](const Request&) {
+    std::size_t n = 0;
+    const WebAsset* assets = web_assets(&n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (assets[i].name == "docs.html") return counted(Response::text(200, std::string(assets[i].data), std::string(assets[i].content_type)));
+    }
+    return counted(http::json_error(404, "NOT_FOUND", "the reference page was not built into this binary"));
+  });
+  server.route(Method::kGet, "/v1/openapi.yaml", [this](const Request&) {
+    std::string_view yaml = openapi_yaml();
+    if (yaml.empty()) return counted(http::json_error(404, "NOT_FOUND", "openapi.yaml was not built into this binary"));
+    Response r = Response::text(200, std::string(yaml), "application/yaml; charset=utf-8");
+    r.headers.set("Cache-Control", "no-cache");
+    return counted(std::move(r));
+  });
+  server.route(Method::kGet, "/v1/openapi.json", [this](const Request&) {
+    const Result<std::string>& doc = openapi_json();
+    if (!doc.ok()) return counted(http::error_response(doc.status()));
+    Response r = Response::json(200, *doc);
+    r.headers.set("Cache-Control", "no-cache");
+    return counted(std::move(r));
+  });
+
   // --- bots ---
   server.route(Method::kGet, "/v1/bots", [this](const Request& req) {
     Caller caller;
@@ -308,15 +349,11 @@ void ApiServer::register_routes() {
       return r;
     });
   });
-  server.route_async(Method::kPost, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
+  server.route_async(Method::kPost, "/v1/bots/{bot}:reload", [this](Request req, std::shared_ptr<ResponseWriter> w) {
     Caller caller;
     if (auto refused = admit(req, Scope::kAdmin, caller)) return (void)w->send(*refused);
-    auto [id, verb] = split_verb(req.path_param("bot"));
-    if (verb != "reload") {
-      return (void)w->send(counted(http::json_error(
-          404, "NOT_FOUND", "no route POST " + excerpt(req.path, 120) + " (did you mean POST /v1/bots/{bot}:reload?)")));
-    }
-    run_bot_job(w, [this, id = id] {
+    std::string id(req.path_param("bot"));
+    run_bot_job(w, [this, id] {
       auto b = bots_.reload(id);
       return b.ok() ? json(200, *b) : bot_error(b.status());
     });
@@ -387,9 +424,12 @@ void ApiServer::register_routes() {
     if (body.text().find_first_not_of(" \t\r\n") == std::string::npos) {
       return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is required and must not be blank"));
     }
-    if (body.text().size() > options_.max_text_bytes) {
-      return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is " + std::to_string(body.text().size()) +
-                                                                   " bytes; the limit is " + std::to_string(options_.max_text_bytes)));
+    // Characters (code points), as the contract's maxLength counts them; the body is valid UTF-8 here.
+    std::size_t chars = 0;
+    for (unsigned char c : body.text()) chars += (c & 0xC0) != 0x80;
+    if (chars > options_.max_text_chars) {
+      return counted(http::json_error(400, "INVALID_ARGUMENT", "'text' is " + std::to_string(chars) +
+                                                                   " characters; the limit is " + std::to_string(options_.max_text_chars)));
     }
     return std::nullopt;
   };

@@ -40,7 +40,7 @@ struct ApiOptions {
   std::chrono::milliseconds failed_auth_window{60'000};
   std::size_t max_body_bytes = 1 << 20;   ///< bot YAML uploads; other bodies are smaller:
   std::size_t max_json_bytes = 64 << 10;  ///< JSON request bodies
-  std::size_t max_text_bytes = 4096;      ///< a turn's text
+  std::size_t max_text_chars = 4096;      ///< a turn's text, in characters (the OpenAPI maxLength)
   std::size_t max_metadata_entries = 32;
   /// Bot uploads/reloads/deletes run on one thread of their own (training takes seconds); this
   /// many may wait behind the running one, more are answered 503 with Retry-After.
@@ -100,7 +100,10 @@ class ApiServer {
   /// Starts serving. Without keys on a non-loopback address (and !allow_unauthenticated_remote)
   /// it binds 127.0.0.1 instead and logs why.
   Status start();
-  void stop();
+  /// Graceful: stops accepting connections, lets in-flight requests (turns waiting on the LM)
+  /// finish up to `grace`, then cuts what is left. parley-dialog passes the host's drain
+  /// deadline (service.drain_grace), so a scale-down does not cut turns.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
   std::uint16_t port() const { return server_->port(); }
   /// The address actually bound (after start()).
   const std::string& host() const { return options_.host; }

@@ -81,7 +81,10 @@ http::WebSocketDecision voice_upgrade(const http::Request& req, VoiceGateway& ga
   if (bad) return http::json_error(400, "INVALID_ARGUMENT", "sample_rate and output_sample_rate must be integers (Hz)");
   config.set_language(req.query_param("language").value_or(""));
   config.set_voice(req.query_param("voice").value_or(""));
-  const std::string text_only = req.query_param("text_only").value_or("");
+  const std::string text_only = req.query_param("text_only").value_or("false");
+  if (text_only != "true" && text_only != "false" && text_only != "1" && text_only != "0") {
+    return http::json_error(400, "INVALID_ARGUMENT", "text_only must be true or false");
+  }
   config.set_text_only(text_only == "1" || text_only == "true");
   auto checked = voice::check_voice_config(config, gateway.options());
   if (!checked.ok()) return http::error_response(checked.status());

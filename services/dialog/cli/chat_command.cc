@@ -1,56 +1,16 @@
-// `parley chat` (see chat_command.h): a blocking HTTP/1.1 client on Beast and a read-eval loop.
-// Depends on Boost.Beast, protobuf JSON, dialog.proto.
+// `parley chat` (see chat_command.h): a read-eval loop over the API (api_call.h).
+// Depends on api_call.h, protobuf JSON, dialog.proto.
 #include "services/dialog/cli/chat_command.h"
 
 #include <google/protobuf/util/json_util.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <iostream>
 
 #include "parley/v1/dialog.pb.h"
+#include "services/dialog/cli/api_call.h"
 
 namespace parley::dialog {
 namespace {
-
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace asio = boost::asio;
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-bool request(const std::string& host, const std::string& port, bhttp::verb verb, const std::string& target,
-             const std::string& body, const std::string& key, Reply& out, std::string& error) {
-  try {
-    asio::io_context ioc;
-    asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.connect(resolver.resolve(host, port));
-    bhttp::request<bhttp::string_body> req{verb, target, 11};
-    req.set(bhttp::field::host, host);
-    req.set(bhttp::field::content_type, "application/json");
-    if (!key.empty()) req.set(bhttp::field::authorization, "Bearer " + key);
-    req.body() = body;
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buffer, res);
-    out.status = static_cast<int>(res.result_int());
-    out.body = res.body();
-    beast::error_code ec;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    return true;
-  } catch (const std::exception& e) {
-    error = e.what();
-    return false;
-  }
-}
 
 int usage() {
   std::cerr << "usage: parley chat [--bot demo] [--url http://127.0.0.1:8080] [--key API_KEY] [--verbose]\n"
@@ -86,20 +46,15 @@ int run_chat_command(std::vector<std::string> args) {
       return usage();
     }
   }
-  if (url.rfind("http://", 0) != 0) {
-    std::cerr << "parley chat: --url must start with http://\n";
+  ApiTarget api;
+  std::string error;
+  if (!parse_api_url(url, api, error)) {
+    std::cerr << "parley chat: " << error << "\n";
     return 2;
   }
-  std::string hostport = url.substr(7);
-  if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
-  std::string host = hostport, port = "80";
-  if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
-  Reply r;
-  std::string error;
-  if (!request(host, port, bhttp::verb::post, "/v1/bots/" + bot + "/sessions", "", key, r, error)) {
+  api.key = key;
+  ApiReply r;
+  if (!api_call(api, "POST", "/v1/bots/" + bot + "/sessions", "", r, error)) {
     std::cerr << "parley chat: cannot reach " << url << ": " << error << " (is parley-dialog running?)\n";
     return 1;
   }
@@ -120,7 +75,7 @@ int run_chat_command(std::vector<std::string> args) {
     req.set_text(line);
     std::string body;
     (void)google::protobuf::util::MessageToJsonString(req, &body);
-    if (!request(host, port, bhttp::verb::post, "/v1/sessions/" + session.id() + "/turns", body, key, r, error)) {
+    if (!api_call(api, "POST", "/v1/sessions/" + session.id() + "/turns", body, r, error)) {
       std::cerr << "parley chat: " << error << "\n";
       return 1;
     }

@@ -15,6 +15,9 @@ std::vector<double> stage_buckets() {
 DialogMetrics::DialogMetrics(metrics::Registry& r)
     : active_sessions(r.gauge("parley_dialog_active_sessions", "Sessions with a live actor in this replica.").labels()),
       sessions_created(r.counter("parley_dialog_sessions_created_total", "Sessions created.").labels()),
+      turns_in_flight(r.gauge("parley_dialog_turns_in_flight",
+                              "Turns started in this replica and not answered yet (the dialog's autoscaling signal).")
+                          .labels()),
       turns(r.counter("parley_dialog_turns_total", "Turns answered, by outcome (ok, fallback, handoff, error).", {"outcome"})),
       stage_duration(r.histogram("parley_dialog_stage_duration_seconds",
                                  "Time per turn stage in seconds (nlu, policy, qa, lm, webhook, store; orchestrator = "

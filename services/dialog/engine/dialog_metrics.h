@@ -12,6 +12,7 @@ namespace parley::dialog {
 /// Families (all seconds / counts; labels are small fixed sets):
 ///   parley_dialog_active_sessions                 gauge      sessions with a live actor here
 ///   parley_dialog_sessions_created_total          counter
+///   parley_dialog_turns_in_flight                 gauge      turns started here and not answered yet (autoscaling)
 ///   parley_dialog_turns_total{outcome}            counter    ok | fallback | handoff | error
 ///   parley_dialog_stage_duration_seconds{stage}   histogram  nlu | policy | qa | lm | webhook | store | orchestrator | total
 ///   parley_dialog_fallbacks_total{reason}         counter    low_confidence | out_of_scope | no_rule | no_slot_in_reply | kb_no_answer
@@ -28,6 +29,7 @@ struct DialogMetrics {
 
   metrics::Gauge& active_sessions;
   metrics::Counter& sessions_created;
+  metrics::Gauge& turns_in_flight;
   metrics::CounterFamily& turns;
   metrics::HistogramFamily& stage_duration;
   metrics::CounterFamily& fallbacks;

@@ -147,7 +147,8 @@ void SessionActor::on_loaded(Loaded& m) {
     return fail_turn(run, permission_denied("session '" + id_ + "' belongs to another tenant"));
   }
   run.bot = deps_.find_bot(state_->bot_id());
-  if (!run.bot) return fail_turn(run, failed_precondition("bot '" + state_->bot_id() + "' is not loaded"));
+  // The session outlived its bot (DELETE /v1/bots/{bot}): what the turn needs is gone, 404.
+  if (!run.bot) return fail_turn(run, not_found("this session's bot '" + state_->bot_id() + "' is no longer loaded"));
   run.before = *state_;
   if (run.input.attempt > 0) {
     auto* e = run.response.add_events();

@@ -108,8 +108,12 @@ void SessionManager::turn(const std::string& session_id, std::string text, Token
   // Exactly once, whatever races between a stopping actor and a late service reply.
   auto once = std::make_shared<std::pair<std::atomic<bool>, TurnDone>>();
   once->second = std::move(done);
+  // Turns in flight on this replica (HTTP, transport and voice alike): the dialog's autoscaling
+  // signal (its turns never pass the host's dispatch queue).
+  if (deps_.metrics) deps_.metrics->turns_in_flight.inc();
   TurnDone guarded = [this, once, session_id](Result<v1::TurnResponse> r) {
     if (once->first.exchange(true)) return;
+    if (deps_.metrics) deps_.metrics->turns_in_flight.dec();
     // No such session (never created, deleted, expired): do not keep an actor for it.
     if (!r.ok() && r.status().code() == StatusCode::kNotFound) forget(session_id);
     // Another tenant's session: answered exactly like one that does not exist.

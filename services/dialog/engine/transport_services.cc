@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "services/dialog/engine/replica_fanout.h"
 #include "shared/common/utf8.h"
 #include "shared/transport/client.h"
 
@@ -36,13 +37,23 @@ CallInfo info_of(Clock::time_point start, const v1::Envelope* env) {
 class TransportServices final : public Services {
  public:
   TransportServices(std::unique_ptr<transport::Client> nlu, std::unique_ptr<transport::Client> qa,
-                    std::unique_ptr<transport::Client> lm, int webhook_threads, WebhookGuard guard)
+                    std::unique_ptr<transport::Client> lm, std::shared_ptr<ReplicaFanout> nlu_fanout,
+                    std::shared_ptr<ReplicaFanout> qa_fanout, int webhook_threads, WebhookGuard guard)
       : nlu_(std::move(nlu)),
         qa_(std::move(qa)),
         lm_(std::move(lm)),
+        nlu_fanout_(std::move(nlu_fanout)),
+        qa_fanout_(std::move(qa_fanout)),
         guard_(std::move(guard)),
-        pool_(static_cast<std::size_t>(webhook_threads)) {}
-  ~TransportServices() override { pool_.join(); }
+        pool_(static_cast<std::size_t>(webhook_threads)) {
+    nlu_fanout_->attach(nlu_.get());
+    qa_fanout_->attach(qa_.get());
+  }
+  ~TransportServices() override {
+    nlu_fanout_->stop();  // its watcher uses the clients
+    qa_fanout_->stop();
+    pool_.join();
+  }
 
   void parse(const v1::ParseRequest& req, const CallMeta& meta, Done<v1::ParseResponse> done) override {
     unary<v1::ParseResponse>(*nlu_, "parley.v1.Nlu/Parse", req, meta, std::move(done));
@@ -103,22 +114,23 @@ class TransportServices final : public Services {
     });
   }
 
+  // Bot state goes to EVERY replica (and is replayed on each new one): any replica can then
+  // serve any bot's turns (replica_fanout.h).
   Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override {
-    return unary_sync<v1::TrainResponse>(*nlu_, "parley.v1.Nlu/Train", req, timeout);
+    return unpack<v1::TrainResponse>(nlu_fanout_->put(req.bot_id(), bare_envelope("parley.v1.Nlu/Train", req), timeout));
   }
   Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override {
-    return unary_sync<v1::IngestResponse>(*qa_, "parley.v1.Qa/Ingest", req, timeout);
+    return unpack<v1::IngestResponse>(qa_fanout_->put(req.kb_id(), bare_envelope("parley.v1.Qa/Ingest", req), timeout));
   }
   Status drop_bot(const std::string& bot_id, std::chrono::milliseconds timeout) override {
     v1::DropBotRequest nlu;
     nlu.set_bot_id(bot_id);
-    auto a = unary_sync<v1::DropBotResponse>(*nlu_, "parley.v1.Nlu/DropBot", nlu, timeout);
+    Status a = nlu_fanout_->drop(bot_id, bare_envelope("parley.v1.Nlu/DropBot", nlu), timeout);
     v1::DropKnowledgeBaseRequest qa;
     qa.set_kb_id(bot_id);
-    auto b = unary_sync<v1::DropKnowledgeBaseResponse>(*qa_, "parley.v1.Qa/DropKnowledgeBase", qa, timeout);
-    if (!a.ok() && a.status().code() != StatusCode::kNotFound) return a.status();
-    if (!b.ok() && b.status().code() != StatusCode::kNotFound) return b.status();
-    return Status::ok();
+    Status b = qa_fanout_->drop(bot_id, bare_envelope("parley.v1.Qa/DropKnowledgeBase", qa), timeout);
+    if (!a.is_ok()) return a;
+    return b;
   }
 
  private:
@@ -147,13 +159,15 @@ class TransportServices final : public Services {
     if (meta.cancel) meta.cancel->on_cancel([handle]() mutable { handle.cancel(); });
   }
 
-  template <typename Reply>
-  static Result<Reply> unary_sync(transport::Client& client, const std::string& method, const google::protobuf::Message& req,
-                                  std::chrono::milliseconds timeout) {
+  static v1::Envelope bare_envelope(const std::string& method, const google::protobuf::Message& req) {
     v1::Envelope env;
     env.set_method(method);
     env.mutable_payload()->PackFrom(req);
-    auto r = client.call_sync(std::move(env), transport::CallOptions{.timeout = timeout, .idempotent = true});
+    return env;
+  }
+
+  template <typename Reply>
+  static Result<Reply> unpack(Result<v1::Envelope> r) {
     if (!r.ok()) return r.status();
     Reply reply;
     if (!r->payload().UnpackTo(&reply)) return internal_error("reply is not a " + reply.GetDescriptor()->full_name());
@@ -161,6 +175,7 @@ class TransportServices final : public Services {
   }
 
   std::unique_ptr<transport::Client> nlu_, qa_, lm_;
+  std::shared_ptr<ReplicaFanout> nlu_fanout_, qa_fanout_;
   WebhookGuard guard_;
   asio::thread_pool pool_;
 };
@@ -304,22 +319,36 @@ Result<std::string> http_post_json(const WebhookGuard& guard, const std::string&
 }
 
 Result<std::unique_ptr<Services>> make_transport_services(const TransportServicesOptions& options) {
-  auto make = [&](const std::vector<std::string>& targets, const std::string& name) -> Result<std::unique_ptr<transport::Client>> {
+  auto make = [&](const std::vector<std::string>& targets, const std::string& name,
+                  std::shared_ptr<ReplicaFanout> fanout) -> Result<std::unique_ptr<transport::Client>> {
     transport::ClientOptions co;
     co.targets = targets;
     co.name = name;
     co.max_wait_for_replica = options.max_wait_for_replica;
     co.curve = options.curve;
+    // Turns go to replicas that hold every bot (a new one gets them replayed first).
+    if (fanout) co.replica_filter = [fanout](const std::string& endpoint) { return fanout->synced(endpoint); };
     return transport::Client::create(co);
   };
-  auto nlu = make(options.nlu_targets, "nlu");
+  auto fanout = [&](const std::string& name) {
+    return std::make_shared<ReplicaFanout>(ReplicaFanoutOptions{
+        .name = name,
+        .curve = options.curve,
+        .replay_timeout = options.replay_timeout,
+        .wait_for_replica = options.max_wait_for_replica,
+        .poll_interval = options.replica_poll_interval});
+  };
+  auto nlu_fanout = fanout("nlu");
+  auto qa_fanout = fanout("qa");
+  auto nlu = make(options.nlu_targets, "nlu", nlu_fanout);
   if (!nlu.ok()) return nlu.status().with_context("nlu client");
-  auto qa = make(options.qa_targets, "qa");
+  auto qa = make(options.qa_targets, "qa", qa_fanout);
   if (!qa.ok()) return qa.status().with_context("qa client");
-  auto lm = make(options.lm_targets, "lm");
+  auto lm = make(options.lm_targets, "lm", nullptr);
   if (!lm.ok()) return lm.status().with_context("lm client");
-  return std::unique_ptr<Services>(new TransportServices(std::move(*nlu), std::move(*qa), std::move(*lm),
-                                                         std::max(1, options.webhook_threads), options.webhook_guard));
+  return std::unique_ptr<Services>(new TransportServices(std::move(*nlu), std::move(*qa), std::move(*lm), nlu_fanout,
+                                                         qa_fanout, std::max(1, options.webhook_threads),
+                                                         options.webhook_guard));
 }
 
 }  // namespace parley::dialog

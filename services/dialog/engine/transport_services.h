@@ -23,6 +23,11 @@ struct TransportServicesOptions {
   /// with a service down answers its fallback quickly.
   std::chrono::milliseconds max_wait_for_replica{300};
   int webhook_threads = 4;
+  /// NLU and QA replicas each get every bot (Train / Ingest go to all of them); a replica that
+  /// appears gets every bot replayed, with this deadline per call, before turns go to it. The
+  /// replica set is checked this often (the client itself re-resolves dns:// every 5 s).
+  std::chrono::milliseconds replay_timeout{60'000};
+  std::chrono::milliseconds replica_poll_interval{200};
   /// Where webhooks may go (dialog.webhook_allow); the default refuses them all.
   WebhookGuard webhook_guard;
   /// CURVE for the NLU/QA/LM clients (the servers' public key, this process's client keys);

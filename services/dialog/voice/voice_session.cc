@@ -67,7 +67,12 @@ Result<v1::VoiceConfig> check_voice_config(v1::VoiceConfig c, const VoiceOptions
                              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-';
                            });
   if (!language_ok) return invalid_argument("language '" + c.language().substr(0, 40) + "' is not a BCP-47 tag such as en-US");
-  if (c.voice().size() > 64) return invalid_argument("voice name is longer than 64 bytes");
+  if (c.voice().size() > 64) return invalid_argument("voice name is longer than 64 characters");
+  if (!std::all_of(c.voice().begin(), c.voice().end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == ':';
+      })) {
+    return invalid_argument("voice name '" + c.voice().substr(0, 64) + "' may hold only letters, digits, '-', '_', '.' and ':'");
+  }
   return c;
 }
 

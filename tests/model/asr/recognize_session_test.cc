@@ -8,6 +8,7 @@
 // Depends on services/asr (parley_asr_lib), shared/audio, the fetched models.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -397,6 +398,27 @@ class CachingTurnEnd final : public TurnEndClassifier {
   const TurnEndClassifier& inner_;
   mutable std::map<std::pair<std::size_t, double>, float> cache_;
 };
+
+// One smart-turn policy clip by clip (run by hand):
+//   PARLEY_TUNE=min_ms,threshold,reask_ms,max_ms recognize_session_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*SmartTurnPerClip*'
+TEST_F(SessionTest, DISABLED_SmartTurnPerClip) {
+  const char* env = std::getenv("PARLEY_TUNE");
+  EndpointOptions e;
+  if (env != nullptr) {
+    float th = 0.5f;
+    ASSERT_EQ(std::sscanf(env, "%d,%f,%d,%d", &e.min_silence_ms, &th, &e.reask_ms, &e.max_silence_ms), 4) << env;
+    e.turn_end_threshold = th;
+  }
+  NoTextRunner no_text;
+  std::vector<std::vector<float>> clips;
+  const auto names = asr_testing::speech_clips();
+  for (const auto& n : names) clips.push_back(clip(n));
+  const Figures f = endpointing(*engine_, Policy{"per clip", e, smart_turn_}, no_text, clips, names);
+  std::printf("min %d threshold %.2f reask %d max %d: %d false endpoints; classifier %d calls, %.0f ms each\n%s", e.min_silence_ms,
+              e.turn_end_threshold, e.reask_ms, e.max_silence_ms, f.false_endpoints, f.classifier_calls,
+              f.classifier_calls ? 1000 * f.classifier_s / f.classifier_calls : 0.0, f.per_clip.c_str());
+}
 
 // How the smart-turn defaults were chosen (run by hand; prints a table):
 //   recognize_session_test --gtest_also_run_disabled_tests --gtest_filter='*TuneSmartTurn*'

@@ -36,6 +36,8 @@ TEST(Conv1dPaths, FastPathsMatchTheScalarReference) {
       {false, 19, 29, 700, 5, 1, 2, 1},    // partial channel block, reordered
       {false, 19, 29, 100, 5, 1, 2, 1},    // short: weights read in place, zero-padded tail block
       {false, 192, 384, 40, 5, 1, 2, 1},   // text-rate layer
+      {false, 32, 1, 3000, 7, 1, 3, 1},    // one output channel (HiFi-GAN's conv_post): narrow tiles
+      {false, 12, 3, 1000, 5, 1, 4, 2},    // three output channels, dilated, partial last span
       {false, 16, 24, 500, 3, 2, 1, 1},    // stride 2: im2col GEMM path
       {true, 64, 32, 200, 8, 4, 2, 1},     // transposed: phases of direct tiles
       {true, 256, 128, 40, 16, 8, 4, 1},   // HiFi-GAN's first upsampling
@@ -85,6 +87,7 @@ TEST(Conv1dPaths, FusedInputTransformAndResidualMatchTheUnfusedOps) {
       {false, 19, 29, 100, 5, 1, 2, 1},    // direct, weights in place, partial block
       {false, 16, 24, 500, 3, 2, 1, 1},    // im2col GEMM
       {false, 24, 16, 300, 1, 1, 0, 1},    // 1x1: the GEMM reads a transformed copy, not x itself
+      {false, 32, 1, 3000, 7, 1, 3, 1},    // narrow tiles
       {true, 64, 32, 200, 8, 4, 2, 1},     // transposed
       {true, 32, 16, 77, 16, 8, 4, 1},     // transposed, HiFi-GAN upsampling
   };

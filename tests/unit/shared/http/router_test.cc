@@ -68,6 +68,28 @@ TEST(Router, WrongMethodListsAllowedOnes) {
   EXPECT_EQ(m.kind, Kind::kMethodNotAllowed);
 }
 
+TEST(Router, CustomVerbSuffixIsItsOwnShape) {
+  Router r;
+  ASSERT_TRUE(r.add(Method::kGet, "/v1/bots/{bot}", 0).is_ok());
+  ASSERT_TRUE(r.add(Method::kPut, "/v1/bots/{bot}", 1).is_ok());
+  ASSERT_TRUE(r.add(Method::kPost, "/v1/bots/{bot}:reload", 2).is_ok());
+  auto m = r.match(Method::kPost, "/v1/bots/demo:reload");
+  ASSERT_EQ(m.kind, Kind::kFound);
+  EXPECT_EQ(m.id, 2u);
+  EXPECT_EQ(m.params["bot"], "demo");
+  // The plain {bot} routes do not claim "demo:reload", and the verb route only "...:reload".
+  m = r.match(Method::kGet, "/v1/bots/demo:reload");
+  ASSERT_EQ(m.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(Router::allow_header(m.allowed), "POST");
+  m = r.match(Method::kPost, "/v1/bots/demo");
+  ASSERT_EQ(m.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(Router::allow_header(m.allowed), "GET, HEAD, PUT");
+  EXPECT_EQ(r.match(Method::kPost, "/v1/bots/:reload").kind, Kind::kMethodNotAllowed);  // an empty id is no match
+  EXPECT_EQ(r.match(Method::kGet, "/v1/bots/demo:other").params.at("bot"), "demo:other");
+  EXPECT_EQ(r.add(Method::kPost, "/v1/bots/{b}:reload", 3).code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(r.add(Method::kPost, "/v1/bots/{b}:stop", 4).is_ok());
+}
+
 TEST(Router, HeadFallsBackToGet) {
   Router r;
   ASSERT_TRUE(r.add(Method::kGet, "/a", 0).is_ok());

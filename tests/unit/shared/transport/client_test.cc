@@ -552,5 +552,32 @@ TEST(ClientTest, BadTargetsAreRejected) {
   EXPECT_FALSE(Client::create(o).ok());
 }
 
+// ClientOptions::replica_filter (issue 16): calls go only to replicas the filter accepts while one
+// can take them (the dialog keeps turns off an NLU replica that does not hold every bot yet), the
+// filter is re-read at every pick, and with no accepted replica calls still go through.
+TEST(ClientTest, ReplicaFilterSteersCallsAndNeverFailsThem) {
+  TestService a_service, b_service;
+  auto a = start_server(a_service.handler());
+  auto b = start_server(b_service.handler());
+  std::atomic<int> mode{1};  // 1: only b, 2: none, 3: both
+  const std::string b_endpoint = b->endpoints()[0];
+  auto options = test_client_options({a->endpoints()[0], b_endpoint});
+  options.replica_filter = [&mode, b_endpoint](const std::string& endpoint) {
+    return mode == 3 || (mode == 1 && endpoint == b_endpoint);
+  };
+  auto client = make_client(options);
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_EQ(a->stats().requests.load(), 0u) << "a filtered-out replica got calls";
+  EXPECT_EQ(b->stats().requests.load(), 20u);
+  mode = 2;  // nobody accepted: the filter is ignored, calls succeed
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_GT(a->stats().requests.load(), 0u);
+  mode = 3;
+  const auto before = a->stats().requests.load();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "x"), {.timeout = 2s}).ok());
+  EXPECT_GT(a->stats().requests.load(), before);
+}
+
 }  // namespace
 }  // namespace parley::transport::testing

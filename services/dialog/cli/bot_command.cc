@@ -1,0 +1,201 @@
+// `parley bot validate|test` (see bot_command.h). Depends on bot_tests.h, api_call.h, the bot
+// loader, protobuf JSON.
+#include "services/dialog/cli/bot_command.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+
+#include "parley/v1/dialog.pb.h"
+#include "services/dialog/bot/loader.h"
+#include "services/dialog/cli/api_call.h"
+#include "services/dialog/cli/bot_tests.h"
+
+namespace parley::dialog {
+namespace {
+
+/// BOT_DIR -> BOT_DIR/bot.yaml; a file stays itself.
+std::string bot_file_of(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return (std::filesystem::path(path) / "bot.yaml").string();
+  return path;
+}
+
+std::string bot_dir_of(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return path;
+  return std::filesystem::path(path).parent_path().string();
+}
+
+/// Loads the bot and the syntax of its tests; prints every error. The bot, or null.
+std::shared_ptr<const Bot> validate(const std::string& path, std::vector<ConversationTest>* tests, std::ostream& out,
+                                    std::ostream& err, int& errors) {
+  LoadResult r = load_bot_file(bot_file_of(path));
+  for (const auto& e : r.errors) err << e.to_string() << "\n";
+  errors += static_cast<int>(r.errors.size());
+  std::vector<std::string> test_errors;
+  std::size_t n_tests = 0;
+  for (const auto& f : find_test_files(bot_dir_of(path))) {
+    auto t = load_conversation_tests(f, test_errors);
+    n_tests += t.size();
+    if (tests) tests->insert(tests->end(), t.begin(), t.end());
+  }
+  for (const auto& e : test_errors) err << e << "\n";
+  errors += static_cast<int>(test_errors.size());
+  if (r.ok()) {
+    out << "bot '" << r.bot->id << "' (" << bot_file_of(path) << "): " << r.bot->intents.size() << " intents, "
+        << r.bot->forms.size() << " forms; " << n_tests << " conversation tests\n";
+  }
+  return r.bot;
+}
+
+int run_validate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() != 1) {
+    err << bot_command_usage();
+    return 2;
+  }
+  int errors = 0;
+  auto bot = validate(args[0], nullptr, out, err, errors);
+  if (errors > 0) {
+    err << errors << (errors == 1 ? " error" : " errors") << "\n";
+    return 1;
+  }
+  out << "ok\n";
+  return 0;
+}
+
+int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string dir, url = "http://127.0.0.1:8080", key, bot_id, filter;
+  bool verbose = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& dst) {
+      if (i + 1 >= args.size()) return false;
+      dst = args[++i];
+      return true;
+    };
+    if (a == "--url") {
+      if (!value(url)) return err << bot_command_usage(), 2;
+    } else if (a == "--key") {
+      if (!value(key)) return err << bot_command_usage(), 2;
+    } else if (a == "--bot") {
+      if (!value(bot_id)) return err << bot_command_usage(), 2;
+    } else if (a == "--filter") {
+      if (!value(filter)) return err << bot_command_usage(), 2;
+    } else if (a == "--verbose" || a == "-v") {
+      verbose = true;
+    } else if (!a.empty() && a[0] == '-') {
+      err << "parley bot test: unknown option '" << a << "'\n" << bot_command_usage();
+      return 2;
+    } else if (dir.empty()) {
+      dir = a;
+    } else {
+      err << "parley bot test: one BOT_DIR only\n" << bot_command_usage();
+      return 2;
+    }
+  }
+  if (dir.empty()) return err << bot_command_usage(), 2;
+  if (key.empty()) {
+    if (const char* k = std::getenv("PARLEY_API_KEY")) key = k;
+  }
+  ApiTarget api;
+  std::string error;
+  if (!parse_api_url(url, api, error)) return err << "parley bot test: " << error << "\n", 2;
+  api.key = key;
+
+  int errors = 0;
+  std::vector<ConversationTest> tests;
+  auto bot = validate(dir, &tests, out, err, errors);
+  if (errors > 0) {
+    err << "parley bot test: fix the " << errors << (errors == 1 ? " error" : " errors") << " above first\n";
+    return 1;
+  }
+  if (tests.empty()) {
+    err << "parley bot test: no conversation tests in " << (std::filesystem::path(bot_dir_of(dir)) / "tests") << " (*.yml)\n";
+    return 1;
+  }
+  if (bot_id.empty()) bot_id = bot->id;
+
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  int passed = 0, failed = 0, steps_run = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& t : tests) {
+    if (!filter.empty() && t.name.find(filter) == std::string::npos) continue;
+    ApiReply r;
+    if (!api_call(api, "POST", "/v1/bots/" + bot_id + "/sessions", "{}", r, error)) {
+      err << "parley bot test: cannot reach " << url << ": " << error << " (is parley-dialog running?)\n";
+      return 2;
+    }
+    if (r.status != 201) {
+      err << "parley bot test: could not start a session with bot '" << bot_id << "' (HTTP " << r.status << "): " << r.body << "\n";
+      return 2;
+    }
+    v1::Session session;
+    (void)google::protobuf::util::JsonStringToMessage(r.body, &session, lenient);
+    std::vector<std::string> report;
+    for (std::size_t i = 0; i < t.steps.size(); ++i) {
+      const TestStep& step = t.steps[i];
+      v1::TurnRequest req;
+      req.set_text(step.user);
+      std::string body;
+      (void)google::protobuf::util::MessageToJsonString(req, &body);
+      ++steps_run;
+      if (!api_call(api, "POST", "/v1/sessions/" + session.id() + "/turns", body, r, error)) {
+        err << "parley bot test: " << error << "\n";
+        return 2;
+      }
+      std::vector<std::string> diff;
+      v1::TurnResponse turn;
+      if (r.status != 200) {
+        diff.push_back("the turn failed: HTTP " + std::to_string(r.status) + " " + r.body);
+      } else {
+        (void)google::protobuf::util::JsonStringToMessage(r.body, &turn, lenient);
+        diff = check_step(step, turn);
+      }
+      if (verbose || !diff.empty()) {
+        report.push_back("  step " + std::to_string(i + 1) + " (" + step.at.to_string() + ") user: \"" + step.user + "\"");
+        if (verbose) {
+          for (const auto& m : turn.messages()) report.push_back("    bot [" + m.kind() + "]: " + m.text());
+        }
+        for (const auto& d : diff) report.push_back("    " + d);
+      }
+      if (!diff.empty()) break;  // later steps depend on this one's state
+    }
+    const bool ok = std::none_of(report.begin(), report.end(), [](const std::string& l) {
+      return l.rfind("    ", 0) == 0 && l.rfind("    bot [", 0) != 0;
+    });
+    out << (ok ? "PASS " : "FAIL ") << t.name << "  (" << t.at.to_string() << ")\n";
+    for (const auto& l : report) out << l << "\n";
+    (ok ? passed : failed) += 1;
+    (void)api_call(api, "DELETE", "/v1/sessions/" + session.id(), "", r, error);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out << "\n" << passed + failed << " tests, " << steps_run << " turns: " << passed << " passed, " << failed << " failed ("
+      << static_cast<int>(secs * 1000) << " ms)\n";
+  return failed == 0 && passed > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+const char* bot_command_usage() {
+  return "  parley bot validate BOT_DIR|BOT_FILE   (the loader's file:line:col errors; tests' syntax)\n"
+         "  parley bot test BOT_DIR [--url http://127.0.0.1:8080] [--key KEY|$PARLEY_API_KEY] [--bot ID] [--filter TEXT] [-v]\n"
+         "      (runs BOT_DIR/tests/*.yml against a running parley-dialog)\n";
+}
+
+int run_bot_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << "usage:\n" << bot_command_usage();
+    return 2;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "validate") return run_validate(rest, out, err);
+  if (args[0] == "test") return run_test(rest, out, err);
+  err << "parley bot: unknown subcommand '" << args[0] << "'\nusage:\n" << bot_command_usage();
+  return 2;
+}
+
+}  // namespace parley::dialog
