@@ -45,7 +45,7 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kStridedCopy:
     case Op::kReduce:
     case Op::kGather: return true;
-    case Op::kGemmQ4: return dt(q, 0) == DType::kQ4_0 || dt(q, 0) == DType::kQ4_1 || dt(q, 0) == DType::kQ8_0;
+    case Op::kGemmQ4: return gemm_q4_type(dt(q, 0));
     // Offered where it is fast (AVX-512 BF16): models choose bf16 by asking (the scalar reference
     // still runs when called directly).
     case Op::kBf16Linear: return cpu::bf16_linear_fast();

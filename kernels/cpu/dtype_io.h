@@ -42,12 +42,12 @@ inline const void* offset_f(const void* p, DType t, std::int64_t i) {
 }
 inline void* offset_f(void* p, DType t, std::int64_t i) { return static_cast<char*>(p) + i * engine::block_bytes(t); }
 
-/// n values (f32/f16/bf16 or q8_0/q4_0/q4_1 with n % 32 == 0) -> f32.
+/// n values (f32/f16/bf16, or any GGUF block type with n % block_size == 0) -> f32.
 void load_row(const void* src, DType t, std::int64_t n, float* dst);
 /// n f32 values -> f32/f16/bf16.
 void store_row(const float* src, std::int64_t n, void* dst, DType t);
 
-/// Dequantizes one 32-value GGUF block (ggml's layout) to f32.
-void dequantize_block(const void* block, DType t, float* out32);
+/// Dequantizes one GGUF block (ggml's layout; block_size(t) values) to f32.
+void dequantize_block(const void* block, DType t, float* out);
 
 }  // namespace parley::kernels::cpu

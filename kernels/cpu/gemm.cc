@@ -23,7 +23,7 @@ void gemm_f32_scalar(const GemmArgs& a, ThreadPool& pool) {
     for (std::int64_t j = j0; j < j1; ++j) {
       if (a.b_transposed) {
         const char* row = static_cast<const char*>(a.b) +
-                          (engine::is_block_quantized(a.b_type) ? j * a.ldb / 32 * bb : j * a.ldb * bb);
+                          j * (a.ldb / engine::block_size(a.b_type)) * bb;
         load_row(row, a.b_type, a.k, brow.data());
       } else {
         for (std::int64_t k = 0; k < a.k; ++k) brow[static_cast<std::size_t>(k)] = load_f(a.b, a.b_type, k * a.ldb + j);

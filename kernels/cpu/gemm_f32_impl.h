@@ -32,6 +32,7 @@ struct GemmF32 {
   static constexpr int W = V::W;
   static constexpr int NR = 2 * W;
   static constexpr std::int64_t KC = 256;
+  static_assert(KC % engine::kSuperBlock == 0, "K blocks must hold whole GGUF super-blocks");
   static constexpr std::int64_t MC = MR * 12;
   static constexpr std::int64_t NC = 256;
   static_assert(NC % NR == 0, "NC must hold whole panels");
@@ -83,7 +84,7 @@ struct GemmF32 {
     }
     const bool b_f32 = a.b_type == engine::DType::kF32;
     const std::int64_t b_row_bytes =
-        engine::is_block_quantized(a.b_type) ? a.ldb / 32 * engine::block_bytes(a.b_type) : a.ldb * engine::block_bytes(a.b_type);
+        a.ldb / engine::block_size(a.b_type) * engine::block_bytes(a.b_type);
     const std::int64_t groups = (a.n + 3) / 4;
     const std::int64_t grain = std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, k));
     pool.parallel_for(groups, grain, [&](std::int64_t g0, std::int64_t g1) {
@@ -152,7 +153,7 @@ struct GemmF32 {
                      float* bp, float* rowtmp) {
     const std::int64_t panels = (nc + NR - 1) / NR;
     const std::int64_t b_row_bytes =
-        engine::is_block_quantized(a.b_type) ? a.ldb / 32 * engine::block_bytes(a.b_type) : a.ldb * engine::block_bytes(a.b_type);
+        a.ldb / engine::block_size(a.b_type) * engine::block_bytes(a.b_type);
     for (std::int64_t p = 0; p < panels; ++p) {
       float* dst = bp + p * kc * NR;
       const int cols = static_cast<int>(std::min<std::int64_t>(NR, nc - p * NR));
@@ -164,7 +165,7 @@ struct GemmF32 {
           if (a.b_type == engine::DType::kF32) {
             src = reinterpret_cast<const float*>(row) + k0;
           } else if (engine::is_block_quantized(a.b_type)) {
-            vload_row<V>(row + k0 / 32 * engine::block_bytes(a.b_type), a.b_type, kc, rowtmp);
+            vload_row<V>(row + k0 / engine::block_size(a.b_type) * engine::block_bytes(a.b_type), a.b_type, kc, rowtmp);
             src = rowtmp;
           } else {
             vload_row<V>(offset_f(row, a.b_type, k0), a.b_type, kc, rowtmp);

@@ -1,6 +1,6 @@
-// CPU quantization: symmetric int8 (per tensor / row / column) and GGUF Q8_0, Q4_0, Q4_1 blocks
-// computed exactly as ggml's reference quantizers (same float operations in the same order).
-// Why: see ops/quantize.h. Depends on ops/quantize.h, dtype_io.h, thread_pool.h.
+// CPU quantization: symmetric int8 (per tensor / row / column) and GGUF blocks (the codecs are
+// in gguf_blocks.cc), row-parallel.
+// Why: see ops/quantize.h. Depends on ops/quantize.h, dtype_io.h, gguf_blocks.h, thread_pool.h.
 #include "kernels/ops/quantize.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/gguf_blocks.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
@@ -22,64 +23,6 @@ std::int8_t quant_one(float x, float inv) {
 
 float scale_from_absmax(float amax) { return amax / 127.0f; }
 float inverse(float scale) { return scale > 0.0f ? 1.0f / scale : 0.0f; }
-
-void put_f16(std::uint8_t* p, float v) {
-  const std::uint16_t h = engine::f32_to_f16(v);
-  std::memcpy(p, &h, 2);
-}
-
-void quantize_block(const float* x, DType t, std::uint8_t* out) {
-  switch (t) {
-    case DType::kQ8_0: {
-      float amax = 0.0f;
-      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-      const float d = amax / 127.0f;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      put_f16(out, d);
-      auto* q = reinterpret_cast<std::int8_t*>(out + 2);
-      for (int j = 0; j < 32; ++j) q[j] = static_cast<std::int8_t>(std::round(x[j] * id));
-      break;
-    }
-    case DType::kQ4_0: {
-      float amax = 0.0f, mx = 0.0f;
-      for (int j = 0; j < 32; ++j) {
-        if (amax < std::fabs(x[j])) {
-          amax = std::fabs(x[j]);
-          mx = x[j];
-        }
-      }
-      const float d = mx / -8.0f;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      put_f16(out, d);
-      for (int j = 0; j < 16; ++j) {
-        const float x0 = x[j] * id, x1 = x[j + 16] * id;
-        const auto q0 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x0 + 8.5f)));
-        const auto q1 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x1 + 8.5f)));
-        out[2 + j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
-      }
-      break;
-    }
-    case DType::kQ4_1: {
-      float mn = FLT_MAX, mx = -FLT_MAX;
-      for (int j = 0; j < 32; ++j) {
-        mn = std::min(mn, x[j]);
-        mx = std::max(mx, x[j]);
-      }
-      const float d = (mx - mn) / 15.0f;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      put_f16(out, d);
-      put_f16(out + 2, mn);
-      for (int j = 0; j < 16; ++j) {
-        const float x0 = (x[j] - mn) * id, x1 = (x[j + 16] - mn) * id;
-        const auto q0 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x0 + 0.5f)));
-        const auto q1 = static_cast<std::uint8_t>(std::min<int>(15, static_cast<std::int8_t>(x1 + 0.5f)));
-        out[4 + j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
-      }
-      break;
-    }
-    default: break;
-  }
-}
 
 }  // namespace
 
@@ -152,8 +95,9 @@ Status gguf_quantize(const GgufQuantizeArgs& a, const ExecContext& ctx) {
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   pool.parallel_for(a.rows, 4, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
-      for (std::int64_t b = 0; b < a.cols / 32; ++b) {
-        quantize_block(a.x + r * a.ldx + b * 32, a.type, static_cast<std::uint8_t*>(a.y) + r * rb + b * bb);
+      const std::int64_t bs = engine::block_size(a.type);
+      for (std::int64_t b = 0; b < a.cols / bs; ++b) {
+        quantize_gguf_block(a.x + r * a.ldx + b * bs, a.type, static_cast<std::uint8_t*>(a.y) + r * rb + b * bb);
       }
     }
   });

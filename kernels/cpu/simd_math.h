@@ -106,9 +106,15 @@ inline void vstore(void* p, engine::DType t, typename V::R v, int n) {
   for (int i = 0; i < n; ++i) h[i] = tmp[i];
 }
 
-/// n values of dtype t (f32/f16/bf16/q8_0/q4_0/q4_1) -> f32.
+/// n values of dtype t (f32/f16/bf16 or a GGUF block type) -> f32. q8_0/q4_0/q4_1 are decoded with
+/// SIMD; the other block types through the scalar codec (gguf_blocks.h).
 template <class V>
 inline void vload_row(const void* src, engine::DType t, std::int64_t n, float* dst) {
+  if (engine::is_block_quantized(t) && t != engine::DType::kQ8_0 && t != engine::DType::kQ4_0 &&
+      t != engine::DType::kQ4_1) {
+    load_row(src, t, n, dst);
+    return;
+  }
   if (engine::is_block_quantized(t)) {
     const int kind = t == engine::DType::kQ8_0 ? 0 : t == engine::DType::kQ4_0 ? 1 : 2;
     const auto* p = static_cast<const std::uint8_t*>(src);

@@ -153,7 +153,7 @@ Status gemm(const GemmArgs& a, const ExecContext& ctx) {
     d.rows = a.n;
     d.cols = a.k;
     d.x = a.b;
-    d.x_row_bytes = a.ldb / engine::kQuantBlock * engine::block_bytes(a.b_type);
+    d.x_row_bytes = a.ldb / engine::block_size(a.b_type) * engine::block_bytes(a.b_type);
     d.type = a.b_type;
     d.y = deq.get();
     d.ldy = a.k;
@@ -334,7 +334,7 @@ Status sparse24_gemm(const Sparse24GemmArgs& a, const ExecContext& ctx) {
 
 // ---------------------------------------------------------------- Q4 GEMM (GGUF blocks)
 std::int64_t gemm_q4_packed_bytes(DType type, std::int64_t n, std::int64_t k) {
-  if ((type != DType::kQ4_0 && type != DType::kQ4_1 && type != DType::kQ8_0) || n < 0 || k < 0 || k % 32 != 0) return -1;
+  if (!gemm_q4_type(type) || n < 0 || k < 0 || k % engine::block_size(type) != 0) return -1;
   return n * engine::row_bytes(type, k);
 }
 
@@ -342,7 +342,7 @@ std::int64_t gemm_q4_packed_bytes(DType type, std::int64_t n, std::int64_t k) {
 Status pack_gemm_q4(const GemmQ4PackArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(enter(ctx));
   const std::int64_t total = gemm_q4_packed_bytes(a.type, a.n, a.k);
-  if (total < 0) return invalid_argument("gemm_q4 pack: needs q4_0/q4_1/q8_0 with K % 32 == 0");
+  if (total < 0) return invalid_argument("gemm_q4 pack: needs a gemm_q4 type with K a multiple of its block size");
   if (total == 0) return Status::ok();
   if (a.src == nullptr || a.dst == nullptr) return invalid_argument("gemm_q4 pack: src or dst is null");
   const std::int64_t rb = engine::row_bytes(a.type, a.k);
@@ -575,7 +575,7 @@ bool supports(const OpQuery& q) {
       return false;
     case Op::kGemmQ4: {
       const DType t = dtype_at(q, 0);
-      return (t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0) && dim_at(q, 2, 0) % 32 == 0;
+      return gemm_q4_type(t) && dim_at(q, 2, 0) % engine::block_size(t) == 0;
     }
     case Op::kBf16Linear:
     case Op::kDequantizeSum:

@@ -62,8 +62,9 @@ Status validate(const GemmArgs& a) {
   }
   if (is_block_quantized(a.b_type)) {
     if (!a.b_transposed) return bad(op, "block-quantized b must be b_transposed ([N,K])");
-    if (a.k % engine::kQuantBlock != 0 || a.ldb % engine::kQuantBlock != 0) {
-      return bad(op, "block-quantized b needs K and ldb multiples of 32 (K=" + s(a.k) + ", ldb=" + s(a.ldb) + ")");
+    const std::int64_t bs = engine::block_size(a.b_type);
+    if (a.k % bs != 0 || a.ldb % bs != 0) {
+      return bad(op, "block-quantized b needs K and ldb multiples of " + s(bs) + " (K=" + s(a.k) + ", ldb=" + s(a.ldb) + ")");
     }
   }
   PARLEY_RETURN_IF_ERROR(check_activation(op, a.activation));
@@ -229,7 +230,9 @@ Status validate(const EmbeddingArgs& a) {
   if (!is_float(t) && !is_block_quantized(t) && t != DType::kI8) {
     return bad(op, "table dtype " + std::string(dtype_name(t)) + " unsupported");
   }
-  if (is_block_quantized(t) && a.dim % engine::kQuantBlock != 0) return bad(op, "dim must be a multiple of 32 for " + std::string(dtype_name(t)));
+  if (is_block_quantized(t) && a.dim % engine::block_size(t) != 0) {
+    return bad(op, "dim must be a multiple of " + s(engine::block_size(t)) + " for " + std::string(dtype_name(t)));
+  }
   const std::int64_t dense = engine::row_bytes(t, a.dim);
   if (a.table_row_bytes != 0 && a.table_row_bytes < dense) return bad(op, "table_row_bytes too small");
   PARLEY_RETURN_IF_ERROR(check_matrix(op, "out", a.out, a.num_tokens, a.dim, a.ld_out));
@@ -263,7 +266,10 @@ Status validate(const DequantizeArgs& a) {
 Status validate(const GgufQuantizeArgs& a) {
   const char* op = "gguf_quantize";
   if (!is_block_quantized(a.type)) return bad(op, "type " + std::string(dtype_name(a.type)) + " is not a GGUF block type");
-  if (a.cols % engine::kQuantBlock != 0) return bad(op, "cols " + s(a.cols) + " is not a multiple of 32");
+  if (a.cols % engine::block_size(a.type) != 0) {
+    return bad(op, "cols " + s(a.cols) + " is not a multiple of " + s(engine::block_size(a.type)) + " (" +
+                       std::string(dtype_name(a.type)) + ")");
+  }
   PARLEY_RETURN_IF_ERROR(check_matrix(op, "x", a.x, a.rows, a.cols, a.ldx));
   if (a.y_row_bytes != 0 && a.y_row_bytes < engine::row_bytes(a.type, a.cols)) return bad(op, "y_row_bytes too small");
   if (a.rows > 0 && a.cols > 0 && a.y == nullptr) return bad(op, "y is null");
@@ -273,7 +279,10 @@ Status validate(const GgufQuantizeArgs& a) {
 Status validate(const GgufDequantizeArgs& a) {
   const char* op = "gguf_dequantize";
   if (!is_block_quantized(a.type)) return bad(op, "type " + std::string(dtype_name(a.type)) + " is not a GGUF block type");
-  if (a.cols % engine::kQuantBlock != 0) return bad(op, "cols " + s(a.cols) + " is not a multiple of 32");
+  if (a.cols % engine::block_size(a.type) != 0) {
+    return bad(op, "cols " + s(a.cols) + " is not a multiple of " + s(engine::block_size(a.type)) + " (" +
+                       std::string(dtype_name(a.type)) + ")");
+  }
   PARLEY_RETURN_IF_ERROR(check_float(op, "y", a.y_type));
   PARLEY_RETURN_IF_ERROR(check_matrix(op, "y", a.y, a.rows, a.cols, a.ldy));
   if (a.x_row_bytes != 0 && a.x_row_bytes < engine::row_bytes(a.type, a.cols)) return bad(op, "x_row_bytes too small");

@@ -22,6 +22,10 @@ std::string model_root() {
 
 std::string default_lm_path() { return model_root() + "/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"; }
 
+std::string qwen_lm_path() {
+  return model_root() + "/lm-qwen2.5-coder/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf";
+}
+
 std::string default_encoder_dir() { return model_root() + "/encoder-minilm"; }
 
 }  // namespace parley

@@ -14,6 +14,10 @@ std::string model_root();
 /// The manifest's default LM file: <root>/lm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf.
 std::string default_lm_path();
 
+/// The manifest's optional quality LM (lm-qwen2.5-coder, fetched with `tools/models/fetch --only
+/// lm-qwen2.5-coder`): <root>/lm-qwen2.5-coder/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf.
+std::string qwen_lm_path();
+
 /// The manifest's default sentence encoder directory: <root>/encoder-minilm.
 std::string default_encoder_dir();
 

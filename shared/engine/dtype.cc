@@ -6,8 +6,8 @@
 
 namespace parley::engine {
 namespace {
-constexpr std::array<std::string_view, kDTypeCount> kNames = {"f32", "f16", "bf16", "i8",
-                                                              "i32", "q8_0", "q4_0", "q4_1"};
+constexpr std::array<std::string_view, kDTypeCount> kNames = {
+    "f32", "f16", "bf16", "i8", "i32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"};
 }  // namespace
 
 std::string_view dtype_name(DType t) {

@@ -58,9 +58,9 @@ Status check_shape(const Shape& shape, DType dtype) {
   for (int i = 0; i < shape.rank(); ++i) {
     if (shape[i] < 0) return invalid_argument("negative dimension in shape " + shape.to_string());
   }
-  if (is_block_quantized(dtype) && shape.rank() > 0 && shape[shape.rank() - 1] % kQuantBlock != 0) {
-    return invalid_argument("last dimension of a " + std::string(dtype_name(dtype)) +
-                            " tensor must be a multiple of 32, got shape " + shape.to_string());
+  if (is_block_quantized(dtype) && shape.rank() > 0 && shape[shape.rank() - 1] % block_size(dtype) != 0) {
+    return invalid_argument("last dimension of a " + std::string(dtype_name(dtype)) + " tensor must be a multiple of " +
+                            std::to_string(block_size(dtype)) + ", got shape " + shape.to_string());
   }
   return Status::ok();
 }
@@ -101,7 +101,7 @@ Tensor Tensor::view(void* data, const Shape& shape, const Strides& strides, DTyp
 
 std::int64_t Tensor::nbytes() const {
   const std::int64_t n = numel();
-  return is_block_quantized(dtype_) ? n / kQuantBlock * block_bytes(dtype_) : n * block_bytes(dtype_);
+  return n / block_size(dtype_) * block_bytes(dtype_);
 }
 
 bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_) || numel() == 0; }
@@ -113,11 +113,9 @@ Tensor Tensor::slice(int dim, std::int64_t begin, std::int64_t end) const {
   Tensor t = *this;
   t.shape_[dim] = end - begin;
   const std::int64_t offset_values = begin * strides_[static_cast<std::size_t>(dim)];
-  const std::int64_t offset_bytes = is_block_quantized(dtype_)
-                                        ? offset_values / kQuantBlock * block_bytes(dtype_)
-                                        : offset_values * block_bytes(dtype_);
-  PARLEY_CHECK(!is_block_quantized(dtype_) || offset_values % kQuantBlock == 0)
-      << "slice of a block-quantized tensor must start on a 32-value block";
+  const std::int64_t offset_bytes = offset_values / block_size(dtype_) * block_bytes(dtype_);
+  PARLEY_CHECK(offset_values % block_size(dtype_) == 0)
+      << "slice of a block-quantized tensor must start on a " << block_size(dtype_) << "-value block";
   t.data_ = static_cast<char*>(data_) + offset_bytes;
   return t;
 }

@@ -13,6 +13,8 @@
 #   PARLEY_RUN_DIR         where each service's log goes (default: <build>/run)
 #   PARLEY_READY_TIMEOUT   seconds to wait for every /readyz to answer 200 (default 120)
 #   PARLEY_STOP_GRACE      seconds between SIGTERM and SIGKILL (default 15)
+#   PARLEY_RUN_LM_MODEL    the LM's GGUF file, {lm_model} in the list (default: empty = the LM's
+#                          own default, SmolLM2); tools/run --lm qwen sets it
 # Exit: 0 fine; 1 a service failed to start, get ready or stop cleanly; 77 (check --skip-if-none)
 # when no listed service is built.
 set -euo pipefail
@@ -26,8 +28,10 @@ OFFSET="${PARLEY_PORT_OFFSET:-0}"
 RUN_DIR="${PARLEY_RUN_DIR:-$BUILD_DIR/run}"
 READY_TIMEOUT="${PARLEY_READY_TIMEOUT:-120}"
 STOP_GRACE="${PARLEY_STOP_GRACE:-15}"
+LM_MODEL="${PARLEY_RUN_LM_MODEL:-}"
 # These steer this script only; the services must not inherit them (their config reads PARLEY_*).
-export -n PARLEY_SERVICES_FILE PARLEY_PORT_OFFSET PARLEY_RUN_DIR PARLEY_READY_TIMEOUT PARLEY_STOP_GRACE
+export -n PARLEY_SERVICES_FILE PARLEY_PORT_OFFSET PARLEY_RUN_DIR PARLEY_READY_TIMEOUT PARLEY_STOP_GRACE \
+  PARLEY_RUN_LM_MODEL
 
 # The list, as parsed.
 SVC_NAMES=() SVC_BINS=() SVC_PORTS=() SVC_ARGS=()
@@ -39,7 +43,7 @@ STOPPED=0
 
 usage() { parley_usage "${BASH_SOURCE[0]}"; }
 
-# Replaces {port:N}, {http_port} and {build} in $1 ($2: the HTTP port after the offset).
+# Replaces {port:N}, {http_port}, {build} and {lm_model} in $1 ($2: the HTTP port after the offset).
 expand() {
   local text="$1" http_port="${2:-}" n
   while [[ "$text" =~ \{port:([0-9]+)\} ]]; do
@@ -48,6 +52,7 @@ expand() {
   done
   text="${text//\{http_port\}/$http_port}"
   text="${text//\{build\}/$BUILD_SHOWN}"
+  text="${text//\{lm_model\}/$LM_MODEL}"
   printf '%s' "$text"
 }
 

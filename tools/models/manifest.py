@@ -21,7 +21,7 @@ SOURCE_FIELDS = {
     "url": ({"url"}, {"sha256", "member", "archive", "filename"}),
 }
 ENTRY_FIELDS = ({"name", "purpose", "for", "file", "sha256", "size", "licence"},
-                {"source", "sources", "notes", "homepage"})
+                {"source", "sources", "parts", "notes", "homepage"})
 
 
 class ManifestError(Exception):
@@ -121,16 +121,21 @@ def load_manifest(path):
         purposes = raw["for"]
         if not isinstance(purposes, list) or any(p not in PURPOSES for p in purposes):
             raise ManifestError(f"{where}: model '{name}': 'for' must be a list of run and/or tests")
-        if ("source" in raw) == ("sources" in raw):
-            raise ManifestError(f"{where}: model '{name}': give exactly one of 'source' (a map) or 'sources' (a list, tried in order)")
-        src_list = [raw["source"]] if "source" in raw else raw["sources"]
+        given = [k for k in ("source", "sources", "parts") if k in raw]
+        if len(given) != 1:
+            raise ManifestError(f"{where}: model '{name}': give exactly one of 'source' (a map), 'sources' (a list, "
+                                f"tried in order) or 'parts' (a list, concatenated in order)")
+        key = given[0]
+        src_list = [raw["source"]] if key == "source" else raw[key]
         if not isinstance(src_list, list) or not src_list:
-            raise ManifestError(f"{where}: model '{name}': 'sources' must be a non-empty list")
-        src_line = raw.line_of("source" if "source" in raw else "sources")
+            raise ManifestError(f"{where}: model '{name}': '{key}' must be a non-empty list")
+        src_line = raw.line_of(key)
         sources = [parse_source(path, name, s, src_line) for s in src_list]
         entries.append({
             "name": name, "file": file, "sha256": sha, "size": size, "for": purposes,
-            "purpose": str(raw["purpose"]), "licence": str(raw["licence"]), "sources": sources,
+            "purpose": str(raw["purpose"]), "licence": str(raw["licence"]),
+            # parts: one source per part, their files joined in order make the model file
+            "sources": [] if key == "parts" else sources, "parts": sources if key == "parts" else [],
             "where": where,
         })
     return entries

@@ -9,6 +9,8 @@
 #          MODEL.gguf > tests/unit/shared/text/data/smollm2_reference.txt
 #        ... ../shared/testdata/models/llama2c_stories260K/stories260K.gguf \
 #          > tests/unit/shared/text/data/stories260k_reference.txt
+#        ... ~/.cache/parley/models/lm-qwen2.5-coder/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf \
+#          > tests/unit/shared/text/data/qwen2_reference.txt
 # Output lines: "<parse_special 0|1> <text as hex> : <ids separated by spaces>" (no BOS added).
 import sys
 

@@ -24,15 +24,15 @@ constexpr std::array<Row, 32> kTable{{
     {GgmlType::kF16, "f16", 1, 2, DType::kF16},
     {GgmlType::kQ4_0, "q4_0", 32, 2 + 16, DType::kQ4_0},
     {GgmlType::kQ4_1, "q4_1", 32, 2 + 2 + 16, DType::kQ4_1},
-    {GgmlType::kQ5_0, "q5_0", 32, 2 + 4 + 16, std::nullopt},
-    {GgmlType::kQ5_1, "q5_1", 32, 2 + 2 + 4 + 16, std::nullopt},
+    {GgmlType::kQ5_0, "q5_0", 32, 2 + 4 + 16, DType::kQ5_0},
+    {GgmlType::kQ5_1, "q5_1", 32, 2 + 2 + 4 + 16, DType::kQ5_1},
     {GgmlType::kQ8_0, "q8_0", 32, 2 + 32, DType::kQ8_0},
     {GgmlType::kQ8_1, "q8_1", 32, 4 + 4 + 32, std::nullopt},
-    {GgmlType::kQ2_K, "q2_k", kQK, 2 + 2 + kQK / 16 + kQK / 4, std::nullopt},
-    {GgmlType::kQ3_K, "q3_k", kQK, 2 + kQK / 4 + kQK / 8 + 12, std::nullopt},
-    {GgmlType::kQ4_K, "q4_k", kQK, 2 + 2 + kQK / 2 + 12, std::nullopt},
-    {GgmlType::kQ5_K, "q5_k", kQK, 2 + 2 + kQK / 2 + kQK / 8 + 12, std::nullopt},
-    {GgmlType::kQ6_K, "q6_k", kQK, 2 + kQK / 2 + kQK / 4 + kQK / 16, std::nullopt},
+    {GgmlType::kQ2_K, "q2_k", kQK, 2 + 2 + kQK / 16 + kQK / 4, DType::kQ2_K},
+    {GgmlType::kQ3_K, "q3_k", kQK, 2 + kQK / 4 + kQK / 8 + 12, DType::kQ3_K},
+    {GgmlType::kQ4_K, "q4_k", kQK, 2 + 2 + kQK / 2 + 12, DType::kQ4_K},
+    {GgmlType::kQ5_K, "q5_k", kQK, 2 + 2 + kQK / 2 + kQK / 8 + 12, DType::kQ5_K},
+    {GgmlType::kQ6_K, "q6_k", kQK, 2 + kQK / 2 + kQK / 4 + kQK / 16, DType::kQ6_K},
     {GgmlType::kQ8_K, "q8_k", kQK, 4 + kQK + kQK / 8, std::nullopt},
     {GgmlType::kIQ2_XXS, "iq2_xxs", kQK, 2 + kQK / 4, std::nullopt},
     {GgmlType::kIQ2_XS, "iq2_xs", kQK, 2 + kQK / 4 + kQK / 32, std::nullopt},
@@ -82,6 +82,13 @@ GgmlType ggml_type_from_dtype(DType t) {
     case DType::kQ8_0: return GgmlType::kQ8_0;
     case DType::kQ4_0: return GgmlType::kQ4_0;
     case DType::kQ4_1: return GgmlType::kQ4_1;
+    case DType::kQ5_0: return GgmlType::kQ5_0;
+    case DType::kQ5_1: return GgmlType::kQ5_1;
+    case DType::kQ2_K: return GgmlType::kQ2_K;
+    case DType::kQ3_K: return GgmlType::kQ3_K;
+    case DType::kQ4_K: return GgmlType::kQ4_K;
+    case DType::kQ5_K: return GgmlType::kQ5_K;
+    case DType::kQ6_K: return GgmlType::kQ6_K;
   }
   return GgmlType::kF32;
 }

@@ -1,6 +1,6 @@
 // GgmlType: the tensor element types a GGUF file may declare (ggml's numbering), with their block
 // sizes and byte sizes, and the engine DType each maps to where the engine can compute on it.
-// Why: the GGUF reader must size every tensor (even K-quants we cannot decode) to bounds-check it;
+// Why: the GGUF reader must size every tensor (even IQ types we cannot decode) to bounds-check it;
 // model loaders must know which ones they can convert. Depends on shared/engine/dtype.h.
 #pragma once
 
@@ -55,8 +55,8 @@ struct GgmlTypeInfo {
   std::string_view name;          ///< "f32", "q4_1", "q4_k", ... (lower case, ggml's names)
   std::int64_t block_size = 1;
   std::int64_t block_bytes = 4;
-  /// The engine dtype with the identical byte layout (f32, f16, bf16, i8, i32, q8_0, q4_0, q4_1);
-  /// nullopt for the types the engine cannot decode (K-quants, IQ*, ...).
+  /// The engine dtype with the identical byte layout (f32, f16, bf16, i8, i32, q8_0, q4_0, q4_1,
+  /// q5_0, q5_1, q2_k .. q6_k); nullopt for the types the engine cannot decode (IQ*, TQ*, ...).
   std::optional<DType> engine_dtype;
 };
 
@@ -66,7 +66,7 @@ std::optional<GgmlTypeInfo> ggml_type_info(std::uint32_t id);
 GgmlTypeInfo ggml_type_info(GgmlType t);
 /// "q4_1"; "type#<id>" for an unknown id.
 std::string ggml_type_name(std::uint32_t id);
-/// The ggml type with the same layout as an engine dtype (f32, f16, bf16, i8, i32, q8_0, q4_0, q4_1).
+/// The ggml type with the same layout as an engine dtype (every engine dtype has one).
 GgmlType ggml_type_from_dtype(DType t);
 
 }  // namespace parley::engine::gguf

@@ -293,9 +293,9 @@ Status Forward::run_layers(const BatchInput& batch, KvCache& cache, const Plan& 
     const LlamaLayer& L = m.layers()[static_cast<std::size_t>(l)];
     PARLEY_RETURN_IF_ERROR(rms(L.attn_norm_dev.data(), l == 0 ? nullptr : o, h));
     PARLEY_RETURN_IF_ERROR(linear(L.qkv, T, h, hidden, qkv, qkv_w));
-    for (int part = 0; part < 2; ++part) {  // RoPE on Q, then K (GGUF llama: interleaved pairs)
+    for (int part = 0; part < 2; ++part) {  // RoPE on Q, then K (llama: interleaved pairs; qwen2: halves)
       kernels::RopeArgs r;
-      r.style = kernels::RopeStyle::kInterleaved;
+      r.style = c.rope_style;
       r.tokens = T; r.heads = part == 0 ? lh : lkv; r.head_dim = hd; r.rotary_dim = c.rotary_dim;
       r.dtype = DType::kF32; r.x = qkv + (part == 0 ? 0 : attn_w);
       r.token_stride = qkv_w; r.head_stride = hd;

@@ -216,7 +216,11 @@ int convert(Convert mode, const std::string& in, const std::string& out_path, st
           err << "parley model prune: tensor '" << t.name << "': " << ps.message() << "\n";
           return 1;
         }
-        if (t.type == gguf::GgmlType::kQ4_1) to = gguf::GgmlType::kQ8_0;  // Q4_1 cannot store exact zeros
+        // Formats with a per-block min (q4_1, q5_1, q2_k, q4_k, q5_k) cannot store exact zeros.
+        if (t.type == gguf::GgmlType::kQ4_1 || t.type == gguf::GgmlType::kQ5_1 || t.type == gguf::GgmlType::kQ2_K ||
+            t.type == gguf::GgmlType::kQ4_K || t.type == gguf::GgmlType::kQ5_K) {
+          to = gguf::GgmlType::kQ8_0;
+        }
         bytes = encode(wt, t.rows(), t.cols(), to);
       }
       const double e = rel_error(wt, *ref);

@@ -245,28 +245,75 @@ Status Linear::place(const models::ModelDevice& dev) {
   return Status::ok();
 }
 
+Status Linear::add_blocks(const std::vector<BlockPart>& parts, std::int64_t max_tokens, const models::ModelDevice& dev) {
+  const kernels::Backend& be = dev.backend();
+  std::int64_t total = 0;
+  for (const BlockPart& p : parts) {
+    if (p.rows < 0 || static_cast<std::int64_t>(p.bytes.size()) != p.rows * engine::row_bytes(p.type, k_) ||
+        !kernels::gemm_q4_type(p.type) || k_ % engine::block_size(p.type) != 0) {
+      return invalid_argument("Linear::add_blocks: " + std::string(engine::dtype_name(p.type)) + " [" +
+                              std::to_string(p.rows) + ", " + std::to_string(k_) + "] cannot run on gemm_q4");
+    }
+    total += p.rows;
+  }
+  if (total != n_ || parts.empty()) {
+    return invalid_argument("Linear::add_blocks: the parts hold " + std::to_string(total) + " rows, the weight " +
+                            std::to_string(n_));
+  }
+  if (be.gemm_q4 == nullptr || be.gemm_q4_packed_bytes == nullptr || be.pack_gemm_q4 == nullptr) return Status::ok();
+  for (const BlockPart& p : parts) {
+    if (!dev.supports(kernels::Op::kGemmQ4, {p.type}, {max_tokens, p.rows, k_})) {
+      return Status::ok();  // this device keeps the Linear's own precision for every call
+    }
+  }
+  std::vector<Blocks> blocks;
+  std::int64_t row0 = 0, bytes = 0;
+  for (const BlockPart& p : parts) {
+    const std::int64_t packed = be.gemm_q4_packed_bytes(p.type, p.rows, k_);
+    if (packed < 0) return invalid_argument("Linear::add_blocks: the backend cannot pack " + std::string(engine::dtype_name(p.type)));
+    Blocks b;
+    PARLEY_ASSIGN_OR_RETURN(b.packed, models::DeviceBuffer::allocate(dev, static_cast<std::size_t>(std::max<std::int64_t>(packed, 1))));
+    kernels::GemmQ4PackArgs pa;
+    pa.n = p.rows; pa.k = k_; pa.src = p.bytes.data(); pa.type = p.type;
+    pa.dst = b.packed.data();
+    PARLEY_RETURN_IF_ERROR(be.pack_gemm_q4(pa, dev.ctx()));
+    b.type = p.type;
+    b.row0 = row0;
+    b.rows = p.rows;
+    row0 += p.rows;
+    bytes += packed;
+    blocks.push_back(std::move(b));
+  }
+  blocks_ = std::move(blocks);
+  block_max_tokens_ = max_tokens;
+  bytes_ += bytes;
+  return Status::ok();
+}
+
 Status Linear::add_blocks(const std::vector<std::byte>& rows, DType type, std::int64_t max_tokens,
                           const models::ModelDevice& dev) {
-  const kernels::Backend& be = dev.backend();
-  if (static_cast<std::int64_t>(rows.size()) != n_ * engine::row_bytes(type, k_) || k_ % 32 != 0 ||
-      (type != DType::kQ4_0 && type != DType::kQ4_1 && type != DType::kQ8_0)) {
-    return invalid_argument("Linear::add_blocks: " + std::string(engine::dtype_name(type)) + " [" + std::to_string(n_) +
-                            ", " + std::to_string(k_) + "] cannot run on gemm_q4");
+  std::vector<BlockPart> parts(1);
+  parts[0].bytes = rows;
+  parts[0].type = type;
+  parts[0].rows = n_;
+  return add_blocks(parts, max_tokens, dev);
+}
+
+std::vector<DType> Linear::block_types() const {
+  std::vector<DType> t;
+  for (const Blocks& b : blocks_) t.push_back(b.type);
+  return t;
+}
+
+Status Linear::set_bias(std::vector<float> bias, const models::ModelDevice& dev) {
+  if (static_cast<std::int64_t>(bias.size()) != n_) {
+    return invalid_argument("Linear::set_bias: " + std::to_string(bias.size()) + " values for " + std::to_string(n_) +
+                            " outputs");
   }
-  if (be.gemm_q4 == nullptr || be.gemm_q4_packed_bytes == nullptr || be.pack_gemm_q4 == nullptr ||
-      !dev.supports(kernels::Op::kGemmQ4, {type}, {max_tokens, n_, k_})) {
-    return Status::ok();  // this device keeps the Linear's own precision for every call
-  }
-  const std::int64_t packed = be.gemm_q4_packed_bytes(type, n_, k_);
-  if (packed < 0) return invalid_argument("Linear::add_blocks: the backend cannot pack " + std::string(engine::dtype_name(type)));
-  PARLEY_ASSIGN_OR_RETURN(blocks_, models::DeviceBuffer::allocate(dev, static_cast<std::size_t>(std::max<std::int64_t>(packed, 1))));
-  kernels::GemmQ4PackArgs p;
-  p.n = n_; p.k = k_; p.src = rows.data(); p.type = type;
-  p.dst = blocks_.data();
-  PARLEY_RETURN_IF_ERROR(be.pack_gemm_q4(p, dev.ctx()));
-  block_type_ = type;
-  block_max_tokens_ = max_tokens;
-  bytes_ += packed;
+  bias_ = std::move(bias);
+  PARLEY_ASSIGN_OR_RETURN(bias_dev_, models::place(dev, bias_));
+  bytes_ += n_ * 4;
+  if (!dev.is_cpu()) std::vector<float>().swap(bias_);
   return Status::ok();
 }
 
@@ -277,8 +324,9 @@ std::int64_t Linear::scratch_int8_bytes(std::int64_t m) const {
 std::size_t Linear::gemm_workspace_bytes(std::int64_t m) const {
   std::size_t ws = 0;
   if (m <= block_max_tokens_) {
-    // gemm_q4: int8 activations + a scale and a sum per 32-block, each part 256-aligned.
-    ws = static_cast<std::size_t>(m * k_ + 2 * m * (k_ / 32) * 4 + 3 * 256);
+    // gemm_q4: int8 activations + a scale, a sum and two half sums per 32 values, each part
+    // 256-aligned.
+    ws = static_cast<std::size_t>(m * k_ + 4 * m * (k_ / 32) * 4 + 5 * 256);
   }
   switch (precision_) {
     case Precision::kInt8: ws = std::max(ws, static_cast<std::size_t>(m * n_ * 4)); break;
@@ -295,12 +343,17 @@ Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y,
   if (m == 0 || n_ == 0) return Status::ok();
   const kernels::Backend& be = dev.backend();
   const kernels::ExecContext& ctx = dev.ctx();
+  const float* bias = bias_dev_.ptr;
   if (m <= block_max_tokens_) {
-    kernels::GemmQ4Args g;
-    g.m = m; g.n = n_; g.k = k_; g.a = x; g.lda = ldx;
-    g.b = blocks_.data(); g.b_type = block_type_;
-    g.c = y; g.ldc = ldy;
-    return be.gemm_q4(g, ctx);
+    for (const Blocks& b : blocks_) {
+      kernels::GemmQ4Args g;
+      g.m = m; g.n = b.rows; g.k = k_; g.a = x; g.lda = ldx;
+      g.b = b.packed.data(); g.b_type = b.type;
+      g.c = y + b.row0; g.ldc = ldy;
+      g.bias = bias != nullptr ? bias + b.row0 : nullptr;
+      PARLEY_RETURN_IF_ERROR(be.gemm_q4(g, ctx));
+    }
+    return Status::ok();
   }
   switch (precision_) {
     case Precision::kFp32:
@@ -310,7 +363,7 @@ Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y,
         g.m = m; g.n = n_; g.k = k_; g.a = x; g.lda = ldx; g.a_type = DType::kF32;
         g.b = kernels::Sparse24Matrix{n_, k_, DType::kF32, sparse_layout_, weight_.ptr, k_ / 2, meta_dev_.ptr,
                                       kernels::sparse24_meta_bytes(k_)};
-        g.c = y; g.ldc = ldy; g.c_type = DType::kF32;
+        g.c = y; g.ldc = ldy; g.c_type = DType::kF32; g.bias = bias;
         return be.sparse24_gemm(g, ctx);
       }
       kernels::GemmArgs g;
@@ -319,7 +372,7 @@ Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y,
       g.b = weight_.ptr;
       g.b_type = precision_ == Precision::kFp32 ? DType::kF32 : native_type_;
       g.ldb = k_; g.b_transposed = true;
-      g.c = y; g.ldc = ldy; g.c_type = DType::kF32;
+      g.c = y; g.ldc = ldy; g.c_type = DType::kF32; g.bias = bias;
       return be.gemm(g, ctx);
     }
     case Precision::kInt8: {
@@ -343,7 +396,7 @@ Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y,
         g.b = kernels::Sparse24Matrix{n_, k_, DType::kI8, sparse_layout_, weight_.ptr, k_ / 2, meta_dev_.ptr,
                                       kernels::sparse24_meta_bytes(k_)};
         g.a_scales = scratch.xs; g.b_scales = scales_dev_.ptr;
-        g.c = y; g.ldc = ldy; g.c_type = DType::kF32;
+        g.c = y; g.ldc = ldy; g.c_type = DType::kF32; g.bias = bias;
         return be.sparse24_gemm(g, ctx);
       }
       kernels::GemmInt8Args g;
@@ -352,7 +405,7 @@ Status Linear::apply(std::int64_t m, const float* x, std::int64_t ldx, float* y,
       g.b = reinterpret_cast<const std::int8_t*>(weight_.ptr); g.ldb = k_;
       g.a_scales = scratch.xs;
       g.b_scales = rot_block_ > 0 ? apply_scales_dev_.ptr : scales_dev_.ptr;
-      g.c = y; g.ldc = ldy; g.c_type = DType::kF32;
+      g.c = y; g.ldc = ldy; g.c_type = DType::kF32; g.bias = bias;
       return be.gemm_int8(g, ctx);
     }
   }
@@ -414,7 +467,8 @@ Result<std::vector<float>> tensor_rows_f32(const gguf::TensorInfo& t, std::int64
   const gguf::GgmlTypeInfo info = gguf::ggml_type_info(t.type);
   if (!info.engine_dtype || *info.engine_dtype == DType::kI8 || *info.engine_dtype == DType::kI32) {
     return invalid_argument("tensor '" + t.name + "' has type " + std::string(info.name) +
-                            ", which the engine cannot convert (supported: f32, f16, bf16, q8_0, q4_0, q4_1)");
+                            ", which the engine cannot convert (supported: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+                            "q5_1, q2_k, q3_k, q4_k, q5_k, q6_k)");
   }
   const DType type = *info.engine_dtype;
   const std::int64_t cols = t.cols();

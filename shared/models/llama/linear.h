@@ -23,8 +23,8 @@ namespace parley::llama {
 ///   kInt8: symmetric int8 per output channel (scale = absmax/127), activations quantized per
 ///          token at run time (ops quantize / quantize_rows), gemm_int8 (W8A8). The default.
 ///   kFp32: f32 weights (dequantized GGUF blocks: the exact-as-possible reference path).
-///   kNative: the GGUF blocks as stored (q8_0/q4_0/q4_1/f16/bf16/f32), kernels gemm dequantizes
-///          them on the fly (memory as in the file; speed of the f32 GEMM).
+///   kNative: the GGUF blocks as stored (any engine GGUF type, f16/bf16/f32), kernels gemm
+///          dequantizes them on the fly (memory as in the file; speed of the f32 GEMM).
 enum class Precision : std::uint8_t { kInt8 = 0, kFp32 = 1, kNative = 2 };
 /// 2:4 magnitude pruning at load (see LoadOptions).
 enum class Prune24 : std::uint8_t { kOff = 0, kDense = 1, kSparse = 2 };
@@ -66,15 +66,29 @@ class Linear {
   static Result<Linear> from_native(std::vector<std::byte> bytes, engine::DType type, std::int64_t n, std::int64_t k,
                                     const models::ModelDevice& dev);
 
-  /// Also keep the GGUF blocks of this weight (q4_0 / q4_1 / q8_0; `rows` = n rows of
-  /// row_bytes(type, k) HOST bytes, packed by the backend's pack_gemm_q4 hook) and run calls with
-  /// at most `max_tokens` tokens on them (op gemm_q4): W4A8 with per-32 activation scales
-  /// (llama.cpp's arithmetic on the file's own weights, no rotation), reading 4.5-5 bits per
-  /// weight instead of 8. Larger calls keep this Linear's own precision. A backend without
-  /// gemm_q4 for this type leaves the Linear as it is (returns OK; block_max_tokens() stays 0).
-  /// InvalidArgument for other types or K % 32.
+  /// One row range of the weight in one GGUF block type (add_blocks): `rows` x row_bytes(type, k)
+  /// HOST bytes.
+  struct BlockPart {
+    std::vector<std::byte> bytes;
+    engine::DType type = engine::DType::kQ4_1;
+    std::int64_t rows = 0;
+  };
+  /// Also keep the GGUF blocks of this weight (any gemm_q4 type: q4_0, q4_1, q8_0, q5_0, q5_1,
+  /// q4_k, q5_k, q6_k), as consecutive row ranges that may differ in type (a fused QKV whose V
+  /// rows are q8_0 and Q/K rows q5_0), each packed by the backend's pack_gemm_q4 hook, and run
+  /// calls with at most `max_tokens` tokens on them (op gemm_q4, one call per part): W4A8-style
+  /// with per-32 activation scales (llama.cpp's arithmetic on the file's own weights, no
+  /// rotation), reading 4.5-6.6 bits per weight instead of 8. Larger calls keep this Linear's own
+  /// precision. A backend without gemm_q4 for one of the types leaves the Linear as it is
+  /// (returns OK; block_max_tokens() stays 0). InvalidArgument when the parts do not cover the n
+  /// rows exactly, or for types gemm_q4 does not take / K not a multiple of their block size.
+  Status add_blocks(const std::vector<BlockPart>& parts, std::int64_t max_tokens, const models::ModelDevice& dev);
+  /// One part covering every row.
   Status add_blocks(const std::vector<std::byte>& rows, engine::DType type, std::int64_t max_tokens,
                     const models::ModelDevice& dev);
+  /// y += bias on every call (N floats, HOST; placed on dev). Qwen2's Q/K/V projections have one.
+  Status set_bias(std::vector<float> bias, const models::ModelDevice& dev);
+  bool has_bias() const { return !bias_.empty() || bias_dev_.ptr != nullptr; }
 
   std::int64_t rows() const { return n_; }
   std::int64_t cols() const { return k_; }
@@ -84,8 +98,10 @@ class Linear {
   bool sparse_fallback() const { return sparse_fallback_; }
   std::int64_t rotation_block() const { return rot_block_; }
   engine::DType native_type() const { return native_type_; }
-  /// add_blocks(): the block type and the largest call (tokens) that uses it (0 = none).
-  engine::DType block_type() const { return block_type_; }
+  /// add_blocks(): the block type (of the first part) and the largest call (tokens) that uses it
+  /// (0 = none); block_types() lists every part's type.
+  engine::DType block_type() const { return blocks_.empty() ? engine::DType::kF32 : blocks_.front().type; }
+  std::vector<engine::DType> block_types() const;
   std::int64_t block_max_tokens() const { return block_max_tokens_; }
   /// Bytes of weights on the device.
   std::int64_t bytes() const { return bytes_; }
@@ -98,7 +114,7 @@ class Linear {
 
   /// y[m, 0..n) = x[m, 0..k) . W^T (f32 in and out, DEVICE pointers of dev; leading dimensions
   /// in elements), enqueued on dev's stream. Runs on the add_blocks() blocks when
-  /// m <= block_max_tokens(), else on this Linear's precision.
+  /// m <= block_max_tokens(), else on this Linear's precision; adds the bias (set_bias) either way.
   Status apply(std::int64_t m, const float* x, std::int64_t ldx, float* y, std::int64_t ldy,
                const LinearScratch& scratch, const models::ModelDevice& dev) const;
 
@@ -129,16 +145,22 @@ class Linear {
   models::DeviceView<std::uint8_t> meta_dev_;  // kCpu-layout 2:4 metadata
   models::DeviceView<float> scales_dev_, apply_scales_dev_;
   kernels::Sparse24Layout sparse_layout_ = kernels::Sparse24Layout::kCpu;
-  // add_blocks(): the backend's gemm_q4 layout of the file's blocks.
-  models::DeviceBuffer blocks_;
-  engine::DType block_type_ = engine::DType::kF32;
+  // add_blocks(): the backend's gemm_q4 layout of the file's blocks, per row range.
+  struct Blocks {
+    models::DeviceBuffer packed;
+    engine::DType type = engine::DType::kF32;
+    std::int64_t row0 = 0, rows = 0;
+  };
+  std::vector<Blocks> blocks_;
   std::int64_t block_max_tokens_ = 0;
+  std::vector<float> bias_;                // host copy (dropped after a GPU upload)
+  models::DeviceView<float> bias_dev_;
   std::int64_t bytes_ = 0;
 };
 
 /// Rows [row0, row0+nrows) of a GGUF tensor (viewed as [rows, cols]) as f32, row-major (HOST;
 /// converted on the CPU backend). InvalidArgument naming the tensor for types the engine cannot
-/// decode (K-quants, IQ*, ...).
+/// decode (IQ*, TQ*, ...).
 Result<std::vector<float>> tensor_rows_f32(const engine::gguf::TensorInfo& t, std::int64_t row0, std::int64_t nrows,
                                            const kernels::ExecContext& ctx = kernels::ExecContext::cpu());
 

@@ -1,5 +1,6 @@
-// LlamaModel loading: config from llama.* keys, every projection dequantized, sliced for this
-// rank's shard, fused (QKV, gate|up) and converted to the chosen precision; the KV cache factory.
+// LlamaModel loading: config from <arch>.* keys (llama, qwen2), every projection dequantized,
+// sliced for this rank's shard, fused (QKV (+ bias), gate|up) and converted to the chosen
+// precision, the file's blocks kept for decode; the KV cache factory.
 // Why: see llama_model.h. Depends on llama_model.h, linear.h, shared/engine/gguf, kernels/,
 // shared/models/runtime.
 #include "shared/models/llama/llama_model.h"
@@ -9,7 +10,9 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <tuple>
 
+#include "kernels/ops/gemm_q4.h"
 #include "shared/common/log.h"
 
 namespace parley::llama {
@@ -19,18 +22,24 @@ using engine::DType;
 
 Result<LlamaConfig> LlamaConfig::from_gguf(const gguf::GgufFile& f) {
   PARLEY_ASSIGN_OR_RETURN(std::string arch, f.get_string("general.architecture"));
-  if (arch != "llama") {
-    return invalid_argument(f.name() + ": general.architecture is '" + arch + "', expected 'llama'");
-  }
   LlamaConfig c;
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t hidden, f.get_u32("llama.embedding_length"));
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t ffn, f.get_u32("llama.feed_forward_length"));
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t layers, f.get_u32("llama.block_count"));
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t heads, f.get_u32("llama.attention.head_count"));
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t kv_heads, f.get_u32_or("llama.attention.head_count_kv", heads));
-  PARLEY_ASSIGN_OR_RETURN(c.rms_eps, f.get_f32_or("llama.attention.layer_norm_rms_epsilon", 1e-5f));
-  PARLEY_ASSIGN_OR_RETURN(c.rope_theta, f.get_f32_or("llama.rope.freq_base", 10000.0f));
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t ctx_len, f.get_u32_or("llama.context_length", 0));
+  if (arch == "llama") {
+    c.rope_style = kernels::RopeStyle::kInterleaved;  // convert_hf_to_gguf permutes Q/K for ggml's rope
+  } else if (arch == "qwen2") {
+    c.rope_style = kernels::RopeStyle::kHalf;  // stored as in HF: NeoX rotation of the two halves
+  } else {
+    return invalid_argument(f.name() + ": general.architecture is '" + arch + "'; supported: llama, qwen2");
+  }
+  c.arch = arch;
+  const std::string k = arch + ".";
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t hidden, f.get_u32(k + "embedding_length"));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t ffn, f.get_u32(k + "feed_forward_length"));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t layers, f.get_u32(k + "block_count"));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t heads, f.get_u32(k + "attention.head_count"));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t kv_heads, f.get_u32_or(k + "attention.head_count_kv", heads));
+  PARLEY_ASSIGN_OR_RETURN(c.rms_eps, f.get_f32_or(k + "attention.layer_norm_rms_epsilon", 1e-5f));
+  PARLEY_ASSIGN_OR_RETURN(c.rope_theta, f.get_f32_or(k + "rope.freq_base", 10000.0f));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t ctx_len, f.get_u32_or(k + "context_length", 0));
   c.hidden = hidden;
   c.ffn = ffn;
   c.layers = layers;
@@ -39,22 +48,22 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const gguf::GgufFile& f) {
   c.context_length = ctx_len;
   auto bad = [&](const std::string& what) { return invalid_argument(f.name() + ": " + what); };
   if (hidden == 0 || ffn == 0 || layers == 0 || heads == 0 || kv_heads == 0) {
-    return bad("llama.embedding_length, feed_forward_length, block_count, head_count and head_count_kv must be > 0");
+    return bad(k + "embedding_length, feed_forward_length, block_count, head_count and head_count_kv must be > 0");
   }
   if (hidden % heads != 0) {
-    return bad("llama.embedding_length " + std::to_string(hidden) + " is not a multiple of head_count " +
+    return bad(k + "embedding_length " + std::to_string(hidden) + " is not a multiple of head_count " +
                std::to_string(heads));
   }
   if (heads % kv_heads != 0) {
-    return bad("llama.attention.head_count " + std::to_string(heads) + " is not a multiple of head_count_kv " +
+    return bad(k + "attention.head_count " + std::to_string(heads) + " is not a multiple of head_count_kv " +
                std::to_string(kv_heads));
   }
   if (layers > 1024 || hidden > (1 << 16) || ffn > (1 << 18)) return bad("model dimensions are implausibly large");
   c.head_dim = hidden / heads;
-  PARLEY_ASSIGN_OR_RETURN(std::uint32_t rot, f.get_u32_or("llama.rope.dimension_count", static_cast<std::uint32_t>(c.head_dim)));
+  PARLEY_ASSIGN_OR_RETURN(std::uint32_t rot, f.get_u32_or(k + "rope.dimension_count", static_cast<std::uint32_t>(c.head_dim)));
   c.rotary_dim = rot;
   if (c.rotary_dim <= 0 || c.rotary_dim > c.head_dim || c.rotary_dim % 2 != 0) {
-    return bad("llama.rope.dimension_count " + std::to_string(rot) + " must be even and <= head_dim " +
+    return bad(k + "rope.dimension_count " + std::to_string(rot) + " must be even and <= head_dim " +
                std::to_string(c.head_dim));
   }
   if (!(c.rms_eps > 0.0f) || !(c.rope_theta > 0.0f)) return bad("rms epsilon and rope.freq_base must be > 0");
@@ -65,6 +74,7 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const gguf::GgufFile& f) {
   c.vocab_size = embd->rows();
   if (c.vocab_size <= 0 || c.vocab_size > std::numeric_limits<std::int32_t>::max()) return bad("bad vocabulary size");
   c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  c.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
   return c;
 }
 
@@ -109,27 +119,26 @@ struct Part {
 };
 
 // LoadOptions::block_max_tokens: keep the file's own blocks next to the INT8 weights when every
-// part has the same q4_0/q4_1 (or, for the LM head, q8_0) type; otherwise the INT8 path alone.
+// part has a gemm_q4 type (parts may differ: a QKV with q8_0 V rows) and the blocks read fewer
+// bytes than INT8 (some part not q8_0, or the LM head); otherwise the INT8 path alone.
 Status maybe_add_blocks(Linear& l, const std::vector<Part>& parts, std::int64_t cols, const LoadOptions& o,
                         const models::ModelDevice& dev, bool lm_head = false) {
-  if (o.precision != Precision::kInt8 || o.prune != Prune24::kOff || o.block_max_tokens <= 0 || cols % 32 != 0) {
-    return Status::ok();
-  }
+  if (o.precision != Precision::kInt8 || o.prune != Prune24::kOff || o.block_max_tokens <= 0) return Status::ok();
   if (lm_head && !o.block_lm_head) return Status::ok();
-  std::optional<DType> type;
+  std::vector<Linear::BlockPart> blocks;
+  bool smaller = lm_head;
   for (const Part& p : parts) {
     const auto t = gguf::ggml_type_info(p.t->type).engine_dtype;
-    const bool usable = t && (*t == DType::kQ4_0 || *t == DType::kQ4_1 || (lm_head && *t == DType::kQ8_0));
-    if (!usable || (type && *type != *t)) return Status::ok();
-    type = t;
+    if (!t || !kernels::gemm_q4_type(*t) || cols % engine::block_size(*t) != 0) return Status::ok();
+    smaller = smaller || *t != DType::kQ8_0;
+    Linear::BlockPart b;
+    PARLEY_ASSIGN_OR_RETURN(b.bytes, native_rows(*p.t, p.row0, p.rows));
+    b.type = *t;
+    b.rows = p.rows;
+    blocks.push_back(std::move(b));
   }
-  if (!type) return Status::ok();
-  std::vector<std::byte> bytes;
-  for (const Part& p : parts) {
-    PARLEY_ASSIGN_OR_RETURN(auto b, native_rows(*p.t, p.row0, p.rows));
-    bytes.insert(bytes.end(), b.begin(), b.end());
-  }
-  return l.add_blocks(bytes, *type, o.block_max_tokens, dev);
+  if (blocks.empty() || !smaller) return Status::ok();
+  return l.add_blocks(blocks, o.block_max_tokens, dev);
 }
 
 // Concatenated rows of several tensors (same cols) → one Linear.
@@ -224,7 +233,7 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
     const auto info = gguf::ggml_type_info(m->token_embd_->type);
     if (!info.engine_dtype || !(engine::is_float(*info.engine_dtype) || engine::is_block_quantized(*info.engine_dtype))) {
       return invalid_argument(f.name() + ": token_embd.weight has type " + std::string(info.name) +
-                              ", which the engine cannot read (f32, f16, bf16, q8_0, q4_0, q4_1)");
+                              ", which the engine cannot read (f32, f16, bf16 or a GGUF q*_0/q*_1/q*_k type)");
     }
     m->token_embd_type_ = *info.engine_dtype;
     // The table is read in place on the CPU (the mapped file), uploaded once elsewhere.
@@ -253,6 +262,19 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
                           c.hidden, opts, dev);
     if (!qkv.ok()) return ctx_err(qkv.status());
     L.qkv = std::move(*qkv);
+    if (c.qkv_bias) {
+      // This rank's Q rows, then K, then V (as the fused weight).
+      std::vector<float> bias;
+      for (const auto& [name, n, r0] : {std::tuple{"attn_q.bias", c.heads * hd, s.rank * lh * hd},
+                                        std::tuple{"attn_k.bias", c.kv_heads * hd, s.rank * lkv * hd},
+                                        std::tuple{"attn_v.bias", c.kv_heads * hd, s.rank * lkv * hd}}) {
+        auto b = norm_weight(f, p + name, n);
+        if (!b.ok()) return ctx_err(b.status());
+        const std::int64_t take = name[5] == 'q' ? lh * hd : lkv * hd;
+        bias.insert(bias.end(), b->begin() + r0, b->begin() + r0 + take);
+      }
+      PARLEY_RETURN_IF_ERROR(ctx_err(L.qkv.set_bias(std::move(bias), dev)));
+    }
     auto out = column_slice(*wo, s.rank * lh * hd, lh * hd, opts, dev);
     if (!out.ok()) return ctx_err(out.status());
     L.out = std::move(*out);
@@ -289,7 +311,7 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::load(std::shared_ptr<const
         << "2:4 sparse asked for, but this device has no 2:4 kernel for these shapes: the pruned weights are "
            "stored dense (same values, dense speed)";
   }
-  PARLEY_LOG(kInfo).kv("file", f.name()).kv("layers", c.layers).kv("hidden", c.hidden).kv("heads", c.heads)
+  PARLEY_LOG(kInfo).kv("file", f.name()).kv("arch", c.arch).kv("layers", c.layers).kv("hidden", c.hidden).kv("heads", c.heads)
           .kv("kv_heads", c.kv_heads).kv("vocab", c.vocab_size).kv("precision", precision_name(opts.precision))
           .kv("device", dev.device().to_string())
           .kv("block_max_tokens", m->layers_.empty() ? 0 : m->layers_.front().qkv.block_max_tokens())

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/ops/attention.h"
+#include "kernels/ops/rope.h"
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
 #include "shared/engine/gguf/gguf.h"
@@ -21,22 +22,29 @@
 
 namespace parley::llama {
 
-/// Hyper-parameters from the GGUF `llama.*` keys (validated at load).
+/// Hyper-parameters from the GGUF `<arch>.*` keys (validated at load). Architectures:
+///   "llama" (Llama 2/3, SmolLM2, TinyLlama, ...): Q/K stored permuted for ggml's interleaved RoPE.
+///   "qwen2" (Qwen2 / Qwen2.5): biases on Q, K and V, NeoX-style (half) RoPE, usually rope base
+///           1e6 and GQA; tied or untied output. Same blocks otherwise.
 struct LlamaConfig {
+  std::string arch = "llama";         ///< general.architecture
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kInterleaved;  ///< llama: interleaved, qwen2: half
+  bool qkv_bias = false;              ///< blk.N.attn_{q,k,v}.bias present (qwen2)
   std::int64_t vocab_size = 0;        ///< rows of token_embd.weight
-  std::int64_t hidden = 0;            ///< llama.embedding_length
-  std::int64_t ffn = 0;               ///< llama.feed_forward_length
-  std::int64_t layers = 0;            ///< llama.block_count
-  std::int64_t heads = 0;             ///< llama.attention.head_count
-  std::int64_t kv_heads = 0;          ///< llama.attention.head_count_kv (default = heads)
+  std::int64_t hidden = 0;            ///< <arch>.embedding_length
+  std::int64_t ffn = 0;               ///< <arch>.feed_forward_length
+  std::int64_t layers = 0;            ///< <arch>.block_count
+  std::int64_t heads = 0;             ///< <arch>.attention.head_count
+  std::int64_t kv_heads = 0;          ///< <arch>.attention.head_count_kv (default = heads)
   std::int64_t head_dim = 0;          ///< hidden / heads
-  std::int64_t rotary_dim = 0;        ///< llama.rope.dimension_count (default head_dim)
-  float rope_theta = 10000.0f;        ///< llama.rope.freq_base
-  float rms_eps = 1e-5f;              ///< llama.attention.layer_norm_rms_epsilon
-  std::int64_t context_length = 0;    ///< llama.context_length (0 = unknown)
+  std::int64_t rotary_dim = 0;        ///< <arch>.rope.dimension_count (default head_dim)
+  float rope_theta = 10000.0f;        ///< <arch>.rope.freq_base
+  float rms_eps = 1e-5f;              ///< <arch>.attention.layer_norm_rms_epsilon
+  std::int64_t context_length = 0;    ///< <arch>.context_length (0 = unknown)
   bool tied_embeddings = false;       ///< no output.weight: the LM head is token_embd.weight
 
-  /// Reads and checks the keys of a llama-architecture file (InvalidArgument naming the key).
+  /// Reads and checks the keys of a llama- or qwen2-architecture file (InvalidArgument naming the
+  /// key; an other architecture is InvalidArgument listing the supported ones).
   static Result<LlamaConfig> from_gguf(const engine::gguf::GgufFile& file);
 };
 
@@ -58,14 +66,15 @@ struct LoadOptions {
   /// activation quantization (see Linear::from_f32). Costs O(K log K) per token and input; keeps
   /// SmolLM2's perplexity within ~1% of the FP32 weights instead of +6%.
   bool rotate_int8 = true;
-  /// kInt8: projections stored in the file as q4_0 / q4_1 (and the q8_0 LM head when
+  /// kInt8: projections stored in the file in a gemm_q4 type (q4_0, q4_1, q5_0, q5_1, q4_k,
+  /// q5_k, q6_k; q8_0 only next to one of those in a fused projection, or for the LM head when
   /// `block_lm_head`) also keep their own GGUF blocks, repacked for kernels gemm_q4, and every
   /// call with at most this many tokens (decode steps of up to this many sequences) runs on them:
-  /// W4A8 with per-32 activation scales, as llama.cpp computes, reading 4.5-5 bits per weight
-  /// instead of 8 (batch-1 decode is bound by weight bandwidth). Larger calls (prefill chunks,
-  /// big decode batches) keep the INT8 GEMM, which is faster once the weights are reused across
-  /// tokens. Costs the blocks' memory on top of the INT8 copy (+~60% weights for SmolLM2-135M).
-  /// 0 = off. Ignored with pruning and for tensor-parallel column slices.
+  /// W4A8-style with per-32 activation scales, as llama.cpp computes, reading 4.5-6.6 bits per
+  /// weight instead of 8 (batch-1 decode is bound by weight bandwidth). Larger calls (prefill
+  /// chunks, big decode batches) keep the INT8 GEMM, which is faster once the weights are reused
+  /// across tokens. Costs the blocks' memory on top of the INT8 copy (+~60% weights for
+  /// SmolLM2-135M). 0 = off. Ignored with pruning and for tensor-parallel column slices.
   std::int64_t block_max_tokens = 8;
   /// With block_max_tokens: the LM head too when it is q8_0/q4_x in the file.
   bool block_lm_head = true;

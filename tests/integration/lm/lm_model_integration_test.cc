@@ -1,5 +1,6 @@
-// parley-lm with the real default model (SmolLM2-135M-Instruct, label `model`): a chat answer
-// that knows a fact, and concurrent chats batched. Skips when the model file is absent.
+// parley-lm with the real models (label `model`): the default SmolLM2-135M-Instruct and the optional
+// Qwen2.5-Coder-0.5B-Instruct Q4_K_M (qwen2, K-quants; what `tools/run --lm qwen` serves): a chat
+// answer that knows a fact, and concurrent chats batched. Each skips when its file is absent.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,7 +12,6 @@
 namespace parley::lm::itest {
 namespace {
 
-std::string model_path() { return default_lm_path(); }
 
 v1::GenerateRequest chat(const std::string& question, int max_tokens) {
   v1::GenerateRequest r;
@@ -27,8 +27,7 @@ v1::GenerateRequest chat(const std::string& question, int max_tokens) {
   return r;
 }
 
-TEST(LmModelIntegrationTest, SmolLm2AnswersAndBatches) {
-  const std::string model = model_path();
+void answers_and_batches(const std::string& model) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(model, ec)) GTEST_SKIP() << "model absent: " << model << " (tools/models/fetch)";
   const std::string dir = ::parley::testing::make_temp_dir("parley-lm-model");
@@ -57,6 +56,10 @@ TEST(LmModelIntegrationTest, SmolLm2AnswersAndBatches) {
   EXPECT_EQ(lm->process->wait_for(std::chrono::seconds(10)), 0);
   std::filesystem::remove_all(dir, ec);
 }
+
+TEST(LmModelIntegrationTest, SmolLm2AnswersAndBatches) { answers_and_batches(default_lm_path()); }
+
+TEST(LmModelIntegrationTest, QwenAnswersAndBatches) { answers_and_batches(qwen_lm_path()); }
 
 }  // namespace
 }  // namespace parley::lm::itest

@@ -427,7 +427,21 @@ TEST(GgmlTypes, SizesMatchGgml) {
   EXPECT_EQ(ggml_type_info(GgmlType::kQ6_K).block_bytes, 210);
   EXPECT_EQ(ggml_type_info(GgmlType::kQ4_K).block_size, 256);
   EXPECT_EQ(ggml_type_info(GgmlType::kBF16).engine_dtype, DType::kBF16);
-  EXPECT_FALSE(ggml_type_info(GgmlType::kQ5_K).engine_dtype.has_value());
+  EXPECT_EQ(ggml_type_info(GgmlType::kQ5_K).engine_dtype, DType::kQ5_K);
+  EXPECT_FALSE(ggml_type_info(GgmlType::kIQ4_XS).engine_dtype.has_value());
+  // Every type the engine decodes has the same block size and bytes as its engine dtype, and maps
+  // back to itself.
+  int decodable = 0;
+  for (std::uint32_t id = 0; id < 64; ++id) {
+    const auto info = ggml_type_info(id);
+    if (!info || !info->engine_dtype) continue;
+    ++decodable;
+    EXPECT_EQ(engine::block_size(*info->engine_dtype), info->block_size) << info->name;
+    EXPECT_EQ(engine::block_bytes(*info->engine_dtype), info->block_bytes) << info->name;
+    EXPECT_EQ(engine::dtype_name(*info->engine_dtype), info->name);
+    EXPECT_EQ(ggml_type_from_dtype(*info->engine_dtype), info->type);
+  }
+  EXPECT_EQ(decodable, engine::kDTypeCount);
   EXPECT_FALSE(ggml_type_info(31u).has_value());
   EXPECT_EQ(ggml_type_name(12), "q4_k");
   EXPECT_EQ(ggml_type_name(5), "type#5");

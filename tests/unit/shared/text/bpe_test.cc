@@ -1,7 +1,8 @@
 // Tests for the byte-level BPE tokenizer and its pre-tokenizers: hand-checked splits per rule,
-// merge order, specials, invalid UTF-8 round trips, and SmolLM2 against llama.cpp's ids
-// (tests/unit/shared/text/data/smollm2_reference.txt, from tools/reference/text_tokenize_reference.py).
-// Depends on parley_text; the SmolLM2 test skips without the model file.
+// merge order, specials, invalid UTF-8 round trips, and SmolLM2 and Qwen2.5 against llama.cpp's ids
+// (tests/unit/shared/text/data/{smollm2,qwen2}_reference.txt, from
+// tools/reference/text_tokenize_reference.py). Depends on parley_text; the real-vocabulary tests
+// skip without their model file.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -183,6 +184,26 @@ TEST(SmolLm2, MatchesLlamaCppIdsAndRoundTrips) {
   EXPECT_TRUE((*tok)->is_eog(0));  // <|endoftext|>
   EXPECT_FALSE((*tok)->is_eog(1));
   const auto cases = testing::read_reference(std::string(PARLEY_SOURCE_DIR) + "/tests/unit/shared/text/data/smollm2_reference.txt");
+  ASSERT_GE(cases.size(), 15u);
+  for (const auto& c : cases) {
+    const auto ids = (*tok)->encode(c.text, {.add_special = false, .parse_special = c.parse_special}).value();
+    EXPECT_EQ(testing::ids_to_string(ids), testing::ids_to_string(c.ids)) << "text: '" << c.text << "'";
+    EXPECT_EQ((*tok)->decode(ids, {.skip_special = false}), c.text);
+  }
+}
+
+// ---- Qwen2.5 (real GGUF, "qwen2" pre-tokenizer, 151k vocab) vs llama.cpp ----
+
+TEST(Qwen2, MatchesLlamaCppIdsAndRoundTrips) {
+  const std::string model = testing::qwen_path();
+  if (model.empty()) GTEST_SKIP() << "Qwen2.5-Coder GGUF not found (tools/models/fetch --only lm-qwen2.5-coder)";
+  auto data = testing::GgufVocabReader::read(model);
+  ASSERT_TRUE(data.ok()) << data.status().to_string();
+  EXPECT_EQ(data->pre, "qwen2");
+  auto tok = tokenizer_from_vocab(std::move(*data));
+  ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+  EXPECT_FALSE((*tok)->add_bos());
+  const auto cases = testing::read_reference(std::string(PARLEY_SOURCE_DIR) + "/tests/unit/shared/text/data/qwen2_reference.txt");
   ASSERT_GE(cases.size(), 15u);
   for (const auto& c : cases) {
     const auto ids = (*tok)->encode(c.text, {.add_special = false, .parse_special = c.parse_special}).value();

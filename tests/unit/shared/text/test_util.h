@@ -81,6 +81,12 @@ inline std::string smollm2_path() {
   return file_exists(p) ? p : std::string();
 }
 
+/// The optional Qwen2.5-Coder GGUF (parley::qwen_lm_path()); "" if absent.
+inline std::string qwen_path() {
+  const std::string p = qwen_lm_path();
+  return file_exists(p) ? p : std::string();
+}
+
 inline std::string ids_to_string(const std::vector<TokenId>& ids) {
   std::string s;
   for (TokenId id : ids) {

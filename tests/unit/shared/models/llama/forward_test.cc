@@ -215,6 +215,75 @@ TEST(LlamaForward, BlocksServeSmallCallsOnly) {
   EXPECT_LT(e_blocks, 0.02);
 }
 
+// Qwen2: Q/K/V biases, half (NeoX) RoPE, rope base 1e6, GQA, tied and untied output.
+TEST(LlamaForward, Qwen2MatchesFloat64Reference) {
+  for (bool tied : {false, true}) {
+    TinySpec s;
+    s.arch = "qwen2";
+    s.qkv_bias = true;
+    s.theta = 1e6f;
+    s.eps = 1e-6f;
+    s.heads = 4; s.kv_heads = 2;
+    s.tied = tied;
+    auto m = load(s, {.precision = Precision::kFp32});
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->config().arch, "qwen2");
+    EXPECT_EQ(m->config().rope_style, kernels::RopeStyle::kHalf);
+    EXPECT_TRUE(m->config().qkv_bias);
+    EXPECT_TRUE(m->layers()[0].qkv.has_bias());
+    const auto toks = prompt(11, s.vocab, 5);
+    const auto ref = testing::reference_logits(m->gguf(), toks);
+    EXPECT_LT(max_abs_diff(run_chunked(m, toks, {}, kScattered, 4), ref), 2e-4) << "tied=" << tied;
+    EXPECT_LT(max_abs_diff(run_chunked(m, toks, {3, 1, 1, 0}, kScattered, 4), ref), 2e-4) << "tied=" << tied;
+    // The biases matter, and so does the RoPE pairing: the same weights read as llama differ.
+    TinySpec no_bias = s;
+    no_bias.qkv_bias = false;
+    auto nb = load(no_bias, {.precision = Precision::kFp32});
+    ASSERT_NE(nb, nullptr);
+    EXPECT_GT(max_abs_diff(run_chunked(nb, toks, {}, kScattered, 4), ref), 1e-2);
+  }
+}
+
+// A tiny model quantized like llama.cpp's Q4_K_M of Qwen2.5-0.5B: q5_0 projections and
+// embedding, q8_0 V rows, ffn_down alternating q6_k / q4_k, a q8_0-free fused QKV with mixed
+// types. Exact (fp32) against the f64 reference of the dequantized file, and on the blocks
+// (default int8 + decode blocks) within activation-quantization error; TP shards slice biases.
+TEST(LlamaForward, KQuantMixtureRunsOnItsBlocks) {
+  TinySpec s;
+  s.arch = "qwen2";
+  s.qkv_bias = true;
+  s.hidden = 64; s.heads = 4; s.kv_heads = 2; s.ffn = 256;
+  s.proj_type = gguf::GgmlType::kQ5_0;
+  s.embd_type = gguf::GgmlType::kQ5_0;
+  s.v_type = gguf::GgmlType::kQ8_0;
+  s.down_types = {gguf::GgmlType::kQ6_K, gguf::GgmlType::kQ4_K};
+  const auto toks = prompt(12, s.vocab, 4);
+  auto exact = load(s, {.precision = Precision::kFp32});
+  auto blocks = load(s, {.precision = Precision::kInt8, .block_max_tokens = 4});
+  ASSERT_TRUE(exact && blocks);
+  const auto ref = testing::reference_logits(exact->gguf(), toks);
+  EXPECT_LT(max_abs_diff(run_chunked(exact, toks, {5, 0}, kScattered, 4), ref), 2e-4);
+  EXPECT_EQ(blocks->layers()[0].qkv.block_types(),
+            (std::vector<engine::DType>{engine::DType::kQ5_0, engine::DType::kQ5_0, engine::DType::kQ8_0}));
+  EXPECT_EQ(blocks->layers()[0].down.block_type(), engine::DType::kQ6_K);
+  EXPECT_EQ(blocks->layers()[1].down.block_type(), engine::DType::kQ4_K);
+  EXPECT_EQ(blocks->layers()[1].gate_up.block_type(), engine::DType::kQ5_0);
+  // Decode-sized chunks on the blocks (W4A8-style), then a prefill on INT8.
+  const double e_blocks = rel_rms(run_chunked(blocks, toks, {3, 1, 2, 4, 2}, kScattered, 4), ref);
+  EXPECT_GT(e_blocks, 0.0);
+  EXPECT_LT(e_blocks, 0.02);
+  EXPECT_LT(rel_rms(run_chunked(blocks, toks, {12}, kScattered, 4), ref), 0.05);
+  // Native precision: every block type (the fused QKV mixes types, so it reports why it cannot).
+  auto native = LlamaModel::load(testing::tiny_llama(s), {.precision = Precision::kNative});
+  EXPECT_EQ(native.status().code(), StatusCode::kInvalidArgument);
+  TinySpec uniform = s;
+  uniform.v_type.reset();
+  auto native_ok = load(uniform, {.precision = Precision::kNative});
+  ASSERT_NE(native_ok, nullptr);
+  EXPECT_LT(max_abs_diff(run_chunked(native_ok, toks, {5, 0}, kScattered, 4), testing::reference_logits(native_ok->gguf(), toks)),
+            2e-4);
+}
+
 TEST(LlamaForward, Prune24DenseAndSparseAgree) {
   TinySpec s;
   const auto toks = prompt(10, s.vocab, 9);
@@ -291,6 +360,19 @@ TEST(LlamaForward, TensorParallelMatchesOneRank) {
       }
       EXPECT_EQ(ranks[0], ranks[static_cast<std::size_t>(world - 1)]) << "ranks disagree";
     }
+  }
+}
+
+TEST(LlamaForward, TensorParallelQwen2SlicesTheBiases) {
+  TinySpec s;
+  s.arch = "qwen2";
+  s.qkv_bias = true;
+  s.heads = 8; s.kv_heads = 4; s.hidden = 64; s.ffn = 128; s.vocab = 128;
+  const auto toks = prompt(9, s.vocab, 12);
+  const auto one = run_tp(s, 1, Precision::kFp32, toks)[0];
+  for (int world : {2, 4}) {
+    const auto ranks = run_tp(s, world, Precision::kFp32, toks);
+    EXPECT_LT(max_abs_diff(ranks[0], one), 1e-4) << "world " << world;
   }
 }
 
@@ -401,6 +483,7 @@ TEST(LlamaLoad, BadFilesNameTheProblem) {
     w.set_string("general.architecture", "gpt2");
     auto g = gguf::GgufFile::from_bytes(w.serialize());
     EXPECT_NE(LlamaModel::load(*g).status().message().find("'gpt2'"), std::string::npos);
+    EXPECT_NE(LlamaModel::load(*g).status().message().find("qwen2"), std::string::npos);
     w.set_string("general.architecture", "llama");
     w.set_u32("llama.attention.head_count_kv", 3);
     g = gguf::GgufFile::from_bytes(w.serialize());
@@ -420,14 +503,17 @@ TEST(LlamaLoad, BadFilesNameTheProblem) {
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.status().message().find("blk.0.ffn_gate.weight"), std::string::npos) << m.status().message();
   }
-  {  // K-quant weights cannot be converted: the error names the type
-    std::vector<std::byte> blocks(144);
+  {  // IQ weights cannot be converted: the error names the type; K-quants can
     gguf::GgufWriter w2;
-    ASSERT_TRUE(w2.add_tensor("kq", {256}, gguf::GgmlType::kQ4_K, blocks).is_ok());
+    ASSERT_TRUE(w2.add_tensor("iq", {256}, gguf::GgmlType::kIQ4_XS, std::vector<std::byte>(136)).is_ok());
+    ASSERT_TRUE(w2.add_tensor("kq", {256}, gguf::GgmlType::kQ4_K, std::vector<std::byte>(144)).is_ok());
     auto g = gguf::GgufFile::from_bytes(w2.serialize());
-    auto r = tensor_rows_f32(*(*g)->find_tensor("kq"), 0, 1, kernels::ExecContext::cpu());
+    auto r = tensor_rows_f32(*(*g)->find_tensor("iq"), 0, 1, kernels::ExecContext::cpu());
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.status().message().find("q4_k"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("iq4_xs"), std::string::npos) << r.status().message();
+    auto k = tensor_rows_f32(*(*g)->find_tensor("kq"), 0, 1, kernels::ExecContext::cpu());
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    EXPECT_EQ(*k, std::vector<float>(256, 0.0f));
   }
 }
 

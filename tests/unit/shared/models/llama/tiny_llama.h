@@ -1,5 +1,6 @@
-// Test support: writes tiny random Llama GGUF models (any head counts, tied or untied, f32 or
-// GGUF-quantized projections) and a float64 reference forward pass over the same weights.
+// Test support: writes tiny random Llama / Qwen2 GGUF models (any head counts, tied or untied,
+// f32 or GGUF-quantized projections incl. K-quant mixtures like llama.cpp's Q4_K_M, QKV biases)
+// and a float64 reference forward pass over the same weights.
 // Why: the model tests need models whose answers are known without a download. Depends on
 // shared/engine/gguf (writer), kernels gguf_quantize, shared/models/llama (tensor_rows_f32).
 #pragma once
@@ -7,8 +8,10 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/ops/quantize.h"
@@ -25,9 +28,13 @@ struct TinySpec {
   std::int64_t rotary_dim = 0;  // 0 = head_dim
   float theta = 10000.0f, eps = 1e-5f;
   bool tied = false;
-  gguf::GgmlType proj_type = gguf::GgmlType::kF32;  // kF32, kQ8_0, kQ4_0, kQ4_1
+  gguf::GgmlType proj_type = gguf::GgmlType::kF32;  // kF32 or any GGUF type the engine decodes
   gguf::GgmlType embd_type = gguf::GgmlType::kF32;
   std::uint32_t seed = 1;
+  std::string arch = "llama";  // "llama" or "qwen2" (keys qwen2.*, half RoPE)
+  bool qkv_bias = false;       // blk.N.attn_{q,k,v}.bias
+  std::optional<gguf::GgmlType> v_type;         // attn_v (default proj_type), e.g. q8_0 in Q4_K_M
+  std::vector<gguf::GgmlType> down_types;       // ffn_down per layer (cycled; empty = proj_type)
 };
 
 inline std::vector<float> random_values(std::mt19937& rng, std::int64_t n, float scale, float mean = 0.0f) {
@@ -55,17 +62,18 @@ inline std::vector<std::byte> encode(const std::vector<float>& w, std::int64_t r
 inline std::vector<std::uint8_t> tiny_llama_bytes(const TinySpec& s) {
   std::mt19937 rng(s.seed);
   gguf::GgufWriter w;
-  w.set_string("general.architecture", "llama");
-  w.set_string("general.name", "tiny-random-llama");
-  w.set_u32("llama.block_count", static_cast<std::uint32_t>(s.layers));
-  w.set_u32("llama.context_length", 256);
-  w.set_u32("llama.embedding_length", static_cast<std::uint32_t>(s.hidden));
-  w.set_u32("llama.feed_forward_length", static_cast<std::uint32_t>(s.ffn));
-  w.set_u32("llama.attention.head_count", static_cast<std::uint32_t>(s.heads));
-  w.set_u32("llama.attention.head_count_kv", static_cast<std::uint32_t>(s.kv_heads));
-  w.set_f32("llama.rope.freq_base", s.theta);
-  w.set_u32("llama.rope.dimension_count", static_cast<std::uint32_t>(s.rotary_dim ? s.rotary_dim : s.hidden / s.heads));
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", s.eps);
+  const std::string a = s.arch + ".";
+  w.set_string("general.architecture", s.arch);
+  w.set_string("general.name", "tiny-random-" + s.arch);
+  w.set_u32(a + "block_count", static_cast<std::uint32_t>(s.layers));
+  w.set_u32(a + "context_length", 256);
+  w.set_u32(a + "embedding_length", static_cast<std::uint32_t>(s.hidden));
+  w.set_u32(a + "feed_forward_length", static_cast<std::uint32_t>(s.ffn));
+  w.set_u32(a + "attention.head_count", static_cast<std::uint32_t>(s.heads));
+  w.set_u32(a + "attention.head_count_kv", static_cast<std::uint32_t>(s.kv_heads));
+  w.set_f32(a + "rope.freq_base", s.theta);
+  w.set_u32(a + "rope.dimension_count", static_cast<std::uint32_t>(s.rotary_dim ? s.rotary_dim : s.hidden / s.heads));
+  w.set_f32(a + "attention.layer_norm_rms_epsilon", s.eps);
   const std::int64_t hd = s.hidden / s.heads;
   auto add = [&](const std::string& name, std::int64_t rows, std::int64_t cols, float scale, gguf::GgmlType t, float mean = 0.0f) {
     auto v = random_values(rng, rows * cols, scale, mean);
@@ -79,12 +87,18 @@ inline std::vector<std::uint8_t> tiny_llama_bytes(const TinySpec& s) {
     add(p + "attn_norm.weight", 1, s.hidden, 0.1f, gguf::GgmlType::kF32, 1.0f);
     add(p + "attn_q.weight", s.heads * hd, s.hidden, 2 * in_scale, s.proj_type);
     add(p + "attn_k.weight", s.kv_heads * hd, s.hidden, 2 * in_scale, s.proj_type);
-    add(p + "attn_v.weight", s.kv_heads * hd, s.hidden, in_scale, s.proj_type);
+    add(p + "attn_v.weight", s.kv_heads * hd, s.hidden, in_scale, s.v_type.value_or(s.proj_type));
+    if (s.qkv_bias) {
+      add(p + "attn_q.bias", 1, s.heads * hd, 0.5f, gguf::GgmlType::kF32);
+      add(p + "attn_k.bias", 1, s.kv_heads * hd, 0.5f, gguf::GgmlType::kF32);
+      add(p + "attn_v.bias", 1, s.kv_heads * hd, 0.1f, gguf::GgmlType::kF32);
+    }
     add(p + "attn_output.weight", s.hidden, s.heads * hd, in_scale, s.proj_type);
     add(p + "ffn_norm.weight", 1, s.hidden, 0.1f, gguf::GgmlType::kF32, 1.0f);
     add(p + "ffn_gate.weight", s.ffn, s.hidden, in_scale, s.proj_type);
     add(p + "ffn_up.weight", s.ffn, s.hidden, in_scale, s.proj_type);
-    add(p + "ffn_down.weight", s.hidden, s.ffn, 1.0f / std::sqrt(static_cast<float>(s.ffn)), s.proj_type);
+    const gguf::GgmlType down = s.down_types.empty() ? s.proj_type : s.down_types[static_cast<std::size_t>(l) % s.down_types.size()];
+    add(p + "ffn_down.weight", s.hidden, s.ffn, 1.0f / std::sqrt(static_cast<float>(s.ffn)), down);
   }
   add("output_norm.weight", 1, s.hidden, 0.1f, gguf::GgmlType::kF32, 1.0f);
   if (!s.tied) add("output.weight", s.vocab, s.hidden, 1.0f / std::sqrt(static_cast<float>(s.hidden)), s.proj_type);
@@ -97,13 +111,16 @@ inline std::shared_ptr<const gguf::GgufFile> tiny_llama(const TinySpec& s) {
 }
 
 /// Float64 reference: logits [tokens.size(), vocab] for every position of one sequence, computed
-/// from the file's weights (dequantized) with no cache. Interleaved RoPE (GGUF llama convention).
+/// from the file's weights (dequantized) with no cache. RoPE: interleaved pairs for llama (GGUF's
+/// permuted Q/K), halves for qwen2; Q/K/V biases when the file has them.
 inline std::vector<double> reference_logits(const gguf::GgufFile& f, const std::vector<std::int32_t>& tokens) {
-  auto u = [&](const char* k) { return static_cast<std::int64_t>(*f.get_u32(k)); };
-  const std::int64_t H = u("llama.embedding_length"), F = u("llama.feed_forward_length"), L = u("llama.block_count");
-  const std::int64_t nh = u("llama.attention.head_count"), nkv = u("llama.attention.head_count_kv");
-  const std::int64_t hd = H / nh, rot = u("llama.rope.dimension_count");
-  const double theta = *f.get_f32("llama.rope.freq_base"), eps = *f.get_f32("llama.attention.layer_norm_rms_epsilon");
+  const std::string arch = *f.get_string("general.architecture");
+  auto u = [&](const char* k) { return static_cast<std::int64_t>(*f.get_u32(arch + "." + k)); };
+  const std::int64_t H = u("embedding_length"), F = u("feed_forward_length"), L = u("block_count");
+  const std::int64_t nh = u("attention.head_count"), nkv = u("attention.head_count_kv");
+  const std::int64_t hd = H / nh, rot = u("rope.dimension_count");
+  const double theta = *f.get_f32(arch + ".rope.freq_base"), eps = *f.get_f32(arch + ".attention.layer_norm_rms_epsilon");
+  const bool half = arch == "qwen2";
   auto W = [&](const std::string& name) {
     const auto* t = f.find_tensor(name);
     return *tensor_rows_f32(*t, 0, t->rows(), kernels::ExecContext::cpu());
@@ -139,8 +156,8 @@ inline std::vector<double> reference_logits(const gguf::GgufFile& f, const std::
       for (std::int64_t h = 0; h < heads; ++h)
         for (std::int64_t i = 0; i < rot / 2; ++i) {
           const double ang = t * std::pow(theta, -2.0 * i / rot);
-          double& a = v[(t * heads + h) * hd + 2 * i];
-          double& b = v[(t * heads + h) * hd + 2 * i + 1];
+          double& a = v[(t * heads + h) * hd + (half ? i : 2 * i)];
+          double& b = v[(t * heads + h) * hd + (half ? i + rot / 2 : 2 * i + 1)];
           const double a0 = a, b0 = b;
           a = a0 * std::cos(ang) - b0 * std::sin(ang);
           b = a0 * std::sin(ang) + b0 * std::cos(ang);
@@ -152,6 +169,14 @@ inline std::vector<double> reference_logits(const gguf::GgufFile& f, const std::
     auto q = matmul(h, H, W(p + "attn_q.weight"), nh * hd);
     auto k = matmul(h, H, W(p + "attn_k.weight"), nkv * hd);
     auto v = matmul(h, H, W(p + "attn_v.weight"), nkv * hd);
+    if (f.find_tensor(p + "attn_q.bias") != nullptr) {
+      for (auto [out, name, n] : {std::tuple{&q, "attn_q.bias", nh * hd}, std::tuple{&k, "attn_k.bias", nkv * hd},
+                                  std::tuple{&v, "attn_v.bias", nkv * hd}}) {
+        const auto b = W(p + name);
+        for (std::int64_t t = 0; t < T; ++t)
+          for (std::int64_t i = 0; i < n; ++i) (*out)[t * n + i] += b[i];
+      }
+    }
     rope(q, nh);
     rope(k, nkv);
     std::vector<double> att(static_cast<std::size_t>(T * nh * hd), 0.0);
