@@ -2,7 +2,7 @@
 // f16/f32 (or CTranslate2 int8 + _scale) variables -> f32 -> our layouts (INT8 per output
 // channel by default), uploaded once to the device.
 // Why here: the only place that knows CTranslate2's variable names for Whisper.
-// Depends on ct2_file.h, half.h, json_document.h, kernels/backend.h.
+// Depends on ct2_file.h, half.h, json_document.h, shared/models/runtime (ModelDevice, DeviceBuffer).
 #include "shared/models/whisper/whisper_model.h"
 
 #include <algorithm>
@@ -17,7 +17,7 @@ namespace parley::whisper {
 
 class WhisperLoader {
  public:
-  WhisperLoader(WhisperModel& m, const engine::ct2::File& f) : m_(m), f_(f), be_(*m.backend_) {}
+  WhisperLoader(WhisperModel& m, const engine::ct2::File& f) : m_(m), f_(f), dev_(m.device_) {}
 
   Result<std::vector<float>> tensor(const std::string& name, std::vector<std::int64_t> shape) {
     const engine::ct2::Variable* v = f_.find(name);
@@ -46,9 +46,9 @@ class WhisperLoader {
     return x;
   }
 
-  Result<DeviceBuffer> upload(const std::vector<float>& x) {
+  Result<models::DeviceBuffer> upload(const std::vector<float>& x) {
     m_.weight_bytes_ += x.size() * 4;
-    return DeviceBuffer::upload(be_, std::span<const float>(x), ctx_);
+    return models::DeviceBuffer::upload(dev_, x.data(), x.size() * sizeof(float));
   }
 
   // W [n, k] (host f32) -> Linear (int8 per row, or f32).
@@ -73,8 +73,8 @@ class WhisperLoader {
         }
       }
       m_.weight_bytes_ += q.size() + scales.size() * 4;
-      PARLEY_ASSIGN_OR_RETURN(lin.w, DeviceBuffer::upload(be_, std::span<const std::int8_t>(q), ctx_));
-      PARLEY_ASSIGN_OR_RETURN(lin.scales, DeviceBuffer::upload(be_, std::span<const float>(scales), ctx_));
+      PARLEY_ASSIGN_OR_RETURN(lin.w, models::DeviceBuffer::upload(dev_, q.data(), q.size()));
+      PARLEY_ASSIGN_OR_RETURN(lin.scales, models::DeviceBuffer::upload(dev_, scales.data(), scales.size() * sizeof(float)));
     } else {
       PARLEY_ASSIGN_OR_RETURN(lin.w, upload(w));
     }
@@ -185,7 +185,7 @@ class WhisperLoader {
       std::vector<std::uint16_t> h(e.size());
       engine::f32_to_f16_n(e.data(), h.data(), e.size());
       m_.weight_bytes_ += h.size() * 2;
-      PARLEY_ASSIGN_OR_RETURN(m_.tok_emb, DeviceBuffer::upload(be_, std::span<const std::uint16_t>(h), ctx_));
+      PARLEY_ASSIGN_OR_RETURN(m_.tok_emb, models::DeviceBuffer::upload(dev_, h.data(), h.size() * sizeof(std::uint16_t)));
     }
     PARLEY_ASSIGN_OR_RETURN(auto proj, tensor("decoder/projection/weight", {c.vocab, d}));
     PARLEY_RETURN_IF_ERROR(make_linear(m_.logits, proj, c.vocab, d, nullptr, int8));
@@ -213,8 +213,7 @@ class WhisperLoader {
  private:
   WhisperModel& m_;
   const engine::ct2::File& f_;
-  const kernels::Backend& be_;
-  kernels::ExecContext ctx_;
+  const models::ModelDevice& dev_;
 };
 
 namespace {
@@ -243,12 +242,9 @@ Status read_decoding_config(const std::string& path, int vocab, DecodingConfig& 
 Result<std::shared_ptr<const WhisperModel>> WhisperModel::load(const std::string& dir, const WhisperLoadOptions& options) {
   std::shared_ptr<WhisperModel> m(new WhisperModel());
   m->options_ = options;
-  if (options.device.is_cpu()) {
-    m->backend_ = &kernels::cpu_backend();
-  } else {
-    m->backend_ = kernels::BackendRegistry::instance().cuda();
-    if (m->backend_ == nullptr) return unavailable("whisper: no backend for device " + options.device.to_string());
-  }
+  auto dev = models::ModelDevice::open(options.device);
+  if (!dev.ok()) return dev.status().with_context("whisper");
+  m->device_ = *dev;
   PARLEY_ASSIGN_OR_RETURN(m->tokenizer_, WhisperTokenizer::load(dir + "/vocabulary.txt",
                                                                 std::filesystem::exists(dir + "/tokenizer.json") ? dir + "/tokenizer.json" : ""));
   PARLEY_ASSIGN_OR_RETURN(auto file, engine::ct2::File::open(dir + "/model.bin"));

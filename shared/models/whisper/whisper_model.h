@@ -2,7 +2,7 @@
 // the engine's layouts and uploaded to the model's device, plus the tokenizer and the decoding
 // config (suppressed tokens) that ship beside it.
 // Why: loaded once per process and shared by every worker (WhisperRunner holds per-worker state).
-// Depends on shared/engine/ctranslate2, kernels/backend.h, tokenizer.h, device_memory.h.
+// Depends on shared/engine/ctranslate2, shared/models/runtime (ModelDevice, DeviceBuffer), tokenizer.h.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include "kernels/backend.h"
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
-#include "shared/models/whisper/device_memory.h"
+#include "shared/models/runtime/model_device.h"
 #include "shared/models/whisper/tokenizer.h"
 
 namespace parley::whisper {
@@ -40,6 +40,8 @@ enum class WhisperPrecision : std::uint8_t {
 
 struct WhisperLoadOptions {
   WhisperPrecision precision = WhisperPrecision::kInt8;
+  /// Where the model runs (weights converted on the host, uploaded once at load).
+  /// Unavailable at load when no backend serves it.
   engine::Device device = engine::Device::cpu();
 };
 
@@ -47,13 +49,13 @@ struct WhisperLoadOptions {
 struct Linear {
   std::int64_t n = 0, k = 0;
   bool int8 = false;
-  DeviceBuffer w;       ///< int8 [n, k] or f32 [n, k]
-  DeviceBuffer scales;  ///< f32 [n] (int8 only)
-  DeviceBuffer bias;    ///< f32 [n] or empty
+  models::DeviceBuffer w;       ///< int8 [n, k] or f32 [n, k]
+  models::DeviceBuffer scales;  ///< f32 [n] (int8 only)
+  models::DeviceBuffer bias;    ///< f32 [n] or empty
 };
 
 struct LayerNormW {
-  DeviceBuffer gamma, beta;  ///< f32 [d]
+  models::DeviceBuffer gamma, beta;  ///< f32 [d]
 };
 
 struct EncoderLayerW {
@@ -93,21 +95,22 @@ class WhisperModel {
   const WhisperTokenizer& tokenizer() const { return *tokenizer_; }
   const DecodingConfig& decoding() const { return decoding_; }
   const WhisperLoadOptions& options() const { return options_; }
-  const kernels::Backend& backend() const { return *backend_; }
+  /// Where the model runs: device, backend table, allocator (its weights live there).
+  const models::ModelDevice& device() const { return device_; }
   /// Bytes of device memory the weights take.
   std::size_t weight_bytes() const { return weight_bytes_; }
   /// English-only vocabulary (tiny.en, base.en: 51864 ids) vs multilingual.
   bool multilingual() const { return config_.vocab >= 51865; }
 
   // Weights (read by WhisperRunner).
-  DeviceBuffer conv1_w;   ///< f32 [d, 3 * n_mels], taps outermost: row o = (w[o,:,0], w[o,:,1], w[o,:,2])
-  DeviceBuffer conv1_b;   ///< f32 [d]
+  models::DeviceBuffer conv1_w;   ///< f32 [d, 3 * n_mels], taps outermost: row o = (w[o,:,0], w[o,:,1], w[o,:,2])
+  models::DeviceBuffer conv1_b;   ///< f32 [d]
   Linear conv2;           ///< [d, 3 * d], same tap order, stride 2
-  DeviceBuffer enc_pos;   ///< f32 [audio_ctx, d]
+  models::DeviceBuffer enc_pos;   ///< f32 [audio_ctx, d]
   std::vector<EncoderLayerW> enc;
   LayerNormW enc_ln;
-  DeviceBuffer tok_emb;   ///< f16 [vocab, d]
-  DeviceBuffer dec_pos;   ///< f32 [text_ctx, d]
+  models::DeviceBuffer tok_emb;   ///< f16 [vocab, d]
+  models::DeviceBuffer dec_pos;   ///< f32 [text_ctx, d]
   std::vector<DecoderLayerW> dec;
   LayerNormW dec_ln;
   Linear logits;          ///< [vocab, d] (the embeddings, tied)
@@ -116,7 +119,7 @@ class WhisperModel {
   WhisperModel() = default;
   WhisperConfig config_;
   WhisperLoadOptions options_;
-  const kernels::Backend* backend_ = nullptr;
+  models::ModelDevice device_ = models::ModelDevice::cpu();
   std::unique_ptr<WhisperTokenizer> tokenizer_;
   DecodingConfig decoding_;
   std::size_t weight_bytes_ = 0;

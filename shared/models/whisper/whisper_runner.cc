@@ -4,7 +4,7 @@
 // are built on the host from the mel (3 frames x n_mels, taps outermost), and conv1's GEMMs
 // write their outputs straight into conv2's input rows (3 x d per output position, stride 2), so
 // no transpose or im2col op is needed on the device.
-// Depends on whisper_runner.h, kernels/backend.h.
+// Depends on whisper_runner.h, shared/models/runtime (ModelDevice, Scratch, OwnedStream).
 #include "shared/models/whisper/whisper_runner.h"
 
 #include <algorithm>
@@ -17,10 +17,23 @@ namespace {
 using kernels::Activation;
 }  // namespace
 
-WhisperRunner::WhisperRunner(std::shared_ptr<const WhisperModel> model, kernels::ExecContext ctx)
-    : model_(std::move(model)), be_(model_->backend()), ctx_(ctx) {
+WhisperRunner::WhisperRunner(std::shared_ptr<const WhisperModel> model, RunnerOptions options)
+    : model_(std::move(model)), dev_(model_->device().with_threads(options.threads, options.cpu_isa)), be_(dev_.backend()) {
   const WhisperConfig& c = model_->config();
   self_pages_ = (c.text_ctx + self_page_ - 1) / self_page_;
+  if (!dev_.is_cpu()) {
+    auto s = models::OwnedStream::create(dev_);
+    if (s.ok()) {
+      stream_ = std::move(*s);
+      dev_ = dev_.with_stream(stream_.handle());
+    } else {
+      init_ = s.status().with_context("WhisperRunner: creating a stream on " + dev_.device().to_string());
+    }
+  }
+}
+
+WhisperRunner::~WhisperRunner() {
+  if (!dev_.is_cpu()) (void)dev_.synchronize();  // scratch is freed with the runner
 }
 
 Status WhisperRunner::linear(const Linear& l, std::int64_t m, const float* x, std::int64_t ldx, float* y, std::int64_t ldy,
@@ -36,7 +49,7 @@ Status WhisperRunner::linear(const Linear& l, std::int64_t m, const float* x, st
     q.ldy = l.k;
     q.scales = qs_.as<float>();
     q.granularity = kernels::QuantGranularity::kPerRow;
-    PARLEY_RETURN_IF_ERROR(be_.quantize(q, ctx_));
+    PARLEY_RETURN_IF_ERROR(be_.quantize(q, dev_.ctx()));
     kernels::GemmInt8Args g;
     g.m = m;
     g.n = l.n;
@@ -51,7 +64,7 @@ Status WhisperRunner::linear(const Linear& l, std::int64_t m, const float* x, st
     g.activation = act;
     g.c = y;
     g.ldc = ldy;
-    return be_.gemm_int8(g, ctx_);
+    return be_.gemm_int8(g, dev_.ctx());
   }
   kernels::GemmArgs g;
   g.m = m;
@@ -65,7 +78,7 @@ Status WhisperRunner::linear(const Linear& l, std::int64_t m, const float* x, st
   g.ldc = ldy;
   g.bias = l.bias.as<float>();
   g.activation = act;
-  return be_.gemm(g, ctx_);
+  return be_.gemm(g, dev_.ctx());
 }
 
 Status WhisperRunner::norm(std::int64_t rows, const float* x, const float* residual, float* residual_out,
@@ -86,7 +99,7 @@ Status WhisperRunner::norm(std::int64_t rows, const float* x, const float* resid
   n.eps = 1e-5f;
   n.y = y;
   n.ldy = d;
-  return be_.norm(n, ctx_);
+  return be_.norm(n, dev_.ctx());
 }
 
 Status WhisperRunner::ensure_slots(int n) {
@@ -99,9 +112,9 @@ Status WhisperRunner::ensure_slots(int n) {
   self_k_.resize(cross_kv_.size());
   self_v_.resize(cross_kv_.size());
   for (std::size_t l = 0; l < cross_kv_.size(); ++l) {
-    PARLEY_RETURN_IF_ERROR(ensure(cross_kv_[l], be_, cross, ctx_));
-    PARLEY_RETURN_IF_ERROR(ensure(self_k_[l], be_, self, ctx_));
-    PARLEY_RETURN_IF_ERROR(ensure(self_v_[l], be_, self, ctx_));
+    PARLEY_RETURN_IF_ERROR(cross_kv_[l].reserve(dev_, cross));
+    PARLEY_RETURN_IF_ERROR(self_k_[l].reserve(dev_, self));
+    PARLEY_RETURN_IF_ERROR(self_v_[l].reserve(dev_, self));
   }
   capacity_ = n;
   return Status::ok();
@@ -109,6 +122,7 @@ Status WhisperRunner::ensure_slots(int n) {
 
 Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int window_frames) {
   const WhisperConfig& c = model_->config();
+  PARLEY_RETURN_IF_ERROR(init_);
   const int b = static_cast<int>(mels.size());
   if (window_frames < 2 || window_frames % 2 != 0 || window_frames > 2 * c.audio_ctx) {
     return invalid_argument("whisper encode: frames " + std::to_string(window_frames) + " must be even and within [2, " +
@@ -131,17 +145,17 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
   PARLEY_RETURN_IF_ERROR(ensure_slots(b));
   const std::int64_t m = static_cast<std::int64_t>(b) * t;  // encoder rows
   auto fbytes = [](std::int64_t n) { return static_cast<std::size_t>(n) * sizeof(float); };
-  PARLEY_RETURN_IF_ERROR(ensure(x1_, be_, fbytes(b * frames * 3 * n_mels), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(z_, be_, fbytes(m * 3 * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(h_, be_, fbytes(m * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(y_, be_, fbytes(m * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(qkv_, be_, fbytes(m * 3 * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(att_, be_, fbytes(m * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(o_, be_, fbytes(m * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(ffn_, be_, fbytes(m * f), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(q8_, be_, static_cast<std::size_t>(m * std::max(3 * d, f)), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(qs_, be_, fbytes(m), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(zeros_, be_, fbytes(d), ctx_));
+  PARLEY_RETURN_IF_ERROR(x1_.reserve(dev_, fbytes(b * frames * 3 * n_mels)));
+  PARLEY_RETURN_IF_ERROR(z_.reserve(dev_, fbytes(m * 3 * d)));
+  PARLEY_RETURN_IF_ERROR(h_.reserve(dev_, fbytes(m * d)));
+  PARLEY_RETURN_IF_ERROR(y_.reserve(dev_, fbytes(m * d)));
+  PARLEY_RETURN_IF_ERROR(qkv_.reserve(dev_, fbytes(m * 3 * d)));
+  PARLEY_RETURN_IF_ERROR(att_.reserve(dev_, fbytes(m * d)));
+  PARLEY_RETURN_IF_ERROR(o_.reserve(dev_, fbytes(m * d)));
+  PARLEY_RETURN_IF_ERROR(ffn_.reserve(dev_, fbytes(m * f)));
+  PARLEY_RETURN_IF_ERROR(q8_.reserve(dev_, static_cast<std::size_t>(m * std::max(3 * d, f))));
+  PARLEY_RETURN_IF_ERROR(qs_.reserve(dev_, fbytes(m)));
+  PARLEY_RETURN_IF_ERROR(zeros_.reserve(dev_, fbytes(d)));
 
   // conv1 input rows on the host: row s of window w = (mel[:, s-1], mel[:, s], mel[:, s+1]).
   host_x1_.assign(static_cast<std::size_t>(b * frames * 3 * n_mels), 0.0f);
@@ -157,9 +171,9 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
       }
     }
   }
-  PARLEY_RETURN_IF_ERROR(be_.copy_to_device(x1_.data(), host_x1_.data(), host_x1_.size() * sizeof(float), ctx_));
+  PARLEY_RETURN_IF_ERROR(dev_.upload(x1_.data(), host_x1_.data(), host_x1_.size() * sizeof(float)));
   const std::vector<float> zero(static_cast<std::size_t>(d), 0.0f);
-  PARLEY_RETURN_IF_ERROR(be_.copy_to_device(zeros_.data(), zero.data(), zero.size() * sizeof(float), ctx_));
+  PARLEY_RETURN_IF_ERROR(dev_.upload(zeros_.data(), zero.data(), zero.size() * sizeof(float)));
 
   // conv1 (+ GELU) as GEMMs writing conv2's input rows z[r] = (h[2r-1], h[2r], h[2r+1]).
   const float* x1 = x1_.as<float>();
@@ -177,14 +191,14 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
     g.ldc = 3 * d;
     g.bias = model_->conv1_b.as<float>();
     g.activation = Activation::kGeluErf;
-    return be_.gemm(g, ctx_);
+    return be_.gemm(g, dev_.ctx());
   };
   PARLEY_RETURN_IF_ERROR(conv1(m, x1, z + d));                   // even frames -> middle tap
   PARLEY_RETURN_IF_ERROR(conv1(m, x1 + 3 * n_mels, z + 2 * d));  // odd frames -> right tap
   for (int w = 0; w < b; ++w) {                                  // odd frames -> left tap of the next row
     const std::int64_t r0 = static_cast<std::int64_t>(w) * t;
     PARLEY_RETURN_IF_ERROR(conv1(t - 1, x1 + (static_cast<std::int64_t>(w) * frames + 1) * 3 * n_mels, z + (r0 + 1) * 3 * d));
-    PARLEY_RETURN_IF_ERROR(be_.copy_to_device(z + r0 * 3 * d, zero.data(), zero.size() * sizeof(float), ctx_));
+    PARLEY_RETURN_IF_ERROR(dev_.upload(z + r0 * 3 * d, zero.data(), zero.size() * sizeof(float)));
   }
   float* h = h_.as<float>();
   float* y = y_.as<float>();
@@ -218,7 +232,7 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
     a.out_batch_stride = t * d;
     a.out_token_stride = d;
     a.out_head_stride = hd;
-    PARLEY_RETURN_IF_ERROR(be_.attention_prefill(a, ctx_));
+    PARLEY_RETURN_IF_ERROR(be_.attention_prefill(a, dev_.ctx()));
     PARLEY_RETURN_IF_ERROR(linear(L.out, m, att, d, o, d));
     PARLEY_RETURN_IF_ERROR(norm(m, o, h, h, L.ln_ffn, y));
     PARLEY_RETURN_IF_ERROR(linear(L.fc1, m, y, d, ffn, f, Activation::kGeluErf));
@@ -233,7 +247,7 @@ Status WhisperRunner::encode(std::span<const std::span<const float>> mels, int w
   }
   slots_ = b;
   positions_ = static_cast<int>(t);
-  return be_.synchronize(ctx_);
+  return dev_.synchronize();
 }
 
 Status WhisperRunner::encoder_output(int slot, std::vector<float>& out) const {
@@ -241,7 +255,7 @@ Status WhisperRunner::encoder_output(int slot, std::vector<float>& out) const {
   const WhisperConfig& c = model_->config();
   const std::size_t n = static_cast<std::size_t>(positions_) * c.d_model;
   out.resize(n);
-  return be_.copy_to_host(out.data(), y_.as<float>() + static_cast<std::size_t>(slot) * n, n * sizeof(float), ctx_);
+  return dev_.download(out.data(), y_.as<float>() + static_cast<std::size_t>(slot) * n, n * sizeof(float));
 }
 
 Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& logits) {
@@ -249,6 +263,7 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
   const std::int64_t n = static_cast<std::int64_t>(rows.size());
   const std::int64_t d = c.d_model, f = c.ffn, hd = c.head_dim();
   logits.clear();
+  PARLEY_RETURN_IF_ERROR(init_);
   if (n == 0) return Status::ok();
   for (const StepRow& r : rows) {
     if (r.slot < 0 || r.slot >= slots_) return invalid_argument("whisper decode: slot " + std::to_string(r.slot) + " is not encoded");
@@ -274,16 +289,15 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     lens[i] = r.position + 1;
   }
   auto fbytes = [](std::int64_t k) { return static_cast<std::size_t>(k) * sizeof(float); };
-  PARLEY_RETURN_IF_ERROR(ensure(d_ints_, be_, host_ints_.size() * sizeof(std::int32_t), ctx_));
-  PARLEY_RETURN_IF_ERROR(be_.copy_to_device(d_ints_.data(), host_ints_.data(), host_ints_.size() * sizeof(std::int32_t), ctx_));
-  for (DeviceBuffer* b : {&d_e_, &d_pe_, &d_r_, &d_y_, &d_att_, &d_o_, &d_qc_}) PARLEY_RETURN_IF_ERROR(ensure(*b, be_, fbytes(n * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(d_qkv_, be_, fbytes(n * 3 * d), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(d_ffn_, be_, fbytes(n * f), ctx_));
-  PARLEY_RETURN_IF_ERROR(ensure(d_logits_, be_, fbytes(n * c.vocab), ctx_));
-  if (q8_.bytes() < static_cast<std::size_t>(n * std::max(3 * d, f))) {
-    PARLEY_RETURN_IF_ERROR(ensure(q8_, be_, static_cast<std::size_t>(n * std::max(3 * d, f)), ctx_));
-  }
-  PARLEY_RETURN_IF_ERROR(ensure(qs_, be_, std::max(qs_.bytes(), fbytes(n)), ctx_));
+  PARLEY_RETURN_IF_ERROR(d_ints_.reserve(dev_, host_ints_.size() * sizeof(std::int32_t)));
+  PARLEY_RETURN_IF_ERROR(dev_.upload(d_ints_.data(), host_ints_.data(), host_ints_.size() * sizeof(std::int32_t)));
+  for (models::Scratch* b : {&d_e_, &d_pe_, &d_r_, &d_y_, &d_att_, &d_o_, &d_qc_}) PARLEY_RETURN_IF_ERROR(b->reserve(dev_, fbytes(n * d)));
+  PARLEY_RETURN_IF_ERROR(d_qkv_.reserve(dev_, fbytes(n * 3 * d)));
+  PARLEY_RETURN_IF_ERROR(d_ffn_.reserve(dev_, fbytes(n * f)));
+  PARLEY_RETURN_IF_ERROR(d_logits_.reserve(dev_, fbytes(n * c.vocab)));
+  // Shared with encode() (reserve only grows).
+  PARLEY_RETURN_IF_ERROR(q8_.reserve(dev_, static_cast<std::size_t>(n * std::max(3 * d, f))));
+  PARLEY_RETURN_IF_ERROR(qs_.reserve(dev_, fbytes(n)));
   const std::int32_t* d_ids = d_ints_.as<std::int32_t>();
   const std::int32_t* d_pos = d_ids + n;
   const std::int32_t* d_slots = d_pos + n;
@@ -308,13 +322,13 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
   emb.table_type = engine::DType::kF16;
   emb.out = e;
   emb.ld_out = d;
-  PARLEY_RETURN_IF_ERROR(be_.embedding(emb, ctx_));
+  PARLEY_RETURN_IF_ERROR(be_.embedding(emb, dev_.ctx()));
   emb.vocab = c.text_ctx;
   emb.ids = d_pos;
   emb.table = model_->dec_pos.data();
   emb.table_type = engine::DType::kF32;
   emb.out = pe;
-  PARLEY_RETURN_IF_ERROR(be_.embedding(emb, ctx_));
+  PARLEY_RETURN_IF_ERROR(be_.embedding(emb, dev_.ctx()));
   PARLEY_RETURN_IF_ERROR(norm(n, e, pe, r, model_->dec[0].ln_self, y));
 
   for (std::size_t l = 0; l < model_->dec.size(); ++l) {
@@ -337,7 +351,7 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     kw.v_token_stride = 3 * d;
     kw.v_head_stride = hd;
     kw.slot_mapping = d_slots;
-    PARLEY_RETURN_IF_ERROR(be_.kv_cache_write(kw, ctx_));
+    PARLEY_RETURN_IF_ERROR(be_.kv_cache_write(kw, dev_.ctx()));
     kernels::AttentionDecodeArgs a;
     a.batch = n;
     a.num_heads = c.heads;
@@ -351,7 +365,7 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
     a.block_tables = d_tables;
     a.max_blocks_per_seq = sp;
     a.context_lens = d_lens;
-    PARLEY_RETURN_IF_ERROR(be_.attention_decode(a, ctx_));
+    PARLEY_RETURN_IF_ERROR(be_.attention_decode(a, dev_.ctx()));
     PARLEY_RETURN_IF_ERROR(linear(L.out, n, att, d, o, d));
     PARLEY_RETURN_IF_ERROR(norm(n, o, r, r, L.ln_cross, y));
     // Cross attention over the slot's encoder output.
@@ -383,7 +397,7 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
       x.out_batch_stride = (last - first) * d;
       x.out_token_stride = d;
       x.out_head_stride = hd;
-      PARLEY_RETURN_IF_ERROR(be_.attention_prefill(x, ctx_));
+      PARLEY_RETURN_IF_ERROR(be_.attention_prefill(x, dev_.ctx()));
       first = last;
     }
     PARLEY_RETURN_IF_ERROR(linear(L.cross_out, n, att, d, o, d));
@@ -395,8 +409,8 @@ Status WhisperRunner::decode(std::span<const StepRow> rows, std::vector<float>& 
   }
   PARLEY_RETURN_IF_ERROR(linear(model_->logits, n, y, d, d_logits_.as<float>(), c.vocab));
   logits.resize(static_cast<std::size_t>(n) * c.vocab);
-  PARLEY_RETURN_IF_ERROR(be_.copy_to_host(logits.data(), d_logits_.data(), logits.size() * sizeof(float), ctx_));
-  return be_.synchronize(ctx_);
+  PARLEY_RETURN_IF_ERROR(dev_.download(logits.data(), d_logits_.data(), logits.size() * sizeof(float)));
+  return dev_.synchronize();
 }
 
 }  // namespace parley::whisper

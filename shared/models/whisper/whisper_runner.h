@@ -2,9 +2,9 @@
 // batch of 30-second windows (filling per-window cross-attention caches) and decoder steps over
 // any mix of sequences (self-attention K/V in paged caches, one slot per window).
 // Why: the ASR service batches windows from many streams through one encoder call and decodes
-// them in lockstep; every op goes through the kernels::Backend table (no host round trip per
-// layer: only the mel input goes up and the logits come down).
-// Depends on whisper_model.h, kernels/backend.h, device_memory.h.
+// them in lockstep; every op goes through the model's ModelDevice (backend table; no host round
+// trip per layer: only the mel input goes up and the logits come down).
+// Depends on whisper_model.h, shared/models/runtime (ModelDevice, Scratch, OwnedStream).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "kernels/ops/common.h"
-#include "shared/models/whisper/device_memory.h"
+#include "shared/models/runtime/model_device.h"
 #include "shared/models/whisper/whisper_model.h"
 
 namespace parley::whisper {
@@ -25,8 +25,16 @@ struct StepRow {
   int token = 0;
 };
 
-/// Per-worker state (scratch, caches). Not thread-safe: one runner per thread; any number of
-/// runners share one model.
+struct RunnerOptions {
+  /// CPU threads for the kernels: nullptr = kernels::ThreadPool::global(). Ignored on a GPU.
+  kernels::ThreadPool* threads = nullptr;
+  /// Cap the CPU ISA variant (tests; kAuto = best available).
+  kernels::CpuIsa cpu_isa = kernels::CpuIsa::kAuto;
+};
+
+/// Per-worker state (scratch, caches; on a GPU its own stream, so runners of different threads
+/// run side by side). Not thread-safe: one runner per thread; any number of runners share one
+/// model.
 ///
 ///   WhisperRunner r(model);
 ///   PARLEY_RETURN_IF_ERROR(r.encode({mel0, mel1}));             // windows -> slots 0, 1
@@ -34,7 +42,12 @@ struct StepRow {
 ///   PARLEY_RETURN_IF_ERROR(r.decode({{0, 0, sot}, {1, 0, sot}}, logits));   // [2, vocab]
 class WhisperRunner {
  public:
-  explicit WhisperRunner(std::shared_ptr<const WhisperModel> model, kernels::ExecContext ctx = kernels::ExecContext::cpu());
+  /// Runs on model->device() (on a GPU with a stream of its own; a failure to create it is
+  /// reported by the first encode() / decode()).
+  explicit WhisperRunner(std::shared_ptr<const WhisperModel> model, RunnerOptions options = {});
+  ~WhisperRunner();
+  WhisperRunner(const WhisperRunner&) = delete;
+  WhisperRunner& operator=(const WhisperRunner&) = delete;
 
   /// Encodes windows (host [n_mels, frames] log-mel each, frames even, <= 3000; 3000 = the full
   /// 30 s window the model was trained on) into slots 0..n-1 and resets their decoder state.
@@ -59,20 +72,22 @@ class WhisperRunner {
   Status ensure_slots(int n);
 
   std::shared_ptr<const WhisperModel> model_;
+  models::OwnedStream stream_;
+  models::ModelDevice dev_;  // the model's device, this runner's stream and CPU knobs
   const kernels::Backend& be_;
-  kernels::ExecContext ctx_;
+  Status init_;  // stream creation (reported by encode() / decode())
   int slots_ = 0;      // windows encoded (valid slots)
   int positions_ = 0;  // encoder positions of the encoded windows (audio_ctx, or fewer when truncated)
   int capacity_ = 0;   // slots the caches hold
   int self_page_ = 64, self_pages_ = 0;   // same for the self-attention caches
 
-  // Encoder scratch.
-  DeviceBuffer x1_, z_, h_, y_, qkv_, att_, o_, ffn_, q8_, qs_, zeros_;
+  // Encoder scratch (models::Scratch: grows to the largest batch seen, never shrinks).
+  models::Scratch x1_, z_, h_, y_, qkv_, att_, o_, ffn_, q8_, qs_, zeros_;
   // Per decoder layer: cross-attention K|V rows [slot * positions_ + p, 2 d] (the GEMM output,
   // read in place by attention_prefill), and the paged self-attention K and V caches.
-  std::vector<DeviceBuffer> cross_kv_, self_k_, self_v_;
+  std::vector<models::Scratch> cross_kv_, self_k_, self_v_;
   // Decoder scratch.
-  DeviceBuffer d_ints_, d_e_, d_pe_, d_r_, d_y_, d_qkv_, d_att_, d_o_, d_qc_, d_ffn_, d_logits_;
+  models::Scratch d_ints_, d_e_, d_pe_, d_r_, d_y_, d_qkv_, d_att_, d_o_, d_qc_, d_ffn_, d_logits_;
   std::vector<float> host_x1_;
   std::vector<std::int32_t> host_ints_;
 };

@@ -26,6 +26,7 @@ BINARIES = [
     "tests/unit/kernels/kernels_consistency_test",
     "tests/unit/shared/models/llama/llama_gpu_test",
     "tests/unit/shared/models/encoder/encoder_gpu_test",
+    "tests/unit/shared/models/whisper/whisper_test",
     "tests/integration/gpu/gpu_services_test",
     "tests/bench/kernels/cuda/kernels_cuda_bench",
 ]
@@ -74,7 +75,8 @@ class RemoteTest(unittest.TestCase):
             r = self.run_remote(make_bundle(tmp, {}), fake_cuda(tmp))
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("gpu-check: OK", r.stdout)
-            for step in ["kernels_cuda_test", "consistency", "llama_gpu_test", "encoder_gpu_test", "services_on_cuda",
+            for step in ["kernels_cuda_test", "consistency", "llama_gpu_test", "encoder_gpu_test", "whisper_gpu_test",
+                         "services_on_cuda",
                          "kernels_cuda_bench", "memcheck_kernels", "memcheck_llama"]:
                 self.assertRegex(r.stdout, r"PASS +%s " % step)
 

@@ -2,16 +2,24 @@
 // layers, 40-token vocabulary, 16 audio positions): the runner's logits against a float64
 // reference of Whisper's forward pass written here (FP32 weights: 1e-4; INT8: close), batched
 // windows equal one at a time, decoding rules (first token a timestamp <= max initial, pairs,
-// end), and bad input (wrong sizes, NaN, bad slots/positions/tokens, corrupt files).
-// Depends on shared/models/whisper, shared/engine/ctranslate2 (writer).
+// end), bad input (wrong sizes, NaN, bad slots/positions/tokens, corrupt files), and the model
+// on the shared runtime (weights and scratch from the device's allocator, so /metrics counts
+// them; an absent device is Unavailable). WhisperTinyGpu.* (ctest entry whisper_gpu_test, label
+// gpu; the unit entry leaves it out) runs the same windows on cuda:0 and compares with the CPU:
+// skips with "no CUDA device", fails instead under PARLEY_GPU_TEST_STRICT=1.
+// Depends on shared/models/whisper, shared/engine/ctranslate2 (writer), shared/engine (allocator).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 
+#include "shared/engine/allocator.h"
 #include "shared/engine/ctranslate2/ct2_file.h"
+#include "shared/engine/device.h"
 #include "shared/models/whisper/decoding.h"
 #include "shared/models/whisper/mel.h"
 #include "shared/models/whisper/whisper_runner.h"
@@ -277,9 +285,10 @@ class WhisperTinyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { tiny_ = new TinyModel(); }
   static void TearDownTestSuite() { delete tiny_; }
-  static std::shared_ptr<const WhisperModel> load(WhisperPrecision p) {
+  static std::shared_ptr<const WhisperModel> load(WhisperPrecision p, engine::Device device = engine::Device::cpu()) {
     WhisperLoadOptions o;
     o.precision = p;
+    o.device = device;
     auto m = WhisperModel::load(tiny_->dir, o);
     EXPECT_TRUE(m.ok()) << m.status().to_string();
     return m.ok() ? *m : nullptr;
@@ -436,6 +445,119 @@ TEST_F(WhisperTinyTest, BadInput) {
   std::filesystem::remove(dir + "/vocabulary.txt");
   EXPECT_EQ(WhisperModel::load(dir).status().code(), StatusCode::kNotFound);
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(WhisperTinyTest, LivesOnTheSharedRuntime) {
+  // Weights and scratch come from the device's allocator (engine::cpu_allocator() here), the one
+  // parley_engine_device_memory_bytes reports; all of it goes back with the model and runner.
+  const std::uint64_t before = engine::cpu_allocator().stats().in_use;
+  {
+    auto m = load(WhisperPrecision::kInt8);
+    ASSERT_NE(m, nullptr);
+    EXPECT_TRUE(m->device().is_cpu());
+    EXPECT_EQ(m->device().backend().name, "cpu");
+    const std::uint64_t loaded = engine::cpu_allocator().stats().in_use;
+    EXPECT_GE(loaded - before, m->weight_bytes());
+    {
+      WhisperRunner r(m);
+      const std::vector<float> mel = random_mel(2 * kAudio, 3);
+      std::span<const float> one = mel;
+      ASSERT_TRUE(r.encode(std::span<const std::span<const float>>(&one, 1), 2 * kAudio).is_ok());
+      EXPECT_GT(engine::cpu_allocator().stats().in_use, loaded) << "runner scratch on the model's allocator";
+    }
+    EXPECT_EQ(engine::cpu_allocator().stats().in_use, loaded) << "runner scratch freed with the runner";
+  }
+  EXPECT_EQ(engine::cpu_allocator().stats().in_use, before) << "weights freed with the model";
+  // A device no backend serves: Unavailable, naming the model.
+  WhisperLoadOptions o;
+  o.device = engine::Device::cuda(64);
+  auto none = WhisperModel::load(tiny_->dir, o);
+  EXPECT_EQ(none.status().code(), StatusCode::kUnavailable) << none.status().to_string();
+  EXPECT_NE(none.status().message().find("whisper"), std::string::npos) << none.status().to_string();
+}
+
+// ---------------------------------------------------------------- cuda:0 vs the CPU (label gpu)
+
+class WhisperTinyGpu : public WhisperTinyTest {
+ protected:
+  void SetUp() override {
+    if (engine::cuda_device_count() == 0) {
+      const char* s = std::getenv("PARLEY_GPU_TEST_STRICT");
+      if (s != nullptr && std::string(s) == "1") FAIL() << "no CUDA device (PARLEY_GPU_TEST_STRICT=1)";
+      GTEST_SKIP() << "no CUDA device";
+    }
+  }
+};
+
+TEST_F(WhisperTinyGpu, EncoderAndLogitsMatchTheCpu) {
+  for (WhisperPrecision p : {WhisperPrecision::kFp32, WhisperPrecision::kInt8}) {
+    auto cpu = load(p);
+    auto gpu = load(p, engine::Device::cuda(0));
+    ASSERT_NE(cpu, nullptr);
+    ASSERT_NE(gpu, nullptr);
+    EXPECT_TRUE(gpu->device().device().is_cuda());
+    WhisperRunner rc(cpu), rg(gpu);
+    const int frames = 2 * kAudio;
+    const std::vector<float> mel0 = random_mel(frames, 1), mel1 = random_mel(frames, 2);
+    std::vector<std::span<const float>> mels = {mel0, mel1};
+    ASSERT_TRUE(rc.encode(mels, frames).is_ok());
+    const Status st = rg.encode(mels, frames);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    double enc_worst = 0;
+    for (int w = 0; w < 2; ++w) {
+      std::vector<float> a, b;
+      ASSERT_TRUE(rc.encoder_output(w, a).is_ok());
+      ASSERT_TRUE(rg.encoder_output(w, b).is_ok());
+      ASSERT_EQ(a.size(), b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) enc_worst = std::max(enc_worst, static_cast<double>(std::abs(a[i] - b[i])));
+    }
+    const std::vector<int> tokens = {21, 29, 3, 7, 31};
+    std::vector<StepRow> rows;
+    for (int w = 0; w < 2; ++w) {
+      for (std::size_t i = 0; i < tokens.size(); ++i) rows.push_back({w, static_cast<int>(i), tokens[i]});
+    }
+    std::vector<float> lc, lg;
+    ASSERT_TRUE(rc.decode(rows, lc).is_ok());
+    ASSERT_TRUE(rg.decode(rows, lg).is_ok());
+    ASSERT_EQ(lc.size(), lg.size());
+    double worst = 0, norm = 0;
+    for (std::size_t i = 0; i < lc.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::abs(lc[i] - lg[i])));
+      norm = std::max(norm, static_cast<double>(std::abs(lc[i])));
+    }
+    const char* name = p == WhisperPrecision::kFp32 ? "fp32" : "int8";
+    std::cout << "[whisper cuda:0 vs cpu] " << name << ": max |encoder diff| " << enc_worst << ", max |logit diff| " << worst
+              << " of max |logit| " << norm << "\n";
+    // FP32: different summation orders only. INT8: a rounding flip of one quantized activation.
+    EXPECT_LT(enc_worst, p == WhisperPrecision::kFp32 ? 1e-3 : 0.05) << name;
+    EXPECT_LT(worst, p == WhisperPrecision::kFp32 ? 1e-3 : 0.05 * norm) << name;
+  }
+}
+
+TEST_F(WhisperTinyGpu, GreedyTokensMatchTheCpuAcrossRunners) {
+  auto cpu = load(WhisperPrecision::kFp32);
+  auto gpu = load(WhisperPrecision::kFp32, engine::Device::cuda(0));
+  ASSERT_NE(cpu, nullptr);
+  ASSERT_NE(gpu, nullptr);
+  std::vector<std::vector<float>> mels;
+  for (int i = 0; i < 3; ++i) mels.push_back(random_mel(2 * kAudio, 10 + i));
+  std::vector<std::span<const float>> spans(mels.begin(), mels.end());
+  DecodeOptions o;
+  o.max_new_tokens = 12;
+  WhisperRunner rc(cpu);
+  ASSERT_TRUE(rc.encode(spans, 2 * kAudio).is_ok());
+  auto want = greedy_decode(rc, 3, o);
+  ASSERT_TRUE(want.ok()) << want.status().to_string();
+  // Two runners on one GPU model (two streams): each gives the CPU's tokens.
+  WhisperRunner g1(gpu), g2(gpu);
+  ASSERT_TRUE(g1.encode(spans, 2 * kAudio).is_ok());
+  ASSERT_TRUE(g2.encode(std::span<const std::span<const float>>(spans.data() + 1, 2), 2 * kAudio).is_ok());
+  auto a = greedy_decode(g1, 3, o);
+  auto b = greedy_decode(g2, 2, o);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ((*a)[static_cast<std::size_t>(i)].tokens, (*want)[static_cast<std::size_t>(i)].tokens) << "window " << i;
+  for (int i = 0; i < 2; ++i) EXPECT_EQ((*b)[static_cast<std::size_t>(i)].tokens, (*want)[static_cast<std::size_t>(i + 1)].tokens) << "window " << i + 1;
 }
 
 TEST(WhisperMel, FilterBankMatchesWhisperCpp) {
