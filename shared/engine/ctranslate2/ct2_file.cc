@@ -3,10 +3,6 @@
 // touched, so a bad file is a Status naming the variable and offset. Depends on ct2_file.h, half.h.
 #include "shared/engine/ctranslate2/ct2_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -117,36 +113,15 @@ std::string Variable::shape_string() const {
   return s + "]";
 }
 
-File::~File() {
-  if (map_ != nullptr) munmap(map_, size_);
-}
+File::~File() = default;
 
 Result<std::shared_ptr<const File>> File::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) return not_found("ctranslate2: " + path + ": no such file");
-    return unavailable("ctranslate2: cannot open " + path + ": " + std::strerror(err));
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return invalid_argument("ctranslate2: " + path + " is not a regular file");
-  }
+  PARLEY_ASSIGN_OR_RETURN(engine::FileBytes bytes, engine::FileBytes::map(path, "ctranslate2"));
   std::shared_ptr<File> f(new File());
   f->name_ = path;
-  f->size_ = static_cast<std::size_t>(st.st_size);
-  if (f->size_ > 0) {
-    void* m = mmap(nullptr, f->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return unavailable("ctranslate2: mmap of " + path + " failed: " + std::strerror(err));
-    }
-    f->map_ = m;
-    f->bytes_ = static_cast<const std::byte*>(m);
-  }
-  ::close(fd);
+  f->file_ = std::move(bytes);
+  f->bytes_ = f->file_.data();
+  f->size_ = f->file_.size();
   PARLEY_RETURN_IF_ERROR(f->parse());
   return std::shared_ptr<const File>(std::move(f));
 }
@@ -154,9 +129,9 @@ Result<std::shared_ptr<const File>> File::open(const std::string& path) {
 Result<std::shared_ptr<const File>> File::from_bytes(std::string bytes, std::string name) {
   std::shared_ptr<File> f(new File());
   f->name_ = std::move(name);
-  f->owned_ = std::move(bytes);
-  f->bytes_ = reinterpret_cast<const std::byte*>(f->owned_.data());
-  f->size_ = f->owned_.size();
+  f->file_ = engine::FileBytes::own(std::move(bytes));
+  f->bytes_ = f->file_.data();
+  f->size_ = f->file_.size();
   PARLEY_RETURN_IF_ERROR(f->parse());
   return std::shared_ptr<const File>(std::move(f));
 }

@@ -37,6 +37,7 @@
 
 #include "shared/common/status.h"
 #include "shared/engine/dtype.h"
+#include "shared/engine/file_bytes.h"
 
 namespace parley::engine::ct2 {
 
@@ -100,8 +101,7 @@ class File {
   Status parse();
 
   std::string name_;
-  std::string owned_;
-  void* map_ = nullptr;
+  engine::FileBytes file_;  // the mapped or owned bytes; bytes_/size_ point into it
   const std::byte* bytes_ = nullptr;
   std::size_t size_ = 0;
   std::uint32_t version_ = 0, revision_ = 0;

@@ -29,6 +29,7 @@
 
 #include "shared/common/status.h"
 #include "shared/engine/dtype.h"
+#include "shared/engine/file_bytes.h"
 
 namespace parley::safetensors {
 
@@ -92,8 +93,7 @@ class File {
   Status parse();
 
   std::string name_;
-  std::string owned_;             // from_bytes storage
-  void* map_ = nullptr;           // mmap base (open)
+  engine::FileBytes file_;  // the mapped or owned bytes; bytes_/size_ point into it
   const std::byte* bytes_ = nullptr;
   std::size_t size_ = 0;
   std::vector<TensorInfo> tensors_;
