@@ -5,6 +5,7 @@
 
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "shared/engine/half.h"
@@ -285,7 +286,13 @@ Result<std::int64_t> File::scalar_int(std::string_view name) const {
     }
     default: {
       PARLEY_ASSIGN_OR_RETURN(auto f, to_f32(*v));
-      return static_cast<std::int64_t>(f[0]);
+      // A float scalar outside int64 (or NaN) would be undefined behaviour to convert: a corrupt file.
+      const float x = f[0];
+      if (!(x >= -9.2e18f && x <= 9.2e18f) || x != std::trunc(x)) {
+        return invalid_argument("ctranslate2: " + name_ + ": '" + std::string(name) + "' holds " + std::to_string(x) +
+                                ", expected an integer");
+      }
+      return static_cast<std::int64_t>(x);
     }
   }
 }

@@ -5,6 +5,7 @@
 // Depends on shared/engine/ctranslate2, shared/common/model_paths.h, GoogleTest.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -45,6 +46,23 @@ TEST(Ct2File, RoundTrip) {
   EXPECT_EQ(*(*f)->to_f32(*e), (std::vector<float>{0.25f, -1.0f, 2.0f, 0.0f}));
   EXPECT_EQ(*(*f)->to_f32(*(*f)->find("w")), (std::vector<float>{1, -1, 127, -128, 0, 2}));
   EXPECT_EQ(*(*f)->to_f32(*(*f)->find("encoder/conv1/bias")), (std::vector<float>{1.0f, -2.0f, 0.5f}));
+}
+
+// Found by fuzz_ct2: a float scalar outside int64 (or NaN, or 2.5) is a corrupt file, not an
+// undefined float-to-int conversion.
+TEST(Ct2File, FloatScalarsMustBeIntegers) {
+  auto bytes = serialize("S", 1,
+                         {f32_variable("ok", {1}, {4.0f}), f32_variable("huge", {1}, {-1.06e37f}),
+                          f32_variable("nan", {1}, {std::nanf("")}), f32_variable("half", {1}, {2.5f})});
+  ASSERT_TRUE(bytes.ok());
+  auto f = File::from_bytes(*bytes);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(*(*f)->scalar_int("ok"), 4);
+  for (const char* name : {"huge", "nan", "half"}) {
+    auto r = (*f)->scalar_int(name);
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_NE(r.status().message().find("expected an integer"), std::string::npos) << r.status().to_string();
+  }
 }
 
 TEST(Ct2File, EveryTruncationFails) {
