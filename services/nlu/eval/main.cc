@@ -13,6 +13,7 @@
 #include "services/nlu/finetune.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
 #include "services/nlu/eval/jointbert.h"
+#include "shared/common/cli_number.h"
 #include "shared/common/model_paths.h"
 
 namespace {
@@ -59,15 +60,7 @@ int main(int argc, char** argv) {
   bool prune24 = false, serve_fp32 = false;
   TrainOptions options;
   FinetuneOptions ft;
-  auto number = [](const std::string& flag, const std::string& v, double lo, double hi) {
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || end == nullptr || *end != '\0' || !(x >= lo && x <= hi)) {
-      std::cerr << flag << ": '" << v << "' is not a number in [" << lo << ", " << hi << "]\n";
-      std::exit(2);
-    }
-    return x;
-  };
+  const auto number = cli::number_or_exit;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "shared/common/json_document.h"
 #include "shared/common/model_paths.h"
 
 namespace {
@@ -80,3 +81,33 @@ TEST(QaEval, EncoderFloors) {
 }
 
 }  // namespace
+
+// The evaluator's command line (issue 17): --help is not an error, a malformed number is a usage
+// error naming the option (atoi read "abc" as 0), and --json is JSON even when the tuned
+// threshold is infinite (it printed `inf`).
+TEST(QaEval, CommandLineAndJson) {
+  std::map<std::string, double> f;
+  std::string out;
+  EXPECT_EQ(run_eval("--help", f, out), 0) << out;
+  EXPECT_NE(out.find("usage: parley-qa-eval"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_eval("--top-k abc", f, out), 2) << out;
+  EXPECT_NE(out.find("--top-k: 'abc' is not a whole number"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_eval("--threshold 0.5x", f, out), 2) << out;
+  out.clear();
+  EXPECT_EQ(run_eval("--no-such-option", f, out), 2) << out;
+  EXPECT_NE(out.find("unknown option '--no-such-option'"), std::string::npos) << out;
+  if (!std::filesystem::exists(data_file())) GTEST_SKIP() << data_file() << " is absent (see ../shared/testdata)";
+  out.clear();
+  // Tuned on the hash stand-in, the threshold is "never answer" (+inf): the JSON must still parse.
+  ASSERT_EQ(run_eval("--embedder hash", f, out), 0) << out;
+  auto brace = out.rfind('{');
+  ASSERT_NE(brace, std::string::npos) << out;
+  auto doc = parley::json::parse(out.substr(brace));
+  ASSERT_TRUE(doc.ok()) << doc.status().to_string() << "\n" << out;
+  const auto* rule = doc->find("threshold_rule");
+  ASSERT_NE(rule, nullptr) << out;
+  EXPECT_FALSE(rule->as_string().empty()) << out;
+  EXPECT_EQ(out.substr(brace).find("inf"), std::string::npos) << out;
+}

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "services/qa/embedder_factory.h"
 #include "services/qa/qa_service.h"
+#include "shared/common/cli_number.h"
 #include "tools/eval/qa_eval/squad.h"
 
 namespace {
@@ -36,11 +38,23 @@ struct Args {
   std::string weights;  // "semantic,lexical,passage,type"; empty = the service defaults
 };
 
+constexpr const char* kUsage =
+    "usage: parley-qa-eval [--data FILE] [--embedder encoder|hash] [--encoder-dir DIR]\n"
+    "                      [--index int8-exact|float-exact] [--top-k N] [--chunk-words N]\n"
+    "                      [--overlap-words N] [--threshold T] [--weights S,L,P,T] [--json] [--verbose]\n"
+    "exit status: 0 ok, 2 usage, 3 missing or malformed data, 4 model/service set-up, 5 a failed call\n";
+
 int usage() {
-  std::cerr << "usage: parley-qa-eval [--data FILE] [--embedder encoder|hash] [--encoder-dir DIR]\n"
-               "                      [--index int8-exact|float-exact] [--top-k N] [--chunk-words N]\n"
-               "                      [--overlap-words N] [--threshold T] [--weights S,L,P,T] [--json] [--verbose]\n";
+  std::cerr << kUsage;
   return 2;
+}
+
+// JSON has no infinity: a threshold of -inf / +inf is "answer always" / "never answer".
+std::string json_threshold(double t) {
+  if (std::isinf(t)) return t < 0 ? "null,\"threshold_rule\":\"always answer\"" : "null,\"threshold_rule\":\"never answer\"";
+  std::ostringstream o;
+  o << t << ",\"threshold_rule\":\"answer when confidence >= threshold\"";
+  return o.str();
 }
 
 struct Outcome {
@@ -106,8 +120,17 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (k == "--data") {
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << k << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (k == "--help" || k == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (k == "--data") {
       a.data = next();
     } else if (k == "--embedder") {
       a.embedder = next();
@@ -116,14 +139,14 @@ int main(int argc, char** argv) {
     } else if (k == "--index") {
       a.index = next();
     } else if (k == "--top-k") {
-      a.top_k = std::atoi(next().c_str());
+      a.top_k = static_cast<int>(cli::integer_or_exit(k, next(), 1, 1000));
     } else if (k == "--chunk-words") {
-      a.chunk_words = std::atoi(next().c_str());
+      a.chunk_words = static_cast<int>(cli::integer_or_exit(k, next(), 1, 10000));
     } else if (k == "--overlap-words") {
-      a.overlap_words = std::atoi(next().c_str());
+      a.overlap_words = static_cast<int>(cli::integer_or_exit(k, next(), 0, 10000));
     } else if (k == "--threshold") {
       a.has_threshold = true;
-      a.threshold = std::atof(next().c_str());
+      a.threshold = cli::number_or_exit(k, next(), -1e6, 1e6);
     } else if (k == "--json") {
       a.json = true;
     } else if (k == "--weights") {
@@ -131,6 +154,7 @@ int main(int argc, char** argv) {
     } else if (k == "--verbose") {
       a.verbose = true;
     } else {
+      std::cerr << "parley-qa-eval: unknown option '" << k << "'\n";
       return usage();
     }
   }
@@ -260,7 +284,7 @@ int main(int argc, char** argv) {
     std::cout << "{\"embedder\":\"" << (*embedder)->name() << "\",\"index\":\"" << a.index
               << "\",\"questions\":" << outs.size() << ",\"answerable\":" << answerable
               << ",\"passages\":" << (*svc)->store().get("squad")->passages().size() << ",\"recall_at_1\":" << recall1
-              << ",\"recall_at_5\":" << recall5 << ",\"threshold\":" << threshold << ",\"em\":" << all.em
+              << ",\"recall_at_5\":" << recall5 << ",\"threshold\":" << json_threshold(threshold) << ",\"em\":" << all.em
               << ",\"f1\":" << all.f1 << ",\"heldout_em\":" << held.em << ",\"heldout_f1\":" << held.f1
               << ",\"has_ans_f1\":" << all.has_f1 << ",\"no_ans_acc\":" << all.no_acc
               << ",\"always_answer_has_ans_f1\":" << always.has_f1 << "}\n";
