@@ -25,6 +25,12 @@ AsrMetrics::AsrMetrics(metrics::Registry& r)
                                 {}, metrics::exponential_buckets(0.01, 2.0, 11))
                         .labels()),
       utterances(r.counter("parley_asr_utterances_total", "Utterances finalized.").labels()),
-      streams_ended(r.counter("parley_asr_streams_ended_total", "Recognize streams ended, by reason.", {"reason"})) {}
+      streams_ended(r.counter("parley_asr_streams_ended_total", "Recognize streams ended, by reason.", {"reason"})),
+      speculative_started(r.counter("parley_asr_speculative_finals_total",
+                                    "Finals decoded at a pause while the turn-end classifier ran (asr.speculative_finals).")
+                              .labels()),
+      speculative_used(r.counter("parley_asr_speculative_finals_used_total",
+                                 "Speculative finals that became the turn's final (the rest were extra work).")
+                           .labels()) {}
 
 }  // namespace parley::asr

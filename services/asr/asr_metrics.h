@@ -21,6 +21,8 @@ struct AsrMetrics {
   metrics::Histogram& final_latency;       ///< parley_asr_final_latency_seconds: END_OF_SPEECH -> final sent (wall)
   metrics::Counter& utterances;            ///< parley_asr_utterances_total
   metrics::CounterFamily& streams_ended;   ///< parley_asr_streams_ended_total{reason}
+  metrics::Counter& speculative_started;   ///< parley_asr_speculative_finals_total: finals decoded at a pause
+  metrics::Counter& speculative_used;      ///< parley_asr_speculative_finals_used_total: of those, sent as the final
 };
 
 }  // namespace parley::asr

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
                     config::double_range(0.01, 0.99));
   schema.add_int("asr.turn_reask_ms", ep.reask_ms, "Ask the classifier again every this much more silence (0: once per pause)",
                  config::int_range(0, 10'000));
+  schema.add_bool("asr.speculative_finals", true,
+                  "At a pause, decode the final while the turn-end classifier runs (lower latency; one extra window per pause that does not end the turn)");
   auto host = service::Host::create("asr", schema, argc, argv);
   const config::Config& cfg = host->config();
 
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   so.session.endpoint.max_silence_ms = static_cast<int>(cfg.get_int("asr.max_silence_ms"));
   so.session.endpoint.turn_end_threshold = static_cast<float>(cfg.get_double("asr.turn_threshold"));
   so.session.endpoint.reask_ms = static_cast<int>(cfg.get_int("asr.turn_reask_ms"));
+  so.session.speculative_finals = cfg.get_bool("asr.speculative_finals");
   asr::AsrService svc(**engine, so, &metrics, turn_end.get());
   service::StreamOptions stream_options;
   stream_options.idle_timeout = so.idle_timeout;

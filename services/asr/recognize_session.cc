@@ -183,12 +183,23 @@ Status RecognizeSession::drive(std::vector<v1::RecognizeResponse>& out) {
       PARLEY_RETURN_IF_ERROR(complete(std::move(job), std::move(r), out));
       continue;
     }
-    if (inflight_ && inflight_->kind != JobKind::kPartial) break;  // audio waits for a decision or a final
+    // Audio waits for a decision or a final (not for a partial or a speculative final).
+    if (inflight_ && inflight_->kind != JobKind::kPartial && !inflight_->speculative) break;
     if (!blocking_.empty()) {
-      if (inflight_) break;  // the partial in flight first: one window per stream at a time
+      if (inflight_) break;  // the window in flight first: one window per stream at a time
       Job next = std::move(blocking_.front());
       blocking_.pop_front();
       start(std::move(next));
+      continue;
+    }
+    if (speculative_waiting_ && !inflight_) {
+      Job next = std::move(*speculative_waiting_);
+      speculative_waiting_.reset();
+      if (next.utterance == utterance_id_) {
+        start(std::move(next));
+        ++speculative_started_;
+        if (metrics_ != nullptr) metrics_->speculative_started.inc();
+      }
       continue;
     }
     if (vad_pending_.size() - vad_used_ >= static_cast<std::size_t>(vad::kChunk)) {
@@ -320,6 +331,7 @@ Status RecognizeSession::pause(std::vector<v1::RecognizeResponse>& out) {
       return Status::ok();
     }
   }
+  if (o_.speculative_finals) speculate();  // runs on the engine while the classifier runs here
   const auto t0 = Clock::now();
   Result<float> p = turn_end_->turn_end_probability(TurnContext{utterance(vad_done_), hypothesis_, endpointer_.silence_ms()});
   ++classifier_calls_;
@@ -338,22 +350,88 @@ Status RecognizeSession::endpoint(std::vector<v1::RecognizeResponse>& out) {
   out.push_back(event(v1::RecognizeResponse::END_OF_SPEECH));
   endpoint_latency_ms_.push_back(static_cast<int>(to_ms(end - endpointer_.last_speech_end())));
   if (metrics_ != nullptr) metrics_->endpoint_latency.observe(static_cast<double>(end - endpointer_.last_speech_end()) / kRate);
-  queue_final(endpointer_.last_speech_end() + static_cast<std::int64_t>(o_.endpoint.trailing_ms) * 16, /*after_endpoint=*/true);
+  PARLEY_RETURN_IF_ERROR(
+      promote_or_queue_final(endpointer_.last_speech_end() + static_cast<std::int64_t>(o_.endpoint.trailing_ms) * 16, out));
   endpointer_.end_utterance();
   ++utterance_id_;
   return Status::ok();
 }
 
-void RecognizeSession::queue_final(std::int64_t end, bool after_endpoint) {
+std::optional<RecognizeSession::Job> RecognizeSession::final_job(std::int64_t end, bool after_endpoint) {
   auto span = utterance(end);
-  if (span.empty()) return;
+  if (span.empty()) return std::nullopt;
   if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.first(whisper::kWindowSamples);
   Job j = window_job(JobKind::kFinal, span, /*truncate=*/false);
+  j.end = end;
   j.start = std::max(endpointer_.utterance_start(), base_);
   j.samples = static_cast<std::int64_t>(span.size());
   j.after_endpoint = after_endpoint;
   j.since = Clock::now();
-  blocking_.push_back(std::move(j));
+  return j;
+}
+
+void RecognizeSession::queue_final(std::int64_t end, bool after_endpoint) {
+  if (auto j = final_job(end, after_endpoint)) blocking_.push_back(std::move(*j));
+}
+
+// At a pause the final's audio (the speech plus trailing_ms of silence) is usually all here:
+// decode it now, beside the classifier, so an endpoint finds it done or running. It is the
+// same window the endpoint would queue (same start, same end), so the transcript is the same.
+void RecognizeSession::speculate() {
+  const std::int64_t end = endpointer_.last_speech_end() + static_cast<std::int64_t>(o_.endpoint.trailing_ms) * 16;
+  if (end > vad_done_ || !blocking_.empty()) return;  // not all heard yet, or a final is already coming
+  auto same = [&](const Job& j) { return j.utterance == utterance_id_ && j.end == end; };
+  if ((inflight_ && inflight_->speculative && same(*inflight_)) || (speculative_waiting_ && same(*speculative_waiting_)) ||
+      (speculative_done_ && same(speculative_done_->job))) {
+    return;  // asked again in the same pause: already decoding (or decoded) this audio
+  }
+  speculative_done_.reset();
+  auto j = final_job(end, /*after_endpoint=*/false);
+  if (!j) return;
+  j->speculative = true;
+  if (!inflight_) {
+    start(std::move(*j));
+    ++speculative_started_;
+    if (metrics_ != nullptr) metrics_->speculative_started.inc();
+  } else {
+    speculative_waiting_ = std::move(*j);  // after the partial in flight (drive starts it)
+  }
+}
+
+Status RecognizeSession::promote_or_queue_final(std::int64_t end, std::vector<v1::RecognizeResponse>& out) {
+  auto same = [&](const Job& j) { return j.utterance == utterance_id_ && j.end == end; };
+  std::optional<Decoded> done = std::move(speculative_done_);
+  speculative_done_.reset();
+  std::optional<Job> waiting = std::move(speculative_waiting_);
+  speculative_waiting_.reset();
+  if (blocking_.empty()) {
+    if (inflight_ && inflight_->speculative && same(*inflight_)) {
+      // Running (or its result is posted): it completes as this final, and audio waits for it.
+      inflight_->speculative = false;
+      inflight_->after_endpoint = true;
+      inflight_->since = Clock::now();
+      ++speculative_used_;
+      if (metrics_ != nullptr) metrics_->speculative_used.inc();
+      return Status::ok();
+    }
+    if (done && same(done->job)) {
+      done->job.speculative = false;
+      done->job.after_endpoint = true;
+      done->job.since = Clock::now();
+      ++speculative_used_;
+      if (metrics_ != nullptr) metrics_->speculative_used.inc();
+      return complete(std::move(done->job), std::move(done->result), out);
+    }
+  }
+  if (waiting && same(*waiting)) {
+    waiting->speculative = false;
+    waiting->after_endpoint = true;
+    waiting->since = Clock::now();
+    blocking_.push_back(std::move(*waiting));
+    return Status::ok();
+  }
+  queue_final(end, /*after_endpoint=*/true);
+  return Status::ok();
 }
 
 Status RecognizeSession::complete(Job job, Result<WindowOutput> r, std::vector<v1::RecognizeResponse>& out) {
@@ -379,6 +457,12 @@ Status RecognizeSession::complete(Job job, Result<WindowOutput> r, std::vector<v
       return decide(*p, out);
     }
     case JobKind::kFinal: {
+      if (job.speculative) {
+        // Not (yet) the final: keep it for the endpoint of this pause. A failure is forgotten:
+        // the endpoint then queues the final itself.
+        if (r.ok() && job.utterance == utterance_id_) speculative_done_ = Decoded{std::move(job), std::move(r)};
+        return Status::ok();
+      }
       if (!r.ok()) return r.status().with_context("Recognize: final");
       if (metrics_ != nullptr) metrics_->utterances.inc();
       v1::RecognizeResponse resp;

@@ -35,6 +35,10 @@ struct SessionOptions {
   int partial_interval_ms = 300;              ///< new speech between partials
   std::chrono::milliseconds window_timeout{30'000};  ///< one window's wait + run in the engine
   bool fast_partials = true;                  ///< partials on a truncated audio context (WindowJob::truncate)
+  /// At a pause, decode the final's audio while the turn-end classifier runs: when it ends the
+  /// turn, the final is (nearly) ready instead of starting then. Costs one window per pause
+  /// that does not end the turn.
+  bool speculative_finals = true;
 };
 
 /// Word times of a final: Whisper gives times per timestamp segment; each segment's duration is
@@ -94,6 +98,9 @@ class RecognizeSession {
   double audio_seconds() const { return static_cast<double>(received_) / whisper::kSampleRate; }
   /// Endpoints so far (END_OF_SPEECH sent), with their latency in audio ms after the last speech.
   const std::vector<int>& endpoint_latencies_ms() const { return endpoint_latency_ms_; }
+  /// Speculative finals started, and those that became the final (the rest were wasted work).
+  int speculative_started() const { return speculative_started_; }
+  int speculative_used() const { return speculative_used_; }
   /// Turn-end classifier calls and their total wall time (figures).
   int classifier_calls() const { return classifier_calls_; }
   double classifier_seconds() const { return classifier_seconds_; }
@@ -104,11 +111,12 @@ class RecognizeSession {
     JobKind kind = JobKind::kPartial;
     std::uint64_t ticket = 0;
     std::uint64_t utterance = 0;    // the utterance it belongs to (partials of an ended one are dropped)
-    std::int64_t end = 0;           // partial/decision: audio (samples) decoded up to
+    std::int64_t end = 0;           // partial/decision: audio (samples) decoded up to; final: the end asked for
     std::int64_t start = 0;         // final: first sample of its audio
     std::int64_t samples = 0;       // final: length of its audio
     int silence_ms = 0;             // decision: the pause when asked
     bool after_endpoint = false;    // final: time END_OF_SPEECH -> final (metric)
+    bool speculative = false;       // final decoded at a pause before the turn is known to end: never blocks audio
     std::chrono::steady_clock::time_point since{};
     WindowJob window;               // until started
   };
@@ -122,6 +130,9 @@ class RecognizeSession {
   void apply_hypothesis(const whisper::WindowResult& w, std::int64_t end, std::chrono::steady_clock::time_point since,
                         std::vector<v1::RecognizeResponse>& out);
   void queue_final(std::int64_t end, bool after_endpoint);
+  std::optional<Job> final_job(std::int64_t end, bool after_endpoint);
+  void speculate();
+  Status promote_or_queue_final(std::int64_t end, std::vector<v1::RecognizeResponse>& out);
   Job window_job(JobKind kind, std::span<const float> audio, bool truncate);
   void start(Job job);
   void trim();
@@ -157,11 +168,20 @@ class RecognizeSession {
   std::vector<int> endpoint_latency_ms_;
   int classifier_calls_ = 0;
   double classifier_seconds_ = 0;
+  int speculative_started_ = 0, speculative_used_ = 0;
 
   std::uint64_t utterance_id_ = 0, next_ticket_ = 1;
   std::optional<Job> inflight_;                 // the window queued or running (at most one)
   std::optional<Result<WindowOutput>> ready_;   // its result, once known
   std::deque<Job> blocking_;                    // decisions and finals waiting to start; audio waits behind them
+  // The speculative final of the current pause: waiting for the window slot, or decoded (held
+  // until the endpoint promotes it, or dropped when speech resumes or the utterance ends).
+  std::optional<Job> speculative_waiting_;
+  struct Decoded {
+    Job job;
+    Result<WindowOutput> result;
+  };
+  std::optional<Decoded> speculative_done_;
   bool finishing_ = false, final_queued_ = false, finished_ = false;
 };
 

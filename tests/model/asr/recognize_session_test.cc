@@ -272,6 +272,70 @@ TEST_F(SessionTest, ResultsDeliveredLaterGiveTheSameEvents) {
   EXPECT_EQ(now.finals, then.finals);
 }
 
+// Answers "not finished" on every other ask, starting with the first: pauses that do not end the
+// turn (a wasted speculative final, dropped when speech resumes) and re-asks in the same pause
+// (the speculative final already running or done is reused).
+class AlternatingTurnEnd final : public TurnEndClassifier {
+ public:
+  std::string_view name() const override { return "alternating"; }
+  Result<float> turn_end_probability(const TurnContext&) const override { return (calls_++ % 2 == 0) ? 0.0f : 1.0f; }
+  bool needs_text() const override { return false; }
+
+ private:
+  mutable int calls_ = 0;
+};
+
+// asr.speculative_finals decodes the final at the pause, beside the classifier: it must change
+// when the final is ready, never what is said or in which order — with a blocking runner and
+// with results delivered later (the service), on clips with pauses inside the turn.
+TEST_F(SessionTest, SpeculativeFinalsChangeOnlyTiming) {
+  int wasted = 0;
+  for (const int reask_ms : {0, 192})
+  for (const std::string name : {"jfk", "librivox_sense_and_sensibility_01-0890"}) {
+    std::vector<float> a = clip(name);
+    a.resize(a.size() + 24000, 0.0f);  // 1.5 s of silence: the turn ends
+    auto run = [&](bool speculative, bool later_runner, int& started, int& used) {
+      SessionOptions o;
+      o.partial_interval_ms = 1000;
+      o.speculative_finals = speculative;
+      o.endpoint.reask_ms = reask_ms;
+      AlternatingTurnEnd turn_end;
+      LaterRunner later(*engine_);
+      auto s = session(o, &turn_end, later_runner ? &later : nullptr);
+      std::vector<v1::RecognizeResponse> out;
+      EXPECT_TRUE(s->configure(config(16000)).is_ok());
+      for (std::size_t pos = 0; pos < a.size(); pos += 1600) {
+        EXPECT_TRUE(s->audio(pcm16(std::span<const float>(a).subspan(pos, std::min<std::size_t>(1600, a.size() - pos))), out).is_ok());
+        if (later_runner && pos % 3200 == 0) {
+          EXPECT_TRUE(later.deliver_one(*s, out).is_ok());
+        }
+      }
+      EXPECT_TRUE(s->finish(out).is_ok());
+      while (!later.empty()) {
+        EXPECT_TRUE(later.deliver_one(*s, out).is_ok());
+      }
+      EXPECT_TRUE(s->done());
+      started = s->speculative_started();
+      used = s->speculative_used();
+      return summarize(out);
+    };
+    int started = 0, used = 0, none_started = 0, none_used = 0;
+    const Events off = run(false, false, none_started, none_used);
+    EXPECT_EQ(none_started, 0);
+    for (bool later_runner : {false, true}) {
+      const Events on = run(true, later_runner, started, used);
+      std::printf("%s, re-ask %d ms, speculative finals (%s runner): %d started, %d used | %s | %s\n", name.c_str(), reask_ms,
+                  later_runner ? "later" : "blocking", started, used, on.sequence.c_str(), on.finals.c_str());
+      wasted += started - used;
+      EXPECT_EQ(on.sequence, off.sequence) << name;
+      EXPECT_EQ(on.finals, off.finals) << name;
+      EXPECT_GE(used, 1) << name << ": no final was taken from a speculative decode";
+      EXPECT_GE(started, used) << name;
+    }
+  }
+  EXPECT_GT(wasted, 0) << "no pause that did not end the turn was decoded: the drop path went untested";
+}
+
 // Endpointing on the shared clips: each clip is one turn followed by 1.5 s of silence. A false
 // endpoint is an END_OF_SPEECH before the last one; latency is audio time from the last speech
 // chunk to the decision; the classifier's own compute time (wall) comes on top and is printed.
