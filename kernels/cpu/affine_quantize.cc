@@ -8,6 +8,8 @@
 #include <string>
 #include <type_traits>
 
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels {
@@ -68,7 +70,7 @@ void dequantize_row(const Q* x, float* y, std::int64_t n, float scale, Q zp) {
 
 // Elements [e0, e1) of the flat [outer, channels, inner] tensor, one channel run at a time.
 template <typename Q>
-void run_range(const AffineQuantizeArgs& a, std::int64_t e0, std::int64_t e1) {
+void run_range(const AffineQuantizeArgs& a, std::int64_t e0, std::int64_t e1, bool avx512) {
   const float lo = a.q_type == AffineType::kU8 ? 0.0f : -128.0f;
   const float hi = a.q_type == AffineType::kU8 ? 255.0f : 127.0f;
   const Q* zps = static_cast<const Q*>(a.zero_point);
@@ -86,6 +88,11 @@ void run_range(const AffineQuantizeArgs& a, std::int64_t e0, std::int64_t e1) {
         }
         break;
       case AffineMode::kRoundTrip:
+        if (avx512) {
+          detail::affine_round_trip_avx512(static_cast<const float*>(a.x) + e0, static_cast<float*>(a.y) + e0, n, scale,
+                                           static_cast<float>(zp), lo, hi);
+          break;
+        }
         round_trip_row(static_cast<const float*>(a.x) + e0, static_cast<float*>(a.y) + e0, n, scale, static_cast<float>(zp), lo, hi);
         break;
       case AffineMode::kDequantize:
@@ -102,11 +109,12 @@ Status affine_quantize(const AffineQuantizeArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   const std::int64_t total = a.outer * a.channels * a.inner;
   if (total == 0) return Status::ok();
+  const bool avx512 = resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni;
   auto body = [&](std::int64_t e0, std::int64_t e1) {
     switch (a.q_type) {
-      case AffineType::kU8: run_range<std::uint8_t>(a, e0, e1); break;
-      case AffineType::kI8: run_range<std::int8_t>(a, e0, e1); break;
-      case AffineType::kI32: run_range<std::int32_t>(a, e0, e1); break;
+      case AffineType::kU8: run_range<std::uint8_t>(a, e0, e1, avx512); break;
+      case AffineType::kI8: run_range<std::int8_t>(a, e0, e1, avx512); break;
+      case AffineType::kI32: run_range<std::int32_t>(a, e0, e1, avx512); break;
     }
   };
   constexpr std::int64_t kGrain = 32768;

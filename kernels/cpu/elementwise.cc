@@ -9,6 +9,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
@@ -370,7 +372,16 @@ Status elementwise(const ElementwiseArgs& a, const ExecContext& ctx) {
   std::int64_t total = 1;
   for (int d = 0; d < a.rank; ++d) total *= a.dims[d];
   if (total == 0) return Status::ok();
-  if (fast_f32(a, total, ctx.threads ? *ctx.threads : ThreadPool::global())) return Status::ok();
+  ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  if (fast_f32(a, total, pool)) return Status::ok();
+  // Erf / Tanh / Sigmoid on contiguous f32: vector math instead of libm per element.
+  if ((a.op == EwOp::kErf || a.op == EwOp::kTanh || a.op == EwOp::kSigmoid) && a.a_type == ElemType::kF32 &&
+      a.y_type == ElemType::kF32 && flat_kind(a, a.a_strides) == 1 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    const float* x = static_cast<const float*>(a.a);
+    float* y = static_cast<float*>(a.y);
+    pool.parallel_for(total, 16384, [&](std::int64_t i0, std::int64_t i1) { detail::unary_f32_avx512(a.op, x + i0, y + i0, i1 - i0); });
+    return Status::ok();
+  }
   Math math = Math::kInt;
   const bool float_op = a.op == EwOp::kExp || a.op == EwOp::kLog || a.op == EwOp::kSqrt || a.op == EwOp::kErf ||
                         a.op == EwOp::kTanh || a.op == EwOp::kSigmoid || a.op == EwOp::kSoftplus ||
@@ -394,7 +405,6 @@ Status elementwise(const ElementwiseArgs& a, const ExecContext& ctx) {
   const std::int64_t inner = dims[r - 1];
   const std::int64_t rows = total / inner;
   const std::int64_t blocks_per_row = (inner + kBlock - 1) / kBlock;
-  ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   const std::int64_t tasks = rows * blocks_per_row;
   const std::int64_t grain = std::max<std::int64_t>(1, 16384 / std::min<std::int64_t>(inner, kBlock));
   pool.parallel_for(tasks, grain, [&](std::int64_t t0, std::int64_t t1) {

@@ -8,8 +8,10 @@
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/bf16_linear.h"
+#include "kernels/ops/elementwise.h"
 #include "kernels/ops/norm.h"
 #include "kernels/ops/quantize_rows.h"
+#include "kernels/ops/softmax.h"
 
 namespace parley::kernels::cpu::detail {
 
@@ -28,5 +30,13 @@ void dequantize_sum_avx512(const DequantizeSumArgs& args, ThreadPool& pool);
 bool cpu_has_avx512_bf16();
 /// bf16_linear on vdpbf16ps (validated, non-empty args; needs cpu_has_avx512_bf16()).
 void bf16_linear_avx512(const Bf16LinearArgs& args, ThreadPool& pool);
+
+/// y[i] = op(x[i]) for op in {Erf, Tanh, Sigmoid} (pointwise_avx512.cc); false (nothing done)
+/// for any other op. x may equal y.
+bool unary_f32_avx512(EwOp op, const float* x, float* y, std::int64_t n);
+/// softmax for dtype f32 (validated, non-empty args).
+void softmax_f32_avx512(const SoftmaxArgs& args, ThreadPool& pool);
+/// The QDQ round trip of one channel run: (clamp(round(x / scale) + zp, lo, hi) - zp) * scale.
+void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi);
 
 }  // namespace parley::kernels::cpu::detail

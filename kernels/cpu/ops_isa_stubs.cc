@@ -4,6 +4,9 @@
 #include "kernels/cpu/ops_internal.h"
 #include "kernels/ops/conv1d.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace parley::kernels::cpu::detail {
 namespace {
 ExecContext scalar_ctx(ThreadPool& pool) {
@@ -24,5 +27,11 @@ bool cpu_has_avx512_bf16() { return false; }
 void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
+
+bool unary_f32_avx512(EwOp, const float*, float*, std::int64_t) { return false; }
+void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) { (void)cpu::softmax(a, scalar_ctx(pool)); }
+void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = (std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi) - zp) * scale;
+}
 
 }  // namespace parley::kernels::cpu::detail

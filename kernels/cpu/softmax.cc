@@ -1,4 +1,4 @@
-// CPU masked, scaled softmax, row-parallel. Why: see ops/softmax.h.
+// CPU masked, scaled softmax, row-parallel (f32 rows on AVX-512 CPUs: pointwise_avx512.cc). Why: see ops/softmax.h.
 // Depends on ops/softmax.h, dtype_io.h, thread_pool.h.
 #include "kernels/ops/softmax.h"
 
@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "kernels/cpu/dtype_io.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
@@ -16,6 +18,10 @@ Status softmax(const SoftmaxArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   if (a.rows == 0 || a.cols == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  if (a.dtype == DType::kF32 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    detail::softmax_f32_avx512(a, pool);
+    return Status::ok();
+  }
   const std::int64_t n = a.cols;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   pool.parallel_for(a.rows, std::max<std::int64_t>(1, 16384 / n), [&](std::int64_t r0, std::int64_t r1) {

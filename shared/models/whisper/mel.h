@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "shared/common/status.h"
@@ -45,6 +46,7 @@ class LogMel {
  private:
   int n_mels_;
   std::vector<float> filters_;  // [n_mels, 201]
+  std::vector<std::pair<int, int>> support_;  // per mel: [first, last + 1) of its non-zero weights
   std::vector<float> hann_;     // periodic, 400
 };
 
