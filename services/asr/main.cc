@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
                     config::double_range(0.01, 0.99));
   schema.add_int("asr.turn_reask_ms", ep.reask_ms, "Ask the classifier again every this much more silence (0: once per pause)",
                  config::int_range(0, 10'000));
-  schema.add_bool("asr.speculative_finals", true,
-                  "At a pause, decode the final while the turn-end classifier runs (lower latency; one extra window per pause that does not end the turn)");
+  schema.add_bool("asr.speculative_finals", false,
+                  "At a pause, decode the final while the turn-end classifier runs (lower latency when CPU is spare; one extra window per pause that does not end the turn)");
   auto host = service::Host::create("asr", schema, argc, argv);
   const config::Config& cfg = host->config();
 

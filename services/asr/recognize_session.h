@@ -37,8 +37,9 @@ struct SessionOptions {
   bool fast_partials = true;                  ///< partials on a truncated audio context (WindowJob::truncate)
   /// At a pause, decode the final's audio while the turn-end classifier runs: when it ends the
   /// turn, the final is (nearly) ready instead of starting then. Costs one window per pause
-  /// that does not end the turn.
-  bool speculative_finals = true;
+  /// that does not end the turn — off by default: on 2 cores it bought ~30 ms of voice latency
+  /// and cost a third of the concurrent streams (services/asr/README.md).
+  bool speculative_finals = false;
 };
 
 /// Word times of a final: Whisper gives times per timestamp segment; each segment's duration is

@@ -10,7 +10,7 @@
 //      streams" = N x audio seconds / wall seconds;
 //   4. end of speech -> final transcript latency (wall), p50/p99, over the streams of (3).
 // Every call's Status is checked: a failure exits non-zero. A missed target is a printed verdict.
-// Usage: asr_bench [--rounds N] [--streams 1,2,4]
+// Usage: asr_bench [--rounds N] [--streams 1,2,4] [--speculative-finals]
 // Depends on services/asr, shared/models/whisper, tests/model/asr/asr_support.h, refenv-asr.
 #include <algorithm>
 #include <chrono>
@@ -67,7 +67,7 @@ struct StreamRun {
 };
 
 StreamRun run_streams(asr::AsrEngine& engine, const asr::TurnEndClassifier* turn_end, const std::vector<float>& audio, int n,
-                      bool partials) {
+                      bool partials, bool speculative) {
   StreamRun run;
   std::mutex mu;
   std::vector<std::thread> threads;
@@ -75,7 +75,9 @@ StreamRun run_streams(asr::AsrEngine& engine, const asr::TurnEndClassifier* turn
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&] {
       asr::BlockingWindowRunner runner(engine);
-      asr::RecognizeSession s(*engine.vad(), runner, {}, nullptr, turn_end);
+      asr::SessionOptions so;
+      so.speculative_finals = speculative;
+      asr::RecognizeSession s(*engine.vad(), runner, so, nullptr, turn_end);
       v1::RecognitionConfig c;
       c.mutable_format()->set_encoding(v1::AudioFormat::PCM16);
       c.mutable_format()->set_sample_rate_hz(16000);
@@ -118,9 +120,11 @@ double percentile(std::vector<double> v, double q) {
 int main(int argc, char** argv) {
   int rounds = 2;
   std::vector<int> stream_counts = {1, 2, 4};
+  bool speculative = false;  // asr.speculative_finals (the service default: off)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    if (a == "--speculative-finals") speculative = true;
     if (a == "--streams" && i + 1 < argc) {
       stream_counts.clear();
       std::stringstream ss(argv[++i]);
@@ -230,8 +234,8 @@ int main(int argc, char** argv) {
   std::vector<double> lat;
   double best_ours = 0, best_fw = 0;
   for (int n : stream_counts) {
-    StreamRun finals = run_streams(**engine, turn_end.get(), jfk, n, false);
-    StreamRun partial = run_streams(**engine, turn_end.get(), jfk, n, true);
+    StreamRun finals = run_streams(**engine, turn_end.get(), jfk, n, false, speculative);
+    StreamRun partial = run_streams(**engine, turn_end.get(), jfk, n, true, speculative);
     lat.insert(lat.end(), finals.final_latency.begin(), finals.final_latency.end());
     lat.insert(lat.end(), partial.final_latency.begin(), partial.final_latency.end());
     auto fw = asr_testing::run_reference(py, "streams '" + dir + "' 2 " + std::to_string(n) + " '" + kSpeech + "/jfk.wav'");
