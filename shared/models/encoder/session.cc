@@ -100,15 +100,7 @@ Embeddings pool(const EncoderOutput& out, Pooling pooling, bool normalize) {
 EncoderSession::EncoderSession(std::shared_ptr<const EncoderModel> model, SessionOptions options)
     : model_(std::move(model)), options_(std::move(options)), dev_(model_->device()) {
   dev_ = dev_.with_threads(options_.threads, options_.cpu_isa);
-  if (!dev_.is_cpu()) {
-    auto s = models::OwnedStream::create(dev_);
-    if (s.ok()) {
-      stream_ = std::move(*s);
-      dev_ = dev_.with_stream(stream_.handle());
-    } else {
-      init_ = s.status().with_context("EncoderSession: creating a stream on " + dev_.device().to_string());
-    }
-  }
+  init_ = models::bind_own_stream(dev_, stream_, "EncoderSession");
 }
 
 EncoderSession::~EncoderSession() {

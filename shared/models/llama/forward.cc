@@ -58,15 +58,7 @@ std::int64_t next_pow2(std::int64_t v) {
 Forward::Forward(std::shared_ptr<const LlamaModel> model, kernels::Communicator* comm, ForwardOptions options)
     : model_(std::move(model)), comm_(comm), options_(options), dev_(model_->device()) {
   dev_ = dev_.with_threads(options_.threads, options_.cpu_isa);
-  if (!dev_.is_cpu()) {
-    auto s = models::OwnedStream::create(dev_);
-    if (s.ok()) {
-      stream_ = std::move(*s);
-      dev_ = dev_.with_stream(stream_.handle());
-    } else {
-      init_ = s.status().with_context("Forward: creating a stream on " + dev_.device().to_string());
-    }
-  }
+  init_ = models::bind_own_stream(dev_, stream_, "Forward");
   graphs_ = std::make_unique<models::StepGraphs>(dev_, options_.graphs && init_.is_ok());
 }
 

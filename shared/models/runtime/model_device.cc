@@ -120,6 +120,15 @@ Result<OwnedStream> OwnedStream::create(const ModelDevice& dev) {
   return s;
 }
 
+Status bind_own_stream(ModelDevice& dev, OwnedStream& stream, std::string_view owner) {
+  if (dev.is_cpu()) return Status::ok();
+  auto s = OwnedStream::create(dev);
+  if (!s.ok()) return s.status().with_context(std::string(owner) + ": creating a stream on " + dev.device().to_string());
+  stream = std::move(*s);
+  dev = dev.with_stream(stream.handle());
+  return Status::ok();
+}
+
 OwnedStream::~OwnedStream() { reset(); }
 
 OwnedStream::OwnedStream(OwnedStream&& other) noexcept

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "kernels/backend.h"
@@ -162,5 +163,10 @@ class OwnedStream {
   engine::Device device_;
   engine::StreamHandle handle_ = nullptr;
 };
+
+/// What every runner (encoder session, LLaMA forward, Whisper runner) does at construction: on a
+/// GPU, create a stream of its own into `stream` and bind `dev` to it; on the CPU, nothing. The
+/// Status (named after `owner`) is kept by the runner and reported by its first call.
+Status bind_own_stream(ModelDevice& dev, OwnedStream& stream, std::string_view owner);
 
 }  // namespace parley::models

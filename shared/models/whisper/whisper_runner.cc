@@ -21,15 +21,7 @@ WhisperRunner::WhisperRunner(std::shared_ptr<const WhisperModel> model, RunnerOp
     : model_(std::move(model)), dev_(model_->device().with_threads(options.threads, options.cpu_isa)), be_(dev_.backend()) {
   const WhisperConfig& c = model_->config();
   self_pages_ = (c.text_ctx + self_page_ - 1) / self_page_;
-  if (!dev_.is_cpu()) {
-    auto s = models::OwnedStream::create(dev_);
-    if (s.ok()) {
-      stream_ = std::move(*s);
-      dev_ = dev_.with_stream(stream_.handle());
-    } else {
-      init_ = s.status().with_context("WhisperRunner: creating a stream on " + dev_.device().to_string());
-    }
-  }
+  init_ = models::bind_own_stream(dev_, stream_, "WhisperRunner");
 }
 
 WhisperRunner::~WhisperRunner() {
