@@ -500,6 +500,9 @@ int main(int argc, char** argv) {
   // Voice connections end first (their sessions cancel what they started), while the session
   // manager and the actor system they use are still there.
   server.stop();
+  // A Train / Ingest in flight to a replica that is itself shutting down would hold the sync
+  // thread until dialog.train_timeout; cancel it, then join.
+  (*services)->cancel_blocking_calls();
   bots.stop_sync();
   system.shutdown(2s);
   policy_threads.shutdown();

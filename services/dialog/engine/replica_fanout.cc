@@ -32,6 +32,11 @@ void ReplicaFanout::stop() {
   }
 }
 
+bool ReplicaFanout::stopping() const {
+  std::lock_guard lock(stop_mu_);
+  return stopping_;
+}
+
 bool ReplicaFanout::synced(const std::string& endpoint) const {
   std::lock_guard lock(mu_);
   return synced_.count(endpoint) > 0;
@@ -67,6 +72,11 @@ std::vector<Result<transport::Envelope>> ReplicaFanout::send_all(const std::vect
                                                                  std::chrono::milliseconds timeout) {
   std::vector<std::future<Result<transport::Envelope>>> futures;
   std::vector<std::shared_ptr<transport::Client>> held;  // alive until every reply is in
+  if (stopping()) {
+    std::vector<Result<transport::Envelope>> out;
+    for (std::size_t i = 0; i < endpoints.size(); ++i) out.push_back(cancelled(options_.name + ": shutting down"));
+    return out;
+  }
   for (const auto& ep : endpoints) {
     auto promise = std::make_shared<std::promise<Result<transport::Envelope>>>();
     futures.push_back(promise->get_future());
@@ -79,8 +89,19 @@ std::vector<Result<transport::Envelope>> ReplicaFanout::send_all(const std::vect
     c->call(request, transport::CallOptions{.timeout = timeout, .idempotent = true},
             [promise](Result<transport::Envelope> r) { promise->set_value(std::move(r)); });
   }
+  // Waited in slices so stop() ends the wait: a replica that died mid-call would otherwise hold
+  // the caller (the bot sync thread, which shutdown joins) until the deadline. A reply that
+  // arrives later lands in its promise, which the callback owns.
   std::vector<Result<transport::Envelope>> out;
-  for (auto& f : futures) out.push_back(f.get());
+  for (auto& f : futures) {
+    while (f.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready && !stopping()) {
+    }
+    if (f.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) {
+      out.push_back(f.get());
+    } else {
+      out.push_back(cancelled(options_.name + ": shutting down"));
+    }
+  }
   return out;
 }
 

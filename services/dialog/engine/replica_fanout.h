@@ -57,6 +57,8 @@ class ReplicaFanout {
 
   /// Starts watching `shared`'s replicas (it must outlive stop()).
   void attach(transport::Client* shared);
+  /// Stops the watcher; put()/drop() in flight return CANCELLED at once (their replies are
+  /// dropped), and later ones do too. Idempotent.
   void stop();
 
   /// True when the replica at `endpoint` has every catalog entry (cheap; the client's I/O thread
@@ -115,7 +117,9 @@ class ReplicaFanout {
   // Per-replica (direct) clients; shared: a put() in flight keeps its client if the watcher drops it.
   std::map<std::string, std::shared_ptr<transport::Client>> clients_;
 
-  std::mutex stop_mu_;
+  bool stopping() const;
+
+  mutable std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread watcher_;

@@ -64,6 +64,10 @@ class Services {
     (void)timeout;
     return Status::ok();
   }
+  /// Process shutdown: the blocking calls above that are in flight return CANCELLED at once, and
+  /// later ones fail the same way, so the thread that makes them (the bot sync) can be joined
+  /// without waiting out a deadline on a replica that went away. The default does nothing.
+  virtual void cancel_blocking_calls() {}
 };
 
 }  // namespace parley::dialog

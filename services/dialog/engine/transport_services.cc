@@ -55,6 +55,11 @@ class TransportServices final : public Services {
     pool_.join();
   }
 
+  void cancel_blocking_calls() override {
+    nlu_fanout_->stop();  // Train / Ingest / Drop go through the fanouts
+    qa_fanout_->stop();
+  }
+
   void parse(const v1::ParseRequest& req, const CallMeta& meta, Done<v1::ParseResponse> done) override {
     unary<v1::ParseResponse>(*nlu_, "parley.v1.Nlu/Parse", req, meta, std::move(done));
   }

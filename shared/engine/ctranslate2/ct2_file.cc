@@ -161,13 +161,15 @@ Status File::parse() {
     std::uint8_t rank = 0;
     PARLEY_RETURN_IF_ERROR(r.read(rank, "rank"));
     if (rank > kMaxRank) return invalid_argument(where() + "rank " + std::to_string(rank) + " > " + std::to_string(kMaxRank));
-    std::uint64_t numel = 1;
+    // Every partial product must fit int64, not only the total: a later zero dimension would
+    // otherwise hide an overflow that Variable::numel() (signed, same order) then commits.
+    std::int64_t numel = 1;
     bool overflow = false;
     for (int d = 0; d < rank; ++d) {
       std::uint32_t dim = 0;
       PARLEY_RETURN_IF_ERROR(r.read(dim, "dimension"));
       v.shape.push_back(dim);
-      overflow |= __builtin_mul_overflow(numel, static_cast<std::uint64_t>(dim), &numel);
+      overflow |= __builtin_mul_overflow(numel, static_cast<std::int64_t>(dim), &numel);
     }
     std::uint8_t type = 0;
     PARLEY_RETURN_IF_ERROR(r.read(type, "dtype"));
@@ -175,9 +177,9 @@ Status File::parse() {
     v.type = static_cast<Ct2Type>(type);
     std::uint32_t nbytes = 0;
     PARLEY_RETURN_IF_ERROR(r.read(nbytes, "byte count"));
-    std::uint64_t bytes_needed = 0;
-    overflow |= __builtin_mul_overflow(numel, static_cast<std::uint64_t>(ct2_type_size(v.type)), &bytes_needed);
-    if (overflow || bytes_needed != nbytes) {
+    std::int64_t bytes_needed = 0;
+    overflow |= __builtin_mul_overflow(numel, static_cast<std::int64_t>(ct2_type_size(v.type)), &bytes_needed);
+    if (overflow || bytes_needed != static_cast<std::int64_t>(nbytes)) {
       return invalid_argument(where() + "shape " + v.shape_string() + " of " + std::string(ct2_type_name(v.type)) +
                               " does not match its " + std::to_string(nbytes) + " data bytes");
     }

@@ -158,15 +158,19 @@ Status File::parse() {
     const json::Value* shape = v.find("shape");
     if (shape == nullptr || !shape->is_array()) return invalid_argument(tw + "missing or non-array \"shape\"");
     if (shape->as_array().size() > 16) return invalid_argument(tw + "more than 16 dimensions");
-    std::uint64_t bytes = dtype_size(t.dtype);
+    // Element count and byte count, each partial product checked against int64: a later zero
+    // dimension would otherwise hide an overflow that TensorInfo::numel() then commits.
+    std::int64_t elements = 1;
+    std::int64_t signed_bytes = static_cast<std::int64_t>(dtype_size(t.dtype));
     for (const json::Value& d : shape->as_array()) {
       if (!d.as_int() || *d.as_int() < 0) return invalid_argument(tw + "shape has a non-integer or negative dimension");
       const std::int64_t dim = *d.as_int();
       t.shape.push_back(dim);
-      if (__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(dim), &bytes)) {
-        return invalid_argument(tw + "shape " + t.shape_string() + " overflows 64 bits");
+      if (__builtin_mul_overflow(elements, dim, &elements) || __builtin_mul_overflow(signed_bytes, dim, &signed_bytes)) {
+        return invalid_argument(tw + "shape " + t.shape_string() + " overflows 63 bits");
       }
     }
+    const auto bytes = static_cast<std::uint64_t>(signed_bytes);
     const json::Value* off = v.find("data_offsets");
     if (off == nullptr || !off->is_array() || off->as_array().size() != 2 || !off->as_array()[0].as_int() ||
         !off->as_array()[1].as_int() || *off->as_array()[0].as_int() < 0 || *off->as_array()[1].as_int() < 0) {

@@ -117,5 +117,33 @@ TEST(ReplicaFanout, NoLiveReplicaIsUnavailableAndTheEntryWaitsInTheCatalog) {
   fanout->stop();
 }
 
+TEST(ReplicaFanout, StopEndsAPutInFlightAtOnce) {
+  // A replica that takes the call and never answers in time (it is shutting down, or hung): at
+  // process shutdown the bot sync thread must not wait out the Train deadline (it once held
+  // parley-dialog past its stop grace; services.sh check caught it).
+  auto slow = std::move(*FakeServiceServer::start("nlu"));
+  slow->delay_us = 3'000'000;
+  auto fanout = std::make_shared<ReplicaFanout>(ReplicaFanoutOptions{.name = "nlu", .poll_interval = 20ms});
+  transport::ClientOptions co;
+  co.targets = {slow->endpoint()};
+  auto client = std::move(*transport::Client::create(co));
+  fanout->attach(client.get());
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  Result<transport::Envelope> r = unavailable("not yet");
+  std::thread caller([&] { r = fanout->put("demo", train("demo"), 60s); });
+  ASSERT_TRUE(eventually([&] { return slow->calls.load() == 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  fanout->stop();
+  caller.join();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(waited, 1s) << "put() held the caller after stop()";
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().to_string();
+  // Later calls fail the same way, without reaching a replica.
+  auto later = fanout->put("hotel", train("hotel"), 60s);
+  EXPECT_EQ(later.status().code(), StatusCode::kCancelled) << later.status().to_string();
+  EXPECT_EQ(slow->calls.load(), 1);
+}
+
 }  // namespace
 }  // namespace parley::dialog

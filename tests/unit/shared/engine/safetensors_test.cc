@@ -184,6 +184,8 @@ TEST(SafetensorsTest, RejectsCorruptHeaders) {
       {R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8, "unknown dtype"},
       {R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8, "negative"},
       {R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8, "overflows"},
+      // The product passes 2^63 before a zero dimension brings it back to 0 bytes.
+      {R"({"a":{"dtype":"U8","shape":[3037000500,3037000500,0],"data_offsets":[0,0]}})", 0, "overflows"},
       {R"({"a":{"dtype":"F32","shape":[2]}})", 8, "data_offsets"},
       {R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":1}})", 8, "unknown field"},
       {R"({"a":[1,2]})", 8, "not an object"},

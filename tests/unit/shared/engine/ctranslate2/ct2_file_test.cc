@@ -65,6 +65,16 @@ TEST(Ct2File, FloatScalarsMustBeIntegers) {
   }
 }
 
+TEST(Ct2File, ShapeOverflowHiddenByAZeroDimensionIsRejected) {
+  // [2^32-1, 2^32-1, 0]: zero elements and zero bytes, but the partial product passes 2^63, so
+  // numel() would overflow; the reader must refuse the shape (fuzz_ct2 found this).
+  auto bytes = serialize("S", 1, {VariableData{"v", Ct2Type::kI8, {4294967295LL, 4294967295LL, 0}, {}}}, {});
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  auto f = File::from_bytes(*bytes);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("does not match"), std::string::npos) << f.status().to_string();
+}
+
 TEST(Ct2File, EveryTruncationFails) {
   const std::string full = sample();
   for (std::size_t n = 0; n < full.size(); ++n) {
