@@ -21,12 +21,23 @@ Status conv1d_gemm(const Conv1dArgs& a, std::int64_t lout, const ExecContext& ct
 namespace detail {
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+bool cpu_has_avx512_bf16();
 }  // namespace detail
 
 Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   const std::int64_t lout = conv1d_output_length(a);
   if (a.batch == 0 || a.out_channels == 0 || lout <= 0) return Status::ok();
+  // bf16 products when the caller allows them (ExecContext::allow_bf16) and the CPU has them;
+  // only for long outputs (the weights are rounded and packed per call: at 512+ positions that
+  // is under 1% of the work; text-rate layers would pay more for it than they save) and 8+
+  // output channels (the f32 kernel's narrow tiles suit fewer).
+  if (ctx.allow_bf16 && !a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.stride == 1 &&
+      a.out_channels >= 8 && lout >= 512 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
+    detail::conv1d_direct_bf16_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
+    return Status::ok();
+  }
   if (!a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.stride == 1 &&
       resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
     detail::conv1d_direct_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());

@@ -33,6 +33,10 @@ struct ExecContext {
   engine::Stream stream = engine::Stream::cpu();  ///< device + stream (CUDA: cudaStream_t)
   ThreadPool* threads = nullptr;     ///< CPU: pool to run on; nullptr = ThreadPool::global()
   CpuIsa cpu_isa = CpuIsa::kAuto;    ///< CPU: highest ISA variant allowed (clamped to the CPU's)
+  /// f32 ops may round their operands to bf16 for the products (f32 accumulation) where a kernel
+  /// has such a path and the CPU runs it natively (oneDNN's "fpmath mode bf16"); today the CPU
+  /// stride-1 convolution (AVX512_BF16). Off by default: results differ from f32 at ~1e-3 relative.
+  bool allow_bf16 = false;
   void* workspace = nullptr;         ///< scratch on stream.device; nullptr = the backend's own
   std::size_t workspace_bytes = 0;
 

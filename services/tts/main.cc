@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
                  "The first clause is synthesized alone when it has at least this many words (0 = whole first sentence)",
                  config::int_range(0, 1000));
   schema.add_bool("tts.normalize_audio", true, "Scale each piece to peak 1.0 (as piper-tts does)");
+  schema.add_bool("tts.bf16", true,
+                  "Long convolutions multiply in bf16 where the CPU has AVX512_BF16 (f32 accumulation; ~1.3x faster, "
+                  "46-48 dB SNR against f32); false = f32 everywhere");
   schema.add_bool("tts.stream_first_piece", true,
                   "Run the first piece's decoder in windows so audio starts after the first window");
   schema.add_int("tts.stream_first_frames", 24, "Latent frames in the first decoder window (256 samples each)",
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   o.split.max_piece_bytes = static_cast<std::size_t>(cfg.get_int("tts.max_piece_bytes"));
   o.split.first_piece_min_words = static_cast<std::size_t>(cfg.get_int("tts.first_piece_min_words"));
   o.normalize_audio = cfg.get_bool("tts.normalize_audio");
+  o.bf16 = cfg.get_bool("tts.bf16");
   o.stream_first_piece = cfg.get_bool("tts.stream_first_piece");
   o.windows.first_frames = static_cast<int>(cfg.get_int("tts.stream_first_frames"));
   o.windows.frames = static_cast<int>(cfg.get_int("tts.stream_frames"));

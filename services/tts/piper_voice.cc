@@ -117,8 +117,9 @@ Result<std::shared_ptr<const PiperVoice>> PiperVoice::load(const std::string& on
   return std::shared_ptr<const PiperVoice>(std::move(voice));
 }
 
-Synthesizer::Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed)
-    : voice_(std::move(voice)), session_(voice_->model(), onnx::SessionOptions{seed, nullptr}) {}
+Synthesizer::Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed, bool bf16)
+    : voice_(std::move(voice)),
+      session_(voice_->model(), onnx::SessionOptions{.seed = seed, .threads = nullptr, .allow_bf16 = bf16}) {}
 
 Result<std::vector<float>> Synthesizer::synthesize(const std::vector<std::int64_t>& ids, const SynthesisParams& p,
                                                    const std::function<bool()>& cancelled) {

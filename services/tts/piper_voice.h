@@ -80,7 +80,8 @@ struct SynthesisParams {
 /// Runs a voice. One per worker thread (owns an onnx::Session and its buffer pool).
 class Synthesizer {
  public:
-  explicit Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed = 0x5eed);
+  /// bf16: the convolutions may multiply in bf16 (onnx::SessionOptions::allow_bf16).
+  explicit Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed = 0x5eed, bool bf16 = false);
   /// Float audio at the voice's sample rate for one utterance of phoneme ids. `cancelled`, when
   /// set, is polled between graph nodes: CANCELLED as soon as it returns true.
   Result<std::vector<float>> synthesize(const std::vector<std::int64_t>& ids, const SynthesisParams& params,

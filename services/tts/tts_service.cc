@@ -78,7 +78,7 @@ Result<std::unique_ptr<TtsService>> TtsService::create(TtsOptions options, metri
   for (int i = 0; i < s->options_.engines; ++i) {
     auto e = std::make_unique<Engine>();
     for (const auto& v : s->voices_) {
-      e->synth[v->config().name] = std::make_unique<Synthesizer>(v, s->options_.seed + static_cast<std::uint64_t>(i));
+      e->synth[v->config().name] = std::make_unique<Synthesizer>(v, s->options_.seed + static_cast<std::uint64_t>(i), s->options_.bf16);
       const std::string& ev = v->config().espeak_voice;
       if (!e->phonemizers.count(ev)) {
         PhonemizerOptions po = s->options_.phonemizer;

@@ -94,6 +94,9 @@ struct SessionOptions {
   std::uint64_t seed = 0x5eed;               ///< random ops (RandomNormalLike) draw from this
   kernels::ThreadPool* threads = nullptr;     ///< CPU threads (nullptr = the process pool)
   bool profile = false;                       ///< time every node (Session::profile())
+  /// Kernels may round f32 operands to bf16 for their products (f32 accumulation) where they
+  /// can (kernels::ExecContext::allow_bf16: the CPU convolutions, with AVX512_BF16).
+  bool allow_bf16 = false;
 };
 
 /// Time spent per op type over a session's runs (SessionOptions::profile).

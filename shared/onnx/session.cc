@@ -12,6 +12,7 @@ Session::Session(std::shared_ptr<const Model> model, SessionOptions options)
     : model_(std::move(model)), options_(options), rng_(options.seed) {
   kernels::ExecContext exec;
   exec.stream.device = model_->data().device;
+  exec.allow_bf16 = options_.allow_bf16;
   exec.threads = options_.threads;
   pool_ = std::make_shared<TensorPool>(kernels::BackendRegistry::instance().for_device(model_->data().device), exec);
 }
@@ -31,6 +32,7 @@ Result<std::vector<Tensor>> Session::run(const std::vector<std::pair<std::string
   const ModelData& m = model_->data();
   kernels::ExecContext exec;
   exec.stream.device = m.device;
+  exec.allow_bf16 = options_.allow_bf16;
   exec.threads = options.threads ? options.threads : options_.threads;
   const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
   ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);
@@ -95,6 +97,7 @@ Result<std::vector<Tensor>> Session::run_partial(const std::vector<std::pair<std
   };
   kernels::ExecContext exec;
   exec.stream.device = m.device;
+  exec.allow_bf16 = options_.allow_bf16;
   exec.threads = options.threads ? options.threads : options_.threads;
   const kernels::Backend& be = kernels::BackendRegistry::instance().for_device(m.device);
   ExecState st(m, be, exec, pool_.get(), rng_, &options, options_.profile ? &profile_ : nullptr);

@@ -3,7 +3,7 @@
 // sentence (short and long), real-time factor of one stream, and audio throughput with 1, 2 and
 // 4 streams at once (x real time = how many real-time streams fit). Prints ratios and verdicts
 // (targets: first audio of a short sentence < 150 ms; throughput >= 1.5x piper-tts); exits
-// non-zero when a call fails or the reference cannot run.
+// non-zero when a call fails or the reference cannot run. --f32: parley with tts.bf16=false.
 // Depends on services/tts, tests/model/tts/tts_test_support.h, refenv-tts (tools/reference).
 #include <algorithm>
 #include <cstdio>
@@ -93,8 +93,17 @@ bool run_ours(TtsService& svc, int repeats, const std::vector<int>& ks, Ours& o)
 
 int main(int argc, char** argv) {
   int repeats = 3;
+  bool bf16 = true;  // the service's default (tts.bf16)
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--quick") repeats = 1;
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      repeats = 1;
+    } else if (a == "--f32") {
+      bf16 = false;
+    } else {
+      std::fprintf(stderr, "usage: tts_bench [--quick] [--f32]\n  --f32: f32 convolutions (tts.bf16=false)\n");
+      return 2;
+    }
   }
   ::setenv("PARLEY_NUM_THREADS", "2", 0);  // 2 threads each, like ONNX Runtime below
   if (!testing::voice_present()) {
@@ -118,7 +127,10 @@ int main(int argc, char** argv) {
     }
     f << "]";
   }
-  auto svc = TtsService::create(testing::default_options(4), nullptr);
+  TtsOptions options = testing::default_options(4);
+  options.bf16 = bf16;
+  std::printf("parley convolutions: %s\n", bf16 ? "bf16 where the CPU has AVX512_BF16 (tts.bf16, the default)" : "f32 (--f32)");
+  auto svc = TtsService::create(options, nullptr);
   if (!svc.ok()) {
     std::fprintf(stderr, "FAILED: %s\n", svc.status().to_string().c_str());
     return 1;

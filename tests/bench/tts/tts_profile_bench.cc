@@ -5,7 +5,8 @@
 // work on next (services/tts/README.md "Figures"); the side-by-side ratios are tts_bench's.
 // Depends on services/tts (PiperVoice, phonemizer), shared/onnx, kernels.
 //
-//   tts_profile_bench [--runs 5] [--text "..."] [--no-shapes]
+//   tts_profile_bench [--runs 5] [--text "..."] [--no-shapes] [--bf16]
+//   --bf16: convolutions multiply in bf16 (SessionOptions::allow_bf16; needs AVX512_BF16)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +27,9 @@ using namespace parley;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+bool g_bf16 = false;  // --bf16
+
 
 struct Shape {
   const char* name;
@@ -67,7 +71,8 @@ double median(std::vector<double> v) {
 
 int shapes(int runs) {
   const kernels::Backend& be = kernels::cpu_backend();
-  const kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  kernels::ExecContext ctx = kernels::ExecContext::cpu();
+  ctx.allow_bf16 = g_bf16;
   constexpr std::int64_t kFrames = 152;  // one 120-frame window + 2 x 16 frames of context
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 0.5f);
@@ -138,8 +143,9 @@ int main(int argc, char** argv) {
     if (k == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (k == "--text" && i + 1 < argc) text = argv[++i];
     else if (k == "--no-shapes") do_shapes = false;
+    else if (k == "--bf16") g_bf16 = true;
     else {
-      std::fprintf(stderr, "usage: tts_profile_bench [--runs N] [--text T] [--no-shapes]\n");
+      std::fprintf(stderr, "usage: tts_profile_bench [--runs N] [--text T] [--no-shapes] [--bf16]\n");
       return 2;
     }
   }
@@ -166,7 +172,7 @@ int main(int argc, char** argv) {
     auto config = tts::PiperVoice::load(tts::testing::voice_path());
     if (!config.ok()) return 1;
     const auto ids = tts::phonemes_to_ids((*config)->config(), *phonemes);
-    onnx::Session session(*model, onnx::SessionOptions{0x5eed, nullptr, true});
+    onnx::Session session(*model, onnx::SessionOptions{.seed = 0x5eed, .threads = nullptr, .profile = true, .allow_bf16 = g_bf16});
     std::vector<double> ms;
     double audio_s = 0;
     for (int r = 0; r < runs + 1; ++r) {

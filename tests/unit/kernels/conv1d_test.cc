@@ -2,7 +2,11 @@
 // groups incl. depthwise, output_padding, bias + activation, f16/bf16).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/conv1d.h"
+#include "shared/engine/half.h"
 #include "tests/unit/kernels/test_util.h"
 
 namespace parley::kernels {
@@ -71,6 +75,81 @@ TEST(Conv1dTest, ConvAndTransposedMatchReference) {
       const auto want = ref_conv(a, x.values, w.values, bias);
       EXPECT_TRUE(testing::all_close(testing::read_buffer(y, want.size()), want, 1e-5 + 4 * testing::eps_of(t), 2 * testing::eps_of(t)));
     }
+  }
+}
+
+// ExecContext::allow_bf16: with AVX512_BF16 the stride-1 convolution multiplies bf16-rounded
+// inputs (after the fused input transform) and weights, accumulating in f32, so it must match an
+// f64 reference computed on those rounded values to f32 accumulation error; without the
+// instructions the flag changes nothing.
+TEST(Conv1dTest, Bf16ProductsMatchAReferenceOnRoundedOperands) {
+  auto round = [](float v) { return engine::bf16_to_f32(engine::f32_to_bf16(v)); };
+  struct P { std::int64_t b, cin, cout, len, ks, pad, dil; bool leaky, residual; };
+  // (The bf16 path takes outputs of 512+ positions; shorter ones stay f32, see conv1d.cc.)
+  const P cases[] = {{1, 16, 8, 540, 3, 1, 1, false, false},   {2, 7, 12, 700, 5, 6, 3, true, true},
+                     {1, 33, 19, 530, 7, 18, 3, true, false}, {1, 64, 32, 600, 3, 1, 1, false, true},
+                     {1, 128, 64, 529, 7, 36, 12, true, true}};
+  for (const P& p : cases) {
+    Conv1dArgs a;
+    a.batch = p.b; a.in_channels = p.cin; a.out_channels = p.cout; a.in_length = p.len; a.kernel_size = p.ks;
+    a.padding = p.pad; a.dilation = p.dil; a.input_leaky = p.leaky; a.input_slope = 0.1f;
+    a.input_scale = p.leaky ? 0.5f : 1.0f;
+    const std::int64_t lout = conv1d_output_length(a);
+    auto x = testing::random_floats(static_cast<std::size_t>(p.b * p.cin * p.len), 11);
+    auto w = testing::random_floats(static_cast<std::size_t>(p.cout * p.cin * p.ks), 12);
+    auto bias = testing::random_floats(static_cast<std::size_t>(p.cout), 13);
+    auto res = testing::random_floats(static_cast<std::size_t>(p.b * p.cout * lout), 14);
+    std::vector<float> y(static_cast<std::size_t>(p.b * p.cout * lout)), y32(y.size());
+    a.x = x.data(); a.w = w.data(); a.bias = bias.data(); a.residual = p.residual ? res.data() : nullptr;
+    SCOPED_TRACE("cin=" + std::to_string(p.cin) + " cout=" + std::to_string(p.cout) + " len=" + std::to_string(p.len) +
+                 " k=" + std::to_string(p.ks) + " d=" + std::to_string(p.dil));
+    ExecContext ctx = ExecContext::cpu();
+    a.y = y32.data();
+    ASSERT_TRUE(cpu::conv1d(a, ctx).is_ok());
+    ctx.allow_bf16 = true;
+    a.y = y.data();
+    ASSERT_TRUE(cpu::conv1d(a, ctx).is_ok());
+    {  // A short output (a text-rate layer) stays on the f32 kernel: the flag changes nothing.
+      Conv1dArgs s = a;
+      s.in_length = 100;  // (the residual buffer is larger than this output needs)
+      std::vector<float> ys(static_cast<std::size_t>(p.b * p.cout * conv1d_output_length(s))), ys32(ys.size());
+      ExecContext c32 = ExecContext::cpu(), c16 = c32;
+      c16.allow_bf16 = true;
+      s.y = ys32.data();
+      ASSERT_TRUE(cpu::conv1d(s, c32).is_ok());
+      s.y = ys.data();
+      ASSERT_TRUE(cpu::conv1d(s, c16).is_ok());
+      EXPECT_EQ(ys, ys32) << "a short output took the bf16 path";
+    }
+    if (!cpu::bf16_linear_fast()) {
+      EXPECT_EQ(y, y32) << "allow_bf16 changed the result on a CPU without AVX512_BF16";
+      continue;
+    }
+    double worst = 0;  // |error| / (sum of |terms| + 1): f32 accumulation error is relative to that
+    bool differs = false;
+    for (std::int64_t b = 0; b < p.b; ++b)
+      for (std::int64_t o = 0; o < p.cout; ++o)
+        for (std::int64_t t = 0; t < lout; ++t) {
+          double acc = bias[static_cast<std::size_t>(o)], mag = std::abs(acc);
+          for (std::int64_t c = 0; c < p.cin; ++c)
+            for (std::int64_t k = 0; k < p.ks; ++k) {
+              const std::int64_t i = t - p.pad + k * p.dil;
+              if (i < 0 || i >= p.len) continue;
+              const float xv = conv1d_input_transform(a, x[static_cast<std::size_t>((b * p.cin + c) * p.len + i)]);
+              const double term = static_cast<double>(round(xv)) * round(w[static_cast<std::size_t>((o * p.cin + c) * p.ks + k)]);
+              acc += term;
+              mag += std::abs(term);
+            }
+          const std::size_t at = static_cast<std::size_t>((b * p.cout + o) * lout + t);
+          if (p.residual) {
+            acc += res[at];
+            mag += std::abs(res[at]);
+          }
+          worst = std::max(worst, std::abs(acc - y[at]) / (mag + 1.0));
+          differs = differs || y[at] != y32[at];
+        }
+    EXPECT_LE(worst, 1e-5) << "bf16 path vs the f64 reference on bf16-rounded operands";
+    EXPECT_TRUE(differs) << "allow_bf16 had no effect: the bf16 kernel did not run";
   }
 }
 

@@ -1,0 +1,162 @@
+// AVX-512 BF16 direct 1-D convolution (f32 in and out, groups 1, stride 1, any dilation/padding):
+// the input and the weights are rounded to bf16 (round to nearest even) and multiplied in pairs
+// of input channels by vdpbf16ps, accumulating in f32. Same register tiles as the f32 kernel
+// (conv1d_avx512.cc: 8 output channels x 32 time steps), but each instruction does two
+// multiply-adds per lane, so the vocoder convolutions, which run the f32 kernel at the FMA
+// ports' peak, go about twice as fast. Used only when the caller allows bf16 products
+// (ExecContext::allow_bf16) and the CPU has AVX512_BF16.
+// Layouts: input pairs xq[cin/2][lp][2] (channels 2p and 2p+1 of one time step side by side),
+// weight pairs wq[cin/2][ks][cout8][2]; an odd last channel is paired with zeros.
+// Depends on ops/conv1d.h, act_math.h, thread_pool.h, <immintrin.h>; compiled with -mavx512bf16 (CMake).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/act_math.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops/conv1d.h"
+
+namespace parley::kernels::cpu::detail {
+
+// conv1d_avx512.cc: zero-padded f32 input rows xp[cin][lp] through the fused input transform.
+void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
+              std::int64_t lp, float* xp, ThreadPool& pool);
+
+namespace {
+
+constexpr int kCo = 8;
+constexpr int kT = 32;
+
+// acc += pairs(a) . pairs(b). Inline asm with the accumulator tied in place (as bf16_linear).
+inline __m512 dpbf16(__m512 acc, __m512i a, __m512i b) {
+  __asm__("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
+// f32 -> bf16 bits, round to nearest even (finite values; what vcvtneps2bf16 does).
+inline std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+inline __m512i to_bf16_lanes(__m512 v) {  // 16 lanes, the bf16 in each lane's low half
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  return _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+}
+
+// Pairs rows 2p and 2p+1 of xp (b == nullptr: zeros) into xq[p]: lane t = a[t] | b[t] << 16.
+void pack_pair(const float* a, const float* b, std::int64_t lp, std::uint32_t* out) {
+  std::int64_t t = 0;
+  for (; t + 16 <= lp; t += 16) {
+    const __m512i lo = to_bf16_lanes(_mm512_loadu_ps(a + t));
+    const __m512i hi = b ? _mm512_slli_epi32(to_bf16_lanes(_mm512_loadu_ps(b + t)), 16) : _mm512_setzero_si512();
+    _mm512_storeu_si512(out + t, _mm512_or_si512(lo, hi));
+  }
+  for (; t < lp; ++t) out[t] = to_bf16(a[t]) | (b ? static_cast<std::uint32_t>(to_bf16(b[t])) << 16 : 0u);
+}
+
+// One tile: rows co0..co0+nco, times t0..t0+nt, from input pairs xq ([cp][lp] of 32-bit pairs)
+// and weight pairs wq ([cp][ks][cout8]).
+inline void tile(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* wq, std::int64_t cout8,
+                 std::int64_t pairs, std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco,
+                 std::int64_t t0, int nt, float* y, std::int64_t lout, const float* res) {
+  __m512 acc0[kCo], acc1[kCo];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    const float b = (r < nco && bias) ? bias[co0 + r] : 0.0f;
+    acc0[r] = _mm512_set1_ps(b);
+    acc1[r] = _mm512_set1_ps(b);
+  }
+  const __mmask16 m0 = nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u);
+  const __mmask16 m1 = nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
+  for (std::int64_t p = 0; p < pairs; ++p) {
+    const std::uint32_t* xr = xq + p * lp + t0;
+    for (std::int64_t k = 0; k < ks; ++k) {
+      const __m512i x0 = _mm512_maskz_loadu_epi32(m0, xr + k * dil);
+      const __m512i x1 = _mm512_maskz_loadu_epi32(m1, xr + k * dil + 16);
+      const std::uint32_t* wk = wq + (p * ks + k) * cout8 + co0;
+#pragma GCC unroll 8
+      for (int r = 0; r < kCo; ++r) {
+        const __m512i wv = _mm512_set1_epi32(static_cast<int>(wk[r]));
+        acc0[r] = dpbf16(acc0[r], wv, x0);
+        acc1[r] = dpbf16(acc1[r], wv, x1);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    if (r < nco) {
+      float* yr = y + (co0 + r) * lout + t0;
+      if (res != nullptr) {
+        const float* rr = res + (co0 + r) * lout + t0;
+        acc0[r] = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, rr));
+        acc1[r] = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, rr + 16));
+      }
+      _mm512_mask_storeu_ps(yr, m0, acc0[r]);
+      _mm512_mask_storeu_ps(yr + 16, m1, acc1[r]);
+    }
+  }
+}
+
+}  // namespace
+
+void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
+  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
+  const std::int64_t pad = a.padding, dil = a.dilation;
+  const std::int64_t lp = std::max(lin + 2 * pad, lout + (ks - 1) * dil) + kT;
+  const std::int64_t pairs = (cin + 1) / 2;
+  const std::int64_t cout8 = (cout + kCo - 1) / kCo * kCo;
+  const float* w = static_cast<const float*>(a.w);
+  // Weight pairs, once per call (the f32 kernel reorders its weights per call too).
+  std::vector<std::uint32_t> wq(static_cast<std::size_t>(pairs * ks * cout8), 0u);
+  for (std::int64_t o = 0; o < cout; ++o) {
+    for (std::int64_t c = 0; c < cin; ++c) {
+      const int half = static_cast<int>(c & 1);
+      for (std::int64_t k = 0; k < ks; ++k) {
+        wq[static_cast<std::size_t>(((c / 2) * ks + k) * cout8 + o)] |= static_cast<std::uint32_t>(to_bf16(w[(o * cin + c) * ks + k]))
+                                                                        << (16 * half);
+      }
+    }
+  }
+  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  std::vector<std::uint32_t> xq(static_cast<std::size_t>(pairs * lp));
+  const std::int64_t cb = cout8 / kCo, tb = (lout + kT - 1) / kT;
+  for (std::int64_t b = 0; b < a.batch; ++b) {
+    const float* x = static_cast<const float*>(a.x) + b * cin * lin;
+    float* y = static_cast<float*>(a.y) + b * cout * lout;
+    const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
+    pad_rows(a, x, cin, lin, pad, lp, xp.data(), pool);
+    pool.parallel_for(pairs, 4, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const float* hi = 2 * p + 1 < cin ? xp.data() + (2 * p + 1) * lp : nullptr;
+        pack_pair(xp.data() + 2 * p * lp, hi, lp, xq.data() + p * lp);
+      }
+    });
+    // Tasks: time blocks of 8 tiles x all channel blocks (one task reuses its input rows).
+    constexpr std::int64_t kTilesPerTask = 8;
+    const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
+    pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
+      for (std::int64_t q = q0; q < q1; ++q) {
+        const std::int64_t task = q / cb, cblk = q % cb;
+        const std::int64_t co0 = cblk * kCo;
+        const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
+        for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tb, (task + 1) * kTilesPerTask); ++tt) {
+          const std::int64_t t0 = tt * kT;
+          tile(xq.data(), lp, wq.data(), cout8, pairs, ks, dil, a.bias, co0, nco, t0,
+               static_cast<int>(std::min<std::int64_t>(kT, lout - t0)), y, lout, res);
+        }
+      }
+    });
+    if (a.activation != Activation::kNone) {
+      pool.parallel_for(cout, 1, [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, y + r * lout, lout);
+      });
+    }
+  }
+}
+
+}  // namespace parley::kernels::cpu::detail
