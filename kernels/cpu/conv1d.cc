@@ -22,6 +22,7 @@ namespace detail {
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
+void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool);
 bool cpu_has_avx512_bf16();
 }  // namespace detail
 
@@ -43,7 +44,13 @@ Status conv1d(const Conv1dArgs& a, const ExecContext& ctx) {
     detail::conv1d_direct_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
     return Status::ok();
   }
-  // Transposed, dilation 1 (vocoder upsampling): interleaved stride-1 direct tiles, one per phase.
+  // Transposed, dilation 1 (vocoder upsampling): interleaved stride-1 direct tiles, one per phase
+  // (bf16 products on the same terms as above).
+  if (ctx.allow_bf16 && a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.dilation == 1 &&
+      a.out_channels >= 8 && lout >= 512 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
+    detail::conv1d_transposed_bf16_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());
+    return Status::ok();
+  }
   if (a.transposed && a.dtype == DType::kF32 && a.groups == 1 && a.dilation == 1 &&
       resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
     detail::conv1d_transposed_f32_avx512(a, lout, ctx.threads ? *ctx.threads : ThreadPool::global());

@@ -8,7 +8,7 @@
 // (the transposed ones, GEMM + col2im, at 15-45), this tiling keeps both FMA ports busy without
 // im2col or packing. Everything here is in an anonymous namespace but the entry points (see
 // simd_avx512.h on ISA-specific linkage).
-// Depends on ops/conv1d.h, thread_pool.h, <immintrin.h>.
+// Depends on conv1d_direct.h, ops/conv1d.h, thread_pool.h, <immintrin.h>.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cpu/act_math.h"
+#include "kernels/cpu/conv1d_direct.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/conv1d.h"
 
@@ -127,8 +128,7 @@ void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64
 
 }  // namespace
 
-// The input of one batch item as zero-padded rows xp[cin][lp]: `off` zeros, the row (through
-// the fused input transform when there is one), zeros to lp. Both convolution kinds read it.
+// conv1d_direct.h. Both convolution kinds (and the bf16 kernels) read it.
 void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
               std::int64_t lp, float* xp, ThreadPool& pool) {
   const bool xform = conv1d_has_input_transform(a);
@@ -276,35 +276,59 @@ inline void tile_transposed(const Conv1dArgs& a, const float* xs, std::int64_t l
 // convolutions: output o = j * stride + ph - padding gets sum over c and taps k = ph + m * stride
 // of x[c][j - m] * w[c][co][k]. Each phase runs the direct tiles above over j with its own flipped
 // weights; no col2im, no zero-upsampled input.
-void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
-  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
-  const std::int64_t s = a.stride, pad = a.padding;
-  const float* w = static_cast<const float*>(a.w);
-  struct Phase {
-    std::int64_t taps = 0, j_lo = 0, j_hi = 0;
-    std::vector<float> w;  // [cin][taps][cout] + kCo slack, tap m = kernel tap ph + (taps - 1 - m) * s
-  };
+TransposedPlan plan_transposed(const Conv1dArgs& a, std::int64_t lout, std::int64_t tile) {
+  const std::int64_t ks = a.kernel_size, s = a.stride, pad = a.padding;
   auto ceil_div = [](std::int64_t n, std::int64_t d) { return n >= 0 ? (n + d - 1) / d : -((-n) / d); };
-  std::vector<Phase> phases(static_cast<std::size_t>(s));
-  std::int64_t off = 0, need = lin;  // xs[c][u] = x[c][u - off]; rows hold `need` + slack positions
+  TransposedPlan plan;
+  plan.phases.resize(static_cast<std::size_t>(s));
+  std::int64_t need = a.in_length;  // xs[c][u] = x[c][u - off]; rows hold `need` + slack positions
   for (std::int64_t ph = 0; ph < s; ++ph) {
-    Phase& p = phases[static_cast<std::size_t>(ph)];
+    TransposedPhase& p = plan.phases[static_cast<std::size_t>(ph)];
     p.taps = ph < ks ? (ks - ph + s - 1) / s : 0;
     p.j_lo = ceil_div(pad - ph, s);
     p.j_hi = std::max(p.j_lo, ceil_div(lout - ph + pad, s));
-    if (p.taps == 0) continue;
     // Output j, tap m reads x[j - (taps - 1) + m] = xs[j - (taps - 1) + m + off].
-    off = std::max(off, p.taps - 1 - p.j_lo);
-    p.w.assign(static_cast<std::size_t>(cin * p.taps * cout + kCo), 0.0f);
+    if (p.taps > 0) plan.off = std::max(plan.off, p.taps - 1 - p.j_lo);
+  }
+  for (const TransposedPhase& p : plan.phases) {
+    need = std::max(need, p.j_hi + plan.off);
+    plan.tiles = std::max(plan.tiles, (p.j_hi - p.j_lo + tile - 1) / tile);
+  }
+  plan.lp = need + plan.off + tile;
+  return plan;
+}
+
+void transposed_bias_only(const Conv1dArgs& a, std::int64_t j0, int nt, std::int64_t ph, std::int64_t co0, int nco,
+                          std::int64_t lout, float* y, const float* res) {
+  for (int r = 0; r < nco; ++r) {
+    for (int t = 0; t < nt; ++t) {
+      const std::int64_t o = (j0 + t) * a.stride + ph - a.padding, i = (co0 + r) * lout + o;
+      const float v = (a.bias ? a.bias[co0 + r] : 0.0f) + (res ? res[i] : 0.0f);
+      y[i] = act_apply(a.activation, v);
+    }
+  }
+}
+
+void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
+  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
+  const std::int64_t s = a.stride;
+  const float* w = static_cast<const float*>(a.w);
+  const TransposedPlan plan = plan_transposed(a, lout, kT);
+  const std::int64_t off = plan.off, lp = plan.lp, tiles = plan.tiles;
+  // Per phase: weights [cin][taps][cout] + kCo slack, tap m = kernel tap ph + (taps - 1 - m) * s.
+  std::vector<std::vector<float>> pw(static_cast<std::size_t>(s));
+  for (std::int64_t ph = 0; ph < s; ++ph) {
+    const std::int64_t taps = plan.phases[static_cast<std::size_t>(ph)].taps;
+    if (taps == 0) continue;
+    std::vector<float>& pwp = pw[static_cast<std::size_t>(ph)];
+    pwp.assign(static_cast<std::size_t>(cin * taps * cout + kCo), 0.0f);
     for (std::int64_t c = 0; c < cin; ++c) {
-      for (std::int64_t m = 0; m < p.taps; ++m) {
-        const std::int64_t k = ph + (p.taps - 1 - m) * s;
-        for (std::int64_t o = 0; o < cout; ++o) p.w[static_cast<std::size_t>((c * p.taps + m) * cout + o)] = w[(c * cout + o) * ks + k];
+      for (std::int64_t m = 0; m < taps; ++m) {
+        const std::int64_t k = ph + (taps - 1 - m) * s;
+        for (std::int64_t o = 0; o < cout; ++o) pwp[static_cast<std::size_t>((c * taps + m) * cout + o)] = w[(c * cout + o) * ks + k];
       }
     }
   }
-  for (const Phase& p : phases) need = std::max(need, p.j_hi + off);
-  const std::int64_t lp = need + off + kT;
   std::vector<float> xp(static_cast<std::size_t>(cin * lp));
   const std::int64_t cb = (cout + kCo - 1) / kCo;
   constexpr std::int64_t kTilesPerTask = 2;
@@ -316,8 +340,6 @@ void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, Thread
     // Tasks: (block of kTilesPerTask time tiles, channel block), every phase inside one task: the
     // phases of a tile write interleaved positions of the same output cache lines, which then
     // stay with one core.
-    std::int64_t tiles = 0;
-    for (const Phase& p : phases) tiles = std::max(tiles, (p.j_hi - p.j_lo + kT - 1) / kT);
     const std::int64_t tasks = (tiles + kTilesPerTask - 1) / kTilesPerTask;
     pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
       for (std::int64_t q = q0; q < q1; ++q) {
@@ -326,24 +348,19 @@ void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, Thread
         const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
         for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tiles, (task + 1) * kTilesPerTask); ++tt) {
           for (std::int64_t ph = 0; ph < s; ++ph) {
-            const Phase& p = phases[static_cast<std::size_t>(ph)];
+            const TransposedPhase& p = plan.phases[static_cast<std::size_t>(ph)];
             const std::int64_t j0 = p.j_lo + tt * kT;
             if (j0 >= p.j_hi) continue;
             const int nt = static_cast<int>(std::min<std::int64_t>(kT, p.j_hi - j0));
             if (p.taps == 0) {  // no kernel tap lands on this phase: bias (+ residual) only
-              for (int r = 0; r < nco; ++r) {
-                for (int t = 0; t < nt; ++t) {
-                  const std::int64_t o = (j0 + t) * s + ph - pad, i = (co0 + r) * lout + o;
-                  const float v = (a.bias ? a.bias[co0 + r] : 0.0f) + (res ? res[i] : 0.0f);
-                  y[i] = act_apply(a.activation, v);
-                }
-              }
+              transposed_bias_only(a, j0, nt, ph, co0, nco, lout, y, res);
               continue;
             }
             // xs row position of output j's tap 0 is j - (taps - 1) + off: shift the base so the
             // tile reads xs[c][j + m].
             const float* xs = xp.data() + (off - (p.taps - 1));
-            tile_transposed(a, xs, lp, p.w.data(), cout, cin, p.taps, co0, nco, j0, nt, ph, lout, y, res);
+            tile_transposed(a, xs, lp, pw[static_cast<std::size_t>(ph)].data(), cout, cin, p.taps, co0, nco, j0, nt, ph,
+                            lout, y, res);
           }
         }
       }

@@ -7,7 +7,8 @@
 // (ExecContext::allow_bf16) and the CPU has AVX512_BF16.
 // Layouts: input pairs xq[cin/2][lp][2] (channels 2p and 2p+1 of one time step side by side),
 // weight pairs wq[cin/2][ks][cout8][2]; an odd last channel is paired with zeros.
-// Depends on ops/conv1d.h, act_math.h, thread_pool.h, <immintrin.h>; compiled with -mavx512bf16 (CMake).
+// Depends on conv1d_direct.h, ops/conv1d.h, act_math.h, thread_pool.h, <immintrin.h>; compiled
+// with -mavx512bf16 (CMake).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,15 +17,11 @@
 #include <vector>
 
 #include "kernels/cpu/act_math.h"
+#include "kernels/cpu/conv1d_direct.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops/conv1d.h"
 
 namespace parley::kernels::cpu::detail {
-
-// conv1d_avx512.cc: zero-padded f32 input rows xp[cin][lp] through the fused input transform.
-void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
-              std::int64_t lp, float* xp, ThreadPool& pool);
-
 namespace {
 
 constexpr int kCo = 8;
@@ -59,26 +56,24 @@ void pack_pair(const float* a, const float* b, std::int64_t lp, std::uint32_t* o
   for (; t < lp; ++t) out[t] = to_bf16(a[t]) | (b ? static_cast<std::uint32_t>(to_bf16(b[t])) << 16 : 0u);
 }
 
-// One tile: rows co0..co0+nco, times t0..t0+nt, from input pairs xq ([cp][lp] of 32-bit pairs)
-// and weight pairs wq ([cp][ks][cout8]).
-inline void tile(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* wq, std::int64_t cout8,
-                 std::int64_t pairs, std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco,
-                 std::int64_t t0, int nt, float* y, std::int64_t lout, const float* res) {
-  __m512 acc0[kCo], acc1[kCo];
+// Accumulators of one tile: output channels co0..co0+7 (bias of those < nco), times t0..t0+nt,
+// from input pairs xq ([cp][lp] of 32-bit pairs; tap k of output t reads xq[p][t + k * dil]) and
+// weight pairs wq ([cp][taps][cout8]).
+inline void accumulate(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* wq, std::int64_t cout8,
+                       std::int64_t pairs, std::int64_t taps, std::int64_t dil, const float* bias, std::int64_t co0,
+                       int nco, std::int64_t t0, __mmask16 m0, __mmask16 m1, __m512 acc0[kCo], __m512 acc1[kCo]) {
 #pragma GCC unroll 8
   for (int r = 0; r < kCo; ++r) {
     const float b = (r < nco && bias) ? bias[co0 + r] : 0.0f;
     acc0[r] = _mm512_set1_ps(b);
     acc1[r] = _mm512_set1_ps(b);
   }
-  const __mmask16 m0 = nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u);
-  const __mmask16 m1 = nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
   for (std::int64_t p = 0; p < pairs; ++p) {
     const std::uint32_t* xr = xq + p * lp + t0;
-    for (std::int64_t k = 0; k < ks; ++k) {
+    for (std::int64_t k = 0; k < taps; ++k) {
       const __m512i x0 = _mm512_maskz_loadu_epi32(m0, xr + k * dil);
       const __m512i x1 = _mm512_maskz_loadu_epi32(m1, xr + k * dil + 16);
-      const std::uint32_t* wk = wq + (p * ks + k) * cout8 + co0;
+      const std::uint32_t* wk = wq + (p * taps + k) * cout8 + co0;
 #pragma GCC unroll 8
       for (int r = 0; r < kCo; ++r) {
         const __m512i wv = _mm512_set1_epi32(static_cast<int>(wk[r]));
@@ -87,6 +82,20 @@ inline void tile(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* 
       }
     }
   }
+}
+
+inline __mmask16 mask_lo(int nt) { return nt >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nt) - 1u); }
+inline __mmask16 mask_hi(int nt) {
+  return nt >= 32 ? 0xFFFF : (nt <= 16 ? 0 : static_cast<__mmask16>((1u << (nt - 16)) - 1u));
+}
+
+// A stride-1 tile, stored contiguously with the residual added (activation: a pass afterwards).
+inline void tile(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* wq, std::int64_t cout8,
+                 std::int64_t pairs, std::int64_t ks, std::int64_t dil, const float* bias, std::int64_t co0, int nco,
+                 std::int64_t t0, int nt, float* y, std::int64_t lout, const float* res) {
+  __m512 acc0[kCo], acc1[kCo];
+  const __mmask16 m0 = mask_lo(nt), m1 = mask_hi(nt);
+  accumulate(xq, lp, wq, cout8, pairs, ks, dil, bias, co0, nco, t0, m0, m1, acc0, acc1);
 #pragma GCC unroll 8
   for (int r = 0; r < kCo; ++r) {
     if (r < nco) {
@@ -100,6 +109,42 @@ inline void tile(const std::uint32_t* xq, std::int64_t lp, const std::uint32_t* 
       _mm512_mask_storeu_ps(yr + 16, m1, acc1[r]);
     }
   }
+}
+
+// A tile of one phase of a transposed convolution (outputs j0..j0+nt of phase ph, o = j * stride
+// + ph - padding), stored with the output's stride, residual and activation per value.
+inline void tile_transposed(const Conv1dArgs& a, const std::uint32_t* xs, std::int64_t lp, const std::uint32_t* wp,
+                            std::int64_t cout8, std::int64_t pairs, std::int64_t taps, std::int64_t co0, int nco,
+                            std::int64_t j0, int nt, std::int64_t ph, std::int64_t lout, float* y, const float* res) {
+  __m512 acc0[kCo], acc1[kCo];
+  accumulate(xs, lp, wp, cout8, pairs, taps, 1, a.bias, co0, nco, j0, mask_lo(nt), mask_hi(nt), acc0, acc1);
+  alignas(64) float buf[kCo][kT];
+#pragma GCC unroll 8
+  for (int r = 0; r < kCo; ++r) {
+    _mm512_store_ps(buf[r], acc0[r]);
+    _mm512_store_ps(buf[r] + 16, acc1[r]);
+  }
+  const std::int64_t base = j0 * a.stride + ph - a.padding;
+  for (int r = 0; r < nco; ++r) {
+    float* yr = y + (co0 + r) * lout;
+    const float* rr = res ? res + (co0 + r) * lout : nullptr;
+    for (int t = 0; t < nt; ++t) {
+      const std::int64_t o = base + t * a.stride;
+      float v = buf[r][t];
+      if (rr) v += rr[o];
+      yr[o] = act_apply(a.activation, v);
+    }
+  }
+}
+
+// Rows xp[cin][lp] -> pairs xq[(cin+1)/2][lp].
+void pack_rows(const float* xp, std::int64_t cin, std::int64_t lp, std::uint32_t* xq, ThreadPool& pool) {
+  pool.parallel_for((cin + 1) / 2, 4, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* hi = 2 * p + 1 < cin ? xp + (2 * p + 1) * lp : nullptr;
+      pack_pair(xp + 2 * p * lp, hi, lp, xq + p * lp);
+    }
+  });
 }
 
 }  // namespace
@@ -130,12 +175,7 @@ void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPoo
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
     pad_rows(a, x, cin, lin, pad, lp, xp.data(), pool);
-    pool.parallel_for(pairs, 4, [&](std::int64_t p0, std::int64_t p1) {
-      for (std::int64_t p = p0; p < p1; ++p) {
-        const float* hi = 2 * p + 1 < cin ? xp.data() + (2 * p + 1) * lp : nullptr;
-        pack_pair(xp.data() + 2 * p * lp, hi, lp, xq.data() + p * lp);
-      }
-    });
+    pack_rows(xp.data(), cin, lp, xq.data(), pool);
     // Tasks: time blocks of 8 tiles x all channel blocks (one task reuses its input rows).
     constexpr std::int64_t kTilesPerTask = 8;
     const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
@@ -156,6 +196,67 @@ void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPoo
         for (std::int64_t r = r0; r < r1; ++r) act_apply_n(a.activation, y + r * lout, lout);
       });
     }
+  }
+}
+
+void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool& pool) {
+  const std::int64_t cin = a.in_channels, cout = a.out_channels, ks = a.kernel_size, lin = a.in_length;
+  const std::int64_t s = a.stride;
+  const std::int64_t pairs = (cin + 1) / 2;
+  const std::int64_t cout8 = (cout + kCo - 1) / kCo * kCo;
+  const float* w = static_cast<const float*>(a.w);  // [cin][cout][ks]
+  const TransposedPlan plan = plan_transposed(a, lout, kT);
+  // Per phase: weight pairs [cp][taps][cout8], tap m = kernel tap ph + (taps - 1 - m) * s.
+  std::vector<std::vector<std::uint32_t>> pw(static_cast<std::size_t>(s));
+  for (std::int64_t ph = 0; ph < s; ++ph) {
+    const std::int64_t taps = plan.phases[static_cast<std::size_t>(ph)].taps;
+    if (taps == 0) continue;
+    std::vector<std::uint32_t>& q = pw[static_cast<std::size_t>(ph)];
+    q.assign(static_cast<std::size_t>(pairs * taps * cout8), 0u);
+    for (std::int64_t c = 0; c < cin; ++c) {
+      const int half = static_cast<int>(c & 1);
+      for (std::int64_t m = 0; m < taps; ++m) {
+        const std::int64_t k = ph + (taps - 1 - m) * s;
+        for (std::int64_t o = 0; o < cout; ++o) {
+          q[static_cast<std::size_t>(((c / 2) * taps + m) * cout8 + o)] |=
+              static_cast<std::uint32_t>(to_bf16(w[(c * cout + o) * ks + k])) << (16 * half);
+        }
+      }
+    }
+  }
+  const std::int64_t off = plan.off, lp = plan.lp;
+  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  std::vector<std::uint32_t> xq(static_cast<std::size_t>(pairs * lp));
+  const std::int64_t cb = cout8 / kCo;
+  constexpr std::int64_t kTilesPerTask = 2;
+  for (std::int64_t b = 0; b < a.batch; ++b) {
+    const float* x = static_cast<const float*>(a.x) + b * cin * lin;
+    float* y = static_cast<float*>(a.y) + b * cout * lout;
+    const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
+    pad_rows(a, x, cin, lin, off, lp, xp.data(), pool);
+    pack_rows(xp.data(), cin, lp, xq.data(), pool);
+    // Tasks as in the f32 kernel: every phase of a tile in one task (interleaved output lines).
+    const std::int64_t tasks = (plan.tiles + kTilesPerTask - 1) / kTilesPerTask;
+    pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
+      for (std::int64_t q = q0; q < q1; ++q) {
+        const std::int64_t task = q / cb, co0 = (q % cb) * kCo;
+        const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
+        for (std::int64_t tt = task * kTilesPerTask; tt < std::min(plan.tiles, (task + 1) * kTilesPerTask); ++tt) {
+          for (std::int64_t ph = 0; ph < s; ++ph) {
+            const TransposedPhase& p = plan.phases[static_cast<std::size_t>(ph)];
+            const std::int64_t j0 = p.j_lo + tt * kT;
+            if (j0 >= p.j_hi) continue;
+            const int nt = static_cast<int>(std::min<std::int64_t>(kT, p.j_hi - j0));
+            if (p.taps == 0) {
+              transposed_bias_only(a, j0, nt, ph, co0, nco, lout, y, res);
+              continue;
+            }
+            tile_transposed(a, xq.data() + (off - (p.taps - 1)), lp, pw[static_cast<std::size_t>(ph)].data(), cout8, pairs,
+                            p.taps, co0, nco, j0, nt, ph, lout, y, res);
+          }
+        }
+      }
+    });
   }
 }
 

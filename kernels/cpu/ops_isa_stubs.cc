@@ -28,6 +28,7 @@ void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
+void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 
 bool unary_f32_avx512(EwOp, const float*, float*, std::int64_t) { return false; }
 void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) { (void)cpu::softmax(a, scalar_ctx(pool)); }

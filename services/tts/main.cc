@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
                  config::int_range(0, 1000));
   schema.add_bool("tts.normalize_audio", true, "Scale each piece to peak 1.0 (as piper-tts does)");
   schema.add_bool("tts.bf16", true,
-                  "Long convolutions multiply in bf16 where the CPU has AVX512_BF16 (f32 accumulation; ~1.3x faster, "
-                  "46-48 dB SNR against f32); false = f32 everywhere");
+                  "Long convolutions multiply in bf16 where the CPU has AVX512_BF16 (f32 accumulation; ~1.26x faster synthesis, "
+                  "43-44 dB SNR against f32); false = f32 everywhere");
   schema.add_bool("tts.stream_first_piece", true,
                   "Run the first piece's decoder in windows so audio starts after the first window");
   schema.add_int("tts.stream_first_frames", 24, "Latent frames in the first decoder window (256 samples each)",

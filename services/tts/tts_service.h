@@ -40,7 +40,7 @@ struct TtsOptions {
   float noise_scale = -1, noise_w = -1;  ///< < 0: the voice's own (its .onnx.json)
   std::uint64_t seed = 0x5eed;
   /// The long convolutions multiply in bf16 where the CPU has AVX512_BF16 (f32 elsewhere):
-  /// ~1.3x faster synthesis, 46-48 dB SNR against f32 ONNX Runtime (tts_parity_test).
+  /// ~1.26x faster synthesis, 43-44 dB SNR against f32 ONNX Runtime (tts_parity_test).
   bool bf16 = true;
 };
 

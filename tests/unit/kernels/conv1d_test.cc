@@ -153,6 +153,68 @@ TEST(Conv1dTest, Bf16ProductsMatchAReferenceOnRoundedOperands) {
   }
 }
 
+// The same for transposed convolutions (the vocoder's upsampling layers), incl. a phase no tap
+// lands on (ks < stride), output_padding, padding and the fused residual and input transform.
+TEST(Conv1dTest, Bf16TransposedMatchesAReferenceOnRoundedOperands) {
+  auto round = [](float v) { return engine::bf16_to_f32(engine::f32_to_bf16(v)); };
+  struct P { std::int64_t cin, cout, len, ks, stride, pad, opad; bool leaky, residual; };
+  const P cases[] = {{16, 8, 80, 16, 8, 4, 0, true, false}, {7, 12, 200, 8, 4, 2, 1, false, true},
+                     {33, 19, 130, 3, 5, 0, 2, true, true}, {64, 32, 300, 8, 4, 2, 0, false, false}};
+  for (const P& p : cases) {
+    Conv1dArgs a;
+    a.transposed = true; a.batch = 1; a.in_channels = p.cin; a.out_channels = p.cout; a.in_length = p.len;
+    a.kernel_size = p.ks; a.stride = p.stride; a.padding = p.pad; a.output_padding = p.opad;
+    a.input_leaky = p.leaky; a.input_slope = 0.1f; a.activation = Activation::kNone;
+    const std::int64_t lout = conv1d_output_length(a);
+    ASSERT_GE(lout, 512);
+    auto x = testing::random_floats(static_cast<std::size_t>(p.cin * p.len), 21);
+    auto w = testing::random_floats(static_cast<std::size_t>(p.cin * p.cout * p.ks), 22);
+    auto bias = testing::random_floats(static_cast<std::size_t>(p.cout), 23);
+    auto res = testing::random_floats(static_cast<std::size_t>(p.cout * lout), 24);
+    std::vector<float> y(static_cast<std::size_t>(p.cout * lout)), y32(y.size());
+    a.x = x.data(); a.w = w.data(); a.bias = bias.data(); a.residual = p.residual ? res.data() : nullptr;
+    SCOPED_TRACE("cin=" + std::to_string(p.cin) + " cout=" + std::to_string(p.cout) + " k=" + std::to_string(p.ks) +
+                 " s=" + std::to_string(p.stride));
+    ExecContext ctx = ExecContext::cpu();
+    a.y = y32.data();
+    ASSERT_TRUE(cpu::conv1d(a, ctx).is_ok());
+    ctx.allow_bf16 = true;
+    a.y = y.data();
+    ASSERT_TRUE(cpu::conv1d(a, ctx).is_ok());
+    if (!cpu::bf16_linear_fast()) {
+      EXPECT_EQ(y, y32) << "allow_bf16 changed the result on a CPU without AVX512_BF16";
+      continue;
+    }
+    std::vector<double> want(y.size()), mag(y.size());
+    for (std::int64_t o = 0; o < p.cout; ++o)
+      for (std::int64_t t = 0; t < lout; ++t) {
+        const std::size_t at = static_cast<std::size_t>(o * lout + t);
+        want[at] = bias[static_cast<std::size_t>(o)] + (p.residual ? res[at] : 0.0f);
+        mag[at] = std::abs(want[at]);
+      }
+    for (std::int64_t c = 0; c < p.cin; ++c)
+      for (std::int64_t i = 0; i < p.len; ++i) {
+        const double xv = round(conv1d_input_transform(a, x[static_cast<std::size_t>(c * p.len + i)]));
+        for (std::int64_t o = 0; o < p.cout; ++o)
+          for (std::int64_t k = 0; k < p.ks; ++k) {
+            const std::int64_t t = i * p.stride - p.pad + k;
+            if (t < 0 || t >= lout) continue;
+            const double term = xv * round(w[static_cast<std::size_t>((c * p.cout + o) * p.ks + k)]);
+            want[static_cast<std::size_t>(o * lout + t)] += term;
+            mag[static_cast<std::size_t>(o * lout + t)] += std::abs(term);
+          }
+      }
+    double worst = 0;
+    bool differs = false;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::abs(want[i] - y[i]) / (mag[i] + 1.0));
+      differs = differs || y[i] != y32[i];
+    }
+    EXPECT_LE(worst, 1e-5) << "bf16 transposed path vs the f64 reference on bf16-rounded operands";
+    EXPECT_TRUE(differs) << "allow_bf16 had no effect: the bf16 kernel did not run";
+  }
+}
+
 TEST(Conv1dTest, OutputLengthAndValidation) {
   Conv1dArgs a;
   a.in_length = 10; a.kernel_size = 3; a.stride = 2; a.padding = 1;
