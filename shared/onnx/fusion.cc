@@ -54,7 +54,140 @@ Attribute float_attr(float f) {
   return a;
 }
 
+// The per-tensor (or, for a 2-D B, per-column) float scales of a constant scale input.
+bool constant_scales(const ModelData& m, int id, std::vector<float>& out) {
+  if (id < 0) return false;
+  const ValueInfo& info = m.values[static_cast<std::size_t>(id)];
+  if (!info.constant || info.constant->type() != DataType::kFloat || !info.constant->device().is_cpu()) return false;
+  if (info.constant->rank() > 1 || info.constant->numel() < 1) return false;
+  const float* s = info.constant->data<float>();
+  out.assign(s, s + info.constant->numel());
+  for (float v : out) {
+    if (!(v > 0.0f) || !std::isfinite(v)) return false;  // a scale must be positive and finite
+  }
+  return true;
+}
+
+Attribute floats_attr(std::vector<float> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+
+constexpr const char* kIntAScale = "_int_a_scale";
+constexpr const char* kIntBScales = "_int_b_scales";
+constexpr const char* kIntBPacked = "_int_b_packed";
+constexpr const char* kIntBDims = "_int_b_nk";
+
 }  // namespace
+
+int mark_integer_matmuls(ModelData& m) {
+  if (m.graphs.empty()) return 0;
+  Graph& g = m.graphs.front();
+  std::vector<int> producer(m.values.size(), -1);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    for (int id : g.nodes[i].outputs) {
+      if (id >= 0) producer[static_cast<std::size_t>(id)] = static_cast<int>(i);
+    }
+  }
+  auto from = [&](int id) -> const Node* {
+    if (id < 0 || producer[static_cast<std::size_t>(id)] < 0) return nullptr;
+    return &g.nodes[static_cast<std::size_t>(producer[static_cast<std::size_t>(id)])];
+  };
+  auto eight_bit = [](DataType t) { return t == DataType::kUint8 || t == DataType::kInt8; };
+  auto zero_point_ok = [&](const Node& q) {  // q - zp stays within +-255: an 8-bit zero point or none
+    return q.inputs.size() < 3 || q.inputs[2] < 0 || eight_bit(m.values[static_cast<std::size_t>(q.inputs[2])].type);
+  };
+  int marked = 0;
+  for (Node& n : g.nodes) {
+    if (n.op_type != "MatMul" || n.inputs.size() != 2) continue;
+    const Node* a = from(n.inputs[0]);
+    const Node* b = from(n.inputs[1]);
+    if (a == nullptr || b == nullptr || a->op_type != detail::kQuantizeDequantize || a->inputs.size() < 2) continue;
+    std::vector<float> sa, sb;
+    if (!constant_scales(m, a->inputs[1], sa) || sa.size() != 1 || !zero_point_ok(*a)) continue;
+    if (b->op_type != "DequantizeLinear" || b->inputs.size() < 2 || b->inputs[0] < 0 || !zero_point_ok(*b)) continue;
+    const ValueInfo& w = m.values[static_cast<std::size_t>(b->inputs[0])];
+    if (!w.constant || !eight_bit(w.type) || w.constant->rank() != 2 || !constant_scales(m, b->inputs[1], sb)) continue;
+    if (sb.size() != 1) {  // per column only: quantized along axis 1 (the output channels)
+      const std::int64_t axis = b->attr_int("axis", 1);
+      if (!(axis == 1 || axis == -1) || static_cast<std::int64_t>(sb.size()) != w.constant->dims()[1]) continue;
+    }
+    n.attrs[kIntAScale] = float_attr(sa[0]);
+    n.attrs[kIntBScales] = floats_attr(std::move(sb));
+    ++marked;
+  }
+  return marked;
+}
+
+int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
+  if (m.graphs.empty() || be.bf16_linear == nullptr || be.pack_bf16 == nullptr || be.bf16_packed_bytes == nullptr ||
+      be.supports == nullptr) {
+    return 0;
+  }
+  int packed = 0;
+  for (Node& n : m.graphs.front().nodes) {
+    const Attribute* sa = n.attr(kIntAScale);
+    const Attribute* sb = n.attr(kIntBScales);
+    if (n.folded || sa == nullptr || sb == nullptr || n.inputs.size() != 2 || n.inputs[1] < 0) continue;
+    const ValueInfo& bv = m.values[static_cast<std::size_t>(n.inputs[1])];
+    if (!bv.constant || bv.constant->type() != DataType::kFloat || bv.constant->rank() != 2 || !bv.constant->device().is_cpu()) continue;
+    const std::int64_t k = bv.constant->dims()[0], nn = bv.constant->dims()[1];
+    const std::int64_t dims[3] = {1, nn, k};
+    if (!be.supports(kernels::OpQuery{kernels::Op::kBf16Linear, {}, dims})) continue;
+    if (sb->floats.size() != 1 && static_cast<std::int64_t>(sb->floats.size()) != nn) continue;
+    // B's integers, transposed to [n, k] (the linear's weight rows are output channels).
+    std::vector<float> wi(static_cast<std::size_t>(nn * k));
+    const float* b = bv.constant->data<float>();
+    bool integral = true;
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      for (std::int64_t j = 0; j < nn; ++j) {
+        const float s = sb->floats.size() == 1 ? sb->floats[0] : sb->floats[static_cast<std::size_t>(j)];
+        const float v = std::nearbyint(b[kk * nn + j] / s);
+        integral = integral && std::fabs(v) <= 255.0f && std::fabs(b[kk * nn + j] / s - v) < 1e-3f;
+        wi[static_cast<std::size_t>(j * k + kk)] = v;
+      }
+    }
+    if (!integral) continue;  // not what a DequantizeLinear of 8-bit values gives: leave it f32
+    const std::int64_t bytes = be.bf16_packed_bytes(nn, k);
+    if (bytes <= 0) continue;
+    auto t = Tensor::host(DataType::kUint8, Dims{bytes});
+    if (!t.ok()) continue;
+    kernels::Bf16PackArgs pa;
+    pa.n = nn;
+    pa.k = k;
+    pa.w = wi.data();
+    pa.ldw = k;
+    pa.dst = t->raw();
+    pa.dst_bytes = static_cast<std::size_t>(bytes);
+    if (!be.pack_bf16(pa, kernels::ExecContext::cpu()).is_ok()) continue;
+    Attribute pt;
+    pt.kind = Attribute::Kind::kTensor;
+    pt.t = std::move(*t);
+    n.attrs[kIntBPacked] = std::move(pt);
+    Attribute d;
+    d.kind = Attribute::Kind::kInts;
+    d.ints = {nn, k};
+    n.attrs[kIntBDims] = std::move(d);
+    ++packed;
+  }
+  return packed;
+}
+
+bool integer_matmul(const Node& node, IntegerMatmul& out) {
+  const Attribute* a = node.attr(kIntAScale);
+  const Attribute* b = node.attr(kIntBScales);
+  const Attribute* p = node.attr(kIntBPacked);
+  const Attribute* d = node.attr(kIntBDims);
+  if (a == nullptr || b == nullptr || p == nullptr || d == nullptr || d->ints.size() != 2 || b->floats.empty()) return false;
+  out.a_scale = a->f;
+  out.b_scales = &b->floats;
+  out.packed = &p->t;
+  out.n = d->ints[0];
+  out.k = d->ints[1];
+  return true;
+}
 
 FusionStats fuse_conv_elementwise(ModelData& m) {
   FusionStats st;

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <span>
+#include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/ops/conv1d.h"
 #include "shared/onnx/graph.h"
 #include "shared/onnx/ops/op_registry.h"
@@ -30,6 +32,27 @@ struct FusionStats {
 /// input; a Div folded with it divides by a scalar float constant and feeds only it; the Add's
 /// convolution output is read by nothing else, and neither is a graph output.
 FusionStats fuse_conv_elementwise(ModelData& model);
+
+/// QDQ models: an exact integer MatMul for each MatMul of the main graph between quantized
+/// values — A the output of a QuantizeLinear->DequantizeLinear round trip with a constant
+/// per-tensor scale sa, B a constant (after folding) that came from a DequantizeLinear of an 8-bit
+/// tensor with a per-tensor or per-column scale sb. Such a MatMul is (A/sa) . (B/sb) * sa * sb
+/// over integers of magnitude <= 255, which bf16 holds exactly, so it runs as a bf16 linear
+/// (exact products, f32 sums: ONNX Runtime's integer kernels' arithmetic) at twice the f32 rate.
+/// Two steps: mark_integer_matmuls records the scales as attributes ("_int_a_scale",
+/// "_int_b_scales") after the round trips are formed, before inference; pack_integer_matmuls,
+/// after folding, packs B's integers for `backend`'s bf16 linear ("_int_b_packed", n, k) where
+/// the backend runs it fast. Each returns how many MatMuls it changed.
+int mark_integer_matmuls(ModelData& model);
+int pack_integer_matmuls(ModelData& model, const kernels::Backend& backend);
+/// What run time needs of a packed integer MatMul (false: the node is not one).
+struct IntegerMatmul {
+  float a_scale = 0;
+  const std::vector<float>* b_scales = nullptr;  ///< 1 (per tensor) or n (per column)
+  const Tensor* packed = nullptr;                ///< B's integers, [n, k] in the backend's layout
+  std::int64_t n = 0, k = 0;
+};
+bool integer_matmul(const Node& node, IntegerMatmul& out);
 
 /// Run time, for a Conv/ConvTranspose node: sets `a`'s input transform from the node's fused
 /// attributes, and its residual (input 3) when that has exactly `out`'s dims. Returns true when

@@ -507,10 +507,16 @@ Result<std::shared_ptr<const Model>> Model::load_bytes(std::string_view bytes, c
       return err(invalid_argument("graph input '" + m.values[static_cast<std::size_t>(id)].name + "' has no tensor type"));
     }
   }
-  if (options.fuse_quantize_dequantize) fuse_quantize_dequantize(m);
+  if (options.fuse_quantize_dequantize) {
+    fuse_quantize_dequantize(m);
+    if (options.fuse) (void)mark_integer_matmuls(m);  // fusion.h: exact integer MatMuls of QDQ models
+  }
   Analyzer analyzer(m, options);
   PARLEY_RETURN_IF_ERROR(err(analyzer.graph(0)));
-  if (options.fuse) (void)fuse_conv_elementwise(m);  // fusion.h; before the plan sees the final graph
+  if (options.fuse) {
+    (void)fuse_conv_elementwise(m);  // fusion.h; before the plan sees the final graph
+    (void)pack_integer_matmuls(m, kernels::BackendRegistry::instance().for_device(m.device));
+  }
   plan_graph(m, 0);
   PARLEY_RETURN_IF_ERROR(err(check_device(m)));
   return std::shared_ptr<const Model>(std::make_shared<Model>(std::move(m)));

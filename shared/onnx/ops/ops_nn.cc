@@ -52,7 +52,39 @@ Status gemm_call(RunContext& ctx, std::int64_t m, std::int64_t n, std::int64_t k
   return ctx.backend().gemm(g, ctx.exec());
 }
 
-Status run_matmul(const Node&, std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
+// A MatMul between quantized values whose B integers were packed at load (fusion.h,
+// integer_matmul): A's integers (A / sa, exact), the backend's bf16 linear over them (exact
+// products, f32 sums), then the scales sa * sb[column].
+Status run_integer_matmul(const IntegerMatmul& im, std::int64_t m, const float* a, float* y, RunContext& ctx) {
+  const std::int64_t n = im.n, k = im.k;
+  PARLEY_ASSIGN_OR_RETURN(Tensor ai, ctx.alloc(DataType::kFloat, Dims{m, k}));
+  float* aip = ai.data<float>();
+  const float inv = 1.0f / im.a_scale;
+  // Round to nearest even by the 1.5 * 2^23 trick (|A / sa| <= 255 here): vectorizes, unlike a
+  // libm call per element.
+  constexpr float kMagic = 12582912.0f;
+  for (std::int64_t i = 0; i < m * k; ++i) aip[i] = (a[i] * inv + kMagic) - kMagic;
+  kernels::Bf16LinearArgs la;
+  la.m = m;
+  la.n = n;
+  la.k = k;
+  la.a = aip;
+  la.lda = k;
+  la.w = im.packed->raw();
+  la.c = y;
+  la.ldc = n;
+  PARLEY_RETURN_IF_ERROR(ctx.backend().bf16_linear(la, ctx.exec()));
+  const std::vector<float>& sb = *im.b_scales;
+  std::vector<float> col(static_cast<std::size_t>(n));
+  for (std::int64_t j = 0; j < n; ++j) col[static_cast<std::size_t>(j)] = im.a_scale * (sb.size() == 1 ? sb[0] : sb[static_cast<std::size_t>(j)]);
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = y + i * n;
+    for (std::int64_t j = 0; j < n; ++j) row[j] *= col[static_cast<std::size_t>(j)];
+  }
+  return Status::ok();
+}
+
+Status run_matmul(const Node& node, std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
   Dims ad = in[0].dims(), bd = in[1].dims();
   const bool a1 = ad.size() == 1, b1 = bd.size() == 1;
   if (ad.empty() || bd.empty()) return bad("MatMul of a scalar");
@@ -78,6 +110,11 @@ Status run_matmul(const Node&, std::span<const Tensor> in, std::span<Tensor> out
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (bs[i] != 0 && batch[i] != 1) b_shared = false;
     if (as[i] == 0 && batch[i] != 1) a_contig = false;
+  }
+  IntegerMatmul im;
+  if (b_shared && a_contig && !a1 && !b1 && integer_matmul(node, im) && im.n == n && im.k == k &&
+      ctx.exec().stream.device.is_cpu()) {
+    return run_integer_matmul(im, nb * m, A, Y, ctx);
   }
   if (b_shared && a_contig) return gemm_call(ctx, nb * m, n, k, A, k, B, n, false, Y, n);
   for (std::int64_t bi = 0; bi < nb; ++bi) {

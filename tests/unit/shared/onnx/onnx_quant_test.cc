@@ -5,9 +5,11 @@
 // InvStdDev outputs; Cast to uint8 refused. Depends on shared/onnx, onnx_test_builder.h.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "shared/onnx/model.h"
+#include "kernels/ops/bf16_linear.h"
 #include "tests/unit/shared/onnx/onnx_test_builder.h"
 
 namespace parley::onnx {
@@ -64,6 +66,71 @@ TEST(OnnxQuant, FusedRoundTripEqualsTheTwoNodes) {
     // The reference arithmetic: saturate(rint(x / s) + 128) in [0, 255], minus 128, times s.
     const float q = std::clamp(std::nearbyint(xs[i] / 0.05f) + 128.0f, 0.0f, 255.0f);
     EXPECT_FLOAT_EQ(pa[i], (q - 128.0f) * 0.05f * w[i % 3]) << "x=" << xs[i];
+  }
+}
+
+// A QDQ linear layer: x -> QuantizeLinear/DequantizeLinear (uint8, zero point 130) -> MatMul with
+// B = DequantizeLinear(int8 [k, n], per-column scales). With AVX512_BF16 the loader packs B's
+// integers and the MatMul multiplies integers exactly (fusion.h, mark/pack_integer_matmuls):
+// the result must equal the integer arithmetic to f32 summation error, and the f32 path too.
+TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) {
+  constexpr std::int64_t k = 40, n = 33, m = 7;
+  std::vector<int> wq;
+  std::vector<float> ws;
+  for (std::int64_t i = 0; i < k * n; ++i) wq.push_back(static_cast<int>((i * 37) % 255) - 127);
+  for (std::int64_t j = 0; j < n; ++j) ws.push_back(0.001f * static_cast<float>(j + 1));
+  auto model = [&] {
+    Builder b(18);
+    b.input("x", 1, {-1, k});
+    b.init_floats("s", {}, {0.05f});
+    b.init_8bit("zp", 2, {}, {130});
+    b.init_8bit("wq", 3, {k, n}, wq);
+    b.init_floats("ws", {n}, ws);
+    b.node("DequantizeLinear", {"wq", "ws"}, {"w"}, "/w_dq");  // axis 1 (the default): per column
+    b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "/q");
+    b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"}, "/dq");
+    b.node("MatMul", {"xd", "w"}, {"y"}, "/matmul");
+    b.output("y");
+    return b;
+  };
+  LoadOptions plain;
+  plain.fuse = false;
+  auto fused = model().load();
+  auto unfused = model().load(plain);
+  ASSERT_TRUE(fused.ok()) << fused.status().to_string();
+  ASSERT_TRUE(unfused.ok()) << unfused.status().to_string();
+  auto has_packed = [](const Model& md) {
+    for (const Node& node : md.data().graphs[0].nodes) {
+      if (node.op_type == "MatMul") return node.attr("_int_b_packed") != nullptr;
+    }
+    return false;
+  };
+  EXPECT_EQ(has_packed(**fused), kernels::cpu::bf16_linear_fast()) << "packed iff the CPU runs bf16 linears fast";
+  EXPECT_FALSE(has_packed(**unfused));
+  std::vector<float> xs;
+  for (std::int64_t i = 0; i < m * k; ++i) xs.push_back(-7.0f + 0.0371f * static_cast<float>((i * 53) % 377));
+  auto x = Tensor::from_vector<float>({m, k}, xs);
+  Session a(*fused), b(*unfused);
+  auto ya = a.run({{"x", *x}});
+  auto yb = b.run({{"x", *x}});
+  ASSERT_TRUE(ya.ok()) << ya.status().to_string();
+  ASSERT_TRUE(yb.ok()) << yb.status().to_string();
+  const float* pa = (*ya)[0].data<float>();
+  const float* pb = (*yb)[0].data<float>();
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0, mag = 0;
+      for (std::int64_t kk = 0; kk < k; ++kk) {
+        const double q = std::clamp(std::nearbyint(xs[static_cast<std::size_t>(i * k + kk)] / 0.05f) + 130.0f, 0.0f, 255.0f) - 130.0;
+        const double term = q * wq[static_cast<std::size_t>(kk * n + j)];
+        acc += term;
+        mag += std::abs(term);
+      }
+      const double scale = 0.05 * static_cast<double>(ws[static_cast<std::size_t>(j)]);
+      const std::size_t at = static_cast<std::size_t>(i * n + j);
+      EXPECT_NEAR(pa[at], acc * scale, (1e-6 * mag + 1e-3) * scale) << i << "," << j;
+      EXPECT_NEAR(pb[at], acc * scale, (1e-5 * mag + 1e-3) * scale) << i << "," << j;
+    }
   }
 }
 
