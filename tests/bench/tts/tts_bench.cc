@@ -2,7 +2,8 @@
 // Runtime) on the same voice and sentences, 2 threads each, in alternating rounds of one run: time to first audio per
 // sentence (short and long), real-time factor of one stream, and audio throughput with 1, 2 and
 // 4 streams at once (x real time = how many real-time streams fit). Prints ratios and verdicts
-// (targets: first audio of a short sentence < 150 ms; throughput >= 1.5x piper-tts); exits
+// (targets: first audio of a short sentence < 150 ms; peak throughput, each side at its best
+// number of streams, >= 1.5x piper-tts); exits
 // non-zero when a call fails or the reference cannot run. --f32: parley with tts.bf16=false.
 // Depends on services/tts, tests/model/tts/tts_test_support.h, refenv-tts (tools/reference).
 #include <algorithm>
@@ -197,17 +198,24 @@ int main(int argc, char** argv) {
   std::printf("\nreal-time factor, one stream (lower is faster): parley %.3f, piper %.3f -> %.2fx faster\n", ours.rtf,
               piper_rtf, piper_rtf / ours.rtf);
   std::printf("\nstreams at once: audio seconds per wall second (x real time)\n%8s %10s %10s %7s\n", "streams", "parley", "piper", "ratio");
-  double ratio4 = 0;
+  // The verdict compares each side's peak (its best number of streams): at 4 streams piper-tts
+  // runs 8 threads on the machine's cores and may lose to its own oversubscription, which a
+  // deployment would avoid by running fewer streams.
+  double peak_ours = 0, peak_piper = 0;
+  int k_ours = 0, k_piper = 0;
   for (int k : ks) {
     const double p = median(piper_streams[k]);
     const double o = ours.streams[k].first;
     std::printf("%8d %9.1fx %9.1fx %6.2fx\n", k, o, p, o / p);
-    ratio4 = o / p;
+    if (o > peak_ours) peak_ours = o, k_ours = k;
+    if (p > peak_piper) peak_piper = p, k_piper = k;
   }
+  const double peak_ratio = peak_ours / peak_piper;
   const double short_ttfa = std::min(ours.ttfa_s[0], ours.ttfa_s[6]) * 1000;
   const double short_ttfa_max = std::max(ours.ttfa_s[0], ours.ttfa_s[6]) * 1000;
   std::printf("\nverdict: first audio of a short sentence %.0f-%.0f ms (target < 150 ms): %s\n", short_ttfa, short_ttfa_max,
               short_ttfa_max < 150 ? "met" : "NOT met");
-  std::printf("verdict: throughput at 4 streams %.2fx piper-tts (target >= 1.5x): %s\n", ratio4, ratio4 >= 1.5 ? "met" : "NOT met");
+  std::printf("verdict: peak throughput %.1fx real time (%d streams) vs piper-tts %.1fx (%d streams): %.2fx (target >= 1.5x): %s\n",
+              peak_ours, k_ours, peak_piper, k_piper, peak_ratio, peak_ratio >= 1.5 ? "met" : "NOT met");
   return ok ? 0 : 1;
 }
