@@ -134,7 +134,19 @@ TEST_F(EchoClusterTest, ReplicaKilledMidLoadCostsRetriesNotRequests) {
   ASSERT_TRUE(client->wait_for_live(3, 5s));
   auto start = std::chrono::steady_clock::now();
   Outcome out = burst(*client, 120, 30, 8s, [&](int i) {
-    if (i == 40) b.process->kill();
+    if (i != 40) return;
+    // Kill b only once it holds calls: on a loaded machine the client's I/O thread can lag the
+    // caller by the whole burst, and a replica that dies before it gets any call costs no retry
+    // (its sends are refused and go elsewhere), which is not the case this test pins.
+    bool holds_calls = testing::wait_until(
+        [&] {
+          for (const auto& info : client->replicas())
+            if (info.endpoint == b.endpoint() && info.in_flight > 0) return true;
+          return false;
+        },
+        5s);
+    EXPECT_TRUE(holds_calls) << "replica b never had a call in flight";
+    b.process->kill();
   });
   EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
   // Idempotent calls are retried on the survivors: every one succeeds.
