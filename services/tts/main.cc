@@ -53,8 +53,10 @@ int main(int argc, char** argv) {
                   "Run the first piece's decoder in windows so audio starts after the first window");
   schema.add_int("tts.stream_first_frames", 24, "Latent frames in the first decoder window (256 samples each)",
                  config::int_range(1, 100000));
-  schema.add_int("tts.stream_frames", 120, "Latent frames in later decoder windows", config::int_range(1, 100000));
-  schema.add_int("tts.stream_context", 16, "Latent frames of overlap on each side of a window", config::int_range(0, 1000));
+  schema.add_int("tts.stream_frames", 200, "Latent frames in later decoder windows", config::int_range(1, 100000));
+  schema.add_int("tts.stream_context", -1,
+                 "Latent frames of overlap on each side of a window; -1: the decoder's receptive field, read from the voice's graph (exact seams)",
+                 config::int_range(-1, 1000));
   schema.add_double("tts.stream_gain", 2.0, "Fixed gain of a streamed piece (its peak is not known in advance)");
   schema.add_double("tts.noise_scale", -1.0, "VITS noise scale; < 0 = the voice's own");
   schema.add_double("tts.noise_w", -1.0, "VITS duration noise; < 0 = the voice's own");

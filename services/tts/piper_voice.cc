@@ -2,7 +2,9 @@
 // piper_voice.h, shared/common/json_document.h, shared/text/unicode.h.
 #include "services/tts/piper_voice.h"
 
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "shared/common/json_document.h"
@@ -113,8 +115,77 @@ Result<std::shared_ptr<const PiperVoice>> PiperVoice::load(const std::string& on
       hop *= strides.empty() ? 1 : static_cast<int>(strides[0]);
     }
   }
-  if (!latent.empty() && hop > 1) voice->set_split(latent, hop);
+  if (!latent.empty() && hop > 1) {
+    voice->set_split(latent, hop);
+    voice->set_decoder_reach(decoder_reach_frames(model->data(), latent));
+  }
   return std::shared_ptr<const PiperVoice>(std::move(voice));
+}
+
+std::optional<int> decoder_reach_frames(const onnx::ModelData& model, const std::string& latent) {
+  if (model.graphs.empty()) return std::nullopt;
+  const onnx::Graph& g = model.graphs.front();
+  // How far (in latent frames, each side) a value's position reads the latent, and how many
+  // positions it has per latent frame. Nodes are in topological order (ONNX requires it).
+  struct Reach {
+    double left = 0, right = 0;
+    std::int64_t rate = 1;
+  };
+  std::map<int, Reach> reach;
+  for (std::size_t v = 0; v < model.values.size(); ++v) {
+    if (model.values[v].name == latent) reach[static_cast<int>(v)] = Reach{};
+  }
+  if (reach.empty()) return std::nullopt;
+  // Ops that keep every position where it was (element-wise, or a size-1 axis added/removed).
+  static const std::set<std::string> kPositionwise = {
+      "Add", "Sub", "Mul", "Div", "LeakyRelu", "Relu", "Tanh", "Sigmoid", "Clip", "Cast", "Identity",
+      "Squeeze", "Unsqueeze", "Neg", "Abs", "Pow", "Sqrt", "Exp", "Erf"};
+  for (const onnx::Node& n : g.nodes) {
+    std::optional<Reach> in;
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      auto it = reach.find(n.inputs[i]);
+      if (it == reach.end()) continue;
+      // Conv/ConvTranspose: input 0 is the signal; a fused residual (input 3) is position-wise.
+      const bool conv = n.op_type == "Conv" || n.op_type == "ConvTranspose";
+      if (conv && i != 0 && i != 3) return std::nullopt;
+      Reach r = it->second;
+      if (conv && i == 0) {
+        const int w = n.inputs.size() > 1 ? n.inputs[1] : -1;
+        if (w < 0 || model.values[static_cast<std::size_t>(w)].dims.size() != 3) return std::nullopt;
+        const std::int64_t k = model.values[static_cast<std::size_t>(w)].dims[2];
+        const auto dil = n.attr_ints("dilations"), pads = n.attr_ints("pads"), strides = n.attr_ints("strides");
+        const std::int64_t d = dil.empty() ? 1 : dil[0], p = pads.empty() ? 0 : pads[0], s = strides.empty() ? 1 : strides[0];
+        if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") return std::nullopt;
+        const double span = static_cast<double>((k - 1) * d);
+        if (n.op_type == "Conv") {
+          if (s != 1) return std::nullopt;
+          // out[o] reads in[o - p + j*d], j in [0, k)
+          r.left += static_cast<double>(p) / static_cast<double>(r.rate);
+          r.right += (span - static_cast<double>(p)) / static_cast<double>(r.rate);
+        } else {
+          // out[o] reads in[i] where i*s = o + p - j*d: i in [o/s - (span - p)/s, o/s + p/s].
+          r.left += (span - static_cast<double>(p)) / static_cast<double>(s) / static_cast<double>(r.rate);
+          r.right += static_cast<double>(p) / static_cast<double>(s) / static_cast<double>(r.rate);
+          r.rate *= s;
+        }
+      } else if (!conv && !kPositionwise.contains(n.op_type)) {
+        return std::nullopt;  // an op that moves positions: no claim
+      }
+      if (in && in->rate != r.rate) return std::nullopt;
+      if (!in) in = r;
+      in->left = std::max(in->left, r.left);
+      in->right = std::max(in->right, r.right);
+    }
+    if (!in) continue;
+    for (int o : n.outputs) {
+      if (o >= 0) reach[o] = *in;
+    }
+  }
+  if (g.outputs.empty()) return std::nullopt;
+  auto it = reach.find(g.outputs.front());
+  if (it == reach.end()) return std::nullopt;
+  // A window decoded with this many latent frames of context on each side matches the whole decode.
+  return static_cast<int>(std::ceil(std::max(it->second.left, it->second.right) - 1e-9));
 }
 
 Synthesizer::Synthesizer(std::shared_ptr<const PiperVoice> voice, std::uint64_t seed, bool bf16)
@@ -159,9 +230,12 @@ Status Synthesizer::synthesize_windows(const std::vector<std::int64_t>& ids, con
   const std::int64_t ch = z.dim(1), frames = z.dim(2), hop = voice_->hop();
   const std::string& out_name = voice_->model()->outputs().front().name;
   const float* zp = z.data<float>();
+  const std::int64_t context = w.context >= 0 ? w.context : voice_->decoder_reach().value_or(16);
   for (std::int64_t f0 = 0; f0 < frames;) {
-    const std::int64_t f1 = std::min(frames, f0 + (f0 == 0 ? w.first_frames : w.frames));
-    const std::int64_t a = std::max<std::int64_t>(0, f0 - w.context), b = std::min(frames, f1 + w.context);
+    const std::int64_t size = std::max(1, f0 == 0 ? w.first_frames : w.frames);
+    std::int64_t f1 = std::min(frames, f0 + size);
+    if (frames - f1 < size / 2) f1 = frames;  // no short tail window: one seam less
+    const std::int64_t a = std::max<std::int64_t>(0, f0 - context), b = std::min(frames, f1 + context);
     std::vector<float> win(static_cast<std::size_t>(ch * (b - a)));
     for (std::int64_t c = 0; c < ch; ++c) {
       std::copy(zp + c * frames + a, zp + c * frames + b, win.begin() + c * (b - a));

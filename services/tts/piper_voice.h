@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ class PiperVoice {
     latent_ = std::move(latent);
     hop_ = hop;
   }
+  /// Latent frames of context each side that make a decoder window exact (the decoder's receptive
+  /// field, read from the graph: convolutions' kernels, dilations, paddings and strides); nullopt
+  /// when the graph between the latent and the audio has an op that moves positions.
+  std::optional<int> decoder_reach() const { return decoder_reach_; }
+  void set_decoder_reach(std::optional<int> frames) { decoder_reach_ = frames; }
   const std::shared_ptr<const onnx::Model>& model() const { return model_; }
 
   PiperVoice(VoiceConfig c, std::shared_ptr<const onnx::Model> m) : config_(std::move(c)), model_(std::move(m)) {}
@@ -61,14 +67,21 @@ class PiperVoice {
   std::shared_ptr<const onnx::Model> model_;
   std::string latent_;
   int hop_ = 0;
+  std::optional<int> decoder_reach_;
 };
 
-/// Decoder streaming: the first window is short so audio starts early; `context` latent frames
-/// on each side of a window keep the convolutions' receptive field (the overlap is cropped).
+/// The receptive field of the graph's output over `latent`, in latent frames each side (see
+/// PiperVoice::decoder_reach). Exposed for tests.
+std::optional<int> decoder_reach_frames(const onnx::ModelData& model, const std::string& latent);
+
+/// Decoder streaming: the first window is short so audio starts early; later windows are long,
+/// because every seam decodes `context` latent frames twice on each side (the overlap is cropped).
+/// A window takes the rest of the utterance when what would be left is under half its size.
+/// context < 0: the voice's decoder reach (exact seams; 16 when the graph does not tell).
 struct DecoderWindows {
   int first_frames = 24;
-  int frames = 120;
-  int context = 16;
+  int frames = 200;
+  int context = -1;
 };
 
 struct SynthesisParams {

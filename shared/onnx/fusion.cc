@@ -284,6 +284,109 @@ FusionStats fuse_conv_elementwise(ModelData& m) {
   return st;
 }
 
+namespace {
+
+// A ReduceMean over the last axis only, keeping it.
+bool mean_over_last_axis(const ModelData& m, const Node& n) {
+  if (n.folded || n.op_type != "ReduceMean" || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+  if (n.attr_int("keepdims", 1) != 1) return false;
+  const std::vector<std::int64_t> axes = n.attr_ints("axes");
+  if (axes.size() != 1) return false;
+  if (axes[0] == -1) return true;
+  const ValueInfo& x = m.values[static_cast<std::size_t>(n.inputs[0])];
+  return x.rank_known && axes[0] == static_cast<std::int64_t>(x.dims.size()) - 1;
+}
+
+bool float_constant(const ModelData& m, int id) {
+  if (id < 0) return false;
+  const ValueInfo& v = m.values[static_cast<std::size_t>(id)];
+  return v.constant && v.constant->type() == DataType::kFloat && v.constant->device().is_cpu();
+}
+
+}  // namespace
+
+int fuse_layer_norms(ModelData& m) {
+  if (m.graphs.empty()) return 0;
+  const OpDef* ln = find_op("LayerNormalization");
+  if (ln == nullptr) return 0;
+  Graph& g = m.graphs.front();
+  const std::set<int> outputs = graph_outputs(m);
+  const std::vector<int> reads = count_reads(m);
+  // Readers of each value in the main graph (node indices).
+  std::vector<std::vector<std::size_t>> readers(m.values.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (g.nodes[i].folded) continue;
+    for (int id : g.nodes[i].inputs) {
+      if (id >= 0) readers[static_cast<std::size_t>(id)].push_back(i);
+    }
+  }
+  // The one reader of `id` (nullptr unless exactly one node, and nothing else, reads it).
+  auto sole_reader = [&](int id, const char* op) -> Node* {
+    if (id < 0 || outputs.count(id) || reads[static_cast<std::size_t>(id)] != 1 || readers[static_cast<std::size_t>(id)].size() != 1) return nullptr;
+    Node& n = g.nodes[readers[static_cast<std::size_t>(id)].front()];
+    return !n.folded && n.op_type == op && n.outputs.size() == 1 && n.outputs[0] >= 0 ? &n : nullptr;
+  };
+  auto other_input = [](const Node& n, int id) { return n.inputs.size() == 2 ? (n.inputs[0] == id ? n.inputs[1] : n.inputs[1] == id ? n.inputs[0] : -1) : -1; };
+  std::vector<char> removed(g.nodes.size(), 0);
+  int fused = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& mean = g.nodes[i];
+    if (removed[i] || !mean_over_last_axis(m, mean) || !is_float(m, mean.inputs[0])) continue;
+    const int x = mean.inputs[0];
+    Node* sub = sole_reader(mean.outputs[0], "Sub");
+    if (sub == nullptr || sub->inputs.size() != 2 || sub->inputs[0] != x || sub->inputs[1] != mean.outputs[0]) continue;
+    const int centred = sub->outputs[0];
+    // The centred value feeds exactly a Pow and the Div.
+    if (outputs.count(centred) || reads[static_cast<std::size_t>(centred)] != 2 || readers[static_cast<std::size_t>(centred)].size() != 2) continue;
+    Node* pow = nullptr;
+    Node* div = nullptr;
+    for (std::size_t r : readers[static_cast<std::size_t>(centred)]) {
+      Node& n = g.nodes[r];
+      if (n.op_type == "Pow" && n.inputs.size() == 2 && n.inputs[0] == centred) pow = &n;
+      if (n.op_type == "Div" && n.inputs.size() == 2 && n.inputs[0] == centred) div = &n;
+    }
+    float two = 0, eps = 0;
+    if (pow == nullptr || div == nullptr || !scalar_constant(m, pow->inputs[1], two) || two != 2.0f) continue;
+    Node* var = sole_reader(pow->outputs[0], "ReduceMean");
+    if (var == nullptr || !mean_over_last_axis(m, *var)) continue;
+    Node* add_eps = sole_reader(var->outputs[0], "Add");
+    if (add_eps == nullptr || !scalar_constant(m, other_input(*add_eps, var->outputs[0]), eps) || !(eps >= 0.0f)) continue;
+    Node* sqrt = sole_reader(add_eps->outputs[0], "Sqrt");
+    if (sqrt == nullptr || div->inputs[1] != sqrt->outputs[0] || reads[static_cast<std::size_t>(sqrt->outputs[0])] != 1) continue;
+    Node* mul = sole_reader(div->outputs[0], "Mul");
+    if (mul == nullptr) continue;
+    const int gamma = other_input(*mul, div->outputs[0]);
+    Node* add_beta = sole_reader(mul->outputs[0], "Add");
+    if (add_beta == nullptr || !float_constant(m, gamma)) continue;
+    const int beta = other_input(*add_beta, mul->outputs[0]);
+    if (!float_constant(m, beta)) continue;
+    // The Add's place: every input (x, gamma, beta) exists by then.
+    Node fused_node;
+    fused_node.name = add_beta->name + " (fused layer norm)";
+    fused_node.op_type = "LayerNormalization";
+    fused_node.opset = 17;
+    fused_node.def = ln;
+    fused_node.inputs = {x, gamma, beta};
+    fused_node.outputs = {add_beta->outputs[0]};
+    Attribute axis;
+    axis.kind = Attribute::Kind::kInt;
+    axis.i = -1;
+    fused_node.attrs["axis"] = axis;
+    fused_node.attrs["epsilon"] = float_attr(eps);
+    for (const Node* n : {&mean, sub, pow, var, add_eps, sqrt, div, mul}) removed[static_cast<std::size_t>(n - g.nodes.data())] = 1;
+    *add_beta = std::move(fused_node);
+    ++fused;
+  }
+  if (fused == 0) return 0;
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+  return fused;
+}
+
 bool prepare_fused_conv(const Node& node, std::span<const Tensor> in, const Tensor& out, kernels::Conv1dArgs& a,
                         bool kernel_may_take_residual) {
   if (const Attribute* s = node.attr(kSlopeAttr)) {

@@ -33,6 +33,15 @@ struct FusionStats {
 /// convolution output is read by nothing else, and neither is a graph output.
 FusionStats fuse_conv_elementwise(ModelData& model);
 
+/// The decomposed layer norm that PyTorch exports below opset 17 — ReduceMean(x) -> Sub -> Pow 2 ->
+/// ReduceMean -> Add eps -> Sqrt -> Div -> Mul gamma -> Add beta, over the last axis — becomes one
+/// LayerNormalization node (axis -1, that epsilon) in the Add's place. Conditions: both means
+/// over the last axis only with keepdims, the exponent a constant 2, eps/gamma/beta float
+/// constants, and no intermediate read elsewhere or a graph output. Returns how many it fused.
+/// Why: VITS text encoders and duration predictors (Piper voices) hold ~36 such chains, nine
+/// small ops each on text-length tensors: dispatch, not arithmetic, is their cost.
+int fuse_layer_norms(ModelData& model);
+
 /// QDQ models: an exact integer MatMul for each MatMul of the main graph between quantized
 /// values — A the output of a QuantizeLinear->DequantizeLinear round trip with a constant
 /// per-tensor scale sa, B a constant (after folding) that came from a DequantizeLinear of an 8-bit

@@ -515,6 +515,7 @@ Result<std::shared_ptr<const Model>> Model::load_bytes(std::string_view bytes, c
   PARLEY_RETURN_IF_ERROR(err(analyzer.graph(0)));
   if (options.fuse) {
     (void)fuse_conv_elementwise(m);  // fusion.h; before the plan sees the final graph
+    (void)fuse_layer_norms(m);
     (void)pack_integer_matmuls(m, kernels::BackendRegistry::instance().for_device(m.device));
   }
   plan_graph(m, 0);

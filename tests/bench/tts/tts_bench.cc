@@ -4,7 +4,8 @@
 // 4 streams at once (x real time = how many real-time streams fit). Prints ratios and verdicts
 // (targets: first audio of a short sentence < 150 ms; peak throughput, each side at its best
 // number of streams, >= 1.5x piper-tts); exits
-// non-zero when a call fails or the reference cannot run. --f32: parley with tts.bf16=false.
+// non-zero when a call fails or the reference cannot run. --f32: parley with tts.bf16=false;
+// --windows F,N,C: the first piece's decoder windows; --ours-only: parley alone (A/B of settings).
 // Depends on services/tts, tests/model/tts/tts_test_support.h, refenv-tts (tools/reference).
 #include <algorithm>
 #include <cstdio>
@@ -95,14 +96,25 @@ bool run_ours(TtsService& svc, int repeats, const std::vector<int>& ks, Ours& o)
 int main(int argc, char** argv) {
   int repeats = 3;
   bool bf16 = true;  // the service's default (tts.bf16)
+  bool ours_only = false;
+  DecoderWindows windows;  // the service's default (tts.stream_*)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       repeats = 1;
     } else if (a == "--f32") {
       bf16 = false;
+    } else if (a == "--ours-only") {
+      ours_only = true;
+    } else if (a == "--windows" && i + 1 < argc &&
+               std::sscanf(argv[i + 1], "%d,%d,%d", &windows.first_frames, &windows.frames, &windows.context) == 3) {
+      ++i;
     } else {
-      std::fprintf(stderr, "usage: tts_bench [--quick] [--f32]\n  --f32: f32 convolutions (tts.bf16=false)\n");
+      std::fprintf(stderr,
+                   "usage: tts_bench [--quick] [--f32] [--windows FIRST,FRAMES,CONTEXT] [--ours-only]\n"
+                   "  --f32: f32 convolutions (tts.bf16=false)\n"
+                   "  --windows: the first piece's decoder windows (tts.stream_*; context -1 = the decoder's reach)\n"
+                   "  --ours-only: parley only (A/B of our own settings; no verdict)\n");
       return 2;
     }
   }
@@ -130,6 +142,9 @@ int main(int argc, char** argv) {
   }
   TtsOptions options = testing::default_options(4);
   options.bf16 = bf16;
+  options.windows = windows;
+  std::printf("decoder windows: first %d frames, then %d, context %d%s\n", windows.first_frames, windows.frames, windows.context,
+              windows.context < 0 ? " (the decoder's reach)" : "");
   std::printf("parley convolutions: %s\n", bf16 ? "bf16 where the CPU has AVX512_BF16 (tts.bf16, the default)" : "f32 (--f32)");
   auto svc = TtsService::create(options, nullptr);
   if (!svc.ok()) {
@@ -142,6 +157,15 @@ int main(int argc, char** argv) {
   std::vector<Ours> ours_rounds;
   std::vector<json::Value> ref_rounds;
   for (int round = 0; round < repeats; ++round) {
+    if (ours_only) {
+      Ours o;
+      ok = run_ours(**svc, 1, ks, o) && ok;
+      std::printf("round %d/%d: parley", round + 1, repeats);
+      for (int k : ks) std::printf("  %d streams %.1fx", k, o.streams.at(k).first / o.streams.at(k).second);
+      std::printf("  first audio %.1f ms (short)\n", o.ttfa_s[0] * 1000);
+      std::fflush(stdout);
+      continue;
+    }
     std::printf("round %d/%d: piper-tts 1.8.0 (ONNX Runtime, 2 threads)...\n", round + 1, repeats);
     std::fflush(stdout);
     auto ref = testing::run_reference(py, "bench-piper --model '" + testing::voice_path() + "' --sentences '" + file +
@@ -159,6 +183,7 @@ int main(int argc, char** argv) {
     ours_rounds.push_back(std::move(o));
   }
   std::remove(file.c_str());
+  if (ours_only) return ok ? 0 : 1;
   Ours ours;
   ours.ttfa_s.assign(kSentences.size(), 0);
   std::vector<double> rtfs;

@@ -3,7 +3,8 @@
 // added to the block input (both operand orders), a LeakyRelu with a non-conv reader (kept), and
 // an Add that broadcasts (the residual added after the kernel). The fused model has fewer nodes
 // and gives the unfused model's outputs at two input lengths; intermediate values the fusion
-// keeps can still be fetched. Depends on shared/onnx, onnx.pb.h (parley_onnx_proto).
+// keeps can still be fetched. And the decomposed layer norm fused into one LayerNormalization.
+// Depends on shared/onnx, onnx.pb.h (parley_onnx_proto).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -141,6 +142,76 @@ TEST(OnnxFusion, FusedGraphGivesTheUnfusedOutputs) {
   EXPECT_EQ((*u)[0].dims(), (Dims{1, 3, 10}));
   auto gone = b.run_partial({{"x", *Tensor::from_vector<float>({1, 4, 5}, std::vector<float>(20, 1.0f))}}, {"c1"});
   EXPECT_FALSE(gone.ok());
+}
+
+// The layer norm PyTorch exports below opset 17 (VITS's LayerNorm after a Transpose), twice: once
+// with every condition met, once where the centred value has a third reader (left alone).
+Graph decomposed_layer_norms() {
+  Graph b;
+  auto* x = b.g()->add_input();
+  x->set_name("x");
+  auto* tt = x->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(1);
+  tt->mutable_shape()->add_dim()->set_dim_value(1);
+  tt->mutable_shape()->add_dim()->set_dim_param("n");
+  tt->mutable_shape()->add_dim()->set_dim_value(6);
+  b.weights("two", {}, 0);
+  b.g()->mutable_initializer(0)->set_float_data(0, 2.0f);
+  b.weights("eps", {}, 0);
+  b.g()->mutable_initializer(1)->set_float_data(0, 1e-5f);
+  b.weights("gamma", {6}, 7);
+  b.weights("beta", {6}, 8);
+  auto chain = [&](const std::string& in, const std::string& p, bool extra_reader) {
+    Graph::ints(b.node("ReduceMean", {in}, p + "m"), "axes", {-1});
+    b.node("Sub", {in, p + "m"}, p + "c");
+    b.node("Pow", {p + "c", "two"}, p + "p");
+    Graph::ints(b.node("ReduceMean", {p + "p"}, p + "v"), "axes", {-1});
+    b.node("Add", {p + "v", "eps"}, p + "ve");
+    b.node("Sqrt", {p + "ve"}, p + "s");
+    b.node("Div", {p + "c", p + "s"}, p + "d");
+    b.node("Mul", {p + "d", "gamma"}, p + "g");
+    b.node("Add", {p + "g", "beta"}, p + "y");
+    if (extra_reader) {
+      b.node("Tanh", {p + "c"}, p + "t");
+      b.node("Add", {p + "y", p + "t"}, p + "yt");
+    }
+  };
+  chain("x", "a", false);
+  chain("ay", "b", true);
+  b.g()->add_output()->set_name("byt");
+  return b;
+}
+
+TEST(OnnxFusion, DecomposedLayerNormBecomesOneNode) {
+  const std::string bytes = decomposed_layer_norms().m.SerializeAsString();
+  LoadOptions plain;
+  plain.fuse = false;
+  auto unfused = Model::load_bytes(bytes, "unfused.onnx", plain);
+  auto fused = Model::load_bytes(bytes, "fused.onnx");
+  ASSERT_TRUE(unfused.ok()) << unfused.status().to_string();
+  ASSERT_TRUE(fused.ok()) << fused.status().to_string();
+  EXPECT_EQ((*unfused)->stats().nodes, 20);
+  EXPECT_EQ((*fused)->stats().nodes, 12);  // the first chain is one node; the second stays
+  int norms = 0;
+  for (const auto& n : (*fused)->data().graphs.front().nodes) norms += n.op_type == "LayerNormalization";
+  EXPECT_EQ(norms, 1);
+  Session a(*unfused), b(*fused);
+  for (std::int64_t len : {1, 9}) {
+    std::vector<float> xv(static_cast<std::size_t>(6 * len));
+    std::mt19937 rng(static_cast<unsigned>(len));
+    std::normal_distribution<float> nd(3.0f, 2.0f);
+    for (float& v : xv) v = nd(rng);
+    auto xt = Tensor::from_vector<float>({1, len, 6}, xv);
+    auto ya = a.run({{"x", *xt}});
+    auto yb = b.run({{"x", *xt}});
+    ASSERT_TRUE(ya.ok()) << ya.status().to_string();
+    ASSERT_TRUE(yb.ok()) << yb.status().to_string();
+    const auto va = (*ya)[0].to_vector<float>(), vb = (*yb)[0].to_vector<float>();
+    ASSERT_EQ(va.size(), vb.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(va[i]) - vb[i]));
+    EXPECT_LT(worst, 1e-5) << "length " << len;
+  }
 }
 
 }  // namespace
