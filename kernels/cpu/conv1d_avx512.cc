@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "kernels/cpu/act_math.h"
@@ -128,6 +129,49 @@ void transform_row(const Conv1dArgs& a, const float* src, float* dst, std::int64
 
 }  // namespace
 
+namespace {
+
+constexpr int kScratchSlots = 2;
+constexpr std::size_t kScratchKeepBytes = std::size_t{64} << 20;
+
+struct ScratchSlot {
+  void* data = nullptr;
+  std::size_t bytes = 0;
+  bool busy = false;
+  ~ScratchSlot() { ::operator delete(data, std::align_val_t{64}); }
+};
+
+thread_local ScratchSlot t_scratch[kScratchSlots];
+
+}  // namespace
+
+ConvScratch::ConvScratch(int slot, std::size_t bytes) {
+  bytes = std::max<std::size_t>(bytes, 64);
+  if (slot >= 0 && slot < kScratchSlots && !t_scratch[slot].busy && bytes <= kScratchKeepBytes) {
+    ScratchSlot& s = t_scratch[slot];
+    if (s.bytes < bytes) {
+      ::operator delete(s.data, std::align_val_t{64});
+      s.data = nullptr;
+      s.bytes = 0;
+      s.data = ::operator new(bytes, std::align_val_t{64});
+      s.bytes = bytes;
+    }
+    s.busy = true;
+    data_ = s.data;
+    slot_ = slot;
+    return;
+  }
+  data_ = ::operator new(bytes, std::align_val_t{64});
+}
+
+ConvScratch::~ConvScratch() {
+  if (slot_ >= 0) {
+    t_scratch[slot_].busy = false;
+  } else {
+    ::operator delete(data_, std::align_val_t{64});
+  }
+}
+
 // conv1d_direct.h. Both convolution kinds (and the bf16 kernels) read it.
 void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
               std::int64_t lp, float* xp, ThreadPool& pool) {
@@ -169,13 +213,13 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
       for (std::int64_t i = 0; i < cin * ks; ++i) wt[static_cast<std::size_t>(i * cout + o)] = w[o * cin * ks + i];
     }
   }
-  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));  // pad_rows writes all of it
   const std::int64_t cb = (cout + kCo - 1) / kCo, tb = (lout + kT - 1) / kT;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, pad, lp, xp.data(), pool);
+    pad_rows(a, x, cin, lin, pad, lp, xp.as<float>(), pool);
     if (narrow) {
       // Narrow: tasks are (channel, kCo * kT outputs).
       constexpr std::int64_t kSpan = kCo * kT;
@@ -183,7 +227,7 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
       pool.parallel_for(cout * spans, 1, [&](std::int64_t q0, std::int64_t q1) {
         for (std::int64_t q = q0; q < q1; ++q) {
           const std::int64_t co = q / spans, t0 = (q % spans) * kSpan;
-          tile_narrow(xp.data(), lp, w + co * cin * ks, cin, ks, dil, a.bias ? a.bias[co] : 0.0f, t0,
+          tile_narrow(xp.as<float>(), lp, w + co * cin * ks, cin, ks, dil, a.bias ? a.bias[co] : 0.0f, t0,
                       std::min(kSpan, lout - t0), y + co * lout, res ? res + co * lout : nullptr);
         }
       });
@@ -200,11 +244,11 @@ void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPool
             const std::int64_t t0 = tt * kT;
             const int nt = static_cast<int>(std::min<std::int64_t>(kT, lout - t0));
             if (reorder) {
-              tile(xp.data(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
+              tile(xp.as<float>(), lp, wt.data() + co0, 1, cout, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
             } else {
               // A partial channel block reads a zero-padded copy of its rows, not past the end.
               const float* wb = nco == kCo ? w + co0 * cin * ks : wtail.data();
-              tile(xp.data(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
+              tile(xp.as<float>(), lp, wb, cin * ks, 1, cin, ks, dil, a.bias, co0, nco, t0, nt, y, lout, res);
             }
           }
         }
@@ -329,14 +373,14 @@ void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, Thread
       }
     }
   }
-  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
+  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));  // pad_rows writes all of it
   const std::int64_t cb = (cout + kCo - 1) / kCo;
   constexpr std::int64_t kTilesPerTask = 2;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, off, lp, xp.data(), pool);
+    pad_rows(a, x, cin, lin, off, lp, xp.as<float>(), pool);
     // Tasks: (block of kTilesPerTask time tiles, channel block), every phase inside one task: the
     // phases of a tile write interleaved positions of the same output cache lines, which then
     // stay with one core.
@@ -358,7 +402,7 @@ void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t lout, Thread
             }
             // xs row position of output j's tap 0 is j - (taps - 1) + off: shift the base so the
             // tile reads xs[c][j + m].
-            const float* xs = xp.data() + (off - (p.taps - 1));
+            const float* xs = xp.as<float>() + (off - (p.taps - 1));
             tile_transposed(a, xs, lp, pw[static_cast<std::size_t>(ph)].data(), cout, cin, p.taps, co0, nco, j0, nt, ph,
                             lout, y, res);
           }

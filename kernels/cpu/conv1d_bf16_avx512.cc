@@ -167,15 +167,16 @@ void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPoo
       }
     }
   }
-  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
-  std::vector<std::uint32_t> xq(static_cast<std::size_t>(pairs * lp));
+  // pad_rows and pack_rows write every element of these.
+  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));
+  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));
   const std::int64_t cb = cout8 / kCo, tb = (lout + kT - 1) / kT;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, pad, lp, xp.data(), pool);
-    pack_rows(xp.data(), cin, lp, xq.data(), pool);
+    pad_rows(a, x, cin, lin, pad, lp, xp.as<float>(), pool);
+    pack_rows(xp.as<float>(), cin, lp, xq.as<std::uint32_t>(), pool);
     // Tasks: time blocks of 8 tiles x all channel blocks (one task reuses its input rows).
     constexpr std::int64_t kTilesPerTask = 8;
     const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
@@ -186,7 +187,7 @@ void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPoo
         const int nco = static_cast<int>(std::min<std::int64_t>(kCo, cout - co0));
         for (std::int64_t tt = task * kTilesPerTask; tt < std::min(tb, (task + 1) * kTilesPerTask); ++tt) {
           const std::int64_t t0 = tt * kT;
-          tile(xq.data(), lp, wq.data(), cout8, pairs, ks, dil, a.bias, co0, nco, t0,
+          tile(xq.as<std::uint32_t>(), lp, wq.data(), cout8, pairs, ks, dil, a.bias, co0, nco, t0,
                static_cast<int>(std::min<std::int64_t>(kT, lout - t0)), y, lout, res);
         }
       }
@@ -225,16 +226,17 @@ void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, Threa
     }
   }
   const std::int64_t off = plan.off, lp = plan.lp;
-  std::vector<float> xp(static_cast<std::size_t>(cin * lp));
-  std::vector<std::uint32_t> xq(static_cast<std::size_t>(pairs * lp));
+  // pad_rows and pack_rows write every element of these.
+  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));
+  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));
   const std::int64_t cb = cout8 / kCo;
   constexpr std::int64_t kTilesPerTask = 2;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, off, lp, xp.data(), pool);
-    pack_rows(xp.data(), cin, lp, xq.data(), pool);
+    pad_rows(a, x, cin, lin, off, lp, xp.as<float>(), pool);
+    pack_rows(xp.as<float>(), cin, lp, xq.as<std::uint32_t>(), pool);
     // Tasks as in the f32 kernel: every phase of a tile in one task (interleaved output lines).
     const std::int64_t tasks = (plan.tiles + kTilesPerTask - 1) / kTilesPerTask;
     pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {
@@ -251,7 +253,7 @@ void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, Threa
               transposed_bias_only(a, j0, nt, ph, co0, nco, lout, y, res);
               continue;
             }
-            tile_transposed(a, xq.data() + (off - (p.taps - 1)), lp, pw[static_cast<std::size_t>(ph)].data(), cout8, pairs,
+            tile_transposed(a, xq.as<std::uint32_t>() + (off - (p.taps - 1)), lp, pw[static_cast<std::size_t>(ph)].data(), cout8, pairs,
                             p.taps, co0, nco, j0, nt, ph, lout, y, res);
           }
         }

@@ -4,6 +4,7 @@
 // Depends on ops/conv1d.h, thread_pool.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +17,28 @@ namespace parley::kernels::cpu::detail {
 /// the fused input transform when there is one), zeros to lp.
 void pad_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
               std::int64_t lp, float* xp, ThreadPool& pool);
+
+/// Uninitialised scratch memory for a convolution's padded (and packed) input, reused by the
+/// calling thread across calls. Why: the padded rows of a vocoder's last stages are megabytes; a
+/// fresh zero-filled vector per call costs a memset (pad_rows and pack_rows write every element
+/// anyway) plus the page faults of memory the allocator returned to the OS (~5% of a Piper
+/// synthesis together). Each thread keeps one buffer per `slot` (its largest so far, up to 64 MiB;
+/// larger requests, or a slot already taken on this thread, get memory of their own).
+class ConvScratch {
+ public:
+  ConvScratch(int slot, std::size_t bytes);
+  ~ConvScratch();
+  ConvScratch(const ConvScratch&) = delete;
+  ConvScratch& operator=(const ConvScratch&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  void* data_ = nullptr;
+  int slot_ = -1;  ///< the thread's slot held, or -1: data_ is this object's own allocation
+};
 
 /// One output phase ph of a transposed convolution: outputs o = j * stride + ph - padding for
 /// j in [j_lo, j_hi) take `taps` kernel taps (k = ph + (taps - 1 - m) * stride, m = 0..taps-1).

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <thread>
 
+#include "kernels/cpu/conv1d_direct.h"
 #include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/conv1d.h"
 #include "shared/engine/half.h"
@@ -226,6 +230,50 @@ TEST(Conv1dTest, OutputLengthAndValidation) {
   EXPECT_EQ(cpu::conv1d(a).code(), StatusCode::kInvalidArgument);  // 3 channels, 2 groups
   a.batch = 0; a.groups = 1; a.in_channels = 2;
   EXPECT_TRUE(cpu::conv1d(a).is_ok());  // empty batch
+}
+
+// The convolutions' input scratch: reused by a thread across calls (no zero-fill, no page faults
+// per call), never shared by two users at once, grown on demand, not kept when huge.
+TEST(ConvScratch, ReusedPerThreadNeverShared) {
+  using cpu::detail::ConvScratch;
+  void* first = nullptr;
+  {
+    ConvScratch a(0, 1000);
+    first = a.as<void>();
+    ConvScratch b(0, 1000);  // slot 0 is taken: its own memory
+    EXPECT_NE(b.as<void>(), first);
+    ConvScratch c(1, 1000);
+    EXPECT_NE(c.as<void>(), first);
+    EXPECT_NE(c.as<void>(), b.as<void>());
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.as<void>()) % 64, 0u);
+  }
+  {
+    ConvScratch again(0, 500);  // smaller: the same buffer
+    EXPECT_EQ(again.as<void>(), first);
+  }
+  void* grown_at = nullptr;
+  {
+    ConvScratch grown(0, 1 << 20);
+    grown_at = grown.as<void>();
+    std::memset(grown.as<void>(), 1, 1 << 20);  // all of it is usable
+  }
+  void* other_thread = nullptr;
+  std::thread([&] {
+    ConvScratch t(0, 1000);
+    other_thread = t.as<void>();
+    std::memset(t.as<void>(), 2, 1000);
+  }).join();
+  {
+    ConvScratch mine(0, 1000);
+    EXPECT_NE(mine.as<void>(), other_thread);
+    EXPECT_EQ(mine.as<void>(), grown_at);
+  }
+  {
+    ConvScratch huge(0, (std::size_t{64} << 20) + 1);  // over the keep limit: its own memory
+    ConvScratch kept(0, 16);                          // so slot 0 is still free
+    EXPECT_NE(huge.as<void>(), grown_at);
+    EXPECT_EQ(kept.as<void>(), grown_at);
+  }
 }
 
 }  // namespace
