@@ -45,17 +45,6 @@ inline __m512i to_bf16_lanes(__m512 v) {  // 16 lanes, the bf16 in each lane's l
   return _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
 }
 
-// Pairs rows 2p and 2p+1 of xp (b == nullptr: zeros) into xq[p]: lane t = a[t] | b[t] << 16.
-void pack_pair(const float* a, const float* b, std::int64_t lp, std::uint32_t* out) {
-  std::int64_t t = 0;
-  for (; t + 16 <= lp; t += 16) {
-    const __m512i lo = to_bf16_lanes(_mm512_loadu_ps(a + t));
-    const __m512i hi = b ? _mm512_slli_epi32(to_bf16_lanes(_mm512_loadu_ps(b + t)), 16) : _mm512_setzero_si512();
-    _mm512_storeu_si512(out + t, _mm512_or_si512(lo, hi));
-  }
-  for (; t < lp; ++t) out[t] = to_bf16(a[t]) | (b ? static_cast<std::uint32_t>(to_bf16(b[t])) << 16 : 0u);
-}
-
 // Accumulators of one tile: output channels co0..co0+7 (bias of those < nco), times t0..t0+nt,
 // from input pairs xq ([cp][lp] of 32-bit pairs; tap k of output t reads xq[p][t + k * dil]) and
 // weight pairs wq ([cp][taps][cout8]).
@@ -137,12 +126,45 @@ inline void tile_transposed(const Conv1dArgs& a, const std::uint32_t* xs, std::i
   }
 }
 
-// Rows xp[cin][lp] -> pairs xq[(cin+1)/2][lp].
-void pack_rows(const float* xp, std::int64_t cin, std::int64_t lp, std::uint32_t* xq, ThreadPool& pool) {
+// One channel's value at padded position t: `off` zeros, the row through the input transform,
+// zeros after (pad_rows' layout, conv1d_direct.h).
+inline float padded(const Conv1dArgs& a, const float* row, std::int64_t lin, std::int64_t off, std::int64_t t) {
+  const std::int64_t s = t - off;
+  return row != nullptr && s >= 0 && s < lin ? conv1d_input_transform(a, row[s]) : 0.0f;
+}
+
+// The input as bf16 pairs in one pass: what pad_rows then pack_pair would give, without the f32
+// padded copy in between (one write and one read of cin x lp floats less per call).
+void pad_pack_rows(const Conv1dArgs& a, const float* x, std::int64_t cin, std::int64_t lin, std::int64_t off,
+                   std::int64_t lp, std::uint32_t* xq, ThreadPool& pool) {
+  const bool xform = conv1d_has_input_transform(a);
+  const __m512 scale = _mm512_set1_ps(a.input_scale), slope = _mm512_set1_ps(a.input_leaky ? a.input_slope : 1.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  auto load = [&](const float* src) {
+    const __m512 v = _mm512_loadu_ps(src);
+    if (!xform) return v;
+    const __m512 w = _mm512_mul_ps(v, scale);
+    return _mm512_mask_mul_ps(w, _mm512_cmp_ps_mask(w, zero, _CMP_LT_OQ), w, slope);
+  };
   pool.parallel_for((cin + 1) / 2, 4, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
-      const float* hi = 2 * p + 1 < cin ? xp + (2 * p + 1) * lp : nullptr;
-      pack_pair(xp + 2 * p * lp, hi, lp, xq + p * lp);
+      const float* lo_row = x + 2 * p * lin;
+      const float* hi_row = 2 * p + 1 < cin ? x + (2 * p + 1) * lin : nullptr;
+      std::uint32_t* out = xq + p * lp;
+      // Zeros before the row, the row's edges one at a time, its interior 16 at a time.
+      const std::int64_t body0 = std::min(lp, off), body1 = std::min(lp, off + lin);
+      std::int64_t t = 0;
+      for (; t < body0; ++t) out[t] = 0;
+      for (; t + 16 <= body1; t += 16) {
+        const __m512i lo = to_bf16_lanes(load(lo_row + (t - off)));
+        const __m512i hi = hi_row ? _mm512_slli_epi32(to_bf16_lanes(load(hi_row + (t - off))), 16) : _mm512_setzero_si512();
+        _mm512_storeu_si512(out + t, _mm512_or_si512(lo, hi));
+      }
+      for (; t < body1; ++t) {
+        out[t] = to_bf16(padded(a, lo_row, lin, off, t)) |
+                 (hi_row ? static_cast<std::uint32_t>(to_bf16(padded(a, hi_row, lin, off, t))) << 16 : 0u);
+      }
+      for (; t < lp; ++t) out[t] = 0;
     }
   });
 }
@@ -167,16 +189,13 @@ void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, ThreadPoo
       }
     }
   }
-  // pad_rows and pack_rows write every element of these.
-  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));
-  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));
+  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));  // pad_pack_rows writes all
   const std::int64_t cb = cout8 / kCo, tb = (lout + kT - 1) / kT;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, pad, lp, xp.as<float>(), pool);
-    pack_rows(xp.as<float>(), cin, lp, xq.as<std::uint32_t>(), pool);
+    pad_pack_rows(a, x, cin, lin, pad, lp, xq.as<std::uint32_t>(), pool);
     // Tasks: time blocks of 8 tiles x all channel blocks (one task reuses its input rows).
     constexpr std::int64_t kTilesPerTask = 8;
     const std::int64_t tasks = (tb + kTilesPerTask - 1) / kTilesPerTask;
@@ -226,17 +245,14 @@ void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t lout, Threa
     }
   }
   const std::int64_t off = plan.off, lp = plan.lp;
-  // pad_rows and pack_rows write every element of these.
-  const ConvScratch xp(0, static_cast<std::size_t>(cin * lp) * sizeof(float));
-  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));
+  const ConvScratch xq(1, static_cast<std::size_t>(pairs * lp) * sizeof(std::uint32_t));  // pad_pack_rows writes all
   const std::int64_t cb = cout8 / kCo;
   constexpr std::int64_t kTilesPerTask = 2;
   for (std::int64_t b = 0; b < a.batch; ++b) {
     const float* x = static_cast<const float*>(a.x) + b * cin * lin;
     float* y = static_cast<float*>(a.y) + b * cout * lout;
     const float* res = a.residual ? static_cast<const float*>(a.residual) + b * cout * lout : nullptr;
-    pad_rows(a, x, cin, lin, off, lp, xp.as<float>(), pool);
-    pack_rows(xp.as<float>(), cin, lp, xq.as<std::uint32_t>(), pool);
+    pad_pack_rows(a, x, cin, lin, off, lp, xq.as<std::uint32_t>(), pool);
     // Tasks as in the f32 kernel: every phase of a tile in one task (interleaved output lines).
     const std::int64_t tasks = (plan.tiles + kTilesPerTask - 1) / kTilesPerTask;
     pool.parallel_for(tasks * cb, 1, [&](std::int64_t q0, std::int64_t q1) {

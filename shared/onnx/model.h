@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -155,6 +156,9 @@ class Session {
   std::shared_ptr<TensorPool> pool_;
   std::mt19937_64 rng_;
   std::map<std::string, OpProfile> profile_;
+  /// run_partial's names of the main graph's values, built on its first call (a streamed voice
+  /// calls it once per decoder window; rebuilding it cost ~2% of a synthesis).
+  std::unordered_map<std::string, int> value_ids_;
 };
 
 }  // namespace parley::onnx

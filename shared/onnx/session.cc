@@ -80,14 +80,16 @@ Result<std::vector<Tensor>> Session::run_partial(const std::vector<std::pair<std
   const ModelData& m = model_->data();
   const Graph& g = m.graphs.front();
   // Value ids of the main graph's scope, by name (outputs of subgraphs are not addressable).
-  std::map<std::string, int> ids;
-  for (int id : g.inputs) ids[m.values[static_cast<std::size_t>(id)].name] = id;
-  for (const Node& n : g.nodes) {
-    for (int id : n.inputs) {
-      if (id >= 0) ids.emplace(m.values[static_cast<std::size_t>(id)].name, id);
-    }
-    for (int id : n.outputs) {
-      if (id >= 0) ids[m.values[static_cast<std::size_t>(id)].name] = id;
+  std::unordered_map<std::string, int>& ids = value_ids_;
+  if (ids.empty()) {
+    for (int id : g.inputs) ids[m.values[static_cast<std::size_t>(id)].name] = id;
+    for (const Node& n : g.nodes) {
+      for (int id : n.inputs) {
+        if (id >= 0) ids.emplace(m.values[static_cast<std::size_t>(id)].name, id);
+      }
+      for (int id : n.outputs) {
+        if (id >= 0) ids[m.values[static_cast<std::size_t>(id)].name] = id;
+      }
     }
   }
   auto lookup = [&](const std::string& name) -> Result<int> {
