@@ -38,5 +38,10 @@ bool unary_f32_avx512(EwOp op, const float* x, float* y, std::int64_t n);
 void softmax_f32_avx512(const SoftmaxArgs& args, ThreadPool& pool);
 /// The QDQ round trip of one channel run: (clamp(round(x / scale) + zp, lo, hi) - zp) * scale.
 void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi);
+/// Symmetric int8 of one f32 row, as cpu::quantize's scalar loop: y = clamp(round_half_even(x *
+/// inv), -127, 127) (a NaN gives -127, where the scalar cast is undefined). absmax skips NaNs, as
+/// std::max(m, |x|) does.
+void quantize_row_i8_avx512(const float* x, std::int64_t n, float inv, std::int8_t* y);
+float absmax_f32_avx512(const float* x, std::int64_t n);
 
 }  // namespace parley::kernels::cpu::detail

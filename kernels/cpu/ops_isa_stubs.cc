@@ -35,5 +35,16 @@ void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) { (void)cpu::sof
 void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = (std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi) - zp) * scale;
 }
+void quantize_row_i8_avx512(const float* x, std::int64_t n, float inv, std::int8_t* y) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float q = std::nearbyint(x[i] * inv);
+    y[i] = static_cast<std::int8_t>(q >= -127.0f ? std::min(q, 127.0f) : -127.0f);
+  }
+}
+float absmax_f32_avx512(const float* x, std::int64_t n) {
+  float m = 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+  return m;
+}
 
 }  // namespace parley::kernels::cpu::detail

@@ -149,4 +149,31 @@ void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float sc
   }
 }
 
+void quantize_row_i8_avx512(const float* x, std::int64_t n, float inv, std::int8_t* y) {
+  const __m512 v_inv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    const __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), v_inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    // max(q, lo) returns lo for a NaN q (the second operand).
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, m, _mm512_cvttps_epi32(c));
+  }
+}
+
+float absmax_f32_avx512(const float* x, std::int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    // max(|x|, acc) returns acc when |x| is NaN: NaNs are skipped, as in the scalar loop.
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512 a = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+    acc = _mm512_max_ps(a, acc);
+  }
+  alignas(64) float lanes_out[16];  // (GCC 12's _mm512_reduce_max_ps trips -Werror=uninitialized)
+  _mm512_store_ps(lanes_out, acc);
+  float m = 0.0f;
+  for (float v : lanes_out) m = std::max(m, v);
+  return m;
+}
+
 }  // namespace parley::kernels::cpu::detail

@@ -11,6 +11,8 @@
 
 #include "kernels/cpu/dtype_io.h"
 #include "kernels/cpu/gguf_blocks.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace parley::kernels::cpu {
@@ -42,6 +44,20 @@ Status quantize(const QuantizeArgs& a, const ExecContext& ctx) {
       }
     }
     for (std::size_t i = 0; i < amax.size(); ++i) a.scales[i] = scale_from_absmax(amax[i]);
+  }
+  // f32 rows per row or per tensor on AVX-512: the same numbers, 16 at a time (activations are
+  // quantized before every int8 GEMM; the scalar loop was ~9% of a Whisper stream).
+  if (a.x_type == DType::kF32 && a.granularity != QuantGranularity::kPerColumn &&
+      resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
+    pool.parallel_for(a.rows, std::max<std::int64_t>(1, 16384 / a.cols), [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const float* x = static_cast<const float*>(a.x) + r * a.ldx;
+        std::int8_t* y = a.y + r * a.ldy;
+        if (a.granularity == QuantGranularity::kPerRow && a.compute_scales) a.scales[r] = scale_from_absmax(detail::absmax_f32_avx512(x, a.cols));
+        detail::quantize_row_i8_avx512(x, a.cols, inverse(a.scales[a.granularity == QuantGranularity::kPerRow ? r : 0]), y);
+      }
+    });
+    return Status::ok();
   }
   pool.parallel_for(a.rows, std::max<std::int64_t>(1, 16384 / a.cols), [&](std::int64_t r0, std::int64_t r1) {
     std::vector<float> row(static_cast<std::size_t>(a.cols));

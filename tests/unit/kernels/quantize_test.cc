@@ -3,6 +3,7 @@
 // hand from ggml's layout, round-trip error bounds, and dequantization to f16/bf16.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/ops/quantize.h"
@@ -61,6 +62,35 @@ TEST(QuantizeTest, Int8RoundsHalfToEvenWithStaticScale) {
   a.scales = &scale; a.granularity = QuantGranularity::kPerTensor; a.compute_scales = false;
   ASSERT_TRUE(cpu::quantize(a).is_ok());
   EXPECT_EQ(std::vector<int>(q.begin(), q.end()), (std::vector<int>{0, 2, 2, 0, -2, 127, -127}));
+}
+
+// The AVX-512 rows (f32, per row / per tensor) give the scalar loop's bytes and scales exactly,
+// at every row length (masked tails), ties included.
+TEST(QuantizeTest, Int8VectorRowsMatchTheScalarLoop) {
+  for (std::int64_t cols : {1, 15, 16, 17, 64, 383, 384}) {
+    for (QuantGranularity g : {QuantGranularity::kPerTensor, QuantGranularity::kPerRow}) {
+      const std::int64_t rows = 5;
+      std::vector<float> x = testing::random_floats(static_cast<std::size_t>(rows * cols), 11 + static_cast<unsigned>(cols), -3.0f, 3.0f);
+      for (std::size_t i = 0; i < x.size(); i += 7) x[i] = std::round(x[i] * 4.0f) / 4.0f + 0.5f / 127.0f;  // near ties
+      auto run = [&](CpuIsa isa, std::vector<std::int8_t>& q, std::vector<float>& sc) {
+        q.assign(static_cast<std::size_t>(rows * cols), 0);
+        sc.assign(static_cast<std::size_t>(rows), 0.0f);
+        if (g == QuantGranularity::kPerTensor) sc[0] = 3.0f / 127.0f;
+        QuantizeArgs a;
+        a.rows = rows; a.cols = cols; a.x = x.data(); a.ldx = cols; a.x_type = DType::kF32; a.y = q.data(); a.ldy = cols;
+        a.scales = sc.data(); a.granularity = g; a.compute_scales = g == QuantGranularity::kPerRow;
+        ExecContext ctx;
+        ctx.cpu_isa = isa;
+        ASSERT_TRUE(cpu::quantize(a, ctx).is_ok());
+      };
+      std::vector<std::int8_t> qs, qv;
+      std::vector<float> ss, sv;
+      run(CpuIsa::kScalar, qs, ss);
+      run(CpuIsa::kAuto, qv, sv);
+      EXPECT_EQ(qs, qv) << "cols " << cols;
+      EXPECT_EQ(ss, sv) << "cols " << cols;
+    }
+  }
 }
 
 std::vector<std::uint8_t> gguf(DType t, const std::vector<float>& x) {
