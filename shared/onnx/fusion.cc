@@ -29,6 +29,16 @@ std::vector<int> count_reads(const ModelData& m) {
   return reads;
 }
 
+// Removes the nodes a fusion marked, keeping the order of the others.
+void drop_removed(Graph& g, const std::vector<char>& removed) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+}
+
 std::set<int> graph_outputs(const ModelData& m) {
   std::set<int> out;
   for (const Graph& g : m.graphs) out.insert(g.outputs.begin(), g.outputs.end());
@@ -275,12 +285,7 @@ FusionStats fuse_conv_elementwise(ModelData& m) {
     }
   }
 
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(kept);
+  drop_removed(g, removed);
   return st;
 }
 
@@ -378,12 +383,7 @@ int fuse_layer_norms(ModelData& m) {
     ++fused;
   }
   if (fused == 0) return 0;
-  std::vector<Node> kept;
-  kept.reserve(g.nodes.size());
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
-  }
-  g.nodes = std::move(kept);
+  drop_removed(g, removed);
   return fused;
 }
 
