@@ -141,8 +141,9 @@ TEST_F(TtsServiceTest, DecoderWindowsMatchTheWholeDecode) {
   const double at_reach = seam_error(-1, &n_auto), below = seam_error(reach - 4, &n_less);
   std::printf("decoder reach %d frames: %d windows, max |diff| %.2e; with %d frames %.2e\n", reach, n_auto, at_reach, reach - 4, below);
   EXPECT_GT(n_auto, 8);
-  EXPECT_LT(at_reach, 1e-6);
-  EXPECT_GT(below, 1e-5);
+  // Exact here (0); the bar leaves room for another CPU's summation order.
+  EXPECT_LT(at_reach, 1e-5);
+  EXPECT_GT(below, 1e-4);
 }
 
 TEST(DecoderReach, MovesWithKernelsDilationsAndStrides) {
