@@ -293,7 +293,7 @@ namespace {
 
 // A ReduceMean over the last axis only, keeping it.
 bool mean_over_last_axis(const ModelData& m, const Node& n) {
-  if (n.folded || n.op_type != "ReduceMean" || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+  if (n.folded || n.op_type != "ReduceMean" || n.inputs.size() != 1 || n.outputs.size() != 1 || n.inputs[0] < 0) return false;
   if (n.attr_int("keepdims", 1) != 1) return false;
   const std::vector<std::int64_t> axes = n.attr_ints("axes");
   if (axes.size() != 1) return false;
@@ -302,10 +302,12 @@ bool mean_over_last_axis(const ModelData& m, const Node& n) {
   return x.rank_known && axes[0] == static_cast<std::int64_t>(x.dims.size()) - 1;
 }
 
-bool float_constant(const ModelData& m, int id) {
+// A float constant of rank <= 1: LayerNormalization broadcasts it over the normalized axis as the
+// Mul/Add did (a rank-2 [1, C] would broadcast there but not here, so it is left alone).
+bool float_vector_constant(const ModelData& m, int id) {
   if (id < 0) return false;
   const ValueInfo& v = m.values[static_cast<std::size_t>(id)];
-  return v.constant && v.constant->type() == DataType::kFloat && v.constant->device().is_cpu();
+  return v.constant && v.constant->type() == DataType::kFloat && v.constant->device().is_cpu() && v.constant->rank() <= 1;
 }
 
 }  // namespace
@@ -362,9 +364,9 @@ int fuse_layer_norms(ModelData& m) {
     if (mul == nullptr) continue;
     const int gamma = other_input(*mul, div->outputs[0]);
     Node* add_beta = sole_reader(mul->outputs[0], "Add");
-    if (add_beta == nullptr || !float_constant(m, gamma)) continue;
+    if (add_beta == nullptr || !float_vector_constant(m, gamma)) continue;
     const int beta = other_input(*add_beta, mul->outputs[0]);
-    if (!float_constant(m, beta)) continue;
+    if (!float_vector_constant(m, beta)) continue;
     // The Add's place: every input (x, gamma, beta) exists by then.
     Node fused_node;
     fused_node.name = add_beta->name + " (fused layer norm)";

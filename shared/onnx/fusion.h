@@ -36,8 +36,9 @@ FusionStats fuse_conv_elementwise(ModelData& model);
 /// The decomposed layer norm that PyTorch exports below opset 17 — ReduceMean(x) -> Sub -> Pow 2 ->
 /// ReduceMean -> Add eps -> Sqrt -> Div -> Mul gamma -> Add beta, over the last axis — becomes one
 /// LayerNormalization node (axis -1, that epsilon) in the Add's place. Conditions: both means
-/// over the last axis only with keepdims, the exponent a constant 2, eps/gamma/beta float
-/// constants, and no intermediate read elsewhere or a graph output. Returns how many it fused.
+/// over the last axis only with keepdims, the exponent a constant 2, eps a float constant and
+/// gamma/beta float constants of rank <= 1, and no intermediate read elsewhere or a graph
+/// output. Returns how many it fused.
 /// Why: VITS text encoders and duration predictors (Piper voices) hold ~36 such chains, nine
 /// small ops each on text-length tensors: dispatch, not arithmetic, is their cost.
 int fuse_layer_norms(ModelData& model);

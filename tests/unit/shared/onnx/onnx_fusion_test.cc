@@ -177,8 +177,9 @@ TEST(OnnxFusion, FusedGraphGivesTheUnfusedOutputs) {
   EXPECT_FALSE(gone.ok());
 }
 
-// The layer norm PyTorch exports below opset 17 (VITS's LayerNorm after a Transpose), twice: once
-// with every condition met, once where the centred value has a third reader (left alone).
+// The layer norm PyTorch exports below opset 17 (VITS's LayerNorm after a Transpose), three times:
+// once with every condition met; once where the centred value has a third reader, and once with a
+// [1, C] gamma (both left alone).
 Graph decomposed_layer_norms() {
   Graph b;
   b.input("x", {1, -1, 6});
@@ -188,7 +189,8 @@ Graph decomposed_layer_norms() {
   b.g()->mutable_initializer(1)->set_float_data(0, 1e-5f);
   b.weights("gamma", {6}, 7);
   b.weights("beta", {6}, 8);
-  auto chain = [&](const std::string& in, const std::string& p, bool extra_reader) {
+  b.weights("gamma_2d", {1, 6}, 9);  // broadcasts in a Mul, not as a LayerNormalization scale
+  auto chain = [&](const std::string& in, const std::string& p, bool extra_reader, const std::string& gamma = "gamma") {
     Graph::ints(b.node("ReduceMean", {in}, p + "m"), "axes", {-1});
     b.node("Sub", {in, p + "m"}, p + "c");
     b.node("Pow", {p + "c", "two"}, p + "p");
@@ -196,7 +198,7 @@ Graph decomposed_layer_norms() {
     b.node("Add", {p + "v", "eps"}, p + "ve");
     b.node("Sqrt", {p + "ve"}, p + "s");
     b.node("Div", {p + "c", p + "s"}, p + "d");
-    b.node("Mul", {p + "d", "gamma"}, p + "g");
+    b.node("Mul", {p + "d", gamma}, p + "g");
     b.node("Add", {p + "g", "beta"}, p + "y");
     if (extra_reader) {
       b.node("Tanh", {p + "c"}, p + "t");
@@ -205,15 +207,16 @@ Graph decomposed_layer_norms() {
   };
   chain("x", "a", false);
   chain("ay", "b", true);
-  b.g()->add_output()->set_name("byt");
+  chain("byt", "c", false, "gamma_2d");
+  b.g()->add_output()->set_name("cy");
   return b;
 }
 
 TEST(OnnxFusion, DecomposedLayerNormBecomesOneNode) {
   const auto [unfused, fused] = load_both(decomposed_layer_norms());
   ASSERT_TRUE(unfused && fused);
-  EXPECT_EQ(unfused->stats().nodes, 20);
-  EXPECT_EQ(fused->stats().nodes, 12);  // the first chain is one node; the second stays
+  EXPECT_EQ(unfused->stats().nodes, 29);
+  EXPECT_EQ(fused->stats().nodes, 21);  // the first chain is one node; the others stay
   EXPECT_EQ(count_ops(*fused, "LayerNormalization"), 1);
   Session a(unfused), b(fused);
   for (std::int64_t len : {1, 9}) EXPECT_EQ(expect_same_outputs(a, b, {1, len, 6}, static_cast<unsigned>(len), 3.0f).size(), 1u);
