@@ -104,19 +104,22 @@ Result<std::shared_ptr<const PiperVoice>> PiperVoice::load(const std::string& on
   auto voice = std::make_shared<PiperVoice>(std::move(config), model);
   // The decoder split: the input of ".../dec/conv_pre/Conv" and the upsampling strides.
   std::string latent;
-  int hop = 1;
+  std::int64_t hop = 1;
   for (const onnx::Node& n : model->data().graphs.front().nodes) {
     const bool dec = n.name.find("/dec/") != std::string::npos;
-    if (dec && n.op_type == "Conv" && n.name.size() >= 13 && n.name.substr(n.name.size() - 13) == "conv_pre/Conv" && !n.inputs.empty()) {
+    if (dec && n.op_type == "Conv" && n.name.size() >= 13 && n.name.substr(n.name.size() - 13) == "conv_pre/Conv" &&
+        !n.inputs.empty() && n.inputs[0] >= 0) {
       latent = model->data().values[static_cast<std::size_t>(n.inputs[0])].name;
     }
     if (dec && n.op_type == "ConvTranspose") {
       const auto strides = n.attr_ints("strides");
-      hop *= strides.empty() ? 1 : static_cast<int>(strides[0]);
+      const std::int64_t st = strides.empty() ? 1 : strides[0];
+      // A stride outside [1, 1024] or a hop past 2^20 samples a frame is no vocoder: no split.
+      hop = st >= 1 && st <= 1024 && hop <= (std::int64_t{1} << 20) / st ? hop * st : 0;
     }
   }
   if (!latent.empty() && hop > 1) {
-    voice->set_split(latent, hop);
+    voice->set_split(latent, static_cast<int>(hop));
     voice->set_decoder_reach(decoder_reach_frames(model->data(), latent));
   }
   return std::shared_ptr<const PiperVoice>(std::move(voice));
@@ -156,6 +159,8 @@ std::optional<int> decoder_reach_frames(const onnx::ModelData& model, const std:
         const auto dil = n.attr_ints("dilations"), pads = n.attr_ints("pads"), strides = n.attr_ints("strides");
         const std::int64_t d = dil.empty() ? 1 : dil[0], p = pads.empty() ? 0 : pads[0], s = strides.empty() ? 1 : strides[0];
         if (n.attr_string("auto_pad", "NOTSET") != "NOTSET") return std::nullopt;
+        // Values no vocoder has (the op itself rejects some at run time): no claim.
+        if (k < 1 || d < 1 || p < 0 || s < 1 || s > 1024 || r.rate > (std::int64_t{1} << 20) / s) return std::nullopt;
         const double span = static_cast<double>((k - 1) * d);
         if (n.op_type == "Conv") {
           if (s != 1) return std::nullopt;

@@ -180,6 +180,15 @@ TEST(DecoderReach, MovesWithKernelsDilationsAndStrides) {
   m.graphs.front().outputs = {add.outputs[0]};
   EXPECT_EQ(decoder_reach_frames(m, "z"), 9);  // ceil(3 + 1.375 + 4.5)
   EXPECT_EQ(decoder_reach_frames(m, "nope"), std::nullopt);
+  // A stride or dilation no vocoder has (0, negative, huge) makes no claim instead of dividing by it.
+  for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-2}, std::int64_t{1} << 40}) {
+    onnx::ModelData broken = m;
+    broken.graphs.front().nodes[1].attrs["strides"].ints = {bad};
+    EXPECT_EQ(decoder_reach_frames(broken, "z"), std::nullopt) << "stride " << bad;
+    broken = m;
+    broken.graphs.front().nodes[2].attrs["dilations"].ints = {bad <= 0 ? bad : 0};
+    EXPECT_EQ(decoder_reach_frames(broken, "z"), std::nullopt) << "dilation " << bad;
+  }
   // An op that moves positions (a Slice over time) makes no claim.
   onnx::Node slice;
   slice.op_type = "Slice";
