@@ -3,6 +3,9 @@
 // Depends on asr_engine.h.
 #include "services/asr/asr_engine.h"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <future>
 
 namespace parley::asr {
@@ -37,6 +40,89 @@ AsrEngine::~AsrEngine() {
   if (batcher_) batcher_->stop();
 }
 
+double compression_ratio(const std::string& text) {
+  if (text.empty()) return 0.0;
+  uLongf size = compressBound(static_cast<uLong>(text.size()));
+  std::vector<Bytef> buf(size);
+  if (compress2(buf.data(), &size, reinterpret_cast<const Bytef*>(text.data()), static_cast<uLong>(text.size()),
+                Z_DEFAULT_COMPRESSION) != Z_OK || size == 0) {
+    return 0.0;
+  }
+  return static_cast<double>(text.size()) / static_cast<double>(size);
+}
+
+bool degenerate_result(const whisper::WindowResult& r, int max_new_tokens) {
+  if (r.silence) return false;
+  if (max_new_tokens > 0 && static_cast<int>(r.tokens.size()) >= max_new_tokens) return true;
+  return compression_ratio(r.text) > 2.4 || r.avg_logprob < -1.0;
+}
+
+void AsrEngine::run_windows(whisper::WhisperRunner& runner, const std::vector<WindowJob>& jobs,
+                            const std::vector<std::size_t>& candidates, bool ts, bool trunc,
+                            std::vector<Result<WindowOutput>>& out) {
+  int frames = whisper::kWindowFrames;
+  if (trunc) {
+    std::size_t longest = 0;
+    int floor = 0;
+    for (std::size_t i : candidates) {
+      longest = std::max(longest, jobs[i].audio.size());
+      floor = std::max(floor, jobs[i].min_frames);
+    }
+    // The audio's frames plus 1 s of padding, rounded up to 0.2 s (fewer distinct shapes).
+    frames = std::max(floor, (static_cast<int>(longest / whisper::kHop) + 100 + 19) / 20 * 20);
+    frames = std::min<int>(whisper::kWindowFrames, frames);
+  }
+  std::vector<std::size_t> idx;
+  std::vector<std::vector<float>> mels;
+  for (std::size_t i : candidates) {
+    auto m = mel_.window(jobs[i].audio);
+    if (!m.ok()) {
+      out[i] = m.status();
+      continue;
+    }
+    if (frames < whisper::kWindowFrames) {  // keep the first `frames` columns of each mel row
+      const int n_mels = mel_.n_mels();
+      std::vector<float> cut(static_cast<std::size_t>(n_mels) * frames);
+      for (int r = 0; r < n_mels; ++r) {
+        std::copy_n(m->begin() + static_cast<std::ptrdiff_t>(r) * whisper::kWindowFrames, frames,
+                    cut.begin() + static_cast<std::ptrdiff_t>(r) * frames);
+      }
+      *m = std::move(cut);
+    }
+    idx.push_back(i);
+    mels.push_back(std::move(*m));
+  }
+  if (idx.empty()) return;
+  std::vector<std::span<const float>> spans(mels.begin(), mels.end());
+  Status s = runner.encode(spans, frames);
+  if (!s.is_ok()) {
+    for (std::size_t i : idx) out[i] = s;
+    return;
+  }
+  whisper::DecodeOptions dopt;
+  dopt.timestamps = ts;
+  // At most 12 tokens per second of the longest audio (+16; speech is 3-6): a window that falls
+  // into Whisper's repetition loop ("Go forward 10 meters. Go forward 10 meters. ...", seen on
+  // truncated-context partials) stops there instead of running 224 decoder steps (seconds on
+  // 2 cores, which delayed the endpoint of a 3 s clip by 4 s).
+  std::size_t longest_audio = 0;
+  for (std::size_t i : idx) longest_audio = std::max(longest_audio, jobs[i].audio.size());
+  dopt.max_new_tokens = std::min(dopt.max_new_tokens, static_cast<int>(12 * longest_audio / whisper::kSampleRate) + 16);
+  auto res = whisper::greedy_decode(runner, static_cast<int>(idx.size()), dopt);
+  if (!res.ok()) {
+    for (std::size_t i : idx) out[i] = res.status();
+    return;
+  }
+  for (std::size_t k = 0; k < idx.size(); ++k) {
+    WindowOutput w;
+    w.result = std::move((*res)[k]);
+    w.audio_seconds = static_cast<double>(jobs[idx[k]].audio.size()) / whisper::kSampleRate;
+    w.token_cap = dopt.max_new_tokens;
+    out[idx[k]] = std::move(w);
+  }
+  if (metrics_ != nullptr) metrics_->batch_size.observe(static_cast<double>(idx.size()));
+}
+
 std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& jobs) {
   thread_local std::unique_ptr<whisper::WhisperRunner> runner;
   thread_local const whisper::WhisperModel* runner_model = nullptr;
@@ -46,69 +132,40 @@ std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& j
   }
   const auto start = Clock::now();
   std::vector<Result<WindowOutput>> out(jobs.size(), Result<WindowOutput>(cancelled("window cancelled before it ran")));
-  // Drop windows whose stream went away; the rest form up to four batches (timestamps on/off x
-  // full/truncated window), each one encoder call and one lockstep decode.
-  for (int group = 0; group < 4; ++group) {
-    const bool ts = (group & 1) == 0, trunc = (group & 2) != 0;
+  // Drop windows whose stream went away; the rest form one batch per shape (timestamps on/off x
+  // full/truncated x context floor), each one encoder call and one lockstep decode.
+  std::vector<std::size_t> live;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (!(jobs[i].cancelled && jobs[i].cancelled->load())) live.push_back(i);
+  }
+  std::vector<bool> taken(jobs.size(), false);
+  for (std::size_t a : live) {
+    if (taken[a]) continue;
     std::vector<std::size_t> idx;
-    std::vector<std::vector<float>> mels;
-    int frames = whisper::kWindowFrames;
-    if (trunc) {
-      std::size_t longest = 0;
-      for (const auto& j : jobs) {
-        if (j.truncate && j.timestamps == ts) longest = std::max(longest, j.audio.size());
+    for (std::size_t i : live) {
+      if (!taken[i] && jobs[i].timestamps == jobs[a].timestamps && jobs[i].truncate == jobs[a].truncate &&
+          jobs[i].min_frames == jobs[a].min_frames) {
+        idx.push_back(i);
+        taken[i] = true;
       }
-      // The audio's frames plus 1 s of padding, rounded up to 0.2 s (fewer distinct shapes).
-      frames = std::min<int>(whisper::kWindowFrames, (static_cast<int>(longest / whisper::kHop) + 100 + 19) / 20 * 20);
     }
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (jobs[i].timestamps != ts || jobs[i].truncate != trunc) continue;
-      if (jobs[i].cancelled && jobs[i].cancelled->load()) continue;
-      auto m = mel_.window(jobs[i].audio);
-      if (!m.ok()) {
-        out[i] = m.status();
-        continue;
+    run_windows(*runner, jobs, idx, jobs[a].timestamps, jobs[a].truncate, out);
+  }
+  // Short-context windows that came out degenerate run again on the full window.
+  for (const bool ts : {true, false}) {
+    std::vector<std::size_t> again;
+    for (std::size_t i : live) {
+      if (jobs[i].truncate && jobs[i].fallback_full && jobs[i].timestamps == ts && out[i].ok() &&
+          degenerate_result(out[i]->result, out[i]->token_cap)) {
+        again.push_back(i);
       }
-      if (frames < whisper::kWindowFrames) {  // keep the first `frames` columns of each mel row
-        const int n_mels = mel_.n_mels();
-        std::vector<float> cut(static_cast<std::size_t>(n_mels) * frames);
-        for (int r = 0; r < n_mels; ++r) {
-          std::copy_n(m->begin() + static_cast<std::ptrdiff_t>(r) * whisper::kWindowFrames, frames,
-                      cut.begin() + static_cast<std::ptrdiff_t>(r) * frames);
-        }
-        *m = std::move(cut);
-      }
-      idx.push_back(i);
-      mels.push_back(std::move(*m));
     }
-    if (idx.empty()) continue;
-    std::vector<std::span<const float>> spans(mels.begin(), mels.end());
-    Status s = runner->encode(spans, frames);
-    if (!s.is_ok()) {
-      for (std::size_t i : idx) out[i] = s;
-      continue;
+    if (again.empty()) continue;
+    run_windows(*runner, jobs, again, ts, /*truncate=*/false, out);
+    for (std::size_t i : again) {
+      if (out[i].ok()) out[i]->fell_back = true;
     }
-    whisper::DecodeOptions dopt;
-    dopt.timestamps = ts;
-    // At most 12 tokens per second of the longest audio (+16; speech is 3-6): a window that falls
-    // into Whisper's repetition loop ("Go forward 10 meters. Go forward 10 meters. ...", seen on
-    // truncated-context partials) stops there instead of running 224 decoder steps (seconds on
-    // 2 cores, which delayed the endpoint of a 3 s clip by 4 s).
-    std::size_t longest_audio = 0;
-    for (std::size_t i : idx) longest_audio = std::max(longest_audio, jobs[i].audio.size());
-    dopt.max_new_tokens = std::min(dopt.max_new_tokens, static_cast<int>(12 * longest_audio / whisper::kSampleRate) + 16);
-    auto res = whisper::greedy_decode(*runner, static_cast<int>(idx.size()), dopt);
-    if (!res.ok()) {
-      for (std::size_t i : idx) out[i] = res.status();
-      continue;
-    }
-    for (std::size_t k = 0; k < idx.size(); ++k) {
-      WindowOutput w;
-      w.result = std::move((*res)[k]);
-      w.audio_seconds = static_cast<double>(jobs[idx[k]].audio.size()) / whisper::kSampleRate;
-      out[idx[k]] = std::move(w);
-    }
-    if (metrics_ != nullptr) metrics_->batch_size.observe(static_cast<double>(idx.size()));
+    if (metrics_ != nullptr) metrics_->context_fallbacks.inc(static_cast<double>(again.size()));
   }
   // Each window's share of the batch's wall time; RTF per batch (compute / audio).
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();

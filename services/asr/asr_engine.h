@@ -19,6 +19,7 @@
 #include "shared/models/whisper/decoding.h"
 #include "shared/models/whisper/mel.h"
 #include "shared/models/whisper/whisper_model.h"
+#include "shared/models/whisper/whisper_runner.h"
 
 namespace parley::asr {
 
@@ -39,13 +40,29 @@ struct WindowJob {
   std::vector<float> audio;
   std::shared_ptr<const std::atomic<bool>> cancelled;
   bool timestamps = true;
-  /// Partial results: encode only the audio plus 1 s instead of the whole 30 s window (several
-  /// times cheaper for short audio; finals always use the full window, as the reference does).
+  /// Encode only the audio plus 1 s instead of the whole 30 s window (several times cheaper for
+  /// short audio). Partials and turn decisions use it as it is; Whisper, trained on 30 s windows,
+  /// loops on very short contexts ("Go forward 10 meters." nine times), which is tolerable for a
+  /// partial and not for a final.
   bool truncate = false;
+  /// With truncate: at least this many mel frames (100 per second) of context; 0 = none.
+  int min_frames = 0;
+  /// With truncate: a result that looks degenerate (degenerate_result()) is decoded again on the
+  /// full 30 s window, as Whisper's own fallback re-decodes such windows.
+  bool fallback_full = false;
 };
+
+/// Whisper's fallback signals (openai/whisper transcribe.py, faster-whisper): the text
+/// compresses too well (zlib ratio > 2.4: a repetition loop), the average log-probability is
+/// below -1, or the decoder ran into its token cap. Silence (the no-speech rule) is not degenerate.
+bool degenerate_result(const whisper::WindowResult& r, int max_new_tokens);
+/// len(text) / len(zlib(text)), Whisper's compression ratio (0 for empty text).
+double compression_ratio(const std::string& text);
 
 struct WindowOutput {
   whisper::WindowResult result;
+  bool fell_back = false;      ///< decoded again on the full window (WindowJob::fallback_full)
+  int token_cap = 0;           ///< the decoder's token limit for this window's batch
   double audio_seconds = 0;
   double compute_seconds = 0;  ///< this window's share of its batch's wall time
 };
@@ -75,6 +92,10 @@ class AsrEngine {
  private:
   AsrEngine() = default;
   std::vector<Result<WindowOutput>> run_batch(std::vector<WindowJob>& jobs);
+  /// Encodes and decodes jobs[idx] as one batch (same timestamps setting), on a context cut to
+  /// their audio when `truncate`, writing out[idx].
+  void run_windows(whisper::WhisperRunner& runner, const std::vector<WindowJob>& jobs, const std::vector<std::size_t>& idx,
+                   bool timestamps, bool truncate, std::vector<Result<WindowOutput>>& out);
 
   EngineOptions options_;
   AsrMetrics* metrics_ = nullptr;

@@ -31,6 +31,10 @@ AsrMetrics::AsrMetrics(metrics::Registry& r)
                               .labels()),
       speculative_used(r.counter("parley_asr_speculative_finals_used_total",
                                  "Speculative finals that became the turn's final (the rest were extra work).")
-                           .labels()) {}
+                           .labels()),
+      context_fallbacks(r.counter("parley_asr_context_fallbacks_total",
+                                  "Windows decoded on a shortened audio context whose text looked degenerate (repetition, "
+                                  "low confidence) and were run again on the full 30 s window.")
+                            .labels()) {}
 
 }  // namespace parley::asr

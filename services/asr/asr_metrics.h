@@ -23,6 +23,7 @@ struct AsrMetrics {
   metrics::CounterFamily& streams_ended;   ///< parley_asr_streams_ended_total{reason}
   metrics::Counter& speculative_started;   ///< parley_asr_speculative_finals_total: finals decoded at a pause
   metrics::Counter& speculative_used;      ///< parley_asr_speculative_finals_used_total: of those, sent as the final
+  metrics::Counter& context_fallbacks;     ///< parley_asr_context_fallbacks_total: short-context windows re-run on 30 s
 };
 
 }  // namespace parley::asr

@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
                  config::int_range(0, 10'000));
   schema.add_bool("asr.speculative_finals", false,
                   "At a pause, decode the final while the turn-end classifier runs (lower latency when CPU is spare; one extra window per pause that does not end the turn)");
+  schema.add_double("asr.final_context_s", 10.0,
+                    "Finals decode on at least this much audio context instead of the full 30 s window, re-run on 30 s when "
+                    "the text looks degenerate (30: always the full window)",
+                    config::double_range(2.0, 30.0));
   auto host = service::Host::create("asr", schema, argc, argv);
   const config::Config& cfg = host->config();
 
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
   so.session.endpoint.turn_end_threshold = static_cast<float>(cfg.get_double("asr.turn_threshold"));
   so.session.endpoint.reask_ms = static_cast<int>(cfg.get_int("asr.turn_reask_ms"));
   so.session.speculative_finals = cfg.get_bool("asr.speculative_finals");
+  so.session.final_context_seconds = cfg.get_double("asr.final_context_s");
   asr::AsrService svc(**engine, so, &metrics, turn_end.get());
   service::StreamOptions stream_options;
   stream_options.idle_timeout = so.idle_timeout;

@@ -361,7 +361,12 @@ std::optional<RecognizeSession::Job> RecognizeSession::final_job(std::int64_t en
   auto span = utterance(end);
   if (span.empty()) return std::nullopt;
   if (span.size() > static_cast<std::size_t>(whisper::kWindowSamples)) span = span.first(whisper::kWindowSamples);
-  Job j = window_job(JobKind::kFinal, span, /*truncate=*/false);
+  const bool shorter = o_.final_context_seconds < static_cast<double>(whisper::kWindowSamples) / whisper::kSampleRate;
+  Job j = window_job(JobKind::kFinal, span, shorter);
+  if (shorter) {
+    j.window.min_frames = static_cast<int>(o_.final_context_seconds * 100.0);  // 100 mel frames per second
+    j.window.fallback_full = true;
+  }
   j.end = end;
   j.start = std::max(endpointer_.utterance_start(), base_);
   j.samples = static_cast<std::int64_t>(span.size());

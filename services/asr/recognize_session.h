@@ -40,6 +40,11 @@ struct SessionOptions {
   /// that does not end the turn — off by default: on 2 cores it bought ~30 ms of voice latency
   /// and cost a third of the concurrent streams (services/asr/README.md).
   bool speculative_finals = false;
+  /// Finals decode the utterance on a context of at least this many seconds of audio (the
+  /// utterance + 1 s when longer) instead of Whisper's full 30 s window, and fall back to the full
+  /// window when the text looks degenerate (WindowJob::fallback_full). >= 30: always the full
+  /// window, as the reference decodes. 10 s: see services/asr/README.md ("Finals on a shorter context").
+  double final_context_seconds = 10.0;
 };
 
 /// Word times of a final: Whisper gives times per timestamp segment; each segment's duration is

@@ -11,9 +11,12 @@
 //      streams" = N x audio seconds / wall seconds;
 //   4. end of speech -> final transcript latency (wall), p50/p99, over the streams of (3).
 // Every call's Status is checked: a failure exits non-zero. A missed target is a printed verdict.
-// Usage: asr_bench [--rounds N] [--streams 1,2,4] [--speculative-finals] [--ours-only (parley's streams alone)]
+// Usage: asr_bench [--rounds N] [--streams 1,2,4] [--speculative-finals] [--ours-only (parley's streams alone)
+//                  [--finals-only (with --ours-only: no partials runs)] [--no-classifier (silence only)]]
+//                  [--final-context S (asr.final_context_s: finals' audio context floor; 30 = full windows)]
 // Depends on services/asr, shared/models/whisper, tests/model/asr/asr_support.h, refenv-asr.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -62,6 +65,29 @@ double wer(const std::vector<std::string>& texts) {
   return 100.0 * e / std::max(1, n);
 }
 
+// Counts the turn-end classifier's calls and their wall time (what a pause costs a stream).
+class CountingTurnEnd final : public asr::TurnEndClassifier {
+ public:
+  explicit CountingTurnEnd(const asr::TurnEndClassifier& inner) : inner_(inner) {}
+  std::string_view name() const override { return inner_.name(); }
+  Result<float> turn_end_probability(const asr::TurnContext& c) const override {
+    const auto t0 = Clock::now();
+    auto r = inner_.turn_end_probability(c);
+    const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    calls.fetch_add(1);
+    micros.fetch_add(static_cast<std::int64_t>(us));
+    return r;
+  }
+  bool needs_text() const override { return inner_.needs_text(); }
+  mutable std::atomic<int> calls{0};
+  mutable std::atomic<std::int64_t> micros{0};
+
+ private:
+  const asr::TurnEndClassifier& inner_;
+};
+
+double g_final_context = asr::SessionOptions{}.final_context_seconds;  // --final-context
+
 struct StreamRun {
   double wall = 0, audio = 0;
   std::vector<double> final_latency;  // wall seconds of the call that produced END_OF_SPEECH + final
@@ -79,6 +105,7 @@ StreamRun run_streams(asr::AsrEngine& engine, const asr::TurnEndClassifier* turn
       asr::BlockingWindowRunner runner(engine);
       asr::SessionOptions so;
       so.speculative_finals = speculative;
+      so.final_context_seconds = g_final_context;
       asr::RecognizeSession s(*engine.vad(), runner, so, nullptr, turn_end);
       v1::RecognitionConfig c;
       c.mutable_format()->set_encoding(v1::AudioFormat::PCM16);
@@ -130,11 +157,16 @@ int main(int argc, char** argv) {
   std::vector<int> stream_counts = {1, 2, 4};
   bool speculative = false;  // asr.speculative_finals (the service default: off)
   bool ours_only = false;    // profiling: parley's concurrent streams alone
+  bool finals_only = false;  // with --ours-only: skip the partials runs
+  bool no_classifier = false;  // with --ours-only: silence-only endpointing (what the classifier costs)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     if (a == "--speculative-finals") speculative = true;
     if (a == "--ours-only") ours_only = true;
+    if (a == "--finals-only") finals_only = true;
+    if (a == "--no-classifier") no_classifier = true;
+    if (a == "--final-context" && i + 1 < argc) g_final_context = std::atof(argv[++i]);
     if (a == "--streams" && i + 1 < argc) {
       stream_counts.clear();
       std::stringstream ss(argv[++i]);
@@ -174,15 +206,20 @@ int main(int argc, char** argv) {
     clips.push_back(w->mono());
     audio_s += w->duration_seconds();
   }
-  std::printf("ASR benchmark: Whisper tiny.en INT8, %zu clips, %.1f s of audio, %u hardware threads\n", clips.size(), audio_s,
-              std::thread::hardware_concurrency());
+  std::printf("ASR benchmark: Whisper tiny.en INT8, %zu clips, %.1f s of audio, %u hardware threads; streamed finals on a "
+              ">= %.0f s context\n", clips.size(), audio_s, std::thread::hardware_concurrency(), g_final_context);
 
   if (ours_only) {
     for (int n : stream_counts) {
       for (bool partials : {false, true}) {
-        StreamRun r = run_streams(**engine, turn_end.get(), clips[0], n, partials, speculative);
-        std::printf("parley %s, %d streams of jfk.wav: %.2f s wall, %.1f real-time streams\n",
-                    partials ? "partials + finals" : "finals only", n, r.wall, r.audio / r.wall);
+        if (partials && finals_only) continue;
+        CountingTurnEnd counting(*turn_end);
+        StreamRun r = run_streams(**engine, no_classifier ? nullptr : &counting, clips[0], n, partials, speculative);
+        std::printf("parley %s, %d streams of jfk.wav: %.2f s wall, %.1f real-time streams; turn-end classifier: %.1f calls "
+                    "per stream, %.0f ms each (wall)\n",
+                    partials ? "partials + finals" : "finals only", n, r.wall, r.audio / r.wall,
+                    static_cast<double>(counting.calls.load()) / n,
+                    counting.calls.load() ? 1e-3 * static_cast<double>(counting.micros.load()) / counting.calls.load() : 0.0);
       }
     }
     return g_failures > 0 ? 1 : 0;

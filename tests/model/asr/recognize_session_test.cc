@@ -235,6 +235,61 @@ TEST_F(SessionTest, StreamsJfkAt44kHz) {
   EXPECT_LE(errors, 1) << e.finals;
 }
 
+// Finals on a >= 10 s context (the default) against the full 30 s window, every shared clip
+// streamed finals-only with smart-turn endpointing: they must read as well (the short context is
+// ~3x cheaper to encode; services/asr/README.md "Finals on a shorter context").
+TEST_F(SessionTest, ShortContextFinalsReadAsWellAsFullWindows) {
+  int errors[2] = {0, 0}, words = 0;
+  const double contexts[2] = {10.0, 30.0};
+  for (const auto& name : asr_testing::speech_clips()) {
+    const std::vector<float> a = clip(name);
+    for (int k = 0; k < 2; ++k) {
+      SessionOptions o;
+      o.final_context_seconds = contexts[k];
+      auto sp = session(o, smart_turn_);
+      RecognizeSession& s = *sp;
+      ASSERT_TRUE(s.configure(config(16000, /*interim=*/false)).is_ok());
+      std::vector<v1::RecognizeResponse> out;
+      for (std::size_t pos = 0; pos < a.size(); pos += 1600) {
+        ASSERT_TRUE(s.audio(pcm16(std::span<const float>(a).subspan(pos, std::min<std::size_t>(1600, a.size() - pos))), out).is_ok());
+      }
+      ASSERT_TRUE(s.finish(out).is_ok());
+      const auto [e, n] = asr_testing::word_errors(truth(name), summarize(out).finals);
+      errors[k] += e;
+      if (k == 0) words += n;
+      std::printf("%-40s context %2.0f s: %s\n", name.c_str(), contexts[k], summarize(out).finals.c_str());
+    }
+  }
+  std::printf("streamed finals, %d words: WER %.1f%% on a >= 10 s context, %.1f%% on the full 30 s window\n", words,
+              100.0 * errors[0] / words, 100.0 * errors[1] / words);
+  EXPECT_LE(errors[0], errors[1] + 1) << "the shorter context reads worse than the full window";
+}
+
+// Whisper loops on a 1 s-padded context of this clip; the fallback must catch that and return
+// the full window's text.
+TEST_F(SessionTest, DegenerateShortContextFallsBackToTheFullWindow) {
+  const auto deadline = [] { return std::chrono::steady_clock::now() + std::chrono::minutes(1); };
+  WindowJob full;
+  full.audio = clip("goforward");
+  WindowJob shorter = full;
+  shorter.truncate = true;
+  auto plain = engine_->transcribe(shorter, deadline());
+  ASSERT_TRUE(plain.ok()) << plain.status().to_string();
+  auto reference = engine_->transcribe(full, deadline());
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  std::printf("goforward, audio + 1 s: '%s' (compression ratio %.2f, avg log-prob %.2f); full window: '%s'\n",
+              plain->result.text.c_str(), compression_ratio(plain->result.text), plain->result.avg_logprob,
+              reference->result.text.c_str());
+  ASSERT_TRUE(degenerate_result(plain->result, plain->token_cap))
+      << "the clip no longer loops on a short context; pick another case for this test";
+  shorter.fallback_full = true;
+  auto fixed = engine_->transcribe(shorter, deadline());
+  ASSERT_TRUE(fixed.ok()) << fixed.status().to_string();
+  EXPECT_TRUE(fixed->fell_back);
+  EXPECT_EQ(fixed->result.text, reference->result.text);
+  EXPECT_FALSE(reference->fell_back);
+}
+
 TEST_F(SessionTest, ResultsDeliveredLaterGiveTheSameEvents) {
   SessionOptions o;
   o.partial_interval_ms = 1000;  // a few partials in flight while audio goes on (and a shorter test)
