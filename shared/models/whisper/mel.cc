@@ -133,15 +133,13 @@ Result<std::vector<float>> LogMel::compute(std::span<const float> audio, std::in
   for (int i = 0; i < kNfft; ++i) twiddle[static_cast<std::size_t>(i)] = std::polar(1.0, -2.0 * M_PI * i / kNfft);
   std::vector<float> power(static_cast<std::size_t>(bins));
   std::vector<float> mel(static_cast<std::size_t>(n_mels_ * kept));
-  for (std::int64_t f = 0; f < kept; ++f) {
-    for (int i = 0; i < kNfft; ++i) {
-      in[static_cast<std::size_t>(i)] = static_cast<double>(padded(f * kHop + i) * hann_[static_cast<std::size_t>(i)]);
-    }
-    fft_rec(in.data(), out.data(), kNfft, 1, twiddle.data(), kNfft);
+  // Mel energies of frame f from its spectrum (bins 0..n_fft/2).
+  std::vector<cd> spec(static_cast<std::size_t>(bins));
+  auto mel_frame = [&](std::int64_t f) {
     for (int k = 0; k < bins; ++k) {
       // complex64 magnitude squared, as numpy does after .astype("complex64").
-      const std::complex<float> c(static_cast<float>(out[static_cast<std::size_t>(k)].real()),
-                                  static_cast<float>(out[static_cast<std::size_t>(k)].imag()));
+      const std::complex<float> c(static_cast<float>(spec[static_cast<std::size_t>(k)].real()),
+                                  static_cast<float>(spec[static_cast<std::size_t>(k)].imag()));
       const float mag = std::abs(c);
       power[static_cast<std::size_t>(k)] = mag * mag;
     }
@@ -152,6 +150,29 @@ Result<std::vector<float>> LogMel::compute(std::span<const float> audio, std::in
       for (int k = k0; k < k1; ++k) s += w[k] * power[static_cast<std::size_t>(k)];
       mel[static_cast<std::size_t>(m * kept + f)] = s;
     }
+  };
+  // Two real frames per complex FFT: z = x_f + i x_{f+1}, then X_f[k] = (Z[k] + conj Z[n-k]) / 2
+  // and X_{f+1}[k] = (Z[k] - conj Z[n-k]) / 2i — half the FFTs of one transform per frame, in
+  // double like numpy's, so the float spectra match it as closely as before.
+  for (std::int64_t f = 0; f < kept; f += 2) {
+    const bool pair = f + 1 < kept;
+    for (int i = 0; i < kNfft; ++i) {
+      const float h = hann_[static_cast<std::size_t>(i)];
+      in[static_cast<std::size_t>(i)] = cd(static_cast<double>(padded(f * kHop + i) * h),
+                                           pair ? static_cast<double>(padded((f + 1) * kHop + i) * h) : 0.0);
+    }
+    fft_rec(in.data(), out.data(), kNfft, 1, twiddle.data(), kNfft);
+    for (int k = 0; k < bins; ++k) {
+      const cd a = out[static_cast<std::size_t>(k)], b = std::conj(out[static_cast<std::size_t>((kNfft - k) % kNfft)]);
+      spec[static_cast<std::size_t>(k)] = cd(0.5 * (a.real() + b.real()), 0.5 * (a.imag() + b.imag()));
+    }
+    mel_frame(f);
+    if (!pair) break;
+    for (int k = 0; k < bins; ++k) {
+      const cd a = out[static_cast<std::size_t>(k)], b = std::conj(out[static_cast<std::size_t>((kNfft - k) % kNfft)]);
+      spec[static_cast<std::size_t>(k)] = cd(0.5 * (a.imag() - b.imag()), -0.5 * (a.real() - b.real()));
+    }
+    mel_frame(f + 1);
   }
   float mx = -1e30f;
   for (float& v : mel) {
