@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "kernels/cpu/thread_pool.h"
+#include "shared/common/check.h"
 #include "shared/common/hash.h"
 #include "shared/models/encoder/encoder.h"
 
@@ -65,10 +66,14 @@ Status HashFeaturizer::featurize(std::span<const std::string> texts, std::vector
 }
 
 EncoderFeaturizer::EncoderFeaturizer(std::shared_ptr<const encoder::Encoder> encoder, std::size_t max_texts_per_call,
-                                     bool thread_alone)
+                                     bool thread_alone, std::shared_ptr<const JointHeads> heads)
     : encoder_(std::move(encoder)),
       max_texts_per_call_(max_texts_per_call == 0 ? 1 : max_texts_per_call),
-      thread_alone_(thread_alone) {}
+      thread_alone_(thread_alone),
+      heads_(std::move(heads)) {
+  PARLEY_CHECK(!heads_ || heads_->hidden == encoder_->dim()) << "joint heads read H=" << heads_->hidden
+                                                             << ", the encoder has " << encoder_->dim();
+}
 
 Status EncoderFeaturizer::encode(std::span<const std::string> texts, std::vector<text::Encoding>& encodings,
                                  encoder::EncoderOutput& hidden) const {
@@ -111,7 +116,7 @@ Result<std::unique_ptr<EncoderFeaturizer>> EncoderFeaturizer::open(const std::st
   return std::make_unique<EncoderFeaturizer>(std::move(*enc), 128, thread_alone);
 }
 
-int EncoderFeaturizer::context_dim() const { return encoder_->dim(); }
+int EncoderFeaturizer::context_dim() const { return encoder_->dim() + (heads_ ? heads_->tags : 0); }
 int EncoderFeaturizer::lexical_dim() const { return encoder_->dim(); }
 int EncoderFeaturizer::sentence_dim() const { return encoder_->dim(); }
 std::string EncoderFeaturizer::name() const {
@@ -124,6 +129,8 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
   out.clear();
   out.resize(texts.size());
   const auto h = static_cast<std::size_t>(encoder_->dim());
+  const std::size_t tags = heads_ ? static_cast<std::size_t>(heads_->tags) : 0;
+  const std::size_t cd = h + tags;  // contextual row: mean hidden state, then the tag logits
   const encoder::EncoderModel& model = encoder_->model();
   const std::vector<float>& table = model.weights().word;
   std::vector<text::Encoding> encodings;
@@ -136,10 +143,16 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
       const std::string& text = texts[first + b];
       const text::Encoding& e = encodings[b];
       TextFeatures& f = out[first + b];
-      f.context_dim = f.lexical_dim = static_cast<int>(h);
+      f.context_dim = static_cast<int>(cd);
+      f.lexical_dim = static_cast<int>(h);
       f.truncated = e.truncated_tokens > 0;
       f.sentence.assign(pooled.row(b).begin(), pooled.row(b).end());
       normalize(f.sentence);
+      if (heads_) {
+        f.intent_logits.resize(static_cast<std::size_t>(heads_->labels));
+        JointHeads::apply(heads_->label_w, heads_->label_b, hidden.token(b, 0).data(), heads_->hidden,
+                          f.intent_logits.data());
+      }
       std::vector<int> token_count;
       std::int32_t current = -1;
       for (std::size_t t = 0; t < e.size(); ++t) {
@@ -148,14 +161,18 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
           current = e.word_ids[t];
           f.words.push_back({e.offsets[t].begin, e.offsets[t].end});
           token_count.push_back(0);
-          f.contextual.resize(f.contextual.size() + h, 0.0f);
+          f.contextual.resize(f.contextual.size() + cd, 0.0f);
           f.lexical.resize(f.lexical.size() + h, 0.0f);
+          if (heads_) {  // the tag head was trained on each word's first sub-word
+            JointHeads::apply(heads_->tag_w, heads_->tag_b, hidden.token(b, static_cast<std::int64_t>(t)).data(),
+                              heads_->hidden, f.contextual.data() + (f.words.size() - 1) * cd + h);
+          }
         }
         ByteSpan& w = f.words.back();
         w.begin = std::min(w.begin, e.offsets[t].begin);
         w.end = std::max(w.end, e.offsets[t].end);
         ++token_count.back();
-        float* ctx = f.contextual.data() + (f.words.size() - 1) * h;
+        float* ctx = f.contextual.data() + (f.words.size() - 1) * cd;
         float* lex = f.lexical.data() + (f.words.size() - 1) * h;
         auto hs = hidden.token(b, static_cast<std::int64_t>(t));
         const float* emb = table.data() + static_cast<std::size_t>(e.ids[t]) * h;
@@ -167,7 +184,7 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
       for (std::size_t i = 0; i < f.words.size(); ++i) {
         float inv = 1.0f / static_cast<float>(token_count[i]);
         for (std::size_t k = 0; k < h; ++k) {
-          f.contextual[i * h + k] *= inv;
+          f.contextual[i * cd + k] *= inv;
           f.lexical[i * h + k] *= inv;
         }
         f.word_text.push_back(

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "services/nlu/joint_heads.h"
 #include "services/nlu/text_checks.h"
 #include "shared/common/status.h"
 #include "shared/engine/device.h"
@@ -37,6 +38,8 @@ struct TextFeatures {
   std::vector<float> contextual;  ///< [words, context_dim]
   std::vector<float> lexical;     ///< [words, lexical_dim]
   std::vector<float> sentence;    ///< pooled sentence embedding, L2-normalized
+  /// A fine-tuned bot's joint intent head on [CLS] (JointHeads::labels floats); empty otherwise.
+  std::vector<float> intent_logits;
   bool truncated = false;
 
   std::size_t size() const { return words.size(); }
@@ -83,8 +86,11 @@ class EncoderFeaturizer final : public Featurizer {
   /// `thread_alone`: each calling thread runs the encoder on its own (a per-thread session with
   /// a one-thread kernel pool) instead of splitting every op over the shared pool; pair it with
   /// as many batch workers as cores (no per-op synchronization, no idle core in serial parts).
+  /// `heads` (a fine-tuned encoder's JointHeads, optional): each word's contextual vector gets
+  /// the tag head's logits on its first sub-word appended (context_dim = H + tags), and each text
+  /// the intent head's logits on [CLS] (`intent_logits`).
   explicit EncoderFeaturizer(std::shared_ptr<const encoder::Encoder> encoder, std::size_t max_texts_per_call = 128,
-                             bool thread_alone = false);
+                             bool thread_alone = false, std::shared_ptr<const JointHeads> heads = nullptr);
   /// Opens the model directory (model.safetensors, config.json, vocab.txt / tokenizer.json) and
   /// places the encoder on `device` (nlu.device). FailedPrecondition naming tools/models/fetch
   /// when files are missing; UNAVAILABLE for a device that is not there.
@@ -105,6 +111,7 @@ class EncoderFeaturizer final : public Featurizer {
   std::shared_ptr<const encoder::Encoder> encoder_;
   std::size_t max_texts_per_call_;
   bool thread_alone_;
+  std::shared_ptr<const JointHeads> heads_;
 };
 
 }  // namespace parley::nlu

@@ -61,7 +61,7 @@ Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::Train
   return out;
 }
 
-Result<std::shared_ptr<const encoder::Encoder>> finetune_encoder(const v1::TrainRequest& request,
+Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request,
                                                                  const encoder::Encoder& base,
                                                                  const FinetuneOptions& options,
                                                                  FinetuneReport* report) {
@@ -82,6 +82,14 @@ Result<std::shared_ptr<const encoder::Encoder>> finetune_encoder(const v1::Train
   const models::ModelDevice dev = models::ModelDevice::cpu(pool.get());
   PARLEY_ASSIGN_OR_RETURN(auto result, encoder::train::train_joint(model.weights(), model.config(), examples,
                                                                    std::max(1, request.intents_size()), tags, jo, dev));
+  auto heads = std::make_shared<JointHeads>();
+  heads->hidden = static_cast<int>(model.config().hidden);
+  heads->labels = std::max(1, request.intents_size());
+  heads->tags = tags;
+  heads->label_w = std::move(result.label_w);
+  heads->label_b = std::move(result.label_b);
+  heads->tag_w = std::move(result.tag_w);
+  heads->tag_b = std::move(result.tag_b);
   const auto t0 = std::chrono::steady_clock::now();
   PARLEY_ASSIGN_OR_RETURN(auto tuned, encoder::EncoderModel::from_host_weights(std::move(result.weights), model.config(),
                                                                                model.sentence(), options.serve));
@@ -98,7 +106,7 @@ Result<std::shared_ptr<const encoder::Encoder>> finetune_encoder(const v1::Train
     report->train_seconds = result.seconds;
     report->convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  return enc;
+  return FinetunedEncoder{std::move(enc), options.stack_heads ? std::move(heads) : nullptr};
 }
 
 }  // namespace parley::nlu

@@ -36,7 +36,7 @@ class FinetuneJobs {
  public:
   using BaseProvider = std::function<Result<std::shared_ptr<const encoder::Encoder>>()>;
   using Install = std::function<Status(const std::string& bot_id, std::uint64_t generation,
-                                       std::shared_ptr<const encoder::Encoder> tuned)>;
+                                       FinetunedEncoder tuned)>;
   FinetuneJobs(FinetuneJobOptions options, BaseProvider base, Install install, NluMetrics* metrics);
   ~FinetuneJobs();
   FinetuneJobs(const FinetuneJobs&) = delete;

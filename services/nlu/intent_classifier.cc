@@ -66,7 +66,7 @@ Result<std::unique_ptr<IntentClassifier>> IntentClassifier::train(const std::vec
   std::unique_ptr<IntentClassifier> c(new IntentClassifier());
   c->num_intents_ = num_intents;
   c->options_ = options;
-  const int dim = text_dense_dim(static_cast<int>(texts.front()->sentence.size()), texts.front()->lexical_dim);
+  const int dim = text_dense_dim(*texts.front());
   // First pass: the dictionary and the dense rows of every example.
   c->layer_ = LinearLayer(num_intents, dim, 0);
   LinearBatch all;

@@ -50,7 +50,7 @@ Result<std::unique_ptr<NluService>> NluService::create(NluOptions options, std::
     NluService* self = svc.get();
     svc->jobs_ = std::make_unique<FinetuneJobs>(
         options.finetune, options.base_encoder,
-        [self](const std::string& bot_id, std::uint64_t generation, std::shared_ptr<const encoder::Encoder> tuned) {
+        [self](const std::string& bot_id, std::uint64_t generation, FinetunedEncoder tuned) {
           v1::TrainRequest request;
           {
             std::lock_guard lock(self->mu_);
@@ -67,10 +67,10 @@ Result<std::unique_ptr<NluService>> NluService::create(NluOptions options, std::
 }
 
 Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t generation,
-                                     const v1::TrainRequest& request, std::shared_ptr<const encoder::Encoder> tuned) {
+                                     const v1::TrainRequest& request, FinetunedEncoder tuned) {
   // The bot's heads (intent classifier, CRF tagger, out-of-scope floor) trained again on the
   // fine-tuned encoder's features; the bot's own featurizer serves its parses from then on.
-  auto featurizer = std::make_shared<EncoderFeaturizer>(std::move(tuned), 128, false);
+  auto featurizer = std::make_shared<EncoderFeaturizer>(std::move(tuned.encoder), 128, false, std::move(tuned.heads));
   TrainOptions o = options_.train;
   auto model = BotModel::train_owning(request, std::move(featurizer), o);
   if (!model.ok()) return model.status().with_context("training the heads on the fine-tuned encoder");

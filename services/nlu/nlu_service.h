@@ -79,7 +79,7 @@ class NluService {
   std::shared_ptr<const BotModel> find(const std::string& bot_id) const;
   void update_gauges();
   Status install_finetuned(const std::string& bot_id, std::uint64_t generation, const v1::TrainRequest& request,
-                           std::shared_ptr<const encoder::Encoder> tuned);
+                           FinetunedEncoder tuned);
 
   NluOptions options_;
   std::shared_ptr<const Featurizer> featurizer_;

@@ -118,12 +118,15 @@ std::vector<std::string> word_sparse_strings(const TextFeatures& f, std::size_t 
   return out;
 }
 
-int text_dense_dim(int sentence_dim, int lexical_dim) { return sentence_dim + lexical_dim; }
+int text_dense_dim(const TextFeatures& f) {
+  return static_cast<int>(f.sentence.size() + f.intent_logits.size()) + f.lexical_dim;
+}
 
 void text_dense_row(const TextFeatures& f, float* out) {
   const auto sd = f.sentence.size();
   std::copy(f.sentence.begin(), f.sentence.end(), out);
-  float* lex = out + sd;
+  std::copy(f.intent_logits.begin(), f.intent_logits.end(), out + sd);
+  float* lex = out + sd + f.intent_logits.size();
   const auto ld = static_cast<std::size_t>(f.lexical_dim);
   std::fill(lex, lex + ld, 0.0f);
   if (f.size() == 0) return;

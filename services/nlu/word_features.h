@@ -43,9 +43,9 @@ void append_word_rows(const TextFeatures& f, const WordFeatureOptions& o, const 
 /// context-conjoined ones ("c=greet", "cw=greet|book") when `context` is not empty.
 std::vector<std::string> word_sparse_strings(const TextFeatures& f, std::size_t i, std::string_view context = {});
 
-/// Text-level features of the intent head: dense [sentence, mean lexical], sparse unigrams and
-/// bigrams of words.
-int text_dense_dim(int sentence_dim, int lexical_dim);
+/// Text-level features of the intent head: dense [sentence, joint intent logits (fine-tuned bots
+/// only), mean lexical], sparse unigrams and bigrams of words.
+int text_dense_dim(const TextFeatures& f);
 void text_dense_row(const TextFeatures& f, float* out);
 std::vector<std::string> text_sparse_strings(const TextFeatures& f);
 

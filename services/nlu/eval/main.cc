@@ -2,12 +2,14 @@
 // frozen encoder, or on an encoder fine-tuned for it (--finetune) — and reports intent accuracy
 // and slot span-F1 on an evaluation split (--split, default dev), with timings.
 // Run it through tools/eval/nlu.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 
+#include "services/nlu/bio.h"
 #include "services/nlu/bot_model.h"
 #include "services/nlu/featurizer.h"
 #include "services/nlu/finetune.h"
@@ -39,6 +41,7 @@ void usage() {
          "                        in full, LoRA on the --ft-lora-layers below them)\n"
          "  --ft-epochs N  --ft-lr X  --ft-head-lr X  --ft-batch N  --ft-warmup X  --ft-seed N\n"
          "  --ft-full-layers N  --ft-lora-layers N  --ft-lora-rank N  --ft-word-embeddings\n"
+         "  --ft-no-stack         the bot's heads see the fine-tuned encoder alone, not the joint heads' logits\n"
          "  --ft-sparse24         prune every trained linear to 2:4 and fine-tune with the masks fixed\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
          "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
       ft.joint.encoder.lora_layers = static_cast<int>(number(a, next(), 0, 1000));
     else if (a == "--ft-lora-rank")
       ft.joint.encoder.lora_rank = static_cast<int>(number(a, next(), 1, 1024));
+    else if (a == "--ft-no-stack")
+      ft.stack_heads = false;
     else if (a == "--ft-word-embeddings")
       ft.joint.encoder.train_word_embeddings = true;
     else if (a == "--ft-sparse24")
@@ -185,6 +190,7 @@ int main(int argc, char** argv) {
   request.set_out_of_scope_threshold(0.0f);
   FinetuneReport ft_report;
   double finetune_s = 0.0;
+  std::shared_ptr<const JointHeads> joint_heads;  // fine-tuned with stacking: also scored on their own
   if (featurizer == nullptr) {
     // Fine-tuned (or pruned) encoder: start from the FP32 weights, serve in the INT8 preset.
     if (auto st = encoder::check_model_dir(encoder_dir, "or pass --encoder-dir"); !st.is_ok()) {
@@ -202,6 +208,7 @@ int main(int argc, char** argv) {
     if (serve_fp32 || fp32) ft.serve.precision = encoder::Precision::kFp32;
     auto t_ft = Clock::now();
     std::shared_ptr<const encoder::Encoder> tuned;
+    std::shared_ptr<const JointHeads> heads;
     if (finetune_mode == "off") {  // --prune24: the pruned encoder, no training
       encoder::EncoderWeights w = (*base)->model().weights();
       for (encoder::LayerWeights& l : w.layers) {
@@ -231,10 +238,12 @@ int main(int argc, char** argv) {
         std::cerr << "parley-nlu-eval: fine-tuning failed: " << t.status().to_string() << "\n";
         return 1;
       }
-      tuned = std::move(*t);
+      tuned = std::move(t->encoder);
+      heads = std::move(t->heads);
     }
     finetune_s = secs(Clock::now() - t_ft);
-    featurizer = std::make_unique<EncoderFeaturizer>(std::move(tuned), 128, !shared_pool);
+    joint_heads = heads;
+    featurizer = std::make_unique<EncoderFeaturizer>(std::move(tuned), 128, !shared_pool, std::move(heads));
   }
   TrainReport report;
   auto t0 = Clock::now();
@@ -293,6 +302,38 @@ int main(int argc, char** argv) {
     }
   }
   double dev_s = secs(Clock::now() - t1);
+  // The joint heads on their own (argmax intent on [CLS], argmax BIO tag on each word's first
+  // sub-word): what end-to-end training learned before the bot's heads build on it.
+  std::size_t joint_intent_ok = 0;
+  eval::SpanScore joint_score;
+  if (joint_heads) {
+    std::vector<std::string> slot_order;  // joint_examples' tag order: slots by first appearance
+    for (const auto& intent : request.intents()) {
+      for (const auto& ex : intent.examples()) {
+        for (const auto& sl : ex.slots()) {
+          if (std::find(slot_order.begin(), slot_order.end(), sl.slot()) == slot_order.end()) slot_order.push_back(sl.slot());
+        }
+      }
+    }
+    const auto h = static_cast<std::size_t>(features.empty() ? 0 : features[0].context_dim - joint_heads->tags);
+    for (std::size_t i = 0; i < dev->examples.size(); ++i) {
+      const TextFeatures& f = features[i];
+      const auto& lg = f.intent_logits;
+      const auto best = static_cast<int>(std::max_element(lg.begin(), lg.end()) - lg.begin());
+      joint_intent_ok += request.intents(best).name() == dev->examples[i].intent ? 1 : 0;
+      std::vector<int> tags;
+      for (std::size_t w = 0; w < f.size(); ++w) {
+        const float* row = f.context_row(w) + h;
+        tags.push_back(static_cast<int>(std::max_element(row, row + joint_heads->tags) - row));
+      }
+      std::vector<eval::GoldSpan> predicted;
+      for (const WordSpan& ws : tags_to_spans(tags)) {
+        predicted.push_back({slot_order[static_cast<std::size_t>(ws.slot)], static_cast<int>(f.words[ws.first].begin),
+                             static_cast<int>(f.words[ws.last].end)});
+      }
+      joint_score.add(dev->examples[i].spans, predicted);
+    }
+  }
   // A malformed evaluation line (invalid UTF-8, tag count != word count, empty) is an error of
   // the evaluation, never silently dropped: it counts as a wrong intent and a wrong sentence.
   const std::size_t malformed = dev->skipped;
@@ -319,6 +360,10 @@ int main(int argc, char** argv) {
   std::printf("slot F1            %.2f%% (precision %.2f%%, recall %.2f%%; %zu gold spans)\n", 100 * score.f1(),
               100 * score.precision(), 100 * score.recall(), score.gold);
   std::printf("sentence accuracy  %.2f%%\n", 100.0 * static_cast<double>(sentence_ok) / n);
+  if (joint_heads) {
+    std::printf("joint heads alone  intent %.2f%%, slot F1 %.2f%% (the fine-tuning's own heads, without the bot's)\n",
+                100.0 * static_cast<double>(joint_intent_ok) / n, 100 * joint_score.f1());
+  }
   std::printf("out of scope       %.2f%% of dev flagged (similarity floor %.3f)\n",
               100.0 * static_cast<double>(oos) / n, (*model)->similarity_floor());
   std::printf("dev parse          %.1f s (%.2f ms per text, batches of 64)\n", dev_s, 1e3 * dev_s / n);

@@ -12,56 +12,14 @@
 #include "shared/models/encoder/session.h"
 #include "shared/models/encoder/train/joint_trainer.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
+#include "tests/support/tiny_encoder.h"
 
 namespace parley::encoder::train {
 namespace {
 
-EncoderConfig tiny_config() {
-  EncoderConfig c;
-  c.vocab_size = 40;
-  c.hidden = 16;
-  c.layers = 2;
-  c.heads = 2;
-  c.intermediate = 32;
-  c.max_positions = 16;
-  c.type_vocab = 2;
-  c.layer_norm_eps = 1e-5f;
-  return c;
-}
+EncoderConfig tiny_config() { return testing::tiny_encoder_config(); }
 
-EncoderWeights tiny_weights(const EncoderConfig& c, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 0.3f);
-  auto vec = [&](std::int64_t n, float base = 0.0f) {
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (float& x : v) x = base + nd(rng);
-    return v;
-  };
-  auto lin = [&](std::int64_t out, std::int64_t in) {
-    Linear l;
-    l.out = out;
-    l.in = in;
-    l.w = vec(out * in);
-    l.bias = vec(out);
-    return l;
-  };
-  EncoderWeights w;
-  w.word = vec(c.vocab_size * c.hidden);
-  w.position = vec(c.max_positions * c.hidden);
-  w.token_type = vec(c.type_vocab * c.hidden);
-  w.embed_norm = {vec(c.hidden, 1.0f), vec(c.hidden)};
-  for (std::int64_t i = 0; i < c.layers; ++i) {
-    LayerWeights l;
-    l.qkv = lin(3 * c.hidden, c.hidden);
-    l.attn_out = lin(c.hidden, c.hidden);
-    l.attn_norm = {vec(c.hidden, 1.0f), vec(c.hidden)};
-    l.ffn_in = lin(c.intermediate, c.hidden);
-    l.ffn_out = lin(c.hidden, c.intermediate);
-    l.ffn_norm = {vec(c.hidden, 1.0f), vec(c.hidden)};
-    w.layers.push_back(std::move(l));
-  }
-  return w;
-}
+EncoderWeights tiny_weights(const EncoderConfig& c, std::uint32_t seed) { return testing::random_encoder_weights(c, seed); }
 
 TokenBatch tiny_batch() {
   TokenBatch b;
