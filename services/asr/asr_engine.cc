@@ -1,6 +1,6 @@
 // AsrEngine (see asr_engine.h): model loading and the batch function (mel -> batched encoder ->
 // lockstep greedy decoding). Each batch worker thread keeps its own WhisperRunner.
-// Depends on asr_engine.h.
+// Depends on asr_engine.h, zlib (the compression-ratio rule).
 #include "services/asr/asr_engine.h"
 
 #include <zlib.h>
