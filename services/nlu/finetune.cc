@@ -61,10 +61,8 @@ Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::Train
   return out;
 }
 
-Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request,
-                                                                 const encoder::Encoder& base,
-                                                                 const FinetuneOptions& options,
-                                                                 FinetuneReport* report) {
+Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const encoder::Encoder& base,
+                                          const FinetuneOptions& options, FinetuneReport* report) {
   const encoder::EncoderModel& model = base.model();
   if (model.precision() != encoder::Precision::kFp32) {
     return failed_precondition("fine-tuning starts from an FP32 encoder (load it with Precision::kFp32)");

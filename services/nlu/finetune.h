@@ -62,9 +62,7 @@ struct FinetunedEncoder {
 
 /// Fine-tunes `base` (an FP32 encoder: its host weights are the starting point) on `request` and
 /// returns the fine-tuned encoder (same tokenizer, `options.serve` precision) with its heads.
-Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request,
-                                                                 const encoder::Encoder& base,
-                                                                 const FinetuneOptions& options,
-                                                                 FinetuneReport* report = nullptr);
+Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const encoder::Encoder& base,
+                                          const FinetuneOptions& options, FinetuneReport* report = nullptr);
 
 }  // namespace parley::nlu
