@@ -16,7 +16,7 @@ std::string_view op_name(Op op) {
       "attention_decode", "kv_cache_write", "embedding", "quantize", "dequantize", "gguf_quantize",
       "gguf_dequantize", "conv1d", "sample", "elementwise", "strided_copy", "reduce", "gather", "gemm_q4",
       "bf16_linear", "quantize_rows", "dequantize_sum", "affine_quantize", "norm_backward", "activation_backward",
-      "attention_backward", "embedding_backward", "cross_entropy", "adamw"};
+      "attention_backward", "embedding_backward", "cross_entropy", "adamw", "int8_linear"};
   const auto i = static_cast<std::size_t>(op);
   return i < kNames.size() ? kNames[i] : std::string_view("unknown");
 }

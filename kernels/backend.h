@@ -24,6 +24,7 @@
 #include "kernels/ops/gather.h"
 #include "kernels/ops/gemm.h"
 #include "kernels/ops/gemm_int8.h"
+#include "kernels/ops/int8_linear.h"
 #include "kernels/ops/gemm_q4.h"
 #include "kernels/ops/norm.h"
 #include "kernels/ops/quantize.h"
@@ -74,8 +75,10 @@ enum class Op : std::uint8_t {
   kEmbeddingBackward,
   kCrossEntropy,
   kAdamW,
+  // Appended: QDQ models' integer linears on packed weights (ops/int8_linear.h).
+  kInt8Linear,
 };
-inline constexpr int kOpCount = 32;
+inline constexpr int kOpCount = 33;
 std::string_view op_name(Op op);
 
 /// What supports() is asked. dtypes and dims are per op (unused entries are ignored):
@@ -100,6 +103,7 @@ std::string_view op_name(Op op);
 ///   kAffineQuantize: dtypes {} dims {} (the Args carry their AffineType)
 ///   kNormBackward, kActivationBackward, kAttentionBackward, kEmbeddingBackward, kCrossEntropy,
 ///   kAdamW:          dtypes {} dims {} (all f32; a backend answers for the op as a whole)
+///   kInt8Linear:     dtypes {}                   dims {m, n, k}
 struct OpQuery {
   Op op = Op::kGemm;
   std::span<const engine::DType> dtypes;
@@ -189,6 +193,12 @@ struct Backend {
   Status (*embedding_backward)(const EmbeddingBackwardArgs&, const ExecContext&) = nullptr;
   Status (*cross_entropy)(const CrossEntropyArgs&, const ExecContext&) = nullptr;
   Status (*adamw)(const AdamWArgs&, const ExecContext&) = nullptr;
+
+  /// INT8 linear of QDQ models (ops/int8_linear.h): int8_packed_bytes / pack_int8 (int8 HOST
+  /// weights -> dst on this backend's device, its layout), then int8_linear.
+  Status (*int8_linear)(const Int8LinearArgs&, const ExecContext&) = nullptr;
+  std::int64_t (*int8_packed_bytes)(std::int64_t n, std::int64_t k) = nullptr;
+  Status (*pack_int8)(const Int8PackArgs&, const ExecContext&) = nullptr;
 };
 
 /// The CPU backend (always present; the reference every other backend is tested against).

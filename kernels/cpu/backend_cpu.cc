@@ -58,6 +58,8 @@ bool cpu_supports(const OpQuery& q) {
     case Op::kEmbeddingBackward:
     case Op::kCrossEntropy:
     case Op::kAdamW: return true;
+    // Offered where it is fast (AVX-512 VNNI), like kBf16Linear.
+    case Op::kInt8Linear: return cpu::int8_linear_fast();
   }
   return false;
 }
@@ -111,6 +113,9 @@ Backend make_cpu_backend() {
   b.bf16_linear = &cpu::bf16_linear;
   b.bf16_packed_bytes = &cpu::bf16_packed_bytes;
   b.pack_bf16 = &cpu::pack_bf16;
+  b.int8_linear = &cpu::int8_linear;
+  b.int8_packed_bytes = &cpu::int8_packed_bytes;
+  b.pack_int8 = &cpu::pack_int8;
   b.quantize_rows = &cpu::quantize_rows;
   b.dequantize_sum = &cpu::dequantize_sum;
   b.affine_quantize = &cpu::affine_quantize;

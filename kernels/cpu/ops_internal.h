@@ -1,6 +1,6 @@
 // Internal interface between the non-GEMM op dispatchers (attention.cc, norm.cc, encoder_ops.cc,
-// bf16_linear.cc) and their AVX-512 variants (attention_avx512.cc, encoder_ops_avx512.cc,
-// bf16_linear_avx512.cc).
+// bf16_linear.cc, int8_linear.cc) and their AVX-512 variants (attention_avx512.cc,
+// encoder_ops_avx512.cc, bf16_linear_avx512.cc, int8_linear_avx512.cc).
 // Why: only the *_avx512.cc files are compiled with -mavx512*; the dispatchers stay baseline
 // x86-64 and call these after resolve_isa(). Depends on kernels/ops/*.h.
 #pragma once
@@ -9,6 +9,7 @@
 #include "kernels/ops/attention.h"
 #include "kernels/ops/bf16_linear.h"
 #include "kernels/ops/elementwise.h"
+#include "kernels/ops/int8_linear.h"
 #include "kernels/ops/norm.h"
 #include "kernels/ops/quantize_rows.h"
 #include "kernels/ops/softmax.h"
@@ -30,6 +31,8 @@ void dequantize_sum_avx512(const DequantizeSumArgs& args, ThreadPool& pool);
 bool cpu_has_avx512_bf16();
 /// bf16_linear on vdpbf16ps (validated, non-empty args; needs cpu_has_avx512_bf16()).
 void bf16_linear_avx512(const Bf16LinearArgs& args, ThreadPool& pool);
+/// int8_linear on vpdpbusd (validated, non-empty args; the avx512_vnni ISA level).
+void int8_linear_avx512(const Int8LinearArgs& args, ThreadPool& pool);
 
 /// y[i] = op(x[i]) for op in {Erf, Tanh, Sigmoid} (pointwise_avx512.cc); false (nothing done)
 /// for any other op. x may equal y.

@@ -590,6 +590,10 @@ bool supports(const OpQuery& q) {
     case Op::kAdamW:
       // Training ops have no CUDA kernels yet: fine-tuning runs on the CPU (ops/train.h).
       return false;
+    case Op::kInt8Linear:
+      // QDQ models' packed int8 linear: CPU only for now (the ONNX runtime falls back to its
+      // bf16 linear, which the CUDA backend has).
+      return false;
   }
   return false;
 }

@@ -89,6 +89,36 @@ constexpr const char* kIntAScale = "_int_a_scale";
 constexpr const char* kIntBScales = "_int_b_scales";
 constexpr const char* kIntBPacked = "_int_b_packed";
 constexpr const char* kIntBDims = "_int_b_nk";
+constexpr const char* kIntAZero = "_int_a_zero";        // A's zero point as a uint8 code (int8: + 128)
+constexpr const char* kIntScales = "_int_scales";       // sa * sb[j], n entries (the int8 linear's)
+constexpr const char* kIntBPackedI8 = "_int_b_packed_i8";
+
+Attribute int_attr(std::int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+
+// The 8-bit zero point of a QuantizeLinear/round trip node as the uint8 code of real zero: the
+// value itself for uint8, + 128 for int8 (so q + 128 is A's unsigned byte); none means uint8 0.
+bool unsigned_zero_point(const ModelData& m, const Node& q, std::int64_t& out) {
+  if (q.inputs.size() < 3 || q.inputs[2] < 0) {
+    out = 0;
+    return true;
+  }
+  const ValueInfo& info = m.values[static_cast<std::size_t>(q.inputs[2])];
+  if (!info.constant || info.constant->numel() != 1 || !info.constant->device().is_cpu()) return false;
+  if (info.constant->type() == DataType::kUint8) {
+    out = info.constant->data<std::uint8_t>()[0];
+    return true;
+  }
+  if (info.constant->type() == DataType::kInt8) {
+    out = static_cast<std::int64_t>(info.constant->data<std::int8_t>()[0]) + 128;
+    return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -126,16 +156,61 @@ int mark_integer_matmuls(ModelData& m) {
     }
     n.attrs[kIntAScale] = float_attr(sa[0]);
     n.attrs[kIntBScales] = floats_attr(std::move(sb));
+    std::int64_t a_zero = 0;
+    if (unsigned_zero_point(m, *a, a_zero)) n.attrs[kIntAZero] = int_attr(a_zero);
     ++marked;
   }
   return marked;
 }
 
-int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
-  if (m.graphs.empty() || be.bf16_linear == nullptr || be.pack_bf16 == nullptr || be.bf16_packed_bytes == nullptr ||
-      be.supports == nullptr) {
-    return 0;
+namespace {
+
+// B's integers as int8 [n, k] packed for the backend's int8 linear (u8 activations x s8 weights,
+// exact int32 sums: ONNX Runtime's own QDQ arithmetic), when the backend runs it fast, A has an
+// 8-bit zero point and every weight fits int8 (symmetric weights). False: not packed.
+bool pack_int8_matmul(Node& n, const std::vector<float>& wi, std::int64_t nn, std::int64_t k, float sa,
+                      const std::vector<float>& sb, const kernels::Backend& be) {
+  if (be.int8_linear == nullptr || be.pack_int8 == nullptr || be.int8_packed_bytes == nullptr || n.attr(kIntAZero) == nullptr) {
+    return false;
   }
+  const std::int64_t dims[3] = {1, nn, k};
+  if (!be.supports(kernels::OpQuery{kernels::Op::kInt8Linear, {}, dims})) return false;
+  std::vector<std::int8_t> w8(wi.size());
+  for (std::size_t i = 0; i < wi.size(); ++i) {
+    if (wi[i] < -128.0f || wi[i] > 127.0f) return false;
+    w8[i] = static_cast<std::int8_t>(wi[i]);
+  }
+  const std::int64_t bytes = be.int8_packed_bytes(nn, k);
+  if (bytes <= 0) return false;
+  auto t = Tensor::host(DataType::kUint8, Dims{bytes});
+  if (!t.ok()) return false;
+  kernels::Int8PackArgs pa;
+  pa.n = nn;
+  pa.k = k;
+  pa.w = w8.data();
+  pa.ldw = k;
+  pa.dst = t->raw();
+  pa.dst_bytes = static_cast<std::size_t>(bytes);
+  if (!be.pack_int8(pa, kernels::ExecContext::cpu()).is_ok()) return false;
+  std::vector<float> scales(static_cast<std::size_t>(nn));
+  for (std::int64_t j = 0; j < nn; ++j) scales[static_cast<std::size_t>(j)] = sa * (sb.size() == 1 ? sb[0] : sb[static_cast<std::size_t>(j)]);
+  Attribute pt;
+  pt.kind = Attribute::Kind::kTensor;
+  pt.t = std::move(*t);
+  n.attrs[kIntBPackedI8] = std::move(pt);
+  n.attrs[kIntScales] = floats_attr(std::move(scales));
+  Attribute d;
+  d.kind = Attribute::Kind::kInts;
+  d.ints = {nn, k};
+  n.attrs[kIntBDims] = std::move(d);
+  return true;
+}
+
+}  // namespace
+
+int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
+  if (m.graphs.empty() || be.supports == nullptr) return 0;
+  const bool bf16 = be.bf16_linear != nullptr && be.pack_bf16 != nullptr && be.bf16_packed_bytes != nullptr;
   int packed = 0;
   for (Node& n : m.graphs.front().nodes) {
     const Attribute* sa = n.attr(kIntAScale);
@@ -144,8 +219,6 @@ int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
     const ValueInfo& bv = m.values[static_cast<std::size_t>(n.inputs[1])];
     if (!bv.constant || bv.constant->type() != DataType::kFloat || bv.constant->rank() != 2 || !bv.constant->device().is_cpu()) continue;
     const std::int64_t k = bv.constant->dims()[0], nn = bv.constant->dims()[1];
-    const std::int64_t dims[3] = {1, nn, k};
-    if (!be.supports(kernels::OpQuery{kernels::Op::kBf16Linear, {}, dims})) continue;
     if (sb->floats.size() != 1 && static_cast<std::int64_t>(sb->floats.size()) != nn) continue;
     // B's integers, transposed to [n, k] (the linear's weight rows are output channels).
     std::vector<float> wi(static_cast<std::size_t>(nn * k));
@@ -160,6 +233,12 @@ int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
       }
     }
     if (!integral) continue;  // not what a DequantizeLinear of 8-bit values gives: leave it f32
+    if (pack_int8_matmul(n, wi, nn, k, sa->f, sb->floats, be)) {
+      ++packed;
+      continue;
+    }
+    const std::int64_t dims[3] = {1, nn, k};
+    if (!bf16 || !be.supports(kernels::OpQuery{kernels::Op::kBf16Linear, {}, dims})) continue;
     const std::int64_t bytes = be.bf16_packed_bytes(nn, k);
     if (bytes <= 0) continue;
     auto t = Tensor::host(DataType::kUint8, Dims{bytes});
@@ -188,12 +267,25 @@ int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
 bool integer_matmul(const Node& node, IntegerMatmul& out) {
   const Attribute* a = node.attr(kIntAScale);
   const Attribute* b = node.attr(kIntBScales);
-  const Attribute* p = node.attr(kIntBPacked);
   const Attribute* d = node.attr(kIntBDims);
-  if (a == nullptr || b == nullptr || p == nullptr || d == nullptr || d->ints.size() != 2 || b->floats.empty()) return false;
+  if (a == nullptr || b == nullptr || d == nullptr || d->ints.size() != 2 || b->floats.empty()) return false;
+  const Attribute* p = node.attr(kIntBPacked);
+  const Attribute* p8 = node.attr(kIntBPackedI8);
+  const Attribute* s8 = node.attr(kIntScales);
+  const Attribute* z = node.attr(kIntAZero);
+  if (p8 != nullptr && s8 != nullptr && z != nullptr) {
+    out.int8 = true;
+    out.packed = &p8->t;
+    out.scales = &s8->floats;
+    out.a_zero = static_cast<std::int32_t>(z->i);
+  } else if (p != nullptr) {
+    out.int8 = false;
+    out.packed = &p->t;
+  } else {
+    return false;
+  }
   out.a_scale = a->f;
   out.b_scales = &b->floats;
-  out.packed = &p->t;
   out.n = d->ints[0];
   out.k = d->ints[1];
   return true;

@@ -47,19 +47,25 @@ int fuse_layer_norms(ModelData& model);
 /// values — A the output of a QuantizeLinear->DequantizeLinear round trip with a constant
 /// per-tensor scale sa, B a constant (after folding) that came from a DequantizeLinear of an 8-bit
 /// tensor with a per-tensor or per-column scale sb. Such a MatMul is (A/sa) . (B/sb) * sa * sb
-/// over integers of magnitude <= 255, which bf16 holds exactly, so it runs as a bf16 linear
-/// (exact products, f32 sums: ONNX Runtime's integer kernels' arithmetic) at twice the f32 rate.
-/// Two steps: mark_integer_matmuls records the scales as attributes ("_int_a_scale",
-/// "_int_b_scales") after the round trips are formed, before inference; pack_integer_matmuls,
-/// after folding, packs B's integers for `backend`'s bf16 linear ("_int_b_packed", n, k) where
-/// the backend runs it fast. Each returns how many MatMuls it changed.
+/// over integers of magnitude <= 255. Where the backend has a fast int8 linear, A has an 8-bit
+/// zero point and B's integers fit int8 (symmetric weights, smart-turn's), it runs there: A's
+/// bytes times B's, exact int32 sums, ONNX Runtime's own QDQ arithmetic, at the int8 rate.
+/// Otherwise it runs as a bf16 linear (bf16 holds those integers exactly: exact products, f32
+/// sums) at twice the f32 rate. Two steps: mark_integer_matmuls records the scales and A's zero
+/// point as attributes ("_int_a_scale", "_int_b_scales", "_int_a_zero") after the round trips
+/// are formed, before inference; pack_integer_matmuls, after folding, packs B's integers for
+/// `backend` ("_int_b_packed_i8" + "_int_scales", or "_int_b_packed"; n, k) where the backend
+/// runs it fast. Each returns how many MatMuls it changed.
 int mark_integer_matmuls(ModelData& model);
 int pack_integer_matmuls(ModelData& model, const kernels::Backend& backend);
 /// What run time needs of a packed integer MatMul (false: the node is not one).
 struct IntegerMatmul {
+  bool int8 = false;                             ///< packed for int8_linear (else bf16_linear)
   float a_scale = 0;
   const std::vector<float>* b_scales = nullptr;  ///< 1 (per tensor) or n (per column)
   const Tensor* packed = nullptr;                ///< B's integers, [n, k] in the backend's layout
+  const std::vector<float>* scales = nullptr;    ///< int8: sa * sb[j], n entries
+  std::int32_t a_zero = 0;                       ///< int8: A's zero point as a uint8 code
   std::int64_t n = 0, k = 0;
 };
 bool integer_matmul(const Node& node, IntegerMatmul& out);

@@ -3,6 +3,7 @@
 // RandomNormalLike. Why: the compute of VITS voices and Silero VAD. Depends on op_util.h.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "shared/onnx/fusion.h"
 #include "shared/onnx/ops/op_util.h"
@@ -53,10 +54,39 @@ Status gemm_call(RunContext& ctx, std::int64_t m, std::int64_t n, std::int64_t k
 }
 
 // A MatMul between quantized values whose B integers were packed at load (fusion.h,
-// integer_matmul): A's integers (A / sa, exact), the backend's bf16 linear over them (exact
-// products, f32 sums), then the scales sa * sb[column].
+// integer_matmul). int8: A's bytes (QuantizeLinear again: A is a round trip's output, so this is
+// exact) times B's int8 in the backend's int8 linear (exact int32 sums; the zero point's share
+// comes off through B's column sums), scaled by sa * sb[column]. bf16: A's integers (A / sa,
+// exact), the backend's bf16 linear over them (exact products, f32 sums), then the scales.
 Status run_integer_matmul(const IntegerMatmul& im, std::int64_t m, const float* a, float* y, RunContext& ctx) {
   const std::int64_t n = im.n, k = im.k;
+  if (im.int8) {  // A's bytes: QuantizeLinear to uint8 with the zero point as a uint8 code
+    PARLEY_ASSIGN_OR_RETURN(Tensor aq, ctx.alloc(DataType::kUint8, Dims{m, k}));
+    std::uint8_t* q = aq.data<std::uint8_t>();
+    const std::uint8_t zero = static_cast<std::uint8_t>(im.a_zero);
+    kernels::AffineQuantizeArgs qa;
+    qa.mode = kernels::AffineMode::kQuantize;
+    qa.q_type = kernels::AffineType::kU8;
+    qa.outer = 1;
+    qa.inner = m * k;
+    qa.x = a;
+    qa.y = q;
+    qa.scale = &im.a_scale;
+    qa.zero_point = &zero;
+    PARLEY_RETURN_IF_ERROR(ctx.backend().affine_quantize(qa, ctx.exec()));
+    kernels::Int8LinearArgs la;
+    la.m = m;
+    la.n = n;
+    la.k = k;
+    la.a = q;
+    la.lda = k;
+    la.a_zero = im.a_zero;
+    la.w = im.packed->raw();
+    la.scales = im.scales->data();
+    la.c = y;
+    la.ldc = n;
+    return ctx.backend().int8_linear(la, ctx.exec());
+  }
   PARLEY_ASSIGN_OR_RETURN(Tensor ai, ctx.alloc(DataType::kFloat, Dims{m, k}));
   float* aip = ai.data<float>();
   const float inv = 1.0f / im.a_scale;

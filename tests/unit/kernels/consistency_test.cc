@@ -607,6 +607,40 @@ std::vector<Case> make_cases() {
     };
     cases.push_back(std::move(c));
   }
+  // ---- INT8 linear of QDQ models (each backend packs the same int8 weights; exact int32 sums) -----
+  for (const G g : {G{1, 384, 384, DType::kF32, DType::kI8, DType::kF32, Activation::kNone},
+                    G{29, 70, 97, DType::kF32, DType::kI8, DType::kF32, Activation::kGeluErf}}) {
+    Case c;
+    c.name = "int8_linear_" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k);
+    c.op = Op::kInt8Linear;
+    c.dims = {g.m, g.n, g.k};
+    c.atol = 1e-5;
+    c.rtol = 1e-5;
+    c.run = [g](Arena& ar) {
+      std::vector<std::int8_t> w(static_cast<std::size_t>(g.n * g.k));
+      std::vector<std::uint8_t> x(static_cast<std::size_t>(g.m * g.k));
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::int8_t>(static_cast<int>((i * 37) % 256) - 128);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>((i * 53) % 256);
+      const std::int64_t bytes = ar.backend().int8_packed_bytes(g.n, g.k);
+      EXPECT_GT(bytes, 0);
+      void* packed = ar.upload(std::vector<std::uint8_t>(static_cast<std::size_t>(bytes)).data(), static_cast<std::size_t>(bytes));
+      Int8PackArgs p;
+      p.n = g.n; p.k = g.k; p.w = w.data(); p.ldw = g.k; p.dst = packed; p.dst_bytes = static_cast<std::size_t>(bytes);
+      EXPECT_TRUE(ar.backend().pack_int8(p, ar.ctx()).is_ok());
+      Int8LinearArgs a;
+      a.m = g.m; a.n = g.n; a.k = g.k; a.lda = g.k; a.ldc = g.n; a.a_zero = 131;
+      a.a = ar.up(x);
+      a.w = packed;
+      a.scales = ar.up(testing::random_floats(static_cast<std::size_t>(g.n), 47, 1e-5f, 1e-4f));
+      a.bias = ar.up(testing::random_floats(static_cast<std::size_t>(g.n), 48));
+      a.activation = g.act;
+      float* y = ar.up(std::vector<float>(static_cast<std::size_t>(g.m * g.n)));
+      a.c = y;
+      EXPECT_TRUE(ar.backend().int8_linear(a, ar.ctx()).is_ok());
+      return ar.down<float>(y, static_cast<std::size_t>(g.m * g.n));
+    };
+    cases.push_back(std::move(c));
+  }
   // ---- quantize_rows (exact on every backend) and dequantize_sum -----------------------------------
   for (const std::int64_t rotate : {std::int64_t{0}, std::int64_t{64}}) {
     Case c;

@@ -10,6 +10,7 @@
 
 #include "shared/onnx/model.h"
 #include "kernels/ops/bf16_linear.h"
+#include "kernels/ops/int8_linear.h"
 #include "tests/unit/shared/onnx/onnx_test_builder.h"
 
 namespace parley::onnx {
@@ -79,23 +80,31 @@ TEST(OnnxQuant, FusedRoundTripEqualsTheTwoNodes) {
 }
 
 // A QDQ linear layer: x -> QuantizeLinear/DequantizeLinear (uint8, zero point 130) -> MatMul with
-// B = DequantizeLinear(int8 [k, n], per-column scales). With AVX512_BF16 the loader packs B's
-// integers and the MatMul multiplies integers exactly (fusion.h, mark/pack_integer_matmuls):
-// the result must equal the integer arithmetic to f32 summation error, and the f32 path too.
-TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) {
+// B = DequantizeLinear(8-bit [k, n], per-column scales). The loader packs B's integers and the
+// MatMul multiplies integers exactly (fusion.h, mark/pack_integer_matmuls): int8 weights go to
+// the int8 linear where the CPU has AVX-512 VNNI, uint8 weights with a zero point (integers up
+// to 255, past int8) to the bf16 linear where it has AVX512_BF16. The result must equal the
+// integer arithmetic to f32 summation error, and the f32 path too.
+void check_integer_matmul(bool int8_weights) {
   constexpr std::int64_t k = 40, n = 33, m = 7;
+  const int w_zero = int8_weights ? 0 : 100;
   std::vector<int> wq;
   std::vector<float> ws;
-  for (std::int64_t i = 0; i < k * n; ++i) wq.push_back(static_cast<int>((i * 37) % 255) - 127);
+  for (std::int64_t i = 0; i < k * n; ++i) wq.push_back(static_cast<int>((i * 37) % 255) - (int8_weights ? 127 : 0));
   for (std::int64_t j = 0; j < n; ++j) ws.push_back(0.001f * static_cast<float>(j + 1));
   auto model = [&] {
     Builder b(18);
     b.input("x", 1, {-1, k});
     b.init_floats("s", {}, {0.05f});
     b.init_8bit("zp", 2, {}, {130});
-    b.init_8bit("wq", 3, {k, n}, wq);
+    b.init_8bit("wq", int8_weights ? 3 : 2, {k, n}, wq);
     b.init_floats("ws", {n}, ws);
-    b.node("DequantizeLinear", {"wq", "ws"}, {"w"}, "/w_dq");  // axis 1 (the default): per column
+    if (int8_weights) {
+      b.node("DequantizeLinear", {"wq", "ws"}, {"w"}, "/w_dq");  // axis 1 (the default): per column
+    } else {
+      b.init_8bit("wzp", 2, {n}, std::vector<int>(static_cast<std::size_t>(n), w_zero));
+      b.node("DequantizeLinear", {"wq", "ws", "wzp"}, {"w"}, "/w_dq");
+    }
     b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "/q");
     b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"}, "/dq");
     b.node("MatMul", {"xd", "w"}, {"y"}, "/matmul");
@@ -108,14 +117,18 @@ TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) {
   auto unfused = model().load(plain);
   ASSERT_TRUE(fused.ok()) << fused.status().to_string();
   ASSERT_TRUE(unfused.ok()) << unfused.status().to_string();
-  auto has_packed = [](const Model& md) {
+  auto has_packed = [](const Model& md, const char* attr) {
     for (const Node& node : md.data().graphs[0].nodes) {
-      if (node.op_type == "MatMul") return node.attr("_int_b_packed") != nullptr;
+      if (node.op_type == "MatMul") return node.attr(attr) != nullptr;
     }
     return false;
   };
-  EXPECT_EQ(has_packed(**fused), kernels::cpu::bf16_linear_fast()) << "packed iff the CPU runs bf16 linears fast";
-  EXPECT_FALSE(has_packed(**unfused));
+  const bool want_int8 = int8_weights && kernels::cpu::int8_linear_fast();
+  EXPECT_EQ(has_packed(**fused, "_int_b_packed_i8"), want_int8);
+  EXPECT_EQ(has_packed(**fused, "_int_b_packed"), !want_int8 && kernels::cpu::bf16_linear_fast())
+      << "packed for bf16 iff not for int8 and the CPU runs bf16 linears fast";
+  EXPECT_FALSE(has_packed(**unfused, "_int_b_packed_i8"));
+  EXPECT_FALSE(has_packed(**unfused, "_int_b_packed"));
   std::vector<float> xs;
   for (std::int64_t i = 0; i < m * k; ++i) xs.push_back(-7.0f + 0.0371f * static_cast<float>((i * 53) % 377));
   auto x = Tensor::from_vector<float>({m, k}, xs);
@@ -129,7 +142,7 @@ TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) {
       double acc = 0, mag = 0;
       for (std::int64_t kk = 0; kk < k; ++kk) {
         const double q = std::clamp(std::nearbyint(xs[static_cast<std::size_t>(i * k + kk)] / 0.05f) + 130.0f, 0.0f, 255.0f) - 130.0;
-        const double term = q * wq[static_cast<std::size_t>(kk * n + j)];
+        const double term = q * (wq[static_cast<std::size_t>(kk * n + j)] - w_zero);
         acc += term;
         mag += std::abs(term);
       }
@@ -140,6 +153,9 @@ TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) {
     }
   }
 }
+
+TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) { check_integer_matmul(/*int8_weights=*/true); }
+TEST(OnnxQuant, IntegerMatMulOverUint8WeightsIsExact) { check_integer_matmul(/*int8_weights=*/false); }
 
 TEST(OnnxQuant, QuantizedValuesOnlyReachOpsThatReadThem) {
   Builder b(18);

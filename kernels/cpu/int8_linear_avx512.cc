@@ -1,0 +1,118 @@
+// AVX-512 VNNI INT8 linear on weights packed at load (see kernels/ops/int8_linear.h).
+// Why: vpdpbusd multiplies unsigned by signed bytes, which is exactly a QDQ model's uint8
+// activations times its int8 weights, so nothing is flipped or corrected but the zero point
+// (a_zero * the channel's weight sum, summed once at packing). The micro-kernel is gemm_int8's
+// packed one (12 rows x 32 channels, 24 zmm accumulators, 4-byte activation broadcasts) without
+// its per-call packing, which at smart-turn's sizes (400 rows) cost as much as the products.
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (CMake); depends on simd_avx512.h.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/ops_internal.h"
+#include "kernels/cpu/simd_avx512.h"
+#include "kernels/cpu/simd_math.h"
+#include "kernels/ops/int8_linear.h"
+
+namespace parley::kernels::cpu::detail {
+namespace {  // internal linkage: compiled with AVX-512 flags (see simd_avx512.h)
+
+using V = simd::Avx512;
+
+// acc += u8 x s8 dot products of 4-byte groups. Inline asm with the accumulator tied in place
+// (GCC 12's intrinsic keeps accumulator arrays in memory; see gemm_int8_avx512.cc).
+inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
+  return acc;
+}
+
+constexpr int kMr = 12;
+constexpr std::int64_t kRowBlock = kMr * 8;
+
+template <int MR>
+inline void tile(const std::uint8_t* const* arow, const std::int8_t* panel, std::int64_t k, __m512i (*acc)[2]) {
+  __m512i c0[MR], c1[MR];
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
+  const std::int64_t full_q = k / 4;
+  for (std::int64_t q = 0; q < full_q; ++q) {
+    const __m512i b0 = _mm512_loadu_si512(panel + q * 128);
+    const __m512i b1 = _mm512_loadu_si512(panel + q * 128 + 64);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      std::int32_t a4;
+      std::memcpy(&a4, arow[r] + 4 * q, 4);
+      const __m512i av = _mm512_set1_epi32(a4);
+      c0[r] = dpbusd(c0[r], av, b0);
+      c1[r] = dpbusd(c1[r], av, b1);
+    }
+  }
+  if (full_q * 4 < k) {  // k % 4: the row tails, zero-padded (the panel is zero there too)
+    const __m512i b0 = _mm512_loadu_si512(panel + full_q * 128);
+    const __m512i b1 = _mm512_loadu_si512(panel + full_q * 128 + 64);
+    for (int r = 0; r < MR; ++r) {
+      std::uint8_t t[4] = {0, 0, 0, 0};
+      std::memcpy(t, arow[r] + 4 * full_q, static_cast<std::size_t>(k - 4 * full_q));
+      std::int32_t a4;
+      std::memcpy(&a4, t, 4);
+      const __m512i av = _mm512_set1_epi32(a4);
+      c0[r] = dpbusd(c0[r], av, b0);
+      c1[r] = dpbusd(c1[r], av, b1);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    acc[r][0] = c0[r];
+    acc[r][1] = c1[r];
+  }
+}
+
+}  // namespace
+
+void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool) {
+  const std::int64_t m = a.m, n = a.n, k = a.k, q_count = (k + 3) / 4, np = (n + 31) / 32;
+  const auto* panels = static_cast<const std::int8_t*>(a.w);
+  const auto* colsum = reinterpret_cast<const std::int32_t*>(panels + np * q_count * 128);
+  // Column block: 64 channels, or 32 so both threads get work on small problems.
+  const std::int64_t mt = (m + kRowBlock - 1) / kRowBlock;
+  std::int64_t nb = 64;
+  if (mt * ((n + nb - 1) / nb) < 4 * pool.size()) nb = 32;
+  const std::int64_t nt = (n + nb - 1) / nb;
+  pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
+    __m512i acc[kMr][2];
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t i_begin = (t % mt) * kRowBlock, i_end = std::min(m, i_begin + kRowBlock);
+      const std::int64_t j_begin = (t / mt) * nb, j_end = std::min(n, j_begin + nb);
+      for (std::int64_t j = j_begin; j < j_end; j += 32) {
+        const int cols = static_cast<int>(std::min<std::int64_t>(32, j_end - j));
+        const std::int8_t* panel = panels + (j / 32) * q_count * 128;
+        __m512i zero_corr[2];
+        __m512 scale[2], bias[2];
+        __mmask16 mask[2];
+        for (int g = 0; g < 2; ++g) {
+          const int c = std::clamp(cols - g * 16, 0, 16);
+          mask[g] = static_cast<__mmask16>((1u << c) - 1u);
+          zero_corr[g] = _mm512_mullo_epi32(_mm512_set1_epi32(a.a_zero), _mm512_maskz_loadu_epi32(mask[g], colsum + j + g * 16));
+          scale[g] = _mm512_maskz_loadu_ps(mask[g], a.scales + j + g * 16);
+          bias[g] = a.bias ? _mm512_maskz_loadu_ps(mask[g], a.bias + j + g * 16) : _mm512_setzero_ps();
+        }
+        for (std::int64_t i = i_begin; i < i_end; i += kMr) {
+          const int mr = static_cast<int>(std::min<std::int64_t>(kMr, i_end - i));
+          const std::uint8_t* arow[kMr];
+          for (int r = 0; r < kMr; ++r) arow[r] = a.a + (i + std::min(r, mr - 1)) * a.lda;
+          if (mr > 6) tile<kMr>(arow, panel, k, acc);
+          else if (mr > 3) tile<6>(arow, panel, k, acc);
+          else tile<3>(arow, panel, k, acc);
+          for (int r = 0; r < mr; ++r) {
+            for (int g = 0; g < 2 && g * 16 < cols; ++g) {
+              const __m512i s = _mm512_sub_epi32(acc[r][g], zero_corr[g]);
+              __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), scale[g]);
+              if (a.bias) v = _mm512_add_ps(v, bias[g]);
+              v = simd::vact<V>(a.activation, v);
+              _mm512_mask_storeu_ps(a.c + (i + r) * a.ldc + j + g * 16, mask[g], v);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace parley::kernels::cpu::detail
