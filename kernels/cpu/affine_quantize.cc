@@ -84,6 +84,11 @@ void run_range(const AffineQuantizeArgs& a, std::int64_t e0, std::int64_t e1, bo
     switch (a.mode) {
       case AffineMode::kQuantize:
         if constexpr (!std::is_same_v<Q, std::int32_t>) {
+          if (avx512) {
+            detail::affine_quantize_8bit_avx512(static_cast<const float*>(a.x) + e0, static_cast<Q*>(a.y) + e0, n, scale,
+                                                static_cast<float>(zp), lo, hi);
+            break;
+          }
           quantize_row(static_cast<const float*>(a.x) + e0, static_cast<Q*>(a.y) + e0, n, scale, static_cast<float>(zp), lo, hi);
         }
         break;

@@ -41,6 +41,9 @@ bool unary_f32_avx512(EwOp op, const float* x, float* y, std::int64_t n);
 void softmax_f32_avx512(const SoftmaxArgs& args, ThreadPool& pool);
 /// The QDQ round trip of one channel run: (clamp(round(x / scale) + zp, lo, hi) - zp) * scale.
 void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi);
+/// QuantizeLinear of one channel run to 8-bit y (uint8 or int8 by [lo, hi]): clamp(round(x /
+/// scale) + zp, lo, hi), as the scalar loop (a NaN gives lo).
+void affine_quantize_8bit_avx512(const float* x, void* y, std::int64_t n, float scale, float zp, float lo, float hi);
 /// Symmetric int8 of one f32 row, as cpu::quantize's scalar loop: y = clamp(round_half_even(x *
 /// inv), -127, 127) (a NaN gives -127, where the scalar cast is undefined). absmax skips NaNs, as
 /// std::max(m, |x|) does.

@@ -36,6 +36,13 @@ void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) { (void)cpu::sof
 void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = (std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi) - zp) * scale;
 }
+void affine_quantize_8bit_avx512(const float* x, void* y, std::int64_t n, float scale, float zp, float lo, float hi) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi);
+    if (lo < 0.0f) static_cast<std::int8_t*>(y)[i] = static_cast<std::int8_t>(v);
+    else static_cast<std::uint8_t*>(y)[i] = static_cast<std::uint8_t>(v);
+  }
+}
 void quantize_row_i8_avx512(const float* x, std::int64_t n, float inv, std::int8_t* y) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float q = std::nearbyint(x[i] * inv);

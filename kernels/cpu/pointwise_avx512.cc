@@ -149,6 +149,19 @@ void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float sc
   }
 }
 
+void affine_quantize_8bit_avx512(const float* x, void* y, std::int64_t n, float scale, float zp, float lo, float hi) {
+  // As the scalar quantize_row: the round trip's rounding and saturation, stored as bytes (the
+  // low byte of the int32: the value for uint8 [0, 255], two's complement for int8 [-128, 127]).
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zp), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  auto* out = static_cast<std::uint8_t*>(y);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    const __m512 q = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(q, z), vlo), vhi);
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_cvttps_epi32(c));
+  }
+}
+
 void quantize_row_i8_avx512(const float* x, std::int64_t n, float inv, std::int8_t* y) {
   const __m512 v_inv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   for (std::int64_t i = 0; i < n; i += 16) {

@@ -69,7 +69,7 @@ TEST(PointwiseTest, ErfTanhSigmoidMatchLibmOnEveryIsa) {
   }
 }
 
-TEST(PointwiseTest, QdqRoundTripIsBitExactAcrossIsas) {
+TEST(PointwiseTest, QdqRoundTripAndQuantizeAreBitExactAcrossIsas) {
   // Per channel (3 channels x 53, a vector tail), u8 and i8, values at exact .5 steps (ties to
   // even), far outside the range (saturation) and at the zero point.
   std::vector<float> x = testing::random_floats(3 * 53, 4, -40.0f, 40.0f);
@@ -105,6 +105,18 @@ TEST(PointwiseTest, QdqRoundTripIsBitExactAcrossIsas) {
         }
       }
       for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], want[i]) << cpu_isa_name(isa) << " i=" << i << " x=" << x[i];
+      // QuantizeLinear alone: the bytes of the same rule.
+      std::vector<std::uint8_t> q(x.size());
+      a.mode = AffineMode::kQuantize;
+      a.y = q.data();
+      ASSERT_TRUE(cpu::affine_quantize(a, testing::ctx_for(isa)).is_ok());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::size_t c = i / 53;
+        const double zp = t == AffineType::kU8 ? zp_u8[c] : zp_i8[c];
+        const double code = want[i] / scale[c] + zp;  // exact: want is a multiple of the scale
+        const double got = t == AffineType::kU8 ? q[i] : static_cast<std::int8_t>(q[i]);
+        ASSERT_EQ(got, std::nearbyint(code)) << cpu_isa_name(isa) << " quantize i=" << i << " x=" << x[i];
+      }
     }
   }
 }
