@@ -102,7 +102,8 @@ void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool) {
           else tile<3>(arow, panel, k, acc);
           for (int r = 0; r < mr; ++r) {
             for (int g = 0; g < 2 && g * 16 < cols; ++g) {
-              const __m512i s = _mm512_sub_epi32(acc[r][g], zero_corr[g]);
+              __m512i s = _mm512_sub_epi32(acc[r][g], zero_corr[g]);
+              if (a.row_offsets) s = _mm512_add_epi32(s, _mm512_set1_epi32(a.row_offsets[i + r]));
               __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), scale[g]);
               if (a.bias) v = _mm512_add_ps(v, bias[g]);
               v = simd::vact<V>(a.activation, v);

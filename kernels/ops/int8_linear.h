@@ -28,9 +28,11 @@ struct Int8PackArgs {
   std::size_t dst_bytes = 0;
 };
 
-/// C[m, n] = act(scales[j] * (sum_k A[i,k] * W[j,k] - a_zero * sum_k W[j,k]) + bias[j])
+/// C[m, n] = act(scales[j] * (sum_k A[i,k] * W[j,k] - a_zero * sum_k W[j,k] + row_offsets[i]) + bias[j])
 /// A uint8 [m, k] (lda), a_zero in [0, 255]; W packed as above for the same backend; scales f32
-/// [n] (a per-tensor scale is n copies); bias f32 [n] or null; C f32 (ldc). The int32 sums are exact for k <= 65,000
+/// [n] (a per-tensor scale is n copies); row_offsets int32 [m] or null (a product of two
+/// activations stores its second operand's bytes as byte - 128 and puts that shift's share
+/// here); bias f32 [n] or null; C f32 (ldc). The int32 sums are exact for k <= 65,000
 /// (255 * 128 * k < 2^31), so backends differ only in the float epilogue.
 struct Int8LinearArgs {
   std::int64_t m = 0, n = 0, k = 0;
@@ -39,6 +41,7 @@ struct Int8LinearArgs {
   std::int32_t a_zero = 0;
   const void* w = nullptr;
   const float* scales = nullptr;
+  const std::int32_t* row_offsets = nullptr;
   const float* bias = nullptr;
   Activation activation = Activation::kNone;
   float* c = nullptr;

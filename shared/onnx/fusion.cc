@@ -92,6 +92,8 @@ constexpr const char* kIntBDims = "_int_b_nk";
 constexpr const char* kIntAZero = "_int_a_zero";        // A's zero point as a uint8 code (int8: + 128)
 constexpr const char* kIntScales = "_int_scales";       // sa * sb[j], n entries (the int8 linear's)
 constexpr const char* kIntBPackedI8 = "_int_b_packed_i8";
+constexpr const char* kIntBDynScale = "_int_b_dyn_scale";  // B a round trip too (both operands activations)
+constexpr const char* kIntBDynZero = "_int_b_dyn_zero";
 
 Attribute int_attr(std::int64_t v) {
   Attribute a;
@@ -147,6 +149,19 @@ int mark_integer_matmuls(ModelData& m) {
     if (a == nullptr || b == nullptr || a->op_type != detail::kQuantizeDequantize || a->inputs.size() < 2) continue;
     std::vector<float> sa, sb;
     if (!constant_scales(m, a->inputs[1], sa) || sa.size() != 1 || !zero_point_ok(*a)) continue;
+    std::int64_t a_zero = 0, b_zero = 0;
+    if (b->op_type == detail::kQuantizeDequantize && b->inputs.size() >= 2) {  // activation x activation
+      if (!constant_scales(m, b->inputs[1], sb) || sb.size() != 1 || !unsigned_zero_point(m, *a, a_zero) ||
+          !unsigned_zero_point(m, *b, b_zero)) {
+        continue;
+      }
+      n.attrs[kIntAScale] = float_attr(sa[0]);
+      n.attrs[kIntAZero] = int_attr(a_zero);
+      n.attrs[kIntBDynScale] = float_attr(sb[0]);
+      n.attrs[kIntBDynZero] = int_attr(b_zero);
+      ++marked;
+      continue;
+    }
     if (b->op_type != "DequantizeLinear" || b->inputs.size() < 2 || b->inputs[0] < 0 || !zero_point_ok(*b)) continue;
     const ValueInfo& w = m.values[static_cast<std::size_t>(b->inputs[0])];
     if (!w.constant || !eight_bit(w.type) || w.constant->rank() != 2 || !constant_scales(m, b->inputs[1], sb)) continue;
@@ -156,7 +171,6 @@ int mark_integer_matmuls(ModelData& m) {
     }
     n.attrs[kIntAScale] = float_attr(sa[0]);
     n.attrs[kIntBScales] = floats_attr(std::move(sb));
-    std::int64_t a_zero = 0;
     if (unsigned_zero_point(m, *a, a_zero)) n.attrs[kIntAZero] = int_attr(a_zero);
     ++marked;
   }
@@ -262,6 +276,19 @@ int pack_integer_matmuls(ModelData& m, const kernels::Backend& be) {
     ++packed;
   }
   return packed;
+}
+
+bool activation_integer_matmul(const Node& node, ActivationIntegerMatmul& out) {
+  const Attribute* sa = node.attr(kIntAScale);
+  const Attribute* za = node.attr(kIntAZero);
+  const Attribute* sb = node.attr(kIntBDynScale);
+  const Attribute* zb = node.attr(kIntBDynZero);
+  if (sa == nullptr || za == nullptr || sb == nullptr || zb == nullptr) return false;
+  out.a_scale = sa->f;
+  out.b_scale = sb->f;
+  out.a_zero = static_cast<std::int32_t>(za->i);
+  out.b_zero = static_cast<std::int32_t>(zb->i);
+  return true;
 }
 
 bool integer_matmul(const Node& node, IntegerMatmul& out) {

@@ -69,6 +69,15 @@ struct IntegerMatmul {
   std::int64_t n = 0, k = 0;
 };
 bool integer_matmul(const Node& node, IntegerMatmul& out);
+/// A MatMul between two round trips (attention's Q.K^T and P.V in QDQ models), marked by
+/// mark_integer_matmuls with per-tensor scales ("_int_b_dyn_scale", "_int_b_dyn_zero"): run time
+/// quantizes both operands to their bytes and runs the backend's int8 linear (exact int32 sums)
+/// where it is fast; elsewhere the f32 GEMM.
+struct ActivationIntegerMatmul {
+  float a_scale = 0, b_scale = 0;
+  std::int32_t a_zero = 0, b_zero = 0;  ///< uint8 codes of real zero
+};
+bool activation_integer_matmul(const Node& node, ActivationIntegerMatmul& out);
 
 /// Run time, for a Conv/ConvTranspose node: sets `a`'s input transform from the node's fused
 /// attributes, and its residual (input 3) when that has exactly `out`'s dims. Returns true when

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "shared/onnx/fusion.h"
 #include "shared/onnx/ops/op_util.h"
@@ -53,6 +56,21 @@ Status gemm_call(RunContext& ctx, std::int64_t m, std::int64_t n, std::int64_t k
   return ctx.backend().gemm(g, ctx.exec());
 }
 
+// QuantizeLinear of `count` floats to uint8 with a uint8 zero code (the backend's AVX-512 row).
+Status quantize_u8(const float* x, std::int64_t count, float scale, std::int32_t zero, std::uint8_t* y, RunContext& ctx) {
+  const std::uint8_t z = static_cast<std::uint8_t>(zero);
+  kernels::AffineQuantizeArgs qa;
+  qa.mode = kernels::AffineMode::kQuantize;
+  qa.q_type = kernels::AffineType::kU8;
+  qa.outer = 1;
+  qa.inner = count;
+  qa.x = x;
+  qa.y = y;
+  qa.scale = &scale;
+  qa.zero_point = &z;
+  return ctx.backend().affine_quantize(qa, ctx.exec());
+}
+
 // A MatMul between quantized values whose B integers were packed at load (fusion.h,
 // integer_matmul). int8: A's bytes (QuantizeLinear again: A is a round trip's output, so this is
 // exact) times B's int8 in the backend's int8 linear (exact int32 sums; the zero point's share
@@ -63,17 +81,7 @@ Status run_integer_matmul(const IntegerMatmul& im, std::int64_t m, const float* 
   if (im.int8) {  // A's bytes: QuantizeLinear to uint8 with the zero point as a uint8 code
     PARLEY_ASSIGN_OR_RETURN(Tensor aq, ctx.alloc(DataType::kUint8, Dims{m, k}));
     std::uint8_t* q = aq.data<std::uint8_t>();
-    const std::uint8_t zero = static_cast<std::uint8_t>(im.a_zero);
-    kernels::AffineQuantizeArgs qa;
-    qa.mode = kernels::AffineMode::kQuantize;
-    qa.q_type = kernels::AffineType::kU8;
-    qa.outer = 1;
-    qa.inner = m * k;
-    qa.x = a;
-    qa.y = q;
-    qa.scale = &im.a_scale;
-    qa.zero_point = &zero;
-    PARLEY_RETURN_IF_ERROR(ctx.backend().affine_quantize(qa, ctx.exec()));
+    PARLEY_RETURN_IF_ERROR(quantize_u8(a, m * k, im.a_scale, im.a_zero, q, ctx));
     kernels::Int8LinearArgs la;
     la.m = m;
     la.n = n;
@@ -114,6 +122,81 @@ Status run_integer_matmul(const IntegerMatmul& im, std::int64_t m, const float* 
   return Status::ok();
 }
 
+// [m, k] x [k, n] products of two round trips (ActivationIntegerMatmul), one per batch entry:
+// A's bytes as they are; B's bytes minus 128 as the int8 weights, packed per call (B is an
+// activation), and the 128 - zb share of every product summed per row of A into the row offsets:
+//   sum (a - za)(b - zb) = sum (a - za)(b - 128) + (128 - zb) * sum (a - za).
+// Exact int32 sums, as ONNX Runtime's integer kernels for such MatMuls.
+class ActivationInt8Product {
+ public:
+  ActivationInt8Product(const ActivationIntegerMatmul& am, std::int64_t m, std::int64_t n, std::int64_t k)
+      : am_(am), m_(m), n_(n), k_(k), a8_(static_cast<std::size_t>(m * k)), b8_(static_cast<std::size_t>(k * n)),
+        bt_(static_cast<std::size_t>(n * k)), offsets_(static_cast<std::size_t>(m)),
+        scales_(static_cast<std::size_t>(n), am.a_scale * am.b_scale) {}
+
+  Status run(const float* a, const float* b, float* y, RunContext& ctx) {
+    const kernels::Backend& be = ctx.backend();
+    PARLEY_RETURN_IF_ERROR(quantize_u8(a, m_ * k_, am_.a_scale, am_.a_zero, a8_.data(), ctx));
+    PARLEY_RETURN_IF_ERROR(quantize_u8(b, k_ * n_, am_.b_scale, am_.b_zero, b8_.data(), ctx));
+    for (std::int64_t x = 0; x < k_; ++x) {  // [k, n] bytes -> [n, k] int8 (byte - 128)
+      const std::uint8_t* row = b8_.data() + x * n_;
+      for (std::int64_t j = 0; j < n_; ++j) bt_[static_cast<std::size_t>(j * k_ + x)] = static_cast<std::int8_t>(row[j] ^ 0x80);
+    }
+    const std::int64_t bytes = be.int8_packed_bytes(n_, k_);
+    if (bytes <= 0) return internal_error("int8_packed_bytes refused " + std::to_string(n_) + " x " + std::to_string(k_));
+    packed_.resize(static_cast<std::size_t>(bytes));
+    kernels::Int8PackArgs pa;
+    pa.n = n_;
+    pa.k = k_;
+    pa.w = bt_.data();
+    pa.ldw = k_;
+    pa.dst = packed_.data();
+    pa.dst_bytes = packed_.size();
+    PARLEY_RETURN_IF_ERROR(be.pack_int8(pa, ctx.exec()));
+    const std::int32_t shift = 128 - am_.b_zero;
+    if (shift != 0) {
+      for (std::int64_t i = 0; i < m_; ++i) {
+        const std::uint8_t* row = a8_.data() + i * k_;
+        std::int32_t s = 0;
+        for (std::int64_t x = 0; x < k_; ++x) s += row[x];
+        offsets_[static_cast<std::size_t>(i)] = shift * (s - static_cast<std::int32_t>(k_) * am_.a_zero);
+      }
+    }
+    kernels::Int8LinearArgs la;
+    la.m = m_;
+    la.n = n_;
+    la.k = k_;
+    la.a = a8_.data();
+    la.lda = k_;
+    la.a_zero = am_.a_zero;
+    la.w = packed_.data();
+    la.scales = scales_.data();
+    la.row_offsets = shift != 0 ? offsets_.data() : nullptr;
+    la.c = y;
+    la.ldc = n_;
+    return be.int8_linear(la, ctx.exec());
+  }
+
+ private:
+  ActivationIntegerMatmul am_;
+  std::int64_t m_, n_, k_;
+  std::vector<std::uint8_t> a8_, b8_;
+  std::vector<std::int8_t> bt_;
+  std::vector<std::int32_t> offsets_;
+  std::vector<float> scales_;
+  std::vector<std::uint8_t> packed_;
+};
+
+bool int8_linear_fast(RunContext& ctx, std::int64_t m, std::int64_t n, std::int64_t k) {
+  const kernels::Backend& be = ctx.backend();
+  if (!ctx.exec().stream.device.is_cpu() || be.int8_linear == nullptr || be.pack_int8 == nullptr ||
+      be.int8_packed_bytes == nullptr || be.affine_quantize == nullptr || be.supports == nullptr) {
+    return false;
+  }
+  const std::int64_t dims[3] = {m, n, k};
+  return be.supports(kernels::OpQuery{kernels::Op::kInt8Linear, {}, dims});
+}
+
 Status run_matmul(const Node& node, std::span<const Tensor> in, std::span<Tensor> out, RunContext& ctx) {
   Dims ad = in[0].dims(), bd = in[1].dims();
   const bool a1 = ad.size() == 1, b1 = bd.size() == 1;
@@ -146,7 +229,11 @@ Status run_matmul(const Node& node, std::span<const Tensor> in, std::span<Tensor
       ctx.exec().stream.device.is_cpu()) {
     return run_integer_matmul(im, nb * m, A, Y, ctx);
   }
-  if (b_shared && a_contig) return gemm_call(ctx, nb * m, n, k, A, k, B, n, false, Y, n);
+  ActivationIntegerMatmul am;
+  const bool int8 = !a1 && !b1 && activation_integer_matmul(node, am) && k <= 65000 && int8_linear_fast(ctx, m, n, k);
+  if (b_shared && a_contig && !int8) return gemm_call(ctx, nb * m, n, k, A, k, B, n, false, Y, n);
+  std::optional<ActivationInt8Product> product;
+  if (int8) product.emplace(am, m, n, k);
   for (std::int64_t bi = 0; bi < nb; ++bi) {
     std::int64_t rem = bi, ao = 0, bo = 0;
     for (std::size_t d = batch.size(); d-- > 0;) {
@@ -154,6 +241,10 @@ Status run_matmul(const Node& node, std::span<const Tensor> in, std::span<Tensor
       rem /= batch[d];
       ao += i * as[d];
       bo += i * bs[d];
+    }
+    if (product) {
+      PARLEY_RETURN_IF_ERROR(product->run(A + ao * m * k, B + bo * k * n, Y + bi * m * n, ctx));
+      continue;
     }
     PARLEY_RETURN_IF_ERROR(gemm_call(ctx, m, n, k, A + ao * m * k, k, B + bo * k * n, n, false, Y + bi * m * n, n));
   }

@@ -1,7 +1,7 @@
 // INT8 linear on packed weights (kernels/ops/int8_linear.h) on every ISA variant against exact
 // integer sums over the unpacked weights: channel and input tails (k % 4, n % 32), row tails of
 // the 12-row tile, zero points at both ends of [0, 255] with extreme bytes (255 x -128), bias +
-// activations, the packing layout, and bad Args.
+// activations, per-row offsets, the packing layout, and bad Args.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,17 +38,20 @@ TEST(Int8LinearTest, MatchesExactIntegerSumsOnEveryIsa) {
         for (auto& v : w) v = static_cast<std::int8_t>(rng() % 4 == 0 ? -128 : static_cast<int>(rng() % 256) - 128);
         auto scales = testing::random_floats(static_cast<std::size_t>(s.n), 3, 1e-5f, 1e-3f);
         auto bias = testing::random_floats(static_cast<std::size_t>(s.n), 4);
+        std::vector<std::int32_t> offsets(static_cast<std::size_t>(s.m));
+        for (auto& v : offsets) v = static_cast<std::int32_t>(rng() % 200001) - 100000;
+        const bool with_offsets = s.n % 2 == 1;  // half the shapes add per-row offsets
         const auto pw = pack(w.data(), s.n, s.k, ldw);
         std::vector<float> c(static_cast<std::size_t>(s.m * ldc), -7.0f);
         Int8LinearArgs a;
         a.m = s.m; a.n = s.n; a.k = s.k; a.a = x.data(); a.lda = lda; a.a_zero = s.zero; a.w = pw.data();
-        a.scales = scales.data(); a.bias = bias.data(); a.activation = act; a.c = c.data(); a.ldc = ldc;
+        a.scales = scales.data(); a.bias = bias.data(); a.row_offsets = with_offsets ? offsets.data() : nullptr; a.activation = act; a.c = c.data(); a.ldc = ldc;
         ASSERT_TRUE(cpu::int8_linear(a, testing::ctx_for(isa)).is_ok());
         std::vector<double> want;
         std::vector<float> got;
         for (std::int64_t i = 0; i < s.m; ++i) {
           for (std::int64_t j = 0; j < s.n; ++j) {
-            std::int64_t sum = 0;
+            std::int64_t sum = with_offsets ? offsets[static_cast<std::size_t>(i)] : 0;
             for (std::int64_t t = 0; t < s.k; ++t) {
               sum += (static_cast<std::int64_t>(x[static_cast<std::size_t>(i * lda + t)]) - s.zero) *
                      w[static_cast<std::size_t>(j * ldw + t)];

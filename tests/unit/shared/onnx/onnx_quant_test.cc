@@ -155,6 +155,79 @@ void check_integer_matmul(bool int8_weights) {
 }
 
 TEST(OnnxQuant, IntegerMatMulOverQuantizedValuesIsExact) { check_integer_matmul(/*int8_weights=*/true); }
+
+// Attention's products in a QDQ model: both MatMul operands are round trips (uint8, zero points
+// 130 and b_zero), batched [2, m, k] x [2, k, n]. Where the CPU has AVX-512 VNNI they run on the
+// int8 linear (B's bytes packed per call, the zero points' share as row offsets): the result must
+// equal the integer arithmetic to f32 rounding, and the unfused f32 path too. b_zero 128 takes
+// the path without row offsets.
+void check_activation_matmul(int b_zero) {
+  constexpr std::int64_t batch = 2, m = 13, k = 37, n = 19;
+  auto model = [&] {
+    Builder b(18);
+    b.input("x", 1, {batch, m, k});
+    b.input("z", 1, {batch, k, n});
+    b.init_floats("sx", {}, {0.05f});
+    b.init_8bit("zx", 2, {}, {130});
+    b.init_floats("sz", {}, {0.02f});
+    b.init_8bit("zz", 2, {}, {b_zero});
+    b.node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"}, "/qx");
+    b.node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"}, "/dqx");
+    b.node("QuantizeLinear", {"z", "sz", "zz"}, {"zq"}, "/qz");
+    b.node("DequantizeLinear", {"zq", "sz", "zz"}, {"zd"}, "/dqz");
+    b.node("MatMul", {"xd", "zd"}, {"y"}, "/matmul");
+    b.output("y");
+    return b;
+  };
+  LoadOptions plain;
+  plain.fuse = false;
+  auto fused = model().load();
+  auto unfused = model().load(plain);
+  ASSERT_TRUE(fused.ok()) << fused.status().to_string();
+  ASSERT_TRUE(unfused.ok()) << unfused.status().to_string();
+  auto marked = [](const Model& md) {
+    for (const Node& node : md.data().graphs[0].nodes) {
+      if (node.op_type == "MatMul") return node.attr("_int_b_dyn_scale") != nullptr;
+    }
+    return false;
+  };
+  EXPECT_TRUE(marked(**fused));
+  EXPECT_FALSE(marked(**unfused));
+  std::vector<float> xs, zs;
+  for (std::int64_t i = 0; i < batch * m * k; ++i) xs.push_back(-7.0f + 0.0371f * static_cast<float>((i * 53) % 377));
+  for (std::int64_t i = 0; i < batch * k * n; ++i) zs.push_back(-3.0f + 0.0173f * static_cast<float>((i * 29) % 401));
+  auto x = Tensor::from_vector<float>({batch, m, k}, xs);
+  auto z = Tensor::from_vector<float>({batch, k, n}, zs);
+  Session sa(*fused), sb(*unfused);
+  auto ya = sa.run({{"x", *x}, {"z", *z}});
+  auto yb = sb.run({{"x", *x}, {"z", *z}});
+  ASSERT_TRUE(ya.ok()) << ya.status().to_string();
+  ASSERT_TRUE(yb.ok()) << yb.status().to_string();
+  const auto va = (*ya)[0].to_vector<float>(), vb = (*yb)[0].to_vector<float>();
+  ASSERT_EQ(va.size(), static_cast<std::size_t>(batch * m * n));
+  ASSERT_EQ(vb.size(), va.size());
+  auto code = [](float v, float s, int zero) { return std::clamp(std::nearbyint(v / s) + static_cast<float>(zero), 0.0f, 255.0f) - zero; };
+  for (std::int64_t bi = 0; bi < batch; ++bi) {
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t j = 0; j < n; ++j) {
+        double acc = 0, mag = 0;
+        for (std::int64_t kk = 0; kk < k; ++kk) {
+          const double term = static_cast<double>(code(xs[static_cast<std::size_t>((bi * m + i) * k + kk)], 0.05f, 130)) *
+                              code(zs[static_cast<std::size_t>((bi * k + kk) * n + j)], 0.02f, b_zero);
+          acc += term;
+          mag += std::abs(term);
+        }
+        const double scale = 0.05 * 0.02;
+        const std::size_t at = static_cast<std::size_t>((bi * m + i) * n + j);
+        EXPECT_NEAR(va[at], acc * scale, (1e-6 * mag + 1e-3) * scale) << bi << "," << i << "," << j;
+        EXPECT_NEAR(vb[at], acc * scale, (1e-5 * mag + 1e-3) * scale) << bi << "," << i << "," << j;
+      }
+    }
+  }
+}
+
+TEST(OnnxQuant, MatMulOfTwoRoundTripsIsExact) { check_activation_matmul(/*b_zero=*/90); }
+TEST(OnnxQuant, MatMulOfTwoRoundTripsWithZeroPoint128IsExact) { check_activation_matmul(/*b_zero=*/128); }
 TEST(OnnxQuant, IntegerMatMulOverUint8WeightsIsExact) { check_integer_matmul(/*int8_weights=*/false); }
 
 TEST(OnnxQuant, QuantizedValuesOnlyReachOpsThatReadThem) {
