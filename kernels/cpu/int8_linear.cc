@@ -49,7 +49,8 @@ void int8_linear_scalar(const Int8LinearArgs& a, ThreadPool& pool) {
         std::int32_t acc = 0;
         for (std::int64_t t = 0; t < a.k; ++t) acc += static_cast<std::int32_t>(x[t]) * col[(t / 4) * 128 + t % 4];
         if (a.row_offsets) acc += a.row_offsets[i];
-        float v = static_cast<float>(acc - a.a_zero * colsum[j]) * a.scales[j];
+        const float scale = a.row_scales ? a.row_scales[i] * a.scales[j] : a.scales[j];
+        float v = static_cast<float>(acc - a.a_zero * colsum[j]) * scale;
         if (a.bias) v += a.bias[j];
         a.c[i * a.ldc + j] = act_apply(a.activation, v);
       }

@@ -104,7 +104,9 @@ void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool) {
             for (int g = 0; g < 2 && g * 16 < cols; ++g) {
               __m512i s = _mm512_sub_epi32(acc[r][g], zero_corr[g]);
               if (a.row_offsets) s = _mm512_add_epi32(s, _mm512_set1_epi32(a.row_offsets[i + r]));
-              __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), scale[g]);
+              // With per-row scales: cvt(sum) * (row scale * channel scale), gemm_int8's order.
+              const __m512 sc = a.row_scales ? _mm512_mul_ps(_mm512_set1_ps(a.row_scales[i + r]), scale[g]) : scale[g];
+              __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), sc);
               if (a.bias) v = _mm512_add_ps(v, bias[g]);
               v = simd::vact<V>(a.activation, v);
               _mm512_mask_storeu_ps(a.c + (i + r) * a.ldc + j + g * 16, mask[g], v);

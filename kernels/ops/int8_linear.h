@@ -28,11 +28,14 @@ struct Int8PackArgs {
   std::size_t dst_bytes = 0;
 };
 
-/// C[m, n] = act(scales[j] * (sum_k A[i,k] * W[j,k] - a_zero * sum_k W[j,k] + row_offsets[i]) + bias[j])
+/// C[m, n] = act(S[i,j] * (sum_k A[i,k] * W[j,k] - a_zero * sum_k W[j,k] + row_offsets[i]) + bias[j])
+/// with S[i,j] = row_scales[i] * scales[j] (row_scales given) or scales[j].
 /// A uint8 [m, k] (lda), a_zero in [0, 255]; W packed as above for the same backend; scales f32
-/// [n] (a per-tensor scale is n copies); row_offsets int32 [m] or null (a product of two
-/// activations stores its second operand's bytes as byte - 128 and puts that shift's share
-/// here); bias f32 [n] or null; C f32 (ldc). The int32 sums are exact for k <= 65,000
+/// [n] (a per-tensor scale is n copies); row_scales f32 [m] or null (per-token activation
+/// scales: symmetric int8 activations are A = a + 128 with a_zero 128, and the result equals
+/// gemm_int8's bit for bit); row_offsets int32 [m] or null (a product of two activations stores
+/// its second operand's bytes as byte - 128 and puts that shift's share here); bias f32 [n] or
+/// null; C f32 (ldc). The int32 sums are exact for k <= 65,000
 /// (255 * 128 * k < 2^31), so backends differ only in the float epilogue.
 struct Int8LinearArgs {
   std::int64_t m = 0, n = 0, k = 0;
@@ -41,12 +44,17 @@ struct Int8LinearArgs {
   std::int32_t a_zero = 0;
   const void* w = nullptr;
   const float* scales = nullptr;
+  const float* row_scales = nullptr;
   const std::int32_t* row_offsets = nullptr;
   const float* bias = nullptr;
   Activation activation = Activation::kNone;
   float* c = nullptr;
   std::int64_t ldc = 0;
 };
+
+/// Rows from which a model should prefer int8_linear on packed weights over gemm_int8 (which
+/// reads unpacked weights once per row block: for fewer rows it does no packing at all).
+inline constexpr std::int64_t kInt8LinearMinRows = 16;
 
 Status validate(const Int8PackArgs& args);
 Status validate(const Int8LinearArgs& args);

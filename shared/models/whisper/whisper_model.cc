@@ -51,9 +51,11 @@ class WhisperLoader {
     return models::DeviceBuffer::upload(dev_, x.data(), x.size() * sizeof(float));
   }
 
-  // W [n, k] (host f32) -> Linear (int8 per row, or f32).
+  // W [n, k] (host f32) -> Linear (int8 per row, or f32). `pack`: also keep the int8 weights
+  // in the backend's int8_linear layout where it has a fast one (not for the vocabulary
+  // projection: it only ever sees a few rows, which gemm_int8 reads unpacked).
   Status make_linear(Linear& lin, const std::vector<float>& w, std::int64_t n, std::int64_t k, const std::vector<float>* bias,
-                     bool int8) {
+                     bool int8, bool pack = true) {
     lin.n = n;
     lin.k = k;
     lin.int8 = int8;
@@ -75,6 +77,23 @@ class WhisperLoader {
       m_.weight_bytes_ += q.size() + scales.size() * 4;
       PARLEY_ASSIGN_OR_RETURN(lin.w, models::DeviceBuffer::upload(dev_, q.data(), q.size()));
       PARLEY_ASSIGN_OR_RETURN(lin.scales, models::DeviceBuffer::upload(dev_, scales.data(), scales.size() * sizeof(float)));
+      const kernels::Backend& be = dev_.backend();
+      const std::int64_t dims[3] = {kernels::kInt8LinearMinRows, n, k};
+      if (pack && be.int8_linear != nullptr && be.pack_int8 != nullptr && be.int8_packed_bytes != nullptr &&
+          dev_.supports(kernels::OpQuery{kernels::Op::kInt8Linear, {}, dims})) {
+        const std::int64_t bytes = be.int8_packed_bytes(n, k);
+        if (bytes <= 0) return internal_error("whisper: int8_packed_bytes refused " + std::to_string(n) + " x " + std::to_string(k));
+        PARLEY_ASSIGN_OR_RETURN(lin.packed, models::DeviceBuffer::allocate(dev_, static_cast<std::size_t>(bytes)));
+        kernels::Int8PackArgs pa;
+        pa.n = n;
+        pa.k = k;
+        pa.w = q.data();
+        pa.ldw = k;
+        pa.dst = lin.packed.data();
+        pa.dst_bytes = static_cast<std::size_t>(bytes);
+        PARLEY_RETURN_IF_ERROR(be.pack_int8(pa, dev_.ctx()));
+        m_.weight_bytes_ += static_cast<std::size_t>(bytes);
+      }
     } else {
       PARLEY_ASSIGN_OR_RETURN(lin.w, upload(w));
     }
@@ -188,7 +207,7 @@ class WhisperLoader {
       PARLEY_ASSIGN_OR_RETURN(m_.tok_emb, models::DeviceBuffer::upload(dev_, h.data(), h.size() * sizeof(std::uint16_t)));
     }
     PARLEY_ASSIGN_OR_RETURN(auto proj, tensor("decoder/projection/weight", {c.vocab, d}));
-    PARLEY_RETURN_IF_ERROR(make_linear(m_.logits, proj, c.vocab, d, nullptr, int8));
+    PARLEY_RETURN_IF_ERROR(make_linear(m_.logits, proj, c.vocab, d, nullptr, int8, /*pack=*/false));
     PARLEY_ASSIGN_OR_RETURN(auto dp, tensor("decoder/position_encodings/encodings", {c.text_ctx, d}));
     PARLEY_ASSIGN_OR_RETURN(m_.dec_pos, upload(dp));
     m_.dec.resize(static_cast<std::size_t>(c.decoder_layers));

@@ -52,6 +52,9 @@ struct Linear {
   models::DeviceBuffer w;       ///< int8 [n, k] or f32 [n, k]
   models::DeviceBuffer scales;  ///< f32 [n] (int8 only)
   models::DeviceBuffer bias;    ///< f32 [n] or empty
+  /// int8 only, where the backend runs int8_linear fast (CPU: AVX-512 VNNI): w packed once for
+  /// it (pack_int8), so products of >= 16 rows skip gemm_int8's per-call packing. Else empty.
+  models::DeviceBuffer packed;
 };
 
 struct LayerNormW {

@@ -42,6 +42,27 @@ Status WhisperRunner::linear(const Linear& l, std::int64_t m, const float* x, st
     q.scales = qs_.as<float>();
     q.granularity = kernels::QuantGranularity::kPerRow;
     PARLEY_RETURN_IF_ERROR(be_.quantize(q, dev_.ctx()));
+    if (l.packed && m >= kernels::kInt8LinearMinRows) {
+      // The weights packed at load: the symmetric bytes + 128 with zero point 128 and the
+      // per-token scales give gemm_int8's result bit for bit, without its per-call packing.
+      auto* u = q8_.as<std::uint8_t>();
+      for (std::int64_t i = 0, e = m * l.k; i < e; ++i) u[i] ^= 0x80;
+      kernels::Int8LinearArgs a;
+      a.m = m;
+      a.n = l.n;
+      a.k = l.k;
+      a.a = u;
+      a.lda = l.k;
+      a.a_zero = 128;
+      a.w = l.packed.data();
+      a.scales = l.scales.as<float>();
+      a.row_scales = qs_.as<float>();
+      a.bias = l.bias.as<float>();
+      a.activation = act;
+      a.c = y;
+      a.ldc = ldy;
+      return be_.int8_linear(a, dev_.ctx());
+    }
     kernels::GemmInt8Args g;
     g.m = m;
     g.n = l.n;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/ops/gemm_int8.h"
 #include "kernels/ops/int8_linear.h"
 #include "tests/unit/kernels/test_util.h"
 
@@ -41,11 +42,14 @@ TEST(Int8LinearTest, MatchesExactIntegerSumsOnEveryIsa) {
         std::vector<std::int32_t> offsets(static_cast<std::size_t>(s.m));
         for (auto& v : offsets) v = static_cast<std::int32_t>(rng() % 200001) - 100000;
         const bool with_offsets = s.n % 2 == 1;  // half the shapes add per-row offsets
+        auto row_scales = testing::random_floats(static_cast<std::size_t>(s.m), 5, 0.5f, 2.0f);
+        const bool with_row_scales = s.m % 2 == 1;
         const auto pw = pack(w.data(), s.n, s.k, ldw);
         std::vector<float> c(static_cast<std::size_t>(s.m * ldc), -7.0f);
         Int8LinearArgs a;
         a.m = s.m; a.n = s.n; a.k = s.k; a.a = x.data(); a.lda = lda; a.a_zero = s.zero; a.w = pw.data();
-        a.scales = scales.data(); a.bias = bias.data(); a.row_offsets = with_offsets ? offsets.data() : nullptr; a.activation = act; a.c = c.data(); a.ldc = ldc;
+        a.scales = scales.data(); a.bias = bias.data(); a.row_offsets = with_offsets ? offsets.data() : nullptr;
+        a.row_scales = with_row_scales ? row_scales.data() : nullptr; a.activation = act; a.c = c.data(); a.ldc = ldc;
         ASSERT_TRUE(cpu::int8_linear(a, testing::ctx_for(isa)).is_ok());
         std::vector<double> want;
         std::vector<float> got;
@@ -56,7 +60,8 @@ TEST(Int8LinearTest, MatchesExactIntegerSumsOnEveryIsa) {
               sum += (static_cast<std::int64_t>(x[static_cast<std::size_t>(i * lda + t)]) - s.zero) *
                      w[static_cast<std::size_t>(j * ldw + t)];
             }
-            double v = static_cast<double>(static_cast<float>(sum)) * scales[static_cast<std::size_t>(j)] +
+            const double row = with_row_scales ? row_scales[static_cast<std::size_t>(i)] : 1.0;
+            double v = static_cast<double>(static_cast<float>(sum)) * row * scales[static_cast<std::size_t>(j)] +
                        bias[static_cast<std::size_t>(j)];
             if (act == Activation::kGeluErf) v = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
             want.push_back(v);
@@ -66,6 +71,41 @@ TEST(Int8LinearTest, MatchesExactIntegerSumsOnEveryIsa) {
         }
         // The sums are exact: only the f32 epilogue (one product, one sum, the activation) rounds.
         EXPECT_TRUE(testing::all_close(got, want, 1e-6, 1e-6));
+      }
+    }
+  }
+}
+
+// Symmetric int8 activations as bytes + 128 (zero point 128) with per-row scales give gemm_int8's
+// result bit for bit (exact sums, the same epilogue order): models may switch between the two.
+TEST(Int8LinearTest, EqualsGemmInt8WithRowScales) {
+  std::mt19937 rng(11);
+  for (CpuIsa isa : testing::available_isas()) {
+    for (const std::int64_t m : {16, 97, 500}) {
+      const std::int64_t n = 70, k = 384;
+      SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " m=" + std::to_string(m));
+      std::vector<std::int8_t> x(static_cast<std::size_t>(m * k)), w(static_cast<std::size_t>(n * k));
+      for (auto& v : x) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+      for (auto& v : w) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+      std::vector<std::uint8_t> xu(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) xu[i] = static_cast<std::uint8_t>(x[i] + 128);
+      const auto sa = testing::random_floats(static_cast<std::size_t>(m), 6, 1e-3f, 3e-3f);
+      const auto sb = testing::random_floats(static_cast<std::size_t>(n), 7, 1e-3f, 3e-3f);
+      const auto bias = testing::random_floats(static_cast<std::size_t>(n), 8);
+      std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());
+      GemmInt8Args g;
+      g.m = m; g.n = n; g.k = k; g.a = x.data(); g.lda = k; g.b = w.data(); g.ldb = k; g.a_scales = sa.data();
+      g.b_scales = sb.data(); g.bias = bias.data(); g.activation = Activation::kGeluErf; g.c = want.data(); g.ldc = n;
+      ASSERT_TRUE(cpu::gemm_int8(g, testing::ctx_for(isa)).is_ok());
+      const auto pw = pack(w.data(), n, k, k);
+      Int8LinearArgs a;
+      a.m = m; a.n = n; a.k = k; a.a = xu.data(); a.lda = k; a.a_zero = 128; a.w = pw.data(); a.scales = sb.data();
+      a.row_scales = sa.data(); a.bias = bias.data(); a.activation = Activation::kGeluErf; a.c = got.data(); a.ldc = n;
+      ASSERT_TRUE(cpu::int8_linear(a, testing::ctx_for(isa)).is_ok());
+      if (isa == CpuIsa::kAvx512Vnni) {
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << i;
+      } else {  // the scalar references order their epilogues differently: a few ulp
+        EXPECT_TRUE(testing::all_close(got, std::vector<double>(want.begin(), want.end()), 1e-6, 1e-6));
       }
     }
   }
