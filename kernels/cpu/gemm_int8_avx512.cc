@@ -18,19 +18,14 @@
 #include "kernels/cpu/gemm_internal.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu/simd_math.h"
+#include "kernels/cpu/vnni_tile_avx512.h"
 
 namespace parley::kernels::cpu::detail {
 namespace {  // internal linkage: compiled with AVX-512 flags (see simd_avx512.h)
 
 using V = simd::Avx512;
 
-// acc += u8 x s8 dot products of 4-byte groups (vpdpbusd). Inline asm with the accumulator tied
-// in place: GCC 12's intrinsic adds a register copy around every vpdpbusd and keeps accumulator
-// arrays in memory, which halves the throughput of the micro-kernels.
-inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
-}
+using vnni::dpbusd;
 
 // Sums each of 16 accumulators; lane l of the result = horizontal sum of acc[l].
 inline __m512i reduce16(const __m512i* acc) {
@@ -115,45 +110,6 @@ void pack_panel(const GemmInt8Args& a, std::int64_t j0, std::int64_t q_count, st
   }
 }
 
-template <int MR>
-inline void packed_tile(const std::int8_t* const* arow, const std::uint8_t* panel, std::int64_t k, __m512i (*acc)[2]) {
-  // Local accumulators so they live in registers (the output array is written once at the end).
-  __m512i c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
-  const std::int8_t* ap[MR];
-  for (int r = 0; r < MR; ++r) ap[r] = arow[r];
-  const std::int64_t full_q = k / 4;
-  for (std::int64_t q = 0; q < full_q; ++q) {
-    const __m512i b0 = _mm512_load_si512(panel + q * 128);
-    const __m512i b1 = _mm512_load_si512(panel + q * 128 + 64);
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      std::int32_t a4;
-      std::memcpy(&a4, ap[r] + 4 * q, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      c0[r] = dpbusd(c0[r], b0, av);
-      c1[r] = dpbusd(c1[r], b1, av);
-    }
-  }
-  if (full_q * 4 < k) {  // K % 4: copy the row tails so nothing past a row is read
-    const __m512i b0 = _mm512_load_si512(panel + full_q * 128);
-    const __m512i b1 = _mm512_load_si512(panel + full_q * 128 + 64);
-    for (int r = 0; r < MR; ++r) {
-      std::int8_t t[4] = {0, 0, 0, 0};
-      std::memcpy(t, ap[r] + 4 * full_q, static_cast<std::size_t>(k - 4 * full_q));
-      std::int32_t a4;
-      std::memcpy(&a4, t, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      c0[r] = dpbusd(c0[r], b0, av);
-      c1[r] = dpbusd(c1[r], b1, av);
-    }
-  }
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = c0[r];
-    acc[r][1] = c1[r];
-  }
-}
-
 void store_row16(const GemmInt8Args& a, std::int64_t i, std::int64_t j, int cols, __m512i acc, std::int32_t sum_a,
                  float scale_a, const float* sb, const float* bias) {
   const __mmask16 m = static_cast<__mmask16>((1u << cols) - 1u);
@@ -204,10 +160,9 @@ void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* 
           const int mr = static_cast<int>(std::min<std::int64_t>(kPackedMr, i_end - i));
           const std::int8_t* arow[kPackedMr];
           for (int r = 0; r < kPackedMr; ++r) arow[r] = a.a + (i + std::min(r, mr - 1)) * a.lda;
-          if (mr == kPackedMr) packed_tile<kPackedMr>(arow, panel, k, acc);
-          else if (mr > 6) packed_tile<kPackedMr>(arow, panel, k, acc);
-          else if (mr > 3) packed_tile<6>(arow, panel, k, acc);
-          else packed_tile<3>(arow, panel, k, acc);
+          if (mr > 6) vnni::tile<kPackedMr, false>(arow, panel, k, acc);
+          else if (mr > 3) vnni::tile<6, false>(arow, panel, k, acc);
+          else vnni::tile<3, false>(arow, panel, k, acc);
           for (int r = 0; r < mr; ++r) {
             for (int g = 0; g < 2 && g * 16 < cols; ++g) {
               store_row16(a, i + r, j + g * 16, std::min(16, cols - g * 16), acc[r][g], sum_a[i + r], scale_a[i + r],

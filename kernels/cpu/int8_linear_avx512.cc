@@ -2,8 +2,8 @@
 // Why: vpdpbusd multiplies unsigned by signed bytes, which is exactly a QDQ model's uint8
 // activations times its int8 weights, so nothing is flipped or corrected but the zero point
 // (a_zero * the channel's weight sum, summed once at packing). The micro-kernel is gemm_int8's
-// packed one (12 rows x 32 channels, 24 zmm accumulators, 4-byte activation broadcasts) without
-// its per-call packing, which at smart-turn's sizes (400 rows) cost as much as the products.
+// packed one (vnni_tile_avx512.h, rows as the unsigned operand) without its per-call packing,
+// which at smart-turn's sizes (400 rows) cost as much as the products.
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni (CMake); depends on simd_avx512.h.
 #include <algorithm>
 #include <cstring>
@@ -11,6 +11,7 @@
 #include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu/simd_math.h"
+#include "kernels/cpu/vnni_tile_avx512.h"
 #include "kernels/ops/int8_linear.h"
 
 namespace parley::kernels::cpu::detail {
@@ -18,51 +19,8 @@ namespace {  // internal linkage: compiled with AVX-512 flags (see simd_avx512.h
 
 using V = simd::Avx512;
 
-// acc += u8 x s8 dot products of 4-byte groups. Inline asm with the accumulator tied in place
-// (GCC 12's intrinsic keeps accumulator arrays in memory; see gemm_int8_avx512.cc).
-inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
-}
-
 constexpr int kMr = 12;
 constexpr std::int64_t kRowBlock = kMr * 8;
-
-template <int MR>
-inline void tile(const std::uint8_t* const* arow, const std::int8_t* panel, std::int64_t k, __m512i (*acc)[2]) {
-  __m512i c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_si512();
-  const std::int64_t full_q = k / 4;
-  for (std::int64_t q = 0; q < full_q; ++q) {
-    const __m512i b0 = _mm512_loadu_si512(panel + q * 128);
-    const __m512i b1 = _mm512_loadu_si512(panel + q * 128 + 64);
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      std::int32_t a4;
-      std::memcpy(&a4, arow[r] + 4 * q, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      c0[r] = dpbusd(c0[r], av, b0);
-      c1[r] = dpbusd(c1[r], av, b1);
-    }
-  }
-  if (full_q * 4 < k) {  // k % 4: the row tails, zero-padded (the panel is zero there too)
-    const __m512i b0 = _mm512_loadu_si512(panel + full_q * 128);
-    const __m512i b1 = _mm512_loadu_si512(panel + full_q * 128 + 64);
-    for (int r = 0; r < MR; ++r) {
-      std::uint8_t t[4] = {0, 0, 0, 0};
-      std::memcpy(t, arow[r] + 4 * full_q, static_cast<std::size_t>(k - 4 * full_q));
-      std::int32_t a4;
-      std::memcpy(&a4, t, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      c0[r] = dpbusd(c0[r], av, b0);
-      c1[r] = dpbusd(c1[r], av, b1);
-    }
-  }
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = c0[r];
-    acc[r][1] = c1[r];
-  }
-}
 
 }  // namespace
 
@@ -97,9 +55,9 @@ void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMr, i_end - i));
           const std::uint8_t* arow[kMr];
           for (int r = 0; r < kMr; ++r) arow[r] = a.a + (i + std::min(r, mr - 1)) * a.lda;
-          if (mr > 6) tile<kMr>(arow, panel, k, acc);
-          else if (mr > 3) tile<6>(arow, panel, k, acc);
-          else tile<3>(arow, panel, k, acc);
+          if (mr > 6) vnni::tile<kMr, true>(arow, panel, k, acc);
+          else if (mr > 3) vnni::tile<6, true>(arow, panel, k, acc);
+          else vnni::tile<3, true>(arow, panel, k, acc);
           for (int r = 0; r < mr; ++r) {
             for (int g = 0; g < 2 && g * 16 < cols; ++g) {
               __m512i s = _mm512_sub_epi32(acc[r][g], zero_corr[g]);
