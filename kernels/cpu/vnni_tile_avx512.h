@@ -24,6 +24,18 @@ inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
   return acc;
 }
 
+// One 4-byte step of one row against both 16-channel halves of the panel.
+template <bool kRowsUnsigned>
+__attribute__((always_inline)) inline void step(__m512i& c0, __m512i& c1, __m512i row4, __m512i b0, __m512i b1) {
+  if constexpr (kRowsUnsigned) {
+    c0 = dpbusd(c0, row4, b0);
+    c1 = dpbusd(c1, row4, b1);
+  } else {
+    c0 = dpbusd(c0, b0, row4);
+    c1 = dpbusd(c1, b1, row4);
+  }
+}
+
 /// acc[r][g] = sum over k of rows[r][k] x panel channel (16 g + c) at input k, for r < MR.
 /// panel: byte (channel c, input 4 q + t) at q * 128 + c * 4 + t (zero past k). kRowsUnsigned:
 /// the rows are the unsigned operand and the panel signed (int8_linear's uint8 activations x
@@ -42,14 +54,7 @@ inline void tile(const Row* const* rows, const void* panel_bytes, std::int64_t k
     for (int r = 0; r < MR; ++r) {
       std::int32_t a4;
       std::memcpy(&a4, rows[r] + 4 * q, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      if constexpr (kRowsUnsigned) {
-        c0[r] = dpbusd(c0[r], av, b0);
-        c1[r] = dpbusd(c1[r], av, b1);
-      } else {
-        c0[r] = dpbusd(c0[r], b0, av);
-        c1[r] = dpbusd(c1[r], b1, av);
-      }
+      step<kRowsUnsigned>(c0[r], c1[r], _mm512_set1_epi32(a4), b0, b1);
     }
   }
   if (full_q * 4 < k) {  // k % 4: the row tails, zero-padded (the panel is zero there too)
@@ -60,14 +65,7 @@ inline void tile(const Row* const* rows, const void* panel_bytes, std::int64_t k
       std::memcpy(t, rows[r] + 4 * full_q, static_cast<std::size_t>(k - 4 * full_q));
       std::int32_t a4;
       std::memcpy(&a4, t, 4);
-      const __m512i av = _mm512_set1_epi32(a4);
-      if constexpr (kRowsUnsigned) {
-        c0[r] = dpbusd(c0[r], av, b0);
-        c1[r] = dpbusd(c1[r], av, b1);
-      } else {
-        c0[r] = dpbusd(c0[r], b0, av);
-        c1[r] = dpbusd(c1[r], b1, av);
-      }
+      step<kRowsUnsigned>(c0[r], c1[r], _mm512_set1_epi32(a4), b0, b1);
     }
   }
   for (int r = 0; r < MR; ++r) {
