@@ -101,6 +101,7 @@ void AsrEngine::run_windows(whisper::WhisperRunner& runner, const std::vector<Wi
   }
   whisper::DecodeOptions dopt;
   dopt.timestamps = ts;
+  for (std::size_t i : idx) dopt.languages.push_back(jobs[i].language);
   // At most 12 tokens per second of the longest audio (+16; speech is 3-6): a window that falls
   // into Whisper's repetition loop ("Go forward 10 meters. Go forward 10 meters. ...", seen on
   // truncated-context partials) stops there instead of running 224 decoder steps (seconds on
@@ -185,6 +186,19 @@ std::vector<Result<WindowOutput>> AsrEngine::run_batch(std::vector<WindowJob>& j
     metrics_->audio_seconds.inc(audio);
   }
   return out;
+}
+
+Result<int> language_token(const whisper::WhisperModel& model, std::string_view language) {
+  if (language.empty() || (language.size() >= 2 && (language[0] == 'e' || language[0] == 'E') &&
+                           (language[1] == 'n' || language[1] == 'N') && (language.size() == 2 || language[2] == '-' || language[2] == '_'))) {
+    return -1;
+  }
+  if (!model.multilingual()) {
+    return invalid_argument("language '" + std::string(language) + "' is not served by this English-only model (a multilingual one, e.g. whisper-base, serves 99)");
+  }
+  const int id = model.tokenizer().language_token(language);
+  if (id < 0) return invalid_argument("language '" + std::string(language) + "' is not one of this model's languages (ISO 639-1 codes such as de, fr, pt-BR)");
+  return id;
 }
 
 Result<WindowOutput> AsrEngine::transcribe(WindowJob job, Clock::time_point deadline) {

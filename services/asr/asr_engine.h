@@ -50,7 +50,15 @@ struct WindowJob {
   /// With truncate: a result that looks degenerate (degenerate_result()) is decoded again on the
   /// full 30 s window, as Whisper's own fallback re-decodes such windows.
   bool fallback_full = false;
+  /// Multilingual models: the language token to decode in (language_token()); -1 = English.
+  int language = -1;
 };
+
+/// The decoder language for a Recognize / Transcribe config's `language` on `model`: -1 for the
+/// default, English (empty, or "en..." on any model); the language token on a multilingual model
+/// (WhisperTokenizer::language_token: "de", "pt-BR"); INVALID_ARGUMENT naming the language when
+/// the model does not serve it (an English-only model serves English only).
+Result<int> language_token(const whisper::WhisperModel& model, std::string_view language);
 
 /// Whisper's fallback signals (openai/whisper transcribe.py, faster-whisper): the text
 /// compresses too well (zlib ratio > 2.4: a repetition loop), the average log-probability is

@@ -25,7 +25,9 @@ const char* reason_of(const Status& s) {
 }  // namespace
 
 AsrService::AsrService(AsrEngine& engine, ServiceOptions options, AsrMetrics* metrics, const TurnEndClassifier* turn_end)
-    : engine_(engine), o_(std::move(options)), metrics_(metrics), turn_end_(turn_end) {}
+    : engine_(engine), o_(std::move(options)), metrics_(metrics), turn_end_(turn_end) {
+  o_.session.model = &engine_.model();  // the languages config.language may name
+}
 
 /// One Recognize call: the session, its Whisper windows queued on the engine (their results come
 /// back as WindowDone events), the replies written as they are produced.
@@ -189,10 +191,13 @@ Result<v1::TranscribeResponse> AsrService::transcribe(const v1::TranscribeReques
     if (!r.ok()) return r.status();
     samples = std::move(*r);
   }
+  auto language = language_token(engine_.model(), req.has_config() ? req.config().language() : std::string());
+  if (!language.ok()) return language.status().with_context("Transcribe");
   const auto pieces = split_at_pauses(samples, *engine_.vad(), whisper::kWindowSamples);
   std::vector<WindowJob> jobs;
   for (auto [a, b] : pieces) {
     WindowJob j;
+    j.language = *language;
     j.audio.assign(samples.begin() + a, samples.begin() + b);
     jobs.push_back(std::move(j));
   }

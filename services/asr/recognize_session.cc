@@ -105,7 +105,11 @@ Status RecognizeSession::configure(const v1::RecognitionConfig& c) {
                             std::to_string(o_.min_sample_rate) + ", " + std::to_string(o_.max_sample_rate) + "]");
   }
   if (f.channels() > 1) return invalid_argument("Recognize: only mono audio is accepted (channels " + std::to_string(f.channels()) + ")");
-  if (!c.language().empty() && c.language().rfind("en", 0) != 0) {
+  if (o_.model != nullptr) {
+    auto lang = language_token(*o_.model, c.language());
+    if (!lang.ok()) return lang.status().with_context("Recognize");
+    language_ = *lang;
+  } else if (!c.language().empty() && c.language().rfind("en", 0) != 0) {
     return invalid_argument("Recognize: language '" + c.language() + "' is not served by this English-only model");
   }
   rate_ = f.sample_rate_hz();
@@ -255,6 +259,7 @@ RecognizeSession::Job RecognizeSession::window_job(JobKind kind, std::span<const
   j.window.audio.assign(a.begin(), a.end());
   j.window.cancelled = cancelled_;
   j.window.truncate = truncate;
+  j.window.language = language_;
   return j;
 }
 

@@ -45,6 +45,8 @@ struct SessionOptions {
   /// window when the text looks degenerate (WindowJob::fallback_full). >= 30: always the full
   /// window, as the reference decodes. 10 s: see services/asr/README.md ("Finals on a shorter context").
   double final_context_seconds = 10.0;
+  /// The model whose languages config.language may name (language_token()); null: English only.
+  const whisper::WhisperModel* model = nullptr;
 };
 
 /// Word times of a final: Whisper gives times per timestamp segment; each segment's duration is
@@ -153,6 +155,7 @@ class RecognizeSession {
 
   bool configured_ = false;
   bool interim_ = true;
+  int language_ = -1;  // the decoder's language token (-1: English)
   bool float_ = false;
   int rate_ = 16000;
   std::optional<audio::Resampler> resampler_;

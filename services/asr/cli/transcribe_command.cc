@@ -28,6 +28,7 @@ struct Args {
   bool fast = false;  // --stream without real-time pacing
   int chunk_ms = 100;
   int timeout_ms = 120'000;
+  std::string language = "en";  // a multilingual model (whisper-base) decodes in this language
 };
 
 int fail(const std::string& what) {
@@ -42,6 +43,7 @@ int transcribe_file(const Args& a, transport::Client& client) {
   ss << in.rdbuf();
   v1::TranscribeRequest req;
   req.set_wav(ss.str());
+  req.mutable_config()->set_language(a.language);
   v1::Envelope env;
   env.set_method("parley.v1.Asr/Transcribe");
   env.mutable_payload()->PackFrom(req);
@@ -67,7 +69,7 @@ int stream_file(const Args& a, transport::Client& client) {
   cfg->mutable_format()->set_sample_rate_hz(wav->sample_rate);
   cfg->mutable_format()->set_channels(1);
   cfg->set_interim_results(true);
-  cfg->set_language("en");
+  cfg->set_language(a.language);
   v1::Envelope env;
   env.set_method("parley.v1.Asr/Recognize");
   env.mutable_payload()->PackFrom(first);
@@ -127,7 +129,8 @@ int stream_file(const Args& a, transport::Client& client) {
 }  // namespace
 
 std::string transcribe_command_usage() {
-  return "  parley transcribe FILE.wav [--stream [--fast] [--chunk-ms 100]] [--target tcp://127.0.0.1:7105] [--timeout-ms N]\n";
+  return "  parley transcribe FILE.wav [--stream [--fast] [--chunk-ms 100]] [--target tcp://127.0.0.1:7105] [--timeout-ms N]\n"
+         "      [--language CODE]   the decoder language on a multilingual model (asr.model_dir whisper-base), default en\n";
 }
 
 int run_transcribe_command(const std::vector<std::string>& args) {
@@ -151,6 +154,8 @@ int run_transcribe_command(const std::vector<std::string>& args) {
       a.chunk_ms = std::max(10, std::atoi(value().c_str()));
     } else if (s == "--timeout-ms") {
       a.timeout_ms = std::atoi(value().c_str());
+    } else if (s == "--language") {
+      a.language = value();
     } else if (!s.empty() && s[0] == '-') {
       std::cerr << "parley transcribe: unknown option " << s << "\n" << transcribe_command_usage();
       return 2;

@@ -34,11 +34,12 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-std::vector<int> make_prompt(const WhisperModel& model, bool timestamps) {
+std::vector<int> make_prompt(const WhisperModel& model, bool timestamps, int language) {
   const SpecialIds& s = model.tokenizer().special();
   std::vector<int> p{s.sot};
   if (model.multilingual()) {
-    if (s.english >= 0) p.push_back(s.english);
+    if (language >= 0) p.push_back(language);
+    else if (s.english >= 0) p.push_back(s.english);
     p.push_back(s.transcribe);
   }
   if (!timestamps) p.push_back(s.no_timestamps);
@@ -67,9 +68,16 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
   for (int id : options.suppress) {
     if (id >= 0 && id < vocab) suppress[static_cast<std::size_t>(id)] = 1;
   }
-  const std::vector<int> prompt = make_prompt(model, options.timestamps);
+  if (!options.languages.empty() && static_cast<int>(options.languages.size()) != n) {
+    return invalid_argument("greedy_decode: " + std::to_string(options.languages.size()) + " languages for " + std::to_string(n) + " windows");
+  }
+  // Every window's prompt has the same length (one language token each), so they step in lockstep.
+  std::vector<std::vector<int>> prompts;
+  for (int w = 0; w < n; ++w) {
+    prompts.push_back(make_prompt(model, options.timestamps, options.languages.empty() ? -1 : options.languages[static_cast<std::size_t>(w)]));
+  }
   const int sot_index = 0;
-  const int prompt_len = static_cast<int>(prompt.size());
+  const int prompt_len = static_cast<int>(prompts[0].size());
   const int max_steps = std::min(std::min(options.max_new_tokens, model.config().text_ctx / 2),
                                  model.config().text_ctx - (prompt_len - 1));
   const int ts_begin = sp.timestamp_begin, ts_end = sp.timestamp_end;
@@ -87,7 +95,7 @@ Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, co
 
   // Step 0 input: the whole prompt of every window.
   for (int w = 0; w < n; ++w) {
-    for (int i = 0; i < prompt_len; ++i) rows.push_back({w, i, prompt[static_cast<std::size_t>(i)]});
+    for (int i = 0; i < prompt_len; ++i) rows.push_back({w, i, prompts[static_cast<std::size_t>(w)][static_cast<std::size_t>(i)]});
   }
   for (int step = 0; step < max_steps; ++step) {
     PARLEY_RETURN_IF_ERROR(runner.decode(rows, logits));

@@ -27,6 +27,9 @@ struct DecodeOptions {
   /// average log-probability is below log_prob_threshold is silence (empty text).
   float no_speech_threshold = 0.6f;
   float log_prob_threshold = -1.0f;
+  /// Multilingual models: the language token of each window (WhisperTokenizer::language_token),
+  /// n entries, or empty for English everywhere. Ignored by English-only models.
+  std::vector<int> languages;
 };
 
 /// A piece of text between two timestamps (seconds from the window start).
@@ -49,8 +52,8 @@ struct WindowResult {
 /// all live windows).
 Result<std::vector<WindowResult>> greedy_decode(WhisperRunner& runner, int n, const DecodeOptions& options = {});
 
-/// The decoder prompt for this model: <|startoftranscript|> (+ <|en|> <|transcribe|> for
-/// multilingual models) (+ <|notimestamps|>).
-std::vector<int> make_prompt(const WhisperModel& model, bool timestamps);
+/// The decoder prompt for this model: <|startoftranscript|> (+ the language token, <|en|> when
+/// language < 0, and <|transcribe|> for multilingual models) (+ <|notimestamps|>).
+std::vector<int> make_prompt(const WhisperModel& model, bool timestamps, int language = -1);
 
 }  // namespace parley::whisper

@@ -1,6 +1,8 @@
 // Whisper tokenizer (see tokenizer.h). Depends on shared/text/bpe.h, shared/common/json_document.h.
 #include "shared/models/whisper/tokenizer.h"
 
+#include <cctype>
+
 #include <fstream>
 
 #include "shared/common/json_document.h"
@@ -120,5 +122,21 @@ Result<std::vector<int>> WhisperTokenizer::encode(std::string_view text) const {
 }
 
 std::string_view WhisperTokenizer::token_text(int id) const { return bpe_->token_text(id); }
+
+int WhisperTokenizer::language_token(std::string_view code) const {
+  const std::size_t cut = code.find_first_of("-_");
+  if (cut != std::string_view::npos) code = code.substr(0, cut);
+  if (code.size() < 2 || code.size() > 3) return -1;
+  std::string name = "<|";
+  for (char c : code) {
+    if (!std::isalpha(static_cast<unsigned char>(c))) return -1;
+    name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  name += "|>";
+  for (int id = special_.sot + 1; id < special_.translate; ++id) {
+    if (token_text(id) == name) return id;
+  }
+  return -1;
+}
 
 }  // namespace parley::whisper

@@ -55,6 +55,11 @@ class WhisperTokenizer {
   Result<std::vector<int>> encode(std::string_view text) const;
   /// The vocabulary form of a token ("<|en|>", "Ġthe").
   std::string_view token_text(int id) const;
+  /// The language token of an ISO 639-1 code ("de" -> <|de|>), a region or script suffix ignored
+  /// ("pt-BR" -> <|pt|>), case-insensitive; -1 when the vocabulary has no such language (an
+  /// English-only vocabulary has none). Language tokens sit between <|startoftranscript|> and
+  /// <|translate|>.
+  int language_token(std::string_view code) const;
 
  private:
   WhisperTokenizer() = default;

@@ -214,6 +214,34 @@ Events summarize(const std::vector<v1::RecognizeResponse>& out) {
   return e;
 }
 
+// config.language against the model (language_token): English in any spelling is the default;
+// an English-only model refuses another language naming it and pointing at a multilingual one.
+// (A multilingual model's languages: whisper_base_reference_test, DecoderLanguageMatchesCTranslate2.)
+TEST_F(SessionTest, LanguageIsCheckedAgainstTheModel) {
+  const whisper::WhisperModel& model = engine_->model();
+  ASSERT_FALSE(model.multilingual());
+  for (const char* en : {"", "en", "en-GB", "EN_us"}) {
+    auto l = language_token(model, en);
+    ASSERT_TRUE(l.ok()) << en << ": " << l.status().to_string();
+    EXPECT_EQ(*l, -1) << en;
+  }
+  auto de = language_token(model, "de");
+  ASSERT_FALSE(de.ok());
+  EXPECT_EQ(de.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(de.status().message().find("'de'"), std::string::npos) << de.status().to_string();
+  EXPECT_NE(de.status().message().find("English-only"), std::string::npos) << de.status().to_string();
+  SessionOptions o;
+  o.model = &model;
+  auto sp = session(o, nullptr);
+  v1::RecognitionConfig c = config(16000);
+  c.set_language("fr-CA");
+  const Status s = sp->configure(c);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'fr-CA'"), std::string::npos) << s.to_string();
+  c.set_language("en-US");
+  EXPECT_TRUE(session(o, nullptr)->configure(c).is_ok());
+}
+
 TEST_F(SessionTest, StreamsJfkAt44kHz) {
   auto sp = session({}, smart_turn_);  // the service's defaults: smart-turn endpointing
   RecognizeSession& s = *sp;
