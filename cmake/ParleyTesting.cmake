@@ -43,15 +43,15 @@ function(parley_bench name)
   set_tests_properties(${name} PROPERTIES LABELS "bench" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
 
-# parley_test_entry(NAME BINARY LABELS ... [TIMEOUT s] [ARGS ...]): a second ctest entry for a
+# parley_test_entry(NAME BINARY LABELS ... [TIMEOUT s] [ARGS ...] [ENV VAR=value ...]): a second ctest entry for a
 # binary parley_test already built (e.g. the CUDA cases of a test, filtered, under the gpu label).
 function(parley_test_entry name binary)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;ARGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;ARGS;ENV" ${ARGN})
   add_test(NAME ${name} COMMAND ${binary} --gtest_color=no ${ARG_ARGS})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     SKIP_RETURN_CODE ${PARLEY_SKIP_CODE}
-    ENVIRONMENT "PARLEY_BINARY_DIR=${PROJECT_BINARY_DIR};PARLEY_SOURCE_DIR=${PROJECT_SOURCE_DIR};PARLEY_TEST_NAME=${name}")
+    ENVIRONMENT "PARLEY_BINARY_DIR=${PROJECT_BINARY_DIR};PARLEY_SOURCE_DIR=${PROJECT_SOURCE_DIR};PARLEY_TEST_NAME=${name};${ARG_ENV}")
 endfunction()

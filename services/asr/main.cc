@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   // Recognize streams hold no thread (Host::stream); workers run their messages, the VAD and the
   // turn-end model, and Transcribe calls (which wait for their windows).
   schema.set_default("service.workers", 4);
-  schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en");
+  schema.add_string("asr.model_dir", "", "Whisper CTranslate2 folder (model.bin, vocabulary.txt, config.json); empty = $PARLEY_MODEL_DIR/whisper-tiny-en (whisper-base: the multilingual option)");
   schema.add_string("asr.vad_model", "", "Silero VAD safetensors; empty = $PARLEY_MODEL_DIR/vad-silero/silero_vad_16k.safetensors");
   schema.add_string("asr.weights", "int8", "Whisper weights after load: int8 (per-channel W8A8) or f32", config::one_of({"int8", "f32"}));
   models::add_device_key(schema, "asr.device");

@@ -13,6 +13,8 @@
 #   PARLEY_RUN_DIR         where each service's log goes (default: <build>/run)
 #   PARLEY_READY_TIMEOUT   seconds to wait for every /readyz to answer 200 (default 120)
 #   PARLEY_STOP_GRACE      seconds between SIGTERM and SIGKILL (default 15)
+#   PARLEY_RUN_ASR_MODEL   the ASR's Whisper folder, {asr_model} in the list (default: empty = the
+#                          ASR's own default, whisper-tiny-en)
 #   PARLEY_RUN_LM_MODEL    the LM's GGUF file, {lm_model} in the list (default: empty = the LM's
 #                          own default, SmolLM2); tools/run --lm qwen sets it
 # Exit: 0 fine; 1 a service failed to start, get ready or stop cleanly; 77 (check --skip-if-none)
@@ -29,9 +31,10 @@ RUN_DIR="${PARLEY_RUN_DIR:-$BUILD_DIR/run}"
 READY_TIMEOUT="${PARLEY_READY_TIMEOUT:-120}"
 STOP_GRACE="${PARLEY_STOP_GRACE:-15}"
 LM_MODEL="${PARLEY_RUN_LM_MODEL:-}"
+ASR_MODEL="${PARLEY_RUN_ASR_MODEL:-}"
 # These steer this script only; the services must not inherit them (their config reads PARLEY_*).
 export -n PARLEY_SERVICES_FILE PARLEY_PORT_OFFSET PARLEY_RUN_DIR PARLEY_READY_TIMEOUT PARLEY_STOP_GRACE \
-  PARLEY_RUN_LM_MODEL
+  PARLEY_RUN_LM_MODEL PARLEY_RUN_ASR_MODEL
 
 # The list, as parsed.
 SVC_NAMES=() SVC_BINS=() SVC_PORTS=() SVC_ARGS=()
@@ -43,7 +46,8 @@ STOPPED=0
 
 usage() { parley_usage "${BASH_SOURCE[0]}"; }
 
-# Replaces {port:N}, {http_port}, {build} and {lm_model} in $1 ($2: the HTTP port after the offset).
+# Replaces {port:N}, {http_port}, {build}, {lm_model} and {asr_model} in $1 ($2: the HTTP port after
+# the offset).
 expand() {
   local text="$1" http_port="${2:-}" n
   while [[ "$text" =~ \{port:([0-9]+)\} ]]; do
@@ -53,6 +57,7 @@ expand() {
   text="${text//\{http_port\}/$http_port}"
   text="${text//\{build\}/$BUILD_SHOWN}"
   text="${text//\{lm_model\}/$LM_MODEL}"
+  text="${text//\{asr_model\}/$ASR_MODEL}"
   printf '%s' "$text"
 }
 

@@ -2,10 +2,11 @@
 """Reference outputs of faster-whisper / CTranslate2 on the same Whisper model.bin, for
 tests/model/asr (our engine must produce the same greedy tokens) and tests/bench/asr (speed).
 
-  asr_reference.py reference MODEL_DIR OUT_DIR CLIP.wav...   per clip: OUT_DIR/<clip>.mel.f32 (faster-whisper's
+  asr_reference.py reference MODEL_DIR OUT_DIR [--language CODE] CLIP.wav...   per clip: OUT_DIR/<clip>.mel.f32 (faster-whisper's
       [80, 3000] window, float32 LE), and one JSON line per clip and compute type on stdout:
-      {"clip", "compute_type", "tokens", "text", "no_speech_prob", "suppress"}  (the generate() call transcribe()
-      makes for a clip of <= 30 s: same features, prompt and options)
+      {"clip", "compute_type", "tokens", "text", "no_speech_prob", "suppress", "prompt"}  (the generate() call
+      transcribe() makes for a clip of <= 30 s: same features, prompt and options; --language: the decoder
+      language of a multilingual model, default en)
   asr_reference.py bench MODEL_DIR THREADS ROUNDS CLIP.wav...   offline transcription speed of
       faster-whisper (compute_type int8, beam 1, no VAD): one JSON line {"audio_s", "best_s", "texts"}
   asr_reference.py streams MODEL_DIR THREADS N CLIP.wav   N transcriptions of the clip from N Python
@@ -38,7 +39,7 @@ def load(model_dir, compute_type, threads=2, workers=1):
     return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=workers)
 
 
-def reference(model_dir, out_dir, clips):
+def reference(model_dir, out_dir, clips, language="en"):
     import ctranslate2
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.transcribe import get_suppressed_tokens
@@ -55,7 +56,7 @@ def reference(model_dir, out_dir, clips):
             if compute_type == "float32":
                 seg.tofile(os.path.join(out_dir, name + ".mel.f32"))
             from faster_whisper.tokenizer import Tokenizer
-            tokenizer = Tokenizer(tok, model.model.is_multilingual, task="transcribe", language="en")
+            tokenizer = Tokenizer(tok, model.model.is_multilingual, task="transcribe", language=language)
             prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
             enc = model.encode(seg)
             res = model.model.generate(enc, [prompt], beam_size=1, max_length=448, return_scores=True,
@@ -68,6 +69,7 @@ def reference(model_dir, out_dir, clips):
                 "text": tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip(),
                 "no_speech_prob": res.no_speech_prob,
                 "suppress": list(get_suppressed_tokens(tokenizer, [-1])),
+                "prompt": prompt,
             }), flush=True)
 
 
@@ -110,7 +112,11 @@ def streams(model_dir, threads, n, clip):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "reference":
-        reference(sys.argv[2], sys.argv[3], sys.argv[4:])
+        rest = sys.argv[4:]
+        if rest[:1] == ["--language"]:
+            reference(sys.argv[2], sys.argv[3], rest[2:], rest[1])
+        else:
+            reference(sys.argv[2], sys.argv[3], rest)
     elif cmd == "bench":
         bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
     elif cmd == "streams":

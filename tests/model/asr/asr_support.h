@@ -17,9 +17,11 @@
 
 namespace parley::asr_testing {
 
-/// PARLEY_WHISPER_DIR, else <model root>/whisper-tiny-en.
+/// PARLEY_WHISPER_DIR, else <model root>/<PARLEY_WHISPER_MODEL> (a manifest name: whisper-base),
+/// else <model root>/whisper-tiny-en.
 inline std::string whisper_dir() {
   if (const char* d = std::getenv("PARLEY_WHISPER_DIR"); d != nullptr && *d != '\0') return d;
+  if (const char* m = std::getenv("PARLEY_WHISPER_MODEL"); m != nullptr && *m != '\0') return model_root() + "/" + m;
   return model_root() + "/whisper-tiny-en";
 }
 inline bool whisper_present(const std::string& dir) {

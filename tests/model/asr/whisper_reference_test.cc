@@ -1,4 +1,5 @@
-// Model test (label `model`): shared/models/whisper on Whisper tiny.en against faster-whisper /
+// Model test (label `model`): shared/models/whisper on Whisper tiny.en (and, as
+// whisper_base_reference_test, the multilingual Whisper base: PARLEY_WHISPER_MODEL) against faster-whisper /
 // CTranslate2 4.x running the same model.bin (greedy, timestamps, beam 1), on the 8 shared speech
 // clips: log-mel window within 1e-5 of faster-whisper's; FP32 greedy text identical to
 // CTranslate2 float32 on every clip; INT8 (the default) text identical to CTranslate2 int8 on at
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "shared/audio/wav.h"
 #include "shared/common/json_document.h"
@@ -86,8 +88,10 @@ class WhisperReferenceTest : public ::testing::Test {
     return wav.ok() ? wav->mono() : std::vector<float>{};
   }
 
-  // Our greedy result on every clip, one batch of 8 windows (batched encoder and decoder).
-  static std::map<std::string, WindowResult> run(WhisperPrecision precision) {
+  // Our greedy result on every clip, one batch of 8 windows (batched encoder and decoder), in
+  // the decoder language `language` (a language token; -1: English).
+  static std::map<std::string, WindowResult> run(WhisperPrecision precision, const std::vector<std::string>& clips = speech_clips(),
+                                                 int language = -1) {
     WhisperLoadOptions o;
     o.precision = precision;
     auto model = WhisperModel::load(dir_, o);
@@ -96,7 +100,7 @@ class WhisperReferenceTest : public ::testing::Test {
     if (!model.ok()) return out;
     LogMel mel((*model)->config().n_mels);
     std::vector<std::vector<float>> wins;
-    for (const auto& c : speech_clips()) {
+    for (const auto& c : clips) {
       auto w = mel.window(audio(c));
       EXPECT_TRUE(w.ok());
       wins.push_back(w.ok() ? *w : std::vector<float>{});
@@ -105,10 +109,12 @@ class WhisperReferenceTest : public ::testing::Test {
     WhisperRunner runner(*model);
     Status s = runner.encode(spans);
     EXPECT_TRUE(s.is_ok()) << s.to_string();
-    auto res = greedy_decode(runner, static_cast<int>(wins.size()));
+    DecodeOptions d;
+    d.languages.assign(wins.size(), language);
+    auto res = greedy_decode(runner, static_cast<int>(wins.size()), d);
     EXPECT_TRUE(res.ok()) << res.status().to_string();
     if (!res.ok()) return out;
-    for (std::size_t i = 0; i < wins.size(); ++i) out[speech_clips()[i]] = (*res)[i];
+    for (std::size_t i = 0; i < wins.size(); ++i) out[clips[i]] = (*res)[i];
     return out;
   }
 
@@ -182,6 +188,63 @@ TEST_F(WhisperReferenceTest, Int8TranscriptsAndWerFloors) {
   // "coldhearted", "close" for "clubs" and the reader's "a more a amiable").
   EXPECT_LE(wer, 10.0);
   EXPECT_LE(wer, ref_wer + 2.0);
+}
+
+// Multilingual models (whisper-base): a config's language (WhisperTokenizer::language_token: "de",
+// "pt-BR") goes into the decoder prompt as CTranslate2 puts it for faster-whisper, and decoding
+// two English clips "in German" gives CTranslate2's text. English-only models: the prompt ignores
+// the language.
+TEST_F(WhisperReferenceTest, DecoderLanguageMatchesCTranslate2) {
+  WhisperLoadOptions o;
+  o.precision = WhisperPrecision::kFp32;
+  auto model = WhisperModel::load(dir_, o);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  const WhisperTokenizer& tok = (*model)->tokenizer();
+  if (!(*model)->multilingual()) {  // English-only: no language in the prompt, whatever is asked
+    const SpecialIds& sp = tok.special();
+    EXPECT_EQ(make_prompt(**model, /*timestamps=*/true, tok.language_token("de")), std::vector<int>{sp.sot});
+    EXPECT_EQ(make_prompt(**model, /*timestamps=*/false, -1), (std::vector<int>{sp.sot, sp.no_timestamps}));
+    std::printf("English-only model: the prompt carries no language (whisper_base_reference_test decodes in German)\n");
+    return;
+  }
+  const int de = tok.language_token("de");
+  ASSERT_GE(de, 0);
+  EXPECT_EQ(tok.token_text(de), "<|de|>");
+  EXPECT_EQ(tok.language_token("DE-at"), de);
+  EXPECT_EQ(tok.language_token("pt-BR"), tok.language_token("pt"));
+  EXPECT_GE(tok.language_token("pt"), 0);
+  EXPECT_EQ(tok.language_token("xx"), -1);
+  EXPECT_EQ(tok.language_token("transcribe"), -1);
+  EXPECT_EQ(tok.language_token("en"), tok.special().english);
+
+  const std::vector<std::string> clips = {"jfk", "goforward"};
+  std::string args = "reference '" + dir_ + "' '" + out_ + "/de' --language de";
+  for (const auto& c : clips) args += " '" + kSpeech + "/" + c + ".wav'";
+  auto r = asr_testing::run_reference(asr_testing::reference_python(), args);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::map<std::string, RefClip> ref;
+  std::vector<int> ref_prompt;
+  std::stringstream lines(*r);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto doc = json::parse(line);
+    ASSERT_TRUE(doc.ok()) << line;
+    if (doc->find("compute_type")->as_string() != "float32") continue;
+    RefClip c;
+    for (const json::Value& v : doc->find("tokens")->as_array()) c.tokens.push_back(static_cast<int>(*v.as_int()));
+    c.text = doc->find("text")->as_string();
+    ref[doc->find("clip")->as_string()] = c;
+    ref_prompt.clear();
+    for (const json::Value& v : doc->find("prompt")->as_array()) ref_prompt.push_back(static_cast<int>(*v.as_int()));
+  }
+  EXPECT_EQ(make_prompt(**model, /*timestamps=*/true, de), ref_prompt) << "ct2 " << join(ref_prompt);
+  auto ours = run(WhisperPrecision::kFp32, clips, de);
+  for (const auto& c : clips) {
+    ASSERT_EQ(ref.count(c), 1u) << c;
+    std::printf("language de %-12s ours: %s\n            %-12s ct2:  %s\n", c.c_str(), ours[c].text.c_str(), "", ref[c].text.c_str());
+    EXPECT_EQ(ours[c].text, ref[c].text) << c << "\nours " << join(ours[c].tokens) << "\nct2  " << join(ref[c].tokens);
+  }
 }
 
 }  // namespace

@@ -118,6 +118,21 @@ class ServicesShTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertNotIn("{lm_model}", proc.stdout + proc.stderr)
 
+    def test_asr_model_placeholder_comes_from_tools_run(self):
+        # tools/run --asr base sets PARLEY_RUN_ASR_MODEL; the list passes it as {asr_model}, empty
+        # (the ASR's default, whisper-tiny-en) when unset.
+        a = free_port()
+        services = self.services_file(f"service a svc/fake {a} --http.port={{http_port}} --asr.model_dir={{asr_model}}")
+        rc, out = self.run_sh(services, "check", PARLEY_RUN_ASR_MODEL="/models/whisper-base")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("--asr.model_dir=/models/whisper-base", out)
+        self.assert_all_stopped()
+        env = self.env(services)
+        env.pop("PARLEY_RUN_ASR_MODEL", None)
+        proc = subprocess.run(["bash", str(SERVICES_SH), "check"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotIn("{asr_model}", proc.stdout + proc.stderr)
+
     def test_port_offset_shifts_every_port(self):
         target = free_port()  # the list names target-1000; the offset must land on target
         if target < 2000:
