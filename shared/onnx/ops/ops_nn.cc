@@ -230,7 +230,9 @@ Status run_matmul(const Node& node, std::span<const Tensor> in, std::span<Tensor
     return run_integer_matmul(im, nb * m, A, Y, ctx);
   }
   ActivationIntegerMatmul am;
-  const bool int8 = !a1 && !b1 && activation_integer_matmul(node, am) && k <= 65000 && int8_linear_fast(ctx, m, n, k);
+  // k <= 32000: the products of two activations reach 255 * 255, and their int32 sums (the row
+  // offsets included) must not overflow.
+  const bool int8 = !a1 && !b1 && activation_integer_matmul(node, am) && k <= 32000 && int8_linear_fast(ctx, m, n, k);
   if (b_shared && a_contig && !int8) return gemm_call(ctx, nb * m, n, k, A, k, B, n, false, Y, n);
   std::optional<ActivationInt8Product> product;
   if (int8) product.emplace(am, m, n, k);
