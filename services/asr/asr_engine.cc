@@ -193,11 +193,13 @@ Result<int> language_token(const whisper::WhisperModel& model, std::string_view 
                            (language[1] == 'n' || language[1] == 'N') && (language.size() == 2 || language[2] == '-' || language[2] == '_'))) {
     return -1;
   }
+  // The caller's text goes into the error, cut to 32 bytes: a language code is a few letters.
+  const std::string shown = language.size() > 32 ? std::string(language.substr(0, 32)) + "..." : std::string(language);
   if (!model.multilingual()) {
-    return invalid_argument("language '" + std::string(language) + "' is not served by this English-only model (a multilingual one, e.g. whisper-base, serves 99)");
+    return invalid_argument("language '" + shown + "' is not served by this English-only model (a multilingual one, e.g. whisper-base, serves 99)");
   }
   const int id = model.tokenizer().language_token(language);
-  if (id < 0) return invalid_argument("language '" + std::string(language) + "' is not one of this model's languages (ISO 639-1 codes such as de, fr, pt-BR)");
+  if (id < 0) return invalid_argument("language '" + shown + "' is not one of this model's languages (ISO 639-1 codes such as de, fr, pt-BR)");
   return id;
 }
 

@@ -240,6 +240,10 @@ TEST_F(SessionTest, LanguageIsCheckedAgainstTheModel) {
   EXPECT_NE(s.message().find("'fr-CA'"), std::string::npos) << s.to_string();
   c.set_language("en-US");
   EXPECT_TRUE(session(o, nullptr)->configure(c).is_ok());
+  // A huge language string is refused without being echoed whole.
+  auto huge = language_token(model, std::string(100000, 'x'));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_LT(huge.status().message().size(), 300u) << huge.status().message().substr(0, 300);
 }
 
 TEST_F(SessionTest, StreamsJfkAt44kHz) {
