@@ -3,12 +3,15 @@
 // Depends on client_core.h, shared/common.
 #include "shared/transport/client.h"
 
+#include <poll.h>
+
 #include <future>
 #include <optional>
 
 #include "shared/common/log.h"
 #include "shared/transport/client_core.h"
 #include "shared/transport/envelope_codec.h"
+#include "shared/transport/mailbox.h"
 #include "shared/transport/protobuf_log.h"
 
 namespace parley::transport {
@@ -32,7 +35,7 @@ bool CallHandle::done() const { return !token_ || token_->done.load(std::memory_
 bool CallHandle::cancel() {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::CancelCall{token_});
+  return core && core->submit(detail::CancelCall{token_});
 }
 
 bool CallHandle::send(Envelope data) {
@@ -48,13 +51,13 @@ bool CallHandle::send(Envelope data) {
                                      << token_->correlation_id << " cannot be serialized (over 2 GiB?): dropped";
     return false;
   }
-  return core->post(detail::StreamSend{token_, std::move(body), has_id, false});
+  return core->submit(detail::StreamSend{token_, std::move(body), has_id, false});
 }
 
 bool CallHandle::close_send() {
   if (done()) return false;
   auto core = token_->core.lock();
-  return core && core->post(detail::StreamSend{token_, std::string(), false, true});
+  return core && core->submit(detail::StreamSend{token_, std::string(), false, true});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +92,7 @@ CallHandle Client::call(Envelope request, CallOptions options, ReplyCallback on_
     return CallHandle(std::move(token));
   }
   detail::Command command = detail::StartCall{token, std::move(body), options, deadline, std::move(on_reply)};
-  if (!core_->post(std::move(command))) {
+  if (!core_->submit(std::move(command))) {
     token->done.store(true);
     core_->stats().failures_by_code[static_cast<int>(StatusCode::kUnavailable)].fetch_add(1);
     auto& start = std::get<detail::StartCall>(command);
@@ -104,7 +107,7 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
   }
   struct SyncState {
     std::mutex mu;
-    std::condition_variable cv;
+    EventFd ready;  // signalled once `result` is set
     std::optional<Result<Envelope>> result;
   };
   // One state per calling thread, reused while nothing else holds it (a call that timed out
@@ -113,6 +116,7 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
   if (!cached || cached.use_count() != 1) cached = std::make_shared<SyncState>();
   std::shared_ptr<SyncState> state = cached;
   state->result.reset();
+  state->ready.consume();
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
   options.deadline = deadline;
   CallHandle handle = call(std::move(request), options, [state](Result<Envelope> r) {
@@ -122,16 +126,42 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
       if (state->result) return;
       state->result.emplace(std::move(r));
     }
-    // Outside the lock: a waiter woken under it would block again at once on the mutex.
-    state->cv.notify_one();
+    state->ready.signal();
   });
-  std::unique_lock lock(state->mu);
-  if (!state->cv.wait_until(lock, deadline + kSyncGrace, [&] { return state->result.has_value(); })) {
-    lock.unlock();
+  // Wait for the result, and meanwhile poll the replica's socket too when the request went out
+  // from this thread: whoever of us and the I/O thread gets the loop first reads the reply, so
+  // the reply does not wait for a second thread's wake-up (issue 18's round trip). One caller
+  // at a time does this; the others (and calls the loop sent) only wait for `ready`.
+  const int socket_fd = handle.token_ ? handle.token_->sent_on_fd.load(std::memory_order_relaxed) : -1;
+  bool poll_socket = socket_fd >= 0 && core_->acquire_sync_poller();
+  const bool counted = poll_socket;
+  std::optional<Result<Envelope>> out;
+  while (true) {
+    {
+      std::lock_guard lock(state->mu);
+      if (state->result) {
+        out = std::move(state->result);
+        break;
+      }
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline + kSyncGrace - Clock::now()).count();
+    if (left <= 0) break;
+    pollfd fds[2] = {{state->ready.fd(), POLLIN, 0}, {socket_fd, POLLIN, 0}};
+    const int n = ::poll(fds, poll_socket ? 2 : 1, static_cast<int>(std::min<std::int64_t>(left, 60'000)));
+    if (n <= 0) continue;  // timeout or EINTR: the loop top decides
+    if (fds[0].revents != 0) state->ready.consume();
+    if (poll_socket && fds[1].revents != 0) {
+      // The loop is busy (most likely with this very reply): it will signal `ready`. Polling the
+      // socket again before it has read would spin, so this call stops polling it.
+      if ((fds[1].revents & POLLNVAL) != 0 || !core_->read_for(*handle.token_)) poll_socket = false;
+    }
+  }
+  if (counted) core_->release_sync_poller();
+  if (!out) {
     handle.cancel();
     return deadline_exceeded("no reply from " + core_->options().name + " within the deadline");
   }
-  return std::move(*state->result);
+  return std::move(*out);
 }
 
 std::vector<ReplicaInfo> Client::replicas() const {

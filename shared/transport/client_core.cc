@@ -4,6 +4,8 @@
 // Depends on client_core.h, libzmq, shared/common.
 #include "shared/transport/client_core.h"
 
+#include <zmq.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -110,6 +112,7 @@ bool ClientCore::wait_for_live(std::size_t live, std::chrono::milliseconds timeo
 void ClientCore::run() {
   mailbox_.set_owner(std::this_thread::get_id());
   std::vector<Command> batch;
+  std::unique_lock loop(loop_mu_);  // let go only while asleep in poll(2): see run_inline()
   Clock::time_point now = Clock::now();
   liveness_.start(now);
   bool mailbox_signaled = false;
@@ -117,6 +120,7 @@ void ClientCore::run() {
   // a ZMQ_EVENTS round (two system calls) per socket before and after every sleep.
   while (!stop_.load(std::memory_order_relaxed)) {
     now = Clock::now();
+    if (!deferred_.empty()) run_deferred();
     for (std::size_t i = 0; i < replicas_.size(); ++i) {
       if (replicas_[i]->monitor_dirty) read_monitor(*replicas_[i], now);
       if (replicas_[i]->dirty) read_replica(*replicas_[i], now);
@@ -138,8 +142,18 @@ void ClientCore::run() {
     for (auto& r : replicas_) dirty = dirty || r->dirty || r->monitor_dirty;
     if (dirty) continue;  // sent something: drain before sleeping
     if (poll_dirty_) rebuild_poll_items();
-    int timeout = mailbox_.has_items() ? 0 : poll_timeout_ms(Clock::now());
+    now = Clock::now();
+    int timeout = 0;
+    sleep_until_ = now;
+    if (!mailbox_.has_items()) {
+      sleep_until_ = next_timer(now);  // poll(2) rounds up: the loop wakes at or after it
+      timeout = poll_timeout_ms(now);
+    }
+    loop_idle_ = true;
+    loop.unlock();
     int rc = ::poll(poll_fds_.data(), poll_fds_.size(), timeout);
+    loop.lock();
+    loop_idle_ = false;
     if (rc < 0) {
       if (errno != EINTR) {
         PARLEY_LOG_EVERY_MS(kError, 1000) << "client " << options_.name << ": poll: " << std::strerror(errno);
@@ -155,6 +169,74 @@ void ClientCore::run() {
   shutdown();
 }
 
+bool ClientCore::submit(Command&& command) {
+  if (!on_io_thread() && run_inline(command)) return true;
+  return post(std::move(command));
+}
+
+bool ClientCore::run_inline(Command& command) {
+  if (!std::holds_alternative<StartCall>(command) && !std::holds_alternative<StreamSend>(command) &&
+      !std::holds_alternative<CancelCall>(command)) {
+    return false;
+  }
+  // Only while the loop sleeps (a busy loop takes the command in its turn: never wait for it),
+  // and only with nothing queued: commands posted before this one go first (a call's StreamSend
+  // after its StartCall; one thread's calls in order).
+  std::unique_lock loop(loop_mu_, std::try_to_lock);
+  if (!loop.owns_lock() || !loop_idle_ || mailbox_.has_items()) return false;
+  const Clock::time_point now = Clock::now();
+  stats_.commands_inline.fetch_add(1, std::memory_order_relaxed);
+  inline_turn_ = true;
+  auto* start = std::get_if<StartCall>(&command);
+  const std::uint64_t key = start ? start->token->key : 0;
+  std::visit([&](auto& c) { handle(c, now); }, command);
+  inline_turn_ = false;
+  if (start) {
+    // The fd call_sync may poll for its reply (handle() moved the token into the call).
+    if (const PendingCall* c = calls_.find(key); c && c->replica) {
+      c->token->sent_on_fd.store(c->replica->socket_fd, std::memory_order_relaxed);
+    }
+  }
+  end_inline_turn(now);
+  return true;
+}
+
+void ClientCore::end_inline_turn(Clock::time_point now) {
+  // The sleeping loop must wake when this turn left it work: a callback to run, a socket whose
+  // ZMQ_FD notification our send may have swallowed (rule 3: the loop would drain it before
+  // sleeping; asleep, it cannot), or a timer earlier than the one it sleeps for.
+  bool wake = !deferred_.empty() || next_timer(now) < sleep_until_;
+  for (auto& r : replicas_) {
+    if (!wake && r->dirty && has_input(*r)) wake = true;
+  }
+  if (wake) mailbox_.wake();
+}
+
+bool ClientCore::read_for(CallToken& token) {
+  const int fd = token.sent_on_fd.load(std::memory_order_relaxed);
+  std::unique_lock loop(loop_mu_, std::try_to_lock);
+  if (!loop.owns_lock() || !loop_idle_) return false;
+  Replica* replica = nullptr;
+  for (auto& r : replicas_) {
+    if (r->socket_fd == fd) replica = r.get();
+  }
+  if (replica == nullptr) return false;  // closed meanwhile (the call moved on): the fd may be reused
+  const Clock::time_point now = Clock::now();
+  inline_turn_ = true;
+  inline_owner_ = &token;
+  read_replica(*replica, now);  // to EAGAIN: the ZMQ_FD edge is re-armed for the loop
+  inline_owner_ = nullptr;
+  inline_turn_ = false;
+  end_inline_turn(now);
+  return true;
+}
+
+void ClientCore::run_deferred() {
+  std::vector<Deferred> work;
+  work.swap(deferred_);
+  for (auto& d : work) invoke(d.callback, std::move(d.result));
+}
+
 void ClientCore::rebuild_poll_items() {
   poll_fds_.clear();
   poll_replicas_.clear();
@@ -167,13 +249,24 @@ void ClientCore::rebuild_poll_items() {
   poll_dirty_ = false;
 }
 
-int ClientCore::poll_timeout_ms(Clock::time_point now) const {
+Clock::time_point ClientCore::next_timer(Clock::time_point /*now*/) const {
   const bool all_live = stats_.replicas_live.load(std::memory_order_relaxed) >= replicas_.size();
   Clock::time_point next = liveness_.next_due(all_live, !waiting_.empty());
   if (!calls_.deadlines().empty()) next = std::min(next, calls_.deadlines().earliest());
   for (const PendingCall* c : waiting_) next = std::min(next, c->wait_until);
+  return next;
+}
+
+int ClientCore::poll_timeout_ms(Clock::time_point now) const {
   return static_cast<int>(std::clamp<std::int64_t>(
-      std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, 60'000));
+      std::chrono::ceil<std::chrono::milliseconds>(next_timer(now) - now).count(), 0, 60'000));
+}
+
+bool ClientCore::has_input(const Replica& r) {
+  int events = 0;
+  std::size_t len = sizeof(events);
+  if (zmq_getsockopt(r.socket, ZMQ_EVENTS, &events, &len) != 0) return true;  // let the loop look
+  return (events & ZMQ_POLLIN) != 0;
 }
 
 void ClientCore::run_timers(Clock::time_point now) {
@@ -218,6 +311,7 @@ void ClientCore::run_timers(Clock::time_point now) {
 }
 
 void ClientCore::shutdown() {
+  run_deferred();
   mailbox_.close();
   std::vector<Command> rest;
   mailbox_.drain(rest, true);
@@ -481,11 +575,23 @@ void ClientCore::complete(PendingCall& c, Result<Envelope>&& result) {
   ReplyCallback callback = std::move(c.on_reply);
   std::shared_ptr<CallToken> token = std::move(c.token);
   calls_.close(&c);  // `c` is gone from here on
+  if (inline_turn_ && token.get() == inline_owner_) {
+    // call_sync reading its own reply: its callback only hands the result to this very thread.
+    stats_.sync_reads.fetch_add(1, std::memory_order_relaxed);
+    inline_turn_ = false;
+    invoke(callback, std::move(result));
+    inline_turn_ = true;
+    return;
+  }
   invoke(callback, std::move(result));
 }
 
 void ClientCore::invoke(ReplyCallback& callback, Result<Envelope>&& result) {
   if (!callback) return;
+  if (inline_turn_) {  // callbacks run on the I/O thread, always (client.h)
+    deferred_.push_back(Deferred{std::move(callback), std::move(result)});
+    return;
+  }
   try {
     callback(std::move(result));
   } catch (const std::exception& e) {

@@ -32,6 +32,9 @@ struct CallToken {
   std::uint64_t key = 0;       // the number in correlation_id: the call's key in the CallTable
   std::string correlation_id;  // ClientCore::ids().format(key)
   std::atomic<bool> done{false};
+  /// ZMQ_FD of the replica the call was sent to when it was sent inline (else -1): call_sync
+  /// polls it to read its own reply (ClientCore::read_for).
+  std::atomic<int> sent_on_fd{-1};
 };
 
 // Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
@@ -71,8 +74,21 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void start();
   void stop();
   bool post(Command&& command) { return mailbox_.push(std::move(command)); }
+  /// A caller's StartCall, StreamSend or CancelCall: carried out at once on the calling thread
+  /// when the loop is asleep with nothing queued (no hand-off into the I/O thread: issue 18's
+  /// round trip), else posted. False only when the client stopped (`command` is then intact).
+  bool submit(Command&& command);
   bool on_io_thread() const { return mailbox_.on_owner_thread(); }
   bool wait_for_live(std::size_t live, std::chrono::milliseconds timeout);
+  /// call_sync's fast path, on the caller's thread once `token`'s socket signalled: reads that
+  /// replica's socket here when the loop is asleep, running `token`'s own callback here (every
+  /// other callback still runs on the I/O thread). False: the loop is busy or the socket is not
+  /// a replica's any more; the loop will deliver the reply.
+  bool read_for(CallToken& token);
+  /// At most one call_sync at a time polls a replica socket beside the I/O thread (more would
+  /// all wake for every message): true when the caller may, until it calls release_sync_poller().
+  bool acquire_sync_poller() { return sync_pollers_.fetch_add(1, std::memory_order_acq_rel) == 0; }
+  void release_sync_poller() { sync_pollers_.fetch_sub(1, std::memory_order_acq_rel); }
   void refresh_targets();
   Clock::time_point deadline_for(const CallOptions& options, Clock::time_point now) const;
 
@@ -90,6 +106,17 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void rebuild_poll_items();
   int poll_timeout_ms(Clock::time_point now) const;
   void run_timers(Clock::time_point now);
+
+  /// submit()'s fast path: true when `command` was carried out here (see "Wake-up rules" 8).
+  bool run_inline(Command& command);
+  /// The end of a caller's inline turn: wakes the sleeping loop when the turn left it work.
+  void end_inline_turn(Clock::time_point now);
+  /// When the loop must wake next for timers (deadlines, pings, parked calls).
+  Clock::time_point next_timer(Clock::time_point now) const;
+  /// Socket has a message waiting (ZMQ_EVENTS): a send on another thread may have swallowed
+  /// its ZMQ_FD notification.
+  static bool has_input(const Replica& replica);
+  void run_deferred();
 
   // Commands.
   void handle(StartCall& c, Clock::time_point now);
@@ -135,15 +162,29 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   IdGenerator ids_;
   Mailbox<Command> mailbox_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> sync_pollers_{0};
   std::thread io_thread_;
   std::mutex stop_mu_;
   std::unique_ptr<ReplicaDiscovery> discovery_;  // set in init()
+
+  // The loop's state below belongs to whoever holds loop_mu_: the I/O thread for a whole turn
+  // (it lets go only while it sleeps in poll(2)), or a caller running a command inline.
+  std::mutex loop_mu_;
+  bool loop_idle_ = false;                  // the I/O thread is in (or about to enter) poll(2)
+  Clock::time_point sleep_until_{};         // ... with this timeout
+  bool inline_turn_ = false;                // a caller is running a command: callbacks are deferred
+  const CallToken* inline_owner_ = nullptr;  // ... except this call's own (read_for)
+  struct Deferred {
+    ReplyCallback callback;
+    Result<Envelope> result;
+  };
+  std::vector<Deferred> deferred_;          // callbacks owed by inline commands (run by the loop)
 
   // wait_for_live.
   std::mutex live_mu_;
   std::condition_variable live_cv_;
 
-  // I/O thread only (and init() before the thread starts).
+  // The loop's (under loop_mu_; init() before the thread starts).
   std::vector<std::unique_ptr<Replica>> replicas_;
   ReplicaLiveness liveness_;
   LeastLoadedPicker picker_;

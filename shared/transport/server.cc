@@ -99,6 +99,7 @@ void ServerCore::run() {
   // socket before and after every sleep, which is most of the per-message cost.
   pollfd fds[2] = {{socket_fd(socket_), POLLIN, 0}, {outbox_.fd(), POLLIN, 0}};
   bool outbox_signaled = false;
+  std::unique_lock loop(loop_mu_);  // let go only while asleep in poll(2): see send_inline()
   while (!stop_.load(std::memory_order_relaxed)) {
     if (socket_dirty_) read_socket();
     if (!deadlines_.empty()) expire_deadlines(Clock::now());
@@ -114,7 +115,11 @@ void ServerCore::run() {
       timeout_ms = static_cast<int>(
           std::clamp<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count(), 0, 60'000));
     }
+    loop_idle_ = true;
+    loop.unlock();
     int rc = ::poll(fds, 2, timeout_ms);
+    loop.lock();
+    loop_idle_ = false;
     if (rc < 0) {
       if (errno != EINTR) {
         PARLEY_LOG_EVERY_MS(kError, 1000) << "server: poll failed: " << std::strerror(errno);
@@ -383,6 +388,44 @@ int ServerCore::send_frames(const std::string& identity, Message& message) {
                                      << " failed: " << zmq_error_text(err);
   }
   return err;
+}
+
+bool ServerCore::send_inline(ServerOutbound& item) {
+  // Only a plain reply (a cancellation's callback runs on the I/O thread), only while the loop
+  // sleeps (a busy loop takes it in its turn: never wait for it), and only with nothing queued
+  // (replies go out in the order they were queued).
+  if (item.task || item.notify_cancel) return false;
+  std::unique_lock loop(loop_mu_, std::try_to_lock);
+  if (!loop.owns_lock() || !loop_idle_ || outbox_.has_items()) return false;
+  ServerCall* call = item.call.get();
+  const int err = send_frames(call->identity_, item.message);
+  bool notify_cancel = false;
+  stats_.replies_inline.fetch_add(1, std::memory_order_relaxed);
+  if (err == 0) {
+    stats_.replies_sent.fetch_add(1, std::memory_order_relaxed);
+  } else if (!item.last && call->state_.load(std::memory_order_relaxed) == ServerCall::State::kActive) {
+    // process()'s rule, with the call's mutex already held by our caller: a stream with a hole
+    // is worse than no stream, stop the call (its on_cancel runs on the I/O thread, below).
+    call->cancel_status_ = unavailable("reply could not be delivered to the client: " + zmq_error_text(err));
+    call->state_.store(ServerCall::State::kCancelled, std::memory_order_release);
+    item.last = true;
+    notify_cancel = true;
+  }
+  if (item.deadline) stats_.deadline_exceeded.fetch_add(1, std::memory_order_relaxed);
+  if (item.last) remove_call(call);  // `item` holds the call: it outlives this
+  // The sleeping loop must wake when the send may have swallowed the ZMQ_FD notification of a
+  // message that arrived meanwhile (rule 3; the loop would drain before sleeping, asleep it
+  // cannot), or to run the cancellation's callback.
+  int events = 0;
+  std::size_t len = sizeof(events);
+  const bool input = zmq_getsockopt(socket_, ZMQ_EVENTS, &events, &len) != 0 || (events & ZMQ_POLLIN) != 0;
+  loop.unlock();
+  if (notify_cancel) {
+    post_task([self = item.call] { self->notify_cancel(); });
+  } else if (input) {
+    outbox_.wake();
+  }
+  return true;
 }
 
 void ServerCore::drain_outbox(bool signaled) {

@@ -87,7 +87,7 @@ bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel,
   item.last = last;
   item.notify_cancel = notify_cancel;
   item.deadline = deadline;
-  if (!core_->push(std::move(item))) {
+  if (!core_->push_reply(std::move(item))) {
     core_->stats().replies_dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +69,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   /// Any thread. False when the server has stopped (item dropped).
   bool push(ServerOutbound&& item) { return outbox_.push(std::move(item)); }
+  /// A reply from ServerCall::enqueue_locked (the call's mutex held): sent at once from this
+  /// thread when the loop is asleep with nothing queued (no hand-off into the I/O thread: the
+  /// service host replies from workers), else queued. False when the server has stopped.
+  bool push_reply(ServerOutbound&& item) {
+    if (!on_io_thread() && send_inline(item)) return true;
+    return outbox_.push(std::move(item));
+  }
   void post_task(std::function<void()> task) {
     ServerOutbound item;
     item.task = std::move(task);
@@ -94,6 +102,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void reply_direct(const std::string& identity, const std::string& correlation_id, const Status& status,
                     v1::EnvelopeKind kind = v1::REPLY);
   void malformed(const std::string& identity, const std::string& correlation_id, const std::string& why);
+  /// push_reply()'s fast path: true when `item` was handled here (see "Wake-up rules" 8).
+  bool send_inline(ServerOutbound& item);
   void drain_outbox(bool signaled);
   void process(ServerOutbound& item);
   /// Sends identity + message; counts and logs a failure. Returns the errno (0 = sent).
@@ -114,7 +124,10 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void* socket_ = nullptr;
   std::shared_ptr<ZapDomain> zap_;  // CURVE client allow list (kept while the socket lives)
 
-  // I/O thread only.
+  // The loop's state below belongs to whoever holds loop_mu_: the I/O thread for a whole turn
+  // (it lets go only while it sleeps in poll(2)), or a worker sending a reply inline.
+  std::mutex loop_mu_;
+  bool loop_idle_ = false;  // the I/O thread is in (or about to enter) poll(2)
   std::unordered_map<ServerCallKey, std::shared_ptr<ServerCall>, ServerCallKeyHash> calls_;
   DeadlineHeap<ServerCall> deadlines_;
   std::vector<ServerOutbound> batch_;

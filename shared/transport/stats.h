@@ -29,6 +29,7 @@ struct ServerStats {
   Counter stream_data_dropped{0};   // STREAM_DATA for a call that is over or unknown
   Counter pings{0};                 // PINGs answered
   Counter rejected_draining{0};     // REQUESTs answered UNAVAILABLE because the server drains
+  Counter replies_inline{0};        // replies sent by the replying thread itself (loop asleep)
   std::atomic<std::int64_t> active_calls{0};  // gauge: calls accepted and not over
 };
 
@@ -44,6 +45,8 @@ struct ClientStats {
   Counter pongs{0};
   Counter replica_deaths{0};     // live -> dead transitions
   Counter handshake_failures{0};  // ZMTP/CURVE handshakes that failed (wrong keys?)
+  Counter commands_inline{0};    // calls, stream data and cancels carried out on the caller's thread
+  Counter sync_reads{0};         // call_sync replies read by the waiting caller itself
   /// Failed calls by final status code (index = StatusCode value, 0..16).
   std::array<Counter, 17> failures_by_code{};
   std::atomic<std::uint32_t> replicas_live{0};   // gauge

@@ -8,7 +8,7 @@
 // timed. Targets (DESIGN.md, issue 18): our p50 within
 // 1.5x of raw, our pipelined throughput at least 0.7x raw.
 // Usage: transport_bench [--iterations N] [--requests N] [--inflight N] [--payload BYTES]
-//                        [--only raw-lat|floor-lat|ours-lat|raw-tput|ours-tput|mixed]  (profiling)
+//                        [--only raw-lat|floor-lat|ours-lat|worker-lat|raw-tput|ours-tput|mixed]  (profiling)
 // Depends on shared/transport, libzmq.
 #include <poll.h>
 #include <sys/resource.h>
@@ -587,6 +587,9 @@ int main(int argc, char** argv) {
       std::printf("ours %.0f req/s, %.2f us CPU/request\n", t.per_second, t.cpu_us);
     }
     if (args.only == "ours-lat") std::printf("ours p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
+    if (args.only == "worker-lat") {
+      std::printf("ours, reply from a worker, p50 %.1f us\n", ours_latency(request, args.iterations, true).p50);
+    }
     if (args.only == "floor-lat") {
       HandoffPair h;
       std::vector<double> us;

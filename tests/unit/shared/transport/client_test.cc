@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <map>
+#include <set>
 
 #include "tests/unit/shared/transport/transport_test_util.h"
 
@@ -541,6 +542,124 @@ TEST(ClientTest, CallSyncFromAReplyCallbackIsRefused) {
   });
   ASSERT_TRUE(eventually([&] { return code.load() >= 0; }));
   EXPECT_EQ(code.load(), static_cast<int>(StatusCode::kFailedPrecondition));
+}
+
+// Issue 18's fast paths. A call made while the client's loop sleeps goes out from the caller's
+// thread, and a call_sync may read its own reply; every callback still runs on the I/O thread,
+// including the one of a call that ends inside the caller's turn (deadline already passed).
+TEST(ClientTest, CallsSentFromTheCallersThreadStillCallBackOnTheIoThread) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 50; ++i) {  // one at a time: the loop is asleep when most calls are made
+    client->call(echo_request("t/Echo", "x"), {.timeout = 2s}, [&](Result<Envelope> r) {
+      std::lock_guard lock(mu);
+      threads.insert(std::this_thread::get_id());
+      if (r.ok() && reply_text(*r) == "x") ok.fetch_add(1);
+    });
+    ASSERT_TRUE(eventually([&] { return ok.load() == i + 1; }));
+  }
+  EXPECT_GT(client->stats().commands_inline.load(), 0u) << "no call went out from the caller's thread";
+  std::atomic<int> late_code{-1};
+  std::thread::id late_thread;
+  client->call(echo_request("t/Echo", "x"), {.deadline = Clock::now() - 1ms}, [&](Result<Envelope> r) {
+    std::lock_guard lock(mu);
+    late_thread = std::this_thread::get_id();
+    late_code = static_cast<int>(r.status().code());
+  });
+  ASSERT_TRUE(eventually([&] { return late_code.load() >= 0; }));
+  EXPECT_EQ(late_code.load(), static_cast<int>(StatusCode::kDeadlineExceeded));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(threads.size(), 1u) << "callbacks ran on more than one thread";
+  EXPECT_NE(*threads.begin(), std::this_thread::get_id()) << "a callback ran on the caller's thread";
+  EXPECT_EQ(late_thread, *threads.begin()) << "the late call's callback did not run on the I/O thread";
+}
+
+// Sync callers read replies themselves while async calls and other sync callers share the socket:
+// every reply reaches its own call exactly once, whoever read it.
+std::string label(std::string prefix, int i, int j = -1) {  // (GCC 12 warns on "x" + to_string)
+  prefix.append(std::to_string(i));
+  if (j >= 0) prefix.append("-").append(std::to_string(j));
+  return prefix;
+}
+
+TEST(ClientTest, SyncCallersReadingRepliesThemselvesDeliverEveryoneElses) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  for (int i = 0; i < 200; ++i) {
+    auto r = client->call_sync(echo_request("t/Echo", label("one", i)), {.timeout = 2s});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ(reply_text(*r), label("one", i));
+  }
+  EXPECT_GT(client->stats().sync_reads.load(), 0u) << "no call_sync read its own reply";
+  constexpr int kThreads = 3, kSync = 150, kAsync = 600;
+  std::atomic<int> sync_bad{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kSync; ++i) {
+        const std::string text = label("s", t, i);
+        auto r = client->call_sync(echo_request("t/Echo", text), {.timeout = 5s});
+        if (!r.ok() || reply_text(*r) != text) sync_bad.fetch_add(1);
+      }
+    });
+  }
+  std::mutex mu;
+  std::map<std::string, int> async_seen;
+  std::atomic<int> async_done{0};
+  for (int i = 0; i < kAsync; ++i) {
+    const std::string text = label("a", i);
+    client->call(echo_request("t/Echo", text), {.timeout = 5s}, [&, text](Result<Envelope> r) {
+      std::lock_guard lock(mu);
+      async_seen[r.ok() ? reply_text(*r) : r.status().to_string()]++;
+      async_done.fetch_add(1);
+    });
+  }
+  for (auto& c : callers) c.join();
+  ASSERT_TRUE(eventually([&] { return async_done.load() == kAsync; }, 10s));
+  EXPECT_EQ(sync_bad.load(), 0);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(async_seen.size(), static_cast<std::size_t>(kAsync));
+  for (int i = 0; i < kAsync; ++i) EXPECT_EQ(async_seen[label("a", i)], 1) << i;
+}
+
+// A service replying from its own thread while the server's loop sleeps sends from that thread;
+// a stream of such replies arrives whole and in order.
+TEST(ClientTest, RepliesSentFromAWorkerThreadArriveInOrder) {
+  std::mutex mu;
+  std::vector<std::thread> workers;
+  auto handler = make_handler([&](std::shared_ptr<ServerCall> call) {
+    std::lock_guard lock(mu);
+    workers.emplace_back([call] {
+      for (int i = 0; i < 99; ++i) call->send(echo_reply("w", i));
+      call->finish(echo_reply("w", 99));
+    });
+  });
+  auto server = start_server(handler);
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  for (int round = 0; round < 3; ++round) {
+    Replies replies;
+    client->call(echo_request("t/Any", "x"), {.timeout = 5s}, replies.callback());
+    ASSERT_TRUE(eventually([&] { return replies.ended(); }));
+    std::lock_guard lock(replies.mu);
+    ASSERT_FALSE(replies.error) << replies.error->to_string();
+    ASSERT_EQ(replies.envelopes.size(), 100u);
+    for (std::size_t i = 0; i < 100; ++i) {
+      EXPECT_EQ(replies.envelopes[i].sequence(), i);
+      v1::EchoReply r;
+      ASSERT_TRUE(replies.envelopes[i].payload().UnpackTo(&r));
+      EXPECT_EQ(r.index(), static_cast<int>(i));
+    }
+  }
+  EXPECT_GT(server->stats().replies_inline.load(), 0u) << "no reply went out from the worker's thread";
+  std::lock_guard lock(mu);
+  for (auto& w : workers) w.join();
 }
 
 TEST(ClientTest, BadTargetsAreRejected) {
