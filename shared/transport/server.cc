@@ -23,6 +23,7 @@ namespace detail {
 namespace {
 
 constexpr int kMaxReadBatch = 1024;
+constexpr int kReplyBatch = 32;
 
 std::string hex_identity(std::string_view id) {
   static const char* kHex = "0123456789abcdef";
@@ -172,9 +173,10 @@ void ServerCore::read_socket() {
     stats_.received.fetch_add(1, std::memory_order_relaxed);
     handle_message(identity, zmq_msg_data(&body), zmq_msg_size(&body), frames);
     zmq_msg_close(&body);
-    // Replies the handler produced inline go out before the next recv (whose EAGAIN then also
-    // serves as the re-check a send requires): the reply does not wait on a system call.
-    if (outbox_.has_items()) drain_outbox(false);
+    // The first reply of a wake-up goes out before the next recv (a lone request's reply does
+    // not wait on it); in a burst, replies go out together every kReplyBatch requests (fewer
+    // libzmq activations, fuller TCP writes, less cross-thread freeing in libzmq's I/O thread).
+    if ((n == 0 || (n + 1) % kReplyBatch == 0) && outbox_.has_items()) drain_outbox(false);
   }
 }
 
