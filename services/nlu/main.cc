@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   schema.add_double("nlu.finetune.lr", 1e-4, "Peak learning rate of the encoder (AdamW, linear warm-up and decay)",
                     config::double_range(1e-7, 1e-1));
   schema.add_int("nlu.finetune.batch", 32, "Examples per optimizer step", config::int_range(1, 4096));
+  schema.add_bool("nlu.finetune.sparse24", false,
+                  "full mode: prune every linear to 2:4, fine-tune with the masks fixed (NVIDIA's ASP recipe) and "
+                  "serve the bot's encoder on the backend's 2:4 INT8 GEMM (faster only with sparse tensor cores; on "
+                  "the CPU slower than dense INT8)");
   schema.add_int("nlu.finetune.lora_full_layers", 2, "lora mode: top layers trained in full", config::int_range(0, 64));
   schema.add_int("nlu.finetune.lora_layers", 4, "lora mode: layers below those with LoRA adapters", config::int_range(0, 64));
   schema.add_int("nlu.finetune.lora_rank", 8, "lora mode: adapter rank", config::int_range(1, 256));
@@ -116,7 +120,13 @@ int main(int argc, char** argv) {
     f.joint.batch_size = cfg.get_int("nlu.finetune.batch");
     f.threads = static_cast<int>(cfg.get_int("nlu.finetune.threads"));
     f.serve.precision = cfg.get_bool("nlu.encoder_fp32") ? encoder::Precision::kFp32 : encoder::Precision::kInt8;
-    o.finetune.full = f;
+    nlu::FinetuneOptions full = f;
+    if (cfg.get_bool("nlu.finetune.sparse24")) {
+      full.joint.encoder.sparse24 = true;
+      full.serve = encoder::LoadOptions::sparse24_int8();
+      full.serve.device = f.serve.device;
+    }
+    o.finetune.full = full;
     f.joint.encoder.full_layers = static_cast<int>(cfg.get_int("nlu.finetune.lora_full_layers"));
     f.joint.encoder.lora_layers = static_cast<int>(cfg.get_int("nlu.finetune.lora_layers"));
     f.joint.encoder.lora_rank = static_cast<int>(cfg.get_int("nlu.finetune.lora_rank"));

@@ -45,6 +45,8 @@ void usage() {
          "  --ft-sparse24         prune every trained linear to 2:4 and fine-tune with the masks fixed\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
          "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
+         "  --serve-sparse24      the fine-tuned (--ft-sparse24, --finetune full) or --prune24 encoder serves on\n"
+         "                        the 2:4 INT8 GEMM (LoadOptions::sparse24_int8)\n"
          "exit status: 0 ok, 1 failure, 2 usage, 3 missing data/model\n";
 }
 
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   bool shared_pool = false;
   std::size_t limit_train = 0, show_errors = 0;
   std::string split_name = "dev", finetune_mode = "off";
-  bool prune24 = false, serve_fp32 = false;
+  bool prune24 = false, serve_fp32 = false, serve_sparse24 = false;
   TrainOptions options;
   FinetuneOptions ft;
   const auto number = cli::number_or_exit;
@@ -117,6 +119,8 @@ int main(int argc, char** argv) {
       prune24 = true;
     else if (a == "--serve-fp32")
       serve_fp32 = true;
+    else if (a == "--serve-sparse24")
+      serve_sparse24 = true;
     else if (a == "--intent-epochs")
       options.intent.epochs = static_cast<int>(number(a, next(), 0, 10000));
     else if (a == "--tagger-epochs")
@@ -205,6 +209,7 @@ int main(int argc, char** argv) {
       return 3;
     }
     load_s = secs(Clock::now() - t_load);
+    if (serve_sparse24) ft.serve = encoder::LoadOptions::sparse24_int8();
     if (serve_fp32 || fp32) ft.serve.precision = encoder::Precision::kFp32;
     auto t_ft = Clock::now();
     std::shared_ptr<const encoder::Encoder> tuned;

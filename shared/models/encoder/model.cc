@@ -310,10 +310,12 @@ Status EncoderModel::to_int8(const LoadOptions& options, bool target_bf16) {
           l.in_scale[static_cast<std::size_t>(j)] = 1.0f / sc;
         }
       }
-      const bool weight_two_pass = (options.int8_weight_two_pass & kinds[k]) != 0;
+      // 2:4 linears run one pass each way (a residual pass would not be 2:4 sparse).
+      const bool weight_two_pass = !options.sparse24 && (options.int8_weight_two_pass & kinds[k]) != 0;
       std::vector<float> w = weight_two_pass ? l.w : std::vector<float>{};
       PARLEY_RETURN_IF_ERROR(quantize_linear(l));
-      l.two_pass = (options.int8_two_pass & kinds[k]) != 0;
+      l.two_pass = !options.sparse24 && (options.int8_two_pass & kinds[k]) != 0;
+      l.sparse24 = options.sparse24;  // per-channel quantization and smoothing keep zeros zero
       if (weight_two_pass) PARLEY_RETURN_IF_ERROR(add_weight_residual(l, std::move(w)));
     }
   }
@@ -341,6 +343,48 @@ Result<DeviceNorm> place_norm(const models::ModelDevice& dev, const NormWeights&
   return d;
 }
 
+// The backend's packed copy of a 2:4 int8 linear: compressed to the kCpu interchange layout on
+// the host (InvalidArgument when a group of 4 holds more than 2 non-zeros), then packed.
+Result<models::DeviceBuffer> pack_sparse24_linear(const models::ModelDevice& dev, Linear& l) {
+  const kernels::Backend& be = dev.backend();
+  if (be.sparse24_gemm == nullptr || be.pack_sparse24 == nullptr || be.sparse24_packed_bytes == nullptr ||
+      !dev.supports(kernels::Op::kSparse24Gemm, {kernels::DType::kI8, kernels::DType::kI8, kernels::DType::kF32},
+                    {1, l.out, l.in})) {
+    return unimplemented("no 2:4 sparse GEMM for a [" + std::to_string(l.out) + ", " + std::to_string(l.in) +
+                         "] int8 linear on " + dev.device().to_string());
+  }
+  const std::int64_t half = l.in / 2, meta_ld = kernels::sparse24_meta_bytes(l.in);
+  std::vector<std::int8_t> values(static_cast<std::size_t>(l.out * half));
+  std::vector<std::uint8_t> meta(static_cast<std::size_t>(l.out * meta_ld));
+  kernels::Compress24Args c;
+  c.rows = l.out;
+  c.cols = l.in;
+  c.w = l.wq.data();
+  c.ldw = l.in;
+  c.dtype = kernels::DType::kI8;
+  c.values = values.data();
+  c.values_ld = half;
+  c.meta = meta.data();
+  c.meta_ld = meta_ld;
+  PARLEY_RETURN_IF_ERROR(kernels::compress24(c).with_context("2:4 linear [" + std::to_string(l.out) + ", " +
+                                                             std::to_string(l.in) + "] (is the model pruned to 2:4?)"));
+  kernels::Sparse24Matrix src;
+  src.rows = l.out;
+  src.cols = l.in;
+  src.dtype = kernels::DType::kI8;
+  src.layout = kernels::Sparse24Layout::kCpu;
+  src.values = values.data();
+  src.values_ld = half;
+  src.meta = meta.data();
+  src.meta_ld = meta_ld;
+  const std::size_t bytes = be.sparse24_packed_bytes(src);
+  if (bytes == 0) return unimplemented("the backend cannot pack a [" + std::to_string(l.out) + ", " + std::to_string(l.in) + "] 2:4 matrix");
+  PARLEY_ASSIGN_OR_RETURN(models::DeviceBuffer buf, models::DeviceBuffer::allocate(dev, bytes));
+  PARLEY_RETURN_IF_ERROR(be.pack_sparse24(src, buf.data(), bytes, dev.ctx()));
+  l.sparse24_bytes = bytes;
+  return buf;
+}
+
 Result<DeviceLinear> place_linear(const models::ModelDevice& dev, Linear& l) {
   DeviceLinear d;
   d.out = l.out;
@@ -349,6 +393,14 @@ Result<DeviceLinear> place_linear(const models::ModelDevice& dev, Linear& l) {
   d.two_pass = l.two_pass;
   d.weight_two_pass = l.weight_two_pass;
   d.bf16 = l.bf16;
+  d.sparse24 = l.sparse24 && l.int8;
+  if (d.sparse24) {
+    PARLEY_ASSIGN_OR_RETURN(d.wb, pack_sparse24_linear(dev, l));
+    PARLEY_ASSIGN_OR_RETURN(d.w_scales, models::place(dev, l.w_scales));
+    PARLEY_ASSIGN_OR_RETURN(d.bias, models::place(dev, l.bias));
+    PARLEY_ASSIGN_OR_RETURN(d.in_scale, models::place(dev, l.in_scale));
+    return d;
+  }
   if (l.bf16) {
     const kernels::Backend& be = dev.backend();
     const std::int64_t bytes = be.bf16_packed_bytes != nullptr ? be.bf16_packed_bytes(l.out, l.in) : -1;
@@ -403,7 +455,9 @@ Status EncoderModel::place(const models::ModelDevice& dev) {
 
 std::size_t EncoderModel::weight_bytes() const {
   auto lin = [](const Linear& l) {
-    return l.w.size() * 4 + l.wq.size() + l.w_scales.size() * 4 + l.bias.size() * 4 + l.bf16_bytes;
+    // A 2:4 linear's device copy is its packed form; the dense wq stays on the host for inspection.
+    const std::size_t q = l.sparse24 ? l.sparse24_bytes : l.wq.size();
+    return l.w.size() * 4 + q + l.w_scales.size() * 4 + l.bias.size() * 4 + l.bf16_bytes;
   };
   std::size_t n = (weights_.word.size() + weights_.position.size() + weights_.token_type.size()) * 4;
   for (const LayerWeights& l : weights_.layers) {

@@ -51,6 +51,11 @@ struct Linear {
   /// is placed (w is then empty; bf16_bytes says how much the packed copy takes).
   bool bf16 = false;
   std::size_t bf16_bytes = 0;
+  /// 2:4 sparse INT8 (LoadOptions::sparse24): wq is 2:4 sparse and runs as the backend's
+  /// sparse24_gemm, compressed (kernels kCpu layout) and packed by the device's backend when the
+  /// model is placed; sparse24_bytes says how much the packed copy takes.
+  bool sparse24 = false;
+  std::size_t sparse24_bytes = 0;
 };
 
 struct NormWeights {
@@ -78,10 +83,10 @@ struct EncoderWeights {
 /// or the backend's packed BF16 copy.
 struct DeviceLinear {
   std::int64_t out = 0, in = 0;
-  bool int8 = false, two_pass = false, weight_two_pass = false, bf16 = false;
+  bool int8 = false, two_pass = false, weight_two_pass = false, bf16 = false, sparse24 = false;
   models::DeviceView<float> w, w_scales, bias, in_scale;
-  models::DeviceView<std::int8_t> wq;
-  models::DeviceBuffer wb;  ///< bf16: the backend's pack_bf16 layout
+  models::DeviceView<std::int8_t> wq;  ///< empty when sparse24
+  models::DeviceBuffer wb;  ///< bf16: the backend's pack_bf16 layout; sparse24: its pack_sparse24 layout
 };
 
 struct DeviceNorm {
@@ -131,6 +136,13 @@ struct LoadOptions {
   std::uint32_t bf16_linears = kAllLinears;
   bool smooth = true;
   float smooth_alpha = 0.5f;
+  /// 2:4 sparse INT8: the int8 linears hold weights already pruned to 2:4 (a model fine-tuned with
+  /// fixed 2:4 masks, encoder::train) and run as the backend's sparse24_gemm (W8A8, one activation
+  /// and one weight pass: int8_two_pass / int8_weight_two_pass are ignored for them). Half the
+  /// weight bytes; faster only where the backend has sparse math (CUDA sparse tensor cores: the
+  /// CPU expands the weights into dense tiles, kernels/README.md). InvalidArgument at load names
+  /// a linear that is not 2:4; UNIMPLEMENTED when the device's backend has no 2:4 GEMM.
+  bool sparse24 = false;
   const TokenBatch* calibration = nullptr;
   /// Maximum tokens per sequence; 0 = sentence_bert_config.json's max_seq_length when present,
   /// else the model's max_position_embeddings (minus the RoBERTa offset). Clamped to the latter.
@@ -152,6 +164,13 @@ struct LoadOptions {
     o.int8_linears = kAllLinears;
     o.int8_linears_without_bf16 = kAllLinears;
     o.int8_two_pass = 0;
+    return o;
+  }
+
+  /// fast_int8() on 2:4 sparse weights: every linear a 2:4 INT8 GEMM (see sparse24).
+  static LoadOptions sparse24_int8() {
+    LoadOptions o = fast_int8();
+    o.sparse24 = true;
     return o;
   }
 };

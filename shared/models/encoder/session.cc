@@ -240,7 +240,7 @@ Status EncoderSession::linear(const DeviceLinear& l, const float* x, std::int64_
   g.b = l.wq.data();
   g.ldb = l.in;
   if (!l.two_pass && !l.weight_two_pass) {
-    // W8A8: per-token activations (smoothed in the same pass), the GEMM dequantizes + bias + act.
+    // W8A8 (2:4 linears too): per-token activations (smoothed in the same pass), the GEMM dequantizes + bias + act.
     PARLEY_RETURN_IF_ERROR(xq_.reserve_elems<std::int8_t>(dev_, rows * l.in));
     PARLEY_RETURN_IF_ERROR(xs_.reserve_elems<float>(dev_, rows));
     q.rows = rows;
@@ -248,6 +248,27 @@ Status EncoderSession::linear(const DeviceLinear& l, const float* x, std::int64_
     q.q = xq_.as<std::int8_t>();
     q.scales = xs_.as<float>();
     PARLEY_RETURN_IF_ERROR(be.quantize_rows(q, ctx));
+    if (l.sparse24) {
+      kernels::Sparse24GemmArgs sg;
+      sg.m = rows;
+      sg.n = l.out;
+      sg.k = l.in;
+      sg.a = xq_.as<std::int8_t>();
+      sg.lda = l.in;
+      sg.a_type = kernels::DType::kI8;
+      sg.b.rows = l.out;
+      sg.b.cols = l.in;
+      sg.b.dtype = kernels::DType::kI8;
+      sg.b.layout = kernels::Sparse24Layout::kBackendPacked;
+      sg.b.values = l.wb.data();
+      sg.a_scales = xs_.as<float>();
+      sg.b_scales = l.w_scales.data();
+      sg.bias = l.bias.data();
+      sg.activation = act;
+      sg.c = y;
+      sg.ldc = l.out;
+      return be.sparse24_gemm(sg, ctx);
+    }
     g.m = rows;
     g.a = xq_.as<std::int8_t>();
     g.a_scales = xs_.as<float>();

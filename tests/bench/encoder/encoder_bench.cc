@@ -4,7 +4,9 @@
 // run time into ~/.cache/parley/onnx-encoder) with the same thread count, printing ratios.
 // Variants: fp32, default (LoadOptions{}: INT8 Q|K|V, attention output, FFN input; FFN output BF16
 // where the CPU has AVX-512 BF16, else FP32), bf16 (every linear BF16),
-// int8-fast (plain W8A8), int8-no-bf16 (the default of CPUs without AVX-512 BF16).
+// int8-fast (plain W8A8), int8-no-bf16 (the default of CPUs without AVX-512 BF16);
+// int8-fast-pruned and sparse24: the linears pruned to 2:4, through the dense W8A8 GEMM and the 2:4
+// GEMM (LoadOptions::sparse24_int8).
 // Profiling: --variant NAME and/or --batch 1|32 time only that (no ORT run);
 // --no-ort, --seconds S, --threads N, --seq T.
 // Depends on shared/models/encoder, the refenv-encoder venv (ORT part skipped with a message if absent).
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/ops/sparse24.h"
 #include "shared/models/encoder/session.h"
 #include "tests/model/shared/models/encoder/model_support.h"
 
@@ -91,6 +94,7 @@ int main(int argc, char** argv) {
   struct Variant {
     const char* name;
     enc::LoadOptions opts;
+    bool pruned = false;  // the model's linears pruned to 2:4 by magnitude first (kernels::prune24)
   };
   std::vector<Variant> variants;
   variants.push_back({"fp32", enc::LoadOptions{.precision = enc::Precision::kFp32}});
@@ -101,13 +105,36 @@ int main(int argc, char** argv) {
   no_bf16.int8_linears = no_bf16.int8_linears_without_bf16;
   variants.push_back({"int8-no-bf16", no_bf16});
   variants.push_back({"bf16", enc::LoadOptions::bf16()});
+  // 2:4: the same pruned weights through the dense W8A8 GEMM and through the backend's 2:4 GEMM
+  // (the kernel's speed on this device; the accuracy of a pruned model needs fine-tuning,
+  // services/nlu/README.md).
+  variants.push_back({"int8-fast-pruned", enc::LoadOptions::fast_int8(), true});
+  variants.push_back({"sparse24", enc::LoadOptions::sparse24_int8(), true});
 
   if (!only.empty()) {
     std::erase_if(variants, [&](const Variant& v) { return only != v.name; });
     run_ort = false;
   }
+  std::shared_ptr<const enc::EncoderModel> fp32_model;  // source of the pruned variants
   for (const Variant& v : variants) {
-    auto model = enc::EncoderModel::load(dir, v.opts);
+    auto model = v.pruned ? [&]() -> parley::Result<std::shared_ptr<const enc::EncoderModel>> {
+      if (!fp32_model) {
+        PARLEY_ASSIGN_OR_RETURN(fp32_model, enc::EncoderModel::load(dir, {.precision = enc::Precision::kFp32}));
+      }
+      enc::EncoderWeights w = fp32_model->weights();
+      for (enc::LayerWeights& l : w.layers) {
+        for (enc::Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
+          parley::kernels::Prune24Args pr;
+          pr.rows = lin->out;
+          pr.cols = lin->in;
+          pr.w = lin->w.data();
+          pr.ldw = lin->in;
+          PARLEY_RETURN_IF_ERROR(parley::kernels::prune24(pr));
+        }
+      }
+      return enc::EncoderModel::from_host_weights(std::move(w), fp32_model->config(), fp32_model->sentence(), v.opts);
+    }()
+                          : enc::EncoderModel::load(dir, v.opts);
     if (!model.ok()) {
       std::fprintf(stderr, "load failed: %s\n", model.status().message().c_str());
       return 1;

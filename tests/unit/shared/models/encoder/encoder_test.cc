@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ops/sparse24.h"
 #include "shared/models/encoder/session.h"
 #include "shared/engine/safetensors/safetensors.h"
 
@@ -331,6 +332,53 @@ TEST_F(EncoderTest, Int8PresetsStayCloseToFp32) {
                             << " weight two-pass " << o.int8_weight_two_pass;
     }
   }
+}
+
+// LoadOptions::sparse24: a model pruned to 2:4 runs its linears on the backend's 2:4 GEMM with
+// the dense W8A8 GEMM's result on the same pruned weights (the int32 sums are exact both ways),
+// holding the packed 2:4 copy instead of the dense int8 weights; a model that is not 2:4 is
+// refused naming the problem.
+TEST_F(EncoderTest, Sparse24RunsPrunedWeightsLikeTheDenseInt8Path) {
+  auto f = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EncoderWeights pruned = (*f)->weights();
+  for (LayerWeights& l : pruned.layers) {
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
+      kernels::Prune24Args p;
+      p.rows = lin->out;
+      p.cols = lin->in;
+      p.w = lin->w.data();
+      p.ldw = lin->in;
+      ASSERT_TRUE(kernels::prune24(p).is_ok());
+    }
+  }
+  auto dense = EncoderModel::from_host_weights(pruned, (*f)->config(), (*f)->sentence(), LoadOptions::fast_int8());
+  auto sparse = EncoderModel::from_host_weights(pruned, (*f)->config(), (*f)->sentence(), LoadOptions::sparse24_int8());
+  ASSERT_TRUE(dense.ok()) << dense.status().message();
+  ASSERT_TRUE(sparse.ok()) << sparse.status().message();
+  const DeviceLinear& d0 = (*sparse)->device_weights().layers[0].qkv;
+  EXPECT_TRUE(d0.sparse24);
+  EXPECT_FALSE(d0.two_pass) << "2:4 linears run one activation pass";
+  EXPECT_EQ(d0.wq.size, 0u) << "the dense int8 weights are not kept on the device";
+  EXPECT_LT((*sparse)->weight_bytes(), (*dense)->weight_bytes());
+  EncoderSession sd(*dense), ss(*sparse);
+  EncoderOutput od, os;
+  ASSERT_TRUE(sd.encode(batch(true), od).is_ok());
+  ASSERT_TRUE(ss.encode(batch(true), os).is_ok());
+  ASSERT_EQ(od.offsets, os.offsets);
+  double err = 0;
+  for (std::size_t b = 0; b < seqs_.size(); ++b) {
+    for (int t = 0; t < od.lengths[b]; ++t) {
+      for (int j = 0; j < kHidden; ++j) err = std::max(err, static_cast<double>(std::fabs(od.token(b, t)[j] - os.token(b, t)[j])));
+    }
+  }
+  EXPECT_LT(err, 1e-5) << "2:4 GEMM and dense W8A8 GEMM disagree on the same pruned weights";
+
+  auto unpruned = EncoderModel::from_host_weights((*f)->weights(), (*f)->config(), (*f)->sentence(),
+                                                  LoadOptions::sparse24_int8());
+  ASSERT_FALSE(unpruned.ok());
+  EXPECT_EQ(unpruned.status().code(), StatusCode::kInvalidArgument) << unpruned.status().to_string();
+  EXPECT_NE(unpruned.status().message().find("2:4"), std::string::npos) << unpruned.status().message();
 }
 
 TEST(PoolingTest, MeanClsMaxAndNormalize) {
