@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   schema.add_bool("nlu.finetune.sparse24", false,
                   "full mode: prune every linear to 2:4, fine-tune with the masks fixed (NVIDIA's ASP recipe) and "
                   "serve the bot's encoder on the backend's 2:4 INT8 GEMM (faster only with sparse tensor cores; on "
-                  "the CPU slower than dense INT8)");
+                  "the CPU no faster than dense INT8, in 0.625x its weight bytes)");
   schema.add_int("nlu.finetune.lora_full_layers", 2, "lora mode: top layers trained in full", config::int_range(0, 64));
   schema.add_int("nlu.finetune.lora_layers", 4, "lora mode: layers below those with LoRA adapters", config::int_range(0, 64));
   schema.add_int("nlu.finetune.lora_rank", 8, "lora mode: adapter rank", config::int_range(1, 256));
