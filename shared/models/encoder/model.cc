@@ -453,6 +453,24 @@ Status EncoderModel::place(const models::ModelDevice& dev) {
   return Status::ok();
 }
 
+Status prune_linears_2to4(EncoderWeights& weights) {
+  for (std::size_t li = 0; li < weights.layers.size(); ++li) {
+    LayerWeights& l = weights.layers[li];
+    for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
+      if (lin->w.size() != static_cast<std::size_t>(lin->out * lin->in)) {
+        return invalid_argument("prune to 2:4: layer " + std::to_string(li) + " has a linear without FP32 weights");
+      }
+      kernels::Prune24Args p;
+      p.rows = lin->out;
+      p.cols = lin->in;
+      p.w = lin->w.data();
+      p.ldw = lin->in;
+      PARLEY_RETURN_IF_ERROR(kernels::prune24(p).with_context("prune to 2:4: layer " + std::to_string(li)));
+    }
+  }
+  return Status::ok();
+}
+
 std::size_t EncoderModel::weight_bytes() const {
   auto lin = [](const Linear& l) {
     // A 2:4 linear's device copy is its packed form; the dense wq stays on the host for inspection.

@@ -175,6 +175,12 @@ struct LoadOptions {
   }
 };
 
+/// Prunes every linear of FP32 host weights to 2:4 by magnitude (kernels::prune24: per group of 4
+/// along the input, the 2 largest stay), the starting point of a 2:4 model (sparse24_int8; its
+/// accuracy needs fine-tuning with the masks fixed, encoder/train). InvalidArgument for int8 or
+/// packed linears (no FP32 weights left) or an input size that is not a multiple of 4.
+Status prune_linears_2to4(EncoderWeights& weights);
+
 /// Immutable after load; share it as std::shared_ptr<const EncoderModel> between threads.
 ///
 ///   PARLEY_ASSIGN_OR_RETURN(auto model, EncoderModel::load(dir, {.precision = Precision::kInt8}));

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "kernels/cpu/thread_pool.h"
-#include "kernels/ops/sparse24.h"
 #include "shared/models/encoder/session.h"
 #include "tests/model/shared/models/encoder/model_support.h"
 
@@ -94,7 +93,7 @@ int main(int argc, char** argv) {
   struct Variant {
     const char* name;
     enc::LoadOptions opts;
-    bool pruned = false;  // the model's linears pruned to 2:4 by magnitude first (kernels::prune24)
+    bool pruned = false;  // the model's linears pruned to 2:4 by magnitude first (encoder::prune_linears_2to4)
   };
   std::vector<Variant> variants;
   variants.push_back({"fp32", enc::LoadOptions{.precision = enc::Precision::kFp32}});
@@ -122,16 +121,7 @@ int main(int argc, char** argv) {
         PARLEY_ASSIGN_OR_RETURN(fp32_model, enc::EncoderModel::load(dir, {.precision = enc::Precision::kFp32}));
       }
       enc::EncoderWeights w = fp32_model->weights();
-      for (enc::LayerWeights& l : w.layers) {
-        for (enc::Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
-          parley::kernels::Prune24Args pr;
-          pr.rows = lin->out;
-          pr.cols = lin->in;
-          pr.w = lin->w.data();
-          pr.ldw = lin->in;
-          PARLEY_RETURN_IF_ERROR(parley::kernels::prune24(pr));
-        }
-      }
+      PARLEY_RETURN_IF_ERROR(enc::prune_linears_2to4(w));
       return enc::EncoderModel::from_host_weights(std::move(w), fp32_model->config(), fp32_model->sentence(), v.opts);
     }()
                           : enc::EncoderModel::load(dir, v.opts);

@@ -18,7 +18,6 @@
 
 #include "shared/common/model_paths.h"
 #include "shared/engine/device.h"
-#include "kernels/ops/sparse24.h"
 #include "shared/models/encoder/encoder.h"
 #include "shared/models/encoder/session.h"
 
@@ -134,16 +133,7 @@ TEST_F(EncoderGpu, Sparse24MatchesTheCpuAndIsTimedAgainstDenseInt8) {
   auto f = EncoderModel::load(model_dir(), {.precision = Precision::kFp32});
   ASSERT_TRUE(f.ok()) << f.status().to_string();
   EncoderWeights pruned = (*f)->weights();
-  for (LayerWeights& l : pruned.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
-      kernels::Prune24Args p;
-      p.rows = lin->out;
-      p.cols = lin->in;
-      p.w = lin->w.data();
-      p.ldw = lin->in;
-      ASSERT_TRUE(kernels::prune24(p).is_ok());
-    }
-  }
+  ASSERT_TRUE(prune_linears_2to4(pruned).is_ok());
   auto load = [&](LoadOptions o, engine::Device d) {
     o.device = d;
     return EncoderModel::from_host_weights(pruned, (*f)->config(), (*f)->sentence(), o);

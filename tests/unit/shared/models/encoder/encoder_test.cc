@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/ops/sparse24.h"
 #include "shared/models/encoder/session.h"
 #include "shared/engine/safetensors/safetensors.h"
 
@@ -342,16 +341,7 @@ TEST_F(EncoderTest, Sparse24RunsPrunedWeightsLikeTheDenseInt8Path) {
   auto f = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
   ASSERT_TRUE(f.ok()) << f.status().message();
   EncoderWeights pruned = (*f)->weights();
-  for (LayerWeights& l : pruned.layers) {
-    for (Linear* lin : {&l.qkv, &l.attn_out, &l.ffn_in, &l.ffn_out}) {
-      kernels::Prune24Args p;
-      p.rows = lin->out;
-      p.cols = lin->in;
-      p.w = lin->w.data();
-      p.ldw = lin->in;
-      ASSERT_TRUE(kernels::prune24(p).is_ok());
-    }
-  }
+  ASSERT_TRUE(prune_linears_2to4(pruned).is_ok());
   auto dense = EncoderModel::from_host_weights(pruned, (*f)->config(), (*f)->sentence(), LoadOptions::fast_int8());
   auto sparse = EncoderModel::from_host_weights(pruned, (*f)->config(), (*f)->sentence(), LoadOptions::sparse24_int8());
   ASSERT_TRUE(dense.ok()) << dense.status().message();
