@@ -629,6 +629,43 @@ TEST(ClientTest, SyncCallersReadingRepliesThemselvesDeliverEveryoneElses) {
   for (int i = 0; i < kAsync; ++i) EXPECT_EQ(async_seen[label("a", i)], 1) << i;
 }
 
+// Sync callers polling a replica's socket themselves while that replica stops: their idempotent
+// calls move to the other replica (the loop still owns liveness and retries), nothing waits past
+// its deadline, and the callers go on with the survivor.
+TEST(ClientTest, SyncCallersPollingADyingReplicaMoveOn) {
+  TestService victim, healthy;
+  victim.hold_all = true;  // the calls it takes are in flight when it stops
+  auto sv = start_server(victim.handler());
+  auto sh = start_server(healthy.handler());
+  ClientOptions co = test_client_options({sv->endpoints()[0], sh->endpoints()[0]});
+  co.dead_after = 30s;  // the socket's DISCONNECTED event must do it
+  auto client = make_client(co);
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  constexpr int kThreads = 3, kCalls = 40;
+  std::atomic<int> ok{0}, failed{0};
+  std::atomic<bool> slow{false};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        const std::string text = label("d", t, i);
+        const auto t0 = Clock::now();
+        auto r = client->call_sync(echo_request("t/Echo", text), {.timeout = 3s, .idempotent = true});
+        if (Clock::now() - t0 > 2500ms) slow = true;
+        if (r.ok() && reply_text(*r) == text) ok.fetch_add(1);
+        else failed.fetch_add(1);
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return victim.calls.load() >= 1; }));
+  sv->stop();
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(failed.load(), 0) << "idempotent calls on the stopped replica must move";
+  EXPECT_EQ(ok.load(), kThreads * kCalls);
+  EXPECT_FALSE(slow.load()) << "a call waited for its deadline";
+  EXPECT_GE(client->stats().retries.load(), 1u);
+}
+
 // A service replying from its own thread while the server's loop sleeps sends from that thread;
 // a stream of such replies arrives whole and in order.
 TEST(ClientTest, RepliesSentFromAWorkerThreadArriveInOrder) {
