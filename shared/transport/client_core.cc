@@ -71,6 +71,8 @@ Status ClientCore::init() {
   Envelope ping;
   ping.set_kind(v1::PING);
   ping.set_correlation_id("ping");
+  // Tells each replica this client reads BATCH replies (proto/README.md, "Batches").
+  ping.mutable_load()->set_accepts_batches(true);
   ping.SerializeToString(&ping_bytes_);
   return Status::ok();
 }
@@ -111,7 +113,6 @@ bool ClientCore::wait_for_live(std::size_t live, std::chrono::milliseconds timeo
 
 void ClientCore::run() {
   mailbox_.set_owner(std::this_thread::get_id());
-  std::vector<Command> batch;
   std::unique_lock loop(loop_mu_);  // let go only while asleep in poll(2): see run_inline()
   Clock::time_point now = Clock::now();
   liveness_.start(now);
@@ -126,15 +127,8 @@ void ClientCore::run() {
       if (replicas_[i]->dirty) read_replica(*replicas_[i], now);
     }
     if (mailbox_signaled || mailbox_.has_items()) {
-      batch.clear();
-      mailbox_.drain(batch, mailbox_signaled);
+      handle_commands(mailbox_signaled, now);
       mailbox_signaled = false;
-      int n = 0;
-      for (auto& command : batch) {
-        std::visit([&](auto& c) { handle(c, now); }, command);
-        if (++n == kMaxCommandBatch) now = Clock::now(), n = 0;
-      }
-      batch.clear();
     }
     run_timers(Clock::now());
     if (retired_dirty_) remove_retired();
@@ -167,6 +161,22 @@ void ClientCore::run() {
     }
   }
   shutdown();
+}
+
+void ClientCore::handle_commands(bool signaled, Clock::time_point now) {
+  commands_.clear();
+  mailbox_.drain(commands_, signaled);
+  int n = 0;
+  // REQUESTs for one replica go out together at the end (flush_batches): one libzmq message per
+  // replica per turn under load, the plain envelope when there was only one.
+  gathering_ = true;
+  for (auto& command : commands_) {
+    std::visit([&](auto& c) { handle(c, now); }, command);
+    if (++n == kMaxCommandBatch) now = Clock::now(), n = 0;
+  }
+  gathering_ = false;
+  flush_batches(now);
+  commands_.clear();
 }
 
 bool ClientCore::submit(Command&& command) {
@@ -379,8 +389,10 @@ void ClientCore::handle(StreamSend& s, Clock::time_point now) {
   send_stream(c, std::move(data), now);
 }
 
-void ClientCore::handle(CancelCall& s, Clock::time_point /*now*/) {
+void ClientCore::handle(CancelCall& s, Clock::time_point now) {
   PendingCall* call = calls_.find(s.token->key);
+  if (call == nullptr) return;
+  call = settle(*call, now);  // a REQUEST still gathered goes first, so the CANCEL finds the call
   if (call == nullptr) return;
   PendingCall& c = *call;
   Status why = cancelled("cancelled by the caller");
@@ -415,7 +427,8 @@ void ClientCore::dispatch(PendingCall& c, Clock::time_point now) {
       c.tried.add(r->serial);
       r->in_flight++;
       r->calls_sent++;
-      if (!c.options.idempotent || c.attempts >= c.options.max_attempts) {
+      const bool gathered = !r->out_calls.empty() && r->out_calls.back() == c.key;  // flush_batch() drops it
+      if (!gathered && (!c.options.idempotent || c.attempts >= c.options.max_attempts)) {
         std::string().swap(c.body);  // never re-sent: do not hold on to (possibly large) payloads
       }
       std::vector<QueuedStreamData> pending = std::move(c.pending_stream);
@@ -443,12 +456,82 @@ int ClientCore::send_request(PendingCall& c, Replica& r, Clock::time_point now) 
   f.end_of_stream = !c.options.client_stream;
   f.idempotent = c.options.idempotent;
   f.deadline_remaining_us = remaining_us(c.deadline, now);
-  Message message = encode_envelope(c.body, f);
   r.dirty = true;
+  if (gathering_ && r.load.accepts_batches) {
+    const std::size_t size = c.body.size() + f.size();
+    if (!r.out.fits(size)) flush_batch(r, now);
+    if (r.out.fits(size)) {
+      r.out.add(c.body, f);
+      r.out_calls.push_back(c.key);
+      return 0;
+    }
+  }
+  flush_batch(r, now);  // what was gathered goes first
+  Message message = encode_envelope(c.body, f);
   return send_message(r.socket, message, ZMQ_DONTWAIT);
 }
 
-bool ClientCore::send_stream(PendingCall& c, QueuedStreamData&& data, Clock::time_point now) {
+void ClientCore::flush_batches(Clock::time_point now) {
+  for (std::size_t i = 0; i < replicas_.size(); ++i) {  // flushing may fail calls, never adds replicas
+    if (!replicas_[i]->out.empty()) flush_batch(*replicas_[i], now);
+  }
+}
+
+void ClientCore::flush_batch(Replica& r, Clock::time_point now) {
+  if (r.out.empty()) return;
+  const bool batch = r.out.count() > 1;
+  Message message = r.out.finish();
+  std::vector<std::uint64_t> keys;
+  keys.swap(r.out_calls);
+  r.dirty = true;
+  const int err = send_message(r.socket, message, ZMQ_DONTWAIT);
+  if (err == 0 && batch) stats_.batches_sent.fetch_add(1, std::memory_order_relaxed);
+  if (err != 0) {
+    stats_.send_failures.fetch_add(1, std::memory_order_relaxed);
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": send of " << keys.size()
+                                     << " requests to replica " << describe(r) << " failed: "
+                                     << (err == EAGAIN ? "send queue full or not connected" : zmq_error_text(err));
+  }
+  for (std::uint64_t key : keys) {
+    PendingCall* c = calls_.find(key);
+    if (c == nullptr || c->replica != &r || c->got_reply) continue;  // over, or moved on meanwhile
+    if (err == 0) {
+      if (!c->options.idempotent || c->attempts >= c->options.max_attempts) {
+        std::string().swap(c->body);  // dispatch() kept it for this send
+      }
+      continue;
+    }
+    // Refused: nothing was sent, so the call may go elsewhere whatever its idempotency, exactly
+    // as dispatch() moves on when a send is refused (this replica stays in its tried set).
+    release(*c);
+    c->attempts--;
+    c->last_error = "send to replica " + describe(r) + " failed: " +
+                    (err == EAGAIN ? "send queue full or not connected" : zmq_error_text(err));
+    dispatch(*c, now);
+  }
+  keys.clear();
+  if (r.out_calls.empty()) keys.swap(r.out_calls);  // keep the capacity
+}
+
+PendingCall* ClientCore::settle(PendingCall& c, Clock::time_point now) {
+  const std::uint64_t key = c.key;
+  PendingCall* call = &c;
+  while (call != nullptr && call->replica != nullptr && !call->replica->out.empty()) {
+    flush_batch(*call->replica, now);
+    call = calls_.find(key);  // a refused batch may have ended the call (its record is gone) or moved it
+  }
+  return call;
+}
+
+bool ClientCore::send_stream(PendingCall& call, QueuedStreamData&& data, Clock::time_point now) {
+  // The call's REQUEST may still be gathered: it goes first.
+  PendingCall* settled = settle(call, now);
+  if (settled == nullptr) return false;
+  PendingCall& c = *settled;
+  if (c.replica == nullptr) {  // its batch was refused and no replica took the call: parked
+    c.pending_stream.push_back(std::move(data));
+    return true;
+  }
   IdBuffer id;
   TransportFields f;
   if (!data.has_id) f.id = id.next(ids_);

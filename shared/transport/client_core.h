@@ -106,6 +106,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void rebuild_poll_items();
   int poll_timeout_ms(Clock::time_point now) const;
   void run_timers(Clock::time_point now);
+  /// Drains the mailbox and carries out its commands, REQUESTs gathered into batches.
+  void handle_commands(bool signaled, Clock::time_point now);
 
   /// submit()'s fast path: true when `command` was carried out here (see "Wake-up rules" 8).
   bool run_inline(Command& command);
@@ -130,6 +132,14 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   int send_request(PendingCall& call, Replica& replica, Clock::time_point now);
   /// False when the send failed and the call was completed (`call` is gone).
   bool send_stream(PendingCall& call, QueuedStreamData&& data, Clock::time_point now);
+  /// Sends what `replica` gathered this turn (one BATCH; one REQUEST alone as itself). A refused
+  /// send moves its calls on to other replicas (or parks them), as dispatch() does when a
+  /// single send is refused.
+  void flush_batch(Replica& replica, Clock::time_point now);
+  void flush_batches(Clock::time_point now);
+  /// Flushes the batch holding `call`'s REQUEST (before its stream data or cancel); the call
+  /// again, or nullptr when a refused batch ended it.
+  PendingCall* settle(PendingCall& call, Clock::time_point now);
   /// CANCEL for `correlation_id`; `why` travels in its status so the server knows the reason.
   void send_cancel(Replica& replica, const std::string& correlation_id, const Status& why);
   void park(PendingCall& call, Clock::time_point now);
@@ -146,6 +156,10 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   // Replica events (client_core_replicas.cc: sockets, liveness outcomes, the replica set).
   Status add_replica(const std::string& endpoint, const std::string& target);
   void read_replica(Replica& replica, Clock::time_point now);
+  /// One received message's bytes: an envelope, or a BATCH of them (true).
+  bool read_message(Replica& replica, const void* data, std::size_t size, Clock::time_point now);
+  /// `data` as one envelope, handed to on_envelope; counted and logged when malformed.
+  void read_envelope(Replica& replica, const void* data, std::size_t size, Clock::time_point now);
   void read_monitor(Replica& replica, Clock::time_point now);
   void on_envelope(Replica& replica, Envelope&& envelope, Clock::time_point now);
   void became_live(Replica& replica, Clock::time_point now);
@@ -173,6 +187,8 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   bool loop_idle_ = false;                  // the I/O thread is in (or about to enter) poll(2)
   Clock::time_point sleep_until_{};         // ... with this timeout
   bool inline_turn_ = false;                // a caller is running a command: callbacks are deferred
+  bool gathering_ = false;                  // the loop handles its mailbox: REQUESTs are batched
+  std::vector<Command> commands_;           // handle_commands()' (reused)
   const CallToken* inline_owner_ = nullptr;  // ... except this call's own (read_for)
   struct Deferred {
     ReplyCallback callback;

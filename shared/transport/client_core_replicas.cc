@@ -77,24 +77,65 @@ void ClientCore::read_replica(Replica& r, Clock::time_point now) {
       more = zmq_msg_more(&part) != 0;
       zmq_msg_close(&part);
     }
-    Envelope env;
-    bool parsed = false;
-    if (!multipart && zmq_msg_size(&msg) <= static_cast<std::size_t>(INT32_MAX)) {
-      try {
-        parsed = env.ParseFromArray(zmq_msg_data(&msg), static_cast<int>(zmq_msg_size(&msg)));
-      } catch (...) {  // allocation failure only
-        parsed = false;
-      }
+    bool batch = false;
+    if (multipart) {
+      stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
+      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": multipart message from replica "
+                                       << describe(r) << " dropped";
+    } else {
+      batch = read_message(r, zmq_msg_data(&msg), zmq_msg_size(&msg), now);
     }
     zmq_msg_close(&msg);
-    if (!parsed) {
+    // The calls a batch's callbacks just made (a pipeline refilling itself) go out before the
+    // next read, as one batch per replica: a burst of batches is answered batch by batch, not
+    // all at its end (which made all calls in flight travel as one convoy, each side idle while
+    // the other worked). Single replies keep gathering until the socket is drained.
+    if (batch && !inline_turn_ && mailbox_.has_items()) handle_commands(false, now);
+  }
+}
+
+bool ClientCore::read_message(Replica& r, const void* data, std::size_t size, Clock::time_point now) {
+  if (peek_kind(data, size) != v1::BATCH) {
+    read_envelope(r, data, size, now);
+    return false;
+  }
+  BatchReader reader;
+  if (!reader.open(data, size)) {
+    stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed BATCH from replica "
+                                     << describe(r) << " dropped";
+    return false;
+  }
+  stats_.batches_received.fetch_add(1, std::memory_order_relaxed);
+  for (std::string_view entry; reader.next(&entry);) {
+    if (peek_kind(entry.data(), entry.size()) == v1::BATCH) {
       stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
-      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed message from replica "
+      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": BATCH inside a BATCH from replica "
                                        << describe(r) << " dropped";
       continue;
     }
-    on_envelope(r, std::move(env), now);
+    read_envelope(r, entry.data(), entry.size(), now);
   }
+  return true;
+}
+
+void ClientCore::read_envelope(Replica& r, const void* data, std::size_t size, Clock::time_point now) {
+  Envelope env;
+  bool parsed = false;
+  if (size <= static_cast<std::size_t>(INT32_MAX)) {
+    try {
+      parsed = env.ParseFromArray(data, static_cast<int>(size));
+    } catch (...) {  // allocation failure only
+      parsed = false;
+    }
+  }
+  if (!parsed) {
+    stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
+    PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed message from replica "
+                                     << describe(r) << " dropped";
+    return;
+  }
+  on_envelope(r, std::move(env), now);
 }
 
 void ClientCore::on_envelope(Replica& r, Envelope&& env, Clock::time_point now) {

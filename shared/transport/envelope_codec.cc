@@ -9,8 +9,10 @@ namespace {
 
 // Field numbers of parley.v1.Envelope and parley.v1.LoadReport (proto/parley/v1/*.proto).
 constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kDeadlineRemainingUs = 5, kSequence = 6,
-                        kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16;
-constexpr std::uint32_t kLoadInFlight = 1, kLoadQueueDepth = 2, kLoadCapacity = 3, kLoadDraining = 4;
+                        kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16,
+                        kBatch = 17;
+constexpr std::uint32_t kLoadInFlight = 1, kLoadQueueDepth = 2, kLoadCapacity = 3, kLoadDraining = 4,
+                        kLoadAcceptsBatches = 5;
 constexpr std::uint32_t kVarint = 0, kLengthDelimited = 2;
 
 std::size_t varint_size(std::uint64_t v) {
@@ -59,7 +61,8 @@ std::uint8_t* put_string_field(std::uint8_t* p, std::uint32_t field, std::string
 std::size_t load_body_size(const Load& l) {
   return varint_field_size(kLoadInFlight, as_varint(l.in_flight)) +
          varint_field_size(kLoadQueueDepth, as_varint(l.queue_depth)) +
-         varint_field_size(kLoadCapacity, as_varint(l.capacity)) + varint_field_size(kLoadDraining, l.draining ? 1 : 0);
+         varint_field_size(kLoadCapacity, as_varint(l.capacity)) + varint_field_size(kLoadDraining, l.draining ? 1 : 0) +
+         varint_field_size(kLoadAcceptsBatches, l.accepts_batches ? 1 : 0);
 }
 
 }  // namespace
@@ -95,6 +98,7 @@ std::uint8_t* TransportFields::write(std::uint8_t* p) const {
     p = put_varint_field(p, kLoadQueueDepth, as_varint(load->queue_depth));
     p = put_varint_field(p, kLoadCapacity, as_varint(load->capacity));
     p = put_varint_field(p, kLoadDraining, load->draining ? 1 : 0);
+    p = put_varint_field(p, kLoadAcceptsBatches, load->accepts_batches ? 1 : 0);
   }
   p = put_string_field(p, kReplica, replica);
   return p;
@@ -169,6 +173,116 @@ std::optional<int> peek_kind(const void* data, std::size_t size) {
   return kind;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+void BatchWriter::start_entry(std::size_t size) {
+  if (count_ == 0) {  // the BATCH envelope's own field first: kind = BATCH
+    std::uint8_t head[4];
+    std::uint8_t* e = put_varint_field(head, kKind, v1::BATCH);
+    buf_.append(reinterpret_cast<const char*>(head), static_cast<std::size_t>(e - head));
+  }
+  std::uint8_t prefix[16];
+  std::uint8_t* e = put_varint(prefix, tag(kBatch, kLengthDelimited));
+  e = put_varint(e, size);
+  buf_.append(reinterpret_cast<const char*>(prefix), static_cast<std::size_t>(e - prefix));
+  last_entry_ = buf_.size();
+  ++count_;
+}
+
+void BatchWriter::add(std::string_view body, const TransportFields& fields) {
+  const std::size_t n = fields.size();
+  start_entry(body.size() + n);
+  buf_.append(body);
+  const std::size_t at = buf_.size();
+  buf_.resize(at + n);
+  fields.write(reinterpret_cast<std::uint8_t*>(buf_.data() + at));
+}
+
+void BatchWriter::add(const void* envelope, std::size_t size) {
+  start_entry(size);
+  buf_.append(static_cast<const char*>(envelope), size);
+}
+
+Message BatchWriter::finish() {
+  // One entry goes out as the plain envelope it holds: a batch of one would only cost bytes.
+  std::string_view bytes = count_ == 1 ? std::string_view(buf_).substr(last_entry_) : std::string_view(buf_);
+  Message out;
+  zmq_msg_close(out.get());
+  zmq_msg_init_size(out.get(), bytes.size());
+  if (!bytes.empty()) std::memcpy(zmq_msg_data(out.get()), bytes.data(), bytes.size());
+  clear();
+  return out;
+}
+
+void BatchWriter::clear() {
+  buf_.clear();  // keeps the capacity: the next batch allocates nothing
+  if (buf_.capacity() > kMaxBytes * 4) std::string().swap(buf_);
+  count_ = 0;
+  last_entry_ = 0;
+}
+
+bool BatchReader::open(const void* data, std::size_t size) {
+  p_ = static_cast<const std::uint8_t*>(data);
+  end_ = p_ + size;
+  count_ = 0;
+  // Walk it all first: a malformed batch is refused whole, nothing of it delivered.
+  const std::uint8_t* p = p_;
+  while (p < end_) {
+    std::uint64_t key = 0, v = 0;
+    if (!get_varint(p, end_, &key)) return false;
+    switch (key & 7) {
+      case 0:
+        if (!get_varint(p, end_, &v)) return false;
+        break;
+      case 1:
+        if (end_ - p < 8) return false;
+        p += 8;
+        break;
+      case 2:
+        if (!get_varint(p, end_, &v) || v > static_cast<std::uint64_t>(end_ - p)) return false;
+        p += v;
+        if ((key >> 3) == kBatch) ++count_;
+        break;
+      case 5:
+        if (end_ - p < 4) return false;
+        p += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+bool BatchReader::next(std::string_view* entry) {
+  while (p_ < end_) {  // well formed: open() checked every step below
+    std::uint64_t key = 0, v = 0;
+    get_varint(p_, end_, &key);
+    switch (key & 7) {
+      case 0:
+        get_varint(p_, end_, &v);
+        break;
+      case 1:
+        p_ += 8;
+        break;
+      case 2:
+        get_varint(p_, end_, &v);
+        if ((key >> 3) == kBatch) {
+          *entry = std::string_view(reinterpret_cast<const char*>(p_), v);
+          p_ += v;
+          return true;
+        }
+        p_ += v;
+        break;
+      default:  // 5
+        p_ += 4;
+        break;
+    }
+  }
+  return false;
+}
+
 void clear_transport_fields(Envelope& e, bool keep_id) {
   if (!keep_id) e.clear_id();
   e.clear_correlation_id();
@@ -179,6 +293,7 @@ void clear_transport_fields(Envelope& e, bool keep_id) {
   e.clear_idempotent();
   e.clear_load();
   e.clear_replica();
+  e.clear_batch();
 }
 
 }  // namespace parley::transport::detail

@@ -1,15 +1,17 @@
 // Private to the transport: one replica as a client's I/O thread knows it (its DEALER and monitor
 // sockets, what it reported, this client's bookkeeping), and the socket set-up/tear-down.
 // Exists so the liveness, picking and discovery units share one plain record. Depends on
-// client.h (options), zmq_util.h, wire.h.
+// client.h (options), envelope_codec.h, zmq_util.h, wire.h.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "shared/common/status.h"
 #include "shared/transport/client.h"
+#include "shared/transport/envelope_codec.h"
 #include "shared/transport/wire.h"
 
 namespace parley::transport::detail {
@@ -41,6 +43,10 @@ struct Replica {
   Load load;             // last LoadReport seen
   int in_flight = 0;     // this client's calls on it
   std::uint64_t calls_sent = 0;
+  /// REQUESTs gathered in this loop turn, sent as one BATCH at its end (ClientCore::flush_batch),
+  /// and the keys of their calls (what a failed send must retry or fail).
+  BatchWriter out;
+  std::vector<std::uint64_t> out_calls;
 
   bool live() const { return health.live; }
   /// Can take a new call: live, not retired, not draining.

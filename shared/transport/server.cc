@@ -24,6 +24,7 @@ namespace {
 
 constexpr int kMaxReadBatch = 1024;
 constexpr int kReplyBatch = 32;
+constexpr std::size_t kMaxBatchPeers = 4096;
 
 std::string hex_identity(std::string_view id) {
   static const char* kHex = "0123456789abcdef";
@@ -198,10 +199,22 @@ void ServerCore::handle_message(const std::string& identity, const void* data, s
               "expected one envelope frame after the routing id, got " + std::to_string(frames - 1) + " frames");
     return;
   }
+  handle_envelope(identity, data, size, false);
+}
+
+void ServerCore::handle_envelope(const std::string& identity, const void* data, std::size_t size, bool in_batch) {
   // A REQUEST is parsed once, straight into its call's arena; the rest into a local envelope.
   const std::optional<int> peeked = peek_kind(data, size);
   if (peeked == v1::REQUEST) {
     on_request(identity, data, size);
+    return;
+  }
+  if (peeked == v1::BATCH) {
+    if (in_batch) {
+      malformed(identity, "", "a BATCH inside a BATCH");
+      return;
+    }
+    on_batch(identity, data, size);
     return;
   }
   Envelope env;
@@ -225,6 +238,18 @@ void ServerCore::handle_message(const std::string& identity, const void* data, s
       malformed(identity, env.correlation_id(), "envelope kind " + kind_name(kind) + " is not accepted by a server");
       return;
   }
+}
+
+void ServerCore::on_batch(const std::string& identity, const void* data, std::size_t size) {
+  BatchReader reader;
+  if (!reader.open(data, size) || reader.count() == 0) {
+    malformed(identity, "", "BATCH of " + std::to_string(size) + " bytes holds no well-formed envelopes");
+    return;
+  }
+  note_batch_peer(identity);
+  stats_.batches_received.fetch_add(1, std::memory_order_relaxed);
+  stats_.received.fetch_add(reader.count() - 1, std::memory_order_relaxed);  // the batch counted as one
+  for (std::string_view entry; reader.next(&entry);) handle_envelope(identity, entry.data(), entry.size(), true);
 }
 
 void ServerCore::malformed(const std::string& identity, const std::string& correlation_id, const std::string& why) {
@@ -366,8 +391,16 @@ void ServerCore::on_cancel(const std::string& identity, const Envelope& env) {
   call->notify_cancel();
 }
 
+void ServerCore::note_batch_peer(const std::string& identity) {
+  if (batch_peers_.count(identity) != 0) return;
+  if (batch_peers_.size() >= kMaxBatchPeers) batch_peers_.clear();
+  batch_peers_.insert(identity);
+}
+
 void ServerCore::on_ping(const std::string& identity, const Envelope& env) {
   stats_.pings.fetch_add(1, std::memory_order_relaxed);
+  // A client that reads batches says so in its PINGs (the first thing it sends).
+  if (env.load().accepts_batches()) note_batch_peer(identity);
   reply_direct(identity, env.correlation_id(), Status::ok(), v1::PONG);
 }
 
@@ -433,8 +466,54 @@ bool ServerCore::send_inline(ServerOutbound& item) {
 void ServerCore::drain_outbox(bool signaled) {
   batch_.clear();
   outbox_.drain(batch_, signaled);
-  for (auto& item : batch_) process(item);
+  // Replies to a client that reads batches are gathered per client and sent as one BATCH each;
+  // per client they keep their order. Anything else (tasks, cancellations, big replies, clients
+  // that do not batch) flushes what was gathered first, so nothing overtakes what came before it.
+  auto flush_all = [&] {
+    for (auto& g : groups_) {
+      if (!g.items.empty()) flush_replies(*g.identity, g.items);
+    }
+    groups_.clear();
+  };
+  for (auto& item : batch_) {
+    if (item.task || item.notify_cancel || batch_peers_.empty() ||
+        item.message.size() > BatchWriter::kMaxEntryBytes) {
+      flush_all();
+      process(item);
+      continue;
+    }
+    const std::string& identity = item.call->identity_;
+    ReplyGroup* group = nullptr;
+    for (auto& g : groups_) {
+      if (*g.identity == identity) group = &g;
+    }
+    if (group == nullptr) {
+      if (batch_peers_.count(identity) == 0) {
+        process(item);  // this client has never batched: its replies go alone, in order
+        continue;
+      }
+      groups_.push_back(ReplyGroup{&identity, {}});
+      group = &groups_.back();
+    }
+    group->items.push_back(&item);
+    if (group->items.size() == BatchWriter::kMaxEntries) flush_replies(identity, group->items);
+  }
+  flush_all();
   batch_.clear();
+}
+
+void ServerCore::flush_replies(const std::string& identity, std::vector<ServerOutbound*>& items) {
+  if (items.size() == 1) {
+    process(*items.front());
+    items.clear();
+    return;
+  }
+  for (ServerOutbound* item : items) batch_writer_.add(zmq_msg_data(item->message.get()), item->message.size());
+  Message message = batch_writer_.finish();
+  const int err = send_frames(identity, message);
+  if (err == 0) stats_.batches_sent.fetch_add(1, std::memory_order_relaxed);
+  for (ServerOutbound* item : items) after_send(*item, err);
+  items.clear();
 }
 
 void ServerCore::process(ServerOutbound& item) {
@@ -442,8 +521,11 @@ void ServerCore::process(ServerOutbound& item) {
     item.task();
     return;
   }
+  after_send(item, send_frames(item.call->identity_, item.message));
+}
+
+void ServerCore::after_send(ServerOutbound& item, int err) {
   ServerCall* call = item.call.get();
-  int err = send_frames(call->identity_, item.message);
   if (err == 0) {
     stats_.replies_sent.fetch_add(1, std::memory_order_relaxed);
   } else if (!item.last && call->cancel_silently(unavailable("reply could not be delivered to the client: " +

@@ -10,8 +10,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "shared/transport/envelope_codec.h"
 #include "shared/transport/mailbox.h"
 #include "shared/transport/server.h"
 #include "shared/transport/zap.h"
@@ -64,6 +66,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
       load.in_flight = static_cast<std::int32_t>(stats_.active_calls.load(std::memory_order_relaxed));
     }
     load.draining = load.draining || draining_.load(std::memory_order_relaxed);
+    load.accepts_batches = true;
     return load;
   }
 
@@ -94,6 +97,11 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
  private:
   void read_socket();
   void handle_message(const std::string& identity, const void* data, std::size_t size, int frames);
+  /// One envelope (alone or from a batch, `in_batch`).
+  void handle_envelope(const std::string& identity, const void* data, std::size_t size, bool in_batch);
+  void on_batch(const std::string& identity, const void* data, std::size_t size);
+  /// `identity` reads BATCH envelopes (it sent one, or said so in a PING).
+  void note_batch_peer(const std::string& identity);
   void on_request(const std::string& identity, const void* data, std::size_t size);
   void on_stream_data(const std::string& identity, Envelope&& env);
   void on_cancel(const std::string& identity, const Envelope& env);
@@ -106,6 +114,10 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   bool send_inline(ServerOutbound& item);
   void drain_outbox(bool signaled);
   void process(ServerOutbound& item);
+  /// What process() does once the reply was handed to libzmq (`err` 0) or refused.
+  void after_send(ServerOutbound& item, int err);
+  /// Sends the replies gathered for one client as one BATCH (one alone as itself).
+  void flush_replies(const std::string& identity, std::vector<ServerOutbound*>& items);
   /// Sends identity + message; counts and logs a failure. Returns the errno (0 = sent).
   int send_frames(const std::string& identity, Message& message);
   void expire_deadlines(Clock::time_point now);
@@ -131,6 +143,16 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::unordered_map<ServerCallKey, std::shared_ptr<ServerCall>, ServerCallKeyHash> calls_;
   DeadlineHeap<ServerCall> deadlines_;
   std::vector<ServerOutbound> batch_;
+  // Connections that read batches (they sent one, or said so in a PING): their replies are
+  // batched. Bounded: past kMaxBatchPeers it starts over (those peers get single envelopes until
+  // they batch or ping again; pings come every second).
+  std::unordered_set<std::string> batch_peers_;
+  struct ReplyGroup {
+    const std::string* identity = nullptr;
+    std::vector<ServerOutbound*> items;
+  };
+  std::vector<ReplyGroup> groups_;  // drain_outbox's replies by client (reused)
+  BatchWriter batch_writer_;
   // The ROUTER must be drained to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on
   // it (a send may consume the notification of a message that arrived meanwhile).
   bool socket_dirty_ = true;

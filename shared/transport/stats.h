@@ -30,6 +30,8 @@ struct ServerStats {
   Counter pings{0};                 // PINGs answered
   Counter rejected_draining{0};     // REQUESTs answered UNAVAILABLE because the server drains
   Counter replies_inline{0};        // replies sent by the replying thread itself (loop asleep)
+  Counter batches_received{0};      // BATCH messages read (their envelopes count in `received`)
+  Counter batches_sent{0};          // BATCH messages of replies handed to libzmq
   std::atomic<std::int64_t> active_calls{0};  // gauge: calls accepted and not over
 };
 
@@ -47,6 +49,8 @@ struct ClientStats {
   Counter handshake_failures{0};  // ZMTP/CURVE handshakes that failed (wrong keys?)
   Counter commands_inline{0};    // calls, stream data and cancels carried out on the caller's thread
   Counter sync_reads{0};         // call_sync replies read by the waiting caller itself
+  Counter batches_sent{0};       // BATCH messages of requests handed to libzmq
+  Counter batches_received{0};   // BATCH messages of replies read
   /// Failed calls by final status code (index = StatusCode value, 0..16).
   std::array<Counter, 17> failures_by_code{};
   std::atomic<std::uint32_t> replicas_live{0};   // gauge

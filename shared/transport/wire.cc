@@ -27,11 +27,12 @@ void set_load(Envelope& envelope, const Load& load) {
   l->set_queue_depth(load.queue_depth);
   l->set_capacity(load.capacity);
   l->set_draining(load.draining);
+  l->set_accepts_batches(load.accepts_batches);
 }
 
 Load load_of(const Envelope& envelope) {
   const auto& l = envelope.load();
-  return Load{l.in_flight(), l.queue_depth(), l.capacity(), l.draining()};
+  return Load{l.in_flight(), l.queue_depth(), l.capacity(), l.draining(), l.accepts_batches()};
 }
 
 std::string kind_name(int kind) {

@@ -25,6 +25,7 @@ struct Load {
   std::int32_t queue_depth = 0;  // calls waiting
   std::int32_t capacity = 0;     // mailbox bound; 0 = unknown
   bool draining = false;         // send it nothing new
+  bool accepts_batches = false;  // reads BATCH envelopes (servers of this version always do)
 };
 
 /// Copies `status` into an envelope's status field.

@@ -475,6 +475,14 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight) 
   for (int i = 0; i < inflight; ++i) issue();
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done.load() == requests; });
+  if (std::getenv("PB_STATS")) {
+    const auto& cs = client->stats();
+    const auto& ss = o.server->stats();
+    std::fprintf(stderr, "client: batches sent %lu received %lu inline %lu; server: batches in %lu out %lu received %lu replies %lu inline %lu\n",
+                 (unsigned long)cs.batches_sent.load(), (unsigned long)cs.batches_received.load(), (unsigned long)cs.commands_inline.load(),
+                 (unsigned long)ss.batches_received.load(), (unsigned long)ss.batches_sent.load(), (unsigned long)ss.received.load(),
+                 (unsigned long)ss.replies_sent.load(), (unsigned long)ss.replies_inline.load());
+  }
   return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests};
 }
 

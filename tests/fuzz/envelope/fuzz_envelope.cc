@@ -1,6 +1,7 @@
 // Fuzz target: a ZeroMQ frame as a service's server reads it — peek_kind() (the allocation-free
 // walk that decides how to parse) against a full protobuf parse of parley.v1.Envelope (they must
-// agree on the kind), then the typed payloads a service unpacks. Depends on shared/transport
+// agree on the kind), the BATCH reader against the parser's `batch` entries, then the typed
+// payloads a service unpacks. Depends on shared/transport
 // (envelope_codec), parley_proto.
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // peek_kind must read what a parser reads whenever the bytes parse.
   if (parsed && static_cast<int>(env.kind()) != *kind) __builtin_trap();
   if (!parsed) return 0;
+  // A BATCH's reader must find exactly the entries the parser found, in order.
+  parley::transport::detail::BatchReader batch;
+  if (!batch.open(data, size) || batch.count() != static_cast<std::size_t>(env.batch_size())) __builtin_trap();
+  int i = 0;
+  for (std::string_view entry; batch.next(&entry); ++i) {
+    if (entry != env.batch(i)) __builtin_trap();
+  }
+  if (i != env.batch_size()) __builtin_trap();
   parley::v1::TurnRequest turn;
   (void)env.payload().UnpackTo(&turn);
   parley::v1::ParseRequest parse;

@@ -141,6 +141,90 @@ TEST(EnvelopeCodecTest, PeekKindRefusesWhatIsNotWireFormat) {
   }
 }
 
+std::string bytes_of(Message& m) {
+  return std::string(static_cast<const char*>(zmq_msg_data(m.get())), zmq_msg_size(m.get()));
+}
+
+TEST(EnvelopeCodecTest, ABatchHoldsItsEnvelopesInOrderAndParsesAsOneEnvelope) {
+  const Load load{1, 0, 8, false, true};
+  std::vector<std::string> sent;
+  BatchWriter w;
+  for (int i = 0; i < 3; ++i) {
+    TransportFields f;
+    const std::string id = "c-" + std::to_string(i);
+    f.correlation_id = id;
+    f.kind = v1::REPLY;
+    f.sequence = static_cast<std::uint64_t>(i);
+    f.load = &load;
+    const std::string body = user_part().SerializeAsString();
+    w.add(body, f);
+    Message alone = encode_envelope(body, f);
+    sent.push_back(bytes_of(alone));
+  }
+  const std::string ready = sent[0];
+  w.add(ready.data(), ready.size());  // a ready envelope, as the server batches replies
+  sent.push_back(ready);
+  ASSERT_EQ(w.count(), 4u);
+  Message m = w.finish();
+  EXPECT_TRUE(w.empty()) << "finish() leaves the writer ready for the next batch";
+  const std::string wire = bytes_of(m);
+
+  EXPECT_EQ(peek_kind(wire.data(), wire.size()), v1::BATCH);
+  Envelope parsed;  // what any protobuf reader sees: one envelope, kind BATCH, the entries in `batch`
+  ASSERT_TRUE(parsed.ParseFromString(wire));
+  EXPECT_EQ(parsed.kind(), v1::BATCH);
+  ASSERT_EQ(parsed.batch_size(), 4);
+  BatchReader r;
+  ASSERT_TRUE(r.open(wire.data(), wire.size()));
+  EXPECT_EQ(r.count(), 4u);
+  std::size_t i = 0;
+  for (std::string_view e; r.next(&e); ++i) {
+    ASSERT_LT(i, sent.size());
+    EXPECT_EQ(e, sent[i]) << "entry " << i;
+    EXPECT_EQ(parsed.batch(static_cast<int>(i)), sent[i]);
+    Envelope entry;
+    ASSERT_TRUE(entry.ParseFromArray(e.data(), static_cast<int>(e.size())));
+    EXPECT_TRUE(entry.load().accepts_batches());
+  }
+  EXPECT_EQ(i, 4u);
+}
+
+TEST(EnvelopeCodecTest, ABatchOfOneIsThePlainEnvelope) {
+  TransportFields f;
+  f.correlation_id = "c-1";
+  f.kind = v1::REQUEST;
+  const std::string body = user_part().SerializeAsString();
+  BatchWriter w;
+  w.add(body, f);
+  Message batched = w.finish();
+  Message alone = encode_envelope(body, f);
+  EXPECT_EQ(bytes_of(batched), bytes_of(alone)) << "a batch of one would only cost bytes";
+}
+
+TEST(EnvelopeCodecTest, BatchLimitsAndMalformedBatches) {
+  BatchWriter w;
+  const std::string small(100, 'x');
+  EXPECT_FALSE(w.fits(BatchWriter::kMaxEntryBytes + 1)) << "big envelopes go alone";
+  for (std::size_t i = 0; i < BatchWriter::kMaxEntries; ++i) {
+    ASSERT_TRUE(w.fits(small.size()));
+    w.add(small.data(), small.size());
+  }
+  EXPECT_FALSE(w.fits(small.size())) << "full at kMaxEntries";
+  w.clear();
+  EXPECT_TRUE(w.fits(small.size()));
+
+  BatchReader r;
+  const std::string truncated = std::string("\x58\x07\x8a\x01\x05", 5) + "abc";  // entry says 5 bytes, 3 follow
+  EXPECT_FALSE(r.open(truncated.data(), truncated.size()));
+  const std::string group = std::string("\x58\x07\x0b", 3);  // a start-group tag: not an Envelope
+  EXPECT_FALSE(r.open(group.data(), group.size()));
+  const std::string empty = std::string("\x58\x07", 2);
+  ASSERT_TRUE(r.open(empty.data(), empty.size()));
+  EXPECT_EQ(r.count(), 0u) << "well formed, but nothing in it (the server answers INVALID_ARGUMENT)";
+  std::string_view e;
+  EXPECT_FALSE(r.next(&e));
+}
+
 TEST(EnvelopeCodecTest, IdsAreShortAndTheirNumberParsesBack) {
   IdGenerator ids("c");
   std::set<std::string> seen;

@@ -339,6 +339,140 @@ TEST(ServerTest, MalformedInputIsAnsweredAndCounted) {
   EXPECT_EQ(reply_text(*reply), "still here");
 }
 
+/// Every envelope of a BATCH (proto/README.md, "Batches"), as a raw DEALER sees them.
+std::vector<Envelope> unbatch(const Envelope& env) {
+  if (env.kind() != v1::BATCH) return {env};
+  std::vector<Envelope> out;
+  for (const std::string& bytes : env.batch()) {
+    Envelope e;
+    EXPECT_TRUE(e.ParseFromString(bytes));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+TEST(ServerTest, ABatchIsServedEnvelopeByEnvelopeAndAnsweredInOneBatch) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  Envelope batch;
+  batch.set_kind(v1::BATCH);
+  for (const char* text : {"one", "two", "three"}) {
+    batch.add_batch(raw_request(std::string("b-") + text, "t/Echo", 1'000'000, text).SerializeAsString());
+  }
+  raw.send(batch);
+  // The three replies are queued while the batch is read (t/Echo answers on the I/O thread) and
+  // leave in the drain after it: one BATCH, because a client that sends batches reads them.
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->kind(), v1::BATCH);
+  std::vector<Envelope> replies = unbatch(*reply);
+  ASSERT_EQ(replies.size(), 3u);
+  const char* texts[] = {"one", "two", "three"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(replies[i].kind(), v1::REPLY);
+    EXPECT_EQ(replies[i].correlation_id(), std::string("b-") + texts[i]) << "replies keep the requests' order";
+    EXPECT_EQ(reply_text(replies[i]), texts[i]);
+    EXPECT_TRUE(replies[i].load().accepts_batches());
+  }
+  EXPECT_EQ(server->stats().batches_received.load(), 1u);
+  EXPECT_EQ(server->stats().batches_sent.load(), 1u);
+  EXPECT_EQ(server->stats().received.load(), 3u) << "a batch's envelopes count one by one";
+  EXPECT_EQ(server->stats().requests.load(), 3u);
+  EXPECT_EQ(server->stats().replies_sent.load(), 3u);
+}
+
+TEST(ServerTest, MalformedBatchesAreAnsweredAndTheRestOfABatchStillServed) {
+  TestService service;
+  auto server = start_server(service.handler());
+  RawDealer raw(server->endpoints()[0]);
+  auto expect_invalid = [&](const std::string& what, const std::string& message_part) {
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << what;
+    ASSERT_EQ(reply->kind(), v1::REPLY) << what << ": errors are answered alone";
+    EXPECT_EQ(reply->status().code(), v1::Status::INVALID_ARGUMENT) << what;
+    EXPECT_NE(reply->status().message().find(message_part), std::string::npos) << reply->status().message();
+  };
+  Envelope empty;
+  empty.set_kind(v1::BATCH);
+  raw.send(empty);
+  expect_invalid("empty batch", "holds no well-formed envelopes");
+  Envelope nested;
+  nested.set_kind(v1::BATCH);
+  nested.add_batch(empty.SerializeAsString());
+  raw.send(nested);
+  expect_invalid("batch in a batch", "a BATCH inside a BATCH");
+  // A garbage entry is answered; the good entry beside it is served.
+  Envelope mixed;
+  mixed.set_kind(v1::BATCH);
+  mixed.add_batch(std::string("\xff\xfe garbage", 10));
+  mixed.add_batch(raw_request("good", "t/Echo", 1'000'000, "served").SerializeAsString());
+  raw.send(mixed);
+  expect_invalid("garbage entry", "is not a parley.v1.Envelope");
+  auto reply = raw.receive();
+  ASSERT_TRUE(reply);
+  std::vector<Envelope> replies = unbatch(*reply);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].correlation_id(), "good");
+  EXPECT_EQ(reply_text(replies[0]), "served");
+  EXPECT_EQ(server->stats().malformed.load(), 3u);
+}
+
+TEST(ServerTest, RepliesAreBatchedOnlyForClientsThatReadBatches) {
+  TestService service;
+  auto server = start_server(service.handler());
+  // t/Stream sends its 20 replies from on_call, on the I/O thread: they are queued together and
+  // leave in one drain, which batches them for a client that reads batches.
+  auto stream_of_20 = [](const std::string& correlation_id) {
+    Envelope req = raw_request(correlation_id, "t/Stream", 5'000'000, "tok");
+    v1::EchoRequest body;
+    body.set_text("tok");
+    body.set_repeat(20);
+    req.mutable_payload()->PackFrom(body);
+    return req;
+  };
+  auto receive_all = [](RawDealer& raw, std::size_t* messages) {
+    std::vector<Envelope> all;
+    *messages = 0;
+    while (all.size() < 20) {
+      auto reply = raw.receive();
+      if (!reply) break;
+      ++*messages;
+      for (auto& e : unbatch(*reply)) all.push_back(std::move(e));
+    }
+    return all;
+  };
+  Envelope ping;
+  ping.set_kind(v1::PING);
+  ping.set_correlation_id("p");
+
+  RawDealer old_client(server->endpoints()[0]);
+  old_client.send(ping);  // without load.accepts_batches: a client of an older version
+  auto pong = old_client.receive();
+  ASSERT_TRUE(pong);
+  EXPECT_TRUE(pong->load().accepts_batches()) << "the server says it reads batches";
+  old_client.send(stream_of_20("old"));
+  std::size_t messages = 0;
+  std::vector<Envelope> replies = receive_all(old_client, &messages);
+  ASSERT_EQ(replies.size(), 20u);
+  EXPECT_EQ(messages, 20u) << "one REPLY per message for a client that never said it reads batches";
+  EXPECT_EQ(server->stats().batches_sent.load(), 0u);
+
+  RawDealer new_client(server->endpoints()[0]);
+  ping.mutable_load()->set_accepts_batches(true);  // what our client says in its PINGs
+  new_client.send(ping);
+  ASSERT_TRUE(new_client.receive());
+  new_client.send(stream_of_20("new"));
+  replies = receive_all(new_client, &messages);
+  ASSERT_EQ(replies.size(), 20u);
+  EXPECT_EQ(messages, 2u) << "BATCHes of at most 16 (BatchWriter::kMaxEntries)";
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    EXPECT_EQ(replies[i].sequence(), i) << "a stream keeps its order across batches";
+    EXPECT_EQ(replies[i].end_of_stream(), i == 19);
+  }
+  EXPECT_EQ(server->stats().batches_sent.load(), 2u);
+}
+
 /// Issue 15: every garbage frame with invalid UTF-8 in a string field made protobuf write an
 /// ERROR line of its own (unthrottled). They are routed into the rate-limited log now.
 TEST(ServerTest, GarbageFramesDoNotFloodTheLog) {
