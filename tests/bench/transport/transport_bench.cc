@@ -444,7 +444,7 @@ Latency ours_latency(const Envelope& request, int iterations, bool worker) {
   return summarize(std::move(us));
 }
 
-Throughput ours_throughput(const Envelope& request, int requests, int inflight) {
+Throughput ours_throughput(const Envelope& request, int requests, int inflight, bool print_batches = false) {
   Ours o = start_ours(std::make_shared<EchoHandler>(false));
   std::atomic<int> issued{0};
   std::atomic<int> done{0};
@@ -475,13 +475,14 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight) 
   for (int i = 0; i < inflight; ++i) issue();
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done.load() == requests; });
-  if (std::getenv("PB_STATS")) {
-    const auto& cs = client->stats();
-    const auto& ss = o.server->stats();
-    std::fprintf(stderr, "client: batches sent %lu received %lu inline %lu; server: batches in %lu out %lu received %lu replies %lu inline %lu\n",
-                 (unsigned long)cs.batches_sent.load(), (unsigned long)cs.batches_received.load(), (unsigned long)cs.commands_inline.load(),
-                 (unsigned long)ss.batches_received.load(), (unsigned long)ss.batches_sent.load(), (unsigned long)ss.received.load(),
-                 (unsigned long)ss.replies_sent.load(), (unsigned long)ss.replies_inline.load());
+  if (print_batches) {  // --only ours-tput: how many envelopes travelled per libzmq message
+    const parley::transport::ClientStats& cs = client->stats();
+    const parley::transport::ServerStats& ss = o.server->stats();
+    std::printf("batches: client sent %llu (of %d requests), received %llu; server received %llu, sent %llu\n",
+                static_cast<unsigned long long>(cs.batches_sent.load()), requests,
+                static_cast<unsigned long long>(cs.batches_received.load()),
+                static_cast<unsigned long long>(ss.batches_received.load()),
+                static_cast<unsigned long long>(ss.batches_sent.load()));
   }
   return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests};
 }
@@ -591,7 +592,7 @@ int main(int argc, char** argv) {
       std::printf("raw %.0f req/s, %.2f us CPU/request\n", t.per_second, t.cpu_us);
     }
     if (args.only == "ours-tput") {
-      Throughput t = ours_throughput(request, args.requests, args.inflight);
+      Throughput t = ours_throughput(request, args.requests, args.inflight, /*print_batches=*/true);
       std::printf("ours %.0f req/s, %.2f us CPU/request\n", t.per_second, t.cpu_us);
     }
     if (args.only == "ours-lat") std::printf("ours p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
