@@ -140,35 +140,58 @@ bool get_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t* 
   return false;
 }
 
+/// One top-level field of a serialized message.
+struct WireField {
+  std::uint64_t number = 0;
+  std::uint64_t wire_type = 0;
+  std::uint64_t varint = 0;        // wire type 0
+  const std::uint8_t* bytes = nullptr;  // wire type 2
+  std::size_t size = 0;
+};
+
+enum class Walk { kField, kEnd, kMalformed };
+
+/// Reads the field at `p` and moves past it, without parsing or allocating.
+Walk next_field(const std::uint8_t*& p, const std::uint8_t* end, WireField* f) {
+  if (p >= end) return Walk::kEnd;
+  std::uint64_t key = 0;
+  if (!get_varint(p, end, &key)) return Walk::kMalformed;
+  f->number = key >> 3;
+  f->wire_type = key & 7;
+  switch (f->wire_type) {
+    case 0:
+      return get_varint(p, end, &f->varint) ? Walk::kField : Walk::kMalformed;
+    case 1:
+      if (end - p < 8) return Walk::kMalformed;
+      p += 8;
+      return Walk::kField;
+    case 2: {
+      std::uint64_t n = 0;
+      if (!get_varint(p, end, &n) || n > static_cast<std::uint64_t>(end - p)) return Walk::kMalformed;
+      f->bytes = p;
+      f->size = static_cast<std::size_t>(n);
+      p += n;
+      return Walk::kField;
+    }
+    case 5:
+      if (end - p < 4) return Walk::kMalformed;
+      p += 4;
+      return Walk::kField;
+    default:  // groups (3, 4) are not in Envelope; 6, 7 do not exist
+      return Walk::kMalformed;
+  }
+}
+
 }  // namespace
 
 std::optional<int> peek_kind(const void* data, std::size_t size) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   const std::uint8_t* end = p + size;
   int kind = 0;
-  while (p < end) {
-    std::uint64_t key = 0, v = 0;
-    if (!get_varint(p, end, &key)) return std::nullopt;
-    switch (key & 7) {
-      case 0:  // varint
-        if (!get_varint(p, end, &v)) return std::nullopt;
-        if ((key >> 3) == kKind) kind = static_cast<int>(static_cast<std::int32_t>(v));
-        break;
-      case 1:  // 64-bit
-        if (end - p < 8) return std::nullopt;
-        p += 8;
-        break;
-      case 2:  // length-delimited
-        if (!get_varint(p, end, &v) || v > static_cast<std::uint64_t>(end - p)) return std::nullopt;
-        p += v;
-        break;
-      case 5:  // 32-bit
-        if (end - p < 4) return std::nullopt;
-        p += 4;
-        break;
-      default:  // groups (3, 4) are not in Envelope; 6, 7 do not exist
-        return std::nullopt;
-    }
+  WireField f;
+  for (Walk w; (w = next_field(p, end, &f)) != Walk::kEnd;) {
+    if (w == Walk::kMalformed) return std::nullopt;
+    if (f.number == kKind && f.wire_type == kVarint) kind = static_cast<int>(static_cast<std::int32_t>(f.varint));
   }
   return kind;
 }
@@ -228,56 +251,20 @@ bool BatchReader::open(const void* data, std::size_t size) {
   count_ = 0;
   // Walk it all first: a malformed batch is refused whole, nothing of it delivered.
   const std::uint8_t* p = p_;
-  while (p < end_) {
-    std::uint64_t key = 0, v = 0;
-    if (!get_varint(p, end_, &key)) return false;
-    switch (key & 7) {
-      case 0:
-        if (!get_varint(p, end_, &v)) return false;
-        break;
-      case 1:
-        if (end_ - p < 8) return false;
-        p += 8;
-        break;
-      case 2:
-        if (!get_varint(p, end_, &v) || v > static_cast<std::uint64_t>(end_ - p)) return false;
-        p += v;
-        if ((key >> 3) == kBatch) ++count_;
-        break;
-      case 5:
-        if (end_ - p < 4) return false;
-        p += 4;
-        break;
-      default:
-        return false;
-    }
+  WireField f;
+  for (Walk w; (w = next_field(p, end_, &f)) != Walk::kEnd;) {
+    if (w == Walk::kMalformed) return false;
+    if (f.number == kBatch && f.wire_type == kLengthDelimited) ++count_;
   }
   return true;
 }
 
 bool BatchReader::next(std::string_view* entry) {
-  while (p_ < end_) {  // well formed: open() checked every step below
-    std::uint64_t key = 0, v = 0;
-    get_varint(p_, end_, &key);
-    switch (key & 7) {
-      case 0:
-        get_varint(p_, end_, &v);
-        break;
-      case 1:
-        p_ += 8;
-        break;
-      case 2:
-        get_varint(p_, end_, &v);
-        if ((key >> 3) == kBatch) {
-          *entry = std::string_view(reinterpret_cast<const char*>(p_), v);
-          p_ += v;
-          return true;
-        }
-        p_ += v;
-        break;
-      default:  // 5
-        p_ += 4;
-        break;
+  WireField f;
+  while (next_field(p_, end_, &f) == Walk::kField) {  // well formed: open() walked it
+    if (f.number == kBatch && f.wire_type == kLengthDelimited) {
+      *entry = std::string_view(reinterpret_cast<const char*>(f.bytes), f.size);
+      return true;
     }
   }
   return false;

@@ -57,6 +57,12 @@ void envelopes(const fs::path& dir) {
   cancel.set_correlation_id("c1");
   cancel.set_kind(parley::v1::CANCEL);
   write(dir / "cancel", cancel.SerializeAsString());
+  parley::v1::Envelope batch;  // several envelopes in one message (proto/README.md, "Batches")
+  batch.set_kind(parley::v1::BATCH);
+  batch.add_batch(req.SerializeAsString());
+  batch.add_batch(stream.SerializeAsString());
+  batch.add_batch(cancel.SerializeAsString());
+  write(dir / "batch", batch.SerializeAsString());
   parley::v1::Envelope ping;
   ping.set_kind(parley::v1::PING);
   ping.set_id("p1");
