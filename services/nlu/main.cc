@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   schema.add_double("nlu.finetune.lr", 1e-4, "Peak learning rate of the encoder (AdamW, linear warm-up and decay)",
                     config::double_range(1e-7, 1e-1));
   schema.add_int("nlu.finetune.batch", 32, "Examples per optimizer step", config::int_range(1, 4096));
+  schema.add_double("nlu.finetune.dropout", nlu::FinetuneOptions().joint.encoder.dropout,
+                    "Dropout on the attention and feed-forward outputs while fine-tuning (0 = off)",
+                    config::double_range(0.0, 0.9));
   schema.add_bool("nlu.finetune.sparse24", false,
                   "full mode: prune every linear to 2:4, fine-tune with the masks fixed (NVIDIA's ASP recipe) and "
                   "serve the bot's encoder on the backend's 2:4 INT8 GEMM (faster only with sparse tensor cores; on "
@@ -118,6 +121,7 @@ int main(int argc, char** argv) {
     f.example_passes = cfg.get_int("nlu.finetune.example_passes");
     f.joint.lr = static_cast<float>(cfg.get_double("nlu.finetune.lr"));
     f.joint.batch_size = cfg.get_int("nlu.finetune.batch");
+    f.joint.encoder.dropout = static_cast<float>(cfg.get_double("nlu.finetune.dropout"));
     f.threads = static_cast<int>(cfg.get_int("nlu.finetune.threads"));
     f.serve.precision = cfg.get_bool("nlu.encoder_fp32") ? encoder::Precision::kFp32 : encoder::Precision::kInt8;
     nlu::FinetuneOptions full = f;

@@ -43,6 +43,8 @@ void usage() {
          "  --ft-full-layers N  --ft-lora-layers N  --ft-lora-rank N  --ft-word-embeddings\n"
          "  --ft-no-stack         the bot's heads see the fine-tuned encoder alone, not the joint heads' logits\n"
          "  --ft-sparse24         prune every trained linear to 2:4 and fine-tune with the masks fixed\n"
+         "  --ft-dropout X        dropout on the attention and FFN outputs while fine-tuning (default: the\n"
+         "                        service's, nlu.finetune.dropout)\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
          "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
          "  --serve-sparse24      the fine-tuned (--ft-sparse24, --finetune full) or --prune24 encoder serves on\n"
@@ -115,6 +117,8 @@ int main(int argc, char** argv) {
       ft.joint.encoder.train_word_embeddings = true;
     else if (a == "--ft-sparse24")
       ft.joint.encoder.sparse24 = true;
+    else if (a == "--ft-dropout")
+      ft.joint.encoder.dropout = static_cast<float>(number(a, next(), 0, 0.9));
     else if (a == "--prune24")
       prune24 = true;
     else if (a == "--serve-fp32")

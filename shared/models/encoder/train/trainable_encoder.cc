@@ -71,6 +71,8 @@ struct Layer {
   Weight g1, b1, g2, b2;
   // Saved activations of the last forward, [tokens, width].
   models::Scratch x_in, qkv_a, ctx, h1pre, h1, u, f, h2pre;
+  // Dropout masks of the last forward (0 or 1 / (1 - p)) on the attention and FFN outputs.
+  models::Scratch drop_a, drop_f;
 };
 
 Result<Weight> make_weight(const models::ModelDevice& dev, std::string name, const std::vector<float>& host,
@@ -109,8 +111,42 @@ struct TrainableEncoder::Impl {
   std::int64_t n = 0, sequences = 0, max_len = 0;
   std::vector<std::int32_t> lengths;
   std::vector<std::int32_t> meta_host;  // positions [n] | offsets [B+1] | ids [n] | types [n]
-  models::Scratch meta, e1, e2, e_pre, out, grad_out, g, d1, df, dqkv, tr, ones, dt, dtt;
+  models::Scratch meta, e1, e2, e_pre, out, grad_out, g, d1, df, dqkv, tr, ones, dt, dtt, dm;
   std::int64_t ones_size = 0;
+  std::uint64_t rng = 0;            // dropout masks (xorshift64*: a mask is 2M draws a step)
+  std::vector<float> mask_host;
+
+  bool drops(std::size_t li) const { return opt.dropout > 0.0f && static_cast<int>(li) >= first_trained; }
+  /// A fresh mask of n x hidden values into `mask`.
+  Status make_mask(models::Scratch& mask, std::int64_t count) {
+    const float keep = 1.0f - opt.dropout;
+    const float scale = 1.0f / keep;
+    // Keep when the top 24 bits of a draw fall below keep * 2^24.
+    const auto threshold = static_cast<std::uint32_t>(static_cast<double>(keep) * 16777216.0);
+    mask_host.resize(static_cast<std::size_t>(count));
+    for (float& v : mask_host) {
+      rng ^= rng >> 12;
+      rng ^= rng << 25;
+      rng ^= rng >> 27;
+      const auto draw = static_cast<std::uint32_t>((rng * 2685821657736338717ull) >> 40);
+      v = draw < threshold ? scale : 0.0f;
+    }
+    PARLEY_RETURN_IF_ERROR(mask.reserve_elems<float>(dev, count));
+    return dev.upload(mask.data(), mask_host.data(), mask_host.size() * sizeof(float));
+  }
+  /// y = x * mask, elementwise over n x hidden.
+  Status apply_mask(const float* x, const models::Scratch& mask, float* y, std::int64_t count) {
+    kernels::ElementwiseArgs e;
+    e.op = kernels::EwOp::kMul;
+    e.rank = 1;
+    e.dims[0] = count;
+    e.a = x;
+    e.a_strides[0] = 1;
+    e.b = mask.data();
+    e.b_strides[0] = 1;
+    e.y = y;
+    return be().elementwise(e, ctx());
+  }
 
   const kernels::Backend& be() const { return dev.backend(); }
   const kernels::ExecContext& ctx() const { return dev.ctx(); }
@@ -309,6 +345,7 @@ Result<std::unique_ptr<TrainableEncoder>> TrainableEncoder::create(const Encoder
   const int full = options.full_layers < 0 ? layers : std::min(options.full_layers, layers);
   const int lora = std::clamp(options.lora_layers, 0, layers - full);
   m.first_trained = layers - full - lora;
+  if (!(options.dropout >= 0.0f && options.dropout < 1.0f)) return invalid_argument("dropout must be in [0, 1)");
   m.embeddings_train = full == layers && (options.train_embeddings || options.train_word_embeddings);
   if (full + lora == 0 && !m.embeddings_train) return invalid_argument("nothing to train (full_layers and lora_layers are 0)");
   const std::int64_t h = c.hidden;
@@ -371,6 +408,7 @@ Result<std::unique_ptr<TrainableEncoder>> TrainableEncoder::create(const Encoder
     PARLEY_ASSIGN_OR_RETURN(L.b2, make_weight(dev, base + "ffn_norm.beta", lw.ffn_norm.beta, train, false));
   }
   std::unique_ptr<TrainableEncoder> t(new TrainableEncoder(std::move(impl)));
+  t->reseed_dropout(options.seed);
   t->config_ = c;
   t->dev_ = dev;
   return t;
@@ -413,7 +451,7 @@ Status TrainableEncoder::forward(const TokenBatch& batch) {
   PARLEY_RETURN_IF_ERROR(m.meta.reserve(m.dev, m.meta_host.size() * sizeof(std::int32_t)));
   PARLEY_RETURN_IF_ERROR(m.dev.upload(m.meta.data(), m.meta_host.data(), m.meta_host.size() * sizeof(std::int32_t)));
   const std::int64_t max_out = std::max(3 * h, inter);
-  for (models::Scratch* s : {&m.e1, &m.e2, &m.e_pre, &m.out, &m.grad_out, &m.g, &m.d1}) {
+  for (models::Scratch* s : {&m.e1, &m.e2, &m.e_pre, &m.out, &m.grad_out, &m.g, &m.d1, &m.dm}) {
     PARLEY_RETURN_IF_ERROR(s->reserve_elems<float>(m.dev, n * h));
   }
   PARLEY_RETURN_IF_ERROR(m.df.reserve_elems<float>(m.dev, n * inter));
@@ -447,6 +485,10 @@ Status TrainableEncoder::forward(const TokenBatch& batch) {
     PARLEY_RETURN_IF_ERROR(m.linear_forward(L.qkv, x, L.qkv_a.as<float>()));
     PARLEY_RETURN_IF_ERROR(m.attention(L.qkv_a.as<float>(), L.ctx.as<float>()));
     PARLEY_RETURN_IF_ERROR(m.linear_forward(L.ao, L.ctx.as<float>(), m.e1.as<float>()));
+    if (m.drops(li)) {
+      PARLEY_RETURN_IF_ERROR(m.make_mask(L.drop_a, n * h));
+      PARLEY_RETURN_IF_ERROR(m.apply_mask(m.e1.as<float>(), L.drop_a, m.e1.as<float>(), n * h));
+    }
     PARLEY_RETURN_IF_ERROR(m.norm(m.e1.as<float>(), x, L.h1pre.as<float>(), L.g1, L.b1, L.h1.as<float>()));
     PARLEY_RETURN_IF_ERROR(m.linear_forward(L.fi, L.h1.as<float>(), L.u.as<float>()));
     kernels::ActivationArgs act;
@@ -459,9 +501,17 @@ Status TrainableEncoder::forward(const TokenBatch& batch) {
     act.ldy = inter;
     PARLEY_RETURN_IF_ERROR(m.be().activation(act, m.ctx()));
     PARLEY_RETURN_IF_ERROR(m.linear_forward(L.fo, L.f.as<float>(), m.e1.as<float>()));
+    if (m.drops(li)) {
+      PARLEY_RETURN_IF_ERROR(m.make_mask(L.drop_f, n * h));
+      PARLEY_RETURN_IF_ERROR(m.apply_mask(m.e1.as<float>(), L.drop_f, m.e1.as<float>(), n * h));
+    }
     PARLEY_RETURN_IF_ERROR(m.norm(m.e1.as<float>(), L.h1.as<float>(), L.h2pre.as<float>(), L.g2, L.b2, y));
   }
   return Status::ok();
+}
+
+void TrainableEncoder::reseed_dropout(std::uint32_t seed) {
+  impl_->rng = 0x9e3779b97f4a7c15ull ^ ((static_cast<std::uint64_t>(seed) << 1) | 1);  // never 0
 }
 
 const float* TrainableEncoder::hidden() const { return impl_->out.as<const float>(); }
@@ -476,6 +526,7 @@ Status TrainableEncoder::backward() {
   float* d1 = m.d1.as<float>();
   float* df = m.df.as<float>();
   float* dqkv = m.dqkv.as<float>();
+  float* dm = m.dm.as<float>();
   // g = dLoss/d(output of the current layer).
   {
     kernels::StridedCopyArgs s;
@@ -490,8 +541,11 @@ Status TrainableEncoder::backward() {
   for (int li = static_cast<int>(m.layers.size()) - 1; li >= m.first_trained; --li) {
     Layer& L = m.layers[static_cast<std::size_t>(li)];
     const bool need_input_grad = li > m.first_trained || m.embeddings_train;
+    const bool drop = m.drops(static_cast<std::size_t>(li));
     PARLEY_RETURN_IF_ERROR(m.norm_backward(L.h2pre.as<float>(), g, L.g2, L.b2, d1, 0.0f));
-    PARLEY_RETURN_IF_ERROR(m.linear_backward(L.fo, L.f.as<float>(), d1, df, 0.0f, true));
+    // d1 is also the residual's gradient (into h1): the mask applies to a copy only.
+    if (drop) PARLEY_RETURN_IF_ERROR(m.apply_mask(d1, L.drop_f, dm, n * h));
+    PARLEY_RETURN_IF_ERROR(m.linear_backward(L.fo, L.f.as<float>(), drop ? dm : d1, df, 0.0f, true));
     kernels::ActivationBackwardArgs ab;
     ab.activation = c.activation;
     ab.rows = n;
@@ -505,7 +559,8 @@ Status TrainableEncoder::backward() {
     PARLEY_RETURN_IF_ERROR(m.be().activation_backward(ab, m.ctx()));
     PARLEY_RETURN_IF_ERROR(m.linear_backward(L.fi, L.h1.as<float>(), df, d1, 1.0f, true));
     PARLEY_RETURN_IF_ERROR(m.norm_backward(L.h1pre.as<float>(), d1, L.g1, L.b1, g, 0.0f));
-    PARLEY_RETURN_IF_ERROR(m.linear_backward(L.ao, L.ctx.as<float>(), g, d1, 0.0f, true));
+    if (drop) PARLEY_RETURN_IF_ERROR(m.apply_mask(g, L.drop_a, dm, n * h));
+    PARLEY_RETURN_IF_ERROR(m.linear_backward(L.ao, L.ctx.as<float>(), drop ? dm : g, d1, 0.0f, true));
     kernels::AttentionBackwardArgs at;
     at.sequences = m.sequences;
     at.num_heads = c.heads;

@@ -51,6 +51,9 @@ struct TrainableOptions {
   /// Prune every linear of the fully trained layers to 2:4 (of each 4 consecutive input weights
   /// of an output row, the 2 largest magnitudes stay) and keep the mask fixed while training.
   bool sparse24 = false;
+  /// Dropout on the attention and feed-forward outputs of the trained layers (before each
+  /// residual sum), as BERT's fine-tuning recipe has it: 0 = off. A fresh mask every forward().
+  float dropout = 0.0f;
   std::uint32_t seed = 1234;
 };
 
@@ -71,6 +74,9 @@ class TrainableEncoder {
   /// Runs the encoder over `batch` (sequences packed back to back; each <= max_positions),
   /// keeping the activations backward() needs.
   Status forward(const TokenBatch& batch);
+  /// The dropout masks drawn from here on start from `seed` (the same seed, the same masks:
+  /// gradient checks repeat a forward pass exactly).
+  void reseed_dropout(std::uint32_t seed);
   /// [tokens, hidden] on the device, valid after forward().
   const float* hidden() const;
   /// [tokens, hidden] on the device: the caller writes dLoss/dHidden here before backward().

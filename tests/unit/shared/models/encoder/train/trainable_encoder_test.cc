@@ -31,6 +31,7 @@ TokenBatch tiny_batch() {
 
 // loss = sum(hidden * R): dLoss/dHidden = R.
 double loss_of(TrainableEncoder& enc, const TokenBatch& b, const std::vector<float>& r) {
+  enc.reseed_dropout(5);  // with dropout: the masks of the pass whose gradients are checked
   EXPECT_TRUE(enc.forward(b).is_ok());
   double s = 0;
   for (std::size_t i = 0; i < r.size(); ++i) s += static_cast<double>(enc.hidden()[i]) * r[i];
@@ -55,6 +56,7 @@ void check_gradients(const TrainableOptions& opt, int expect_params_at_least) {
       for (std::int64_t i = 0; i < p->size; ++i) p->data()[i] = 0.1f * nd(rng);
     }
   }
+  enc.reseed_dropout(5);
   ASSERT_TRUE(enc.forward(b).is_ok());
   std::copy(r.begin(), r.end(), enc.hidden_grad());
   ASSERT_TRUE(enc.backward().is_ok());
@@ -98,6 +100,35 @@ TEST(TrainableEncoder, TopLayerPlusLoraGradientsMatchFiniteDifferences) {
   o.lora_layers = 1;
   o.lora_rank = 2;
   check_gradients(o, 12 + 8);
+}
+
+TEST(TrainableEncoder, DropoutGradientsMatchAndMasksDrawAfresh) {
+  TrainableOptions o;
+  o.dropout = 0.3f;
+  check_gradients(o, 2 * 12 + 4);
+  // The masks zero about `dropout` of the values and differ between passes.
+  const EncoderConfig c = tiny_config();
+  auto enc = TrainableEncoder::create(tiny_weights(c, 3), c, models::ModelDevice::cpu(), o);
+  auto plain = TrainableEncoder::create(tiny_weights(c, 3), c, models::ModelDevice::cpu(), {});
+  ASSERT_TRUE(enc.ok() && plain.ok());
+  const TokenBatch b = tiny_batch();
+  const std::size_t values = static_cast<std::size_t>(b.total_tokens() * c.hidden);
+  ASSERT_TRUE((*enc)->forward(b).is_ok());
+  const std::vector<float> first((*enc)->hidden(), (*enc)->hidden() + values);
+  ASSERT_TRUE((*enc)->forward(b).is_ok());
+  const std::vector<float> second((*enc)->hidden(), (*enc)->hidden() + values);
+  ASSERT_TRUE((*plain)->forward(b).is_ok());
+  const std::vector<float> none((*plain)->hidden(), (*plain)->hidden() + values);
+  double moved = 0.0, differs = 0.0;
+  for (std::size_t i = 0; i < values; ++i) {
+    moved += std::fabs(first[i] - none[i]);
+    differs += std::fabs(first[i] - second[i]);
+  }
+  EXPECT_GT(moved / static_cast<double>(values), 1e-3) << "dropout changed nothing";
+  EXPECT_GT(differs / static_cast<double>(values), 1e-3) << "the same masks twice";
+  TrainableOptions bad;
+  bad.dropout = 1.0f;
+  EXPECT_FALSE(TrainableEncoder::create(tiny_weights(c, 3), c, models::ModelDevice::cpu(), bad).ok());
 }
 
 TEST(TrainableEncoder, Sparse24MasksHoldAndGradientsMatch) {
