@@ -100,10 +100,11 @@ bool ClientCore::read_message(Replica& r, const void* data, std::size_t size, Cl
     return false;
   }
   BatchReader reader;
-  if (!reader.open(data, size)) {
+  if (!reader.open(data, size) || reader.count() > BatchWriter::kMaxReceivedEntries) {
     stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed BATCH from replica "
-                                     << describe(r) << " dropped";
+                                     << describe(r) << " dropped (" << reader.count() << " envelopes; at most "
+                                     << BatchWriter::kMaxReceivedEntries << ")";
     return false;
   }
   stats_.batches_received.fetch_add(1, std::memory_order_relaxed);

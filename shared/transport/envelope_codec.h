@@ -70,6 +70,9 @@ class BatchWriter {
   /// Envelopes bigger than this go out alone (copying them into a batch would cost more than
   /// the message it saves).
   static constexpr std::size_t kMaxEntryBytes = 16 * 1024;
+  /// The most envelopes a receiver accepts in one BATCH (more is malformed): a batch is served
+  /// in one go, before anyone else's messages, so its size is bounded like a read batch.
+  static constexpr std::size_t kMaxReceivedEntries = 256;
 
   /// An envelope made of `body` followed by `fields` (what encode_envelope() would send).
   void add(std::string_view body, const TransportFields& fields);

@@ -246,6 +246,11 @@ void ServerCore::on_batch(const std::string& identity, const void* data, std::si
     malformed(identity, "", "BATCH of " + std::to_string(size) + " bytes holds no well-formed envelopes");
     return;
   }
+  if (reader.count() > BatchWriter::kMaxReceivedEntries) {
+    malformed(identity, "", "BATCH of " + std::to_string(reader.count()) + " envelopes (at most " +
+                                std::to_string(BatchWriter::kMaxReceivedEntries) + ")");
+    return;
+  }
   note_batch_peer(identity);
   stats_.batches_received.fetch_add(1, std::memory_order_relaxed);
   stats_.received.fetch_add(reader.count() - 1, std::memory_order_relaxed);  // the batch counted as one

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "shared/transport/envelope_codec.h"
 #include "shared/transport/protobuf_log.h"
 #include "tests/unit/shared/transport/transport_test_util.h"
 
@@ -402,6 +403,13 @@ TEST(ServerTest, MalformedBatchesAreAnsweredAndTheRestOfABatchStillServed) {
   nested.add_batch(empty.SerializeAsString());
   raw.send(nested);
   expect_invalid("batch in a batch", "a BATCH inside a BATCH");
+  Envelope huge;  // served in one go, so bounded: nothing of it runs
+  huge.set_kind(v1::BATCH);
+  const std::string one = raw_request("h", "t/Echo", 1'000'000).SerializeAsString();
+  for (std::size_t i = 0; i <= detail::BatchWriter::kMaxReceivedEntries; ++i) huge.add_batch(one);
+  raw.send(huge);
+  expect_invalid("batch over the limit", "envelopes (at most 256)");
+  EXPECT_EQ(service.calls.load(), 0);
   // A garbage entry is answered; the good entry beside it is served.
   Envelope mixed;
   mixed.set_kind(v1::BATCH);
@@ -415,7 +423,7 @@ TEST(ServerTest, MalformedBatchesAreAnsweredAndTheRestOfABatchStillServed) {
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0].correlation_id(), "good");
   EXPECT_EQ(reply_text(replies[0]), "served");
-  EXPECT_EQ(server->stats().malformed.load(), 3u);
+  EXPECT_EQ(server->stats().malformed.load(), 4u);
 }
 
 TEST(ServerTest, RepliesAreBatchedOnlyForClientsThatReadBatches) {
