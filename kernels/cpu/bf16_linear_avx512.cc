@@ -1,13 +1,17 @@
 // AVX-512 BF16 linear: tasks of 48 rows x 64 channels; each task rounds its rows to bf16 once,
 // then 12 x 32 register tiles (24 zmm accumulators) run vdpbf16ps over the pre-packed weight
-// panels with 4-byte activation-pair broadcasts; epilogue bias + activation in registers.
+// panels with 4-byte activation-pair broadcasts; epilogue bias + activation in registers. The
+// same tiles serve f32 GEMMs the caller lets multiply in bf16 (ExecContext::bf16_gemm: mixed-
+// precision training), with B packed per call from either layout and an alpha/beta epilogue.
 // Why: see bf16_linear.h. Compiled with the AVX-512 flags plus -mavx512bf16 (CMake); everything
 // has internal linkage except the detail:: entry points (ops_internal.h).
 // Depends on simd_avx512.h, simd_math.h, ops_internal.h.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/gemm_internal.h"
 #include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu/simd_math.h"
@@ -62,15 +66,31 @@ bool cpu_has_avx512_bf16() {
   return has;
 }
 
-void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
-  const auto* panels = static_cast<const std::uint16_t*>(a.w);
+namespace {
+
+// What one run of the tiles computes: C = act(alpha * bf16(A) . panels + beta * C + bias).
+struct TileRun {
+  std::int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  std::int64_t lda = 0;
+  const std::uint16_t* panels = nullptr;  // bf16_linear.h's CPU layout
+  const float* bias = nullptr;
+  Activation activation = Activation::kNone;
+  float alpha = 1.0f, beta = 0.0f;
+  float* c = nullptr;
+  std::int64_t ldc = 0;
+};
+
+void run_tiles(const TileRun& a, ThreadPool& pool) {
   const std::int64_t k_pairs = (a.k + 1) / 2;
   const std::int64_t kp2 = 2 * k_pairs;  // bf16 row length (even)
   const std::int64_t mt = (a.m + kRowBlock - 1) / kRowBlock, nt = (a.n + kColBlock - 1) / kColBlock;
+  const bool plain = a.alpha == 1.0f && a.beta == 0.0f;
   pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<std::uint16_t> abuf(static_cast<std::size_t>(kRowBlock * kp2));
     std::int64_t cached_block = -1;
     __m512 acc[kMr][2];
+    const __m512 alpha = _mm512_set1_ps(a.alpha), beta = _mm512_set1_ps(a.beta);
     for (std::int64_t t = t0; t < t1; ++t) {
       // Row-block-major order: consecutive tasks of a chunk reuse the converted rows.
       const std::int64_t ib = t / nt, i0 = ib * kRowBlock, rows = std::min(kRowBlock, a.m - i0);
@@ -87,7 +107,7 @@ void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
         cached_block = ib;
       }
       for (std::int64_t j = j0; j < j1; j += 32) {
-        const std::uint16_t* panel = panels + (j / 32) * k_pairs * 64;
+        const std::uint16_t* panel = a.panels + (j / 32) * k_pairs * 64;
         const int cols = static_cast<int>(std::min<std::int64_t>(32, a.n - j));
         __m512 bias[2];
         for (int g = 0; g < 2; ++g) {
@@ -106,13 +126,138 @@ void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
             for (int g = 0; g < 2; ++g) {
               const __mmask16 m = lanes(cols - 16 * g);
               if (m == 0) break;
-              _mm512_mask_storeu_ps(out + 16 * g, m, simd::vact<V>(a.activation, _mm512_add_ps(acc[r][g], bias[g])));
+              __m512 v = acc[r][g];
+              if (!plain) {
+                v = _mm512_mul_ps(v, alpha);
+                // beta == 0: C is not read (it may hold NaN), as gemm.h promises.
+                if (a.beta != 0.0f) v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, out + 16 * g), v);
+              }
+              _mm512_mask_storeu_ps(out + 16 * g, m, simd::vact<V>(a.activation, _mm512_add_ps(v, bias[g])));
             }
           }
         }
       }
     }
   });
+}
+
+// 16 f32 -> 16 bf16 (round to nearest even), as 16 uint16 in a ymm.
+inline __m256i bf16x16(__m512 v) { return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)); }
+
+// Packs B of a GemmArgs (f32, either layout) into the panels run_tiles reads: panel p, pair kp
+// holds 32 channels x (input 2kp, input 2kp+1); channels past n and the odd input past k are 0.
+void pack_b(const GemmArgs& g, std::uint16_t* panels, ThreadPool& pool) {
+  const std::int64_t k_pairs = (g.k + 1) / 2, np = (g.n + 31) / 32;
+  const auto* b = static_cast<const float*>(g.b);
+  constexpr std::int64_t kPairsPerTask = 64;
+  const std::int64_t kt = (k_pairs + kPairsPerTask - 1) / kPairsPerTask;
+  // Byte offsets of a panel's channel rows from its first, 8 per gather.
+  const bool gather = g.b_transposed && 31 * g.ldb * 4 + 8 <= INT32_MAX;
+  __m256i offsets[4];
+  for (int h = 0; h < 4; ++h) {
+    alignas(32) std::int32_t o[8];
+    for (int c = 0; c < 8; ++c) o[c] = gather ? static_cast<std::int32_t>((8 * h + c) * g.ldb * 4) : 0;
+    offsets[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(o));
+  }
+  pool.parallel_for(np * kt, 1, [&](std::int64_t t0, std::int64_t t1) {
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t p = t / kt, kp0 = (t % kt) * kPairsPerTask, kp1 = std::min(k_pairs, kp0 + kPairsPerTask);
+      const std::int64_t j0 = p * 32, cols = std::min<std::int64_t>(32, g.n - j0);
+      std::uint16_t* dst = panels + p * k_pairs * 64;
+      if (!g.b_transposed) {
+        // B is [K, N]: inputs 2kp and 2kp+1 are two rows, each 32 channels contiguous.
+        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
+          const float* r0 = b + (2 * kp) * g.ldb + j0;
+          const bool has1 = 2 * kp + 1 < g.k;
+          const float* r1 = b + (2 * kp + 1) * g.ldb + j0;
+          for (int h = 0; h < 2; ++h) {
+            const __mmask16 m = lanes(cols - 16 * h);
+            const __m512i lo = _mm512_cvtepu16_epi32(bf16x16(_mm512_maskz_loadu_ps(m, r0 + 16 * h)));
+            const __m512i hi = has1 ? _mm512_cvtepu16_epi32(bf16x16(_mm512_maskz_loadu_ps(m, r1 + 16 * h)))
+                                    : _mm512_setzero_si512();
+            _mm512_storeu_si512(dst + kp * 64 + 32 * h, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+          }
+        }
+      } else if (gather) {
+        // B is [N, K]: the pair (2kp, 2kp+1) of 8 channels is 8 gathered 64-bit loads, which
+        // vcvtneps2bf16 turns into those 8 channels' pairs in panel order.
+        for (std::int64_t kp = kp0; kp < kp1; ++kp) {
+          const char* base = reinterpret_cast<const char*>(b + j0 * g.ldb + 2 * kp);
+          if (2 * kp + 1 < g.k) {
+            for (int h = 0; h < 4; ++h) {
+              const __mmask8 m = static_cast<__mmask8>(lanes(cols - 8 * h));
+              const __m512i v = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m, offsets[h], base, 1);
+              _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + kp * 64 + 16 * h), bf16x16(_mm512_castsi512_ps(v)));
+            }
+          } else {  // odd k: the last input alone, its pair partner zero
+            for (std::int64_t c = 0; c < 32; ++c) {
+              const float x = c < cols ? b[(j0 + c) * g.ldb + 2 * kp] : 0.0f;
+              const __m256i one = bf16x16(_mm512_set1_ps(x));
+              dst[(kp * 32 + c) * 2] = static_cast<std::uint16_t>(_mm256_extract_epi16(one, 0));
+              dst[(kp * 32 + c) * 2 + 1] = 0;
+            }
+          }
+        }
+      } else {
+        // B is [N, K] with rows too far apart for 32-bit gather offsets: convert 16 inputs (8
+        // pairs) of a channel at a time and spread the pairs over the panel's rows.
+        for (std::int64_t c = 0; c < 32; ++c) {
+          const float* row = c < cols ? b + (j0 + c) * g.ldb : nullptr;
+          for (std::int64_t kp = kp0; kp < kp1; kp += 8) {
+            const std::int64_t pairs = std::min<std::int64_t>(8, kp1 - kp);
+            alignas(32) std::uint32_t pr[8];
+            if (row != nullptr) {
+              const __m512 v = _mm512_maskz_loadu_ps(lanes(g.k - 2 * kp), row + 2 * kp);
+              _mm256_store_si256(reinterpret_cast<__m256i*>(pr), bf16x16(v));
+            } else {
+              std::memset(pr, 0, sizeof(pr));
+            }
+            for (std::int64_t q = 0; q < pairs; ++q) std::memcpy(dst + ((kp + q) * 32 + c) * 2, &pr[q], 4);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
+  TileRun r;
+  r.m = a.m;
+  r.n = a.n;
+  r.k = a.k;
+  r.a = a.a;
+  r.lda = a.lda;
+  r.panels = static_cast<const std::uint16_t*>(a.w);
+  r.bias = a.bias;
+  r.activation = a.activation;
+  r.c = a.c;
+  r.ldc = a.ldc;
+  run_tiles(r, pool);
+}
+
+void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool) {
+  // The packed B lives in the calling thread's scratch, kept between calls: training repeats the
+  // same shapes every step, so after the first step nothing is allocated or faulted in.
+  thread_local std::vector<std::uint16_t> panels;
+  const std::size_t need = static_cast<std::size_t>((a.n + 31) / 32 * ((a.k + 1) / 2) * 64);
+  if (panels.size() < need) panels.resize(need);
+  pack_b(a, panels.data(), pool);
+  TileRun r;
+  r.m = a.m;
+  r.n = a.n;
+  r.k = a.k;
+  r.a = static_cast<const float*>(a.a);
+  r.lda = a.lda;
+  r.panels = panels.data();
+  r.bias = a.bias;
+  r.activation = a.activation;
+  r.alpha = a.alpha;
+  r.beta = a.beta;
+  r.c = static_cast<float*>(a.c);
+  r.ldc = a.ldc;
+  run_tiles(r, pool);
 }
 
 }  // namespace parley::kernels::cpu::detail

@@ -1,6 +1,7 @@
 // CPU float GEMM: validation, ISA dispatch, and the scalar reference.
 // Why: see ops/gemm.h; the AVX2 / AVX-512 variants live in gemm_avx2.cc / gemm_avx512.cc.
-// Depends on ops/gemm.h, gemm_internal.h, isa.h, dtype_io.h, act_math.h.
+// Depends on ops/gemm.h, gemm_internal.h, ops_internal.h (cpu_has_avx512_bf16), isa.h, dtype_io.h,
+// act_math.h.
 #include "kernels/ops/gemm.h"
 
 #include <vector>
@@ -9,6 +10,7 @@
 #include "kernels/cpu/dtype_io.h"
 #include "kernels/cpu/gemm_internal.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/ops_internal.h"
 
 namespace parley::kernels::cpu {
 
@@ -48,6 +50,13 @@ Status gemm(const GemmArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
+  // Mixed precision (ExecContext::bf16_gemm): worth its per-call packing of B only when each
+  // packed value is used by a few rows of A.
+  if (ctx.bf16_gemm && a.a_type == DType::kF32 && a.b_type == DType::kF32 && a.c_type == DType::kF32 && a.k > 0 &&
+      a.m >= 8 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
+    detail::gemm_f32_as_bf16_avx512(a, pool);
+    return Status::ok();
+  }
   switch (resolve_isa(ctx.cpu_isa)) {
     case CpuIsa::kAvx512Vnni: detail::gemm_f32_avx512(a, pool); break;
     case CpuIsa::kAvx2: detail::gemm_f32_avx2(a, pool); break;

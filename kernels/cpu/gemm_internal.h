@@ -15,6 +15,10 @@ namespace parley::kernels::cpu::detail {
 /// Float GEMM (validated, non-empty args). Same contract as cpu::gemm.
 void gemm_f32_avx2(const GemmArgs& args, ThreadPool& pool);
 void gemm_f32_avx512(const GemmArgs& args, ThreadPool& pool);
+/// All-f32 GEMM with bf16-rounded operands, f32 accumulation (ExecContext::bf16_gemm): B packed
+/// into the calling thread's scratch, then bf16_linear's vdpbf16ps tiles (bf16_linear_avx512.cc;
+/// needs cpu_has_avx512_bf16()).
+void gemm_f32_as_bf16_avx512(const GemmArgs& args, ThreadPool& pool);
 
 /// INT8 GEMM (validated, non-empty args). Same contract as cpu::gemm_int8.
 void gemm_int8_avx2(const GemmInt8Args& args, ThreadPool& pool);

@@ -181,6 +181,7 @@ Status gemm(const GemmArgs& a, const ExecContext& ctx) {
   g.ldy = a.ldc;
   g.alpha = a.alpha;
   g.beta = a.beta;
+  g.fast_bf16 = ctx.bf16_gemm;
   if (fuse) {
     g.bias = a.bias;
     const bool bias = a.bias != nullptr;

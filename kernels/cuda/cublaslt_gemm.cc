@@ -164,7 +164,8 @@ Status CublasLt::gemm(const LtDenseGemm& g, cudaStream_t stream) {
     return invalid_argument("GEMM pointers must be aligned to their element size");
   }
 
-  const cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+  const bool fast_bf16 = g.fast_bf16 && g.dtype == CUDA_R_32F;
+  const cublasComputeType_t compute = fast_bf16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
   DescPtr desc;
   {
     cublasLtMatmulDesc_t d = nullptr;
@@ -201,7 +202,8 @@ Status CublasLt::gemm(const LtDenseGemm& g, cudaStream_t stream) {
   const std::uint32_t al_bias = has_bias(g.epilogue) ? alignment_of(g.bias) : 256;
   const int align_bits = static_cast<int>((al_a & 0x1ff) | ((al_b & 0x1ff) << 9) |
                                           ((al_c & 0x1ff) << 18) | ((al_bias >= 16 ? 1 : 0) << 27));
-  const Key key{g.w_kn ? 2 : 0, static_cast<int>(g.dtype) | (static_cast<int>(ytype) << 8), g.m, g.n, g.k, ldx, ldw, ldy,
+  const Key key{(g.w_kn ? 2 : 0) | (fast_bf16 ? 4 : 0), static_cast<int>(g.dtype) | (static_cast<int>(ytype) << 8), g.m,
+                g.n, g.k, ldx, ldw, ldy,
                 static_cast<int>(g.epilogue), align_bits, g.beta != 0.0f ? 1 : 0};
 
   cublasLtMatmulAlgo_t algo{};

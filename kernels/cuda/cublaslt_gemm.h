@@ -42,6 +42,9 @@ struct LtDenseGemm {
   float alpha = 1.0f;
   float beta = 0.0f;
   LtEpilogue epilogue = LtEpilogue::kNone;
+  /// f32 inputs multiplied on bf16 tensor cores (CUBLAS_COMPUTE_32F_FAST_16BF, f32 accumulation):
+  /// ExecContext::bf16_gemm. Ignored for f16/bf16 inputs.
+  bool fast_bf16 = false;
 };
 
 /// Y_i32[M,N] = X_i8[M,K] · W_i8[N,K]^T, row-major. cuBLASLt IMMA with the regular ("TN")

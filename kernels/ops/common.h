@@ -37,6 +37,12 @@ struct ExecContext {
   /// has such a path and the CPU runs it natively (oneDNN's "fpmath mode bf16"); today the CPU
   /// stride-1 convolution (AVX512_BF16). Off by default: results differ from f32 at ~1e-3 relative.
   bool allow_bf16 = false;
+  /// f32 GEMMs (gemm.h with a, b and c all f32) multiply bf16-rounded operands with f32
+  /// accumulation where the device runs bf16 natively: the CPU with AVX512_BF16 (vdpbf16ps, ~2x
+  /// its f32 rate), CUDA through cuBLASLt's CUBLAS_COMPUTE_32F_FAST_16BF. Mixed-precision
+  /// training sets it (shared/models/encoder/train); separate from allow_bf16 so that models
+  /// opting into bf16 convolutions keep f32 GEMMs. Elsewhere, and for tiny products, f32 runs.
+  bool bf16_gemm = false;
   void* workspace = nullptr;         ///< scratch on stream.device; nullptr = the backend's own
   std::size_t workspace_bytes = 0;
 

@@ -24,6 +24,8 @@ namespace parley::kernels {
 ///         c_type in {f32, f16, bf16}; bias is f32 (nullptr = none). Accumulation is f32.
 /// Empty sizes (M, N or K == 0) are valid: K == 0 gives act(beta*C + bias).
 /// Threading: the CPU backend splits the work over ExecContext::threads; returns when done.
+/// Mixed precision: with ExecContext::bf16_gemm, all-f32 products may multiply bf16-rounded A and
+/// B (f32 accumulation, same epilogue) where the device runs bf16 natively (ops/common.h).
 struct GemmArgs {
   std::int64_t m = 0, n = 0, k = 0;
   const void* a = nullptr;

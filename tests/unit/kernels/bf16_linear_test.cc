@@ -1,12 +1,15 @@
 // BF16 linear (kernels/ops/bf16_linear.h) on every ISA variant against an f64 reference over the
 // bf16-rounded inputs: odd sizes (channel and input tails, odd k, row tails of the 12-row tile),
-// bias + activations, the packing layout, and bad Args.
+// bias + activations, the packing layout, and bad Args. Also the f32 GEMM multiplying in bf16
+// (ExecContext::bf16_gemm, the same tiles): both B layouts, alpha/beta, against the same reference.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "kernels/ops/bf16_linear.h"
+#include "kernels/ops/gemm.h"
 #include "tests/unit/kernels/test_util.h"
 
 namespace parley::kernels {
@@ -90,6 +93,67 @@ TEST(Bf16LinearTest, PackedLayoutAndBadArgs) {
   EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);  // no weights
   a.w = pw.data(); a.ldc = 2;
   EXPECT_EQ(cpu::bf16_linear(a).code(), StatusCode::kInvalidArgument);
+}
+
+// ExecContext::bf16_gemm: an all-f32 gemm() multiplies bf16-rounded operands (f32 accumulation)
+// where the CPU has AVX512_BF16, and is the plain f32 GEMM elsewhere (and on the capped ISAs).
+TEST(Bf16LinearTest, F32GemmInBf16MatchesTheBf16Reference) {
+  const bool native = cpu::bf16_linear_fast();
+  if (!native) std::printf("no AVX512_BF16 here: bf16_gemm must leave gemm() exactly f32\n");
+  struct S { std::int64_t m, n, k; };
+  int differs = 0;
+  for (CpuIsa isa : testing::available_isas()) {
+    for (const S s : {S{8, 1, 1}, S{13, 33, 7}, S{50, 70, 31}, S{128, 96, 64}, S{64, 384, 500}, S{9, 1536, 33}}) {
+      for (const bool bt : {true, false}) {
+        for (const float beta : {0.0f, 0.5f}) {
+          SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
+                       " k=" + std::to_string(s.k) + " bt=" + std::to_string(bt) + " beta=" + std::to_string(beta));
+          const std::int64_t lda = s.k + 3, ldb = (bt ? s.k : s.n) + 1, ldc = s.n + 2;
+          auto x = testing::random_floats(static_cast<std::size_t>(s.m * lda), 1);
+          auto w = testing::random_floats(static_cast<std::size_t>((bt ? s.n : s.k) * ldb), 2);
+          auto bias = testing::random_floats(static_cast<std::size_t>(s.n), 3);
+          auto c0 = testing::random_floats(static_cast<std::size_t>(s.m * ldc), 4);
+          GemmArgs g;
+          g.m = s.m; g.n = s.n; g.k = s.k; g.a = x.data(); g.lda = lda; g.b = w.data(); g.ldb = ldb; g.b_transposed = bt;
+          g.ldc = ldc; g.bias = bias.data(); g.alpha = 0.75f; g.beta = beta; g.activation = Activation::kGeluErf;
+          std::vector<float> c16 = c0, c32 = c0;
+          ExecContext ctx = testing::ctx_for(isa);
+          g.c = c32.data();
+          ASSERT_TRUE(cpu::gemm(g, ctx).is_ok());
+          ctx.bf16_gemm = true;
+          g.c = c16.data();
+          ASSERT_TRUE(cpu::gemm(g, ctx).is_ok());
+          if (!native || isa != CpuIsa::kAvx512Vnni) {
+            EXPECT_EQ(c16, c32) << "bf16_gemm changed an f32 GEMM where bf16 does not run natively";
+            continue;
+          }
+          std::vector<double> want;
+          std::vector<float> got;
+          for (std::int64_t i = 0; i < s.m; ++i) {
+            for (std::int64_t j = 0; j < s.n; ++j) {
+              double v = 0;
+              for (std::int64_t t = 0; t < s.k; ++t) {
+                const float b = bt ? w[static_cast<std::size_t>(j * ldb + t)] : w[static_cast<std::size_t>(t * ldb + j)];
+                v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(b);
+              }
+              v = 0.75 * v + beta * c0[static_cast<std::size_t>(i * ldc + j)] + bias[static_cast<std::size_t>(j)];
+              v = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+              want.push_back(v);
+              got.push_back(c16[static_cast<std::size_t>(i * ldc + j)]);
+              if (c16[static_cast<std::size_t>(i * ldc + j)] != c32[static_cast<std::size_t>(i * ldc + j)]) ++differs;
+            }
+            for (std::int64_t j = s.n; j < ldc; ++j) {  // padding untouched
+              ASSERT_EQ(c16[static_cast<std::size_t>(i * ldc + j)], c0[static_cast<std::size_t>(i * ldc + j)]);
+            }
+          }
+          EXPECT_TRUE(testing::all_close(got, want, 4e-7 * static_cast<double>(s.k + 8) + 1e-6, 1e-5));
+        }
+      }
+    }
+  }
+  if (native) {
+    EXPECT_GT(differs, 0) << "bf16_gemm had no effect: the bf16 tiles did not run";
+  }
 }
 
 }  // namespace
