@@ -37,6 +37,10 @@ void int8_linear_avx512(const Int8LinearArgs& args, ThreadPool& pool);
 /// y[i] = op(x[i]) for op in {Erf, Tanh, Sigmoid} (pointwise_avx512.cc); false (nothing done)
 /// for any other op. x may equal y.
 bool unary_f32_avx512(EwOp op, const float* x, float* y, std::int64_t n);
+/// v[i] = GELU(v[i]) (erf form), vact's, as the GEMM epilogues compute it (pointwise_avx512.cc).
+void gelu_erf_avx512(float* v, std::int64_t n);
+/// dx[i] = dy[i] * GELU'(x[i]) (erf form: Phi(x) + x phi(x)), with vact's erfc (pointwise_avx512.cc).
+void gelu_erf_grad_avx512(const float* x, const float* dy, float* dx, std::int64_t n);
 /// softmax for dtype f32 (validated, non-empty args).
 void softmax_f32_avx512(const SoftmaxArgs& args, ThreadPool& pool);
 /// The QDQ round trip of one channel run: (clamp(round(x / scale) + zp, lo, hi) - zp) * scale.

@@ -33,6 +33,15 @@ void conv1d_transposed_bf16_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool
 
 bool unary_f32_avx512(EwOp, const float*, float*, std::int64_t) { return false; }
 void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) { (void)cpu::softmax(a, scalar_ctx(pool)); }
+void gelu_erf_avx512(float* v, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) v[i] = 0.5f * v[i] * std::erfc(-v[i] * 0.70710678118654752f);
+}
+void gelu_erf_grad_avx512(const float* x, const float* dy, float* dx, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    dx[i] = dy[i] * (0.5f * std::erfc(-x[i] * 0.70710678118654752f) +
+                     x[i] * 0.39894228040143268f * std::exp(-0.5f * x[i] * x[i]));
+  }
+}
 void affine_round_trip_avx512(const float* x, float* y, std::int64_t n, float scale, float zp, float lo, float hi) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = (std::clamp(std::nearbyint(x[i] / scale) + zp, lo, hi) - zp) * scale;
 }

@@ -86,6 +86,27 @@ bool unary_f32_avx512(EwOp op, const float* x, float* y, std::int64_t n) {
   return true;
 }
 
+void gelu_erf_avx512(float* v, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    _mm512_mask_storeu_ps(v + i, m, simd::vact<V>(Activation::kGeluErf, _mm512_maskz_loadu_ps(m, v + i)));
+  }
+}
+
+void gelu_erf_grad_avx512(const float* x, const float* dy, float* dx, std::int64_t n) {
+  const __m512 rsqrt2 = _mm512_set1_ps(0.70710678118654752f), inv_sqrt_2pi = _mm512_set1_ps(0.39894228040143268f);
+  for (std::int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    // Phi(x) = erfc(-x / sqrt 2) / 2, as vact's GELU: erfc(|u|) for x < 0, 2 - erfc(|u|) otherwise.
+    const __m512 c = simd::verfc_nonneg<V>(V::abs(_mm512_mul_ps(v, rsqrt2)));
+    const __m512 cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f), V::select_neg(v, c, _mm512_sub_ps(_mm512_set1_ps(2.0f), c)));
+    const __m512 pdf = _mm512_mul_ps(inv_sqrt_2pi, simd::vexp<V>(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(v, v))));
+    const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + i), _mm512_fmadd_ps(v, pdf, cdf));
+    _mm512_mask_storeu_ps(dx + i, m, g);
+  }
+}
+
 void softmax_f32_avx512(const SoftmaxArgs& a, ThreadPool& pool) {
   const std::int64_t n = a.cols;
   const float neg_inf = -std::numeric_limits<float>::infinity();

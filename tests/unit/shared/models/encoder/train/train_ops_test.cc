@@ -111,6 +111,29 @@ TEST(TrainOps, ActivationBackwardMatchesFiniteDifferences) {
   }
 }
 
+// The AVX-512 GELU gradient (vector erfc and exp) against the scalar libm loop, over the range
+// activations take, tails and a row length that is not a multiple of 16 included.
+TEST(TrainOps, GeluGradientVectorLoopMatchesScalar) {
+  std::vector<float> x(3 * 37), dy(x.size(), 1.0f), d_vec(x.size()), d_ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -12.0f + 24.0f * static_cast<float>(i) / static_cast<float>(x.size() - 1);
+  ActivationBackwardArgs a;
+  a.activation = Activation::kGeluErf;
+  a.rows = 3;
+  a.cols = 37;
+  a.x = x.data();
+  a.ldx = 37;
+  a.dy = dy.data();
+  a.lddy = 37;
+  a.lddx = 37;
+  a.dx = d_vec.data();
+  ASSERT_TRUE(be().activation_backward(a, ExecContext::cpu()).is_ok());
+  ExecContext scalar;
+  scalar.cpu_isa = CpuIsa::kScalar;
+  a.dx = d_ref.data();
+  ASSERT_TRUE(be().activation_backward(a, scalar).is_ok());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(d_vec[i], d_ref[i], 3e-7 + 1e-6 * std::fabs(d_ref[i])) << x[i];
+}
+
 TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) {
   const std::int64_t heads = 2, d = 4, hd = heads * d;
   const std::vector<std::int32_t> offsets = {0, 3, 8};  // two sequences, lengths 3 and 5
