@@ -22,6 +22,9 @@ struct FinetuneOptions {
   FinetuneOptions() {
     joint.epochs = 0;
     joint.lr = 1e-4f;
+    // Mixed precision where the CPU has AVX512_BF16 (FP32 elsewhere): 1.7-1.8x faster fine-tuning
+    // at the FP32 accuracy on SNIPS and ATIS dev (services/nlu/README.md, "Mixed precision").
+    joint.encoder.bf16 = true;
   }
   encoder::train::JointOptions joint;
   /// epochs = clamp(round(example_passes / examples), min_epochs, max_epochs) when joint.epochs

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   schema.add_double("nlu.finetune.dropout", nlu::FinetuneOptions().joint.encoder.dropout,
                     "Dropout on the attention and feed-forward outputs while fine-tuning (0 = off)",
                     config::double_range(0.0, 0.9));
+  schema.add_bool("nlu.finetune.bf16", nlu::FinetuneOptions().joint.encoder.bf16,
+                  "Mixed precision: the linears' products multiply in bf16 with f32 accumulation where the device "
+                  "runs bf16 natively (CPU: AVX512_BF16; elsewhere FP32); weights, gradients and moments stay FP32");
   schema.add_bool("nlu.finetune.sparse24", false,
                   "full mode: prune every linear to 2:4, fine-tune with the masks fixed (NVIDIA's ASP recipe) and "
                   "serve the bot's encoder on the backend's 2:4 INT8 GEMM (faster only with sparse tensor cores; on "
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
     f.joint.lr = static_cast<float>(cfg.get_double("nlu.finetune.lr"));
     f.joint.batch_size = cfg.get_int("nlu.finetune.batch");
     f.joint.encoder.dropout = static_cast<float>(cfg.get_double("nlu.finetune.dropout"));
+    f.joint.encoder.bf16 = cfg.get_bool("nlu.finetune.bf16");
     f.threads = static_cast<int>(cfg.get_int("nlu.finetune.threads"));
     f.serve.precision = cfg.get_bool("nlu.encoder_fp32") ? encoder::Precision::kFp32 : encoder::Precision::kInt8;
     nlu::FinetuneOptions full = f;

@@ -45,6 +45,8 @@ void usage() {
          "  --ft-sparse24         prune every trained linear to 2:4 and fine-tune with the masks fixed\n"
          "  --ft-dropout X        dropout on the attention and FFN outputs while fine-tuning (default: the\n"
          "                        service's, nlu.finetune.dropout)\n"
+         "  --ft-bf16 | --ft-fp32  mixed precision (the linears' products in bf16 where the CPU has\n"
+         "                        AVX512_BF16) or all FP32 (default: the service's, nlu.finetune.bf16)\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
          "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
          "  --serve-sparse24      the fine-tuned (--ft-sparse24, --finetune full) or --prune24 encoder serves on\n"
@@ -119,6 +121,10 @@ int main(int argc, char** argv) {
       ft.joint.encoder.sparse24 = true;
     else if (a == "--ft-dropout")
       ft.joint.encoder.dropout = static_cast<float>(number(a, next(), 0, 0.9));
+    else if (a == "--ft-bf16")
+      ft.joint.encoder.bf16 = true;
+    else if (a == "--ft-fp32")
+      ft.joint.encoder.bf16 = false;
     else if (a == "--prune24")
       prune24 = true;
     else if (a == "--serve-fp32")

@@ -172,7 +172,10 @@ struct TrainableEncoder::Impl {
     g.bias = bias;
     g.alpha = alpha;
     g.beta = beta;
-    return be().gemm(g, ctx());
+    if (!opt.bf16) return be().gemm(g, ctx());
+    kernels::ExecContext mixed = ctx();
+    mixed.bf16_gemm = true;  // TrainableOptions::bf16
+    return be().gemm(g, mixed);
   }
 
   // dst[cols, rows] = src[rows, cols]^T (src leading dimension ld).

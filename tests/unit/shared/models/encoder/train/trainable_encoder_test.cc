@@ -5,10 +5,13 @@
 // shared/models/encoder/train, GoogleTest.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
+#include "kernels/ops/bf16_linear.h"
 #include "shared/models/encoder/session.h"
 #include "shared/models/encoder/train/joint_trainer.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
@@ -149,6 +152,53 @@ TEST(TrainableEncoder, Sparse24MasksHoldAndGradientsMatch) {
   }
 }
 
+// Mixed precision (TrainableOptions::bf16): bf16 rounding makes finite differences meaningless,
+// so the bf16 pass is held to the f32 one instead: activations and every gradient within bf16's
+// error, and (where the CPU runs bf16) not equal to f32, or the bf16 products never ran.
+TEST(TrainableEncoder, Bf16MixedPrecisionTracksF32) {
+  const EncoderConfig c = tiny_config();
+  TrainableOptions mixed;
+  mixed.bf16 = true;
+  auto f32 = TrainableEncoder::create(tiny_weights(c, 3), c, models::ModelDevice::cpu(), {});
+  auto b16 = TrainableEncoder::create(tiny_weights(c, 3), c, models::ModelDevice::cpu(), mixed);
+  ASSERT_TRUE(f32.ok() && b16.ok());
+  const TokenBatch b = tiny_batch();
+  const std::size_t values = static_cast<std::size_t>(b.total_tokens() * c.hidden);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> r(values);
+  for (float& x : r) x = nd(rng);
+  for (TrainableEncoder* e : {f32->get(), b16->get()}) {
+    ASSERT_TRUE(e->forward(b).is_ok());
+    std::copy(r.begin(), r.end(), e->hidden_grad());
+    ASSERT_TRUE(e->backward().is_ok());
+  }
+  auto rel_l2 = [](const float* x, const float* y, std::int64_t n) {
+    double d = 0, s = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      d += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+      s += static_cast<double>(y[i]) * y[i];
+    }
+    return std::sqrt(d / std::max(s, 1e-30));
+  };
+  const double hidden_err = rel_l2((*b16)->hidden(), (*f32)->hidden(), static_cast<std::int64_t>(values));
+  EXPECT_LT(hidden_err, 2e-2);
+  const std::vector<Param*> pf = (*f32)->params(), pb = (*b16)->params();
+  ASSERT_EQ(pf.size(), pb.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < pf.size(); ++i) {
+    const double e = rel_l2(pb[i]->g(), pf[i]->g(), pf[i]->size);
+    EXPECT_LT(e, 5e-2) << pf[i]->name;
+    worst = std::max(worst, e);
+  }
+  std::printf("bf16 against f32: hidden rel. L2 %.2e, worst gradient rel. L2 %.2e\n", hidden_err, worst);
+  if (kernels::cpu::bf16_linear_fast()) {
+    EXPECT_GT(hidden_err, 0.0) << "bf16 requested but every product ran in f32";
+  } else {
+    EXPECT_EQ(hidden_err, 0.0) << "no AVX512_BF16: the products must stay f32";
+  }
+}
+
 TEST(TrainableEncoder, ForwardEqualsTheInferenceEncoderAndExportRoundTrips) {
   const EncoderConfig c = tiny_config();
   EncoderWeights w = tiny_weights(c, 5);
@@ -213,6 +263,13 @@ TEST(JointTrainer, LearnsAToyIntentAndTagTask) {
   EXPECT_EQ(calls, r->steps);
   EXPECT_GT(first_loss, 1.0f) << "two fresh heads start near 2 ln 2";
   EXPECT_LT(r->final_loss, 0.25f * first_loss) << "the toy task is learnable";
+  // The same run in mixed precision learns it as well.
+  JointOptions mixed = o;
+  mixed.encoder.bf16 = true;
+  calls = 0;
+  auto r16 = train_joint(tiny_weights(c, 9), c, data, 2, 2, mixed);
+  ASSERT_TRUE(r16.ok()) << r16.status().to_string();
+  EXPECT_LT(r16->final_loss, 0.25f * first_loss) << "bf16 mixed precision did not learn the toy task";
   o.cancelled = [] { return true; };
   auto cancelled_run = train_joint(tiny_weights(c, 9), c, data, 2, 2, o);
   EXPECT_EQ(cancelled_run.status().code(), StatusCode::kCancelled);
