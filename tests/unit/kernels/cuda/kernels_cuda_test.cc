@@ -109,6 +109,47 @@ TEST(CudaBackend, GemmF32MatchesCpu) {
   }
 }
 
+// ExecContext::bf16_gemm (mixed-precision training): f32 operands on bf16 tensor cores
+// (CUBLAS_COMPUTE_32F_FAST_16BF), both B layouts, alpha/beta, against an f64 product of the
+// bf16-rounded operands. Tolerance: bf16 rounding modes may differ by one unit per operand.
+TEST(CudaBackend, GemmF32InBf16MatchesTheBf16Product) {
+  SKIP_WITHOUT_GPU();
+  auto bf16 = [](float v) {
+    std::uint32_t u;
+    std::memcpy(&u, &v, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    float r;
+    std::memcpy(&r, &u, 4);
+    return static_cast<double>(r);
+  };
+  for (auto [m, n, k] : {std::tuple<int, int, int>{37, 29, 61}, {256, 384, 1536}}) {
+    for (bool bt : {true, false}) {
+      auto a = randf(static_cast<std::size_t>(m * k), 1), b = randf(static_cast<std::size_t>(n * k), 2),
+           c0 = randf(static_cast<std::size_t>(m * n), 3);
+      std::vector<float> want(c0.size());
+      for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+          double v = 0;
+          for (int t = 0; t < k; ++t) {
+            v += bf16(a[static_cast<std::size_t>(i * k + t)]) *
+                 bf16(b[static_cast<std::size_t>(bt ? j * k + t : t * n + j)]);
+          }
+          want[static_cast<std::size_t>(i * n + j)] = static_cast<float>(0.5 * v + 0.25 * c0[static_cast<std::size_t>(i * n + j)]);
+        }
+      }
+      Dev<float> da(a), db(b), dc(c0);
+      GemmArgs g;
+      g.m = m, g.n = n, g.k = k, g.lda = k, g.ldb = bt ? k : n, g.ldc = n, g.b_transposed = bt;
+      g.alpha = 0.5f, g.beta = 0.25f;
+      g.a = da.get(), g.b = db.get(), g.c = dc.get();
+      ExecContext ctx = gpu_ctx();
+      ctx.bf16_gemm = true;
+      ASSERT_TRUE(cuda_backend_table().gemm(g, ctx).is_ok());
+      expect_close(dc.host(), want, 2e-2f, 2e-3f);
+    }
+  }
+}
+
 // INT8 GEMM: exact int32 products, dequantized; both the cuBLASLt path (K, N % 4 == 0) and the
 // SIMT fallback (odd K). Tolerance 1e-5 relative (f32 scale arithmetic only).
 TEST(CudaBackend, GemmInt8MatchesCpu) {
