@@ -1,7 +1,7 @@
 // CPU float GEMM: validation, ISA dispatch, and the scalar reference.
 // Why: see ops/gemm.h; the AVX2 / AVX-512 variants live in gemm_avx2.cc / gemm_avx512.cc.
-// Depends on ops/gemm.h, gemm_internal.h, ops_internal.h (cpu_has_avx512_bf16), isa.h, dtype_io.h,
-// act_math.h.
+// Depends on ops/gemm.h, gemm_internal.h, ops_internal.h (cpu_has_avx512_bf16, bf16_packed_bytes),
+// isa.h, dtype_io.h, act_math.h.
 #include "kernels/ops/gemm.h"
 
 #include <vector>
@@ -51,9 +51,12 @@ Status gemm(const GemmArgs& a, const ExecContext& ctx) {
   if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   // Mixed precision (ExecContext::bf16_gemm): worth its per-call packing of B only when each
-  // packed value is used by a few rows of A.
+  // packed value is used by a few rows of A; the packed B stays in the calling thread's scratch,
+  // so a B past 64 MiB packed runs in f32 instead of growing that scratch without bound.
+  constexpr std::int64_t kMaxPackedBytes = std::int64_t{64} << 20;
   if (ctx.bf16_gemm && a.a_type == DType::kF32 && a.b_type == DType::kF32 && a.c_type == DType::kF32 && a.k > 0 &&
-      a.m >= 8 && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
+      a.m >= 8 && bf16_packed_bytes(a.n, a.k) <= kMaxPackedBytes && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni &&
+      detail::cpu_has_avx512_bf16()) {
     detail::gemm_f32_as_bf16_avx512(a, pool);
     return Status::ok();
   }
