@@ -1,7 +1,8 @@
 // CPU GEMM benchmark: our INT8 GEMM (AVX-512 VNNI and AVX2 variants) against our FP32 GEMM and
 // OpenBLAS FP32 sgemm on the same shapes in the same run, plus 2:4-sparse INT8 against dense INT8
 // and GGUF-quantized weights in the float GEMM against FP32 weights, and the small-M GGUF-block
-// GEMM (gemm_q4, W4A8) against INT8 at M = 1..16.
+// GEMM (gemm_q4, W4A8) against INT8 at M = 1..16, and the f32 GEMM with bf16 products
+// (ExecContext::bf16_gemm, mixed-precision training) against FP32 and OpenBLAS on a step's products.
 // Shapes (K x N of the weight) come from real models: MiniLM (384x1536, 1536x384), SmolLM2-135M
 // (576x1536), 1B-class LMs (2048x8192); M = tokens per call (1 = decode, 8, 128, 2048 = prefill).
 // Prints GFLOP/s (2*M*N*K per call; "GOP/s" for integer math) and ratios. Time: best of several
@@ -280,6 +281,53 @@ int main(int argc, char** argv) {
                   static_cast<long long>(s.k), static_cast<long long>(s.n), static_cast<long long>(m), rate(t_i8),
                   rate(t[0]), rate(t[1]), rate(t[2]), rate(t_avx2), t_i8 / t[1], t_i8 / t[0], i8_bytes / t_i8 / 1e9,
                   q41_bytes / t[1] / 1e9);
+      std::fflush(stdout);
+    }
+  }
+  // Mixed-precision training (ExecContext::bf16_gemm): the three products of a MiniLM linear in
+  // one fine-tuning step (512 tokens), all-f32 arguments, against our FP32 GEMM and OpenBLAS
+  // sgemm on the same call. bf16 includes packing B on every call (what the trainer pays).
+  std::printf("\nMixed precision (bf16_gemm, B packed per call) vs FP32, a fine-tuning step's products, 512 tokens\n");
+  std::printf("%-13s %-12s %5s %5s %5s | %9s %9s %9s | %8s %8s\n", "model", "product", "M", "N", "K", "f32 GF/s",
+              "bf16", "OpenBLAS", "bf16/f32", "bf16/BLAS");
+  const std::int64_t tokens = 512;
+  for (const Shape& s : {Shape{"MiniLM", 384, 1536}, Shape{"MiniLM", 1536, 384}}) {
+    const auto w = random_floats(static_cast<std::size_t>(s.n * s.k), 7);
+    const auto x = random_floats(static_cast<std::size_t>(tokens * std::max(s.k, s.n)), 8);
+    const auto dyt = random_floats(static_cast<std::size_t>(s.n * tokens), 9);
+    std::vector<float> c(static_cast<std::size_t>(std::max(tokens, s.n) * std::max(s.k, s.n)));
+    struct Product {
+      const char* name;
+      std::int64_t m, n, k;
+      const float* a;
+      const float* b;
+      bool bt;
+    };
+    // forward y = x W^T; input gradient dx = dy W (W read as [K, N]); weight gradient dW = dy^T x.
+    const Product products[] = {{"forward", tokens, s.n, s.k, x.data(), w.data(), true},
+                                {"input grad", tokens, s.k, s.n, x.data(), w.data(), false},
+                                {"weight grad", s.n, s.k, tokens, dyt.data(), x.data(), false}};
+    for (const Product& pr : products) {
+      GemmArgs g;
+      g.m = pr.m; g.n = pr.n; g.k = pr.k; g.a = pr.a; g.lda = pr.k; g.b = pr.b; g.ldb = pr.bt ? pr.k : pr.n;
+      g.b_transposed = pr.bt; g.c = c.data(); g.ldc = pr.n;
+      const double flops = 2.0 * static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+      ExecContext f32, b16;
+      b16.bf16_gemm = true;
+      const double t_f32 = time_call([&] { check(cpu::gemm(g, f32), "gemm"); }, batch_s);
+      const double t_b16 = time_call([&] { check(cpu::gemm(g, b16), "gemm bf16"); }, batch_s);
+      double t_blas = 0.0;
+#if defined(PARLEY_HAVE_OPENBLAS)
+      t_blas = time_call([&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, pr.bt ? CblasTrans : CblasNoTrans, static_cast<int>(pr.m),
+                    static_cast<int>(pr.n), static_cast<int>(pr.k), 1.0f, pr.a, static_cast<int>(pr.k), pr.b,
+                    static_cast<int>(g.ldb), 0.0f, c.data(), static_cast<int>(pr.n));
+      }, batch_s);
+#endif
+      auto rate = [&](double t) { return t > 0 ? flops / t / 1e9 : 0.0; };
+      std::printf("%-13s %-12s %5lld %5lld %5lld | %9.1f %9.1f %9.1f | %7.2fx %7.2fx\n", s.model, pr.name,
+                  static_cast<long long>(pr.m), static_cast<long long>(pr.n), static_cast<long long>(pr.k), rate(t_f32),
+                  rate(t_b16), rate(t_blas), t_f32 / t_b16, t_blas > 0 ? t_blas / t_b16 : 0.0);
       std::fflush(stdout);
     }
   }
