@@ -14,6 +14,13 @@
 #       ~/.cache/parley/onnx-encoder/<model hash>/; never in the repo), then times ONNX Runtime
 #       (CPU, intra-op threads = --threads, graph optimizations on) on random ids of length --seq.
 #       Output: {"onnxruntime": {"<batch>": {"ms_per_batch": x, "sequences_per_s": y}}, ...}.
+#   train-bench --model-dir D [--threads 2] [--batch 32] [--seq 16] [--labels 7] [--tags 40]
+#               [--steps 20] [--precisions fp32,bf16]
+#       PyTorch fine-tuning steps of the encoder with an intent head on [CLS] and a tag head on every
+#       token (cross-entropy both, AdamW lr 1e-4): forward + backward + optimizer step on random ids
+#       of length --seq, as tests/bench/encoder/encoder_train_bench times ours. bf16 = CPU autocast
+#       (torch.autocast("cpu", torch.bfloat16): oneDNN bf16 matmuls). Output: {"<precision>":
+#       {"ms_per_step": median, "tokens_per_s": y, "steps": n}, "versions": {...}}.
 import argparse
 import hashlib
 import json
@@ -139,6 +146,60 @@ def cmd_bench(args):
             "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__}}
 
 
+def cmd_train_bench(args):
+    # FP32 matmuls go to the system BLAS (Debian's torch: BLAS_INFO=generic); OpenBLAS when it is the
+    # libblas alternative (apt-get install libopenblas0-pthread), else netlib's reference BLAS,
+    # which makes FP32 ~40x slower here. Its threads are capped like torch's.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+    torch, _, model = load(args.model_dir, "float32")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model.train()
+    # As ours by default (TrainableOptions::train_word_embeddings false): the [vocab, hidden]
+    # table stays frozen; every layer, the position/type embeddings and LayerNorms train.
+    model.embeddings.word_embeddings.weight.requires_grad_(False)
+    hidden = model.config.hidden_size
+    intent = torch.nn.Linear(hidden, args.labels)
+    tagger = torch.nn.Linear(hidden, args.tags)
+    params = [p for p in model.parameters() if p.requires_grad] + list(intent.parameters()) + list(tagger.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+    vocab = model.config.vocab_size
+    ids = torch.randint(1000, vocab, (args.batch, args.seq))
+    ids[:, 0] = 101
+    ids[:, -1] = 102
+    mask = torch.ones_like(ids)
+    labels = torch.randint(0, args.labels, (args.batch,))
+    tags = torch.randint(0, args.tags, (args.batch, args.seq))
+    ce = torch.nn.CrossEntropyLoss()
+    results = {}
+    for precision in args.precisions.split(","):
+        def step():
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                loss = ce(intent(h[:, 0]).float(), labels) + ce(tagger(h).float().reshape(-1, args.tags), tags.reshape(-1))
+            loss.backward()
+            opt.step()
+        for _ in range(2):  # warm-up (allocations, oneDNN primitive caches)
+            step()
+        times = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t)
+        times.sort()
+        med = times[len(times) // 2]
+        results[precision] = {"ms_per_step": med * 1e3, "tokens_per_s": args.batch * args.seq / med, "steps": args.steps}
+    blas = "?"
+    try:
+        blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    except OSError:
+        pass
+    results["versions"] = {"torch": torch.__version__, "libblas": blas}
+    results["threads"] = args.threads
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -154,11 +215,20 @@ def main():
     b.add_argument("--batches", default="1,32")
     b.add_argument("--seconds", type=float, default=3.0)
     b.add_argument("--onnx-dir", default="")
+    t = sub.add_parser("train-bench")
+    t.add_argument("--model-dir", required=True)
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--seq", type=int, default=16)
+    t.add_argument("--labels", type=int, default=7)
+    t.add_argument("--tags", type=int, default=40)
+    t.add_argument("--steps", type=int, default=20)
+    t.add_argument("--precisions", default="fp32,bf16")
     args = ap.parse_args()
     # Library chatter goes to stderr: stdout holds only the JSON answer.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     real_stdout, sys.stdout = sys.stdout, sys.stderr
-    result = (cmd_embed if args.cmd == "embed" else cmd_bench)(args)
+    result = {"embed": cmd_embed, "bench": cmd_bench, "train-bench": cmd_train_bench}[args.cmd](args)
     sys.stdout = real_stdout
     print(json.dumps(result))
 
