@@ -196,18 +196,9 @@ void pack_b(const GemmArgs& g, std::uint16_t* panels, ThreadPool& pool) {
 }  // namespace
 
 void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
-  TileRun r;
-  r.m = a.m;
-  r.n = a.n;
-  r.k = a.k;
-  r.a = a.a;
-  r.lda = a.lda;
-  r.panels = static_cast<const std::uint16_t*>(a.w);
-  r.bias = a.bias;
-  r.activation = a.activation;
-  r.c = a.c;
-  r.ldc = a.ldc;
-  run_tiles(r, pool);
+  run_tiles({.m = a.m, .n = a.n, .k = a.k, .a = a.a, .lda = a.lda, .panels = static_cast<const std::uint16_t*>(a.w),
+             .bias = a.bias, .activation = a.activation, .c = a.c, .ldc = a.ldc},
+            pool);
 }
 
 void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool) {
@@ -217,20 +208,10 @@ void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool) {
   const std::size_t need = static_cast<std::size_t>((a.n + 31) / 32 * ((a.k + 1) / 2) * 64);
   if (panels.size() < need) panels.resize(need);
   pack_b(a, panels.data(), pool);
-  TileRun r;
-  r.m = a.m;
-  r.n = a.n;
-  r.k = a.k;
-  r.a = static_cast<const float*>(a.a);
-  r.lda = a.lda;
-  r.panels = panels.data();
-  r.bias = a.bias;
-  r.activation = a.activation;
-  r.alpha = a.alpha;
-  r.beta = a.beta;
-  r.c = static_cast<float*>(a.c);
-  r.ldc = a.ldc;
-  run_tiles(r, pool);
+  run_tiles({.m = a.m, .n = a.n, .k = a.k, .a = static_cast<const float*>(a.a), .lda = a.lda, .panels = panels.data(),
+             .bias = a.bias, .activation = a.activation, .alpha = a.alpha, .beta = a.beta,
+             .c = static_cast<float*>(a.c), .ldc = a.ldc},
+            pool);
 }
 
 }  // namespace parley::kernels::cpu::detail
