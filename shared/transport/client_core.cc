@@ -642,8 +642,31 @@ void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
   } else if (reply.end_of_stream()) {
     complete(c, std::move(reply));
   } else {
-    invoke(c.on_reply, std::move(reply));
+    invoke_stream(c, std::move(reply));
   }
+}
+
+namespace {
+// One callable shared by a call and its deferred stream replies: a copy of a stateful callback
+// would split its state; moving it into the deferred reply would leave the call without one.
+struct SharedCallback {
+  std::shared_ptr<ReplyCallback> callback;
+  void operator()(Result<Envelope> result) const { (*callback)(std::move(result)); }
+};
+}  // namespace
+
+void ClientCore::invoke_stream(PendingCall& c, Result<Envelope>&& result) {
+  if (!inline_turn_ || !c.on_reply) {
+    invoke(c.on_reply, std::move(result));
+    return;
+  }
+  // A caller's inline turn read this reply: it runs later on the I/O thread (deferred_, in order
+  // with the call's later replies), through a handle on the call's own callable.
+  if (c.on_reply.target<SharedCallback>() == nullptr) {
+    c.on_reply = SharedCallback{std::make_shared<ReplyCallback>(std::move(c.on_reply))};
+  }
+  ReplyCallback handle = c.on_reply;
+  invoke(handle, std::move(result));
 }
 
 void ClientCore::complete(PendingCall& c, Result<Envelope>&& result) {

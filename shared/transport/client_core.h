@@ -152,6 +152,9 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
   void complete(PendingCall& call, Result<Envelope>&& result);
   void invoke(ReplyCallback& callback, Result<Envelope>&& result);
+  /// A stream's non-final reply: the call keeps its callback for the replies after it (an inline
+  /// turn defers the reply with a handle on the same callable, never the callable itself).
+  void invoke_stream(PendingCall& call, Result<Envelope>&& result);
 
   // Replica events (client_core_replicas.cc: sockets, liveness outcomes, the replica set).
   Status add_replica(const std::string& endpoint, const std::string& target);

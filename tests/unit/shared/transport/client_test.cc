@@ -72,6 +72,35 @@ TEST(ClientTest, RequestCarriesDeadlineAndIds) {
   EXPECT_TRUE(eventually([&] { return replies.ended(); }));
 }
 
+// A stream's replies read by another call's inline turn (call_sync reading its own reply, rule
+// 8) run later on the I/O thread; the stream must keep its callback for the replies after them.
+// It did not: the deferred reply took the call's callback away, every later reply of the stream
+// was dropped and the stream never ended (parley-lm's integration test hung 1 run in 4-8).
+TEST(ClientTest, StreamRepliesReadByAnotherCallsInlineTurnKeepTheStreamsCallback) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "warm"), {.timeout = 2s}).ok());
+  Replies replies;
+  client->call(echo_request("t/Hold", "s"), {.timeout = 20s}, replies.callback());
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 1; }));
+  auto stream = service.held_at(0);
+  constexpr int kReplies = 200;
+  for (int i = 0; i < kReplies; ++i) {
+    // Sent from this thread (inline while the server's loop sleeps), then a synchronous call
+    // whose inline read often finds the stream's reply before its own.
+    ASSERT_TRUE(stream->send(echo_reply("part", i)));
+    ASSERT_TRUE(client->call_sync(echo_request("t/Echo", "sync"), {.timeout = 2s}).ok());
+  }
+  ASSERT_TRUE(stream->finish(echo_reply("last", kReplies)));
+  ASSERT_TRUE(eventually([&] { return replies.ended(); }, 5s)) << "the stream never ended";
+  std::lock_guard lock(replies.mu);
+  ASSERT_FALSE(replies.error) << replies.error->to_string();
+  ASSERT_EQ(replies.envelopes.size(), static_cast<std::size_t>(kReplies + 1));
+  for (int i = 0; i < kReplies; ++i) EXPECT_EQ(replies.envelopes[static_cast<std::size_t>(i)].sequence(), static_cast<std::uint64_t>(i));
+  EXPECT_EQ(client->stats().unknown_replies.load(), 0u);
+}
+
 TEST(ClientTest, ErrorStatusFromTheServiceReachesTheCaller) {
   TestService service;
   auto server = start_server(service.handler());
