@@ -95,7 +95,8 @@ std::string_view op_name(Op op);
 ///   kConv1d:         dtypes {dtype}              dims {kernel_size, groups}
 ///   kSample:         dtypes {}                   dims {vocab}
 ///   kElementwise, kStridedCopy, kReduce, kGather: dtypes {} dims {} (their Args carry their own
-///                    ElemType / element size; a backend answers for the op family as a whole)
+///                    ElemType / element size; a backend answers for the op family as a whole,
+///                    except CUDA's f32-only elementwise: true only when asked with f32 dtypes)
 ///   kGemmQ4:         dtypes {b_type}             dims {m, n, k}
 ///   kBf16Linear:     dtypes {}                   dims {m, n, k}
 ///   kQuantizeRows:   dtypes {}                   dims {rows, cols, rotate_block}
@@ -186,7 +187,7 @@ struct Backend {
   Status (*affine_quantize)(const AffineQuantizeArgs&, const ExecContext&) = nullptr;
 
   /// Training (ops/train.h): backward passes of the encoder's non-GEMM ops, softmax
-  /// cross-entropy, AdamW. Null where a backend does not train (the CUDA backend today).
+  /// cross-entropy, AdamW (CPU and CUDA). Null where a backend does not train.
   Status (*norm_backward)(const NormBackwardArgs&, const ExecContext&) = nullptr;
   Status (*activation_backward)(const ActivationBackwardArgs&, const ExecContext&) = nullptr;
   Status (*attention_backward)(const AttentionBackwardArgs&, const ExecContext&) = nullptr;

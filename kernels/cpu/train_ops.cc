@@ -76,12 +76,17 @@ Status validate(const AttentionBackwardArgs& a) {
   return Status::ok();
 }
 
-Status validate(const EmbeddingBackwardArgs& a) {
+Status validate_sizes(const EmbeddingBackwardArgs& a) {
   const char* op = "embedding_backward";
   if (a.num_tokens < 0 || a.dim < 0 || a.rows < 0) return bad(op, "negative size");
   if (a.num_tokens > 0 && (a.ids == nullptr || a.dy == nullptr)) return bad(op, "null ids or dy");
   if (a.lddy < a.dim && a.num_tokens > 0) return bad(op, "lddy < dim");
-  PARLEY_RETURN_IF_ERROR(check_mat(op, "grad", a.grad, a.rows, a.dim, a.ld_grad));
+  return check_mat(op, "grad", a.grad, a.rows, a.dim, a.ld_grad);
+}
+
+Status validate(const EmbeddingBackwardArgs& a) {
+  const char* op = "embedding_backward";
+  PARLEY_RETURN_IF_ERROR(validate_sizes(a));
   for (std::int64_t t = 0; t < a.num_tokens; ++t) {
     if (a.ids[t] < 0 || a.ids[t] >= a.rows) {
       return bad(op, "id " + std::to_string(a.ids[t]) + " of token " + std::to_string(t) + " is outside [0, " +
@@ -91,16 +96,23 @@ Status validate(const EmbeddingBackwardArgs& a) {
   return Status::ok();
 }
 
-Status validate(const CrossEntropyArgs& a) {
+Status validate_sizes(const CrossEntropyArgs& a) {
   const char* op = "cross_entropy";
   if (a.classes <= 0 && a.rows > 0) return bad(op, "classes must be > 0");
   PARLEY_RETURN_IF_ERROR(check_mat(op, "logits", a.logits, a.rows, a.classes, a.ld_logits));
   PARLEY_RETURN_IF_ERROR(check_mat(op, "dlogits", a.dlogits, a.rows, a.classes, a.ld_dlogits));
   if (a.rows > 0 && a.labels == nullptr) return bad(op, "labels is null");
-  for (std::int64_t r = 0; r < a.rows; ++r) {
-    if (a.labels[r] >= a.classes) return bad(op, "label " + std::to_string(a.labels[r]) + " of row " + std::to_string(r) + " >= classes");
-  }
   if (!(a.label_smoothing >= 0.0f && a.label_smoothing < 1.0f)) return bad(op, "label_smoothing must be in [0, 1)");
+  return Status::ok();
+}
+
+Status validate(const CrossEntropyArgs& a) {
+  PARLEY_RETURN_IF_ERROR(validate_sizes(a));
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    if (a.labels[r] >= a.classes) {
+      return bad("cross_entropy", "label " + std::to_string(a.labels[r]) + " of row " + std::to_string(r) + " >= classes");
+    }
+  }
   return Status::ok();
 }
 

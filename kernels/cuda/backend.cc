@@ -6,6 +6,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,8 @@
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm_epilogue.h"
 #include "kernels/cuda/gemm_q4.h"
+#include "kernels/cuda/tensor_ops.h"
+#include "kernels/cuda/train.h"
 #include "kernels/cuda/int8_gemm.h"
 #include "kernels/cuda/norm.h"
 #include "kernels/cuda/quantize.h"
@@ -476,6 +479,24 @@ Status run(const Args& a, const ExecContext& ctx) {
   return Launch(a, stream_of(ctx));
 }
 
+// Training ops that check device-resident values (ids, labels, lengths) before writing: a small
+// scratch word for the answer.
+template <typename Args, Status (*Launch)(const Args&, void*, cudaStream_t)>
+Status run_checked(const Args& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  Scratch check;
+  PARLEY_RETURN_IF_ERROR(check.acquire(ctx, kTrainCheckScratchBytes));
+  return Launch(a, check.get(), stream_of(ctx));
+}
+
+Status norm_backward(const NormBackwardArgs& a, const ExecContext& ctx) {
+  PARLEY_RETURN_IF_ERROR(enter(ctx));
+  Scratch stats;
+  const std::size_t bytes = norm_backward_scratch_bytes(a);
+  if (bytes > 0) PARLEY_RETURN_IF_ERROR(stats.acquire(ctx, bytes));
+  return launch_norm_backward(a, stats.get(), stream_of(ctx));
+}
+
 Status gguf_quantize(const GgufQuantizeArgs&, const ExecContext&) {
   return unimplemented("GGUF quantization runs on the CPU (weights are converted at load)");
 }
@@ -567,12 +588,16 @@ bool supports(const OpQuery& q) {
       // Greedy always; temperature sampling when the candidate set (top_k) is <= 256, which the
       // query cannot say: launch returns UNIMPLEMENTED beyond that (see kernels/cuda/README.md).
       return true;
-    case Op::kElementwise:
     case Op::kStridedCopy:
+      return true;
+    case Op::kElementwise:
+      // f32 arithmetic only (tensor_ops.h): the query must name its types, all f32. An empty
+      // query (the ONNX runtime's "every graph op?") is false, as reduce and gather are.
+      return !q.dtypes.empty() && std::all_of(q.dtypes.begin(), q.dtypes.end(), [](DType t) { return t == DType::kF32; });
     case Op::kReduce:
     case Op::kGather:
     case Op::kAffineQuantize:
-      // Graph ops (shared/onnx) have no CUDA kernels yet: the ONNX runtime runs on the CPU.
+      // No CUDA kernels yet: the ONNX runtime runs graph models on the CPU.
       return false;
     case Op::kGemmQ4: {
       const DType t = dtype_at(q, 0);
@@ -589,8 +614,7 @@ bool supports(const OpQuery& q) {
     case Op::kEmbeddingBackward:
     case Op::kCrossEntropy:
     case Op::kAdamW:
-      // Training ops have no CUDA kernels yet: fine-tuning runs on the CPU (ops/train.h).
-      return false;
+      return true;  // train.h
     case Op::kInt8Linear:
       // QDQ models' packed int8 linear: CPU only for now (the ONNX runtime falls back to its
       // bf16 linear, which the CUDA backend has).
@@ -642,6 +666,14 @@ Backend make_table() {
   b.graph_end_capture = &graph_end_capture;
   b.graph_launch = &graph_launch;
   b.graph_destroy = &graph_destroy;
+  b.strided_copy = &run<StridedCopyArgs, &launch_strided_copy>;
+  b.elementwise = &run<ElementwiseArgs, &launch_elementwise>;
+  b.norm_backward = &norm_backward;
+  b.activation_backward = &run<ActivationBackwardArgs, &launch_activation_backward>;
+  b.attention_backward = &run_checked<AttentionBackwardArgs, &launch_attention_backward>;
+  b.embedding_backward = &run_checked<EmbeddingBackwardArgs, &launch_embedding_backward>;
+  b.cross_entropy = &run_checked<CrossEntropyArgs, &launch_cross_entropy>;
+  b.adamw = &run<AdamWArgs, &launch_adamw>;
   return b;
 }
 

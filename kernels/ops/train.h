@@ -113,6 +113,10 @@ Status validate(const ActivationBackwardArgs& args);
 Status validate(const AttentionBackwardArgs& args);
 Status validate(const EmbeddingBackwardArgs& args);
 Status validate(const CrossEntropyArgs& args);
+/// Everything validate() checks but the ids / labels themselves, which live in device memory
+/// on a GPU (the CUDA backend checks those on the device before it writes anything).
+Status validate_sizes(const EmbeddingBackwardArgs& args);
+Status validate_sizes(const CrossEntropyArgs& args);
 Status validate(const AdamWArgs& args);
 
 /// Host references every backend matches: act'(x).

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/thread_pool.h"
 #include "services/nlu/bio.h"
+#include "shared/models/runtime/model_device.h"
 
 namespace parley::nlu {
 
@@ -77,7 +78,12 @@ Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const
   }
   std::unique_ptr<kernels::ThreadPool> pool;
   if (options.threads > 0) pool = std::make_unique<kernels::ThreadPool>(options.threads);
-  const models::ModelDevice dev = models::ModelDevice::cpu(pool.get());
+  models::ModelDevice dev = models::ModelDevice::cpu(pool.get());
+  models::OwnedStream stream;
+  if (!options.device.is_cpu()) {
+    PARLEY_ASSIGN_OR_RETURN(dev, models::ModelDevice::open(options.device));
+    PARLEY_RETURN_IF_ERROR(models::bind_own_stream(dev, stream, "fine-tuning"));
+  }
   PARLEY_ASSIGN_OR_RETURN(auto result, encoder::train::train_joint(model.weights(), model.config(), examples,
                                                                    std::max(1, request.intents_size()), tags, jo, dev));
   auto heads = std::make_shared<JointHeads>();

@@ -11,6 +11,7 @@
 #include "parley/v1/nlu.pb.h"
 #include "services/nlu/joint_heads.h"
 #include "shared/common/status.h"
+#include "shared/engine/device.h"
 #include "shared/models/encoder/encoder.h"
 #include "shared/models/encoder/train/joint_trainer.h"
 
@@ -38,6 +39,9 @@ struct FinetuneOptions {
   encoder::LoadOptions serve;
   /// CPU threads of the training (0 = the shared kernel pool).
   int threads = 0;
+  /// Where training runs: the service passes nlu.device (the GPU when it has one; a job then
+  /// runs on a stream of its own). The fine-tuned encoder serves on `serve.device`.
+  engine::Device device = engine::Device::cpu();
   /// Hand the heads trained with the encoder to the bot's featurizer (their logits become
   /// features of the bot's CRF tagger and intent classifier); false: the encoder alone.
   bool stack_heads = true;

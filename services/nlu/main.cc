@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
     f.joint.encoder.dropout = static_cast<float>(cfg.get_double("nlu.finetune.dropout"));
     f.joint.encoder.bf16 = cfg.get_bool("nlu.finetune.bf16");
     f.threads = static_cast<int>(cfg.get_int("nlu.finetune.threads"));
+    f.device = *device;  // jobs train where the service runs its encoder (kernels/ops/train.h: CPU and CUDA)
+    f.serve.device = *device;  // and their encoders serve there too
     f.serve.precision = cfg.get_bool("nlu.encoder_fp32") ? encoder::Precision::kFp32 : encoder::Precision::kInt8;
     nlu::FinetuneOptions full = f;
     if (cfg.get_bool("nlu.finetune.sparse24")) {
@@ -149,7 +151,7 @@ int main(int argc, char** argv) {
       std::lock_guard lock(cache->first);
       if (!cache->second) {
         encoder::EncoderOptions eo;
-        eo.load.precision = encoder::Precision::kFp32;  // training runs on the CPU (kernels/ops/train.h)
+        eo.load.precision = encoder::Precision::kFp32;  // training starts from the FP32 host weights
         PARLEY_ASSIGN_OR_RETURN(cache->second, encoder::Encoder::open(dir, eo));
       }
       return cache->second;

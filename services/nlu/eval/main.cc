@@ -17,6 +17,7 @@
 #include "services/nlu/eval/jointbert.h"
 #include "shared/common/cli_number.h"
 #include "shared/common/model_paths.h"
+#include "shared/engine/device.h"
 
 namespace {
 
@@ -47,6 +48,8 @@ void usage() {
          "                        service's, nlu.finetune.dropout)\n"
          "  --ft-bf16 | --ft-fp32  mixed precision (the linears' products in bf16 where the CPU has\n"
          "                        AVX512_BF16) or all FP32 (default: the service's, nlu.finetune.bf16)\n"
+         "  --ft-device D         where fine-tuning runs: cpu (default) | cuda | cuda:N | auto; the tuned\n"
+         "                        encoder is evaluated on the CPU either way\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
          "  --serve-fp32          the fine-tuned encoder serves in FP32 (default: the INT8 preset)\n"
          "  --serve-sparse24      the fine-tuned (--ft-sparse24, --finetune full) or --prune24 encoder serves on\n"
@@ -125,6 +128,14 @@ int main(int argc, char** argv) {
       ft.joint.encoder.bf16 = true;
     else if (a == "--ft-fp32")
       ft.joint.encoder.bf16 = false;
+    else if (a == "--ft-device") {
+      auto d = engine::resolve_device_setting(next(), "--ft-device");
+      if (!d.ok()) {
+        std::cerr << "parley-nlu-eval: " << d.status().to_string() << "\n";
+        return 2;
+      }
+      ft.device = *d;
+    }
     else if (a == "--prune24")
       prune24 = true;
     else if (a == "--serve-fp32")

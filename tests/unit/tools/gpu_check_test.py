@@ -27,8 +27,10 @@ BINARIES = [
     "tests/unit/shared/models/llama/llama_gpu_test",
     "tests/unit/shared/models/encoder/encoder_gpu_test",
     "tests/unit/shared/models/whisper/whisper_test",
+    "tests/unit/shared/models/encoder/train/encoder_train_gpu_test",
     "tests/integration/gpu/gpu_services_test",
     "tests/bench/kernels/cuda/kernels_cuda_bench",
+    "services/nlu/eval/parley-nlu-eval",
 ]
 
 
@@ -76,8 +78,8 @@ class RemoteTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("gpu-check: OK", r.stdout)
             for step in ["kernels_cuda_test", "consistency", "llama_gpu_test", "encoder_gpu_test", "whisper_gpu_test",
-                         "services_on_cuda",
-                         "kernels_cuda_bench", "memcheck_kernels", "memcheck_llama"]:
+                         "encoder_train_gpu_test", "services_on_cuda", "kernels_cuda_bench", "nlu_finetune_cuda",
+                         "memcheck_kernels", "memcheck_llama"]:
                 self.assertRegex(r.stdout, r"PASS +%s " % step)
 
     def test_a_failure_and_a_hang_fail_the_check(self):
