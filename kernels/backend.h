@@ -93,7 +93,8 @@ std::string_view op_name(Op op);
 ///   kQuantize:       dtypes {x}                  kDequantize: dtypes {y}
 ///   kGgufQuantize:   dtypes {type}               kGgufDequantize: dtypes {type, y}
 ///   kConv1d:         dtypes {dtype}              dims {kernel_size, groups}
-///   kSample:         dtypes {}                   dims {vocab}
+///   kSample:         dtypes {}                   dims {vocab, top_k, temperature > 0 ? 1 : 0} (top_k
+///                    and the flag optional: without them a backend answers for greedy sampling)
 ///   kElementwise, kStridedCopy, kReduce, kGather: dtypes {} dims {} (their Args carry their own
 ///                    ElemType / element size; a backend answers for the op family as a whole,
 ///                    except CUDA's f32-only elementwise: true only when asked with f32 dtypes)

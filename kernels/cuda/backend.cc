@@ -271,7 +271,7 @@ Status gemm_int8(const GemmInt8Args& a, const ExecContext& ctx) {
 // ---------------------------------------------------------------- 2:4 sparse
 struct Calibration {
   std::once_flag once;
-  Result<sp24::MetaConvention> result = unimplemented("not calibrated");
+  Result<sp24::MetaMap> result = unimplemented("not calibrated");
 };
 
 Calibration& calibration(int device) {
@@ -296,12 +296,12 @@ Status pack_sparse24(const Sparse24Matrix& src, void* dst, std::size_t dst_bytes
   const std::size_t need = sparse24_packed_bytes(src);
   if (need == 0) return unimplemented("CUDA 2:4 GEMM needs K % 64 == 0");
   if (dst == nullptr || dst_bytes < need) return invalid_argument("pack_sparse24: destination too small");
-  PARLEY_ASSIGN_OR_RETURN(sp24::MetaConvention conv, sparse24_convention(ctx.stream.device.index));
+  PARLEY_ASSIGN_OR_RETURN(const sp24::MetaMap map, sparse24_meta_map(ctx.stream.device.index));
   std::vector<std::uint8_t> packed;
   PARLEY_RETURN_IF_ERROR(pack_sparse24_host(
       Sparse24CpuView{src.rows, src.cols, static_cast<const std::int8_t*>(src.values), src.values_ld,
                       src.meta, src.meta_ld},
-      conv, &packed));
+      map, &packed));
   const cudaStream_t s = stream_of(ctx);
   PARLEY_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, packed.data(), packed.size(), cudaMemcpyHostToDevice, s));
   // `packed` dies with this frame.
@@ -316,7 +316,7 @@ Status sparse24_gemm(const Sparse24GemmArgs& a, const ExecContext& ctx) {
   if (a.a_type != DType::kI8 || a.b.dtype != DType::kI8 || a.b.layout != Sparse24Layout::kBackendPacked) {
     return unimplemented("CUDA 2:4 GEMM runs int8 activations on a weight packed by this backend");
   }
-  PARLEY_RETURN_IF_ERROR(sparse24_convention(ctx.stream.device.index).status());
+  PARLEY_RETURN_IF_ERROR(sparse24_meta_map(ctx.stream.device.index).status());
   Sparse24Launch l;
   l.x = static_cast<const std::int8_t*>(a.a);
   l.ldx = a.lda;
@@ -561,7 +561,7 @@ bool supports(const OpQuery& q) {
       if (dtype_at(q, 0) != DType::kI8 || dtype_at(q, 1) != DType::kI8 || !float_type(dtype_at(q, 2))) return false;
       const std::int64_t k = dim_at(q, 2, 0);
       if (k <= 0 || k % sp24::kTileK != 0) return false;
-      return sparse24_convention(0).ok();
+      return sparse24_meta_map(0).ok();
     }
     case Op::kNorm:
     case Op::kActivation:
@@ -584,10 +584,14 @@ bool supports(const OpQuery& q) {
       return false;
     case Op::kGgufDequantize:
       return engine::is_block_quantized(dtype_at(q, 0)) && float_type(dtype_at(q, 1));
-    case Op::kSample:
-      // Greedy always; temperature sampling when the candidate set (top_k) is <= 256, which the
-      // query cannot say: launch returns UNIMPLEMENTED beyond that (see kernels/cuda/README.md).
-      return true;
+    case Op::kSample: {
+      // Greedy always; temperature sampling when the candidate set (top_k) is <= 256 (launch
+      // returns UNIMPLEMENTED beyond that; the LM service draws on the CPU from host logits).
+      const std::int64_t vocab = dim_at(q, 0, 0), top_k = dim_at(q, 1, 1), random = dim_at(q, 2, 1);
+      if (random == 0 || top_k == 1) return true;
+      const std::int64_t candidates = top_k <= 0 || top_k >= vocab ? vocab : top_k;
+      return candidates <= kMaxSampleCandidates;
+    }
     case Op::kStridedCopy:
       return true;
     case Op::kElementwise:
@@ -679,7 +683,7 @@ Backend make_table() {
 
 }  // namespace
 
-Result<sp24::MetaConvention> sparse24_convention(int device) {
+Result<sp24::MetaMap> sparse24_meta_map(int device) {
   Calibration& c = calibration(device);
   std::call_once(c.once, [&c, device] {
     if (device < 0 || device >= engine::cuda::cuda_device_count()) {
@@ -693,12 +697,13 @@ Result<sp24::MetaConvention> sparse24_convention(int device) {
       c.result = internal_error("sparse24 calibration: cannot create a stream");
       return;
     }
-    c.result = calibrate_sparse24(s);
+    auto calibrated = calibrate_sparse24(s);
     (void)cudaStreamDestroy(s);
-    if (c.result.ok()) {
-      PARLEY_LOG(kInfo) << "CUDA 2:4 sparse GEMM on device " << device << ": metadata convention "
-                        << (*c.result == sp24::MetaConvention::kThreadQuarter ? "thread-quarter" : "with-values");
+    if (calibrated.ok()) {
+      c.result = calibrated->map;
+      PARLEY_LOG(kInfo) << "CUDA 2:4 sparse GEMM on device " << device << ": metadata map " << calibrated->name;
     } else {
+      c.result = calibrated.status();
       PARLEY_LOG(kWarn) << "CUDA 2:4 sparse GEMM disabled on device " << device << ": "
                         << c.result.status().to_string();
     }

@@ -13,8 +13,8 @@ namespace parley::kernels::cuda {
 /// The table (valid whether or not a device exists; entries then fail with UNAVAILABLE).
 const Backend& cuda_backend_table();
 
-/// The 2:4 metadata convention calibrated on `device` (first call runs the calibration);
-/// an error when sparse tensor cores are unusable there.
-Result<sp24::MetaConvention> sparse24_convention(int device);
+/// The 2:4 metadata map calibrated on `device` (first call runs the calibration, which logs
+/// how the map was found); an error when sparse tensor cores are unusable there.
+Result<sp24::MetaMap> sparse24_meta_map(int device);
 
 }  // namespace parley::kernels::cuda

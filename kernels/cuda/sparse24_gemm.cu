@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/epilogue.cuh"
@@ -138,6 +140,50 @@ __global__ void __launch_bounds__(kThreads)
 
 bool aligned(const void* p, std::uintptr_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 
+// ---- fragment probe (see Sparse24Probe): one warp per probe, one block per probe.
+// B fragment per the documented map (sp24::b_frag_*): lane holds B[k][n] for n = its token.
+// kind 0 (metadata): A all ones, metadata nibbles all 0b0100 (kept positions 0, 1) but nibble
+//   (L, j) = 0b1110 (positions 2, 3); B_h[k][n] = 1 where k % 4 >= 2 and k / 4 == n + 8h.
+//   D_h[row][n] = 2 exactly for the (row, group n + 8h) that nibble controls.
+// kind 1 (A values): metadata all 0b0100; A byte (L, r, b) = 1, every other 0;
+//   B[k][n] = 1 + (k % 4) + 2 * (k / 32) where (k / 4) % 8 == n and k % 4 < 2, else 0.
+__global__ void sparse24_probe_kernel(int kind, std::int32_t* out) {
+  const int p = blockIdx.x;
+  const int lane = threadIdx.x;
+  std::uint32_t a[4], e = 0x44444444u;
+  for (int r = 0; r < 4; ++r) a[r] = kind == 0 ? 0x01010101u : 0u;
+  if (kind == 0) {
+    const int L = p / 8, j = p % 8;
+    if (lane == L) e = (e & ~(0xfu << (4 * j))) | (0xeu << (4 * j));
+  } else {
+    const int L = p / 16, r = (p / 4) % 4, b = p % 4;
+    if (lane == L) a[r] = 1u << (8 * b);
+  }
+  for (int h = 0; h < 2; ++h) {
+    std::uint32_t bf[4];
+    const int n = sp24::b_frag_token(lane);
+    for (int r = 0; r < 4; ++r) {
+      std::uint32_t w = 0;
+      for (int byte = 0; byte < 4; ++byte) {
+        const int k = sp24::b_frag_k(lane, r) + byte;
+        int v = 0;
+        if (kind == 0) {
+          v = (k % 4 >= 2 && k / 4 == n + 8 * h) ? 1 : 0;
+        } else if (h == 0) {
+          v = ((k / 4) % 8 == n && k % 4 < 2) ? 1 + (k % 4) + 2 * (k / 32) : 0;
+        }
+        w |= static_cast<std::uint32_t>(v & 0xff) << (8 * byte);
+      }
+      bf[r] = w;
+    }
+    std::int32_t c[4] = {0, 0, 0, 0};
+    mma_sp_16864(c, a, bf, e);
+    for (int i = 0; i < 4; ++i) {
+      out[((p * 2 + h) * 16 + sp24::c_frag_row(lane, i)) * 8 + sp24::c_frag_col(lane, i)] = c[i];
+    }
+  }
+}
+
 }  // namespace
 
 bool sparse24_launch_supported(const Sparse24Launch& s) {
@@ -170,7 +216,80 @@ Status launch_sparse24_gemm(const Sparse24Launch& s, cudaStream_t stream) {
   return Status::ok();
 }
 
-Result<sp24::MetaConvention> calibrate_sparse24(cudaStream_t stream) {
+Status run_sparse24_probe(Sparse24Probe* probe, cudaStream_t stream) {
+  int device = 0, major = 0;
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  PARLEY_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  if (major < 8) return unavailable("sparse tensor cores need sm_80 or newer");
+  for (int kind = 0; kind < 2; ++kind) {
+    const int probes = kind == 0 ? 32 * 8 : 32 * 16;
+    std::vector<std::int32_t>& host = kind == 0 ? probe->meta : probe->a;
+    host.assign(static_cast<std::size_t>(probes) * 2 * 16 * 8, 0);
+    PARLEY_ASSIGN_OR_RETURN(auto dout, engine::cuda::DeviceBuffer::allocate(host.size() * sizeof(std::int32_t)));
+    PARLEY_RETURN_IF_ERROR(dout.zero(stream));
+    sparse24_probe_kernel<<<static_cast<unsigned>(probes), 32, 0, stream>>>(kind, dout.as<std::int32_t>());
+    PARLEY_CUDA_RETURN_IF_ERROR(cudaGetLastError());
+    PARLEY_RETURN_IF_ERROR(dout.copy_to_host(host.data(), host.size() * sizeof(std::int32_t), stream));
+    PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+  }
+  return Status::ok();
+}
+
+Sparse24ProbeReading read_sparse24_probe(const Sparse24Probe& probe) {
+  Sparse24ProbeReading out;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int j = 0; j < 8; ++j) {
+      int hits = 0, row = -1, group = -1;
+      bool odd = false;
+      for (int h = 0; h < 2; ++h) {
+        for (int r = 0; r < 16; ++r) {
+          for (int n = 0; n < 8; ++n) {
+            const std::size_t at = static_cast<std::size_t>(((lane * 8 + j) * 2 + h) * 128 + r * 8 + n);
+            const std::int32_t v = at < probe.meta.size() ? probe.meta[at] : 0;
+            if (v == 0) continue;
+            odd = odd || v != 2;
+            ++hits;
+            row = r;
+            group = n + 8 * h;
+          }
+        }
+      }
+      const bool clean = hits == 1 && !odd;
+      out.meta.row[lane][j] = static_cast<std::uint8_t>(clean ? row : 0xff);
+      out.meta.group[lane][j] = static_cast<std::uint8_t>(clean ? group : 0xff);
+      out.meta_clean += clean ? 1 : 0;
+    }
+  }
+  std::ostringstream mismatches;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int r = 0; r < 4; ++r) {
+      for (int b = 0; b < 4; ++b) {
+        const int p = (lane * 4 + r) * 4 + b;
+        int hits = 0, row = -1, col = -1;
+        for (int rr = 0; rr < 16; ++rr) {
+          for (int n = 0; n < 8; ++n) {
+            const std::size_t at = static_cast<std::size_t>((p * 2) * 128 + rr * 8 + n);
+            const std::int32_t v = at < probe.a.size() ? probe.a[at] : 0;
+            if (v == 0) continue;
+            ++hits;
+            row = rr;
+            col = v >= 1 && v <= 4 ? 2 * (n + 8 * ((v - 1) / 2)) + (v - 1) % 2 : -1;
+          }
+        }
+        if (hits == 1 && row == sp24::a_frag_row(lane, r) && col == sp24::a_frag_ccol(lane, r) + b) {
+          ++out.a_documented;
+        } else if (mismatches.tellp() < 1500) {
+          mismatches << " (lane " << lane << " reg " << r << " byte " << b << ": row " << row << " col " << col << ", "
+                     << hits << " hits)";
+        }
+      }
+    }
+  }
+  out.a_mismatches = mismatches.str();
+  return out;
+}
+
+Result<Sparse24Calibration> calibrate_sparse24(cudaStream_t stream) {
   int device = 0;
   PARLEY_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int major = 0;
@@ -214,10 +333,20 @@ Result<sp24::MetaConvention> calibrate_sparse24(cudaStream_t stream) {
   PARLEY_ASSIGN_OR_RETURN(auto dx, engine::cuda::DeviceBuffer::allocate(xh.size()));
   PARLEY_ASSIGN_OR_RETURN(auto dout, engine::cuda::DeviceBuffer::allocate(want.size() * sizeof(float)));
   PARLEY_RETURN_IF_ERROR(dx.copy_from_host(xh.data(), xh.size(), stream));
-  for (const auto conv : {sp24::MetaConvention::kThreadQuarter, sp24::MetaConvention::kWithValues}) {
+  std::vector<Sparse24Calibration> candidates = {
+      {sp24::meta_map(sp24::MetaConvention::kThreadQuarter), "thread-quarter"},
+      {sp24::meta_map(sp24::MetaConvention::kWithValues), "with-values"}};
+  // PTX shows the metadata layout only in figures: what the device does, measured, comes last.
+  Sparse24Probe probe;
+  PARLEY_RETURN_IF_ERROR(run_sparse24_probe(&probe, stream));
+  const Sparse24ProbeReading reading = read_sparse24_probe(probe);
+  if (reading.a_documented == 512 && reading.meta_clean == 256 && sp24::covers_tile_once(reading.meta)) {
+    candidates.push_back({reading.meta, "measured"});
+  }
+  for (const Sparse24Calibration& cand : candidates) {
     std::vector<std::uint8_t> packed;
     PARLEY_RETURN_IF_ERROR(pack_sparse24_host(
-        Sparse24CpuView{kN, kK, cpu_values.data(), kK / 2, cpu_meta.data(), kK / 8}, conv, &packed));
+        Sparse24CpuView{kN, kK, cpu_values.data(), kK / 2, cpu_meta.data(), kK / 8}, cand.map, &packed));
     PARLEY_ASSIGN_OR_RETURN(auto dw, engine::cuda::DeviceBuffer::allocate(packed.size()));
     PARLEY_RETURN_IF_ERROR(dw.copy_from_host(packed.data(), packed.size(), stream));
     PARLEY_RETURN_IF_ERROR(dout.zero(stream));
@@ -233,9 +362,11 @@ Result<sp24::MetaConvention> calibrate_sparse24(cudaStream_t stream) {
     std::vector<float> got(want.size());
     PARLEY_RETURN_IF_ERROR(dout.copy_to_host(got.data(), got.size() * sizeof(float), stream));
     PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
-    if (std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0) return conv;
+    if (std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0) return cand;
   }
-  return unimplemented("sparse24: neither metadata convention reproduces a known product on this device");
+  return unimplemented("sparse24: no metadata map reproduces a known product on this device (probe: " +
+                       std::to_string(reading.meta_clean) + " of 256 nibbles clean, " +
+                       std::to_string(reading.a_documented) + " of 512 A bytes where documented)");
 }
 
 }  // namespace parley::kernels::cuda

@@ -83,4 +83,45 @@ PARLEY_HD int meta_group(MetaConvention c, int lane, int j) {
   return 2 * q + (j & 1) + 8 * (j >> 2);
 }
 
+/// The metadata map as a table: nibble j of lane's word describes (row[lane][j], group[lane][j])
+/// of the 16 x 64 tile. The packer works from a table, so a map measured on the device
+/// (run_sparse24_probe) serves as well as the two documented readings.
+struct MetaMap {
+  std::uint8_t row[32][8] = {};
+  std::uint8_t group[32][8] = {};
+};
+
+inline MetaMap meta_map(MetaConvention c) {
+  MetaMap m;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int j = 0; j < 8; ++j) {
+      m.row[lane][j] = static_cast<std::uint8_t>(meta_row(c, lane, j));
+      m.group[lane][j] = static_cast<std::uint8_t>(meta_group(c, lane, j));
+    }
+  }
+  return m;
+}
+
+/// True when every (row, group) of the tile has exactly one nibble.
+inline bool covers_tile_once(const MetaMap& m) {
+  bool seen[16][16] = {};
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int j = 0; j < 8; ++j) {
+      const int r = m.row[lane][j], g = m.group[lane][j];
+      if (r >= 16 || g >= 16 || seen[r][g]) return false;
+      seen[r][g] = true;
+    }
+  }
+  return true;
+}
+
+inline bool operator==(const MetaMap& a, const MetaMap& b) {
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int j = 0; j < 8; ++j) {
+      if (a.row[lane][j] != b.row[lane][j] || a.group[lane][j] != b.group[lane][j]) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace parley::kernels::cuda::sp24

@@ -16,8 +16,8 @@ bool valid_nibble(std::uint32_t nib) { return (nib & 3u) < ((nib >> 2) & 3u); }
 
 }  // namespace
 
-Status pack_sparse24_host(const Sparse24CpuView& src, sp24::MetaConvention convention,
-                          std::vector<std::uint8_t>* out) {
+Status pack_sparse24_host(const Sparse24CpuView& src, const sp24::MetaMap& map, std::vector<std::uint8_t>* out) {
+  if (!sp24::covers_tile_once(map)) return invalid_argument("sparse24 pack: the metadata map does not cover the tile once");
   if (src.n < 0 || src.k < 0) return invalid_argument("sparse24 pack: negative shape");
   if (src.k % sp24::kTileK != 0) {
     return invalid_argument("sparse24 pack: K = " + std::to_string(src.k) +
@@ -59,8 +59,8 @@ Status pack_sparse24_host(const Sparse24CpuView& src, sp24::MetaConvention conve
       for (int lane = 0; lane < 32; ++lane) {
         std::uint32_t word = 0;
         for (int j = 0; j < 8; ++j) {
-          const std::int64_t row = nt * sp24::kTileRows + sp24::meta_row(convention, lane, j);
-          const std::int64_t group = kt * (sp24::kTileK / 4) + sp24::meta_group(convention, lane, j);
+          const std::int64_t row = nt * sp24::kTileRows + map.row[lane][j];
+          const std::int64_t group = kt * (sp24::kTileK / 4) + map.group[lane][j];
           word |= nibble_of(row, group) << (4 * j);
         }
         const std::int64_t idx = (nt * ktiles + kt) * 32 + lane;
@@ -71,8 +71,8 @@ Status pack_sparse24_host(const Sparse24CpuView& src, sp24::MetaConvention conve
   return Status::ok();
 }
 
-Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int64_t k,
-                            sp24::MetaConvention convention, std::vector<std::int8_t>* dense) {
+Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int64_t k, const sp24::MetaMap& map,
+                            std::vector<std::int8_t>* dense) {
   if (n < 0 || k < 0 || k % sp24::kTileK != 0) return invalid_argument("sparse24 unpack: bad shape");
   const sp24::PackedDims d = sp24::packed_dims(n, k);
   dense->assign(static_cast<std::size_t>(n * k), 0);
@@ -85,9 +85,9 @@ Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int
         std::uint32_t word = 0;
         std::memcpy(&word, meta_bytes + 4 * ((nt * ktiles + kt) * 32 + lane), 4);
         for (int j = 0; j < 8; ++j) {
-          const std::int64_t row = nt * sp24::kTileRows + sp24::meta_row(convention, lane, j);
+          const std::int64_t row = nt * sp24::kTileRows + map.row[lane][j];
           if (row >= n) continue;
-          const std::int64_t group = kt * (sp24::kTileK / 4) + sp24::meta_group(convention, lane, j);
+          const std::int64_t group = kt * (sp24::kTileK / 4) + map.group[lane][j];
           const std::uint32_t nib = (word >> (4 * j)) & 0xfu;
           const std::int8_t v0 = values[row * (k / 2) + 2 * group];
           const std::int8_t v1 = values[row * (k / 2) + 2 * group + 1];

@@ -24,11 +24,18 @@ struct Sparse24CpuView {
 
 /// Writes sp24::packed_dims(n, k).total_bytes bytes into `out` (resized). INVALID_ARGUMENT when
 /// K % 64 != 0, or a nibble is not two distinct increasing columns (hardware-invalid metadata).
-Status pack_sparse24_host(const Sparse24CpuView& src, sp24::MetaConvention convention,
-                          std::vector<std::uint8_t>* out);
+Status pack_sparse24_host(const Sparse24CpuView& src, const sp24::MetaMap& map, std::vector<std::uint8_t>* out);
+inline Status pack_sparse24_host(const Sparse24CpuView& src, sp24::MetaConvention convention,
+                                 std::vector<std::uint8_t>* out) {
+  return pack_sparse24_host(src, sp24::meta_map(convention), out);
+}
 
 /// Dense W[N, K] (row-major, int8) reconstructed from a packed buffer (tests, debugging).
-Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int64_t k,
-                            sp24::MetaConvention convention, std::vector<std::int8_t>* dense);
+Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int64_t k, const sp24::MetaMap& map,
+                            std::vector<std::int8_t>* dense);
+inline Status unpack_sparse24_host(const std::uint8_t* packed, std::int64_t n, std::int64_t k,
+                                   sp24::MetaConvention convention, std::vector<std::int8_t>* dense) {
+  return unpack_sparse24_host(packed, n, k, sp24::meta_map(convention), dense);
+}
 
 }  // namespace parley::kernels::cuda

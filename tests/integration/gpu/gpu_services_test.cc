@@ -32,6 +32,23 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
+// The models, read once from the test's own variables, which are then removed from the
+// environment: the services refuse PARLEY_* variables they do not know (a typo guard), and
+// tools/gpu-check sets these two for the tests.
+struct Models {
+  std::string lm_gguf, encoder_dir;
+};
+const Models& models() {
+  static const Models m = [] {
+    Models r{env_or("PARLEY_LM_GGUF", std::string(PARLEY_TESTDATA) + "/models/llama2c_stories260K/stories260K.gguf"),
+             env_or("PARLEY_ENCODER_DIR", default_encoder_dir())};
+    ::unsetenv("PARLEY_LM_GGUF");
+    ::unsetenv("PARLEY_ENCODER_DIR");
+    return r;
+  }();
+  return m;
+}
+
 class GpuServices : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,7 +62,7 @@ class GpuServices : public ::testing::Test {
 };
 
 TEST_F(GpuServices, LmGeneratesOnCuda) {
-  const std::string model = env_or("PARLEY_LM_GGUF", std::string(PARLEY_TESTDATA) + "/models/llama2c_stories260K/stories260K.gguf");
+  const std::string model = models().lm_gguf;
   if (!std::filesystem::exists(model)) {
     if (strict()) FAIL() << "missing " << model;
     GTEST_SKIP() << "missing " << model;
@@ -65,7 +82,7 @@ TEST_F(GpuServices, LmGeneratesOnCuda) {
 }
 
 TEST_F(GpuServices, QaAnswersWithTheEncoderOnCuda) {
-  const std::string enc = env_or("PARLEY_ENCODER_DIR", default_encoder_dir());
+  const std::string enc = models().encoder_dir;
   if (!std::filesystem::exists(enc + "/model.safetensors")) {
     if (strict()) FAIL() << "no encoder in " << enc;
     GTEST_SKIP() << "no encoder in " << enc;

@@ -522,7 +522,7 @@ std::vector<Case> make_cases() {
     Case c;
     c.name = "sample_top_k_" + std::to_string(top_k);
     c.op = Op::kSample;
-    c.dims = {32000};
+    c.dims = {32000, top_k, 1};  // temperature 0.8
     c.atol = 0.0;
     c.rtol = 0.0;
     c.run = [top_k](Arena& ar) {

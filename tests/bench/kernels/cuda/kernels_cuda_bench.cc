@@ -159,7 +159,7 @@ int main() {
     std::printf("cuBLASLt: %s\n", lt.status().to_string().c_str());
     return 1;
   }
-  const bool sparse_ok = kernels::cuda::sparse24_convention(0).ok();
+  const bool sparse_ok = kernels::cuda::sparse24_meta_map(0).ok();
 
   std::printf("%-6s %-6s %-6s %12s %12s %12s %9s %9s\n", "M", "K", "N", "fp16 TOPS", "int8 TOPS", "sp24 TOPS",
               "i8/fp16", "sp24/i8");

@@ -4,6 +4,8 @@
 // Depends on shared/engine/cuda, kernels/cuda (host parts), GoogleTest.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -195,6 +197,36 @@ TEST(Sparse24Pack, RoundTripsUnderBothConventionsWithOddRowCounts) {
       EXPECT_EQ(back, dense) << "n=" << n;
     }
   }
+}
+
+// The packer works from a table, so a map measured on the device (calibrate_sparse24's last
+// candidate) packs as well as the documented ones: any permutation that covers the tile once
+// round-trips; a map that misses a (row, group) is refused.
+TEST(Sparse24Pack, RoundTripsUnderAnyMapThatCoversTheTile) {
+  std::vector<std::pair<int, int>> cells;
+  for (int r = 0; r < 16; ++r) {
+    for (int g = 0; g < 16; ++g) cells.push_back({r, g});
+  }
+  std::mt19937 rng(5);
+  std::shuffle(cells.begin(), cells.end(), rng);
+  sp24::MetaMap map;
+  for (int i = 0; i < 256; ++i) {
+    map.row[i / 8][i % 8] = static_cast<std::uint8_t>(cells[static_cast<std::size_t>(i)].first);
+    map.group[i / 8][i % 8] = static_cast<std::uint8_t>(cells[static_cast<std::size_t>(i)].second);
+  }
+  ASSERT_TRUE(sp24::covers_tile_once(map));
+  const std::int64_t n = 37, k = 128;
+  std::vector<std::int8_t> values, dense, back;
+  std::vector<std::uint8_t> meta, packed;
+  random_sparse(n, k, 11, &values, &meta, &dense);
+  ASSERT_TRUE(pack_sparse24_host({n, k, values.data(), k / 2, meta.data(), k / 8}, map, &packed).is_ok());
+  ASSERT_TRUE(unpack_sparse24_host(packed.data(), n, k, map, &back).is_ok());
+  EXPECT_EQ(back, dense);
+  map.row[3][2] = map.row[3][1];
+  map.group[3][2] = map.group[3][1];  // one cell twice, another never
+  EXPECT_FALSE(sp24::covers_tile_once(map));
+  EXPECT_EQ(pack_sparse24_host({n, k, values.data(), k / 2, meta.data(), k / 8}, map, &packed).code(),
+            StatusCode::kInvalidArgument);
 }
 
 // Emulates one warp's mma.sp m16n8k64 as the kernel feeds it (fragment maps of

