@@ -333,20 +333,11 @@ Result<Sparse24Calibration> calibrate_sparse24(cudaStream_t stream) {
   PARLEY_ASSIGN_OR_RETURN(auto dx, engine::cuda::DeviceBuffer::allocate(xh.size()));
   PARLEY_ASSIGN_OR_RETURN(auto dout, engine::cuda::DeviceBuffer::allocate(want.size() * sizeof(float)));
   PARLEY_RETURN_IF_ERROR(dx.copy_from_host(xh.data(), xh.size(), stream));
-  std::vector<Sparse24Calibration> candidates = {
-      {sp24::meta_map(sp24::MetaConvention::kThreadQuarter), "thread-quarter"},
-      {sp24::meta_map(sp24::MetaConvention::kWithValues), "with-values"}};
-  // PTX shows the metadata layout only in figures: what the device does, measured, comes last.
-  Sparse24Probe probe;
-  PARLEY_RETURN_IF_ERROR(run_sparse24_probe(&probe, stream));
-  const Sparse24ProbeReading reading = read_sparse24_probe(probe);
-  if (reading.a_documented == 512 && reading.meta_clean == 256 && sp24::covers_tile_once(reading.meta)) {
-    candidates.push_back({reading.meta, "measured"});
-  }
-  for (const Sparse24Calibration& cand : candidates) {
+  // Runs the known product with `map`: true when it is reproduced exactly.
+  auto reproduces = [&](const sp24::MetaMap& map) -> Result<bool> {
     std::vector<std::uint8_t> packed;
     PARLEY_RETURN_IF_ERROR(pack_sparse24_host(
-        Sparse24CpuView{kN, kK, cpu_values.data(), kK / 2, cpu_meta.data(), kK / 8}, cand.map, &packed));
+        Sparse24CpuView{kN, kK, cpu_values.data(), kK / 2, cpu_meta.data(), kK / 8}, map, &packed));
     PARLEY_ASSIGN_OR_RETURN(auto dw, engine::cuda::DeviceBuffer::allocate(packed.size()));
     PARLEY_RETURN_IF_ERROR(dw.copy_from_host(packed.data(), packed.size(), stream));
     PARLEY_RETURN_IF_ERROR(dout.zero(stream));
@@ -362,7 +353,23 @@ Result<Sparse24Calibration> calibrate_sparse24(cudaStream_t stream) {
     std::vector<float> got(want.size());
     PARLEY_RETURN_IF_ERROR(dout.copy_to_host(got.data(), got.size() * sizeof(float), stream));
     PARLEY_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
-    if (std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0) return cand;
+    return std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0;
+  };
+  for (const Sparse24Calibration& cand : {Sparse24Calibration{sp24::meta_map(sp24::MetaConvention::kThreadQuarter), "thread-quarter"},
+                                          Sparse24Calibration{sp24::meta_map(sp24::MetaConvention::kWithValues), "with-values"}}) {
+    PARLEY_ASSIGN_OR_RETURN(const bool ok, reproduces(cand.map));
+    if (ok) return cand;
+  }
+  // PTX shows the metadata layout only in figures: when neither reading works, measure it.
+  Sparse24Probe probe;
+  if (const Status st = run_sparse24_probe(&probe, stream); !st.is_ok()) {
+    return unimplemented("sparse24: neither documented metadata reading reproduces a known product, and the "
+                         "fragment probe failed: " + st.to_string());
+  }
+  const Sparse24ProbeReading reading = read_sparse24_probe(probe);
+  if (reading.a_documented == 512 && reading.meta_clean == 256 && sp24::covers_tile_once(reading.meta)) {
+    PARLEY_ASSIGN_OR_RETURN(const bool ok, reproduces(reading.meta));
+    if (ok) return Sparse24Calibration{reading.meta, "measured"};
   }
   return unimplemented("sparse24: no metadata map reproduces a known product on this device (probe: " +
                        std::to_string(reading.meta_clean) + " of 256 nibbles clean, " +
