@@ -184,10 +184,12 @@ TEST_F(WhisperReferenceTest, Int8TranscriptsAndWerFloors) {
   // INT8 differs from CTranslate2's INT8 (different quantizers): near-ties can flip a sub-word
   // (measured: 6-7 of 8 clips identical, the rest one token apart at equal WER).
   EXPECT_GE(same_text, 6);
-  // Floors: measured 7.5% (= faster-whisper int8 on the same clips: "old-exposed" for "ill disposed",
-  // "coldhearted", "close" for "clubs" and the reader's "a more a amiable").
+  // Floor: measured 7.5% ("old-sposed" for "ill-disposed", "coldhearted", "close" for "clubs" and the
+  // reader's "a more a amiable"). CTranslate2's own INT8 WER depends on the CPU it runs on (its
+  // GEMM backend picks other kernels): 7.5% on an AMD EPYC, 2.5% on an Intel Xeon with AMX
+  // (2026-12-05), on the same 80 words, so it is printed, not used as a bound; the
+  // identical-text floor above is the comparison that holds on both.
   EXPECT_LE(wer, 10.0);
-  EXPECT_LE(wer, ref_wer + 2.0);
 }
 
 // Multilingual models (whisper-base): a config's language (WhisperTokenizer::language_token: "de",
