@@ -5,6 +5,7 @@
 // Why: the backward passes per-bot fine-tuning needs. Depends on ops/train.h, thread_pool.h, isa.h,
 // ops_internal.h.
 #include "kernels/ops/train.h"
+#include "kernels/ops/train_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -125,28 +126,7 @@ Status validate(const AdamWArgs& a) {
   return Status::ok();
 }
 
-float activation_grad_ref(Activation a, float x) {
-  switch (a) {
-    case Activation::kNone: return 1.0f;
-    case Activation::kRelu: return x > 0.0f ? 1.0f : 0.0f;
-    case Activation::kGeluErf: {
-      const float cdf = 0.5f * std::erfc(-x * 0.70710678118654752f);
-      const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
-      return cdf + x * pdf;
-    }
-    case Activation::kGeluTanh: {
-      const float c = 0.79788456080286536f;
-      const float u = c * (x + 0.044715f * x * x * x);
-      const float t = std::tanh(u);
-      return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * c * (1.0f + 3.0f * 0.044715f * x * x);
-    }
-    case Activation::kSilu: {
-      const float s = 1.0f / (1.0f + std::exp(-x));
-      return s * (1.0f + x * (1.0f - s));
-    }
-  }
-  return 0.0f;
-}
+float activation_grad_ref(Activation a, float x) { return train_math::activation_grad(a, x); }
 
 namespace cpu {
 
@@ -222,15 +202,8 @@ Status activation_backward(const ActivationBackwardArgs& a, const ExecContext& c
       float* dx = a.dx + r * a.lddx;
       if (a.activation == Activation::kGeluErf && vector) {
         detail::gelu_erf_grad_avx512(x, dy, dx, a.cols);
-      } else if (a.activation == Activation::kGeluErf) {
-        for (std::int64_t j = 0; j < a.cols; ++j) {
-          const float xv = x[j];
-          const float cdf = 0.5f * std::erfc(-xv * 0.70710678118654752f);
-          const float pdf = 0.39894228040143268f * std::exp(-0.5f * xv * xv);
-          dx[j] = dy[j] * (cdf + xv * pdf);
-        }
       } else {
-        for (std::int64_t j = 0; j < a.cols; ++j) dx[j] = dy[j] * activation_grad_ref(a.activation, x[j]);
+        for (std::int64_t j = 0; j < a.cols; ++j) dx[j] = dy[j] * train_math::activation_grad(a.activation, x[j]);
       }
     }
   });
@@ -374,25 +347,9 @@ Status cross_entropy(const CrossEntropyArgs& a, const ExecContext& ctx) {
 Status adamw(const AdamWArgs& a, const ExecContext& ctx) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   if (a.n == 0) return Status::ok();
-  const float bc1 = 1.0f - static_cast<float>(std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step)));
-  const float bc2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step)));
-  const float step_size = a.lr / bc1, inv_bc2 = 1.0f / bc2;
+  const train_math::AdamWCorrections c = train_math::adamw_corrections(a);
   pool_of(ctx).parallel_for(a.n, 16384, [&](std::int64_t i0, std::int64_t i1) {
-    for (std::int64_t i = i0; i < i1; ++i) {
-      if (a.mask != nullptr && a.mask[i] == 0) {
-        a.param[i] = 0.0f;
-        a.m[i] = a.v[i] = 0.0f;
-        if (a.zero_grad) a.grad[i] = 0.0f;
-        continue;
-      }
-      const float g = a.grad[i] * a.grad_scale;
-      const float m = a.beta1 * a.m[i] + (1.0f - a.beta1) * g;
-      const float v = a.beta2 * a.v[i] + (1.0f - a.beta2) * g * g;
-      a.m[i] = m;
-      a.v[i] = v;
-      a.param[i] -= step_size * m / (std::sqrt(v * inv_bc2) + a.eps) + a.lr * a.weight_decay * a.param[i];
-      if (a.zero_grad) a.grad[i] = 0.0f;
-    }
+    for (std::int64_t i = i0; i < i1; ++i) train_math::adamw_element(a, c, i);
   });
   return Status::ok();
 }

@@ -12,19 +12,28 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// Offsets, in elements, of the row-major index i of `dims` under two stride sets.
+__device__ __forceinline__ void offsets_of(std::int64_t i, int rank, const std::int64_t* dims, const std::int64_t* s1,
+                                           const std::int64_t* s2, std::int64_t* o1, std::int64_t* o2) {
+  std::int64_t a = 0, b = 0;
+  for (int d = rank - 1; d >= 0; --d) {
+    const std::int64_t idx = i % dims[d];
+    i /= dims[d];
+    a += idx * s1[d];
+    b += idx * s2[d];
+  }
+  *o1 = a;
+  *o2 = b;
+}
+
 template <typename E>
 __global__ void strided_copy_kernel(StridedCopyArgs a, std::int64_t total) {
   const auto* src = static_cast<const E*>(a.src);
   auto* dst = static_cast<E*>(a.dst);
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    std::int64_t rest = i, so = 0, dof = 0;
-    for (int d = a.rank - 1; d >= 0; --d) {
-      const std::int64_t idx = rest % a.dims[d];
-      rest /= a.dims[d];
-      so += idx * a.src_strides[d];
-      dof += idx * a.dst_strides[d];
-    }
+    std::int64_t so = 0, dof = 0;
+    offsets_of(i, a.rank, a.dims, a.src_strides, a.dst_strides, &so, &dof);
     dst[dof] = src[so];
   }
 }
@@ -35,13 +44,8 @@ __global__ void strided_copy_bytes(StridedCopyArgs a, std::int64_t total) {
   auto* dst = static_cast<unsigned char*>(a.dst);
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    std::int64_t rest = i, so = 0, dof = 0;
-    for (int d = a.rank - 1; d >= 0; --d) {
-      const std::int64_t idx = rest % a.dims[d];
-      rest /= a.dims[d];
-      so += idx * a.src_strides[d];
-      dof += idx * a.dst_strides[d];
-    }
+    std::int64_t so = 0, dof = 0;
+    offsets_of(i, a.rank, a.dims, a.src_strides, a.dst_strides, &so, &dof);
     for (std::int64_t b = 0; b < a.elem_bytes; ++b) dst[dof * a.elem_bytes + b] = src[so * a.elem_bytes + b];
   }
 }
@@ -81,13 +85,8 @@ __global__ void elementwise_f32_kernel(ElementwiseArgs a, std::int64_t total, bo
   auto* out = static_cast<float*>(a.y);
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    std::int64_t rest = i, ao = 0, bo = 0;
-    for (int d = a.rank - 1; d >= 0; --d) {
-      const std::int64_t idx = rest % a.dims[d];
-      rest /= a.dims[d];
-      ao += idx * a.a_strides[d];
-      bo += idx * a.b_strides[d];
-    }
+    std::int64_t ao = 0, bo = 0;
+    offsets_of(i, a.rank, a.dims, a.a_strides, a.b_strides, &ao, &bo);
     out[i] = ew_apply(a.op, x[ao], binary ? y[bo] : 0.0f, a.alpha, a.beta);
   }
 }

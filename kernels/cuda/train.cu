@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/cuda_utils.cuh"
 #include "kernels/cuda/train.h"
+#include "kernels/ops/train_math.h"
 #include "shared/engine/cuda/cuda_check.h"
 
 namespace parley::kernels::cuda {
@@ -162,34 +163,12 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// ---- activation backward: act'(x) as kernels::activation_grad_ref.
-__device__ __forceinline__ float activation_grad(Activation a, float x) {
-  switch (a) {
-    case Activation::kNone:
-      return 1.0f;
-    case Activation::kRelu:
-      return x > 0.0f ? 1.0f : 0.0f;
-    case Activation::kGeluErf:
-      return 0.5f * erfcf(-x * 0.70710678118654752f) + x * 0.39894228040143268f * expf(-0.5f * x * x);
-    case Activation::kGeluTanh: {
-      const float c = 0.79788456080286536f;
-      const float t = tanhf(c * (x + 0.044715f * x * x * x));
-      return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * c * (1.0f + 3.0f * 0.044715f * x * x);
-    }
-    case Activation::kSilu: {
-      const float s = 1.0f / (1.0f + expf(-x));
-      return s * (1.0f + x * (1.0f - s));
-    }
-  }
-  return 0.0f;
-}
-
 __global__ void activation_backward_kernel(ActivationBackwardArgs a) {
   const std::int64_t total = a.rows * a.cols;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const std::int64_t r = i / a.cols, c = i - r * a.cols;
-    a.dx[r * a.lddx + c] = a.dy[r * a.lddy + c] * activation_grad(a.activation, a.x[r * a.ldx + c]);
+    a.dx[r * a.lddx + c] = a.dy[r * a.lddy + c] * train_math::activation_grad(a.activation, a.x[r * a.ldx + c]);
   }
 }
 
@@ -318,23 +297,10 @@ __global__ void __launch_bounds__(kCeThreads) cross_entropy_kernel(CrossEntropyA
 }
 
 // ---- AdamW
-__global__ void adamw_kernel(AdamWArgs a, float step_size, float inv_bc2) {
+__global__ void adamw_kernel(AdamWArgs a, train_math::AdamWCorrections c) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < a.n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    if (a.mask != nullptr && a.mask[i] == 0) {
-      a.param[i] = 0.0f;
-      a.m[i] = 0.0f;
-      a.v[i] = 0.0f;
-      if (a.zero_grad) a.grad[i] = 0.0f;
-      continue;
-    }
-    const float g = a.grad[i] * a.grad_scale;
-    const float m = a.beta1 * a.m[i] + (1.0f - a.beta1) * g;
-    const float v = a.beta2 * a.v[i] + (1.0f - a.beta2) * g * g;
-    a.m[i] = m;
-    a.v[i] = v;
-    a.param[i] -= step_size * m / (sqrtf(v * inv_bc2) + a.eps) + a.lr * a.weight_decay * a.param[i];
-    if (a.zero_grad) a.grad[i] = 0.0f;
+    train_math::adamw_element(a, c, i);
   }
 }
 
@@ -457,10 +423,7 @@ Status launch_cross_entropy(const CrossEntropyArgs& a, void* check_scratch, cuda
 Status launch_adamw(const AdamWArgs& a, cudaStream_t stream) {
   PARLEY_RETURN_IF_ERROR(validate(a));
   if (a.n == 0) return Status::ok();
-  // Bias corrections as the CPU computes them (double pow, then f32).
-  const float bc1 = 1.0f - static_cast<float>(std::pow(static_cast<double>(a.beta1), static_cast<double>(a.step)));
-  const float bc2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(a.beta2), static_cast<double>(a.step)));
-  adamw_kernel<<<grid_for(a.n, kThreads), kThreads, 0, stream>>>(a, a.lr / bc1, 1.0f / bc2);
+  adamw_kernel<<<grid_for(a.n, kThreads), kThreads, 0, stream>>>(a, train_math::adamw_corrections(a));
   PARLEY_CUDA_RETURN_IF_ERROR(cudaGetLastError());
   return Status::ok();
 }

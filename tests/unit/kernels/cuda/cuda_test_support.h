@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/cuda/backend.h"
 #include "shared/engine/cuda/cuda_device.h"
+#include "tests/unit/kernels/test_util.h"
 
 namespace parley::kernels::cuda {
 
@@ -53,19 +53,10 @@ class Dev {
 };
 
 inline std::vector<float> randf(std::size_t n, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
+  return testing::random_floats(n, seed, lo, hi);
 }
 
-inline std::vector<std::int8_t> randi8(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<std::int8_t> v(n);
-  for (auto& x : v) x = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
-  return v;
-}
+inline std::vector<std::int8_t> randi8(std::size_t n, std::uint32_t seed) { return testing::random_int8(n, seed); }
 
 inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, float atol, float rtol) {
   ASSERT_EQ(got.size(), want.size());

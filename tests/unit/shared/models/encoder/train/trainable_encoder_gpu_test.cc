@@ -22,6 +22,7 @@
 #include "shared/models/encoder/train/joint_trainer.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
 #include "tests/support/tiny_encoder.h"
+#include "tests/support/toy_joint_task.h"
 
 namespace parley::encoder::train {
 namespace {
@@ -126,34 +127,8 @@ TEST_F(TrainGpu, Bf16GradientsTrackTheCpu) {
 
 TEST_F(TrainGpu, JointTrainingLearnsTheToyTaskOnTheGpu) {
   const EncoderConfig c = testing::tiny_encoder_config();
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> tok(3, 39), len(3, 8);
-  std::vector<JointExample> data;
-  for (int i = 0; i < 96; ++i) {
-    JointExample e;
-    e.ids.push_back(1);
-    e.tags.push_back(-1);
-    const int l = len(rng);
-    for (int t = 0; t < l; ++t) {
-      int id = tok(rng);
-      if (id == 5) id = 6;
-      e.ids.push_back(id);
-      e.tags.push_back(id >= 20 ? 1 : 0);
-    }
-    if (i % 2 == 0) {
-      e.ids[1] = 5;
-      e.tags[1] = 0;
-    }
-    e.ids.push_back(2);
-    e.tags.push_back(-1);
-    e.label = i % 2 == 0 ? 1 : 0;
-    data.push_back(std::move(e));
-  }
-  JointOptions o;
-  o.epochs = 30;
-  o.batch_size = 16;
-  o.lr = 3e-3f;
-  o.head_lr = 1e-2f;
+  const std::vector<JointExample> data = testing::toy_joint_examples();
+  JointOptions o = testing::toy_joint_options();
   auto on_cpu = train_joint(testing::random_encoder_weights(c, 9), c, data, 2, 2, o);
   auto on_gpu = train_joint(testing::random_encoder_weights(c, 9), c, data, 2, 2, o, gpu_);
   ASSERT_TRUE(on_cpu.ok()) << on_cpu.status().to_string();

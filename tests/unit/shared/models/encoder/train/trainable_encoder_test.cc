@@ -16,6 +16,7 @@
 #include "shared/models/encoder/train/joint_trainer.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
 #include "tests/support/tiny_encoder.h"
+#include "tests/support/toy_joint_task.h"
 
 namespace parley::encoder::train {
 namespace {
@@ -220,37 +221,9 @@ TEST(TrainableEncoder, ForwardEqualsTheInferenceEncoderAndExportRoundTrips) {
 }
 
 TEST(JointTrainer, LearnsAToyIntentAndTagTask) {
-  // Label = whether token 5 occurs; tag = 1 on tokens >= 20, else 0 (the [CLS]/[SEP] untagged).
   const EncoderConfig c = tiny_config();
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> tok(3, 39), len(3, 8);
-  std::vector<JointExample> data;
-  for (int i = 0; i < 96; ++i) {
-    JointExample e;
-    e.ids.push_back(1);
-    e.tags.push_back(-1);
-    const int l = len(rng);
-    bool has5 = i % 2 == 0;
-    for (int t = 0; t < l; ++t) {
-      int id = tok(rng);
-      if (id == 5) id = 6;
-      e.ids.push_back(id);
-      e.tags.push_back(id >= 20 ? 1 : 0);
-    }
-    if (has5) {
-      e.ids[1] = 5;
-      e.tags[1] = 0;
-    }
-    e.ids.push_back(2);
-    e.tags.push_back(-1);
-    e.label = has5 ? 1 : 0;
-    data.push_back(std::move(e));
-  }
-  JointOptions o;
-  o.epochs = 30;
-  o.batch_size = 16;
-  o.lr = 3e-3f;
-  o.head_lr = 1e-2f;
+  const std::vector<JointExample> data = testing::toy_joint_examples();
+  JointOptions o = testing::toy_joint_options();
   int calls = 0;
   float first_loss = 0.0f;
   o.progress = [&](const JointProgress& p) {
