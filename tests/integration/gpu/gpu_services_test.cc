@@ -16,16 +16,14 @@
 #include "tests/integration/lm/lm_support.h"
 #include "tests/support/net.h"
 #include "tests/support/service.h"
+#include "tests/support/gpu_strict.h"
 
 namespace parley {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool strict() {
-  const char* s = std::getenv("PARLEY_GPU_TEST_STRICT");
-  return s != nullptr && std::string(s) == "1";
-}
+bool strict() { return parley::testing::gpu_test_strict(); }
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

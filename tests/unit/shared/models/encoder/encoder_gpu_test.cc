@@ -20,14 +20,12 @@
 #include "shared/engine/device.h"
 #include "shared/models/encoder/encoder.h"
 #include "shared/models/encoder/session.h"
+#include "tests/support/gpu_strict.h"
 
 namespace parley::encoder {
 namespace {
 
-bool strict() {
-  const char* s = std::getenv("PARLEY_GPU_TEST_STRICT");
-  return s != nullptr && std::string(s) == "1";
-}
+bool strict() { return parley::testing::gpu_test_strict(); }
 
 std::string model_dir() {
   if (const char* d = std::getenv("PARLEY_ENCODER_DIR"); d != nullptr && *d != '\0') return d;

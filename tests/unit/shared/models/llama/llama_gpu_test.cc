@@ -16,14 +16,12 @@
 #include "shared/engine/device.h"
 #include "shared/models/llama/forward.h"
 #include "shared/models/llama/llama_model.h"
+#include "tests/support/gpu_strict.h"
 
 namespace parley::llama {
 namespace {
 
-bool strict() {
-  const char* s = std::getenv("PARLEY_GPU_TEST_STRICT");
-  return s != nullptr && std::string(s) == "1";
-}
+bool strict() { return parley::testing::gpu_test_strict(); }
 
 std::string stories_path() {
   if (const char* p = std::getenv("PARLEY_LM_GGUF")) return p;

@@ -23,14 +23,12 @@
 #include "shared/models/encoder/train/trainable_encoder.h"
 #include "tests/support/tiny_encoder.h"
 #include "tests/support/toy_joint_task.h"
+#include "tests/support/gpu_strict.h"
 
 namespace parley::encoder::train {
 namespace {
 
-bool strict() {
-  const char* s = std::getenv("PARLEY_GPU_TEST_STRICT");
-  return s != nullptr && std::string(s) == "1";
-}
+bool strict() { return parley::testing::gpu_test_strict(); }
 
 class TrainGpu : public ::testing::Test {
  protected:
