@@ -105,7 +105,7 @@ Status bf16_linear(const Bf16LinearArgs& a, const ExecContext& ctx) {
   if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   if (resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni && detail::cpu_has_avx512_bf16()) {
-    detail::bf16_linear_avx512(a, pool);
+    detail::bf16_linear_avx512(a, pool, use_amx(ctx.cpu_isa));
   } else {
     bf16_linear_scalar(a, pool);
   }

@@ -4,13 +4,15 @@
 // same tiles serve f32 GEMMs the caller lets multiply in bf16 (ExecContext::bf16_gemm: mixed-
 // precision training), with B packed per call from either layout and an alpha/beta epilogue.
 // Why: see bf16_linear.h. Compiled with the AVX-512 flags plus -mavx512bf16 (CMake); everything
-// has internal linkage except the detail:: entry points (ops_internal.h).
-// Depends on simd_avx512.h, simd_math.h, ops_internal.h.
+// has internal linkage except the detail:: entry points (ops_internal.h). Where the CPU has AMX
+// (use_amx), the same runs go to the AMX tiles instead (amx_tiles.cc).
+// Depends on bf16_tiles_avx512.h, simd_avx512.h, simd_math.h, ops_internal.h.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/bf16_tiles_avx512.h"
 #include "kernels/cpu/gemm_internal.h"
 #include "kernels/cpu/ops_internal.h"
 #include "kernels/cpu/simd_avx512.h"
@@ -19,7 +21,6 @@
 namespace parley::kernels::cpu::detail {
 namespace {  // internal linkage: compiled with AVX-512 flags (see simd_avx512.h)
 
-using V = simd::Avx512;
 constexpr int kMr = 12;
 constexpr std::int64_t kRowBlock = 48, kColBlock = 64;
 
@@ -55,10 +56,6 @@ inline void tile(const std::uint16_t* const* arow, const std::uint16_t* panel, s
   }
 }
 
-inline __mmask16 lanes(std::int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
 }  // namespace
 
 bool cpu_has_avx512_bf16() {
@@ -68,51 +65,33 @@ bool cpu_has_avx512_bf16() {
 
 namespace {
 
-// What one run of the tiles computes: C = act(alpha * bf16(A) . panels + beta * C + bias).
-struct TileRun {
-  std::int64_t m = 0, n = 0, k = 0;
-  const float* a = nullptr;
-  std::int64_t lda = 0;
-  const std::uint16_t* panels = nullptr;  // bf16_linear.h's CPU layout
-  const float* bias = nullptr;
-  Activation activation = Activation::kNone;
-  float alpha = 1.0f, beta = 0.0f;
-  float* c = nullptr;
-  std::int64_t ldc = 0;
-};
+using bf16_tiles::lanes;
 
-void run_tiles(const TileRun& a, ThreadPool& pool) {
+void run_tiles(const Bf16TileRun& a, ThreadPool& pool, bool amx) {
+  if (amx) {
+    run_bf16_tiles_amx(a, pool);
+    return;
+  }
   const std::int64_t k_pairs = (a.k + 1) / 2;
   const std::int64_t kp2 = 2 * k_pairs;  // bf16 row length (even)
   const std::int64_t mt = (a.m + kRowBlock - 1) / kRowBlock, nt = (a.n + kColBlock - 1) / kColBlock;
-  const bool plain = a.alpha == 1.0f && a.beta == 0.0f;
   pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<std::uint16_t> abuf(static_cast<std::size_t>(kRowBlock * kp2));
     std::int64_t cached_block = -1;
     __m512 acc[kMr][2];
-    const __m512 alpha = _mm512_set1_ps(a.alpha), beta = _mm512_set1_ps(a.beta);
     for (std::int64_t t = t0; t < t1; ++t) {
       // Row-block-major order: consecutive tasks of a chunk reuse the converted rows.
       const std::int64_t ib = t / nt, i0 = ib * kRowBlock, rows = std::min(kRowBlock, a.m - i0);
       const std::int64_t j0 = (t % nt) * kColBlock, j1 = std::min(a.n, j0 + kColBlock);
       if (ib != cached_block) {
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const float* src = a.a + (i0 + r) * a.lda;
-          std::uint16_t* dst = abuf.data() + r * kp2;
-          for (std::int64_t x = 0; x < kp2; x += 16) {
-            const __m512 v = _mm512_maskz_loadu_ps(lanes(a.k - x), src + x);
-            _mm256_mask_storeu_epi16(dst + x, lanes(kp2 - x), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
-          }
-        }
+        for (std::int64_t r = 0; r < rows; ++r) bf16_tiles::row_to_bf16(a.a + (i0 + r) * a.lda, a.k, abuf.data() + r * kp2, kp2);
         cached_block = ib;
       }
       for (std::int64_t j = j0; j < j1; j += 32) {
         const std::uint16_t* panel = a.panels + (j / 32) * k_pairs * 64;
         const int cols = static_cast<int>(std::min<std::int64_t>(32, a.n - j));
         __m512 bias[2];
-        for (int g = 0; g < 2; ++g) {
-          bias[g] = a.bias ? _mm512_maskz_loadu_ps(lanes(cols - 16 * g), a.bias + j + 16 * g) : _mm512_setzero_ps();
-        }
+        bf16_tiles::load_bias(a, j, cols, bias);
         for (std::int64_t i = 0; i < rows; i += kMr) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMr, rows - i));
           const std::uint16_t* arow[kMr];
@@ -120,21 +99,7 @@ void run_tiles(const TileRun& a, ThreadPool& pool) {
           if (mr > 8) tile<kMr>(arow, panel, k_pairs, acc);
           else if (mr > 4) tile<8>(arow, panel, k_pairs, acc);
           else tile<4>(arow, panel, k_pairs, acc);
-          for (int r = 0; r < kMr; ++r) {
-            if (r >= mr) break;
-            float* out = a.c + (i0 + i + r) * a.ldc + j;
-            for (int g = 0; g < 2; ++g) {
-              const __mmask16 m = lanes(cols - 16 * g);
-              if (m == 0) break;
-              __m512 v = acc[r][g];
-              if (!plain) {
-                v = _mm512_mul_ps(v, alpha);
-                // beta == 0: C is not read (it may hold NaN), as gemm.h promises.
-                if (a.beta != 0.0f) v = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, out + 16 * g), v);
-              }
-              _mm512_mask_storeu_ps(out + 16 * g, m, simd::vact<V>(a.activation, _mm512_add_ps(v, bias[g])));
-            }
-          }
+          for (int r = 0; r < mr; ++r) bf16_tiles::store_row(a, acc[r], bias, a.c + (i0 + i + r) * a.ldc + j, cols);
         }
       }
     }
@@ -195,13 +160,13 @@ void pack_b(const GemmArgs& g, std::uint16_t* panels, ThreadPool& pool) {
 
 }  // namespace
 
-void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) {
+void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool, bool amx) {
   run_tiles({.m = a.m, .n = a.n, .k = a.k, .a = a.a, .lda = a.lda, .panels = static_cast<const std::uint16_t*>(a.w),
              .bias = a.bias, .activation = a.activation, .c = a.c, .ldc = a.ldc},
-            pool);
+            pool, amx);
 }
 
-void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool) {
+void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool, bool amx) {
   // The packed B lives in the calling thread's scratch, kept between calls: training repeats the
   // same shapes every step, so after the first step nothing is allocated or faulted in.
   thread_local std::vector<std::uint16_t> panels;
@@ -211,7 +176,7 @@ void gemm_f32_as_bf16_avx512(const GemmArgs& a, ThreadPool& pool) {
   run_tiles({.m = a.m, .n = a.n, .k = a.k, .a = static_cast<const float*>(a.a), .lda = a.lda, .panels = panels.data(),
              .bias = a.bias, .activation = a.activation, .alpha = a.alpha, .beta = a.beta,
              .c = static_cast<float*>(a.c), .ldc = a.ldc},
-            pool);
+            pool, amx);
 }
 
 }  // namespace parley::kernels::cpu::detail

@@ -57,7 +57,7 @@ Status gemm(const GemmArgs& a, const ExecContext& ctx) {
   if (ctx.bf16_gemm && a.a_type == DType::kF32 && a.b_type == DType::kF32 && a.c_type == DType::kF32 && a.k > 0 &&
       a.m >= 8 && bf16_packed_bytes(a.n, a.k) <= kMaxPackedBytes && resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni &&
       detail::cpu_has_avx512_bf16()) {
-    detail::gemm_f32_as_bf16_avx512(a, pool);
+    detail::gemm_f32_as_bf16_avx512(a, pool, use_amx(ctx.cpu_isa));
     return Status::ok();
   }
   switch (resolve_isa(ctx.cpu_isa)) {

@@ -47,7 +47,7 @@ Status gemm_int8(const GemmInt8Args& a, const ExecContext& ctx) {
   if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   switch (resolve_isa(ctx.cpu_isa)) {
-    case CpuIsa::kAvx512Vnni: detail::gemm_int8_avx512_vnni(a, pool); break;
+    case CpuIsa::kAvx512Vnni: detail::gemm_int8_avx512_vnni(a, pool, use_amx(ctx.cpu_isa)); break;
     case CpuIsa::kAvx2: detail::gemm_int8_avx2(a, pool); break;
     default: detail::gemm_int8_scalar(a, pool); break;
   }

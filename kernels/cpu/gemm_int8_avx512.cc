@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 
+#include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/gemm_internal.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu/simd_math.h"
@@ -131,7 +132,7 @@ void store_row16(const GemmInt8Args& a, std::int64_t i, std::int64_t j, int cols
   }
 }
 
-void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* scale_a, ThreadPool& pool) {
+void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* scale_a, ThreadPool& pool, bool amx) {
   const std::int64_t m = a.m, n = a.n, k = a.k, q_count = (k + 3) / 4;
   constexpr std::int64_t kMb = kPackedMr * 8;
   // Column block: 64 columns, or fewer so both threads get work on small problems.
@@ -140,6 +141,8 @@ void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* 
   while (nb > 32 && mt * ((n + nb - 1) / nb) < 4 * pool.size()) nb -= 32;
   const std::int64_t nt = (n + nb - 1) / nb;
   pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
+    amx::TileScope tiles(amx);
+    alignas(64) std::int32_t block[32 * 32];
     std::unique_ptr<std::uint8_t[], void (*)(void*)> panels(
         static_cast<std::uint8_t*>(std::aligned_alloc(64, static_cast<std::size_t>((nb / 32) * q_count * 128))), &std::free);
     alignas(64) float sb[32], bias[32];
@@ -156,6 +159,19 @@ void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* 
           bias[c] = a.bias ? a.bias[jj] : 0.0f;
         }
         const std::uint8_t* panel = panels.get() + ((j - j_begin) / 32) * q_count * 128;
+        if (amx) {  // blocks of 32 rows on AMX tiles (tdpbsud: signed rows x the flipped panel)
+          for (std::int64_t i = i_begin; i < i_end; i += 32) {
+            const int mr = static_cast<int>(std::min<std::int64_t>(32, i_end - i));
+            amx::int8_block(amx::Int8Signs::kPanelUnsigned, a.a + i * a.lda, a.lda, mr, k, panel, block);
+            for (int r = 0; r < mr; ++r) {
+              for (int g = 0; g < 2 && g * 16 < cols; ++g) {
+                store_row16(a, i + r, j + g * 16, std::min(16, cols - g * 16), _mm512_load_si512(block + r * 32 + g * 16),
+                            sum_a[i + r], scale_a[i + r], sb + g * 16, a.bias ? bias + g * 16 : nullptr);
+              }
+            }
+          }
+          continue;
+        }
         for (std::int64_t i = i_begin; i < i_end; i += kPackedMr) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kPackedMr, i_end - i));
           const std::int8_t* arow[kPackedMr];
@@ -177,7 +193,7 @@ void gemm_packed(const GemmInt8Args& a, const std::int32_t* sum_a, const float* 
 
 }  // namespace
 
-void gemm_int8_avx512_vnni(const GemmInt8Args& a, ThreadPool& pool) {
+void gemm_int8_avx512_vnni(const GemmInt8Args& a, ThreadPool& pool, bool amx) {
   const std::int64_t m = a.m, n = a.n, k = a.k;
   const bool raw = a.c_type == DType::kI32;
   // Row sums of A (for the +128 correction), padded to a multiple of 4 rows.
@@ -191,7 +207,7 @@ void gemm_int8_avx512_vnni(const GemmInt8Args& a, ThreadPool& pool) {
   }
 
   if (m >= kPackedMinRows) {
-    gemm_packed(a, sum_a.get(), scale_a.get(), pool);
+    gemm_packed(a, sum_a.get(), scale_a.get(), pool, amx);
     return;
   }
   constexpr std::int64_t kMb = 64;

@@ -17,12 +17,13 @@ void gemm_f32_avx2(const GemmArgs& args, ThreadPool& pool);
 void gemm_f32_avx512(const GemmArgs& args, ThreadPool& pool);
 /// All-f32 GEMM with bf16-rounded operands, f32 accumulation (ExecContext::bf16_gemm): B packed
 /// into the calling thread's scratch, then bf16_linear's vdpbf16ps tiles (bf16_linear_avx512.cc;
-/// needs cpu_has_avx512_bf16()).
-void gemm_f32_as_bf16_avx512(const GemmArgs& args, ThreadPool& pool);
+/// needs cpu_has_avx512_bf16()), or its AMX tiles when `amx` (use_amx()).
+void gemm_f32_as_bf16_avx512(const GemmArgs& args, ThreadPool& pool, bool amx);
 
 /// INT8 GEMM (validated, non-empty args). Same contract as cpu::gemm_int8.
 void gemm_int8_avx2(const GemmInt8Args& args, ThreadPool& pool);
-void gemm_int8_avx512_vnni(const GemmInt8Args& args, ThreadPool& pool);
+/// `amx` (use_amx()): the packed path's blocks of 32 rows run on AMX tiles (amx_tiles.h).
+void gemm_int8_avx512_vnni(const GemmInt8Args& args, ThreadPool& pool, bool amx);
 
 /// Scalar references (always compiled in; also used for the tails the ISA files skip).
 void gemm_f32_scalar(const GemmArgs& args, ThreadPool& pool);

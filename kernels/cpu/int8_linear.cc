@@ -98,7 +98,7 @@ Status int8_linear(const Int8LinearArgs& a, const ExecContext& ctx) {
   if (a.m == 0 || a.n == 0) return Status::ok();
   ThreadPool& pool = ctx.threads ? *ctx.threads : ThreadPool::global();
   if (resolve_isa(ctx.cpu_isa) == CpuIsa::kAvx512Vnni) {
-    detail::int8_linear_avx512(a, pool);
+    detail::int8_linear_avx512(a, pool, use_amx(ctx.cpu_isa));
   } else {
     int8_linear_scalar(a, pool);
   }

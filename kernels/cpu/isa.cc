@@ -9,6 +9,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #define PARLEY_X86 1
 #else
 #define PARLEY_X86 0
@@ -48,6 +50,32 @@ CpuIsa probe() {
   return CpuIsa::kScalar;
 }
 
+// Linux's opt-in for AMX tile data (arch/x86/include/uapi/asm/prctl.h; the tile registers hold
+// 8 KiB of state, so a process must ask before the first tile instruction or it gets SIGILL).
+constexpr int kArchReqXcompPerm = 0x1023;
+constexpr int kXfeatureXtiledata = 18;
+
+bool probe_amx() {
+#if PARLEY_X86
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || ((c >> 27) & 1u) == 0) return false;  // OSXSAVE
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool amx_bf16 = (d >> 22) & 1u, amx_tile = (d >> 24) & 1u, amx_int8 = (d >> 25) & 1u;
+  if (!amx_bf16 || !amx_tile || !amx_int8) return false;
+  if ((xgetbv0() & (3ull << 17)) != (3ull << 17)) return false;  // XTILECFG + XTILEDATA enabled
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
+bool detect_amx_and_log() {
+  if (detected_isa() != CpuIsa::kAvx512Vnni || std::getenv("PARLEY_CPU_ISA") != nullptr) return false;
+  const bool ready = probe_amx();
+  PARLEY_LOG(kInfo) << "CPU kernels: AMX tiles (bf16, int8) " << (ready ? "on" : "off (not present or not granted)");
+  return ready;
+}
+
 CpuIsa detect_and_log() {
   CpuIsa isa = probe();
   // PARLEY_CPU_ISA=scalar|avx2 caps the variant for the whole process (debugging, comparisons).
@@ -69,6 +97,13 @@ CpuIsa detected_isa() {
   static const CpuIsa isa = detect_and_log();
   return isa;
 }
+
+bool amx_ready() {
+  static const bool ready = detect_amx_and_log();
+  return ready;
+}
+
+bool use_amx(CpuIsa requested) { return requested == CpuIsa::kAuto && amx_ready(); }
 
 CpuIsa resolve_isa(CpuIsa requested) {
   const CpuIsa best = detected_isa();

@@ -15,4 +15,16 @@ CpuIsa detected_isa();
 /// What a call with `requested` runs: kAuto -> detected_isa(); otherwise min(requested, detected).
 CpuIsa resolve_isa(CpuIsa requested);
 
+/// AMX (Intel Sapphire Rapids and later) usable by this process: CPUID says AMX-TILE, AMX-BF16
+/// and AMX-INT8, the OS enables the tile state in XCR0, and Linux granted the tile data
+/// permission (arch_prctl ARCH_REQ_XCOMP_PERM, asked once here; a sandbox may refuse). Off when
+/// PARLEY_CPU_ISA caps the variant or detected_isa() is below avx512_vnni. Detected once; the
+/// first call logs the answer.
+bool amx_ready();
+
+/// Whether a call with `requested` may run its products on AMX tiles: only kAuto ("the best the
+/// CPU has") does; an explicit cap (kAvx512Vnni included) keeps the vector kernels, so tests and
+/// benchmarks can run both on one machine.
+bool use_amx(CpuIsa requested);
+
 }  // namespace parley::kernels::cpu

@@ -8,9 +8,9 @@ namespace parley::kernels::cpu::detail {
 
 void gemm_f32_avx2(const GemmArgs& args, ThreadPool& pool) { gemm_f32_scalar(args, pool); }
 void gemm_f32_avx512(const GemmArgs& args, ThreadPool& pool) { gemm_f32_scalar(args, pool); }
-void gemm_f32_as_bf16_avx512(const GemmArgs& args, ThreadPool& pool) { gemm_f32_scalar(args, pool); }
+void gemm_f32_as_bf16_avx512(const GemmArgs& args, ThreadPool& pool, bool) { gemm_f32_scalar(args, pool); }
 void gemm_int8_avx2(const GemmInt8Args& args, ThreadPool& pool) { gemm_int8_scalar(args, pool); }
-void gemm_int8_avx512_vnni(const GemmInt8Args& args, ThreadPool& pool) { gemm_int8_scalar(args, pool); }
+void gemm_int8_avx512_vnni(const GemmInt8Args& args, ThreadPool& pool, bool) { gemm_int8_scalar(args, pool); }
 void gemm_q4_avx2(const GemmQ4Plan& plan, ThreadPool& pool) { gemm_q4_scalar(plan, pool); }
 void gemm_q4_avx512_vnni(const GemmQ4Plan& plan, ThreadPool& pool) { gemm_q4_scalar(plan, pool); }
 

@@ -29,10 +29,12 @@ void dequantize_sum_avx512(const DequantizeSumArgs& args, ThreadPool& pool);
 
 /// AVX-512 BF16 (CPUID leaf 7.1 EAX bit 5) present; false on non-x86 builds.
 bool cpu_has_avx512_bf16();
-/// bf16_linear on vdpbf16ps (validated, non-empty args; needs cpu_has_avx512_bf16()).
-void bf16_linear_avx512(const Bf16LinearArgs& args, ThreadPool& pool);
-/// int8_linear on vpdpbusd (validated, non-empty args; the avx512_vnni ISA level).
-void int8_linear_avx512(const Int8LinearArgs& args, ThreadPool& pool);
+/// bf16_linear on vdpbf16ps (validated, non-empty args; needs cpu_has_avx512_bf16()), or on AMX
+/// tiles when `amx` (use_amx(); amx_tiles.cc).
+void bf16_linear_avx512(const Bf16LinearArgs& args, ThreadPool& pool, bool amx);
+/// int8_linear on vpdpbusd (validated, non-empty args; the avx512_vnni ISA level), its blocks of
+/// 32 rows on AMX tiles when `amx` (use_amx(); amx_tiles.h).
+void int8_linear_avx512(const Int8LinearArgs& args, ThreadPool& pool, bool amx);
 
 /// y[i] = op(x[i]) for op in {Erf, Tanh, Sigmoid} (pointwise_avx512.cc); false (nothing done)
 /// for any other op. x may equal y.

@@ -24,8 +24,8 @@ void norm_f32_avx512(const NormArgs& a, ThreadPool& pool) { (void)cpu::norm(a, s
 void quantize_rows_avx512(const QuantizeRowsArgs& a, ThreadPool& pool) { (void)cpu::quantize_rows(a, scalar_ctx(pool)); }
 void dequantize_sum_avx512(const DequantizeSumArgs& a, ThreadPool& pool) { (void)cpu::dequantize_sum(a, scalar_ctx(pool)); }
 bool cpu_has_avx512_bf16() { return false; }
-void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
-void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool) { (void)cpu::int8_linear(a, scalar_ctx(pool)); }
+void bf16_linear_avx512(const Bf16LinearArgs& a, ThreadPool& pool, bool) { (void)cpu::bf16_linear(a, scalar_ctx(pool)); }
+void int8_linear_avx512(const Int8LinearArgs& a, ThreadPool& pool, bool) { (void)cpu::int8_linear(a, scalar_ctx(pool)); }
 void conv1d_direct_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 void conv1d_transposed_f32_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }
 void conv1d_direct_bf16_avx512(const Conv1dArgs& a, std::int64_t, ThreadPool& pool) { (void)cpu::conv1d(a, scalar_ctx(pool)); }

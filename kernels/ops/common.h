@@ -24,7 +24,8 @@ enum class Activation : std::uint8_t { kNone = 0, kRelu = 1, kGeluErf = 2, kGelu
 std::string_view activation_name(Activation a);
 
 /// Instruction-set variants of the CPU backend. kAuto = the best the CPU has (chosen once at
-/// start-up by CPUID and logged); the others cap the variant (tests run each one).
+/// start-up by CPUID and logged), AMX tiles included where present (cpu/isa.h); the others cap
+/// the variant (tests run each one), and kAvx512Vnni means the AVX-512 vector kernels.
 enum class CpuIsa : std::uint8_t { kAuto = 0, kScalar = 1, kAvx2 = 2, kAvx512Vnni = 3 };
 std::string_view cpu_isa_name(CpuIsa isa);
 
@@ -38,8 +39,9 @@ struct ExecContext {
   /// stride-1 convolution (AVX512_BF16). Off by default: results differ from f32 at ~1e-3 relative.
   bool allow_bf16 = false;
   /// f32 GEMMs (gemm.h with a, b and c all f32) multiply bf16-rounded operands with f32
-  /// accumulation where the device runs bf16 natively: the CPU with AVX512_BF16 (vdpbf16ps, ~2x
-  /// its f32 rate), CUDA through cuBLASLt's CUBLAS_COMPUTE_32F_FAST_16BF. Mixed-precision
+  /// accumulation where the device runs bf16 natively: the CPU with AMX (tdpbf16ps) or else
+  /// AVX512_BF16 (vdpbf16ps, ~2x the f32 rate on AMD Zen 4, below it on an Intel Xeon), CUDA
+  /// through cuBLASLt's CUBLAS_COMPUTE_32F_FAST_16BF. Mixed-precision
   /// training sets it (shared/models/encoder/train); separate from allow_bf16 so that models
   /// opting into bf16 convolutions keep f32 GEMMs. Elsewhere, and for tiny products, f32 runs.
   bool bf16_gemm = false;

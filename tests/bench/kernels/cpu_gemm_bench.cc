@@ -3,6 +3,8 @@
 // and GGUF-quantized weights in the float GEMM against FP32 weights, and the small-M GGUF-block
 // GEMM (gemm_q4, W4A8) against INT8 at M = 1..16, and the f32 GEMM with bf16 products
 // (ExecContext::bf16_gemm, mixed-precision training) against FP32 and OpenBLAS on a step's products.
+// "int8" and "bf16" are what a call gets by default (kAuto: AMX tiles where the CPU has them);
+// the "vnni" columns cap the same call at the AVX-512 vector kernels.
 // Shapes (K x N of the weight) come from real models: MiniLM (384x1536, 1536x384), SmolLM2-135M
 // (576x1536), 1B-class LMs (2048x8192); M = tokens per call (1 = decode, 8, 128, 2048 = prefill).
 // Prints GFLOP/s (2*M*N*K per call; "GOP/s" for integer math) and ratios. Time: best of several
@@ -108,10 +110,11 @@ int main(int argc, char** argv) {
 #else
   std::printf("reference: OpenBLAS not available at build time (install libopenblas-dev); its columns are skipped\n");
 #endif
-  std::printf("\n%-13s %5s %5s %5s | %9s %9s | %9s %9s | %8s %8s %8s\n", "model", "K", "N", "M", "int8", "int8avx2",
-              "fp32", "openblas", "i8/fp32", "i8/blas", "fp32/bl");
-  std::printf("%-13s %5s %5s %5s | %9s %9s | %9s %9s | %8s %8s %8s\n", "", "", "", "", "GOP/s", "GOP/s", "GFLOP/s",
-              "GFLOP/s", "", "", "");
+  std::printf("AMX tiles: %s\n", cpu::amx_ready() ? "yes (int8 and bf16 columns; vnni columns without)" : "no");
+  std::printf("\n%-13s %5s %5s %5s | %9s %9s %9s | %9s %9s | %8s %8s %8s\n", "model", "K", "N", "M", "int8", "int8vnni",
+              "int8avx2", "fp32", "openblas", "i8/fp32", "i8/blas", "fp32/bl");
+  std::printf("%-13s %5s %5s %5s | %9s %9s %9s | %9s %9s | %8s %8s %8s\n", "", "", "", "", "GOP/s", "GOP/s", "GOP/s",
+              "GFLOP/s", "GFLOP/s", "", "", "");
 
   const Shape shapes[] = {{"MiniLM", 384, 1536}, {"MiniLM", 1536, 384}, {"SmolLM2-135M", 576, 1536}, {"1B LM", 2048, 8192}};
   for (const Shape& s : shapes) {
@@ -136,6 +139,9 @@ int main(int argc, char** argv) {
       gi.a_scales = as.data(); gi.b_scales = ws.data(); gi.c = c.data(); gi.ldc = s.n;
       ExecContext ctx;
       const double t_i8 = time_call([&] { check(cpu::gemm_int8(gi, ctx), "gemm_int8"); }, batch_s);
+      ExecContext vnni;
+      vnni.cpu_isa = CpuIsa::kAvx512Vnni;
+      const double t_i8_vnni = best >= CpuIsa::kAvx512Vnni ? time_call([&] { check(cpu::gemm_int8(gi, vnni), "gemm_int8"); }, batch_s) : 0.0;
       ExecContext ctx2;
       ctx2.cpu_isa = CpuIsa::kAvx2;
       const double t_i8_avx2 = best >= CpuIsa::kAvx2 ? time_call([&] { check(cpu::gemm_int8(gi, ctx2), "gemm_int8"); }, batch_s) : 0.0;
@@ -151,9 +157,9 @@ int main(int argc, char** argv) {
       }, batch_s);
 #endif
       auto rate = [&](double t) { return t > 0 ? flops / t / 1e9 : 0.0; };
-      std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f | %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", s.model,
+      std::printf("%-13s %5lld %5lld %5lld | %9.1f %9.1f %9.1f | %9.1f %9.1f | %7.2fx %7.2fx %7.2fx\n", s.model,
                   static_cast<long long>(s.k), static_cast<long long>(s.n), static_cast<long long>(m), rate(t_i8),
-                  rate(t_i8_avx2), rate(t_f32), rate(t_blas), t_f32 / t_i8, t_blas > 0 ? t_blas / t_i8 : 0.0,
+                  rate(t_i8_vnni), rate(t_i8_avx2), rate(t_f32), rate(t_blas), t_f32 / t_i8, t_blas > 0 ? t_blas / t_i8 : 0.0,
                   t_blas > 0 ? t_blas / t_f32 : 0.0);
       std::fflush(stdout);
     }
@@ -288,8 +294,8 @@ int main(int argc, char** argv) {
   // one fine-tuning step (512 tokens), all-f32 arguments, against our FP32 GEMM and OpenBLAS
   // sgemm on the same call. bf16 includes packing B on every call (what the trainer pays).
   std::printf("\nMixed precision (bf16_gemm, B packed per call) vs FP32, a fine-tuning step's products, 512 tokens\n");
-  std::printf("%-13s %-12s %5s %5s %5s | %9s %9s %9s | %8s %8s\n", "model", "product", "M", "N", "K", "f32 GF/s",
-              "bf16", "OpenBLAS", "bf16/f32", "bf16/BLAS");
+  std::printf("%-13s %-12s %5s %5s %5s | %9s %9s %9s %9s | %8s %8s\n", "model", "product", "M", "N", "K", "f32 GF/s",
+              "bf16", "bf16vnni", "OpenBLAS", "bf16/f32", "bf16/BLAS");
   const std::int64_t tokens = 512;
   for (const Shape& s : {Shape{"MiniLM", 384, 1536}, Shape{"MiniLM", 1536, 384}}) {
     const auto w = random_floats(static_cast<std::size_t>(s.n * s.k), 7);
@@ -316,6 +322,9 @@ int main(int argc, char** argv) {
       b16.bf16_gemm = true;
       const double t_f32 = time_call([&] { check(cpu::gemm(g, f32), "gemm"); }, batch_s);
       const double t_b16 = time_call([&] { check(cpu::gemm(g, b16), "gemm bf16"); }, batch_s);
+      ExecContext b16v = b16;
+      b16v.cpu_isa = CpuIsa::kAvx512Vnni;
+      const double t_b16v = time_call([&] { check(cpu::gemm(g, b16v), "gemm bf16"); }, batch_s);
       double t_blas = 0.0;
 #if defined(PARLEY_HAVE_OPENBLAS)
       t_blas = time_call([&] {
@@ -325,9 +334,9 @@ int main(int argc, char** argv) {
       }, batch_s);
 #endif
       auto rate = [&](double t) { return t > 0 ? flops / t / 1e9 : 0.0; };
-      std::printf("%-13s %-12s %5lld %5lld %5lld | %9.1f %9.1f %9.1f | %7.2fx %7.2fx\n", s.model, pr.name,
+      std::printf("%-13s %-12s %5lld %5lld %5lld | %9.1f %9.1f %9.1f %9.1f | %7.2fx %7.2fx\n", s.model, pr.name,
                   static_cast<long long>(pr.m), static_cast<long long>(pr.n), static_cast<long long>(pr.k), rate(t_f32),
-                  rate(t_b16), rate(t_blas), t_f32 / t_b16, t_blas > 0 ? t_blas / t_b16 : 0.0);
+                  rate(t_b16), rate(t_b16v), rate(t_blas), t_f32 / t_b16, t_blas > 0 ? t_blas / t_b16 : 0.0);
       std::fflush(stdout);
     }
   }

@@ -2,6 +2,7 @@
 // bf16-rounded inputs: odd sizes (channel and input tails, odd k, row tails of the 12-row tile),
 // bias + activations, the packing layout, and bad Args. Also the f32 GEMM multiplying in bf16
 // (ExecContext::bf16_gemm, the same tiles): both B layouts, alpha/beta, against the same reference.
+// Where the CPU has AMX, kAuto (testing::available_isas) runs the AMX tiles beside the others.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,7 +37,8 @@ double bf16_round(float v) {
 TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
   struct S { std::int64_t m, n, k; };
   for (CpuIsa isa : testing::available_isas()) {
-    for (const S s : {S{1, 1, 1}, S{5, 33, 7}, S{13, 64, 384}, S{50, 70, 31}, S{128, 96, 64}, S{0, 8, 8}, S{3, 0, 8}}) {
+    for (const S s : {S{1, 1, 1}, S{5, 33, 7}, S{13, 64, 384}, S{50, 70, 31}, S{128, 96, 64}, S{0, 8, 8}, S{3, 0, 8},
+                      S{97, 65, 65}, S{33, 32, 1536}}) {
       for (Activation act : {Activation::kNone, Activation::kGeluErf}) {
         SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
                      " k=" + std::to_string(s.k) + " act=" + std::to_string(static_cast<int>(act)));
@@ -123,7 +125,7 @@ TEST(Bf16LinearTest, F32GemmInBf16MatchesTheBf16Reference) {
           ctx.bf16_gemm = true;
           g.c = c16.data();
           ASSERT_TRUE(cpu::gemm(g, ctx).is_ok());
-          if (!native || isa != CpuIsa::kAvx512Vnni) {
+          if (!native || (isa != CpuIsa::kAvx512Vnni && isa != CpuIsa::kAuto)) {
             EXPECT_EQ(c16, c32) << "bf16_gemm changed an f32 GEMM where bf16 does not run natively";
             continue;
           }
@@ -154,6 +156,49 @@ TEST(Bf16LinearTest, F32GemmInBf16MatchesTheBf16Reference) {
   if (native) {
     EXPECT_GT(differs, 0) << "bf16_gemm had no effect: the bf16 tiles did not run";
   }
+}
+
+// AMX and the vdpbf16ps tiles multiply the same bf16 operands and differ only in summation
+// order: on shapes with K and row tails both stay within the reference's bound, and they do
+// differ somewhere (else kAuto did not reach the AMX tiles).
+TEST(Bf16LinearTest, AmxTilesAgreeWithTheVectorTiles) {
+  if (!cpu::amx_ready()) {
+    GTEST_SKIP() << "no AMX bf16 tiles on this CPU (or the OS did not grant them): the AMX kernel is not run here";
+  }
+  struct S { std::int64_t m, n, k; };
+  int differs = 0;
+  for (const S s : {S{16, 16, 32}, S{17, 31, 33}, S{200, 96, 384}, S{64, 1536, 384}, S{40, 384, 1536}, S{130, 50, 513}}) {
+    SCOPED_TRACE("m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k));
+    const std::int64_t lda = s.k + 1, ldb = s.k + 5, ldc = s.n + 3;
+    auto x = testing::random_floats(static_cast<std::size_t>(s.m * lda), 11);
+    auto w = testing::random_floats(static_cast<std::size_t>(s.n * ldb), 12);
+    GemmArgs g;
+    g.m = s.m; g.n = s.n; g.k = s.k; g.a = x.data(); g.lda = lda; g.b = w.data(); g.ldb = ldb; g.ldc = ldc;
+    std::vector<float> amx(static_cast<std::size_t>(s.m * ldc), 0.0f), vec = amx;
+    ExecContext ctx;
+    ctx.bf16_gemm = true;
+    g.c = amx.data();
+    ASSERT_TRUE(cpu::gemm(g, ctx).is_ok());
+    ctx.cpu_isa = CpuIsa::kAvx512Vnni;
+    g.c = vec.data();
+    ASSERT_TRUE(cpu::gemm(g, ctx).is_ok());
+    std::vector<double> want;
+    std::vector<float> got;
+    for (std::int64_t i = 0; i < s.m; ++i) {
+      for (std::int64_t j = 0; j < s.n; ++j) {
+        double v = 0;
+        for (std::int64_t t = 0; t < s.k; ++t) {
+          v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(w[static_cast<std::size_t>(j * ldb + t)]);
+        }
+        want.push_back(v);
+        const std::size_t at = static_cast<std::size_t>(i * ldc + j);
+        got.push_back(amx[at]);
+        if (amx[at] != vec[at]) ++differs;
+      }
+    }
+    EXPECT_TRUE(testing::all_close(got, want, 4e-7 * static_cast<double>(s.k + 8) + 1e-6, 1e-5));
+  }
+  EXPECT_GT(differs, 0) << "AMX and the vector tiles agreed bit for bit everywhere: kAuto did not run the AMX tiles";
 }
 
 }  // namespace

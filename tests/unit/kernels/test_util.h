@@ -134,12 +134,14 @@ inline double rel_error(const std::vector<float>& got, const std::vector<double>
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
-/// scalar first, then each SIMD variant this CPU supports.
+/// scalar first, then each SIMD variant this CPU supports, then kAuto where that means more than
+/// the best of them: the AMX tiles (cpu/isa.h: an explicit cap keeps the vector kernels).
 inline std::vector<CpuIsa> available_isas() {
   std::vector<CpuIsa> out = {CpuIsa::kScalar};
   const CpuIsa best = cpu::detected_isa();
   if (static_cast<int>(best) >= static_cast<int>(CpuIsa::kAvx2)) out.push_back(CpuIsa::kAvx2);
   if (best == CpuIsa::kAvx512Vnni) out.push_back(CpuIsa::kAvx512Vnni);
+  if (cpu::amx_ready()) out.push_back(CpuIsa::kAuto);
   return out;
 }
 
