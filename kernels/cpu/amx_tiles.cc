@@ -68,15 +68,8 @@ void run_bf16_tiles_amx(const Bf16TileRun& a, ThreadPool& pool) {
     std::vector<std::uint16_t> abuf(static_cast<std::size_t>(kRowBlock * std::max<std::int64_t>(width, 1)));
     alignas(64) std::uint16_t btail[kChunkPairs * 64];
     alignas(64) float cbuf[32 * 32];
-    std::int64_t cached_block = -1;
-    for (std::int64_t t = t0; t < t1; ++t) {
-      // Row-block-major order: consecutive tasks of a chunk reuse the converted rows.
-      const std::int64_t ib = t / nt, i0 = ib * kRowBlock, rows = std::min(kRowBlock, a.m - i0);
-      const std::int64_t j0 = (t % nt) * kColBlock, j1 = std::min(a.n, j0 + kColBlock);
-      if (ib != cached_block) {
-        for (std::int64_t r = 0; r < rows; ++r) bf16_tiles::row_to_bf16(a.a + (i0 + r) * a.lda, a.k, abuf.data() + r * width, width);
-        cached_block = ib;
-      }
+    bf16_tiles::for_each_task(a, t0, t1, nt, kRowBlock, kColBlock, abuf.data(), width,
+                              [&](std::int64_t i0, std::int64_t rows, std::int64_t j0, std::int64_t j1) {
       for (std::int64_t j = j0; j < j1; j += 32) {
         const std::uint16_t* panel = a.panels + (j / 32) * k_pairs * 64;
         const int cols = static_cast<int>(std::min<std::int64_t>(32, a.n - j));
@@ -121,7 +114,7 @@ void run_bf16_tiles_amx(const Bf16TileRun& a, ThreadPool& pool) {
           }
         }
       }
-    }
+    });
   });
 }
 

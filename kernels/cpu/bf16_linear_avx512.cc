@@ -77,16 +77,9 @@ void run_tiles(const Bf16TileRun& a, ThreadPool& pool, bool amx) {
   const std::int64_t mt = (a.m + kRowBlock - 1) / kRowBlock, nt = (a.n + kColBlock - 1) / kColBlock;
   pool.parallel_for(mt * nt, 1, [&](std::int64_t t0, std::int64_t t1) {
     std::vector<std::uint16_t> abuf(static_cast<std::size_t>(kRowBlock * kp2));
-    std::int64_t cached_block = -1;
     __m512 acc[kMr][2];
-    for (std::int64_t t = t0; t < t1; ++t) {
-      // Row-block-major order: consecutive tasks of a chunk reuse the converted rows.
-      const std::int64_t ib = t / nt, i0 = ib * kRowBlock, rows = std::min(kRowBlock, a.m - i0);
-      const std::int64_t j0 = (t % nt) * kColBlock, j1 = std::min(a.n, j0 + kColBlock);
-      if (ib != cached_block) {
-        for (std::int64_t r = 0; r < rows; ++r) bf16_tiles::row_to_bf16(a.a + (i0 + r) * a.lda, a.k, abuf.data() + r * kp2, kp2);
-        cached_block = ib;
-      }
+    bf16_tiles::for_each_task(a, t0, t1, nt, kRowBlock, kColBlock, abuf.data(), kp2,
+                              [&](std::int64_t i0, std::int64_t rows, std::int64_t j0, std::int64_t j1) {
       for (std::int64_t j = j0; j < j1; j += 32) {
         const std::uint16_t* panel = a.panels + (j / 32) * k_pairs * 64;
         const int cols = static_cast<int>(std::min<std::int64_t>(32, a.n - j));
@@ -102,7 +95,7 @@ void run_tiles(const Bf16TileRun& a, ThreadPool& pool, bool amx) {
           for (int r = 0; r < mr; ++r) bf16_tiles::store_row(a, acc[r], bias, a.c + (i0 + i + r) * a.ldc + j, cols);
         }
       }
-    }
+    });
   });
 }
 

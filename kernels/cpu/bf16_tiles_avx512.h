@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cpu/simd_avx512.h"
@@ -45,6 +46,25 @@ inline void row_to_bf16(const float* src, std::int64_t k, std::uint16_t* dst, st
   for (std::int64_t x = 0; x < width; x += 16) {
     const __m512 v = _mm512_maskz_loadu_ps(lanes(k - x), src + x);
     _mm256_mask_storeu_epi16(dst + x, lanes(width - x), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+  }
+}
+
+/// Runs tasks [t0, t1) of a run cut into blocks of `row_block` rows x `col_block` channels (nt
+/// column blocks), row-block-major so that consecutive tasks reuse converted rows: each row
+/// block's rows are rounded to bf16 once into `abuf` (row stride `width`, zero-filled from k),
+/// then body(i0, rows, j0, j1) computes channels [j0, j1) of rows [i0, i0 + rows).
+template <typename Body>
+inline void for_each_task(const Bf16TileRun& a, std::int64_t t0, std::int64_t t1, std::int64_t nt, std::int64_t row_block,
+                          std::int64_t col_block, std::uint16_t* abuf, std::int64_t width, Body&& body) {
+  std::int64_t cached_block = -1;
+  for (std::int64_t t = t0; t < t1; ++t) {
+    const std::int64_t ib = t / nt, i0 = ib * row_block, rows = std::min(row_block, a.m - i0);
+    const std::int64_t j0 = (t % nt) * col_block, j1 = std::min(a.n, j0 + col_block);
+    if (ib != cached_block) {
+      for (std::int64_t r = 0; r < rows; ++r) row_to_bf16(a.a + (i0 + r) * a.lda, a.k, abuf + r * width, width);
+      cached_block = ib;
+    }
+    body(i0, rows, j0, j1);
   }
 }
 

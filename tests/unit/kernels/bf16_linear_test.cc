@@ -34,6 +34,17 @@ double bf16_round(float v) {
   return r;
 }
 
+// Row i of x times channel j of w in f64 over the bf16-rounded values: w is [N, K] (bt) or [K, N].
+double bf16_dot(const std::vector<float>& x, std::int64_t lda, std::int64_t i, const std::vector<float>& w, std::int64_t ldb,
+                std::int64_t j, std::int64_t k, bool bt) {
+  double v = 0;
+  for (std::int64_t t = 0; t < k; ++t) {
+    const float b = bt ? w[static_cast<std::size_t>(j * ldb + t)] : w[static_cast<std::size_t>(t * ldb + j)];
+    v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(b);
+  }
+  return v;
+}
+
 TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
   struct S { std::int64_t m, n, k; };
   for (CpuIsa isa : testing::available_isas()) {
@@ -56,10 +67,7 @@ TEST(Bf16LinearTest, MatchesReferenceOnEveryIsa) {
         std::vector<float> got;
         for (std::int64_t i = 0; i < s.m; ++i) {
           for (std::int64_t j = 0; j < s.n; ++j) {
-            double v = bias[static_cast<std::size_t>(j)];
-            for (std::int64_t t = 0; t < s.k; ++t) {
-              v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(w[static_cast<std::size_t>(j * ldw + t)]);
-            }
+            double v = bias[static_cast<std::size_t>(j)] + bf16_dot(x, lda, i, w, ldw, j, s.k, true);
             if (act == Activation::kGeluErf) v = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
             want.push_back(v);
             got.push_back(c[static_cast<std::size_t>(i * ldc + j)]);
@@ -133,11 +141,7 @@ TEST(Bf16LinearTest, F32GemmInBf16MatchesTheBf16Reference) {
           std::vector<float> got;
           for (std::int64_t i = 0; i < s.m; ++i) {
             for (std::int64_t j = 0; j < s.n; ++j) {
-              double v = 0;
-              for (std::int64_t t = 0; t < s.k; ++t) {
-                const float b = bt ? w[static_cast<std::size_t>(j * ldb + t)] : w[static_cast<std::size_t>(t * ldb + j)];
-                v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(b);
-              }
+              double v = bf16_dot(x, lda, i, w, ldb, j, s.k, bt);
               v = 0.75 * v + beta * c0[static_cast<std::size_t>(i * ldc + j)] + bias[static_cast<std::size_t>(j)];
               v = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
               want.push_back(v);
@@ -186,11 +190,7 @@ TEST(Bf16LinearTest, AmxTilesAgreeWithTheVectorTiles) {
     std::vector<float> got;
     for (std::int64_t i = 0; i < s.m; ++i) {
       for (std::int64_t j = 0; j < s.n; ++j) {
-        double v = 0;
-        for (std::int64_t t = 0; t < s.k; ++t) {
-          v += bf16_round(x[static_cast<std::size_t>(i * lda + t)]) * bf16_round(w[static_cast<std::size_t>(j * ldb + t)]);
-        }
-        want.push_back(v);
+        want.push_back(bf16_dot(x, lda, i, w, ldb, j, s.k, true));
         const std::size_t at = static_cast<std::size_t>(i * ldc + j);
         got.push_back(amx[at]);
         if (amx[at] != vec[at]) ++differs;
