@@ -24,7 +24,8 @@ struct FinetuneOptions {
     joint.epochs = 0;
     joint.lr = 1e-4f;
     // Mixed precision where the CPU has AVX512_BF16 (FP32 elsewhere): 1.7-1.8x faster fine-tuning
-    // at the FP32 accuracy on SNIPS and ATIS dev (services/nlu/README.md, "Mixed precision").
+    // at the FP32 accuracy on SNIPS and ATIS dev on an AMD EPYC; on an Intel Xeon only with its
+    // AMX tiles, ~2x (without them its vdpbf16ps runs below FP32) (services/nlu/README.md).
     joint.encoder.bf16 = true;
   }
   encoder::train::JointOptions joint;

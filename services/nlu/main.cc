@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
                     config::double_range(0.0, 0.9));
   schema.add_bool("nlu.finetune.bf16", nlu::FinetuneOptions().joint.encoder.bf16,
                   "Mixed precision: the linears' products multiply in bf16 with f32 accumulation where the device "
-                  "runs bf16 natively (CPU: AVX512_BF16; elsewhere FP32); weights, gradients and moments stay FP32");
+                  "runs bf16 natively (CPU: AMX tiles, else AVX512_BF16; elsewhere FP32); weights, gradients and moments "
+                  "stay FP32");
   schema.add_bool("nlu.finetune.sparse24", false,
                   "full mode: prune every linear to 2:4, fine-tune with the masks fixed (NVIDIA's ASP recipe) and "
                   "serve the bot's encoder on the backend's 2:4 INT8 GEMM (faster only with sparse tensor cores; on "

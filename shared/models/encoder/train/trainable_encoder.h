@@ -56,7 +56,7 @@ struct TrainableOptions {
   float dropout = 0.0f;
   /// Mixed precision: every linear's three products (forward, input gradient, weight gradient)
   /// multiply bf16-rounded operands with f32 accumulation (kernels::ExecContext::bf16_gemm) where
-  /// the device runs bf16 natively (CPU: AVX512_BF16; CUDA: tensor cores); f32 elsewhere. Master
+  /// the device runs bf16 natively (CPU: AMX tiles, else AVX512_BF16; CUDA: tensor cores); f32 elsewhere. Master
   /// weights, gradients, AdamW moments and every other op stay f32, and bf16 keeps f32's exponent
   /// range, so no loss scaling is needed (the usual bf16 recipe).
   bool bf16 = false;
