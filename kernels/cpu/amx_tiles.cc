@@ -54,6 +54,25 @@ void load_palette() {
   __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
 }
 
+// The 32 x 32 block's four accumulator tiles (tmm0-3: two row halves x two channel halves, 4-byte
+// elements): zeroed, and stored as 32 rows of 32 values (row stride 128 bytes); `two`: the second
+// row half holds rows of the run.
+inline void zero_block() {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
+inline void store_block(void* c, bool two) {
+  auto* out = static_cast<std::uint8_t*>(c);
+  _tile_stored(0, out, 128);
+  _tile_stored(1, out + 64, 128);
+  if (two) {
+    _tile_stored(2, out + 16 * 128, 128);
+    _tile_stored(3, out + 16 * 128 + 64, 128);
+  }
+}
+
 }  // namespace
 
 void run_bf16_tiles_amx(const Bf16TileRun& a, ThreadPool& pool) {
@@ -84,10 +103,7 @@ void run_bf16_tiles_amx(const Bf16TileRun& a, ThreadPool& pool) {
           const std::uint16_t* a0 = abuf.data() + i * width;
           const std::uint16_t* a1 = a0 + 16 * width;
           const long astride = static_cast<long>(width * 2);
-          _tile_zero(0);
-          _tile_zero(1);
-          _tile_zero(2);
-          _tile_zero(3);
+          zero_block();
           for (std::int64_t q = 0; q < chunks; ++q) {
             const std::uint16_t* b = q < full_chunks ? panel + q * kChunkPairs * 64 : btail;
             _tile_loadd(6, b, 128);
@@ -101,12 +117,7 @@ void run_bf16_tiles_amx(const Bf16TileRun& a, ThreadPool& pool) {
               _tile_dpbf16ps(3, 5, 7);
             }
           }
-          _tile_stored(0, cbuf, 128);
-          _tile_stored(1, cbuf + 16, 128);
-          if (two) {
-            _tile_stored(2, cbuf + 16 * 32, 128);
-            _tile_stored(3, cbuf + 16 * 32 + 16, 128);
-          }
+          store_block(cbuf, two);
           const std::int64_t nr = std::min<std::int64_t>(32, rows - i);
           for (std::int64_t r = 0; r < nr; ++r) {
             const __m512 acc[2] = {_mm512_load_ps(cbuf + r * 32), _mm512_load_ps(cbuf + r * 32 + 16)};
@@ -153,10 +164,7 @@ void int8_block(Int8Signs signs, const void* a, std::int64_t lda, int rows, std:
     std::memset(btail, 0, sizeof(btail));
     std::memcpy(btail, panel + full_chunks * 16 * 128, static_cast<std::size_t>(q_count - full_chunks * 16) * 128);
   }
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
+  zero_block();
   for (std::int64_t q = 0; q < chunks; ++q) {
     const std::uint8_t* b = q < full_chunks ? panel + q * 16 * 128 : btail;
     const std::uint8_t* a0 = rows_at + q * kChunk;
@@ -180,12 +188,7 @@ void int8_block(Int8Signs signs, const void* a, std::int64_t lda, int rows, std:
       }
     }
   }
-  _tile_stored(0, c, 128);
-  _tile_stored(1, c + 16, 128);
-  if (two) {
-    _tile_stored(2, c + 16 * 32, 128);
-    _tile_stored(3, c + 16 * 32 + 16, 128);
-  }
+  store_block(c, two);
 }
 
 }  // namespace amx
