@@ -68,6 +68,10 @@ Status attention_prefill(const AttentionPrefillArgs& a, const ExecContext& ctx) 
       // Causal mask + softmax in place (a row with no visible key becomes zeros).
       for (std::int64_t r = 0; r < rows; ++r) {
         float* row = scores.data() + r * valid;
+        if (a.rel_bias != nullptr) {
+          const std::int64_t pi = i0 + r + (a.kv_len - a.q_len);
+          for (std::int64_t j = 0; j < valid; ++j) row[j] += relative_bias(a.rel_bias, a.rel_bias_radius, h, pi, j);
+        }
         std::int64_t limit = valid;
         if (a.causal) limit = std::clamp<std::int64_t>(i0 + r + (a.kv_len - a.q_len) + 1, 0, valid);
         if (limit == 0) {

@@ -156,6 +156,15 @@ void attention_prefill_f32_avx512(const AttentionPrefillArgs& a, float scale, Th
         for (int r = 0; r < kMr; ++r) {
           float* row = sc.data() + r * lp;
           const std::int64_t len = lim[r];
+          if (a.rel_bias != nullptr) {
+            // The bias row of this query is a window of the head's table (clamped at the ends).
+            const std::int64_t pi = i0 + std::min(r, rows - 1) + (a.kv_len - a.q_len);
+            // Not kernels::relative_bias: an inline function emitted in this AVX-512 file could be
+            // the copy the linker keeps for every caller.
+            const std::int64_t rad = a.rel_bias_radius;
+            const float* tb = a.rel_bias + h * (2 * rad + 1) + rad;
+            for (std::int64_t j = 0; j < len; ++j) row[j] += tb[std::clamp<std::int64_t>(j - pi, -rad, rad)];
+          }
           if (len == 0) {
             std::fill(row, row + lcols, 0.0f);
             inv[r] = 0.0f;

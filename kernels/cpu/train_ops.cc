@@ -74,6 +74,9 @@ Status validate(const AttentionBackwardArgs& a) {
   }
   const std::int64_t hd = a.num_heads * a.head_dim;
   if (a.ld_qkv < 3 * hd || a.ld_dqkv < 3 * hd || a.ld_dout < hd) return bad(op, "leading dimension too small");
+  if (a.rel_bias != nullptr && (a.rel_bias_radius <= 0 || a.rel_bias_radius > (1 << 20))) {
+    return bad(op, "rel_bias_radius " + std::to_string(a.rel_bias_radius) + " is out of range (1 .. 2^20)");
+  }
   return Status::ok();
 }
 
@@ -242,6 +245,7 @@ Status attention_backward(const AttentionBackwardArgs& a, const ExecContext& ctx
         float mx = -3.0e38f;
         for (std::int64_t j = 0; j < len; ++j) {
           pi[j] = dot8(q(i), k(j), d) * scale;
+          if (a.rel_bias != nullptr) pi[j] += relative_bias(a.rel_bias, a.rel_bias_radius, head, i, j);
           mx = std::max(mx, pi[j]);
         }
         float sum = 0.0f;

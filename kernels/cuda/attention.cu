@@ -21,7 +21,7 @@ struct Online {
 
 template <typename T>
 __device__ __forceinline__ void online_step(Online& st, const float (&q)[kPerLane], const T* k,
-                                            const T* v, int head_dim, float scale) {
+                                            const T* v, int head_dim, float scale, float bias = 0.0f) {
   const int lane = threadIdx.x & 31;
   float dot = 0.0f;
 #pragma unroll
@@ -29,7 +29,7 @@ __device__ __forceinline__ void online_step(Online& st, const float (&q)[kPerLan
     const int d = lane + 32 * i;
     if (d < head_dim) dot += q[i] * to_f32(k[d]);
   }
-  const float s = warp_sum(dot) * scale;
+  const float s = warp_sum(dot) * scale + bias;
   const float m_new = fmaxf(st.m, s);
   const float corr = expf(st.m - m_new);  // exp(-inf) = 0 on the first key
   const float p = expf(s - m_new);
@@ -66,8 +66,10 @@ __global__ void prefill_kernel(AttentionPrefillArgs a, float scale, std::int64_t
   Online st;
   const T* kb = static_cast<const T*>(a.k) + b * a.k_batch_stride + g * a.k_head_stride;
   const T* vb = static_cast<const T*>(a.v) + b * a.v_batch_stride + g * a.v_head_stride;
+  const std::int64_t pi = i + (a.kv_len - a.q_len);
   for (std::int64_t j = 0; j < end; ++j) {
-    online_step(st, qv, kb + j * a.k_token_stride, vb + j * a.v_token_stride, hd, scale);
+    const float bias = a.rel_bias != nullptr ? relative_bias(a.rel_bias, a.rel_bias_radius, h, pi, j) : 0.0f;
+    online_step(st, qv, kb + j * a.k_token_stride, vb + j * a.v_token_stride, hd, scale, bias);
   }
   T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + i * a.out_token_stride + h * a.out_head_stride;
   const float inv = st.l > 0.0f ? 1.0f / st.l : 0.0f;

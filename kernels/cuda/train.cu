@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/cuda_utils.cuh"
 #include "kernels/cuda/train.h"
+#include "kernels/ops/attention.h"
 #include "kernels/ops/train_math.h"
 #include "shared/engine/cuda/cuda_check.h"
 
@@ -213,7 +214,7 @@ __global__ void __launch_bounds__(kAttnThreads) attention_backward_kernel(Attent
     const float* k = krow(j);
     float dot = 0.0f;
     for (std::int64_t c = 0; c < d; ++c) dot += qi[c] * k[c];
-    p[j] = dot * scale;
+    p[j] = dot * scale + (a.rel_bias != nullptr ? relative_bias(a.rel_bias, a.rel_bias_radius, head, i, j) : 0.0f);
     mx = fmaxf(mx, p[j]);
   }
   mx = block_max(mx, red);

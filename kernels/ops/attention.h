@@ -22,6 +22,11 @@ namespace parley::kernels {
 /// batch_stride = T*H*D, token_stride = H*D, head_stride = D.
 /// q, k, v, out share dtype (f32, f16, bf16); softmax and accumulation in f32.
 /// scale 0 = 1/sqrt(head_dim).
+/// Relative position bias (MPNet, T5-style encoders): with rel_bias set, the score of query i and
+/// key j gains rel_bias[h * (2R + 1) + clamp(j - p_i, -R, R) + R] before the softmax, where
+/// p_i = i + (kv_len - q_len) is the query's position and R = rel_bias_radius (> 0). The table is
+/// [num_heads, 2R + 1] f32 on the kernel's device; the model fills it from its buckets (distances
+/// past R share the bias at +-R).
 struct AttentionPrefillArgs {
   std::int64_t batch = 0, q_len = 0, kv_len = 0;
   std::int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
@@ -37,7 +42,20 @@ struct AttentionPrefillArgs {
   const std::int32_t* kv_lengths = nullptr;  ///< [batch] or nullptr
   bool causal = false;
   float scale = 0.0f;
+  const float* rel_bias = nullptr;  ///< [num_heads, 2 * rel_bias_radius + 1] or nullptr
+  std::int64_t rel_bias_radius = 0;
 };
+
+/// The relative position bias of rel_bias (see AttentionPrefillArgs) for head h, query position
+/// pi and key j. Shared by every backend's kernels (host and device code).
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline float relative_bias(const float* table, std::int64_t radius, std::int64_t h, std::int64_t pi, std::int64_t j) {
+  std::int64_t d = j - pi;
+  d = d < -radius ? -radius : (d > radius ? radius : d);
+  return table[h * (2 * radius + 1) + d + radius];
+}
 
 /// Paged KV cache layout (one array for K, one for V, same shape):
 ///   [num_pages, num_kv_heads, page_size, head_dim], contiguous; element (page, g, slot, d) at

@@ -59,6 +59,10 @@ struct AttentionBackwardArgs {
   float* dqkv = nullptr;
   std::int64_t ld_dqkv = 0;
   float scale = 0.0f;  ///< 0 = 1/sqrt(head_dim)
+  /// The forward's relative position bias (AttentionPrefillArgs::rel_bias; a constant: no
+  /// gradient is produced for it), or nullptr.
+  const float* rel_bias = nullptr;
+  std::int64_t rel_bias_radius = 0;
 };
 
 /// Embedding (row gather) backward: grad[ids[t], :] += dy[t, :] for t < num_tokens (scatter-add;

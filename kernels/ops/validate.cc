@@ -190,6 +190,9 @@ Status validate(const AttentionPrefillArgs& a) {
     if (a.kv_len > 0 && (a.k == nullptr || a.v == nullptr)) return bad(op, "k or v is null");
   }
   if (a.causal && a.kv_len < a.q_len) return bad(op, "causal needs kv_len >= q_len");
+  if (a.rel_bias != nullptr && (a.rel_bias_radius <= 0 || a.rel_bias_radius > (1 << 20))) {
+    return bad(op, "rel_bias_radius " + s(a.rel_bias_radius) + " is out of range (1 .. 2^20)");
+  }
   return Status::ok();
 }
 

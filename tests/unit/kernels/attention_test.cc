@@ -90,6 +90,69 @@ TEST(AttentionTest, PrefillCausalPaddedGqa) {
   }
 }
 
+// MPNet's relative position bias: a [heads, 2R + 1] table by key-minus-query distance (clamped to
+// +-R) added to every score; with causal masks and key lengths, queries offset by kv_len - q_len.
+TEST(AttentionTest, PrefillRelativePositionBias) {
+  struct S { std::int64_t b, q, kv, h, d, radius; bool causal; bool lengths; };
+  for (const S s : {S{2, 9, 9, 3, 16, 3, false, true}, S{1, 40, 40, 2, 32, 128, false, false}, S{2, 5, 8, 2, 8, 2, true, false},
+                    S{1, 37, 37, 4, 20, 6, false, false}}) {
+    for (CpuIsa isa : testing::available_isas()) {
+      SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " Q=" + std::to_string(s.q) + " KV=" + std::to_string(s.kv) +
+                   " R=" + std::to_string(s.radius) + (s.causal ? " causal" : "") + (s.lengths ? " padded" : ""));
+      const std::int64_t qn = s.b * s.q * s.h * s.d, kn = s.b * s.kv * s.h * s.d, width = 2 * s.radius + 1;
+      auto q = testing::random_floats(static_cast<std::size_t>(qn), 11);
+      auto k = testing::random_floats(static_cast<std::size_t>(kn), 12);
+      auto v = testing::random_floats(static_cast<std::size_t>(kn), 13);
+      auto bias = testing::random_floats(static_cast<std::size_t>(s.h * width), 14);
+      for (float& x : bias) x *= 3.0f;  // large enough to move the softmax
+      std::vector<float> out(static_cast<std::size_t>(qn), 0.0f);
+      std::vector<std::int32_t> lens(static_cast<std::size_t>(s.b));
+      for (std::int64_t b = 0; b < s.b; ++b) lens[static_cast<std::size_t>(b)] = static_cast<std::int32_t>(s.kv - 3 * b);
+      AttentionPrefillArgs a;
+      a.batch = s.b; a.q_len = s.q; a.kv_len = s.kv; a.num_heads = s.h; a.num_kv_heads = s.h; a.head_dim = s.d;
+      a.q = q.data(); a.q_batch_stride = s.q * s.h * s.d; a.q_token_stride = s.h * s.d; a.q_head_stride = s.d;
+      a.k = k.data(); a.k_batch_stride = s.kv * s.h * s.d; a.k_token_stride = s.h * s.d; a.k_head_stride = s.d;
+      a.v = v.data(); a.v_batch_stride = a.k_batch_stride; a.v_token_stride = a.k_token_stride; a.v_head_stride = s.d;
+      a.out = out.data(); a.out_batch_stride = a.q_batch_stride; a.out_token_stride = a.q_token_stride; a.out_head_stride = s.d;
+      a.kv_lengths = s.lengths ? lens.data() : nullptr; a.causal = s.causal;
+      a.rel_bias = bias.data(); a.rel_bias_radius = s.radius;
+      ASSERT_TRUE(cpu::attention_prefill(a, testing::ctx_for(isa)).is_ok());
+      const double scale = 1.0 / std::sqrt(static_cast<double>(s.d));
+      std::vector<double> want;
+      for (std::int64_t b = 0; b < s.b; ++b)
+        for (std::int64_t i = 0; i < s.q; ++i)
+          for (std::int64_t h = 0; h < s.h; ++h) {
+            const std::int64_t pi = i + (s.kv - s.q);
+            const std::int64_t valid = s.lengths ? lens[static_cast<std::size_t>(b)] : s.kv;
+            std::vector<double> sc;
+            for (std::int64_t j = 0; j < valid && (!s.causal || j <= pi); ++j) {
+              double dot = 0;
+              for (std::int64_t x = 0; x < s.d; ++x) {
+                dot += static_cast<double>(q[static_cast<std::size_t>(((b * s.q + i) * s.h + h) * s.d + x)]) *
+                       k[static_cast<std::size_t>(((b * s.kv + j) * s.h + h) * s.d + x)];
+              }
+              const std::int64_t dist = std::clamp<std::int64_t>(j - pi, -s.radius, s.radius);
+              sc.push_back(dot * scale + bias[static_cast<std::size_t>(h * width + dist + s.radius)]);
+            }
+            const double mx = *std::max_element(sc.begin(), sc.end());
+            double sum = 0;
+            for (double& x : sc) sum += (x = std::exp(x - mx));
+            for (std::int64_t x = 0; x < s.d; ++x) {
+              double o = 0;
+              for (std::size_t j = 0; j < sc.size(); ++j) {
+                o += sc[j] / sum * v[static_cast<std::size_t>(((b * s.kv + static_cast<std::int64_t>(j)) * s.h + h) * s.d + x)];
+              }
+              want.push_back(o);
+            }
+          }
+      EXPECT_TRUE(testing::all_close(out, want, 2e-6, 1e-5));
+    }
+  }
+  AttentionPrefillArgs bad;
+  bad.rel_bias = reinterpret_cast<const float*>(&bad);
+  EXPECT_FALSE(cpu::attention_prefill(bad).is_ok()) << "a bias table needs a radius > 0";
+}
+
 TEST(AttentionTest, DecodeOverPagedCache) {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
     const std::int64_t batch = 3, heads = 8, kvh = 2, d = 24, page = 4, pages = 16, max_blocks = 5;

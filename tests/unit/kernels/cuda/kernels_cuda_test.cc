@@ -326,6 +326,17 @@ TEST(CudaBackend, AttentionPrefillMatchesCpu) {
   a.q = dq.get(), a.k = dk.get(), a.v = dv.get(), a.out = dout.get(), a.kv_lengths = dl.get();
   ASSERT_TRUE(cuda_backend_table().attention_prefill(a, gpu_ctx()).is_ok());
   expect_close(dout.host(), want, 1e-5f, 1e-4f);
+
+  // MPNet's relative position bias (radius 4 < the length, so distances clamp), bidirectional.
+  const auto bias = randf(static_cast<std::size_t>(h * 9), 29, -2.0f, 2.0f);
+  Dev<float> dbias(bias);
+  a.causal = false;
+  a.q = q.data(), a.k = k.data(), a.v = v.data(), a.out = want.data(), a.kv_lengths = lens.data();
+  a.rel_bias = bias.data(), a.rel_bias_radius = 4;
+  ASSERT_TRUE(cpu::attention_prefill(a).is_ok());
+  a.q = dq.get(), a.k = dk.get(), a.v = dv.get(), a.out = dout.get(), a.kv_lengths = dl.get(), a.rel_bias = dbias.get();
+  ASSERT_TRUE(cuda_backend_table().attention_prefill(a, gpu_ctx()).is_ok());
+  expect_close(dout.host(), want, 1e-5f, 1e-4f);
 }
 
 // Quantize per row then dequantize (f32): bit-exact int8 and scales.

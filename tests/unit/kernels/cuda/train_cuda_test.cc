@@ -96,6 +96,19 @@ TEST(CudaTrain, AttentionBackwardMatchesCpu) {
   ASSERT_TRUE(gpu().attention_backward(a, gpu_ctx()).is_ok());
   expect_close(dd.host(), dqkv, 1e-5f, 1e-4f);  // the 4 padding columns per row stay 7 on both
 
+  // With MPNet's relative position bias (a constant: the same formulas on shifted scores).
+  const auto bias = randf(static_cast<std::size_t>(heads * 7), 11, -2.0f, 2.0f);
+  Dev<float> dbias(bias);
+  std::vector<float> dqkv_b(qkv.size(), 7.0f);
+  a.offsets = offsets.data(), a.qkv = qkv.data(), a.dout = dout.data(), a.dqkv = dqkv_b.data();
+  a.rel_bias = bias.data(), a.rel_bias_radius = 3;
+  ASSERT_TRUE(cpu::attention_backward(a).is_ok());
+  Dev<float> dd_b(std::vector<float>(qkv.size(), 7.0f));
+  a.offsets = doff.get(), a.qkv = dq.get(), a.dout = ddo.get(), a.dqkv = dd_b.get(), a.rel_bias = dbias.get();
+  ASSERT_TRUE(gpu().attention_backward(a, gpu_ctx()).is_ok());
+  expect_close(dd_b.host(), dqkv_b, 1e-5f, 1e-4f);
+  a.rel_bias = nullptr, a.rel_bias_radius = 0;
+
   // A sequence longer than max_len: InvalidArgument naming it.
   a.max_len = 16;
   const Status bad = gpu().attention_backward(a, gpu_ctx());

@@ -134,7 +134,8 @@ TEST(TrainOps, GeluGradientVectorLoopMatchesScalar) {
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(d_vec[i], d_ref[i], 3e-7 + 1e-6 * std::fabs(d_ref[i])) << x[i];
 }
 
-TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) {
+// With `bias` (MPNet's relative position bias, radius 2): the same scores plus a constant table.
+void check_attention_backward(const std::vector<float>* bias) {
   const std::int64_t heads = 2, d = 4, hd = heads * d;
   const std::vector<std::int32_t> offsets = {0, 3, 8};  // two sequences, lengths 3 and 5
   const std::int64_t rows = 8;
@@ -158,6 +159,10 @@ TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) {
       a.out_batch_stride = len * hd;
       a.out_token_stride = hd;
       a.out_head_stride = d;
+      if (bias != nullptr) {
+        a.rel_bias = bias->data();
+        a.rel_bias_radius = 2;
+      }
       EXPECT_TRUE(be().attention_prefill(a, ExecContext::cpu()).is_ok());
     }
     return dot(out, r);
@@ -175,6 +180,10 @@ TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) {
   b.ld_dout = hd;
   b.dqkv = dqkv.data();
   b.ld_dqkv = 3 * hd;
+  if (bias != nullptr) {
+    b.rel_bias = bias->data();
+    b.rel_bias_radius = 2;
+  }
   ASSERT_TRUE(be().attention_backward(b, ExecContext::cpu()).is_ok());
   const float e = 1e-2f;
   for (std::size_t i = 0; i < qkv.size(); ++i) {
@@ -186,6 +195,14 @@ TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) {
   }
   b.max_len = 4;
   EXPECT_FALSE(be().attention_backward(b, ExecContext::cpu()).is_ok()) << "a sequence past max_len is refused";
+}
+
+TEST(TrainOps, AttentionBackwardMatchesFiniteDifferences) { check_attention_backward(nullptr); }
+
+TEST(TrainOps, AttentionBackwardWithRelativeBiasMatchesFiniteDifferences) {
+  std::vector<float> bias = randn(2 * 5, 9);  // 2 heads x (2 * radius 2 + 1) distances
+  for (float& x : bias) x *= 2.0f;
+  check_attention_backward(&bias);
 }
 
 TEST(TrainOps, EmbeddingBackwardScatterAdds) {
