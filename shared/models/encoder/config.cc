@@ -3,6 +3,8 @@
 // Depends on config.h, shared/common/json_document.h.
 #include "shared/models/encoder/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,7 @@ std::string_view family_name(Family f) {
     case Family::kBert: return "bert";
     case Family::kDistilBert: return "distilbert";
     case Family::kRoberta: return "roberta";
+    case Family::kMpnet: return "mpnet";
   }
   return "?";
 }
@@ -42,6 +45,12 @@ Status EncoderConfig::validate() const {
   if (type_vocab < 0 || type_vocab > 1024) return bad("type_vocab_size out of range");
   if (position_offset < 0 || position_offset >= max_positions) return bad("position offset out of range");
   if (!(layer_norm_eps > 0.0f)) return bad("layer_norm_eps must be > 0");
+  if (relative_buckets < 0 || relative_buckets > 1024 || (relative_buckets > 0 && relative_buckets < 4)) {
+    return bad("relative_attention_num_buckets " + std::to_string(relative_buckets) + " out of range (4 .. 1024)");
+  }
+  if (relative_buckets > 0 && (relative_max_distance < relative_buckets / 4 + 1 || relative_max_distance > 65536)) {
+    return bad("relative max distance " + std::to_string(relative_max_distance) + " out of range");
+  }
   return Status::ok();
 }
 
@@ -62,6 +71,20 @@ Result<std::int64_t> int_or(const json::Value& o, std::string_view key, std::int
 }
 
 }  // namespace
+
+std::int64_t relative_position_bucket(std::int64_t d, std::int64_t buckets, std::int64_t max_distance) {
+  // transformers' MPNet / T5: n = -d; half the buckets for n < 0; exact below max_exact, then
+  // max_exact + log(n / max_exact) / log(max_distance / max_exact) * (half - max_exact), in f32.
+  const std::int64_t half = buckets / 2, max_exact = half / 2;
+  std::int64_t n = -d, ret = 0;
+  if (n < 0) ret += half;
+  n = n < 0 ? -n : n;
+  if (n < max_exact) return ret + n;
+  const float ratio = std::log(static_cast<float>(n) / static_cast<float>(max_exact)) /
+                      static_cast<float>(std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)));
+  const auto large = max_exact + static_cast<std::int64_t>(ratio * static_cast<float>(half - max_exact));
+  return ret + std::min(large, half - 1);
+}
 
 Result<EncoderConfig> parse_config_json(std::string_view text) {
   auto doc = json::parse(text);
@@ -87,8 +110,10 @@ Result<EncoderConfig> parse_config_json(std::string_view text) {
     if (const json::Value* a = o.find("activation"); a != nullptr && a->is_string()) act = a->as_string();
     PARLEY_ASSIGN_OR_RETURN(c.activation, parse_activation(act));
   } else if (model_type == "bert" || model_type == "roberta" || model_type == "xlm-roberta" ||
-             model_type == "camembert" || model_type == "electra") {
-    c.family = (model_type == "bert" || model_type == "electra") ? Family::kBert : Family::kRoberta;
+             model_type == "camembert" || model_type == "electra" || model_type == "mpnet") {
+    c.family = (model_type == "bert" || model_type == "electra") ? Family::kBert
+               : model_type == "mpnet"                           ? Family::kMpnet
+                                                                 : Family::kRoberta;
     PARLEY_ASSIGN_OR_RETURN(c.hidden, json::get_int(o, "hidden_size"));
     PARLEY_ASSIGN_OR_RETURN(c.layers, json::get_int(o, "num_hidden_layers"));
     PARLEY_ASSIGN_OR_RETURN(c.heads, json::get_int(o, "num_attention_heads"));
@@ -105,10 +130,16 @@ Result<EncoderConfig> parse_config_json(std::string_view text) {
       return invalid_argument("config.json: position_embedding_type \"" + p->as_string() +
                               "\" is not supported (absolute only)");
     }
-    if (c.family == Family::kRoberta) c.position_offset = c.pad_token_id + 1;
+    if (c.family == Family::kRoberta || c.family == Family::kMpnet) c.position_offset = c.pad_token_id + 1;
+    if (c.family == Family::kMpnet) {
+      // MPNet: no token types; positions as RoBERTa; relative buckets (max distance 128 is fixed
+      // in its modeling code).
+      c.type_vocab = 0;
+      PARLEY_ASSIGN_OR_RETURN(c.relative_buckets, int_or(o, "relative_attention_num_buckets", 32));
+    }
   } else {
     return invalid_argument("config.json: model_type \"" + model_type +
-                            "\" is not a supported encoder (bert, distilbert, roberta, xlm-roberta)");
+                            "\" is not a supported encoder (bert, distilbert, roberta, xlm-roberta, mpnet)");
   }
   PARLEY_RETURN_IF_ERROR(c.validate());
   return c;

@@ -1,4 +1,4 @@
-// EncoderConfig: the shape of a BERT-family encoder (BERT, MiniLM, DistilBERT, RoBERTa) and its
+// EncoderConfig: the shape of a BERT-family encoder (BERT, MiniLM, DistilBERT, RoBERTa, MPNet) and its
 // sentence-embedding head (pooling + normalize), read from the Hugging Face / sentence-transformers
 // files of a model directory.
 // Why: one block structure serves every family; a family is a config and a weight-name map, never
@@ -15,7 +15,7 @@
 namespace parley::encoder {
 
 /// Weight naming/layout families (see weights.cc for the names each one reads).
-enum class Family : std::uint8_t { kBert = 0, kDistilBert = 1, kRoberta = 2 };
+enum class Family : std::uint8_t { kBert = 0, kDistilBert = 1, kRoberta = 2, kMpnet = 3 };
 std::string_view family_name(Family f);
 
 struct EncoderConfig {
@@ -31,13 +31,22 @@ struct EncoderConfig {
   std::int32_t pad_token_id = 0;
   float layer_norm_eps = 1e-12f;
   kernels::Activation activation = kernels::Activation::kGeluErf;
+  /// MPNet: a learned bias per head on every attention score, looked up by the bucket of the
+  /// key's distance from the query (T5's bidirectional buckets); 0 = none.
+  std::int64_t relative_buckets = 0;
+  std::int64_t relative_max_distance = 128;  ///< distances past this share the last bucket
 
   std::int64_t head_dim() const { return heads > 0 ? hidden / heads : 0; }
   /// InvalidArgument naming the field when the shape is inconsistent or out of sane bounds.
   Status validate() const;
 };
 
-/// Parses a Hugging Face config.json (model_type bert / distilbert / roberta / xlm-roberta and
+/// The bucket of key-minus-query distance `d` (T5 / MPNet relative_position_bucket, bidirectional:
+/// half the buckets for keys before the query; exact up to buckets/4, then logarithmic up to
+/// max_distance), computed in f32 as the reference implementations do.
+std::int64_t relative_position_bucket(std::int64_t d, std::int64_t buckets, std::int64_t max_distance);
+
+/// Parses a Hugging Face config.json (model_type bert / distilbert / roberta / xlm-roberta / mpnet and
 /// architectures derived from them; hidden_act gelu, gelu_new, gelu_pytorch_tanh, relu, silu).
 Result<EncoderConfig> parse_config_json(std::string_view text);
 

@@ -32,6 +32,11 @@ constexpr NameTable kBertNames{
     "attention.self.value", "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
     "output.dense", "output.LayerNorm"};
 
+constexpr NameTable kMpnetNames{
+    "embeddings.word_embeddings", "embeddings.position_embeddings", "", "embeddings.LayerNorm", "encoder.layer.",
+    "attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o", "attention.LayerNorm",
+    "intermediate.dense", "output.dense", "output.LayerNorm"};
+
 constexpr NameTable kDistilBertNames{
     "embeddings.word_embeddings", "embeddings.position_embeddings", "", "embeddings.LayerNorm",
     "transformer.layer.", "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
@@ -141,16 +146,34 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::load(const std::string
   return from_weights(*file, *config, sentence, options);
 }
 
+Result<std::vector<float>> expand_relative_bias(const std::vector<float>& buckets_by_head, const EncoderConfig& config) {
+  const std::int64_t nb = config.relative_buckets, heads = config.heads, r = config.relative_max_distance;
+  if (nb <= 0 || static_cast<std::int64_t>(buckets_by_head.size()) != nb * heads) {
+    return invalid_argument("relative attention bias: expected [" + std::to_string(nb) + ", " + std::to_string(heads) +
+                            "] values, got " + std::to_string(buckets_by_head.size()));
+  }
+  std::vector<float> table(static_cast<std::size_t>(heads * (2 * r + 1)));
+  for (std::int64_t d = -r; d <= r; ++d) {
+    const std::int64_t b = relative_position_bucket(d, nb, r);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      table[static_cast<std::size_t>(h * (2 * r + 1) + d + r)] = buckets_by_head[static_cast<std::size_t>(b * heads + h)];
+    }
+  }
+  return table;
+}
+
 Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_weights(const safetensors::File& file,
                                                                        const EncoderConfig& config,
                                                                        const SentenceConfig& sentence,
                                                                        const LoadOptions& options) {
   PARLEY_RETURN_IF_ERROR(config.validate());
-  const NameTable& names = config.family == Family::kDistilBert ? kDistilBertNames : kBertNames;
+  const NameTable& names = config.family == Family::kDistilBert ? kDistilBertNames
+                           : config.family == Family::kMpnet    ? kMpnetNames
+                                                                : kBertNames;
   // Checkpoints saved from task models carry the base model's prefix ("bert.", "distilbert.").
   std::string prefix;
   bool found = false;
-  for (std::string_view p : {"", "bert.", "roberta.", "distilbert.", "model.", "encoder."}) {
+  for (std::string_view p : {"", "bert.", "roberta.", "distilbert.", "mpnet.", "model.", "encoder."}) {
     if (file.find(std::string(p) + std::string(names.word) + ".weight") != nullptr) {
       prefix = p;
       found = true;
@@ -187,6 +210,10 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_weights(const saf
     PARLEY_ASSIGN_OR_RETURN(lw.ffn_norm, ld.norm(n(names.ffn_norm), h));
     w.layers.push_back(std::move(lw));
   }
+  if (config.relative_buckets > 0) {
+    PARLEY_ASSIGN_OR_RETURN(auto buckets, ld.get("encoder.relative_attention_bias.weight", {config.relative_buckets, config.heads}));
+    PARLEY_ASSIGN_OR_RETURN(w.relative_bias, expand_relative_bias(buckets, config));
+  }
   return finish(std::move(m), options);
 }
 
@@ -200,7 +227,8 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_host_weights(Enco
   if (!sized(weights.word, config.vocab_size * h) || !sized(weights.position, config.max_positions * h) ||
       (config.type_vocab > 0 && !sized(weights.token_type, config.type_vocab * h)) ||
       !sized(weights.embed_norm.gamma, h) || !sized(weights.embed_norm.beta, h) ||
-      weights.layers.size() != static_cast<std::size_t>(config.layers)) {
+      weights.layers.size() != static_cast<std::size_t>(config.layers) ||
+      !sized(weights.relative_bias, config.relative_buckets > 0 ? config.heads * (2 * config.relative_max_distance + 1) : 0)) {
     return invalid_argument("encoder weights do not match the config (embeddings or layer count)");
   }
   for (const LayerWeights& l : weights.layers) {
@@ -438,6 +466,7 @@ Status EncoderModel::place(const models::ModelDevice& dev) {
   PARLEY_ASSIGN_OR_RETURN(d.word, models::place(dev, weights_.word));
   PARLEY_ASSIGN_OR_RETURN(d.position, models::place(dev, weights_.position));
   PARLEY_ASSIGN_OR_RETURN(d.token_type, models::place(dev, weights_.token_type));
+  PARLEY_ASSIGN_OR_RETURN(d.relative_bias, models::place(dev, weights_.relative_bias));
   PARLEY_ASSIGN_OR_RETURN(d.embed_norm, place_norm(dev, weights_.embed_norm));
   for (LayerWeights& lw : weights_.layers) {
     DeviceLayer dl;
@@ -477,7 +506,8 @@ std::size_t EncoderModel::weight_bytes() const {
     const std::size_t q = l.sparse24 ? l.sparse24_bytes : l.wq.size();
     return l.w.size() * 4 + q + l.w_scales.size() * 4 + l.bias.size() * 4 + l.bf16_bytes;
   };
-  std::size_t n = (weights_.word.size() + weights_.position.size() + weights_.token_type.size()) * 4;
+  std::size_t n = (weights_.word.size() + weights_.position.size() + weights_.token_type.size() +
+                   weights_.relative_bias.size()) * 4;
   for (const LayerWeights& l : weights_.layers) {
     n += lin(l.qkv) + lin(l.attn_out) + lin(l.ffn_in) + lin(l.ffn_out) + 4 * 4 * static_cast<std::size_t>(config_.hidden);
   }

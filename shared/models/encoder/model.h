@@ -77,7 +77,15 @@ struct EncoderWeights {
   std::vector<float> token_type;   ///< [type_vocab, hidden] (empty when type_vocab == 0)
   NormWeights embed_norm;
   std::vector<LayerWeights> layers;
+  /// MPNet's relative position bias, expanded from its buckets to one value per head and
+  /// key-minus-query distance: [heads, 2 * relative_max_distance + 1] (kernels' rel_bias layout;
+  /// shared by every layer); empty when the config has no relative buckets. Not trained.
+  std::vector<float> relative_bias;
 };
+
+/// Expands an MPNet relative_attention_bias table ([buckets, heads], as stored) into
+/// EncoderWeights::relative_bias. InvalidArgument when its size does not match the config.
+Result<std::vector<float>> expand_relative_bias(const std::vector<float>& buckets_by_head, const EncoderConfig& config);
 
 /// A linear on the model's device: views of Linear's arrays (the arrays themselves on the CPU),
 /// or the backend's packed BF16 copy.
@@ -100,7 +108,7 @@ struct DeviceLayer {
 
 /// Every weight on the model's device (what EncoderSession reads).
 struct DeviceWeights {
-  models::DeviceView<float> word, position, token_type;
+  models::DeviceView<float> word, position, token_type, relative_bias;
   DeviceNorm embed_norm;
   std::vector<DeviceLayer> layers;
 };

@@ -408,6 +408,10 @@ Status EncoderSession::attention(const TokenBatch& batch, const float* qkv, floa
     a.out_batch_stride = len * h;
     a.out_token_stride = h;
     a.out_head_stride = d;
+    if (c.relative_buckets > 0) {
+      a.rel_bias = model_->device_weights().relative_bias.data();
+      a.rel_bias_radius = c.relative_max_distance;
+    }
     PARLEY_RETURN_IF_ERROR(dev_.backend().attention_prefill(a, dev_.ctx()));
     row += a.batch * len;
     b = e;

@@ -104,6 +104,7 @@ struct TrainableEncoder::Impl {
   TrainableOptions opt;
   float lora_scale = 1.0f;
   Weight word, position, type, eg, eb;
+  Weight rel_bias;  // MPNet's relative position bias (never trained); empty p when the model has none
   bool embeddings_train = false;
   std::vector<Layer> layers;
   int first_trained = 0;  // lowest layer the backward pass reaches
@@ -286,6 +287,10 @@ struct TrainableEncoder::Impl {
       a.out_batch_stride = len * h;
       a.out_token_stride = h;
       a.out_head_stride = d;
+      if (rel_bias.p) {
+        a.rel_bias = rel_bias.data();
+        a.rel_bias_radius = c.relative_max_distance;
+      }
       PARLEY_RETURN_IF_ERROR(be().attention_prefill(a, ctx()));
       row += a.batch * len;
       b = e;
@@ -361,6 +366,12 @@ Result<std::unique_ptr<TrainableEncoder>> TrainableEncoder::create(const Encoder
   PARLEY_ASSIGN_OR_RETURN(m.type, emb("embeddings.token_type", type, te && !w.token_type.empty()));
   PARLEY_ASSIGN_OR_RETURN(m.eg, emb("embeddings.norm.gamma", w.embed_norm.gamma, te));
   PARLEY_ASSIGN_OR_RETURN(m.eb, emb("embeddings.norm.beta", w.embed_norm.beta, te));
+  if (c.relative_buckets > 0) {
+    if (w.relative_bias.size() != static_cast<std::size_t>(c.heads * (2 * c.relative_max_distance + 1))) {
+      return invalid_argument("weights: the relative attention bias does not match the config");
+    }
+    PARLEY_ASSIGN_OR_RETURN(m.rel_bias, emb("encoder.relative_bias", w.relative_bias, false));
+  }
   std::mt19937 rng(options.seed);
   m.layers.resize(w.layers.size());
   for (int li = 0; li < layers; ++li) {
@@ -569,6 +580,10 @@ Status TrainableEncoder::backward() {
     at.num_heads = c.heads;
     at.head_dim = c.head_dim();
     at.max_len = m.max_len;
+    if (m.rel_bias.p) {
+      at.rel_bias = m.rel_bias.data();
+      at.rel_bias_radius = c.relative_max_distance;
+    }
     at.offsets = m.offsets_dev();
     at.qkv = L.qkv_a.as<float>();
     at.ld_qkv = 3 * h;
@@ -625,6 +640,9 @@ Result<EncoderWeights> TrainableEncoder::export_weights() const {
   }
   PARLEY_ASSIGN_OR_RETURN(w.embed_norm.gamma, download(m.dev, *m.eg.p));
   PARLEY_ASSIGN_OR_RETURN(w.embed_norm.beta, download(m.dev, *m.eb.p));
+  if (m.rel_bias.p) {
+    PARLEY_ASSIGN_OR_RETURN(w.relative_bias, download(m.dev, *m.rel_bias.p));
+  }
   for (const Layer& L : m.layers) {
     LayerWeights lw;
     auto lin = [&](const Lin& l, Linear& dst) -> Status {

@@ -183,8 +183,13 @@ TEST_F(EncoderModelTest, NoBf16PresetFigures) {
 }
 
 TEST_F(EncoderModelTest, Int8FastPresetFigures) {
-  // Plain W8A8 everywhere: faster, below the 0.999 bar. Measured min 0.986568 / mean 0.998032.
-  report("int8-fast", cosines(Precision::kInt8, /*fast=*/true), {0.982, 0.9975});
+  // Plain W8A8 everywhere: faster, below the 0.999 bar. Measured min 0.986568 / mean 0.998032
+  // (all-MiniLM-L6-v2); all-mpnet-base-v2 (PARLEY_ENCODER_DIR=<cache>/encoder-mpnet, 12 layers
+  // of accumulated rounding) min 0.986939 / mean 0.996017.
+  auto text = read_text_file(dir_ + "/config.json");
+  auto config = text.ok() ? parse_config_json(*text) : Result<EncoderConfig>(text.status());
+  const bool deep = config.ok() && config->layers > 6;
+  report("int8-fast", cosines(Precision::kInt8, /*fast=*/true), deep ? Floors{0.982, 0.995} : Floors{0.982, 0.9975});
 }
 
 TEST_F(EncoderModelTest, FacadeTokenizesAndEmbedsLikeReference) {

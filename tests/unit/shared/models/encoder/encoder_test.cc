@@ -124,7 +124,9 @@ Mat linear(const Mat& x, const std::vector<float>& w, const std::vector<float>& 
     }
   return y;
 }
-Mat reference(const TinyModel& m, const std::vector<int>& ids, const std::vector<int>& types, bool use_types) {
+// rel: MPNet's relative_attention_bias ([32 buckets, kHeads]) or nullptr.
+Mat reference(const TinyModel& m, const std::vector<int>& ids, const std::vector<int>& types, bool use_types,
+              const std::vector<float>* rel = nullptr) {
   const int n = static_cast<int>(ids.size()), h = kHidden, d = kHidden / kHeads;
   Mat x(static_cast<std::size_t>(n * h));
   for (int t = 0; t < n; ++t)
@@ -149,6 +151,7 @@ Mat reference(const TinyModel& m, const std::vector<int>& ids, const std::vector
           double dot = 0;
           for (int c = 0; c < d; ++c) dot += q[i * h + hd * d + c] * k[j * h + hd * d + c];
           s[j] = dot / std::sqrt(static_cast<double>(d));
+          if (rel != nullptr) s[j] += (*rel)[static_cast<std::size_t>(relative_position_bucket(j - i, 32, 128) * kHeads + hd)];
           mx = std::max(mx, s[j]);
         }
         for (int j = 0; j < n; ++j) sum += (s[j] = std::exp(s[j] - mx));
@@ -253,6 +256,86 @@ TEST_F(EncoderTest, DistilBertNamesAndPrefixLoad) {
   EncoderOutput out;
   ASSERT_TRUE(s.encode(batch(false), out).is_ok());
   EXPECT_LT(max_error(out, false), 2e-4);
+}
+
+// T5 / MPNet buckets, checked against transformers' MPNetEncoder.relative_position_bucket (torch).
+TEST(RelativePositionTest, BucketsMatchTransformers) {
+  const std::pair<int, int> want[] = {{-300, 15}, {-129, 15}, {-128, 15}, {-127, 15}, {-100, 15}, {-64, 14}, {-33, 12},
+                                      {-32, 12}, {-31, 11}, {-17, 10}, {-16, 10}, {-15, 9}, {-9, 8}, {-8, 8}, {-7, 7},
+                                      {-1, 1}, {0, 0}, {1, 17}, {2, 18}, {7, 23}, {8, 24}, {9, 24}, {15, 25}, {16, 26},
+                                      {17, 26}, {31, 27}, {32, 28}, {33, 28}, {45, 28}, {64, 30}, {90, 30}, {127, 31},
+                                      {128, 31}, {129, 31}, {1000, 31}};
+  for (const auto& [d, b] : want) EXPECT_EQ(relative_position_bucket(d, 32, 128), b) << "distance " << d;
+  std::int64_t sum = 0;
+  for (int d = -600; d <= 600; ++d) sum += relative_position_bucket(d, 32, 128);
+  EXPECT_EQ(sum, 26990) << "sum over distances -600..600 (transformers: 26990)";
+}
+
+// MPNet: its tensor names, no token types, positions from pad_token_id + 1, and a relative
+// position bias on every layer's scores (the float64 reference adds the bucketed table).
+TEST_F(EncoderTest, MpnetMatchesFloat64Reference) {
+  TinyModel m = weights_;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  std::vector<float> rel(32 * kHeads);
+  for (float& x : rel) x = u(rng);
+  const auto dir = std::filesystem::temp_directory_path() / ("parley_enc_mpnet_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  dirs_.push_back(dir.string());
+  std::vector<safetensors::TensorData> ts;
+  for (const auto& [name, v] : m.t) {
+    if (name.find("token_type") != std::string::npos) continue;
+    std::string n = name;
+    auto rep = [&](const std::string& a, const std::string& b) {
+      if (auto i = n.find(a); i != std::string::npos) n.replace(i, a.size(), b);
+    };
+    rep("attention.self.query", "attention.attn.q");
+    rep("attention.self.key", "attention.attn.k");
+    rep("attention.self.value", "attention.attn.v");
+    rep("attention.output.dense", "attention.attn.o");
+    rep("attention.output.LayerNorm", "attention.LayerNorm");
+    if (name == "embeddings.position_embeddings.weight") {
+      // Positions start at pad_token_id + 1 = 2: two unused rows first, then the reference's rows.
+      std::vector<float> pos(2 * kHidden, 9.0f);
+      pos.insert(pos.end(), v.begin(), v.end());
+      ts.push_back(safetensors::f32_tensor("mpnet." + n, {kMaxPos + 2, kHidden}, pos));
+      continue;
+    }
+    ts.push_back(safetensors::f32_tensor("mpnet." + n, m.shapes.at(name), v));
+  }
+  ts.push_back(safetensors::f32_tensor("mpnet.encoder.relative_attention_bias.weight", {32, kHeads}, rel));
+  ASSERT_TRUE(safetensors::write_file((dir / "model.safetensors").string(), ts).is_ok());
+  std::ofstream(dir / "config.json")
+      << R"({"model_type":"mpnet","vocab_size":50,"hidden_size":16,"num_hidden_layers":2,"num_attention_heads":4,)"
+      << R"("intermediate_size":32,"max_position_embeddings":26,"pad_token_id":1,"relative_attention_num_buckets":32,)"
+      << R"("layer_norm_eps":1e-12,"hidden_act":"gelu"})";
+  auto model = EncoderModel::load(dir.string(), {.precision = Precision::kFp32});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ((*model)->config().family, Family::kMpnet);
+  EXPECT_EQ((*model)->config().type_vocab, 0);
+  EXPECT_EQ((*model)->config().position_offset, 2);
+  EXPECT_EQ((*model)->max_length(), kMaxPos);
+  EncoderSession session(*model);
+  EncoderOutput out;
+  ASSERT_TRUE(session.encode(batch(false), out).is_ok());
+  double err = 0, without = 0;
+  for (std::size_t b = 0; b < seqs_.size(); ++b) {
+    const Mat ref = reference(m, seqs_[b], types_[b], false, &rel);
+    const Mat plain = reference(m, seqs_[b], types_[b], false);
+    for (int t = 0; t < out.lengths[b]; ++t)
+      for (int j = 0; j < kHidden; ++j) {
+        err = std::max(err, std::fabs(ref[t * kHidden + j] - out.token(b, t)[j]));
+        without = std::max(without, std::fabs(plain[t * kHidden + j] - out.token(b, t)[j]));
+      }
+  }
+  EXPECT_LT(err, 2e-4);
+  EXPECT_GT(without, 1e-2) << "the bias must matter in this test";
+  // A table of the wrong shape is named.
+  ts.back() = safetensors::f32_tensor("mpnet.encoder.relative_attention_bias.weight", {16, kHeads}, std::vector<float>(16 * kHeads));
+  ASSERT_TRUE(safetensors::write_file((dir / "model.safetensors").string(), ts).is_ok());
+  auto bad = EncoderModel::load(dir.string(), {.precision = Precision::kFp32});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("relative_attention_bias"), std::string::npos) << bad.status().message();
 }
 
 TEST_F(EncoderTest, PackingIsExact) {

@@ -42,9 +42,27 @@ double loss_of(TrainableEncoder& enc, const TokenBatch& b, const std::vector<flo
   return s;
 }
 
-void check_gradients(const TrainableOptions& opt, int expect_params_at_least) {
-  const EncoderConfig c = tiny_config();
-  const EncoderWeights w = tiny_weights(c, 3);
+// MPNet's relative position bias table (radius 128) on every layer (the tiny batch keeps its
+// token types).
+EncoderConfig relative_config() {
+  EncoderConfig c = tiny_config();
+  c.relative_buckets = 32;
+  return c;
+}
+
+EncoderWeights relative_weights(const EncoderConfig& c, std::uint32_t seed) {
+  EncoderWeights w = tiny_weights(c, seed);
+  std::mt19937 rng(seed + 100);
+  std::normal_distribution<float> nd(0.0f, 1.5f);
+  std::vector<float> buckets(static_cast<std::size_t>(c.relative_buckets * c.heads));
+  for (float& x : buckets) x = nd(rng);
+  w.relative_bias = *expand_relative_bias(buckets, c);
+  return w;
+}
+
+void check_gradients(const TrainableOptions& opt, int expect_params_at_least, bool relative = false) {
+  const EncoderConfig c = relative ? relative_config() : tiny_config();
+  const EncoderWeights w = relative ? relative_weights(c, 3) : tiny_weights(c, 3);
   auto made = TrainableEncoder::create(w, c, models::ModelDevice::cpu(), opt);
   ASSERT_TRUE(made.ok()) << made.status().to_string();
   TrainableEncoder& enc = **made;
@@ -200,9 +218,9 @@ TEST(TrainableEncoder, Bf16MixedPrecisionTracksF32) {
   }
 }
 
-TEST(TrainableEncoder, ForwardEqualsTheInferenceEncoderAndExportRoundTrips) {
-  const EncoderConfig c = tiny_config();
-  EncoderWeights w = tiny_weights(c, 5);
+void check_forward_and_export(bool relative) {
+  const EncoderConfig c = relative ? relative_config() : tiny_config();
+  EncoderWeights w = relative ? relative_weights(c, 5) : tiny_weights(c, 5);
   auto enc = TrainableEncoder::create(w, c, models::ModelDevice::cpu(), {});
   ASSERT_TRUE(enc.ok());
   const TokenBatch b = tiny_batch();
@@ -218,6 +236,14 @@ TEST(TrainableEncoder, ForwardEqualsTheInferenceEncoderAndExportRoundTrips) {
   ASSERT_TRUE(session.encode(b, out).is_ok());
   ASSERT_EQ(out.hidden.size(), static_cast<std::size_t>(b.total_tokens() * c.hidden));
   for (std::size_t i = 0; i < out.hidden.size(); ++i) EXPECT_NEAR(out.hidden[i], (*enc)->hidden()[i], 1e-4);
+  EXPECT_EQ((*model)->weights().relative_bias, w.relative_bias) << "the bias table survives the export";
+}
+
+TEST(TrainableEncoder, ForwardEqualsTheInferenceEncoderAndExportRoundTrips) { check_forward_and_export(false); }
+
+TEST(TrainableEncoder, RelativePositionBiasForwardExportAndGradients) {
+  check_forward_and_export(true);
+  check_gradients({}, 2 * 12 + 4, true);
 }
 
 TEST(JointTrainer, LearnsAToyIntentAndTagTask) {
