@@ -13,9 +13,10 @@
 namespace parley::kernels {
 namespace {
 
-// out[h][d] for one query row (f64).
+// out[h][d] for one query row (f64); bias[j] (when given) is added to key j's score.
 std::vector<double> ref_attend(const std::vector<double>& q, const std::vector<std::vector<double>>& keys,
-                               const std::vector<std::vector<double>>& vals, double scale) {
+                               const std::vector<std::vector<double>>& vals, double scale,
+                               const std::vector<double>& bias = {}) {
   const std::size_t d = q.size();
   std::vector<double> out(d, 0.0);
   if (keys.empty()) return out;
@@ -24,7 +25,7 @@ std::vector<double> ref_attend(const std::vector<double>& q, const std::vector<s
   for (std::size_t j = 0; j < keys.size(); ++j) {
     double dot = 0;
     for (std::size_t x = 0; x < d; ++x) dot += q[x] * keys[j][x];
-    s[j] = dot * scale;
+    s[j] = dot * scale + (bias.empty() ? 0.0 : bias[j]);
     mx = std::max(mx, s[j]);
   }
   double sum = 0;
@@ -124,26 +125,18 @@ TEST(AttentionTest, PrefillRelativePositionBias) {
           for (std::int64_t h = 0; h < s.h; ++h) {
             const std::int64_t pi = i + (s.kv - s.q);
             const std::int64_t valid = s.lengths ? lens[static_cast<std::size_t>(b)] : s.kv;
-            std::vector<double> sc;
+            auto row = [&](const std::vector<float>& t, std::int64_t base) {
+              return std::vector<double>(t.begin() + base, t.begin() + base + s.d);
+            };
+            std::vector<std::vector<double>> keys, vals;
+            std::vector<double> bs;
             for (std::int64_t j = 0; j < valid && (!s.causal || j <= pi); ++j) {
-              double dot = 0;
-              for (std::int64_t x = 0; x < s.d; ++x) {
-                dot += static_cast<double>(q[static_cast<std::size_t>(((b * s.q + i) * s.h + h) * s.d + x)]) *
-                       k[static_cast<std::size_t>(((b * s.kv + j) * s.h + h) * s.d + x)];
-              }
+              keys.push_back(row(k, ((b * s.kv + j) * s.h + h) * s.d));
+              vals.push_back(row(v, ((b * s.kv + j) * s.h + h) * s.d));
               const std::int64_t dist = std::clamp<std::int64_t>(j - pi, -s.radius, s.radius);
-              sc.push_back(dot * scale + bias[static_cast<std::size_t>(h * width + dist + s.radius)]);
+              bs.push_back(bias[static_cast<std::size_t>(h * width + dist + s.radius)]);
             }
-            const double mx = *std::max_element(sc.begin(), sc.end());
-            double sum = 0;
-            for (double& x : sc) sum += (x = std::exp(x - mx));
-            for (std::int64_t x = 0; x < s.d; ++x) {
-              double o = 0;
-              for (std::size_t j = 0; j < sc.size(); ++j) {
-                o += sc[j] / sum * v[static_cast<std::size_t>(((b * s.kv + static_cast<std::int64_t>(j)) * s.h + h) * s.d + x)];
-              }
-              want.push_back(o);
-            }
+            for (double o : ref_attend(row(q, ((b * s.q + i) * s.h + h) * s.d), keys, vals, scale, bs)) want.push_back(o);
           }
       EXPECT_TRUE(testing::all_close(out, want, 2e-6, 1e-5));
     }
