@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <type_traits>
 
 namespace parley::nlu {
 
@@ -133,83 +134,104 @@ void SlotTagger::refresh_exp_transitions() {
 double SlotTagger::forward_backward(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
                                     std::vector<float>& d_trans, std::vector<float>& d_start,
                                     std::vector<float>& d_end) const {
+  double loss = 0.0;
+  if (forward_backward_as<float>(emit, n, gold, d_emit, d_trans, d_start, d_end, loss)) return loss;
+  // Every path BIO allows underflowed in float: emissions so peaked that the allowed tags score
+  // e^-100 below a forbidden one (seen with a fine-tuned 12-layer encoder's logits stacked into the
+  // features: the CRF's weights became NaN and it tagged everything O). Again in double, where
+  // the floor below keeps every allowed path representable.
+  if (forward_backward_as<double>(emit, n, gold, d_emit, d_trans, d_start, d_end, loss)) return loss;
+  return 0.0;  // not representable even so: the sentence adds no gradient
+}
+
+template <typename T>
+bool SlotTagger::forward_backward_as(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
+                                     std::vector<float>& d_trans, std::vector<float>& d_start,
+                                     std::vector<float>& d_end, double& loss) const {
   const auto l = static_cast<std::size_t>(num_tags_);
-  if (n == 0) return 0.0;
+  loss = 0.0;
+  if (n == 0) return true;
+  // float: exact exp (a failed sentence is redone in double); double: scores at most 600 below
+  // the position's best (e^-600 ~ 1e-261 stays a normal double through a transition).
+  const T floor = std::is_same_v<T, float> ? -std::numeric_limits<T>::infinity() : T(-600);
+  auto ok = [](double v) { return v > 0.0 && std::isfinite(v); };
   const std::vector<float>& m = exp_trans_;
   const std::vector<float>& mt = exp_trans_t_;
-  std::vector<float> psi(n * l), a(n * l), b(n * l), c(n);
+  std::vector<T> psi(n * l), a(n * l), b(n * l), c(n);
   double log_z = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
     const float* e = emit + i * l;
     float mx = *std::max_element(e, e + l);
     log_z += mx;
-    for (std::size_t u = 0; u < l; ++u) psi[i * l + u] = std::exp(e[u] - mx);
+    for (std::size_t u = 0; u < l; ++u) psi[i * l + u] = std::exp(std::max(static_cast<T>(e[u] - mx), floor));
   }
   // Forward (scaled).
   for (std::size_t u = 0; u < l; ++u) {
-    a[u] = BioTags::allowed(-1, static_cast<int>(u)) ? std::exp(start_[u]) * psi[u] : 0.0f;
+    a[u] = BioTags::allowed(-1, static_cast<int>(u)) ? static_cast<T>(std::exp(start_[u])) * psi[u] : T(0);
   }
   for (std::size_t i = 0;; ++i) {
-    float* ai = a.data() + i * l;
+    T* ai = a.data() + i * l;
     double sum = 0;
     for (std::size_t u = 0; u < l; ++u) sum += ai[u];
-    c[i] = static_cast<float>(sum);
+    if (!ok(sum)) return false;
+    c[i] = static_cast<T>(sum);
     log_z += std::log(sum);
-    float inv = static_cast<float>(1.0 / sum);
+    T inv = static_cast<T>(1.0 / sum);
     for (std::size_t u = 0; u < l; ++u) ai[u] *= inv;
     if (i + 1 == n) break;
-    float* an = a.data() + (i + 1) * l;
-    std::fill(an, an + l, 0.0f);
+    T* an = a.data() + (i + 1) * l;
+    std::fill(an, an + l, T(0));
     for (std::size_t s = 0; s < l; ++s) {
-      float as = ai[s];
-      if (as == 0.0f) continue;
+      T as = ai[s];
+      if (as == T(0)) continue;
       const float* row = m.data() + s * l;
       for (std::size_t u = 0; u < l; ++u) an[u] += as * row[u];
     }
     for (std::size_t u = 0; u < l; ++u) an[u] *= psi[(i + 1) * l + u];
   }
   double z_end = 0;
-  std::vector<float> exp_end(l);
+  std::vector<T> exp_end(l);
   for (std::size_t u = 0; u < l; ++u) {
-    exp_end[u] = std::exp(end_[u]);
+    exp_end[u] = static_cast<T>(std::exp(end_[u]));
     z_end += a[(n - 1) * l + u] * exp_end[u];
   }
+  if (!ok(z_end)) return false;
   log_z += std::log(z_end);
   // Backward (same scaling).
-  for (std::size_t u = 0; u < l; ++u) b[(n - 1) * l + u] = static_cast<float>(exp_end[u] / z_end);
-  std::vector<float> tmp(l);
+  for (std::size_t u = 0; u < l; ++u) b[(n - 1) * l + u] = static_cast<T>(exp_end[u] / z_end);
+  std::vector<T> tmp(l);
   for (std::size_t i = n - 1; i > 0; --i) {
     for (std::size_t u = 0; u < l; ++u) tmp[u] = psi[i * l + u] * b[i * l + u] / c[i];
     // bp = M . tmp, as a sum of M's columns (rows of M^T) so the inner loop vectorizes.
-    float* bp = b.data() + (i - 1) * l;
-    std::fill(bp, bp + l, 0.0f);
+    T* bp = b.data() + (i - 1) * l;
+    std::fill(bp, bp + l, T(0));
     for (std::size_t u = 0; u < l; ++u) {
-      float tu = tmp[u];
-      if (tu == 0.0f) continue;
+      T tu = tmp[u];
+      if (tu == T(0)) continue;
       const float* col = mt.data() + u * l;
       for (std::size_t s = 0; s < l; ++s) bp[s] += col[s] * tu;
     }
   }
   // Gradients: expected minus observed counts.
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t u = 0; u < l; ++u) d_emit[i * l + u] += a[i * l + u] * b[i * l + u];
+    for (std::size_t u = 0; u < l; ++u) d_emit[i * l + u] += static_cast<float>(a[i * l + u] * b[i * l + u]);
     d_emit[i * l + static_cast<std::size_t>(gold[i])] -= 1.0f;
   }
   for (std::size_t u = 0; u < l; ++u) {
-    d_start[u] += a[u] * b[u];
-    d_end[u] += a[(n - 1) * l + u] * b[(n - 1) * l + u];
+    d_start[u] += static_cast<float>(a[u] * b[u]);
+    d_end[u] += static_cast<float>(a[(n - 1) * l + u] * b[(n - 1) * l + u]);
   }
   d_start[static_cast<std::size_t>(gold[0])] -= 1.0f;
   d_end[static_cast<std::size_t>(gold[n - 1])] -= 1.0f;
   for (std::size_t i = 1; i < n && !d_trans.empty(); ++i) {
     for (std::size_t u = 0; u < l; ++u) tmp[u] = psi[i * l + u] * b[i * l + u] / c[i];
-    const float* ap = a.data() + (i - 1) * l;
+    const T* ap = a.data() + (i - 1) * l;
     for (std::size_t s = 0; s < l; ++s) {
-      float as = ap[s];
-      if (as == 0.0f) continue;
+      T as = ap[s];
+      if (as == T(0)) continue;
       const float* row = m.data() + s * l;
       float* dt = d_trans.data() + s * l;
-      for (std::size_t u = 0; u < l; ++u) dt[u] += as * row[u] * tmp[u];
+      for (std::size_t u = 0; u < l; ++u) dt[u] += static_cast<float>(as * row[u] * tmp[u]);
     }
     d_trans[static_cast<std::size_t>(gold[i - 1]) * l + static_cast<std::size_t>(gold[i])] -= 1.0f;
   }
@@ -219,7 +241,8 @@ double SlotTagger::forward_backward(const float* emit, std::size_t n, const std:
     if (i > 0)
       gold_score += transitions_[static_cast<std::size_t>(gold[i - 1]) * l + static_cast<std::size_t>(gold[i])];
   }
-  return log_z - gold_score;
+  loss = log_z - gold_score;
+  return true;
 }
 
 void SlotTagger::viterbi(const float* emit, std::size_t n, std::vector<int>& path) const {

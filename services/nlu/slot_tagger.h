@@ -47,10 +47,17 @@ class SlotTagger {
   std::size_t bytes() const { return emissions_.bytes() + transitions_.size() * sizeof(float); }
 
  private:
+  friend struct SlotTaggerInternals;  // tests/unit/nlu/heads_test.cc: forward-backward on chosen emissions
   SlotTagger() = default;
   // Adds dLoss/dEmission to d_emit and the transition gradients; returns the negative log-likelihood.
   double forward_backward(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
                           std::vector<float>& d_trans, std::vector<float>& d_start, std::vector<float>& d_end) const;
+  // The same in T (float, then double when float underflows); false (nothing added) when a
+  // normalizer is 0 or not finite.
+  template <typename T>
+  bool forward_backward_as(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
+                           std::vector<float>& d_trans, std::vector<float>& d_start, std::vector<float>& d_end,
+                           double& loss) const;
   void viterbi(const float* emit, std::size_t n, std::vector<int>& path) const;
   void refresh_exp_transitions();
   void marginals(const float* emit, std::size_t n, std::vector<float>& p) const;

@@ -140,6 +140,48 @@ TEST(SlotTagger, TrainingIsDeterministic) {
   }
 }
 
+}  // namespace
+
+// Forward-backward on emissions the test chooses (private in SlotTagger).
+struct SlotTaggerInternals {
+  static double forward_backward(const SlotTagger& t, const std::vector<float>& emit, const std::vector<int>& gold,
+                                 std::vector<float>& d_emit, std::vector<float>& d_trans) {
+    std::vector<float> d_start(5, 0.0f), d_end(5, 0.0f);
+    return t.forward_backward(emit.data(), gold.size(), gold, d_emit.data(), d_trans, d_start, d_end);
+  }
+};
+
+namespace {
+
+// Emissions so peaked that every BIO-allowed path scores e^-150 below a forbidden tag (the best
+// tag of word 2, I-b, cannot follow word 1's B-a): in float every allowed path underflows to 0 and
+// the normalizer was 0 (NaN weights: the whole tagger then tagged O). It is redone in double.
+TEST(SlotTagger, PeakedEmissionsStayFinite) {
+  HashFeaturizer hf(32);
+  std::vector<TextFeatures> feats;
+  auto tagger = train_music(hf, feats, music(1, 40));
+  ASSERT_NE(tagger, nullptr);
+  const float lo = -150.0f;
+  const std::vector<float> emit = {lo, 0.0f, lo, lo, lo,   // word 1: B-a
+                                   lo, lo, lo, lo, 0.0f};  // word 2: I-b (forbidden after B-a)
+  const std::vector<int> gold = {1, 2};                    // B-a I-a
+  std::vector<float> d_emit(emit.size(), 0.0f), d_trans(25, 0.0f);
+  const double loss = SlotTaggerInternals::forward_backward(*tagger, emit, gold, d_emit, d_trans);
+  EXPECT_TRUE(std::isfinite(loss));
+  // Every allowed tag of word 2 is equally far below I-b: the gold I-a is one of ~5 alike.
+  EXPECT_GT(loss, 0.5);
+  EXPECT_LT(loss, 5.0);
+  for (int w = 0; w < 2; ++w) {
+    double sum = 0;  // marginals (sum 1) minus the gold one-hot
+    for (int u = 0; u < 5; ++u) {
+      ASSERT_TRUE(std::isfinite(d_emit[static_cast<std::size_t>(w * 5 + u)])) << "word " << w << " tag " << u;
+      sum += d_emit[static_cast<std::size_t>(w * 5 + u)];
+    }
+    EXPECT_NEAR(sum, 0.0, 1e-5) << "word " << w;
+  }
+  for (float g : d_trans) EXPECT_TRUE(std::isfinite(g));
+}
+
 TEST(SlotTagger, RejectsMismatchedInput) {
   HashFeaturizer hf(8);
   std::vector<TextFeatures> f;
