@@ -17,6 +17,8 @@
 #                          ASR's own default, whisper-tiny-en)
 #   PARLEY_RUN_LM_MODEL    the LM's GGUF file, {lm_model} in the list (default: empty = the LM's
 #                          own default, SmolLM2); tools/run --lm qwen sets it
+#   PARLEY_RUN_NLU_ENCODER the NLU's encoder folder, {nlu_encoder} in the list (default: empty = the
+#                          NLU's own default, all-MiniLM-L6-v2); tools/run --nlu-encoder mpnet sets it
 # Exit: 0 fine; 1 a service failed to start, get ready or stop cleanly; 77 (check --skip-if-none)
 # when no listed service is built.
 set -euo pipefail
@@ -32,9 +34,10 @@ READY_TIMEOUT="${PARLEY_READY_TIMEOUT:-120}"
 STOP_GRACE="${PARLEY_STOP_GRACE:-15}"
 LM_MODEL="${PARLEY_RUN_LM_MODEL:-}"
 ASR_MODEL="${PARLEY_RUN_ASR_MODEL:-}"
+NLU_ENCODER="${PARLEY_RUN_NLU_ENCODER:-}"
 # These steer this script only; the services must not inherit them (their config reads PARLEY_*).
 export -n PARLEY_SERVICES_FILE PARLEY_PORT_OFFSET PARLEY_RUN_DIR PARLEY_READY_TIMEOUT PARLEY_STOP_GRACE \
-  PARLEY_RUN_LM_MODEL PARLEY_RUN_ASR_MODEL
+  PARLEY_RUN_LM_MODEL PARLEY_RUN_ASR_MODEL PARLEY_RUN_NLU_ENCODER
 
 # The list, as parsed.
 SVC_NAMES=() SVC_BINS=() SVC_PORTS=() SVC_ARGS=()
@@ -46,7 +49,7 @@ STOPPED=0
 
 usage() { parley_usage "${BASH_SOURCE[0]}"; }
 
-# Replaces {port:N}, {http_port}, {build}, {lm_model} and {asr_model} in $1 ($2: the HTTP port after
+# Replaces {port:N}, {http_port}, {build}, {lm_model}, {asr_model} and {nlu_encoder} in $1 ($2: the HTTP port after
 # the offset).
 expand() {
   local text="$1" http_port="${2:-}" n
@@ -58,6 +61,7 @@ expand() {
   text="${text//\{build\}/$BUILD_SHOWN}"
   text="${text//\{lm_model\}/$LM_MODEL}"
   text="${text//\{asr_model\}/$ASR_MODEL}"
+  text="${text//\{nlu_encoder\}/$NLU_ENCODER}"
   printf '%s' "$text"
 }
 

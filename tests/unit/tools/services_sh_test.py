@@ -133,6 +133,21 @@ class ServicesShTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertNotIn("{asr_model}", proc.stdout + proc.stderr)
 
+    def test_nlu_encoder_placeholder_comes_from_tools_run(self):
+        # tools/run --nlu-encoder mpnet sets PARLEY_RUN_NLU_ENCODER; {nlu_encoder} is empty (the
+        # NLU's default, all-MiniLM-L6-v2) when unset.
+        a = free_port()
+        services = self.services_file(f"service a svc/fake {a} --http.port={{http_port}} --nlu.encoder_dir={{nlu_encoder}}")
+        rc, out = self.run_sh(services, "check", PARLEY_RUN_NLU_ENCODER="/models/encoder-mpnet")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("--nlu.encoder_dir=/models/encoder-mpnet", out)
+        self.assert_all_stopped()
+        env = self.env(services)
+        env.pop("PARLEY_RUN_NLU_ENCODER", None)
+        proc = subprocess.run(["bash", str(SERVICES_SH), "check"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotIn("{nlu_encoder}", proc.stdout + proc.stderr)
+
     def test_port_offset_shifts_every_port(self):
         target = free_port()  # the list names target-1000; the offset must land on target
         if target < 2000:
