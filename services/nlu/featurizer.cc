@@ -1,6 +1,7 @@
 // Featurizers: the encoder-backed one and the deterministic hash stand-in (see featurizer.h).
 #include "services/nlu/featurizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -189,6 +190,15 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
         }
         f.word_text.push_back(
             ascii_lower(std::string_view(text).substr(f.words[i].begin, f.words[i].end - f.words[i].begin)));
+      }
+      // A NaN in one text's features would make every weight the heads learn NaN (a gradient of
+      // NaN * 0 is NaN): refuse it here, naming the text, instead of training a tagger that tags O.
+      auto finite = [](const std::vector<float>& v) {
+        return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+      };
+      if (!finite(f.contextual) || !finite(f.lexical) || !finite(f.sentence) || !finite(f.intent_logits)) {
+        return internal_error("the encoder (" + name() + ") gave non-finite features for text " +
+                              std::to_string(first + b) + ": \"" + text.substr(0, 80) + "\"");
       }
     }
   }

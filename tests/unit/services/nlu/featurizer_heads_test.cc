@@ -4,6 +4,7 @@
 // random encoder (no download).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,6 +77,26 @@ TEST(FeaturizerHeads, WordsGetTagLogitsAndTextsIntentLogits) {
   float from_mean[5];
   JointHeads::apply(heads->tag_w, heads->tag_b, a[1].context_row(0), 8, from_mean);
   EXPECT_NE(b[1].context_row(0)[8], from_mean[0]);
+}
+
+// Heads with a NaN weight (a broken fine-tuning): featurize refuses the text instead of handing
+// the bot's heads features that would make every weight they learn NaN.
+TEST(FeaturizerHeads, NonFiniteFeaturesAreAnErrorNamingTheText) {
+  auto enc = tiny_encoder();
+  auto heads = std::make_shared<JointHeads>();
+  heads->hidden = 8;
+  heads->labels = 2;
+  heads->tags = 3;
+  heads->label_w.assign(16, 0.1f);
+  heads->label_b.assign(2, 0.0f);
+  heads->tag_w.assign(24, 0.1f);
+  heads->tag_b = {0.0f, std::numeric_limits<float>::quiet_NaN(), 0.0f};
+  EncoderFeaturizer stacked(enc, 128, false, heads);
+  std::vector<TextFeatures> out;
+  const std::vector<std::string> texts = {"book a table"};
+  const Status s = stacked.featurize(texts, out);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("non-finite features for text 0: \"book a table\""), std::string::npos) << s.to_string();
 }
 
 }  // namespace
