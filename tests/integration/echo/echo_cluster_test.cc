@@ -151,7 +151,10 @@ TEST_F(EchoClusterTest, ReplicaKilledMidLoadCostsRetriesNotRequests) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
   // Idempotent calls are retried on the survivors: every one succeeds.
   EXPECT_EQ(out.codes[StatusCode::kOk], 120) << "codes: " << out.codes.size();
-  EXPECT_GT(client->stats().retries.load(), 0u);
+  // b's calls cost either a retry (sent, then b died) or a refused send moved to a survivor (b
+  // counted them in flight while they waited in its batch, and died before the batch went out:
+  // seen under load, 2026-12-06). Both are the re-routing this test pins; a lost call is not.
+  EXPECT_GT(client->stats().retries.load() + client->stats().send_failures.load(), 0u);
 }
 
 TEST_F(EchoClusterTest, ReplicaStartedLaterReceivesTraffic) {
