@@ -514,6 +514,13 @@ TEST_F(EncoderTest, ErrorsNameTheirCause) {
   EXPECT_FALSE(parse_config_json(R"({"model_type":"bert","vocab_size":50,"hidden_size":16,"num_hidden_layers":1,)"
                                  R"("num_attention_heads":5,"intermediate_size":8})").ok());
   EXPECT_FALSE(parse_config_json("{not json").ok());
+  // MPNet's bucket count comes from the file: bounded, and named when out of range.
+  auto buckets = parse_config_json(R"({"model_type":"mpnet","vocab_size":50,"hidden_size":16,"num_hidden_layers":1,)"
+                                   R"("num_attention_heads":4,"intermediate_size":32,"pad_token_id":1,)"
+                                   R"("relative_attention_num_buckets":100000})");
+  ASSERT_FALSE(buckets.ok());
+  EXPECT_NE(buckets.status().message().find("relative_attention_num_buckets 100000 out of range"), std::string::npos)
+      << buckets.status().message();
   EXPECT_EQ(EncoderModel::load("/nonexistent/dir").status().code(), StatusCode::kNotFound);
 }
 
