@@ -1,5 +1,6 @@
-// Linear-chain CRF slot tagger (see slot_tagger.h). Forward-backward runs in scaled probability
-// space (matrix-vector products, no per-pair exp), which keeps training on SNIPS to seconds.
+// Linear-chain CRF slot tagger (see slot_tagger.h). Forward-backward runs in log space with one
+// exp per tag and word (matrix-vector products, no per-pair exp), which keeps training on SNIPS
+// to seconds and stays exact whatever the emissions' range.
 #include "services/nlu/slot_tagger.h"
 
 #include <algorithm>
@@ -7,7 +8,6 @@
 #include <limits>
 #include <numeric>
 #include <random>
-#include <type_traits>
 
 namespace parley::nlu {
 
@@ -71,6 +71,7 @@ Result<std::unique_ptr<SlotTagger>> SlotTagger::train(const std::vector<const Te
   std::mt19937_64 rng(options.seed);
   LinearBatch batch;
   std::vector<float> emit, d_emit, d_trans(l * l), d_start(l), d_end(l);
+  FbScratch scratch;  // reused: its transition part alone is l*l doubles
   std::int64_t step = 0;
   FeatureDict unused;
   for (int epoch = 0; epoch < epochs; ++epoch) {
@@ -95,7 +96,8 @@ Result<std::unique_ptr<SlotTagger>> SlotTagger::train(const std::vector<const Te
       for (std::size_t k = first; k < last; ++k) {
         std::size_t i = order[k];
         std::size_t n = texts[i]->size();
-        t->forward_backward(emit.data() + off * l, n, gold[i], d_emit.data() + off * l, d_trans, d_start, d_end);
+        t->forward_backward(emit.data() + off * l, n, gold[i], d_emit.data() + off * l, d_trans, d_start, d_end,
+                            &scratch);
         off += n;
       }
       // Mean over the batch's texts keeps the step size independent of the batch size.
@@ -133,115 +135,159 @@ void SlotTagger::refresh_exp_transitions() {
 
 double SlotTagger::forward_backward(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
                                     std::vector<float>& d_trans, std::vector<float>& d_start,
-                                    std::vector<float>& d_end) const {
-  double loss = 0.0;
-  if (forward_backward_as<float>(emit, n, gold, d_emit, d_trans, d_start, d_end, loss)) return loss;
-  // Every path BIO allows underflowed in float: emissions so peaked that the allowed tags score
-  // e^-100 below a forbidden one (seen with a fine-tuned 12-layer encoder's logits stacked into the
-  // features: the CRF's weights became NaN and it tagged everything O). Again in double, where
-  // the floor below keeps every allowed path representable.
-  if (forward_backward_as<double>(emit, n, gold, d_emit, d_trans, d_start, d_end, loss)) return loss;
-  return 0.0;  // not representable even so: the sentence adds no gradient
-}
-
-template <typename T>
-bool SlotTagger::forward_backward_as(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
-                                     std::vector<float>& d_trans, std::vector<float>& d_start,
-                                     std::vector<float>& d_end, double& loss) const {
+                                    std::vector<float>& d_end, FbScratch* scratch) const {
   const auto l = static_cast<std::size_t>(num_tags_);
-  loss = 0.0;
-  if (n == 0) return true;
-  // float: exact exp (a failed sentence is redone in double); double: scores at most 600 below
-  // the position's best (e^-600 ~ 1e-261 stays a normal double through a transition).
-  const T floor = std::is_same_v<T, float> ? -std::numeric_limits<T>::infinity() : T(-600);
-  auto ok = [](double v) { return v > 0.0 && std::isfinite(v); };
-  const std::vector<float>& m = exp_trans_;
-  const std::vector<float>& mt = exp_trans_t_;
-  std::vector<T> psi(n * l), a(n * l), b(n * l), c(n);
-  double log_z = 0.0;
+  if (n == 0) return 0.0;
+  FbScratch local;
+  FbScratch& w = scratch != nullptr ? *scratch : local;
+  const bool pairs = !d_trans.empty();
+  w.emit.assign(n * l, 0.0);
+  w.trans.assign(pairs ? l * l : 0, 0.0);
+  double loss = 0.0;
+  // Only a finite result reaches the accumulators: one NaN there makes every weight NaN, and the
+  // tagger then tags everything O.
+  if (!log_marginals(emit, n, w, loss) || !std::isfinite(loss)) return 0.0;
+  auto finite = [](const std::vector<double>& v) {
+    return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+  };
+  if (!finite(w.emit) || !finite(w.trans)) return 0.0;
+  // Expected minus observed counts.
+  for (std::size_t k = 0; k < w.emit.size(); ++k) d_emit[k] += static_cast<float>(w.emit[k]);
+  for (std::size_t u = 0; u < l; ++u) {
+    d_start[u] += static_cast<float>(w.emit[u]);
+    d_end[u] += static_cast<float>(w.emit[(n - 1) * l + u]);
+  }
+  for (std::size_t k = 0; k < w.trans.size(); ++k) d_trans[k] += static_cast<float>(w.trans[k]);
+  double gold_score = start_[static_cast<std::size_t>(gold[0])] + end_[static_cast<std::size_t>(gold[n - 1])];
   for (std::size_t i = 0; i < n; ++i) {
-    const float* e = emit + i * l;
-    float mx = *std::max_element(e, e + l);
-    log_z += mx;
-    for (std::size_t u = 0; u < l; ++u) psi[i * l + u] = std::exp(std::max(static_cast<T>(e[u] - mx), floor));
-  }
-  // Forward (scaled).
-  for (std::size_t u = 0; u < l; ++u) {
-    a[u] = BioTags::allowed(-1, static_cast<int>(u)) ? static_cast<T>(std::exp(start_[u])) * psi[u] : T(0);
-  }
-  for (std::size_t i = 0;; ++i) {
-    T* ai = a.data() + i * l;
-    double sum = 0;
-    for (std::size_t u = 0; u < l; ++u) sum += ai[u];
-    if (!ok(sum)) return false;
-    c[i] = static_cast<T>(sum);
-    log_z += std::log(sum);
-    T inv = static_cast<T>(1.0 / sum);
-    for (std::size_t u = 0; u < l; ++u) ai[u] *= inv;
-    if (i + 1 == n) break;
-    T* an = a.data() + (i + 1) * l;
-    std::fill(an, an + l, T(0));
-    for (std::size_t s = 0; s < l; ++s) {
-      T as = ai[s];
-      if (as == T(0)) continue;
-      const float* row = m.data() + s * l;
-      for (std::size_t u = 0; u < l; ++u) an[u] += as * row[u];
+    const auto g = static_cast<std::size_t>(gold[i]);
+    d_emit[i * l + g] -= 1.0f;
+    gold_score += emit[i * l + g];
+    if (i > 0) {
+      const auto p = static_cast<std::size_t>(gold[i - 1]);
+      gold_score += transitions_[p * l + g];
+      if (pairs) d_trans[p * l + g] -= 1.0f;
     }
-    for (std::size_t u = 0; u < l; ++u) an[u] *= psi[(i + 1) * l + u];
-  }
-  double z_end = 0;
-  std::vector<T> exp_end(l);
-  for (std::size_t u = 0; u < l; ++u) {
-    exp_end[u] = static_cast<T>(std::exp(end_[u]));
-    z_end += a[(n - 1) * l + u] * exp_end[u];
-  }
-  if (!ok(z_end)) return false;
-  log_z += std::log(z_end);
-  // Backward (same scaling).
-  for (std::size_t u = 0; u < l; ++u) b[(n - 1) * l + u] = static_cast<T>(exp_end[u] / z_end);
-  std::vector<T> tmp(l);
-  for (std::size_t i = n - 1; i > 0; --i) {
-    for (std::size_t u = 0; u < l; ++u) tmp[u] = psi[i * l + u] * b[i * l + u] / c[i];
-    // bp = M . tmp, as a sum of M's columns (rows of M^T) so the inner loop vectorizes.
-    T* bp = b.data() + (i - 1) * l;
-    std::fill(bp, bp + l, T(0));
-    for (std::size_t u = 0; u < l; ++u) {
-      T tu = tmp[u];
-      if (tu == T(0)) continue;
-      const float* col = mt.data() + u * l;
-      for (std::size_t s = 0; s < l; ++s) bp[s] += col[s] * tu;
-    }
-  }
-  // Gradients: expected minus observed counts.
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t u = 0; u < l; ++u) d_emit[i * l + u] += static_cast<float>(a[i * l + u] * b[i * l + u]);
-    d_emit[i * l + static_cast<std::size_t>(gold[i])] -= 1.0f;
-  }
-  for (std::size_t u = 0; u < l; ++u) {
-    d_start[u] += static_cast<float>(a[u] * b[u]);
-    d_end[u] += static_cast<float>(a[(n - 1) * l + u] * b[(n - 1) * l + u]);
   }
   d_start[static_cast<std::size_t>(gold[0])] -= 1.0f;
   d_end[static_cast<std::size_t>(gold[n - 1])] -= 1.0f;
-  for (std::size_t i = 1; i < n && !d_trans.empty(); ++i) {
-    for (std::size_t u = 0; u < l; ++u) tmp[u] = psi[i * l + u] * b[i * l + u] / c[i];
-    const T* ap = a.data() + (i - 1) * l;
+  return loss - gold_score;
+}
+
+// Forward-backward in log space, exact whatever the scores' range (emissions of a fine-tuned
+// encoder's stacked logits lie 100s apart, far beyond what scaled probabilities hold in float, or
+// in double once the best tag of a word is one BIO forbids there). It costs about what the scaled
+// version did: BIO allows every tag but I-X after any tag, so each word's sum over the previous
+// tag is one max, one exp per tag and a matrix-vector product with exp(transitions), plus an
+// exact two-term sum for each I-X (which only B-X and I-X may precede).
+bool SlotTagger::log_marginals(const float* emit, std::size_t n, FbScratch& w, double& log_z) const {
+  const auto l = static_cast<std::size_t>(num_tags_);
+  constexpr double kNone = -std::numeric_limits<double>::infinity();
+  auto log_add = [](double x, double y) {
+    if (x == kNone) return y;
+    if (y == kNone) return x;
+    return x > y ? x + std::log1p(std::exp(y - x)) : y + std::log1p(std::exp(x - y));
+  };
+  // Tags that may follow any tag (O and every B-X): their sums run over all previous tags.
+  std::vector<std::size_t>& open = w.open;
+  open.clear();
+  for (std::size_t u = 0; u < l; ++u) {
+    if (!BioTags::is_inside(static_cast<int>(u))) open.push_back(u);
+  }
+  const std::vector<float>& et = exp_trans_;  // exp(transitions) (0 where BIO forbids: never read there)
+  // la[i][u]: log of the summed scores of the paths over words 0..i that end in u (emission i
+  // included); lb[i][u]: the same over words i+1..n-1 after u, the end score included.
+  std::vector<double>& la = w.la;
+  std::vector<double>& lb = w.lb;
+  std::vector<double>& z = w.z;
+  std::vector<double>& acc = w.acc;
+  la.assign(n * l, kNone);
+  lb.assign(n * l, kNone);
+  z.assign(l, 0.0);
+  acc.assign(l, 0.0);
+  for (std::size_t u = 0; u < l; ++u) {
+    if (BioTags::allowed(-1, static_cast<int>(u))) la[u] = static_cast<double>(start_[u]) + emit[u];
+  }
+  for (std::size_t i = 1; i < n; ++i) {
+    const double* prev = la.data() + (i - 1) * l;
+    double* cur = la.data() + i * l;
+    const double m = *std::max_element(prev, prev + l);
+    if (!std::isfinite(m)) return false;
+    std::fill(acc.begin(), acc.end(), 0.0);
     for (std::size_t s = 0; s < l; ++s) {
-      T as = ap[s];
-      if (as == T(0)) continue;
-      const float* row = m.data() + s * l;
-      float* dt = d_trans.data() + s * l;
-      for (std::size_t u = 0; u < l; ++u) dt[u] += static_cast<float>(as * row[u] * tmp[u]);
+      if (prev[s] == kNone) continue;
+      const double ws = std::exp(prev[s] - m);
+      const float* row = et.data() + s * l;
+      for (std::size_t u = 0; u < l; ++u) acc[u] += ws * row[u];  // contiguous: vectorizes; I-X entries unused
     }
-    d_trans[static_cast<std::size_t>(gold[i - 1]) * l + static_cast<std::size_t>(gold[i])] -= 1.0f;
+    for (std::size_t u : open) {
+      if (acc[u] > 0.0) cur[u] = m + std::log(acc[u]) + emit[i * l + u];
+    }
+    for (std::size_t u = 2; u < l; u += 2) {  // I-X: after B-X (u - 1) or I-X (u)
+      const double x = log_add(prev[u - 1] == kNone ? kNone : prev[u - 1] + transitions_[(u - 1) * l + u],
+                               prev[u] == kNone ? kNone : prev[u] + transitions_[u * l + u]);
+      if (x != kNone) cur[u] = x + emit[i * l + u];
+    }
   }
-  double gold_score = start_[static_cast<std::size_t>(gold[0])] + end_[static_cast<std::size_t>(gold[n - 1])];
-  for (std::size_t i = 0; i < n; ++i) {
-    gold_score += emit[i * l + static_cast<std::size_t>(gold[i])];
-    if (i > 0)
-      gold_score += transitions_[static_cast<std::size_t>(gold[i - 1]) * l + static_cast<std::size_t>(gold[i])];
+  log_z = kNone;
+  for (std::size_t u = 0; u < l; ++u) {
+    lb[(n - 1) * l + u] = end_[u];
+    if (la[(n - 1) * l + u] != kNone) log_z = log_add(log_z, la[(n - 1) * l + u] + end_[u]);
   }
-  loss = log_z - gold_score;
+  if (!std::isfinite(log_z)) return false;
+  auto inside_after = [l](std::size_t s) -> std::size_t {  // the I-X that may follow s (l: none)
+    if (s == 0) return l;
+    const std::size_t u = BioTags::is_inside(static_cast<int>(s)) ? s : s + 1;
+    return u < l ? u : l;
+  };
+  std::vector<double>& v = w.v;
+  v.assign(l, kNone);
+  auto marginal = [&](std::size_t i, std::size_t u) {
+    const double x = la[i * l + u] + lb[i * l + u];
+    return x == kNone ? 0.0 : std::exp(x - log_z);
+  };
+  for (std::size_t u = 0; u < l; ++u) w.emit[(n - 1) * l + u] = marginal(n - 1, u);
+  for (std::size_t i = n - 1; i > 0; --i) {
+    // lb and the marginals of word i - 1, and the pair marginals (word i - 1, word i) when asked.
+    for (std::size_t u = 0; u < l; ++u) v[u] = lb[i * l + u] + emit[i * l + u];
+    double mv = kNone;
+    for (std::size_t u : open) mv = std::max(mv, v[u]);
+    if (!std::isfinite(mv)) return false;
+    for (std::size_t u : open) z[u] = std::exp(v[u] - mv);  // z stays 0 at every I-X
+    double* lbp = lb.data() + (i - 1) * l;
+    // acc[s] = sum over open u of exp(T[s][u]) z[u], as a sum of exp(T)'s columns (rows of the
+    // transposed table) so that the inner loop is elementwise and vectorizes.
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (std::size_t u : open) {
+      const double zu = z[u];
+      if (zu == 0.0) continue;
+      const float* col = exp_trans_t_.data() + u * l;
+      for (std::size_t s = 0; s < l; ++s) acc[s] += col[s] * zu;
+    }
+    for (std::size_t s = 0; s < l; ++s) {
+      const std::size_t in = inside_after(s);
+      const double inside = in < l && v[in] != kNone ? transitions_[s * l + in] + v[in] : kNone;
+      // Everything after s, relative to e^mv: the open tags' sum plus the one I-X s allows. When
+      // that I-X outweighs the open tags by more than a double holds, the sum is taken in logs.
+      const bool scaled = inside == kNone || inside - mv < 600.0;
+      const double e_inside = inside == kNone ? 0.0 : scaled ? std::exp(inside - mv) : 0.0;
+      const double after = acc[s] + e_inside;
+      if (scaled) {
+        lbp[s] = after > 0.0 ? mv + std::log(after) : kNone;
+      } else {
+        lbp[s] = log_add(acc[s] > 0.0 ? mv + std::log(acc[s]) : kNone, inside);
+      }
+      const double ps = marginal(i - 1, s);
+      w.emit[(i - 1) * l + s] = ps;
+      if (w.trans.empty() || ps == 0.0) continue;
+      // P(s at i-1, u at i) = P(s at i-1) * P(u | s): the conditional stays in [0, 1].
+      const float* row = et.data() + s * l;
+      double* dt = w.trans.data() + s * l;
+      const double scale = scaled ? ps / after : ps * std::exp(mv - lbp[s]);
+      for (std::size_t u = 0; u < l; ++u) dt[u] += scale * row[u] * z[u];
+      if (inside != kNone) dt[in] += scaled ? scale * e_inside : ps * std::exp(inside - lbp[s]);
+    }
+  }
   return true;
 }
 

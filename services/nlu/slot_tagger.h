@@ -49,15 +49,21 @@ class SlotTagger {
  private:
   friend struct SlotTaggerInternals;  // tests/unit/nlu/heads_test.cc: forward-backward on chosen emissions
   SlotTagger() = default;
-  // Adds dLoss/dEmission to d_emit and the transition gradients; returns the negative log-likelihood.
+  // Buffers of one sentence's forward-backward, reused between sentences.
+  struct FbScratch {
+    std::vector<double> emit, trans;     // marginals of each word's tags and of tag pairs
+    std::vector<double> la, lb, v, z, acc;
+    std::vector<std::size_t> open;
+  };
+  // Adds dLoss/dEmission to d_emit and the transition gradients (none when d_trans is empty);
+  // returns the negative log-likelihood. A sentence whose gradients are not finite adds nothing
+  // and returns 0. `scratch` (optional) is reused between calls.
   double forward_backward(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
-                          std::vector<float>& d_trans, std::vector<float>& d_start, std::vector<float>& d_end) const;
-  // The same in T (float, then double when float underflows); false (nothing added) when a
-  // normalizer is 0 or not finite.
-  template <typename T>
-  bool forward_backward_as(const float* emit, std::size_t n, const std::vector<int>& gold, float* d_emit,
-                           std::vector<float>& d_trans, std::vector<float>& d_start, std::vector<float>& d_end,
-                           double& loss) const;
+                          std::vector<float>& d_trans, std::vector<float>& d_start, std::vector<float>& d_end,
+                          FbScratch* scratch = nullptr) const;
+  // Marginals of each word's tags (w.emit) and, when w.trans is sized, of each pair of
+  // neighbouring tags summed over the sentence; log_z: the log of the partition function.
+  bool log_marginals(const float* emit, std::size_t n, FbScratch& w, double& log_z) const;
   void viterbi(const float* emit, std::size_t n, std::vector<int>& path) const;
   void refresh_exp_transitions();
   void marginals(const float* emit, std::size_t n, std::vector<float>& p) const;
