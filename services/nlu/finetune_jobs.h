@@ -26,6 +26,12 @@ struct FinetuneJobOptions {
   FinetuneOptions full;   ///< FINE_TUNE_FULL
   FinetuneOptions lora;   ///< FINE_TUNE_LORA
   std::size_t max_queued = 16;  ///< jobs waiting; more is RESOURCE_EXHAUSTED
+  /// Before a fine-tuned model replaces the frozen one, both parse up to this many of the bot's
+  /// own examples (model_check.h); 0 = adopt without checking.
+  std::size_t check_examples = 256;
+  /// The fine-tuned model is refused (job FAILED, the frozen model keeps serving) when it parses
+  /// more than this fraction of the checked examples fewer exactly than the frozen one.
+  double check_tolerance = 0.05;
 };
 
 /// Thread-safe. The worker calls `base()` (the FP32 encoder every job starts from; loaded lazily

@@ -59,6 +59,14 @@ int main(int argc, char** argv) {
                  config::int_range(0, 256));
   schema.add_int("nlu.finetune.max_queued", 16, "Fine-tuning jobs waiting (more: the job is FAILED, the frozen model serves)",
                  config::int_range(1, 10000));
+  schema.add_int("nlu.finetune.check_examples", static_cast<std::int64_t>(nlu::FinetuneJobOptions().check_examples),
+                 "Examples of the bot's own that the fine-tuned and the frozen model both parse before the "
+                 "fine-tuned one is adopted (0: adopt unchecked)",
+                 config::int_range(0, 100000));
+  schema.add_double("nlu.finetune.check_tolerance", nlu::FinetuneJobOptions().check_tolerance,
+                    "Fraction of the checked examples the fine-tuned model may parse worse than the frozen one "
+                    "before it is refused (the frozen model keeps serving)",
+                    config::double_range(0.0, 1.0));
   schema.add_int("nlu.max_text_bytes", 16 * 1024, "Longest Parse text, in bytes", config::int_range(1, 1 << 20));
   schema.add_int("nlu.max_bots", 64, "Most bots loaded at once", config::int_range(1, 100000));
   schema.add_int("nlu.max_examples", 50000, "Most training examples per bot", config::int_range(1, 10'000'000));
@@ -143,6 +151,8 @@ int main(int argc, char** argv) {
     f.joint.encoder.lora_rank = static_cast<int>(cfg.get_int("nlu.finetune.lora_rank"));
     o.finetune.lora = f;
     o.finetune.max_queued = static_cast<std::size_t>(cfg.get_int("nlu.finetune.max_queued"));
+    o.finetune.check_examples = static_cast<std::size_t>(cfg.get_int("nlu.finetune.check_examples"));
+    o.finetune.check_tolerance = cfg.get_double("nlu.finetune.check_tolerance");
   }
   if (cfg.get_string("nlu.featurizer") != "hash") {
     std::string dir = cfg.get_string("nlu.encoder_dir");

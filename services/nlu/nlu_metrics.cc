@@ -27,6 +27,10 @@ NluMetrics::NluMetrics(metrics::Registry& r)
       finetune_duration(r.histogram("parley_nlu_finetune_duration_seconds", "Time to fine-tune one bot (queue wait excluded).",
                                     {}, metrics::exponential_buckets(0.5, 2, 12))
                             .labels()),
-      finetuned_bots(r.gauge("parley_nlu_finetuned_bots", "Bots served by a fine-tuned encoder.").labels()) {}
+      finetuned_bots(r.gauge("parley_nlu_finetuned_bots", "Bots served by a fine-tuned encoder.").labels()),
+      finetune_refused(r.counter("parley_nlu_finetune_refused_total",
+                                 "Fine-tuned models not adopted: they parsed the bot's own examples worse than the "
+                                 "frozen model (the job is failed, the frozen model keeps serving).")
+                           .labels()) {}
 
 }  // namespace parley::nlu

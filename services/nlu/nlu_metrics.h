@@ -22,6 +22,8 @@ namespace parley::nlu {
 ///   parley_nlu_finetune_steps_total             optimizer steps run by fine-tuning jobs
 ///   parley_nlu_finetune_duration_seconds        successful jobs, queue wait excluded
 ///   parley_nlu_finetuned_bots                   bots served by a fine-tuned encoder (gauge)
+///   parley_nlu_finetune_refused_total           fine-tuned models not adopted (parsed the bot's own
+///                                               examples worse than the frozen model: model_check.h)
 struct NluMetrics {
   explicit NluMetrics(metrics::Registry& registry);
 
@@ -39,6 +41,7 @@ struct NluMetrics {
   metrics::Counter& finetune_steps;
   metrics::Histogram& finetune_duration;
   metrics::Gauge& finetuned_bots;
+  metrics::Counter& finetune_refused;
 };
 
 }  // namespace parley::nlu

@@ -1,6 +1,8 @@
 // NluService: Train / Parse / DropBot (see nlu_service.h).
 #include "services/nlu/nlu_service.h"
 
+#include "services/nlu/model_check.h"
+
 #include <algorithm>
 
 #include "shared/common/log.h"
@@ -72,8 +74,26 @@ Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t ge
   // fine-tuned encoder's features; the bot's own featurizer serves its parses from then on.
   auto featurizer = std::make_shared<EncoderFeaturizer>(std::move(tuned.encoder), 128, false, std::move(tuned.heads));
   TrainOptions o = options_.train;
-  auto model = BotModel::train_owning(request, std::move(featurizer), o);
+  auto model = BotModel::train_owning(request, featurizer, o);
   if (!model.ok()) return model.status().with_context("training the heads on the fine-tuned encoder");
+  if (std::shared_ptr<const BotModel> frozen = find(bot_id); frozen && options_.finetune.check_examples > 0) {
+    // A fine-tuning that went wrong (diverged, or heads that failed on its features) must not take
+    // the bot over: both models parse a sample of the bot's own examples first.
+    const Featurizer& frozen_features = frozen->own_featurizer() ? *frozen->own_featurizer() : *featurizer_;
+    PARLEY_ASSIGN_OR_RETURN(ExampleScore before,
+                            score_on_examples(*frozen, frozen_features, request, options_.finetune.check_examples));
+    PARLEY_ASSIGN_OR_RETURN(ExampleScore after,
+                            score_on_examples(**model, *featurizer, request, options_.finetune.check_examples));
+    const double allowed = options_.finetune.check_tolerance * static_cast<double>(before.examples);
+    PARLEY_LOG(kInfo).kv("bot", bot_id).kv("frozen", before.to_string()).kv("fine_tuned", after.to_string())
+        << "fine-tuned model checked on the bot's own examples";
+    if (static_cast<double>(after.exact) < static_cast<double>(before.exact) - allowed) {
+      if (metrics_ != nullptr) metrics_->finetune_refused.inc();
+      return failed_precondition("the fine-tuned model parses the bot's own examples worse than the frozen one (" +
+                                 after.to_string() + ", against " + before.to_string() +
+                                 "): not adopted, the frozen model keeps serving");
+    }
+  }
   {
     std::lock_guard lock(mu_);
     auto g = generation_.find(bot_id);

@@ -1,6 +1,7 @@
 // BotModel: every validation error names its problem; a trained toy bot parses intents and slots
 // (tagger, lookup, regex, expected_slot fallbacks); out-of-scope by confidence and by distance.
 #include "services/nlu/bot_model.h"
+#include "services/nlu/model_check.h"
 
 #include <gtest/gtest.h>
 
@@ -269,6 +270,41 @@ TEST(BotModelTrain, CancelledTrainingStops) {
   o.cancelled = [] { return true; };
   auto m = BotModel::train(travel_bot(), hf, o);
   EXPECT_EQ(m.status().code(), StatusCode::kCancelled);
+}
+
+// The check before a fine-tuned model replaces the frozen one (model_check.h): a model parses
+// its own examples; one trained without the city annotations does not find the cities.
+TEST(ModelCheck, ScoresAModelOnItsOwnExamples) {
+  const HashFeaturizer hf(32);
+  const v1::TrainRequest request = travel_bot();  // 28 examples
+  auto model = BotModel::train(request, hf, {});
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto all = score_on_examples(**model, hf, request, 1000);
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  EXPECT_EQ(all->examples, 28);
+  EXPECT_GE(all->intents_right, 26);
+  EXPECT_GE(all->exact, 24) << all->to_string();
+  // At most the number asked for.
+  auto some = score_on_examples(**model, hf, request, 4);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->examples, 4);
+  // A model that tags no city: the examples with a city are not exact any more.
+  v1::TrainRequest no_city = request;
+  for (auto& intent : *no_city.mutable_intents()) {
+    for (auto& ex : *intent.mutable_examples()) {
+      auto* slots = ex.mutable_slots();
+      for (int k = slots->size() - 1; k >= 0; --k) {
+        if (slots->Get(k).slot() == "city") slots->DeleteSubrange(k, 1);
+      }
+    }
+  }
+  auto blind = BotModel::train(no_city, hf, {});
+  ASSERT_TRUE(blind.ok());
+  auto worse = score_on_examples(**blind, hf, request, 1000);
+  ASSERT_TRUE(worse.ok());
+  EXPECT_LE(worse->exact, 4) << worse->to_string();  // only the cancel examples (no city) remain exact
+  EXPECT_EQ(worse->to_string(), std::to_string(worse->exact) + " of 28 exact, " + std::to_string(worse->intents_right) +
+                                    " intents right");
 }
 
 }  // namespace
