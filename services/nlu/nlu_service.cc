@@ -1,10 +1,9 @@
 // NluService: Train / Parse / DropBot (see nlu_service.h).
 #include "services/nlu/nlu_service.h"
 
-#include "services/nlu/model_check.h"
-
 #include <algorithm>
 
+#include "services/nlu/model_check.h"
 #include "shared/common/log.h"
 
 namespace parley::nlu {
