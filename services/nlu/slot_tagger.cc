@@ -1,5 +1,5 @@
-// Linear-chain CRF slot tagger (see slot_tagger.h). Forward-backward runs in log space with one
-// exp per tag and word (matrix-vector products, no per-pair exp), which keeps training on SNIPS
+// Linear-chain CRF slot tagger (see slot_tagger.h). Forward-backward runs in log space with a few
+// exps per tag and word (matrix-vector products, no per-pair exp), which keeps training on SNIPS
 // to seconds and stays exact whatever the emissions' range.
 #include "services/nlu/slot_tagger.h"
 
@@ -143,10 +143,10 @@ double SlotTagger::forward_backward(const float* emit, std::size_t n, const std:
   const bool pairs = !d_trans.empty();
   w.emit.assign(n * l, 0.0);
   w.trans.assign(pairs ? l * l : 0, 0.0);
-  double loss = 0.0;
+  double log_z = 0.0;
   // Only a finite result reaches the accumulators: one NaN there makes every weight NaN, and the
   // tagger then tags everything O.
-  if (!log_marginals(emit, n, w, loss) || !std::isfinite(loss)) return 0.0;
+  if (!log_marginals(emit, n, w, log_z) || !std::isfinite(log_z)) return 0.0;
   auto finite = [](const std::vector<double>& v) {
     return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
   };
@@ -171,7 +171,7 @@ double SlotTagger::forward_backward(const float* emit, std::size_t n, const std:
   }
   d_start[static_cast<std::size_t>(gold[0])] -= 1.0f;
   d_end[static_cast<std::size_t>(gold[n - 1])] -= 1.0f;
-  return loss - gold_score;
+  return log_z - gold_score;
 }
 
 // Forward-backward in log space, exact whatever the scores' range (emissions of a fine-tuned

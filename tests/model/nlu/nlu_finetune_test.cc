@@ -1,7 +1,8 @@
 // Per-bot fine-tuning end to end in the NLU service (label model): a small SNIPS bot (15 examples
 // per intent from train) is trained — the frozen-encoder model answers at once —, its fine-tuning
 // job is followed through parley.v1.Nlu/TrainingStatus and the parley_nlu_finetune_* metrics, and
-// the fine-tuned model must beat the frozen one on held-back examples (SNIPS dev).
+// the fine-tuned model must beat the frozen one on held-back examples (SNIPS dev). A second job
+// whose adoption check cannot pass must end FAILED with the frozen model still serving.
 // Skips with a message when the data or the encoder is absent. Depends on services/nlu (+ eval
 // reader), shared/metrics, GoogleTest.
 #include <gtest/gtest.h>
@@ -88,7 +89,8 @@ std::optional<SmallBot> small_snips_bot(std::string* why) {
   }
   auto train = eval::read_split(data + "/train");
   auto dev = eval::read_split(data + "/dev");
-  if (!train.ok() || !dev.ok()) {
+  if (!train.ok() || !dev.ok()) {  // present but unreadable: a failure, not a skip
+    ADD_FAILURE() << "SNIPS data unreadable: " << (train.ok() ? dev.status() : train.status()).to_string();
     *why = "SNIPS data unreadable";
     return std::nullopt;
   }
