@@ -13,6 +13,7 @@
 
 #include "shared/common/check.h"
 #include "shared/common/log.h"
+#include "shared/transport/block_pool.h"
 #include "shared/transport/envelope_codec.h"
 #include "shared/transport/protobuf_log.h"
 #include "shared/transport/server_core.h"
@@ -284,7 +285,8 @@ void ServerCore::reply_direct(const std::string& identity, const std::string& co
 
 void ServerCore::on_request(const std::string& identity, const void* data, std::size_t size) {
   const Clock::time_point now = Clock::now();
-  auto call = std::make_shared<ServerCall>(ServerCall::Passkey(), shared_from_this(), identity, now);
+  auto call = std::allocate_shared<ServerCall>(PoolAllocator<ServerCall>(), ServerCall::Passkey(), shared_from_this(),
+                                               identity, now);
   if (!parse_envelope(*call->request_, data, size)) {
     malformed(identity, "", "frame of " + std::to_string(size) + " bytes is not a parley.v1.Envelope");
     return;
@@ -298,7 +300,8 @@ void ServerCore::on_request(const std::string& identity, const void* data, std::
     malformed(identity, env.correlation_id(), "REQUEST without method");
     return;
   }
-  if (calls_.count(ServerCallKey::of(*call)) != 0) {
+  const ServerCallKey key = ServerCallKey::make(call->identity_, env.correlation_id());
+  if (calls_.count(key) != 0) {
     // Answering would end the client's live call with the same id; drop and count instead.
     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "server: duplicate REQUEST for an open call dropped"
@@ -324,9 +327,10 @@ void ServerCore::on_request(const std::string& identity, const void* data, std::
   budget = std::min<std::chrono::microseconds>(budget, options_.max_deadline);
   call->deadline_ = now + budget;
   call->in_table_ = true;
+  call->key_hash_ = key.hash;
   call->client_closed_ = !call->client_streaming();
   deadlines_.push(call.get(), call->deadline_);
-  calls_.emplace(ServerCallKey::of(*call), call);
+  calls_.emplace(key, call);
   stats_.active_calls.fetch_add(1, std::memory_order_relaxed);
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   try {
@@ -345,7 +349,7 @@ void ServerCore::on_stream_data(const std::string& identity, Envelope&& env) {
     malformed(identity, "", "STREAM_DATA without correlation_id");
     return;
   }
-  auto it = calls_.find(ServerCallKey{identity, env.correlation_id()});
+  auto it = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
   if (it == calls_.end()) {
     // Normal after a deadline or finish raced with the client's stream: not malformed.
     stats_.stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -379,7 +383,7 @@ void ServerCore::on_cancel(const std::string& identity, const Envelope& env) {
     malformed(identity, "", "CANCEL without correlation_id");
     return;
   }
-  auto it = calls_.find(ServerCallKey{identity, env.correlation_id()});
+  auto it = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
   if (it == calls_.end()) return;  // already over: the cancel crossed our last reply
   std::shared_ptr<ServerCall> call = it->second;
   // The CANCEL's status says why (the client's deadline, its caller, ...); none = CANCELLED.

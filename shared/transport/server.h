@@ -113,9 +113,11 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   /// correlation_id, kind=REPLY, sequence, replica, load, and session/trace ids when empty.
   /// Returns false (reply dropped and counted) when the call is already over; past the deadline
   /// the call is answered DEADLINE_EXCEEDED instead. A reply with a non-OK status is the last.
-  bool send(Envelope reply);
+  bool send(Envelope&& reply);
+  bool send(const Envelope& reply);  // a copy
   /// Sends the last reply (end_of_stream true); its status field is sent as set (OK when unset).
-  bool finish(Envelope last_reply);
+  bool finish(Envelope&& last_reply);
+  bool finish(const Envelope& last_reply);  // a copy
   /// Sends a last reply that carries only `status` (e.g. after a stream of send()s, or an error).
   bool finish(const Status& status);
 
@@ -168,6 +170,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
   // I/O thread only.
   bool in_table_ = false;
+  std::size_t key_hash_ = 0;  // ServerCallKey's hash, set when the call enters the table
   bool client_closed_ = false;        // client stream ended (or never existed)
   std::uint64_t next_stream_sequence_ = 1;
   detail::DeadlineHook deadline_hook;  // in the server's deadline heap while in the table

@@ -28,8 +28,10 @@ Status ServerCall::cancel_status() const {
   return cancel_status_;
 }
 
-bool ServerCall::send(Envelope reply) { return submit(std::move(reply), false); }
-bool ServerCall::finish(Envelope last_reply) { return submit(std::move(last_reply), true); }
+bool ServerCall::send(Envelope&& reply) { return submit(std::move(reply), false); }
+bool ServerCall::finish(Envelope&& last_reply) { return submit(std::move(last_reply), true); }
+bool ServerCall::send(const Envelope& reply) { return submit(Envelope(reply), false); }
+bool ServerCall::finish(const Envelope& last_reply) { return submit(Envelope(last_reply), true); }
 bool ServerCall::finish(const Status& status) {
   Envelope reply;
   if (!status.is_ok()) set_status(reply, status);

@@ -22,18 +22,28 @@
 namespace parley::transport::detail {
 
 /// Key of the server's call table: (client connection, correlation id), as views of the call's
-/// own strings (nothing copied per call) or of an incoming message (a lookup).
+/// own strings (nothing copied per call) or of an incoming message (a lookup), with its hash
+/// computed once (a call's is kept in the call: inserting and erasing it hash nothing).
 struct ServerCallKey {
   std::string_view identity;
   std::string_view correlation_id;
-  bool operator==(const ServerCallKey&) const = default;
-  static ServerCallKey of(const ServerCall& c) { return {c.identity_, c.request_->correlation_id()}; }
+  std::size_t hash = 0;
+
+  static ServerCallKey make(std::string_view identity, std::string_view correlation_id) {
+    const std::size_t a = std::hash<std::string_view>()(identity);
+    return {identity, correlation_id,
+            a ^ (std::hash<std::string_view>()(correlation_id) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2))};
+  }
+  /// The key of a call in the table (its hash as stored when it was inserted).
+  static ServerCallKey of(const ServerCall& c) {
+    return {c.identity_, c.request_->correlation_id(), c.key_hash_};
+  }
+  bool operator==(const ServerCallKey& o) const {
+    return hash == o.hash && identity == o.identity && correlation_id == o.correlation_id;
+  }
 };
 struct ServerCallKeyHash {
-  std::size_t operator()(const ServerCallKey& k) const {
-    const std::size_t a = std::hash<std::string_view>()(k.identity);
-    return a ^ (std::hash<std::string_view>()(k.correlation_id) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2));
-  }
+  std::size_t operator()(const ServerCallKey& k) const { return k.hash; }
 };
 
 /// One unit of work for the I/O thread: a serialized reply to send, or a task to run there.
