@@ -13,6 +13,27 @@ constexpr std::size_t kMaxPooled = 4096;
 
 }  // namespace
 
+void PendingCall::reset() {
+  key = 0;
+  token.reset();
+  std::string().swap(body);  // the next call brings its own bytes (moved in): keep nothing
+  options = CallOptions{};
+  deadline = {};
+  wait_until = {};
+  on_reply = nullptr;
+  replica = nullptr;
+  attempts = 0;
+  got_reply = false;
+  stream_sent = false;
+  send_closed = false;
+  waiting = false;
+  next_stream_sequence = 1;
+  pending_stream.clear();
+  tried = TriedReplicas{};
+  last_error.clear();
+  deadline_hook = DeadlineHook{};
+}
+
 CallTable::CallTable() : slots_(kInitialSlots, nullptr) {}
 
 CallTable::~CallTable() {
@@ -69,7 +90,7 @@ void CallTable::close(PendingCall* call) {
   }
   slots_[hole] = nullptr;
   --size_;
-  *call = PendingCall{};
+  call->reset();
   if (free_.size() < kMaxPooled) {
     free_.emplace_back(call);
   } else {

@@ -48,6 +48,10 @@ struct PendingCall {
   TriedReplicas tried;
   std::string last_error;
   DeadlineHook deadline_hook;  // in CallTable::deadlines() until the call ends
+
+  /// Back to a fresh record, in place (assigning a fresh PendingCall built and destroyed a whole
+  /// temporary per call, ~1 % of a pipelined request).
+  void reset();
 };
 
 /// The open calls of one client.

@@ -74,16 +74,30 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
 Client::Client(std::shared_ptr<detail::ClientCore> core) : core_(std::move(core)) {}
 Client::~Client() { core_->stop(); }
 
-CallHandle Client::call(Envelope request, CallOptions options, ReplyCallback on_reply) {
+CallHandle Client::call(Envelope&& request, CallOptions options, ReplyCallback on_reply) {
+  detail::clear_transport_fields(request, /*keep_id=*/false);
+  return start(request, std::move(options), /*sync=*/false, std::move(on_reply));
+}
+
+CallHandle Client::call(const Envelope& request, CallOptions options, ReplyCallback on_reply) {
+  if (detail::has_transport_fields(request, /*keep_id=*/false)) {
+    Envelope copy = request;
+    detail::clear_transport_fields(copy, /*keep_id=*/false);
+    return start(copy, std::move(options), /*sync=*/false, std::move(on_reply));
+  }
+  return start(request, std::move(options), /*sync=*/false, std::move(on_reply));
+}
+
+CallHandle Client::start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply) {
   core_->stats().calls.fetch_add(1, std::memory_order_relaxed);
   auto token = std::make_shared<detail::CallToken>();
+  token->sync = sync;
   token->core = core_;
   token->key = core_->ids().reserve();
   token->correlation_id = core_->ids().format(token->key);
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
   // Serialized here, on the caller's thread, once (retries reuse the bytes); the I/O thread only
-  // writes the transport's fields per send (envelope_codec.h).
-  detail::clear_transport_fields(request, /*keep_id=*/false);
+  // writes the transport's fields per send (envelope_codec.h). `request` holds none of them.
   std::string body;
   if (!request.SerializeToString(&body)) {
     token->done.store(true);
@@ -119,7 +133,8 @@ Result<Envelope> Client::call_sync(Envelope request, CallOptions options) {
   state->ready.consume();
   Clock::time_point deadline = core_->deadline_for(options, Clock::now());
   options.deadline = deadline;
-  CallHandle handle = call(std::move(request), options, [state](Result<Envelope> r) {
+  detail::clear_transport_fields(request, /*keep_id=*/false);
+  CallHandle handle = start(request, options, /*sync=*/true, [state](Result<Envelope> r) {
     if (r.ok() && !r->end_of_stream()) return;  // streamed replies: call_sync returns the final one
     {
       std::lock_guard lock(state->mu);

@@ -94,8 +94,10 @@ struct CallOptions {
 /// Invoked for each reply envelope (status OK; the last one has end_of_stream), or once with the
 /// error that ends the call: a non-OK reply status, DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE.
 /// Runs on the client's I/O thread: must not block (post elsewhere). It may call call(),
-/// CallHandle methods and other non-blocking Client methods; not call_sync().
-using ReplyCallback = std::function<void(Result<Envelope>)>;
+/// CallHandle methods and other non-blocking Client methods; not call_sync(). The result is
+/// passed by rvalue reference (a lambda taking `Result<Envelope> r` by value works as well; one
+/// taking `Result<Envelope>&&` saves a move of the envelope).
+using ReplyCallback = std::function<void(Result<Envelope>&&)>;
 
 /// The caller's grip on a call in flight. Cheap to copy; all copies refer to the same call.
 /// Thread-safe. Operations on a finished call (or a stopped client) do nothing and return false.
@@ -159,7 +161,10 @@ class Client {
   /// optionally session_id, trace_id, metadata. The request is serialized here, on the calling
   /// thread. on_reply is never called inline unless the client has stopped (UNAVAILABLE) or the
   /// request cannot be serialized (INVALID_ARGUMENT, over 2 GiB): then at once, on this thread.
-  CallHandle call(Envelope request, CallOptions options, ReplyCallback on_reply);
+  CallHandle call(Envelope&& request, CallOptions options, ReplyCallback on_reply);
+  /// The same for a request the caller keeps (a template it sends again, a fan-out): serialized
+  /// as it is, no copy, unless it holds transport fields (then they are cleared on a copy).
+  CallHandle call(const Envelope& request, CallOptions options, ReplyCallback on_reply);
   /// Blocking unary call: the final reply (end_of_stream) or the error. Returns by the deadline
   /// (plus a few ms) whatever happens. Must not be called on the client's I/O thread.
   Result<Envelope> call_sync(Envelope request, CallOptions options);
@@ -176,6 +181,8 @@ class Client {
 
  private:
   explicit Client(std::shared_ptr<detail::ClientCore> core);
+  /// call() once `request` holds no transport field; `sync` for call_sync's own calls.
+  CallHandle start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply);
 
   std::shared_ptr<detail::ClientCore> core_;
 };

@@ -200,13 +200,21 @@ bool ClientCore::run_inline(Command& command) {
   auto* start = std::get_if<StartCall>(&command);
   const std::uint64_t key = start ? start->token->key : 0;
   std::visit([&](auto& c) { handle(c, now); }, command);
-  inline_turn_ = false;
   if (start) {
     // The fd call_sync may poll for its reply (handle() moved the token into the call).
     if (const PendingCall* c = calls_.find(key); c && c->replica) {
       c->token->sent_on_fd.store(c->replica->socket_fd, std::memory_order_relaxed);
+      // A call_sync's reply may be here already (on a loaded machine the sender is often
+      // preempted right after its send while the server answers): read it now instead of waking
+      // the loop for it, which would then hand it back to this thread (rule 8).
+      if (c->token->sync && has_input(*c->replica)) {
+        inline_owner_ = c->token.get();
+        read_replica(*c->replica, now);  // may end the call: `c` is not used after this
+        inline_owner_ = nullptr;
+      }
     }
   }
+  inline_turn_ = false;
   end_inline_turn(now);
   return true;
 }
@@ -621,7 +629,8 @@ void ClientCore::retry_or_fail(PendingCall& c, const std::string& why, Clock::ti
   complete(c, unavailable(why + not_retried));
 }
 
-void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
+void ClientCore::on_reply(Replica& r, Result<Envelope>&& received, Clock::time_point now) {
+  const Envelope& reply = *received;
   const std::optional<std::uint64_t> key = ids_.parse(reply.correlation_id());
   PendingCall* call = key ? calls_.find(*key) : nullptr;
   if (call == nullptr || call->replica != &r) {
@@ -640,9 +649,9 @@ void ClientCore::on_reply(Replica& r, Envelope&& reply, Clock::time_point now) {
   if (!status.is_ok()) {
     complete(c, status);
   } else if (reply.end_of_stream()) {
-    complete(c, std::move(reply));
+    complete(c, std::move(received));
   } else {
-    invoke_stream(c, std::move(reply));
+    invoke_stream(c, std::move(received));
   }
 }
 
@@ -651,7 +660,7 @@ namespace {
 // would split its state; moving it into the deferred reply would leave the call without one.
 struct SharedCallback {
   std::shared_ptr<ReplyCallback> callback;
-  void operator()(Result<Envelope> result) const { (*callback)(std::move(result)); }
+  void operator()(Result<Envelope>&& result) const { (*callback)(std::move(result)); }
 };
 }  // namespace
 

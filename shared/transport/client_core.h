@@ -35,6 +35,9 @@ struct CallToken {
   /// ZMQ_FD of the replica the call was sent to when it was sent inline (else -1): call_sync
   /// polls it to read its own reply (ClientCore::read_for).
   std::atomic<int> sent_on_fd{-1};
+  /// Made by call_sync: its callback only hands the result to the caller's thread, so that
+  /// thread may deliver it itself (ClientCore::run_inline, read_for).
+  bool sync = false;
 };
 
 // Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
@@ -148,7 +151,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   bool retryable(const PendingCall& call, Clock::time_point now) const;
   /// Retries `call` elsewhere when allowed, else completes it with UNAVAILABLE(`why`).
   void retry_or_fail(PendingCall& call, const std::string& why, Clock::time_point now);
-  void on_reply(Replica& replica, Envelope&& reply, Clock::time_point now);
+  void on_reply(Replica& replica, Result<Envelope>&& reply, Clock::time_point now);
   /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
   void complete(PendingCall& call, Result<Envelope>&& result);
   void invoke(ReplyCallback& callback, Result<Envelope>&& result);
@@ -164,7 +167,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   /// `data` as one envelope, handed to on_envelope; counted and logged when malformed.
   void read_envelope(Replica& replica, const void* data, std::size_t size, Clock::time_point now);
   void read_monitor(Replica& replica, Clock::time_point now);
-  void on_envelope(Replica& replica, Envelope&& envelope, Clock::time_point now);
+  void on_envelope(Replica& replica, Result<Envelope>&& envelope, Clock::time_point now);
   void became_live(Replica& replica, Clock::time_point now);
   /// The replica died: calls on it move (when retryable) or fail.
   void became_dead(Replica& replica, const std::string& reason, Clock::time_point now);

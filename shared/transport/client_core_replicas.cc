@@ -121,11 +121,13 @@ bool ClientCore::read_message(Replica& r, const void* data, std::size_t size, Cl
 }
 
 void ClientCore::read_envelope(Replica& r, const void* data, std::size_t size, Clock::time_point now) {
-  Envelope env;
+  // Parsed in place inside the Result the callback receives: each move of an Envelope on the way
+  // (Result's constructor, complete()) cost a construction, a swap and a destruction.
+  Result<Envelope> env{Envelope()};
   bool parsed = false;
   if (size <= static_cast<std::size_t>(INT32_MAX)) {
     try {
-      parsed = env.ParseFromArray(data, static_cast<int>(size));
+      parsed = env->ParseFromArray(data, static_cast<int>(size));
     } catch (...) {  // allocation failure only
       parsed = false;
     }
@@ -139,7 +141,8 @@ void ClientCore::read_envelope(Replica& r, const void* data, std::size_t size, C
   on_envelope(r, std::move(env), now);
 }
 
-void ClientCore::on_envelope(Replica& r, Envelope&& env, Clock::time_point now) {
+void ClientCore::on_envelope(Replica& r, Result<Envelope>&& received, Clock::time_point now) {
+  const Envelope& env = *received;
   if (env.has_load()) r.load = load_of(env);
   if (!env.replica().empty() && r.name != env.replica()) r.name = env.replica();
   if (liveness_.heard(r.health, now)) became_live(r, now);
@@ -148,7 +151,7 @@ void ClientCore::on_envelope(Replica& r, Envelope&& env, Clock::time_point now) 
       stats_.pongs.fetch_add(1, std::memory_order_relaxed);
       return;
     case v1::REPLY:
-      on_reply(r, std::move(env), now);
+      on_reply(r, std::move(received), now);
       return;
     default:
       stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);

@@ -283,4 +283,10 @@ void clear_transport_fields(Envelope& e, bool keep_id) {
   e.clear_batch();
 }
 
+bool has_transport_fields(const Envelope& e, bool keep_id) {
+  return (!keep_id && !e.id().empty()) || !e.correlation_id().empty() || e.deadline_remaining_us() != 0 ||
+         e.sequence() != 0 || e.end_of_stream() || e.kind() != 0 || e.idempotent() || e.has_load() ||
+         !e.replica().empty() || e.batch_size() != 0;
+}
+
 }  // namespace parley::transport::detail

@@ -117,6 +117,8 @@ class BatchReader {
 
 /// Clears the fields the transport writes itself (so they are never on the wire twice).
 void clear_transport_fields(Envelope& envelope, bool keep_id);
+/// True when `envelope` holds any field clear_transport_fields() would clear.
+bool has_transport_fields(const Envelope& envelope, bool keep_id);
 
 /// A unique id written into a caller-provided buffer (no allocation): what IdGenerator::next()
 /// returns, as a view of `buffer`.

@@ -451,12 +451,13 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
   std::mutex mu;
   std::condition_variable cv;
   Client* client = o.client.get();
-  // Built before the clock starts: building requests is the caller's work (raw sends ready bytes).
-  std::vector<Envelope> prepared(static_cast<std::size_t>(requests), request);
+  // Built before the clock starts and freed after it, on this thread: building requests is the
+  // caller's work (raw sends ready bytes). call() serializes each one as it is.
+  const std::vector<Envelope> prepared(static_cast<std::size_t>(requests), request);
   std::function<void()> issue = [&] {
     const int i = issued.fetch_add(1);
     if (i >= requests) return;
-    client->call(std::move(prepared[static_cast<std::size_t>(i)]), {.timeout = std::chrono::seconds(10)},
+    client->call(prepared[static_cast<std::size_t>(i)], {.timeout = std::chrono::seconds(10)},
                  [&](Result<Envelope> r) {
       if (!r.ok()) {
         std::fprintf(stderr, "call failed: %s\n", r.status().to_string().c_str());

@@ -72,6 +72,36 @@ TEST(ClientTest, RequestCarriesDeadlineAndIds) {
   EXPECT_TRUE(eventually([&] { return replies.ended(); }));
 }
 
+// call(const Envelope&): the caller keeps its request untouched and may send it again; transport
+// fields it holds are dropped on the wire as they are for a moved request.
+TEST(ClientTest, ARequestTheCallerKeepsIsSentAsItIsAndLeftUntouched) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  Envelope request = echo_request("t/Hold", "x");
+  request.set_correlation_id("caller-set");
+  request.set_kind(v1::PONG);
+  request.set_sequence(7);
+  const Envelope before = request;
+  Replies first, second;
+  client->call(request, {.timeout = 3s}, first.callback());
+  client->call(request, {.timeout = 3s}, second.callback());
+  ASSERT_TRUE(eventually([&] { return service.held_count() == 2; }));
+  EXPECT_EQ(request.SerializeAsString(), before.SerializeAsString()) << "call() changed the caller's request";
+  for (int i = 0; i < 2; ++i) {
+    auto call = service.held_at(i);
+    const Envelope& req = call->request();
+    EXPECT_EQ(req.kind(), v1::REQUEST);
+    EXPECT_NE(req.correlation_id(), "caller-set");
+    EXPECT_EQ(req.sequence(), 0u);
+    EXPECT_EQ(req.method(), "t/Hold");
+    EXPECT_EQ(request_text(req), "x");
+    call->finish(echo_reply("ok"));
+  }
+  EXPECT_NE(service.held_at(0)->request().correlation_id(), service.held_at(1)->request().correlation_id());
+  EXPECT_TRUE(eventually([&] { return first.ended() && second.ended(); }));
+}
+
 // A stream's replies read by another call's inline turn (call_sync reading its own reply, rule
 // 8) run later on the I/O thread; the stream must keep its callback for the replies after them.
 // It did not: the deferred reply took the call's callback away, every later reply of the stream
@@ -306,9 +336,11 @@ TEST(ClientTest, LoadSpreadsAcrossReplicas) {
     });
   }
   ASSERT_TRUE(eventually([&] { return done.load() == 300; }));
-  EXPECT_GE(a.calls.load() - before[0], 60) << "each replica takes a share";
-  EXPECT_GE(b.calls.load() - before[1], 60);
-  EXPECT_GE(c.calls.load() - before[2], 60);
+  // A fair share is 100; a replica whose server thread the scheduler holds back answers slower and
+  // so gets fewer (53 seen with a fine-tuning job on both CPUs): starving one is the bug.
+  EXPECT_GE(a.calls.load() - before[0], 40) << "each replica takes a share";
+  EXPECT_GE(b.calls.load() - before[1], 40);
+  EXPECT_GE(c.calls.load() - before[2], 40);
 }
 
 TEST(ClientTest, ReplicaReportingHighLoadIsAvoided) {
@@ -622,12 +654,14 @@ TEST(ClientTest, SyncCallersReadingRepliesThemselvesDeliverEveryoneElses) {
   auto server = start_server(service.handler());
   auto client = make_client(test_client_options({server->endpoints()[0]}));
   ASSERT_TRUE(client->wait_for_live(1, 5s));
-  for (int i = 0; i < 200; ++i) {
+  // Whether a caller or the loop reads a reply is up to the scheduler (on a loaded machine the
+  // loop may win hundreds of times in a row): call until a caller has read its own, or give up.
+  for (int i = 0; i < 200 || (i < 5000 && client->stats().sync_reads.load() == 0); ++i) {
     auto r = client->call_sync(echo_request("t/Echo", label("one", i)), {.timeout = 2s});
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     ASSERT_EQ(reply_text(*r), label("one", i));
   }
-  EXPECT_GT(client->stats().sync_reads.load(), 0u) << "no call_sync read its own reply";
+  EXPECT_GT(client->stats().sync_reads.load(), 0u) << "no call_sync read its own reply in 5,000 calls";
   constexpr int kThreads = 3, kSync = 150, kAsync = 600;
   std::atomic<int> sync_bad{0};
   std::vector<std::thread> callers;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <zmq.h>
 
+#include <functional>
 #include <random>
 #include <set>
 
@@ -101,6 +102,35 @@ TEST(EnvelopeCodecTest, ClearTransportFieldsLeavesTheCallersFields) {
   EXPECT_TRUE(keep.has_payload());
   clear_transport_fields(e, /*keep_id=*/false);
   EXPECT_TRUE(e.id().empty());
+}
+
+// Client::call(const Envelope&) serializes a request as it is when this says false: it must
+// see every field clear_transport_fields() would have cleared.
+TEST(EnvelopeCodecTest, HasTransportFieldsSeesEachFieldTheClearWouldDrop) {
+  EXPECT_FALSE(has_transport_fields(user_part(), /*keep_id=*/false));
+  const std::vector<std::pair<const char*, std::function<void(Envelope&)>>> cases = {
+      {"correlation_id", [](Envelope& e) { e.set_correlation_id("c"); }},
+      {"deadline_remaining_us", [](Envelope& e) { e.set_deadline_remaining_us(5); }},
+      {"sequence", [](Envelope& e) { e.set_sequence(2); }},
+      {"end_of_stream", [](Envelope& e) { e.set_end_of_stream(true); }},
+      {"kind", [](Envelope& e) { e.set_kind(v1::REQUEST); }},
+      {"idempotent", [](Envelope& e) { e.set_idempotent(true); }},
+      {"load", [](Envelope& e) { e.mutable_load(); }},
+      {"replica", [](Envelope& e) { e.set_replica("r"); }},
+      {"batch", [](Envelope& e) { e.add_batch("x"); }},
+  };
+  for (const auto& [name, set] : cases) {
+    Envelope e = user_part();
+    set(e);
+    EXPECT_TRUE(has_transport_fields(e, /*keep_id=*/false)) << name;
+    EXPECT_TRUE(has_transport_fields(e, /*keep_id=*/true)) << name;
+    clear_transport_fields(e, /*keep_id=*/false);
+    EXPECT_FALSE(has_transport_fields(e, /*keep_id=*/false)) << name << " survives the clear";
+  }
+  Envelope with_id = user_part();
+  with_id.set_id("mine");
+  EXPECT_TRUE(has_transport_fields(with_id, /*keep_id=*/false));
+  EXPECT_FALSE(has_transport_fields(with_id, /*keep_id=*/true));
 }
 
 TEST(EnvelopeCodecTest, PeekKindAgreesWithAParse) {
