@@ -127,7 +127,11 @@ Message encode_envelope(const Envelope& body, const TransportFields& fields) {
 
 namespace {
 
-bool get_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t* v) {
+[[gnu::always_inline]] inline bool get_varint(const std::uint8_t*& p, const std::uint8_t* end, std::uint64_t* v) {
+  if (p < end && *p < 0x80) {  // tags, kinds, flags and short lengths: one byte
+    *v = *p++;
+    return true;
+  }
   std::uint64_t out = 0;
   for (int shift = 0; shift < 64 && p < end; shift += 7) {
     const std::uint8_t b = *p++;
@@ -152,7 +156,7 @@ struct WireField {
 enum class Walk { kField, kEnd, kMalformed };
 
 /// Reads the field at `p` and moves past it, without parsing or allocating.
-Walk next_field(const std::uint8_t*& p, const std::uint8_t* end, WireField* f) {
+[[gnu::always_inline]] inline Walk next_field(const std::uint8_t*& p, const std::uint8_t* end, WireField* f) {
   if (p >= end) return Walk::kEnd;
   std::uint64_t key = 0;
   if (!get_varint(p, end, &key)) return Walk::kMalformed;

@@ -301,7 +301,7 @@ void ServerCore::on_request(const std::string& identity, const void* data, std::
     return;
   }
   const ServerCallKey key = ServerCallKey::make(call->identity_, env.correlation_id());
-  if (calls_.count(key) != 0) {
+  if (calls_.find(key) != nullptr) {
     // Answering would end the client's live call with the same id; drop and count instead.
     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "server: duplicate REQUEST for an open call dropped"
@@ -330,7 +330,8 @@ void ServerCore::on_request(const std::string& identity, const void* data, std::
   call->key_hash_ = key.hash;
   call->client_closed_ = !call->client_streaming();
   deadlines_.push(call.get(), call->deadline_);
-  calls_.emplace(key, call);
+  const bool added = calls_.insert(key, call);  // the duplicate check above: nothing ran since
+  PARLEY_CHECK(added);
   stats_.active_calls.fetch_add(1, std::memory_order_relaxed);
   stats_.requests.fetch_add(1, std::memory_order_relaxed);
   try {
@@ -349,13 +350,13 @@ void ServerCore::on_stream_data(const std::string& identity, Envelope&& env) {
     malformed(identity, "", "STREAM_DATA without correlation_id");
     return;
   }
-  auto it = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
-  if (it == calls_.end()) {
+  const std::shared_ptr<ServerCall>* found = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
+  if (found == nullptr) {
     // Normal after a deadline or finish raced with the client's stream: not malformed.
     stats_.stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  std::shared_ptr<ServerCall> call = it->second;
+  std::shared_ptr<ServerCall> call = *found;
   if (call->client_closed_) {
     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
     stats_.stream_data_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -383,9 +384,9 @@ void ServerCore::on_cancel(const std::string& identity, const Envelope& env) {
     malformed(identity, "", "CANCEL without correlation_id");
     return;
   }
-  auto it = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
-  if (it == calls_.end()) return;  // already over: the cancel crossed our last reply
-  std::shared_ptr<ServerCall> call = it->second;
+  const std::shared_ptr<ServerCall>* found = calls_.find(ServerCallKey::make(identity, env.correlation_id()));
+  if (found == nullptr) return;  // already over: the cancel crossed our last reply
+  std::shared_ptr<ServerCall> call = *found;
   // The CANCEL's status says why (the client's deadline, its caller, ...); none = CANCELLED.
   Status why = status_of(env);
   if (why.is_ok()) why = cancelled("cancelled by the client");
@@ -563,16 +564,14 @@ void ServerCore::remove_call(ServerCall* call) {
   call->in_table_ = false;
   deadlines_.erase(call);
   stats_.active_calls.fetch_sub(1, std::memory_order_relaxed);
-  auto it = calls_.find(ServerCallKey::of(*call));
-  if (it != calls_.end()) calls_.erase(it);  // may destroy *call: keep this last
+  // The table's reference dies here and may take *call with it: keep this last.
+  calls_.erase(*call, ServerCallKey::of(*call));
 }
 
 void ServerCore::shutdown() {
   outbox_.close();
   drain_outbox(true);  // replies queued before the stop still go to libzmq (linger 0 may drop them)
-  std::vector<std::shared_ptr<ServerCall>> open;
-  open.reserve(calls_.size());
-  for (auto& [key, call] : calls_) open.push_back(call);
+  const std::vector<std::shared_ptr<ServerCall>> open = calls_.all();
   for (auto& call : open) {
     call->cancel_silently(unavailable("server stopped"));
     remove_call(call.get());

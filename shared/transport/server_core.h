@@ -16,35 +16,11 @@
 #include "shared/transport/envelope_codec.h"
 #include "shared/transport/mailbox.h"
 #include "shared/transport/server.h"
+#include "shared/transport/server_call_table.h"
 #include "shared/transport/zap.h"
 #include "shared/transport/zmq_util.h"
 
 namespace parley::transport::detail {
-
-/// Key of the server's call table: (client connection, correlation id), as views of the call's
-/// own strings (nothing copied per call) or of an incoming message (a lookup), with its hash
-/// computed once (a call's is kept in the call: inserting and erasing it hash nothing).
-struct ServerCallKey {
-  std::string_view identity;
-  std::string_view correlation_id;
-  std::size_t hash = 0;
-
-  static ServerCallKey make(std::string_view identity, std::string_view correlation_id) {
-    const std::size_t a = std::hash<std::string_view>()(identity);
-    return {identity, correlation_id,
-            a ^ (std::hash<std::string_view>()(correlation_id) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2))};
-  }
-  /// The key of a call in the table (its hash as stored when it was inserted).
-  static ServerCallKey of(const ServerCall& c) {
-    return {c.identity_, c.request_->correlation_id(), c.key_hash_};
-  }
-  bool operator==(const ServerCallKey& o) const {
-    return hash == o.hash && identity == o.identity && correlation_id == o.correlation_id;
-  }
-};
-struct ServerCallKeyHash {
-  std::size_t operator()(const ServerCallKey& k) const { return k.hash; }
-};
 
 /// One unit of work for the I/O thread: a serialized reply to send, or a task to run there.
 struct ServerOutbound {
@@ -150,7 +126,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   // (it lets go only while it sleeps in poll(2)), or a worker sending a reply inline.
   std::mutex loop_mu_;
   bool loop_idle_ = false;  // the I/O thread is in (or about to enter) poll(2)
-  std::unordered_map<ServerCallKey, std::shared_ptr<ServerCall>, ServerCallKeyHash> calls_;
+  ServerCallTable calls_;
   DeadlineHeap<ServerCall> deadlines_;
   std::vector<ServerOutbound> batch_;
   // Connections that read batches (they sent one, or said so in a PING): their replies are
