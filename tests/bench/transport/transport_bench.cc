@@ -61,6 +61,7 @@ struct Latency {
 struct Throughput {
   double per_second = 0;
   double cpu_us = 0;  // process CPU per request
+  double sys_us = 0;  // of which in the kernel (system calls, wake-ups)
 };
 
 Latency summarize(std::vector<double> us) {
@@ -83,6 +84,13 @@ double process_cpu_us() {
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+/// The system (kernel) part of process_cpu_us().
+double process_sys_us() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_stime.tv_sec) * 1e6 + static_cast<double>(u.ru_stime.tv_usec);
 }
 
 Envelope make_request(int payload_bytes) {
@@ -261,6 +269,7 @@ Latency raw_latency(const std::string& bytes, int iterations) {
 Throughput raw_throughput(const std::string& bytes, int requests, int inflight) {
   RawPair pair;
   const double cpu0 = process_cpu_us();
+  const double sys0 = process_sys_us();
   auto t0 = Clock::now();
   int sent = 0;
   for (; sent < inflight && sent < requests; ++sent) zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
@@ -274,7 +283,8 @@ Throughput raw_throughput(const std::string& bytes, int requests, int inflight) 
       ++sent;
     }
   }
-  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests};
+  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
+          (process_sys_us() - sys0) / requests};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,6 +482,7 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
     });
   };
   const double cpu0 = process_cpu_us();
+  const double sys0 = process_sys_us();
   auto t0 = Clock::now();
   for (int i = 0; i < inflight; ++i) issue();
   std::unique_lock lock(mu);
@@ -485,7 +496,8 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
                 static_cast<unsigned long long>(ss.batches_received.load()),
                 static_cast<unsigned long long>(ss.batches_sent.load()));
   }
-  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests};
+  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
+          (process_sys_us() - sys0) / requests};
 }
 
 Latency raw_client_our_server(const std::string& bytes, int iterations) {
@@ -590,11 +602,11 @@ int main(int argc, char** argv) {
   if (!args.only.empty()) {
     if (args.only == "raw-tput") {
       Throughput t = raw_throughput(bytes, args.requests, args.inflight);
-      std::printf("raw %.0f req/s, %.2f us CPU/request\n", t.per_second, t.cpu_us);
+      std::printf("raw %.0f req/s, %.2f us CPU/request (%.2f system)\n", t.per_second, t.cpu_us, t.sys_us);
     }
     if (args.only == "ours-tput") {
       Throughput t = ours_throughput(request, args.requests, args.inflight, /*print_batches=*/true);
-      std::printf("ours %.0f req/s, %.2f us CPU/request\n", t.per_second, t.cpu_us);
+      std::printf("ours %.0f req/s, %.2f us CPU/request (%.2f system)\n", t.per_second, t.cpu_us, t.sys_us);
     }
     if (args.only == "ours-lat") std::printf("ours p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
     if (args.only == "worker-lat") {
@@ -638,11 +650,13 @@ int main(int argc, char** argv) {
   std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (I/O thread reply)", ours.p50 / raw.p50, ours.p99 / raw.p99);
   std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (worker thread reply)", ours_worker.p50 / raw.p50,
               ours_worker.p99 / raw.p99);
-  std::printf("\n%-44s %10s %12s\n", "throughput, pipelined", "req/s", "CPU us/req");
-  std::printf("%-44s %10.0f %12.2f\n", "raw libzmq", raw_tput.per_second, raw_tput.cpu_us);
-  std::printf("%-44s %10.0f %12.2f\n", "parley transport", ours_tput.per_second, ours_tput.cpu_us);
+  std::printf("\n%-44s %10s %12s %12s\n", "throughput, pipelined", "req/s", "CPU us/req", "of it system");
+  std::printf("%-44s %10.0f %12.2f %12.2f\n", "raw libzmq", raw_tput.per_second, raw_tput.cpu_us, raw_tput.sys_us);
+  std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport", ours_tput.per_second, ours_tput.cpu_us,
+              ours_tput.sys_us);
   const double tput_ratio = ours_tput.per_second / raw_tput.per_second;
-  std::printf("%-44s %10.2fx %11.2fx\n", "ratio ours/raw", tput_ratio, ours_tput.cpu_us / raw_tput.cpu_us);
+  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio ours/raw", tput_ratio, ours_tput.cpu_us / raw_tput.cpu_us,
+              ours_tput.sys_us / raw_tput.sys_us);
   const double p50_ratio = ours.p50 / raw.p50;
   std::printf("\ntarget p50 ratio <= 1.50: %s (%.2fx); target throughput ratio >= 0.70: %s (%.2fx); total %.1f s\n",
               p50_ratio <= 1.5 ? "MET" : "NOT MET", p50_ratio, tput_ratio >= 0.7 ? "MET" : "NOT MET", tput_ratio,
