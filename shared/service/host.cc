@@ -131,11 +131,7 @@ class CallAdapter final : public RawCall {
     t->set_stage(std::move(stage));
     t->set_duration_us(d.count());
   }
-  bool send_payload(const google::protobuf::Message& reply) override {
-    v1::Envelope env;
-    env.mutable_payload()->PackFrom(reply);
-    return call_->send(std::move(env));
-  }
+  bool send_payload(const google::protobuf::Message& reply) override { return call_->send_payload(reply); }
   void set_final_payload(const google::protobuf::Message& reply) override { final_.mutable_payload()->PackFrom(reply); }
   v1::Envelope& final_envelope() { return final_; }
 
@@ -158,9 +154,7 @@ class StreamAdapter final : public RawStream {
 
   bool send_payload(const google::protobuf::Message& reply) override {
     if (done_.load()) return false;
-    v1::Envelope env;
-    env.mutable_payload()->PackFrom(reply);
-    return call_->send(std::move(env));
+    return call_->send_payload(reply);  // serialized once, straight into the reply's bytes
   }
   void finish(const Status& status) override { end(status, true); }
   void abort(const Status& why) override { end(why, false); }

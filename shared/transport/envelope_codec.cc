@@ -10,7 +10,8 @@ namespace {
 // Field numbers of parley.v1.Envelope and parley.v1.LoadReport (proto/parley/v1/*.proto).
 constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kDeadlineRemainingUs = 5, kSequence = 6,
                         kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16,
-                        kBatch = 17;
+                        kPayload = 10, kBatch = 17;
+constexpr std::uint32_t kAnyTypeUrl = 1, kAnyValue = 2;  // google.protobuf.Any
 constexpr std::uint32_t kLoadInFlight = 1, kLoadQueueDepth = 2, kLoadCapacity = 3, kLoadDraining = 4,
                         kLoadAcceptsBatches = 5;
 constexpr std::uint32_t kVarint = 0, kLengthDelimited = 2;
@@ -111,6 +112,37 @@ Message encode_envelope(std::string_view body, const TransportFields& fields) {
   auto* p = static_cast<std::uint8_t*>(zmq_msg_data(out.get()));
   if (!body.empty()) std::memcpy(p, body.data(), body.size());
   fields.write(p + body.size());
+  return out;
+}
+
+std::size_t PayloadRef::size() const {
+  value_size_ = message != nullptr ? message->ByteSizeLong() : value.size();
+  const std::size_t any = string_field_size(kAnyTypeUrl, type_url) +
+                          (value_size_ == 0 ? 0 : varint_size(tag(kAnyValue, kLengthDelimited)) + varint_size(value_size_) + value_size_);
+  return varint_size(tag(kPayload, kLengthDelimited)) + varint_size(any) + any;
+}
+
+std::uint8_t* PayloadRef::write(std::uint8_t* p) const {
+  const std::size_t any = string_field_size(kAnyTypeUrl, type_url) +
+                          (value_size_ == 0 ? 0 : varint_size(tag(kAnyValue, kLengthDelimited)) + varint_size(value_size_) + value_size_);
+  p = put_varint(p, tag(kPayload, kLengthDelimited));
+  p = put_varint(p, any);
+  p = put_string_field(p, kAnyTypeUrl, type_url);
+  if (value_size_ == 0) return p;
+  p = put_varint(p, tag(kAnyValue, kLengthDelimited));
+  p = put_varint(p, value_size_);
+  if (message != nullptr) return message->SerializeWithCachedSizesToArray(p);
+  std::memcpy(p, value.data(), value_size_);
+  return p + value_size_;
+}
+
+Message encode_payload(const PayloadRef& payload, const TransportFields& fields) {
+  Message out;
+  const std::size_t payload_size = payload.size();
+  zmq_msg_close(out.get());
+  zmq_msg_init_size(out.get(), payload_size + fields.size());
+  auto* p = static_cast<std::uint8_t*>(zmq_msg_data(out.get()));
+  fields.write(payload.write(p));
   return out;
 }
 

@@ -46,6 +46,25 @@ Message encode_envelope(std::string_view body, const TransportFields& fields);
 /// message: no intermediate buffer.
 Message encode_envelope(const Envelope& body, const TransportFields& fields);
 
+/// A payload written as Envelope.payload (a google.protobuf.Any) straight from its parts: the
+/// message is serialized once, into the envelope's bytes (no Any, no intermediate string).
+struct PayloadRef {
+  std::string_view type_url;
+  const google::protobuf::MessageLite* message = nullptr;  // serialized here, or
+  std::string_view value;                                  // the bytes already serialized
+
+  /// Bytes the payload field takes (computes the message's size once).
+  std::size_t size() const;
+  std::uint8_t* write(std::uint8_t* out) const;  // after size()
+
+ private:
+  mutable std::size_t value_size_ = 0;
+};
+
+/// One zmq message holding an Envelope made of `payload` followed by `fields` (what
+/// encode_envelope() of an envelope holding only that payload would send).
+Message encode_payload(const PayloadRef& payload, const TransportFields& fields);
+
 /// The `kind` of a serialized Envelope (the last occurrence, as a parser would read it; 0 when
 /// absent), found by walking the top-level fields without parsing or allocating; nullopt when
 /// the bytes are not well-formed wire format. Lets the server parse a REQUEST straight into the

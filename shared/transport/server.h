@@ -30,6 +30,9 @@ namespace parley::transport {
 namespace detail {
 class ServerCore;
 struct ServerCallKey;
+struct TransportFields;
+class IdBuffer;
+class Message;
 }
 
 struct ServerOptions {
@@ -120,6 +123,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   bool finish(const Envelope& last_reply);  // a copy
   /// Sends a last reply that carries only `status` (e.g. after a stream of send()s, or an error).
   bool finish(const Status& status);
+  /// send()/finish() of a reply that carries only `payload`, packed as Any::PackFrom would: the
+  /// message is serialized once, straight into the reply's bytes, without an Envelope, an Any
+  /// or the copy of the payload they make (issue 18; the service host's replies).
+  bool send_payload(const google::protobuf::Message& payload);
+  bool finish_payload(const google::protobuf::Message& payload);
+  /// The same with a payload already serialized (a forwarded or echoed Any's parts).
+  bool finish_payload(std::string_view type_url, std::string_view value);
 
   /// Receives the client's further STREAM_DATA envelopes in sequence order (the last has
   /// end_of_stream). Runs on the I/O thread; must not block. Envelopes that arrived before this
@@ -138,6 +148,17 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   using StreamCallback = std::function<void(Envelope)>;
 
   bool submit(Envelope&& reply, bool last);
+  bool submit_payload(std::optional<std::reference_wrapper<const google::protobuf::Message>> message,
+                      std::string_view type_url, std::string_view value, bool last);
+  /// With mu_ held: false (and the reply counted as dropped) when the call is over or past its
+  /// deadline (then it is answered DEADLINE_EXCEEDED).
+  bool accepting_locked();
+  /// With mu_ held: the transport's fields of the next reply (sequence taken; the call marked
+  /// finished when `last`). `id` holds the generated id while the fields are used.
+  detail::TransportFields reply_fields_locked(detail::IdBuffer& id, bool has_id, bool has_session, bool has_trace,
+                                              bool last, const Load& load);
+  /// With mu_ held: queues (or sends, rule 8) one encoded reply.
+  bool push_locked(detail::Message&& message, bool last, bool notify_cancel, bool deadline);
   /// With mu_ held: marks the call cancelled with `status` and queues it as the last reply.
   void fail_locked(const Status& status, bool deadline);
   /// With mu_ held: fills the transport's fields, serializes and queues one reply.

@@ -38,10 +38,48 @@ bool ServerCall::finish(const Status& status) {
   return submit(std::move(reply), true);
 }
 
+bool ServerCall::send_payload(const google::protobuf::Message& payload) {
+  return submit_payload(payload, {}, {}, false);
+}
+bool ServerCall::finish_payload(const google::protobuf::Message& payload) {
+  return submit_payload(payload, {}, {}, true);
+}
+bool ServerCall::finish_payload(std::string_view type_url, std::string_view value) {
+  return submit_payload(std::nullopt, type_url, value, true);
+}
+
 bool ServerCall::submit(Envelope&& reply, bool last) {
   // A non-OK status ends the call on the wire (proto/README.md), so it is the last reply.
   if (reply.has_status() && reply.status().code() != v1::Status::OK) last = true;
   std::lock_guard lock(mu_);
+  if (!accepting_locked()) return false;
+  return enqueue_locked(std::move(reply), last, false, false);
+}
+
+bool ServerCall::submit_payload(std::optional<std::reference_wrapper<const google::protobuf::Message>> message,
+                                std::string_view type_url, std::string_view value, bool last) {
+  // The type URL Any::PackFrom would write, built in a per-thread buffer (no allocation per reply).
+  thread_local std::string url;
+  detail::PayloadRef payload;
+  if (message) {
+    url.assign("type.googleapis.com/");
+    url.append(message->get().GetDescriptor()->full_name());
+    payload.type_url = url;
+    payload.message = &message->get();
+  } else {
+    payload.type_url = type_url;
+    payload.value = value;
+  }
+  std::lock_guard lock(mu_);
+  if (!accepting_locked()) return false;
+  detail::IdBuffer id;
+  const Load load = core_->current_load();
+  const detail::TransportFields f = reply_fields_locked(id, /*has_id=*/false, /*has_session=*/false,
+                                                        /*has_trace=*/false, last, load);
+  return push_locked(detail::encode_payload(payload, f), last, false, false);
+}
+
+bool ServerCall::accepting_locked() {
   if (state_.load(std::memory_order_relaxed) != State::kActive) {
     core_->stats().replies_dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -52,7 +90,7 @@ bool ServerCall::submit(Envelope&& reply, bool last) {
     fail_locked(deadline_exceeded("deadline passed while the call was being served"), true);
     return false;
   }
-  return enqueue_locked(std::move(reply), last, false, false);
+  return true;
 }
 
 void ServerCall::fail_locked(const Status& status, bool deadline) {
@@ -63,13 +101,8 @@ void ServerCall::fail_locked(const Status& status, bool deadline) {
   enqueue_locked(std::move(reply), true, true, deadline);
 }
 
-bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel, bool deadline) {
-  // The reply is serialized here, on the caller's thread, with the transport's fields written
-  // straight after it (envelope_codec.h): no setter copies, one allocation.
-  const bool has_id = !reply.id().empty();
-  detail::clear_transport_fields(reply, /*keep_id=*/true);
-  const Load load = core_->current_load();
-  detail::IdBuffer id;
+detail::TransportFields ServerCall::reply_fields_locked(detail::IdBuffer& id, bool has_id, bool has_session,
+                                                       bool has_trace, bool last, const Load& load) {
   detail::TransportFields f;
   if (!has_id) f.id = id.next(core_->ids());
   f.correlation_id = request_->correlation_id();
@@ -77,15 +110,31 @@ bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel,
   f.sequence = next_sequence_++;
   f.end_of_stream = last;
   f.replica = core_->replica();
-  if (reply.session_id().empty()) f.session_id = request_->session_id();
-  if (reply.trace_id().empty()) f.trace_id = request_->trace_id();
+  if (!has_session) f.session_id = request_->session_id();
+  if (!has_trace) f.trace_id = request_->trace_id();
   f.load = &load;
   if (last && state_.load(std::memory_order_relaxed) == State::kActive) {
     state_.store(State::kFinished, std::memory_order_release);
   }
+  return f;
+}
+
+bool ServerCall::enqueue_locked(Envelope&& reply, bool last, bool notify_cancel, bool deadline) {
+  // The reply is serialized here, on the caller's thread, with the transport's fields written
+  // straight after it (envelope_codec.h): no setter copies, one allocation.
+  const bool has_id = !reply.id().empty();
+  detail::clear_transport_fields(reply, /*keep_id=*/true);
+  const Load load = core_->current_load();
+  detail::IdBuffer id;
+  const detail::TransportFields f =
+      reply_fields_locked(id, has_id, !reply.session_id().empty(), !reply.trace_id().empty(), last, load);
+  return push_locked(detail::encode_envelope(reply, f), last, notify_cancel, deadline);
+}
+
+bool ServerCall::push_locked(detail::Message&& message, bool last, bool notify_cancel, bool deadline) {
   detail::ServerOutbound item;
   item.call = shared_from_this();
-  item.message = detail::encode_envelope(reply, f);
+  item.message = std::move(message);
   item.last = last;
   item.notify_cancel = notify_cancel;
   item.deadline = deadline;

@@ -329,10 +329,8 @@ class EchoHandler : public parley::transport::ServerHandler {
   }
 
  private:
-  static void reply(ServerCall& call) {
-    Envelope out;
-    *out.mutable_payload() = call.request().payload();
-    call.finish(std::move(out));
+  static void reply(ServerCall& call) {  // the request's payload back, as raw libzmq's echo does
+    call.finish_payload(call.request().payload().type_url(), call.request().payload().value());
   }
   void work() {
     std::unique_lock lock(mu_);

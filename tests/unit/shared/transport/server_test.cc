@@ -73,6 +73,84 @@ TEST(ServerTest, ReplyCarriesTransportFields) {
   EXPECT_TRUE(eventually([&] { return server->active_calls() == 0; }));
 }
 
+// send_payload/finish_payload write the reply's bytes without an Envelope: what arrives must be
+// the envelope finish() would have sent with the payload packed by Any::PackFrom (the id aside).
+TEST(ServerTest, PayloadRepliesAreTheEnvelopesFinishWouldSend) {
+  ServerOptions o;
+  o.replica = "replica-p";
+  o.load_reporter = [] { return Load{1, 2, 8, false}; };
+  v1::EchoReply typed;
+  typed.set_text(std::string(300, 'x'));  // a length prefix of two bytes
+  typed.set_index(5);
+  auto server = start_server(make_handler([&](std::shared_ptr<ServerCall> call) {
+    const std::string method = call->method();
+    if (method == "t/Envelope") {
+      Envelope env;
+      env.mutable_payload()->PackFrom(typed);
+      call->finish(std::move(env));
+    } else if (method == "t/Message") {
+      call->finish_payload(typed);
+    } else if (method == "t/Bytes") {
+      call->finish_payload(call->request().payload().type_url(), call->request().payload().value());
+    } else if (method == "t/Empty") {
+      call->finish_payload(v1::EchoReply());
+    } else if (method == "t/Stream") {
+      EXPECT_TRUE(call->send_payload(typed));
+      EXPECT_TRUE(call->send_payload(typed));
+      EXPECT_TRUE(call->finish_payload(typed));
+      EXPECT_FALSE(call->send_payload(typed)) << "a reply after the last one was accepted";
+      EXPECT_FALSE(call->finish_payload(typed));
+    }
+  }), o);
+  RawDealer raw(server->endpoints()[0]);
+  auto ask = [&](const std::string& corr, const std::string& method) {
+    Envelope req = raw_request(corr, method, 1'000'000, "hello");
+    req.set_session_id("sess-p");
+    req.set_trace_id("trace-p");
+    raw.send(req);
+    auto reply = raw.receive();
+    EXPECT_TRUE(reply) << method;
+    Envelope out = reply ? *reply : Envelope();
+    EXPECT_FALSE(out.id().empty()) << method;
+    out.clear_id();
+    return out;
+  };
+  Envelope want = ask("c1", "t/Envelope");
+  want.clear_correlation_id();
+  Envelope got = ask("c2", "t/Message");
+  EXPECT_EQ(got.correlation_id(), "c2");
+  got.clear_correlation_id();
+  EXPECT_EQ(got.SerializeAsString(), want.SerializeAsString()) << got.ShortDebugString() << " vs " << want.ShortDebugString();
+  v1::EchoReply back;
+  ASSERT_TRUE(got.payload().UnpackTo(&back));
+  EXPECT_EQ(back.text(), typed.text());
+  EXPECT_EQ(back.index(), 5);
+  EXPECT_EQ(got.session_id(), "sess-p");
+  EXPECT_EQ(got.trace_id(), "trace-p");
+  EXPECT_EQ(got.replica(), "replica-p");
+  EXPECT_EQ(got.load().capacity(), 8);
+
+  Envelope echoed = ask("c3", "t/Bytes");  // the request's own Any, as bytes
+  EXPECT_EQ(request_text(echoed), "hello");
+
+  Envelope empty = ask("c4", "t/Empty");
+  EXPECT_TRUE(empty.has_payload());
+  EXPECT_TRUE(empty.payload().Is<v1::EchoReply>());
+  EXPECT_TRUE(empty.payload().value().empty());
+
+  Envelope req = raw_request("c5", "t/Stream", 1'000'000, "hello");
+  raw.send(req);
+  for (int i = 0; i < 3; ++i) {
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->sequence(), static_cast<std::uint64_t>(i));
+    EXPECT_EQ(reply->end_of_stream(), i == 2);
+    ASSERT_TRUE(reply->payload().UnpackTo(&back));
+    EXPECT_EQ(back.index(), 5);
+  }
+  EXPECT_EQ(server->stats().replies_dropped.load(), 2u);
+}
+
 TEST(ServerTest, PingIsAnsweredWithPongAndLoad) {
   TestService service;
   ServerOptions o;
