@@ -21,6 +21,7 @@ void PendingCall::reset() {
   deadline = {};
   wait_until = {};
   on_reply = nullptr;
+  on_view.reset();
   replica = nullptr;
   attempts = 0;
   got_reply = false;

@@ -37,6 +37,7 @@ struct PendingCall {
   Clock::time_point deadline;
   Clock::time_point wait_until{};  // while parked (no live replica); set at the first park
   ReplyCallback on_reply;
+  std::shared_ptr<ViewCallback> on_view;  // call_view's callback (on_reply adapts to it), or null
   Replica* replica = nullptr;  // where the call is now; null while parked
   int attempts = 0;
   bool got_reply = false;

@@ -88,7 +88,51 @@ CallHandle Client::call(const Envelope& request, CallOptions options, ReplyCallb
   return start(request, std::move(options), /*sync=*/false, std::move(on_reply));
 }
 
-CallHandle Client::start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply) {
+bool ReplyView::unpack(google::protobuf::Message& m) const {
+  if (!has_payload) return false;
+  const std::string& name = m.GetDescriptor()->full_name();
+  // Any::UnpackTo's check: the type URL ends with "/<full name>".
+  if (type_url.size() <= name.size() || type_url[type_url.size() - name.size() - 1] != '/' ||
+      type_url.substr(type_url.size() - name.size()) != name) {
+    return false;
+  }
+  return value.size() <= static_cast<std::size_t>(INT32_MAX) && m.ParseFromArray(value.data(), static_cast<int>(value.size()));
+}
+
+namespace {
+
+// Replies that reach a view call the ordinary way (errors, replies read in another caller's
+// inline turn) are shown through a view of the parsed envelope.
+ReplyCallback view_adapter(std::shared_ptr<ViewCallback> on_view) {
+  return [on_view](Result<Envelope>&& r) {
+    if (!r.ok()) {
+      (*on_view)(Result<ReplyView>(r.status()));
+      return;
+    }
+    (*on_view)(Result<ReplyView>(detail::view_of(*r)));
+  };
+}
+
+}  // namespace
+
+CallHandle Client::call_view(const Envelope& request, CallOptions options, ViewCallback on_reply) {
+  auto shared = std::make_shared<ViewCallback>(std::move(on_reply));
+  if (detail::has_transport_fields(request, /*keep_id=*/false)) {
+    Envelope copy = request;
+    detail::clear_transport_fields(copy, /*keep_id=*/false);
+    return start(copy, std::move(options), /*sync=*/false, view_adapter(shared), shared);
+  }
+  return start(request, std::move(options), /*sync=*/false, view_adapter(shared), shared);
+}
+
+CallHandle Client::call_view(Envelope&& request, CallOptions options, ViewCallback on_reply) {
+  auto shared = std::make_shared<ViewCallback>(std::move(on_reply));
+  detail::clear_transport_fields(request, /*keep_id=*/false);
+  return start(request, std::move(options), /*sync=*/false, view_adapter(shared), shared);
+}
+
+CallHandle Client::start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply,
+                         std::shared_ptr<ViewCallback> on_view) {
   core_->stats().calls.fetch_add(1, std::memory_order_relaxed);
   auto token = std::make_shared<detail::CallToken>();
   token->sync = sync;
@@ -105,7 +149,8 @@ CallHandle Client::start(const Envelope& request, CallOptions options, bool sync
     if (on_reply) on_reply(invalid_argument("client " + core_->options().name + ": request cannot be serialized (over 2 GiB?)"));
     return CallHandle(std::move(token));
   }
-  detail::Command command = detail::StartCall{token, std::move(body), options, deadline, std::move(on_reply)};
+  detail::Command command =
+      detail::StartCall{token, std::move(body), options, deadline, std::move(on_reply), std::move(on_view)};
   if (!core_->submit(std::move(command))) {
     token->done.store(true);
     core_->stats().failures_by_code[static_cast<int>(StatusCode::kUnavailable)].fetch_add(1);

@@ -99,6 +99,23 @@ struct CallOptions {
 /// taking `Result<Envelope>&&` saves a move of the envelope).
 using ReplyCallback = std::function<void(Result<Envelope>&&)>;
 
+/// A reply as Client::call_view() delivers it: views of the received bytes (or of the envelope
+/// they were parsed into), valid only while the callback runs; unpack() or copy what must last.
+struct ReplyView {
+  bool has_payload = false;
+  std::string_view type_url;  // the payload's (a google.protobuf.Any)
+  std::string_view value;
+  bool end_of_stream = false;
+  std::uint64_t sequence = 0;
+  std::int64_t service_time_us = 0;  // the sum of the reply's stage timings
+  std::string_view replica;
+  /// Parses the payload into `m` when it holds m's type (the check Any::UnpackTo makes).
+  bool unpack(google::protobuf::Message& m) const;
+};
+/// call_view()'s callback: each reply (status OK) as a view, or once the error that ends the call.
+/// Same threading as ReplyCallback.
+using ViewCallback = std::function<void(Result<ReplyView>&&)>;
+
 /// The caller's grip on a call in flight. Cheap to copy; all copies refer to the same call.
 /// Thread-safe. Operations on a finished call (or a stopped client) do nothing and return false.
 class CallHandle {
@@ -165,6 +182,12 @@ class Client {
   /// The same for a request the caller keeps (a template it sends again, a fan-out): serialized
   /// as it is, no copy, unless it holds transport fields (then they are cleared on a copy).
   CallHandle call(const Envelope& request, CallOptions options, ReplyCallback on_reply);
+  /// call() whose replies reach `on_reply` as views read straight off the received bytes: no
+  /// Envelope is parsed, allocated or destroyed for them (issue 18: that was a quarter of a
+  /// pipelined call). A reply the loop cannot hand over that way (an error status, one read by a
+  /// call_sync's turn) is parsed and shown through the same view.
+  CallHandle call_view(const Envelope& request, CallOptions options, ViewCallback on_reply);
+  CallHandle call_view(Envelope&& request, CallOptions options, ViewCallback on_reply);
   /// Blocking unary call: the final reply (end_of_stream) or the error. Returns by the deadline
   /// (plus a few ms) whatever happens. Must not be called on the client's I/O thread.
   Result<Envelope> call_sync(Envelope request, CallOptions options);
@@ -182,7 +205,8 @@ class Client {
  private:
   explicit Client(std::shared_ptr<detail::ClientCore> core);
   /// call() once `request` holds no transport field; `sync` for call_sync's own calls.
-  CallHandle start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply);
+  CallHandle start(const Envelope& request, CallOptions options, bool sync, ReplyCallback on_reply,
+                   std::shared_ptr<ViewCallback> on_view = nullptr);
 
   std::shared_ptr<detail::ClientCore> core_;
 };

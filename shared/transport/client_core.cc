@@ -108,6 +108,18 @@ bool ClientCore::wait_for_live(std::size_t live, std::chrono::milliseconds timeo
   return live_cv_.wait_for(lock, timeout, [&] { return stats_.replicas_live.load() >= live; });
 }
 
+ReplyView view_of(const Envelope& reply) {
+  ReplyView v;
+  v.has_payload = reply.has_payload();
+  v.type_url = reply.payload().type_url();
+  v.value = reply.payload().value();
+  v.end_of_stream = reply.end_of_stream();
+  v.sequence = reply.sequence();
+  for (const auto& t : reply.timings()) v.service_time_us += t.duration_us();
+  v.replica = reply.replica();
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The I/O loop
 
@@ -370,6 +382,8 @@ void ClientCore::handle(StartCall& s, Clock::time_point now) {
   if (!c.options.idempotent) c.options.max_attempts = 1;
   c.deadline = s.deadline;
   c.on_reply = std::move(s.on_reply);
+  c.on_view = std::move(s.on_view);
+  if (c.on_view) ++views_open_;
   calls_.deadlines().push(&c, c.deadline);
   if (now >= c.deadline) {
     complete(c, deadline_exceeded("deadline passed before the request was sent"));
@@ -689,6 +703,7 @@ void ClientCore::complete(PendingCall& c, Result<Envelope>&& result) {
   }
   ReplyCallback callback = std::move(c.on_reply);
   std::shared_ptr<CallToken> token = std::move(c.token);
+  if (c.on_view) --views_open_;
   calls_.close(&c);  // `c` is gone from here on
   if (inline_turn_ && token.get() == inline_owner_) {
     // call_sync reading its own reply: its callback only hands the result to this very thread.
@@ -699,6 +714,27 @@ void ClientCore::complete(PendingCall& c, Result<Envelope>&& result) {
     return;
   }
   invoke(callback, std::move(result));
+}
+
+void ClientCore::complete_view(PendingCall& c, const ReplyView& view) {
+  release(c);
+  if (c.waiting) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &c));
+  c.token->done.store(true, std::memory_order_release);
+  stats_.completed_ok.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<ViewCallback> callback = std::move(c.on_view);
+  --views_open_;
+  calls_.close(&c);  // `c` is gone from here on
+  invoke_view(*callback, view);
+}
+
+void ClientCore::invoke_view(ViewCallback& callback, const ReplyView& view) {
+  try {
+    callback(Result<ReplyView>(view));
+  } catch (const std::exception& e) {
+    PARLEY_BUG() << "client " << options_.name << ": reply callback threw: " << e.what();
+  } catch (...) {
+    PARLEY_BUG() << "client " << options_.name << ": reply callback threw";
+  }
 }
 
 void ClientCore::invoke(ReplyCallback& callback, Result<Envelope>&& result) {

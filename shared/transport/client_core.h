@@ -40,6 +40,9 @@ struct CallToken {
   bool sync = false;
 };
 
+/// A parsed reply seen as call_view() shows it (views of `reply`'s strings).
+ReplyView view_of(const Envelope& reply);
+
 // Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
 // serialized on the caller's thread, without the fields the transport writes per send.
 struct StartCall {
@@ -48,6 +51,7 @@ struct StartCall {
   CallOptions options;
   Clock::time_point deadline;
   ReplyCallback on_reply;
+  std::shared_ptr<ViewCallback> on_view;  // call_view: on_reply adapts to it
 };
 struct StreamSend {
   std::shared_ptr<CallToken> token;
@@ -154,6 +158,12 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
   void on_reply(Replica& replica, Result<Envelope>&& reply, Clock::time_point now);
   /// Ends the call: frees state, then invokes on_reply with `result` (`call` is gone after).
   void complete(PendingCall& call, Result<Envelope>&& result);
+  /// A view call's last reply, read in place (read_view): complete()'s bookkeeping, then its callback.
+  void complete_view(PendingCall& call, const ReplyView& view);
+  void invoke_view(ViewCallback& callback, const ReplyView& view);
+  /// A reply for a call_view call, handed over as a view of `data` when it can be (status OK,
+  /// not in an inline turn); false: read it the ordinary way.
+  bool read_view(Replica& replica, const void* data, std::size_t size, Clock::time_point now);
   void invoke(ReplyCallback& callback, Result<Envelope>&& result);
   /// A stream's non-final reply: the call keeps its callback for the replies after it (an inline
   /// turn defers the reply with a handle on the same callable, never the callable itself).
@@ -200,6 +210,7 @@ class ClientCore : public std::enable_shared_from_this<ClientCore> {
     ReplyCallback callback;
     Result<Envelope> result;
   };
+  std::size_t views_open_ = 0;  // open calls made by call_view (read_view looks only while > 0)
   std::vector<Deferred> deferred_;          // callbacks owed by inline commands (run by the loop)
 
   // wait_for_live.

@@ -120,7 +120,39 @@ bool ClientCore::read_message(Replica& r, const void* data, std::size_t size, Cl
   return true;
 }
 
+bool ClientCore::read_view(Replica& r, const void* data, std::size_t size, Clock::time_point now) {
+  ReplyFields f;
+  if (!read_reply_fields(data, size, &f) || f.kind != v1::REPLY || f.status_code != 0) return false;
+  const std::optional<std::uint64_t> key = ids_.parse(f.correlation_id);
+  PendingCall* call = key ? calls_.find(*key) : nullptr;
+  // Anything else (an unknown call, a call_sync's, another replica's) goes the ordinary way.
+  if (call == nullptr || call->replica != &r || !call->on_view) return false;
+  // What on_envelope() does for every envelope.
+  if (f.has_load) r.load = f.load;
+  if (!f.replica.empty() && r.name != f.replica) r.name.assign(f.replica);
+  if (liveness_.heard(r.health, now)) became_live(r, now);
+  ReplyView view;
+  view.has_payload = f.has_payload;
+  view.type_url = f.type_url;
+  view.value = f.value;
+  view.end_of_stream = f.end_of_stream;
+  view.sequence = f.sequence;
+  view.service_time_us = f.service_time_us;
+  view.replica = f.replica;
+  stats_.views_in_place.fetch_add(1, std::memory_order_relaxed);
+  PendingCall& c = *call;
+  c.got_reply = true;
+  if (f.end_of_stream) {
+    complete_view(c, view);
+  } else {
+    std::shared_ptr<ViewCallback> callback = c.on_view;  // the call may end inside its callback
+    invoke_view(*callback, view);
+  }
+  return true;
+}
+
 void ClientCore::read_envelope(Replica& r, const void* data, std::size_t size, Clock::time_point now) {
+  if (views_open_ > 0 && !inline_turn_ && read_view(r, data, size, now)) return;
   // Parsed in place inside the Result the callback receives: each move of an Envelope on the way
   // (Result's constructor, complete()) cost a construction, a swap and a destruction.
   Result<Envelope> env{Envelope()};

@@ -10,7 +10,8 @@ namespace {
 // Field numbers of parley.v1.Envelope and parley.v1.LoadReport (proto/parley/v1/*.proto).
 constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kDeadlineRemainingUs = 5, kSequence = 6,
                         kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16,
-                        kPayload = 10, kBatch = 17;
+                        kPayload = 10, kBatch = 17, kStatus = 8, kTimings = 15;
+constexpr std::uint32_t kStatusCode = 1, kTimingDurationUs = 2;  // parley.v1.Status, StageTiming
 constexpr std::uint32_t kAnyTypeUrl = 1, kAnyValue = 2;  // google.protobuf.Any
 constexpr std::uint32_t kLoadInFlight = 1, kLoadQueueDepth = 2, kLoadCapacity = 3, kLoadDraining = 4,
                         kLoadAcceptsBatches = 5;
@@ -230,6 +231,92 @@ std::optional<int> peek_kind(const void* data, std::size_t size) {
     if (f.number == kKind && f.wire_type == kVarint) kind = static_cast<int>(static_cast<std::int32_t>(f.varint));
   }
   return kind;
+}
+
+bool read_reply_fields(const void* data, std::size_t size, ReplyFields* out) {
+  *out = ReplyFields();
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  const std::uint8_t* end = p + size;
+  WireField f;
+  auto view = [](const WireField& w) { return std::string_view(reinterpret_cast<const char*>(w.bytes), w.size); };
+  // An embedded message's fields, walked the same way (well-formed or false).
+  auto walk = [](const WireField& outer, auto&& on_field) {
+    const std::uint8_t* q = outer.bytes;
+    const std::uint8_t* qend = q + outer.size;
+    WireField g;
+    for (Walk w; (w = next_field(q, qend, &g)) != Walk::kEnd;) {
+      if (w == Walk::kMalformed) return false;
+      on_field(g);
+    }
+    return true;
+  };
+  for (Walk w; (w = next_field(p, end, &f)) != Walk::kEnd;) {
+    if (w == Walk::kMalformed) return false;
+    const bool len = f.wire_type == kLengthDelimited;
+    const bool var = f.wire_type == kVarint;
+    switch (f.number) {
+      case kKind:
+        if (var) out->kind = static_cast<int>(static_cast<std::int32_t>(f.varint));
+        break;
+      case kCorrelationId:
+        if (len) out->correlation_id = view(f);
+        break;
+      case kReplica:
+        if (len) out->replica = view(f);
+        break;
+      case kEndOfStream:
+        if (var) out->end_of_stream = f.varint != 0;
+        break;
+      case kSequence:
+        if (var) out->sequence = f.varint;
+        break;
+      case kStatus:
+        if (len && !walk(f, [&](const WireField& g) {
+              if (g.number == kStatusCode && g.wire_type == kVarint) out->status_code = static_cast<int>(static_cast<std::int32_t>(g.varint));
+            })) {
+          return false;
+        }
+        break;
+      case kLoad:
+        if (!len) break;
+        out->has_load = true;
+        if (!walk(f, [&](const WireField& g) {
+              if (g.wire_type != kVarint) return;
+              const auto v = static_cast<std::int32_t>(g.varint);
+              if (g.number == kLoadInFlight) out->load.in_flight = v;
+              if (g.number == kLoadQueueDepth) out->load.queue_depth = v;
+              if (g.number == kLoadCapacity) out->load.capacity = v;
+              if (g.number == kLoadDraining) out->load.draining = g.varint != 0;
+              if (g.number == kLoadAcceptsBatches) out->load.accepts_batches = g.varint != 0;
+            })) {
+          return false;
+        }
+        break;
+      case kPayload:
+        if (!len) break;
+        out->has_payload = true;
+        if (!walk(f, [&](const WireField& g) {
+              if (g.wire_type != kLengthDelimited) return;
+              if (g.number == kAnyTypeUrl) out->type_url = view(g);
+              if (g.number == kAnyValue) out->value = view(g);
+            })) {
+          return false;
+        }
+        break;
+      case kTimings:
+        if (len && !walk(f, [&](const WireField& g) {
+              if (g.number == kTimingDurationUs && g.wire_type == kVarint) {
+                out->service_time_us += static_cast<std::int64_t>(g.varint);
+              }
+            })) {
+          return false;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,6 +65,27 @@ struct PayloadRef {
 /// encode_envelope() of an envelope holding only that payload would send).
 Message encode_payload(const PayloadRef& payload, const TransportFields& fields);
 
+/// What the client reads off a reply without parsing it into an Envelope (Client::call_view).
+/// Views of the bytes it was read from. Fields this does not list (metadata, the status message,
+/// ids) are left for a full parse.
+struct ReplyFields {
+  int kind = 0;
+  std::string_view correlation_id;
+  std::string_view replica;
+  int status_code = 0;  // 0: no status, or OK
+  bool end_of_stream = false;
+  std::uint64_t sequence = 0;
+  bool has_load = false;
+  Load load;
+  bool has_payload = false;
+  std::string_view type_url;  // the payload's (an Any)
+  std::string_view value;
+  std::int64_t service_time_us = 0;  // the sum of the timings' duration_us
+};
+/// Reads `data` as an Envelope's wire format into `out` (the last occurrence of a field wins,
+/// embedded messages merge, as a parser would); false when it is not well-formed wire format.
+bool read_reply_fields(const void* data, std::size_t size, ReplyFields* out);
+
 /// The `kind` of a serialized Envelope (the last occurrence, as a parser would read it; 0 when
 /// absent), found by walking the top-level fields without parsing or allocating; nullopt when
 /// the bytes are not well-formed wire format. Lets the server parse a REQUEST straight into the

@@ -49,6 +49,7 @@ struct ClientStats {
   Counter handshake_failures{0};  // ZMTP/CURVE handshakes that failed (wrong keys?)
   Counter commands_inline{0};    // calls, stream data and cancels carried out on the caller's thread
   Counter sync_reads{0};         // call_sync replies read by the waiting caller itself
+  Counter views_in_place{0};     // call_view replies handed over as views of the bytes (no parse)
   Counter batches_sent{0};       // BATCH messages of requests handed to libzmq
   Counter batches_received{0};   // BATCH messages of replies read
   /// Failed calls by final status code (index = StatusCode value, 0..16).

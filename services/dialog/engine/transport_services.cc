@@ -25,12 +25,11 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
-CallInfo info_of(Clock::time_point start, const v1::Envelope* env) {
+/// `service_us`: the time the service reported spending (the reply's stage timings, summed).
+CallInfo info_of(Clock::time_point start, std::int64_t service_us = 0) {
   CallInfo info;
   info.round_trip = duration_cast<microseconds>(Clock::now() - start);
-  if (env) {
-    for (const auto& t : env->timings()) info.service_time += microseconds(t.duration_us());
-  }
+  info.service_time = microseconds(service_us);
   return info;
 }
 
@@ -76,17 +75,19 @@ class TransportServices final : public Services {
       microseconds service{0};
     };
     auto acc = std::make_shared<Acc>();
-    auto handle = lm_->call(std::move(env), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
-              [acc, start, on_delta = std::move(on_delta), done = std::move(done)](Result<v1::Envelope> r) {
+    // Replies read as views of the received bytes (call_view): each token's payload is parsed
+    // straight into a GenerateResponse, no Envelope built for it.
+    auto handle = lm_->call_view(std::move(env), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
+              [acc, start, on_delta = std::move(on_delta), done = std::move(done)](Result<transport::ReplyView>&& r) {
                 if (!r.ok()) {
-                  done(r.status(), info_of(start, nullptr));
+                  done(r.status(), info_of(start));
                   return;
                 }
-                for (const auto& t : r->timings()) acc->service += microseconds(t.duration_us());
-                if (r->has_payload()) {
+                acc->service += microseconds(r->service_time_us);
+                if (r->has_payload) {
                   v1::GenerateResponse part;
-                  if (!r->payload().UnpackTo(&part)) {
-                    done(internal_error("lm reply is not a GenerateResponse"), info_of(start, nullptr));
+                  if (!r->unpack(part)) {
+                    done(internal_error("lm reply is not a GenerateResponse"), info_of(start));
                     return;
                   }
                   if (!part.text_delta().empty()) {
@@ -96,8 +97,8 @@ class TransportServices final : public Services {
                   if (!part.finish_reason().empty()) acc->all.set_finish_reason(part.finish_reason());
                   if (part.has_usage()) *acc->all.mutable_usage() = part.usage();
                 }
-                if (r->end_of_stream()) {
-                  CallInfo info = info_of(start, nullptr);
+                if (r->end_of_stream) {
+                  CallInfo info = info_of(start);
                   info.service_time = acc->service;
                   done(std::move(acc->all), info);
                 }
@@ -115,7 +116,7 @@ class TransportServices final : public Services {
                        done = std::move(done)] {
       const auto start = Clock::now();
       auto r = http_post_json(guard_, url, body, timeout, cancel);
-      done(std::move(r), info_of(start, nullptr));
+      done(std::move(r), info_of(start));
     });
   }
 
@@ -152,14 +153,15 @@ class TransportServices final : public Services {
   static void unary(transport::Client& client, const std::string& method, const google::protobuf::Message& req,
                     const CallMeta& meta, Done<Reply> done) {
     const auto start = Clock::now();
-    auto handle = client.call(envelope(method, req, meta), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
-                [start, done = std::move(done)](Result<v1::Envelope> r) {
-                  if (!r.ok()) return done(r.status(), info_of(start, nullptr));
+    auto handle = client.call_view(envelope(method, req, meta), transport::CallOptions{.timeout = {}, .deadline = meta.deadline, .idempotent = true},
+                [start, done = std::move(done)](Result<transport::ReplyView>&& r) {
+                  if (!r.ok()) return done(r.status(), info_of(start));
                   Reply reply;
-                  if (!r->payload().UnpackTo(&reply)) {
-                    return done(internal_error("reply is not a " + reply.GetDescriptor()->full_name()), info_of(start, &*r));
+                  if (!r->unpack(reply)) {
+                    return done(internal_error("reply is not a " + reply.GetDescriptor()->full_name()),
+                                info_of(start, r->service_time_us));
                   }
-                  done(std::move(reply), info_of(start, &*r));
+                  done(std::move(reply), info_of(start, r->service_time_us));
                 });
     if (meta.cancel) meta.cancel->on_cancel([handle]() mutable { handle.cancel(); });
   }

@@ -2,13 +2,14 @@
 // serialized envelope: unary round trip p50/p99 (raw, the design floor = raw + the two thread
 // hand-offs a socket-owning I/O thread implies, ours with the reply sent on the server's I/O
 // thread and from a worker thread), interleaved in rounds so all see the same machine state; and
-// throughput with 64 requests in flight; process CPU per call beside every figure (it drifts far
-// less than wall-clock time on a shared machine). Our requests are built before each timed call
-// (raw sends ready bytes); their serialization, the replies' parsing and the server's work are
-// timed. Targets (DESIGN.md, issue 18): our p50 within
+// throughput with 64 requests in flight, our replies read as Envelopes (call()) and as views
+// (call_view()); process CPU per call beside every figure (it drifts far less than wall-clock
+// time on a shared machine). Our requests are built before each timed call (raw sends ready
+// bytes); their serialization, the replies' reading and the server's work are timed. Targets (DESIGN.md, issue 18): our p50 within
 // 1.5x of raw, our pipelined throughput at least 0.7x raw.
 // Usage: transport_bench [--iterations N] [--requests N] [--inflight N] [--payload BYTES]
-//                        [--only raw-lat|floor-lat|ours-lat|worker-lat|raw-tput|ours-tput|mixed]  (profiling)
+//                        [--only raw-lat|floor-lat|ours-lat|worker-lat|raw-tput|ours-tput|ours-view-tput|mixed]
+//                        (profiling one part)
 // Depends on shared/transport, libzmq.
 #include <poll.h>
 #include <sys/resource.h>
@@ -452,7 +453,10 @@ Latency ours_latency(const Envelope& request, int iterations, bool worker) {
   return summarize(std::move(us));
 }
 
-Throughput ours_throughput(const Envelope& request, int requests, int inflight, bool print_batches = false) {
+/// `views`: replies through call_view() (views of the received bytes) instead of call() (an
+/// Envelope parsed for each).
+Throughput ours_throughput(const Envelope& request, int requests, int inflight, bool views,
+                           bool print_batches = false) {
   Ours o = start_ours(std::make_shared<EchoHandler>(false));
   std::atomic<int> issued{0};
   std::atomic<int> done{0};
@@ -462,22 +466,29 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
   // Built before the clock starts and freed after it, on this thread: building requests is the
   // caller's work (raw sends ready bytes). call() serializes each one as it is.
   const std::vector<Envelope> prepared(static_cast<std::size_t>(requests), request);
-  std::function<void()> issue = [&] {
+  std::function<void()> issue;
+  auto on_done = [&](const parley::Status& status) {
+    if (!status.is_ok()) {
+      std::fprintf(stderr, "call failed: %s\n", status.to_string().c_str());
+      std::exit(1);
+    }
+    if (done.fetch_add(1) + 1 == requests) {
+      std::lock_guard lock(mu);
+      cv.notify_all();
+      return;
+    }
+    issue();  // keep `inflight` calls outstanding, from the client's I/O thread
+  };
+  issue = [&] {
     const int i = issued.fetch_add(1);
     if (i >= requests) return;
-    client->call(prepared[static_cast<std::size_t>(i)], {.timeout = std::chrono::seconds(10)},
-                 [&](Result<Envelope> r) {
-      if (!r.ok()) {
-        std::fprintf(stderr, "call failed: %s\n", r.status().to_string().c_str());
-        std::exit(1);
-      }
-      if (done.fetch_add(1) + 1 == requests) {
-        std::lock_guard lock(mu);
-        cv.notify_all();
-        return;
-      }
-      issue();  // keep `inflight` calls outstanding, from the client's I/O thread
-    });
+    const Envelope& req = prepared[static_cast<std::size_t>(i)];
+    const CallOptions options{.timeout = std::chrono::seconds(10)};
+    if (views) {
+      client->call_view(req, options, [&](Result<parley::transport::ReplyView>&& r) { on_done(r.status()); });
+    } else {
+      client->call(req, options, [&](Result<Envelope> r) { on_done(r.status()); });
+    }
   };
   const double cpu0 = process_cpu_us();
   const double sys0 = process_sys_us();
@@ -602,9 +613,11 @@ int main(int argc, char** argv) {
       Throughput t = raw_throughput(bytes, args.requests, args.inflight);
       std::printf("raw %.0f req/s, %.2f us CPU/request (%.2f system)\n", t.per_second, t.cpu_us, t.sys_us);
     }
-    if (args.only == "ours-tput") {
-      Throughput t = ours_throughput(request, args.requests, args.inflight, /*print_batches=*/true);
-      std::printf("ours %.0f req/s, %.2f us CPU/request (%.2f system)\n", t.per_second, t.cpu_us, t.sys_us);
+    if (args.only == "ours-tput" || args.only == "ours-view-tput") {
+      const bool views = args.only == "ours-view-tput";
+      Throughput t = ours_throughput(request, args.requests, args.inflight, views, /*print_batches=*/true);
+      std::printf("ours%s %.0f req/s, %.2f us CPU/request (%.2f system)\n", views ? " (call_view)" : "",
+                  t.per_second, t.cpu_us, t.sys_us);
     }
     if (args.only == "ours-lat") std::printf("ours p50 %.1f us\n", ours_latency(request, args.iterations, false).p50);
     if (args.only == "worker-lat") {
@@ -633,7 +646,8 @@ int main(int argc, char** argv) {
   const Latency& ours = lat.ours;
   const Latency& ours_worker = lat.ours_worker;
   const Throughput raw_tput = raw_throughput(bytes, args.requests, args.inflight);
-  const Throughput ours_tput = ours_throughput(request, args.requests, args.inflight);
+  const Throughput ours_tput = ours_throughput(request, args.requests, args.inflight, /*views=*/false);
+  const Throughput view_tput = ours_throughput(request, args.requests, args.inflight, /*views=*/true);
 
   std::printf("\n%-44s %10s %10s %10s %12s\n", "unary round trip (us), interleaved", "p50", "p99", "mean",
               "CPU us/call");
@@ -650,14 +664,21 @@ int main(int argc, char** argv) {
               ours_worker.p99 / raw.p99);
   std::printf("\n%-44s %10s %12s %12s\n", "throughput, pipelined", "req/s", "CPU us/req", "of it system");
   std::printf("%-44s %10.0f %12.2f %12.2f\n", "raw libzmq", raw_tput.per_second, raw_tput.cpu_us, raw_tput.sys_us);
-  std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport", ours_tput.per_second, ours_tput.cpu_us,
-              ours_tput.sys_us);
+  std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport, call() (Envelope replies)", ours_tput.per_second,
+              ours_tput.cpu_us, ours_tput.sys_us);
+  std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport, call_view() (reply views)", view_tput.per_second,
+              view_tput.cpu_us, view_tput.sys_us);
   const double tput_ratio = ours_tput.per_second / raw_tput.per_second;
-  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio ours/raw", tput_ratio, ours_tput.cpu_us / raw_tput.cpu_us,
+  const double view_ratio = view_tput.per_second / raw_tput.per_second;
+  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio call()/raw", tput_ratio, ours_tput.cpu_us / raw_tput.cpu_us,
               ours_tput.sys_us / raw_tput.sys_us);
+  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio call_view()/raw", view_ratio,
+              view_tput.cpu_us / raw_tput.cpu_us, view_tput.sys_us / raw_tput.sys_us);
   const double p50_ratio = ours.p50 / raw.p50;
-  std::printf("\ntarget p50 ratio <= 1.50: %s (%.2fx); target throughput ratio >= 0.70: %s (%.2fx); total %.1f s\n",
+  std::printf("\ntarget p50 ratio <= 1.50: %s (%.2fx); target throughput ratio >= 0.70: call() %s (%.2fx), "
+              "call_view() %s (%.2fx); total %.1f s\n",
               p50_ratio <= 1.5 ? "MET" : "NOT MET", p50_ratio, tput_ratio >= 0.7 ? "MET" : "NOT MET", tput_ratio,
+              view_ratio >= 0.7 ? "MET" : "NOT MET", view_ratio,
               std::chrono::duration<double>(Clock::now() - t_start).count());
   return 0;
 }

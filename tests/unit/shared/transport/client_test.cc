@@ -102,6 +102,163 @@ TEST(ClientTest, ARequestTheCallerKeepsIsSentAsItIsAndLeftUntouched) {
   EXPECT_TRUE(eventually([&] { return first.ended() && second.ended(); }));
 }
 
+std::string label(std::string prefix, int i, int j = -1) {  // (GCC 12 warns on "x" + to_string)
+  prefix.append(std::to_string(i));
+  if (j >= 0) prefix.append("-").append(std::to_string(j));
+  return prefix;
+}
+
+// call_view: what a view shows is what the parsed envelope holds, for unary replies, streams,
+// errors, timings and replies read by a call_sync's inline turn (shown through a parsed envelope).
+struct Views {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::uint64_t>> got;  // (text, sequence)
+  std::vector<int> indexes;
+  std::optional<Status> error;
+  bool ended = false;
+  std::int64_t service_time_us = -1;
+  std::string replica;
+  ViewCallback callback() {
+    return [this](Result<ReplyView>&& r) {
+      std::lock_guard lock(mu);
+      if (!r.ok()) {
+        error = r.status();
+        ended = true;
+        return;
+      }
+      v1::EchoReply reply;
+      got.emplace_back(r->unpack(reply) ? reply.text() : "<not an EchoReply>", r->sequence);
+      indexes.push_back(reply.index());
+      service_time_us = r->service_time_us;
+      replica = std::string(r->replica);
+      if (r->end_of_stream) ended = true;
+    };
+  }
+  bool done() {
+    std::lock_guard lock(mu);
+    return ended;
+  }
+};
+
+TEST(ClientTest, CallViewShowsWhatTheEnvelopeHolds) {
+  TestService service;
+  ServerOptions so;
+  so.replica = "view-replica";
+  auto server = start_server(make_handler([&](std::shared_ptr<ServerCall> call) {
+    if (call->method() == "t/Timed") {
+      Envelope env = echo_reply("timed");
+      auto* t = env.add_timings();
+      t->set_stage("a");
+      t->set_duration_us(40);
+      t = env.add_timings();
+      t->set_stage("b");
+      t->set_duration_us(2);
+      call->finish(std::move(env));
+      return;
+    }
+    service.on_call(std::move(call));
+  }), so);
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+
+  Views echo;
+  client->call_view(echo_request("t/Echo", "hello"), {.timeout = 2s}, echo.callback());
+  ASSERT_TRUE(eventually([&] { return echo.done(); }));
+  ASSERT_EQ(echo.got.size(), 1u);
+  EXPECT_EQ(echo.got[0].first, "hello");
+  EXPECT_EQ(echo.replica, "view-replica");
+  EXPECT_EQ(echo.service_time_us, 0);
+  EXPECT_FALSE(echo.error);
+
+  Views timed;
+  client->call_view(echo_request("t/Timed", "x"), {.timeout = 2s}, timed.callback());
+  ASSERT_TRUE(eventually([&] { return timed.done(); }));
+  EXPECT_EQ(timed.service_time_us, 42);
+  ASSERT_EQ(timed.got.size(), 1u);
+  EXPECT_EQ(timed.got[0].first, "timed");
+
+  Views stream;
+  client->call_view(echo_request("t/Stream", "tok", 5), {.timeout = 2s}, stream.callback());
+  ASSERT_TRUE(eventually([&] { return stream.done(); }));
+  ASSERT_EQ(stream.got.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(stream.got[i].second, i);
+    EXPECT_EQ(stream.indexes[i], static_cast<int>(i));
+  }
+
+  Views failed;
+  client->call_view(echo_request("t/Fail", "x"), {.timeout = 2s}, failed.callback());
+  ASSERT_TRUE(eventually([&] { return failed.done(); }));
+  ASSERT_TRUE(failed.error);
+  EXPECT_EQ(failed.error->code(), StatusCode::kUnimplemented);
+  EXPECT_TRUE(failed.got.empty());
+
+  Views late;
+  client->call_view(echo_request("t/Hold", "x"), {.timeout = 50ms}, late.callback());
+  ASSERT_TRUE(eventually([&] { return late.done(); }));
+  ASSERT_TRUE(late.error);
+  EXPECT_EQ(late.error->code(), StatusCode::kDeadlineExceeded);
+
+  // A request kept by the caller (const&), transport fields it holds dropped, as for call().
+  Envelope kept = echo_request("t/Echo", "kept");
+  kept.set_correlation_id("mine");
+  Views again;
+  client->call_view(kept, {.timeout = 2s}, again.callback());
+  ASSERT_TRUE(eventually([&] { return again.done(); }));
+  ASSERT_EQ(again.got.size(), 1u);
+  EXPECT_EQ(again.got[0].first, "kept");
+  EXPECT_EQ(kept.correlation_id(), "mine");
+  // The loop read these replies itself (this test makes no sync calls): in place, unparsed.
+  EXPECT_GE(client->stats().views_in_place.load(), 8u);
+}
+
+// View calls whose replies other callers read in their inline turns (call_sync reading the
+// socket): those arrive parsed, later, on the I/O thread; each reaches its call once, and a
+// stream's replies stay in order.
+TEST(ClientTest, ViewRepliesReadInOtherCallersTurnsArriveOnceAndInOrder) {
+  TestService service;
+  auto server = start_server(service.handler());
+  auto client = make_client(test_client_options({server->endpoints()[0]}));
+  ASSERT_TRUE(client->wait_for_live(1, 5s));
+  constexpr int kThreads = 2, kSync = 150, kViews = 300, kStreams = 20;
+  std::vector<std::thread> callers;
+  std::atomic<int> sync_bad{0};
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kSync; ++i) {
+        const std::string text = label("s", t, i);
+        auto r = client->call_sync(echo_request("t/Echo", text), {.timeout = 5s});
+        if (!r.ok() || reply_text(*r) != text) sync_bad.fetch_add(1);
+      }
+    });
+  }
+  std::vector<std::unique_ptr<Views>> unary, streams;
+  for (int i = 0; i < kViews; ++i) {
+    unary.push_back(std::make_unique<Views>());
+    client->call_view(echo_request("t/Echo", label("v", i)), {.timeout = 5s}, unary.back()->callback());
+    if (i % (kViews / kStreams) == 0) {
+      streams.push_back(std::make_unique<Views>());
+      client->call_view(echo_request("t/Stream", label("st", i), 6), {.timeout = 5s}, streams.back()->callback());
+    }
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(sync_bad.load(), 0);
+  for (int i = 0; i < kViews; ++i) {
+    Views& v = *unary[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(eventually([&] { return v.done(); }, 10s)) << i;
+    std::lock_guard lock(v.mu);
+    ASSERT_EQ(v.got.size(), 1u) << i;
+    EXPECT_EQ(v.got[0].first, label("v", i));
+  }
+  for (auto& sp : streams) {
+    Views& v = *sp;
+    ASSERT_TRUE(eventually([&] { return v.done(); }, 10s));
+    std::lock_guard lock(v.mu);
+    ASSERT_EQ(v.got.size(), 6u);
+    for (std::size_t k = 0; k < 6; ++k) EXPECT_EQ(v.got[k].second, k) << "a stream's replies out of order";
+  }
+}
+
 // A stream's replies read by another call's inline turn (call_sync reading its own reply, rule
 // 8) run later on the I/O thread; the stream must keep its callback for the replies after them.
 // It did not: the deferred reply took the call's callback away, every later reply of the stream
@@ -643,11 +800,6 @@ TEST(ClientTest, CallsSentFromTheCallersThreadStillCallBackOnTheIoThread) {
 
 // Sync callers read replies themselves while async calls and other sync callers share the socket:
 // every reply reaches its own call exactly once, whoever read it.
-std::string label(std::string prefix, int i, int j = -1) {  // (GCC 12 warns on "x" + to_string)
-  prefix.append(std::to_string(i));
-  if (j >= 0) prefix.append("-").append(std::to_string(j));
-  return prefix;
-}
 
 TEST(ClientTest, SyncCallersReadingRepliesThemselvesDeliverEveryoneElses) {
   TestService service;

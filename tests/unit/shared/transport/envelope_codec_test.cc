@@ -4,6 +4,7 @@
 // Depends on shared/transport/envelope_codec.h, parley_proto, GoogleTest.
 #include "shared/transport/envelope_codec.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <gtest/gtest.h>
 #include <zmq.h>
 
@@ -174,6 +175,107 @@ TEST(EnvelopeCodecTest, PeekKindRefusesWhatIsNotWireFormat) {
 std::string bytes_of(Message& m) {
   return std::string(static_cast<const char*>(zmq_msg_data(m.get())), zmq_msg_size(m.get()));
 }
+
+// read_reply_fields (call_view's reader) must see what a full parse sees, in replies made by the
+// generated code, by our own encoders, and in junk a parser happens to accept.
+void expect_same(const ReplyFields& f, const Envelope& e, const std::string& what) {
+  EXPECT_EQ(f.kind, static_cast<int>(e.kind())) << what;
+  EXPECT_EQ(f.correlation_id, e.correlation_id()) << what;
+  EXPECT_EQ(f.replica, e.replica()) << what;
+  EXPECT_EQ(f.status_code, static_cast<int>(e.status().code())) << what;
+  EXPECT_EQ(f.end_of_stream, e.end_of_stream()) << what;
+  EXPECT_EQ(f.sequence, e.sequence()) << what;
+  EXPECT_EQ(f.has_load, e.has_load()) << what;
+  EXPECT_EQ(f.load.in_flight, e.load().in_flight()) << what;
+  EXPECT_EQ(f.load.queue_depth, e.load().queue_depth()) << what;
+  EXPECT_EQ(f.load.capacity, e.load().capacity()) << what;
+  EXPECT_EQ(f.load.draining, e.load().draining()) << what;
+  EXPECT_EQ(f.load.accepts_batches, e.load().accepts_batches()) << what;
+  EXPECT_EQ(f.has_payload, e.has_payload()) << what;
+  EXPECT_EQ(f.type_url, e.payload().type_url()) << what;
+  EXPECT_EQ(f.value, e.payload().value()) << what;
+  std::int64_t sum = 0;
+  for (const auto& t : e.timings()) sum += t.duration_us();
+  EXPECT_EQ(f.service_time_us, sum) << what;
+}
+
+TEST(EnvelopeCodecTest, ReplyFieldsAgreeWithAParse) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 300; ++i) {
+    Envelope e = user_part();
+    if (rng() % 2) e.set_kind(v1::REPLY);
+    if (rng() % 2) e.set_correlation_id("c-" + std::to_string(rng() % 1000));
+    if (rng() % 2) e.set_replica(std::string(rng() % 40, 'r'));
+    if (rng() % 3 == 0) e.mutable_status()->set_code(static_cast<v1::Status::Code>(rng() % 17));
+    if (rng() % 3 == 0) e.mutable_status()->set_message("why");
+    if (rng() % 2) e.set_end_of_stream(true);
+    if (rng() % 2) e.set_sequence(rng() % 100000);
+    if (rng() % 2) {
+      e.mutable_load()->set_in_flight(static_cast<int>(rng() % 50) - 5);
+      e.mutable_load()->set_capacity(static_cast<int>(rng() % 500));
+      e.mutable_load()->set_draining(rng() % 2);
+      e.mutable_load()->set_accepts_batches(rng() % 2);
+    }
+    if (rng() % 4 == 0) e.clear_payload();
+    for (int t = static_cast<int>(rng() % 4); t > 0; --t) {
+      auto* timing = e.add_timings();
+      timing->set_stage("s");
+      timing->set_duration_us(static_cast<std::int64_t>(rng() % 100000));
+    }
+    const std::string bytes = e.SerializeAsString();
+    ReplyFields f;
+    ASSERT_TRUE(read_reply_fields(bytes.data(), bytes.size(), &f)) << i;
+    expect_same(f, e, "case " + std::to_string(i));
+  }
+  // Our own encoders: a payload reply with the transport's fields after it.
+  v1::EchoReply typed;
+  typed.set_text("typed");
+  const Load load{3, 1, 9, true, true};
+  TransportFields tf;
+  tf.correlation_id = "c-9";
+  tf.kind = v1::REPLY;
+  tf.sequence = 4;
+  tf.end_of_stream = true;
+  tf.replica = "rep";
+  tf.load = &load;
+  PayloadRef payload;
+  const std::string url = "type.googleapis.com/parley.v1.EchoReply";
+  payload.type_url = url;
+  payload.message = &typed;
+  Message m = encode_payload(payload, tf);
+  const std::string bytes = bytes_of(m);
+  Envelope e;
+  ASSERT_TRUE(e.ParseFromString(bytes));
+  ReplyFields f;
+  ASSERT_TRUE(read_reply_fields(bytes.data(), bytes.size(), &f));
+  expect_same(f, e, "encode_payload");
+  // The last occurrence of a field wins and embedded messages merge, as in a parser.
+  Envelope a, b;
+  a.set_sequence(1);
+  a.mutable_load()->set_in_flight(5);
+  b.set_sequence(2);
+  b.mutable_load()->set_capacity(7);
+  const std::string both = a.SerializeAsString() + b.SerializeAsString();
+  ASSERT_TRUE(e.ParseFromString(both));
+  ASSERT_TRUE(read_reply_fields(both.data(), both.size(), &f));
+  expect_same(f, e, "two messages concatenated");
+  // Junk never crashes it; when both accept it, they agree.
+  google::protobuf::LogSilencer quiet;  // the parser logs every invalid UTF-8 type URL it refuses
+  for (int i = 0; i < 3000; ++i) {
+    std::string junk = i % 2 ? bytes.substr(0, rng() % (bytes.size() + 1)) : std::string(rng() % 64, '\0');
+    if (i % 2 == 0) {
+      for (char& c : junk) c = static_cast<char>(rng());
+    } else if (!junk.empty()) {
+      junk[rng() % junk.size()] = static_cast<char>(rng());
+    }
+    ReplyFields g;
+    Envelope parsed;
+    if (read_reply_fields(junk.data(), junk.size(), &g) && parsed.ParseFromString(junk)) {
+      expect_same(g, parsed, "junk " + std::to_string(i));
+    }
+  }
+}
+
 
 TEST(EnvelopeCodecTest, ABatchHoldsItsEnvelopesInOrderAndParsesAsOneEnvelope) {
   const Load load{1, 0, 8, false, true};
