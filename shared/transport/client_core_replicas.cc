@@ -108,15 +108,10 @@ bool ClientCore::read_message(Replica& r, const void* data, std::size_t size, Cl
     return false;
   }
   stats_.batches_received.fetch_add(1, std::memory_order_relaxed);
-  for (std::string_view entry; reader.next(&entry);) {
-    if (peek_kind(entry.data(), entry.size()) == v1::BATCH) {
-      stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
-      PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": BATCH inside a BATCH from replica "
-                                       << describe(r) << " dropped";
-      continue;
-    }
-    read_envelope(r, entry.data(), entry.size(), now);
-  }
+  // An entry that is itself a BATCH is read as one envelope of an unexpected kind: counted as
+  // malformed and dropped by on_envelope() (not peeked at here first: that walk cost ~2 % of a
+  // pipelined call).
+  for (std::string_view entry; reader.next(&entry);) read_envelope(r, entry.data(), entry.size(), now);
   return true;
 }
 
