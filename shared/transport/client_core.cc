@@ -120,6 +120,10 @@ ReplyView view_of(const Envelope& reply) {
   return v;
 }
 
+ReplyView view_of(const ReplyFields& f) {
+  return ReplyView{f.has_payload, f.type_url, f.value, f.end_of_stream, f.sequence, f.service_time_us, f.replica};
+}
+
 // ---------------------------------------------------------------------------------------------
 // The I/O loop
 

@@ -42,6 +42,8 @@ struct CallToken {
 
 /// A parsed reply seen as call_view() shows it (views of `reply`'s strings).
 ReplyView view_of(const Envelope& reply);
+/// A reply read off its bytes (read_reply_fields) seen the same way.
+ReplyView view_of(const ReplyFields& fields);
 
 // Commands posted to the I/O thread (handled exhaustively with std::visit). Envelopes travel
 // serialized on the caller's thread, without the fields the transport writes per send.

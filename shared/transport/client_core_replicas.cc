@@ -126,14 +126,7 @@ bool ClientCore::read_view(Replica& r, const void* data, std::size_t size, Clock
   if (f.has_load) r.load = f.load;
   if (!f.replica.empty() && r.name != f.replica) r.name.assign(f.replica);
   if (liveness_.heard(r.health, now)) became_live(r, now);
-  ReplyView view;
-  view.has_payload = f.has_payload;
-  view.type_url = f.type_url;
-  view.value = f.value;
-  view.end_of_stream = f.end_of_stream;
-  view.sequence = f.sequence;
-  view.service_time_us = f.service_time_us;
-  view.replica = f.replica;
+  const ReplyView view = view_of(f);
   stats_.views_in_place.fetch_add(1, std::memory_order_relaxed);
   PendingCall& c = *call;
   c.got_reply = true;

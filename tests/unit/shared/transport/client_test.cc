@@ -108,6 +108,21 @@ std::string label(std::string prefix, int i, int j = -1) {  // (GCC 12 warns on 
   return prefix;
 }
 
+// `threads` threads making `calls` call_sync echo calls each; a wrong or failed reply counts in `bad`.
+std::vector<std::thread> start_sync_callers(Client& client, int threads, int calls, std::atomic<int>& bad) {
+  std::vector<std::thread> callers;
+  for (int t = 0; t < threads; ++t) {
+    callers.emplace_back([&client, &bad, t, calls] {
+      for (int i = 0; i < calls; ++i) {
+        const std::string text = label("s", t, i);
+        auto r = client.call_sync(echo_request("t/Echo", text), {.timeout = 5s});
+        if (!r.ok() || reply_text(*r) != text) bad.fetch_add(1);
+      }
+    });
+  }
+  return callers;
+}
+
 // call_view: what a view shows is what the parsed envelope holds, for unary replies, streams,
 // errors, timings and replies read by a call_sync's inline turn (shown through a parsed envelope).
 struct Views {
@@ -220,18 +235,9 @@ TEST(ClientTest, ViewRepliesReadInOtherCallersTurnsArriveOnceAndInOrder) {
   auto server = start_server(service.handler());
   auto client = make_client(test_client_options({server->endpoints()[0]}));
   ASSERT_TRUE(client->wait_for_live(1, 5s));
-  constexpr int kThreads = 2, kSync = 150, kViews = 300, kStreams = 20;
-  std::vector<std::thread> callers;
+  constexpr int kViews = 300, kStreams = 20;
   std::atomic<int> sync_bad{0};
-  for (int t = 0; t < kThreads; ++t) {
-    callers.emplace_back([&, t] {
-      for (int i = 0; i < kSync; ++i) {
-        const std::string text = label("s", t, i);
-        auto r = client->call_sync(echo_request("t/Echo", text), {.timeout = 5s});
-        if (!r.ok() || reply_text(*r) != text) sync_bad.fetch_add(1);
-      }
-    });
-  }
+  std::vector<std::thread> callers = start_sync_callers(*client, 2, 150, sync_bad);
   std::vector<std::unique_ptr<Views>> unary, streams;
   for (int i = 0; i < kViews; ++i) {
     unary.push_back(std::make_unique<Views>());
@@ -814,18 +820,9 @@ TEST(ClientTest, SyncCallersReadingRepliesThemselvesDeliverEveryoneElses) {
     ASSERT_EQ(reply_text(*r), label("one", i));
   }
   EXPECT_GT(client->stats().sync_reads.load(), 0u) << "no call_sync read its own reply in 5,000 calls";
-  constexpr int kThreads = 3, kSync = 150, kAsync = 600;
+  constexpr int kAsync = 600;
   std::atomic<int> sync_bad{0};
-  std::vector<std::thread> callers;
-  for (int t = 0; t < kThreads; ++t) {
-    callers.emplace_back([&, t] {
-      for (int i = 0; i < kSync; ++i) {
-        const std::string text = label("s", t, i);
-        auto r = client->call_sync(echo_request("t/Echo", text), {.timeout = 5s});
-        if (!r.ok() || reply_text(*r) != text) sync_bad.fetch_add(1);
-      }
-    });
-  }
+  std::vector<std::thread> callers = start_sync_callers(*client, 3, 150, sync_bad);
   std::mutex mu;
   std::map<std::string, int> async_seen;
   std::atomic<int> async_done{0};
