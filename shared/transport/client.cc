@@ -79,13 +79,22 @@ CallHandle Client::call(Envelope&& request, CallOptions options, ReplyCallback o
   return start(request, std::move(options), /*sync=*/false, std::move(on_reply));
 }
 
+namespace {
+
+// A request the caller keeps, as it may be serialized: itself, or (rarely) a copy in `copy`
+// cleared of the fields the transport writes.
+const Envelope& without_transport_fields(const Envelope& request, std::optional<Envelope>& copy) {
+  if (!detail::has_transport_fields(request, /*keep_id=*/false)) return request;
+  copy.emplace(request);
+  detail::clear_transport_fields(*copy, /*keep_id=*/false);
+  return *copy;
+}
+
+}  // namespace
+
 CallHandle Client::call(const Envelope& request, CallOptions options, ReplyCallback on_reply) {
-  if (detail::has_transport_fields(request, /*keep_id=*/false)) {
-    Envelope copy = request;
-    detail::clear_transport_fields(copy, /*keep_id=*/false);
-    return start(copy, std::move(options), /*sync=*/false, std::move(on_reply));
-  }
-  return start(request, std::move(options), /*sync=*/false, std::move(on_reply));
+  std::optional<Envelope> copy;
+  return start(without_transport_fields(request, copy), std::move(options), /*sync=*/false, std::move(on_reply));
 }
 
 bool ReplyView::unpack(google::protobuf::Message& m) const {
@@ -117,12 +126,9 @@ ReplyCallback view_adapter(std::shared_ptr<ViewCallback> on_view) {
 
 CallHandle Client::call_view(const Envelope& request, CallOptions options, ViewCallback on_reply) {
   auto shared = std::make_shared<ViewCallback>(std::move(on_reply));
-  if (detail::has_transport_fields(request, /*keep_id=*/false)) {
-    Envelope copy = request;
-    detail::clear_transport_fields(copy, /*keep_id=*/false);
-    return start(copy, std::move(options), /*sync=*/false, view_adapter(shared), shared);
-  }
-  return start(request, std::move(options), /*sync=*/false, view_adapter(shared), shared);
+  std::optional<Envelope> copy;
+  return start(without_transport_fields(request, copy), std::move(options), /*sync=*/false, view_adapter(shared),
+               shared);
 }
 
 CallHandle Client::call_view(Envelope&& request, CallOptions options, ViewCallback on_reply) {
