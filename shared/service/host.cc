@@ -59,7 +59,9 @@ struct StreamInbox {
 
 class CallAdapter final : public RawCall {
  public:
-  explicit CallAdapter(std::shared_ptr<transport::ServerCall> call) : call_(std::move(call)) {}
+  /// `method`: the registered name the call was routed to (the host's, outlives the adapter).
+  CallAdapter(std::shared_ptr<transport::ServerCall> call, const std::string& method)
+      : call_(std::move(call)), method_(method) {}
   ~CallAdapter() override {
     if (inbox_) {
       // The handler is done: later envelopes have nowhere to go.
@@ -121,7 +123,7 @@ class CallAdapter final : public RawCall {
       }
     }
   }
-  const std::string& method() const override { return call_->method(); }
+  const std::string& method() const override { return method_; }
   const std::string& session_id() const override { return call_->request().session_id(); }
   const std::string& trace_id() const override { return call_->request().trace_id(); }
   Clock::time_point deadline() const override { return call_->deadline(); }
@@ -137,6 +139,7 @@ class CallAdapter final : public RawCall {
 
  private:
   std::shared_ptr<transport::ServerCall> call_;
+  const std::string& method_;
   v1::Envelope final_;
   std::shared_ptr<StreamInbox> inbox_;  // bidirectional calls, after the first next_request()
 };
@@ -145,7 +148,8 @@ class CallAdapter final : public RawCall {
 class StreamAdapter final : public RawStream {
  public:
   using Record = std::function<void(const std::string& method, StatusCode code)>;
-  StreamAdapter(std::shared_ptr<transport::ServerCall> call, Record record) : call_(std::move(call)), record_(std::move(record)) {}
+  StreamAdapter(std::shared_ptr<transport::ServerCall> call, Record record)
+      : call_(std::move(call)), method_(call_->method()), record_(std::move(record)) {}
   // Every path finishes the call first (the call's actor does in on_stop); this only keeps a
   // call from staying open if one did not. The host may be gone by now: nothing is recorded.
   ~StreamAdapter() override {
@@ -189,7 +193,7 @@ class StreamAdapter final : public RawStream {
       std::lock_guard lock(mu_);
       end_ = status.is_ok() ? sent : status;
     }
-    record_(call_->method(), (status.is_ok() ? sent : status).code());
+    record_(method_, (status.is_ok() ? sent : status).code());
     if (hook) hook();
   }
   bool finished() const override { return done_.load(); }
@@ -212,7 +216,7 @@ class StreamAdapter final : public RawStream {
     if (call_->client_streaming()) call_->on_stream_data(std::move(on_envelope));
   }
 
-  const std::string& method() const override { return call_->method(); }
+  const std::string& method() const override { return method_; }
   const std::string& session_id() const override { return call_->request().session_id(); }
   const std::string& trace_id() const override { return call_->request().trace_id(); }
   Clock::time_point deadline() const override { return call_->deadline(); }
@@ -226,6 +230,7 @@ class StreamAdapter final : public RawStream {
 
  private:
   std::shared_ptr<transport::ServerCall> call_;
+  const std::string method_;  // a copy: the stream may outlive the host's tables
   Record record_;
   mutable std::mutex mu_;
   std::atomic<bool> done_{false};
@@ -243,8 +248,9 @@ struct Host::Impl {
   metrics::Registry registry;
   metrics::StandardMetrics standard;
   metrics::ServiceMetrics svc;
-  std::map<std::string, RawHandler> methods;
-  std::map<std::string, RawStreamStart> streams;
+  // std::less<>: looked up with the call's view of its method, no string made per call.
+  std::map<std::string, RawHandler, std::less<>> methods;
+  std::map<std::string, RawStreamStart, std::less<>> streams;
   std::vector<std::string> extra_endpoints;
   std::vector<std::function<void(std::chrono::steady_clock::time_point)>> drain_hooks;
   std::optional<std::chrono::milliseconds> default_deadline;
@@ -261,7 +267,9 @@ struct Host::Impl {
   int capacity = 0;
 
   void dispatch(const std::shared_ptr<transport::ServerCall>& call);
-  void execute(const std::shared_ptr<transport::ServerCall>& call, const RawHandler& handler, Clock::time_point enqueued);
+  /// `method` is the registered entry the call was routed to.
+  void execute(const std::shared_ptr<transport::ServerCall>& call, const std::pair<const std::string, RawHandler>& method,
+               Clock::time_point enqueued);
   void record(const std::string& method, StatusCode code, Clock::time_point start) {
     svc.requests(method, status_code_name(code)).inc();
     svc.request_duration(method).observe_since(start);
@@ -285,25 +293,26 @@ void Host::Impl::dispatch(const std::shared_ptr<transport::ServerCall>& call) {
   if (it == methods.end()) {
     // Unknown methods are counted under a fixed label so hostile input cannot explode series.
     svc.requests("unknown", "UNIMPLEMENTED").inc();
-    call->finish(unimplemented("no method '" + call->method() + "' on this service"));
+    call->finish(unimplemented("no method '" + std::string(call->method()) + "' on this service"));
     return;
   }
-  const RawHandler* handler = &it->second;
+  const auto* entry = &*it;
   auto enqueued = Clock::now();
   queued.fetch_add(1);
-  Status told = pool->tell(Job{[this, call, handler, enqueued] { execute(call, *handler, enqueued); }});
+  Status told = pool->tell(Job{[this, call, entry, enqueued] { execute(call, *entry, enqueued); }});
   if (!told.is_ok()) {
     queued.fetch_sub(1);
     svc.mailbox_rejected.inc();
-    record(call->method(), told.code(), enqueued);
+    record(entry->first, told.code(), enqueued);
     call->finish(Status(told.code(), "service busy: " + told.message()));
   }
 }
 
-void Host::Impl::execute(const std::shared_ptr<transport::ServerCall>& call, const RawHandler& handler,
-                         Clock::time_point enqueued) {
+void Host::Impl::execute(const std::shared_ptr<transport::ServerCall>& call,
+                         const std::pair<const std::string, RawHandler>& entry, Clock::time_point enqueued) {
   queued.fetch_sub(1);
-  const std::string& method = call->method();
+  const std::string& method = entry.first;
+  const RawHandler& handler = entry.second;
   svc.queue_duration(method).observe_since(enqueued);
   if (call->cancelled() || Clock::now() >= call->deadline()) {
     // Work past its deadline is dropped; the transport has answered DEADLINE_EXCEEDED already.
@@ -312,7 +321,7 @@ void Host::Impl::execute(const std::shared_ptr<transport::ServerCall>& call, con
     return;
   }
   in_flight.fetch_add(1);
-  CallAdapter adapter(call);
+  CallAdapter adapter(call, method);
   Status status;
   try {
     status = handler(call->request(), adapter);

@@ -8,7 +8,7 @@ namespace parley::transport::detail {
 namespace {
 
 // Field numbers of parley.v1.Envelope and parley.v1.LoadReport (proto/parley/v1/*.proto).
-constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kDeadlineRemainingUs = 5, kSequence = 6,
+constexpr std::uint32_t kId = 1, kCorrelationId = 2, kSessionId = 3, kMethod = 4, kDeadlineRemainingUs = 5, kSequence = 6,
                         kEndOfStream = 7, kTraceId = 9, kKind = 11, kIdempotent = 12, kLoad = 13, kReplica = 16,
                         kPayload = 10, kBatch = 17, kStatus = 8, kTimings = 15;
 constexpr std::uint32_t kStatusCode = 1, kTimingDurationUs = 2;  // parley.v1.Status, StageTiming
@@ -316,6 +316,134 @@ bool read_reply_fields(const void* data, std::size_t size, ReplyFields* out) {
         break;
     }
   }
+  return true;
+}
+
+namespace {
+
+/// True when every byte is below 0x80 (then the bytes are valid UTF-8, as a parser checks for
+/// proto3 strings), eight at a time.
+bool is_ascii(const WireField& f) {
+  const std::uint8_t* p = f.bytes;
+  std::size_t n = f.size;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    if ((w & 0x8080808080808080ull) != 0) return false;
+  }
+  for (; n > 0; --n, ++p) {
+    if (*p >= 0x80) return false;
+  }
+  return true;
+}
+
+/// True when the field read from `start` (a field number below 2048) has its key, and its length
+/// when it has one, in the fewest bytes: what encoders write; parsers differ on how much longer
+/// encodings they accept.
+[[gnu::always_inline]] inline bool minimally_encoded(const std::uint8_t* start, const WireField& f) {
+  const std::size_t key_size = f.number < 16 ? 1 : 2;
+  if (start[key_size - 1] >= 0x80) return false;  // the key's varint went on past its fewest bytes
+  if (f.wire_type != kLengthDelimited) return true;
+  return f.bytes == start + key_size + (f.size < 0x80 ? 1 : varint_size(f.size));
+}
+
+}  // namespace
+
+bool read_request_fields(const void* data, std::size_t size, RequestFields* out) {
+  *out = RequestFields();
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  const std::uint8_t* end = p + size;
+  auto view = [](const WireField& w) { return std::string_view(reinterpret_cast<const char*>(w.bytes), w.size); };
+  // The payload's fields (an Any): true when it holds only a type URL (ASCII) and a value.
+  auto read_any = [&](const WireField& outer) {
+    const std::uint8_t* q = outer.bytes;
+    const std::uint8_t* qend = q + outer.size;
+    WireField g;
+    for (;;) {
+      const std::uint8_t* start = q;
+      const Walk w = next_field(q, qend, &g);
+      if (w == Walk::kEnd) return true;
+      if (w == Walk::kMalformed || g.wire_type != kLengthDelimited || (g.number != kAnyTypeUrl && g.number != kAnyValue) ||
+          !minimally_encoded(start, g)) {
+        return false;
+      }
+      if (g.number == kAnyTypeUrl && is_ascii(g)) {
+        out->type_url = view(g);
+      } else if (g.number == kAnyValue) {
+        out->value = view(g);
+      } else {
+        return false;
+      }
+    }
+  };
+  bool simple = true;
+  WireField f;
+  for (;;) {
+    const std::uint8_t* start = p;
+    const Walk w = next_field(p, end, &f);
+    if (w == Walk::kEnd) break;
+    if (w == Walk::kMalformed) return false;
+    const bool var = f.wire_type == kVarint;
+    if (f.number == kKind && var) out->kind = static_cast<int>(static_cast<std::int32_t>(f.varint));
+    if (!simple) continue;  // only the kind matters now; walk on to check the rest is wire format
+    if (f.number == 0 || f.number > kBatch || !minimally_encoded(start, f)) {
+      simple = false;
+      continue;
+    }
+    const bool len = f.wire_type == kLengthDelimited;
+    switch (f.number) {
+      case kId:
+      case kCorrelationId:
+      case kSessionId:
+      case kTraceId: {
+        if (!len) {
+          simple = false;
+          break;
+        }
+        std::string_view* to = f.number == kId              ? &out->id
+                               : f.number == kCorrelationId ? &out->correlation_id
+                               : f.number == kSessionId     ? &out->session_id
+                                                            : &out->trace_id;
+        *to = view(f);
+        break;
+      }
+      case kMethod:
+        if (len && is_ascii(f)) {
+          out->method = view(f);
+        } else {
+          simple = false;
+        }
+        break;
+      case kDeadlineRemainingUs:
+      case kSequence:
+      case kEndOfStream:
+      case kKind:
+      case kIdempotent:
+        if (!var) {
+          simple = false;
+        } else if (f.number == kDeadlineRemainingUs) {
+          out->deadline_remaining_us = static_cast<std::int64_t>(f.varint);
+        } else if (f.number == kSequence) {
+          out->sequence = f.varint;
+        } else if (f.number == kEndOfStream) {
+          out->end_of_stream = f.varint != 0;
+        } else if (f.number == kIdempotent) {
+          out->idempotent = f.varint != 0;
+        }
+        break;
+      case kPayload:
+        simple = len && read_any(f);
+        break;
+      case kReplica:
+      case kBatch:
+        simple = len;  // bytes the server does not read on a REQUEST
+        break;
+      default:  // status, load, metadata, timings: strings and messages a parser checks itself
+        simple = false;
+        break;
+    }
+  }
+  out->simple = simple;
   return true;
 }
 

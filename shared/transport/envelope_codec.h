@@ -86,6 +86,34 @@ struct ReplyFields {
 /// embedded messages merge, as a parser would); false when it is not well-formed wire format.
 bool read_reply_fields(const void* data, std::size_t size, ReplyFields* out);
 
+/// What the server reads off a REQUEST without parsing it (issue 18): the I/O thread routes the
+/// call on these views and ServerCall::request() parses the envelope on first use, on the thread
+/// that wants it. Views of the bytes they were read from.
+struct RequestFields {
+  int kind = 0;
+  std::string_view id;
+  std::string_view correlation_id;
+  std::string_view session_id;
+  std::string_view method;
+  std::string_view trace_id;
+  std::int64_t deadline_remaining_us = 0;
+  std::uint64_t sequence = 0;
+  bool end_of_stream = false;
+  bool idempotent = false;
+  std::string_view type_url;  // the payload's (an Any); empty when there is none
+  std::string_view value;
+  /// True when a parse is certain to succeed and to give exactly these fields: the envelope holds
+  /// only the fields above (and replica, batch), each with its own wire type, keys and lengths
+  /// encoded in the fewest bytes, the strings (method, type URL) ASCII and the payload only a
+  /// type URL and a value: what every encoder writes. Anything else (metadata, a status, unknown
+  /// fields, UTF-8 beyond ASCII, unusual encodings) is left to the parser to judge.
+  bool simple = false;
+};
+/// Reads `data` as an Envelope's wire format into `out` (the last occurrence of a field wins,
+/// as in a parser); false when it is not well-formed wire format. `kind` is always what a parser
+/// would read; the other fields only when `simple`.
+bool read_request_fields(const void* data, std::size_t size, RequestFields* out);
+
 /// The `kind` of a serialized Envelope (the last occurrence, as a parser would read it; 0 when
 /// absent), found by walking the top-level fields without parsing or allocating; nullopt when
 /// the bytes are not well-formed wire format. Lets the server parse a REQUEST straight into the

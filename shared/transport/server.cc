@@ -204,10 +204,13 @@ void ServerCore::handle_message(const std::string& identity, const void* data, s
 }
 
 void ServerCore::handle_envelope(const std::string& identity, const void* data, std::size_t size, bool in_batch) {
-  // A REQUEST is parsed once, straight into its call's arena; the rest into a local envelope.
-  const std::optional<int> peeked = peek_kind(data, size);
+  // A REQUEST is routed on the fields read off its bytes and parsed by whoever uses it (or, when
+  // it cannot be read that way, parsed once into its call's arena); the rest into a local envelope.
+  RequestFields fields;
+  const bool wire_format = read_request_fields(data, size, &fields);
+  const std::optional<int> peeked = wire_format ? std::optional<int>(fields.kind) : std::nullopt;
   if (peeked == v1::REQUEST) {
-    on_request(identity, data, size);
+    on_request(identity, data, size, fields);
     return;
   }
   if (peeked == v1::BATCH) {
@@ -258,7 +261,7 @@ void ServerCore::on_batch(const std::string& identity, const void* data, std::si
   for (std::string_view entry; reader.next(&entry);) handle_envelope(identity, entry.data(), entry.size(), true);
 }
 
-void ServerCore::malformed(const std::string& identity, const std::string& correlation_id, const std::string& why) {
+void ServerCore::malformed(const std::string& identity, std::string_view correlation_id, const std::string& why) {
   stats_.malformed.fetch_add(1, std::memory_order_relaxed);
   {
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "server: malformed message: " << why << " (answered INVALID_ARGUMENT)";
@@ -266,7 +269,7 @@ void ServerCore::malformed(const std::string& identity, const std::string& corre
   reply_direct(identity, correlation_id, invalid_argument(why));
 }
 
-void ServerCore::reply_direct(const std::string& identity, const std::string& correlation_id, const Status& status,
+void ServerCore::reply_direct(const std::string& identity, std::string_view correlation_id, const Status& status,
                               v1::EnvelopeKind kind) {
   Envelope body;  // only the status; the transport's fields are written after it
   if (!status.is_ok()) set_status(body, status);
@@ -283,40 +286,44 @@ void ServerCore::reply_direct(const std::string& identity, const std::string& co
   if (send_frames(identity, message) == 0) stats_.replies_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ServerCore::on_request(const std::string& identity, const void* data, std::size_t size) {
+void ServerCore::on_request(const std::string& identity, const void* data, std::size_t size,
+                            const RequestFields& fields) {
   const Clock::time_point now = Clock::now();
   auto call = std::allocate_shared<ServerCall>(PoolAllocator<ServerCall>(), ServerCall::Passkey(), shared_from_this(),
                                                identity, now);
-  if (!parse_envelope(*call->request_, data, size)) {
+  std::int64_t remaining = fields.deadline_remaining_us;
+  if (fields.simple && size <= ServerCall::kMaxKeptRequestBytes) {
+    call->keep_request(data, size, fields);
+  } else if (call->parse_request(data, size)) {
+    remaining = call->request().deadline_remaining_us();
+  } else {
     malformed(identity, "", "frame of " + std::to_string(size) + " bytes is not a parley.v1.Envelope");
     return;
   }
-  const Envelope& env = *call->request_;
-  if (env.correlation_id().empty()) {
+  if (call->correlation_id().empty()) {
     malformed(identity, "", "REQUEST without correlation_id");
     return;
   }
-  if (env.method().empty()) {
-    malformed(identity, env.correlation_id(), "REQUEST without method");
+  if (call->method().empty()) {
+    malformed(identity, call->correlation_id(), "REQUEST without method");
     return;
   }
-  const ServerCallKey key = ServerCallKey::make(call->identity_, env.correlation_id());
+  const ServerCallKey key = ServerCallKey::make(call->identity_, call->correlation_id());
   if (calls_.find(key) != nullptr) {
     // Answering would end the client's live call with the same id; drop and count instead.
     stats_.malformed.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "server: duplicate REQUEST for an open call dropped"
-                                     << " correlation_id=" << env.correlation_id();
+                                     << " correlation_id=" << call->correlation_id();
     return;
   }
   if (draining_.load(std::memory_order_relaxed)) {
     stats_.rejected_draining.fetch_add(1, std::memory_order_relaxed);
-    reply_direct(identity, env.correlation_id(), unavailable("replica " + replica_ + " is draining"));
+    reply_direct(identity, call->correlation_id(), unavailable("replica " + replica_ + " is draining"));
     return;
   }
-  const std::int64_t remaining = env.deadline_remaining_us();
   if (remaining < 0) {
     stats_.deadline_exceeded.fetch_add(1, std::memory_order_relaxed);
-    reply_direct(identity, env.correlation_id(),
+    reply_direct(identity, call->correlation_id(),
                  deadline_exceeded("deadline passed before the request arrived (" + std::to_string(-remaining) +
                                    " us late)"));
     return;

@@ -29,6 +29,7 @@ namespace parley::transport {
 
 namespace detail {
 class ServerCore;
+struct RequestFields;
 struct ServerCallKey;
 struct TransportFields;
 class IdBuffer;
@@ -94,15 +95,26 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   ServerCall& operator=(const ServerCall&) = delete;
   ~ServerCall();
 
-  /// The REQUEST envelope as received (immutable; it lives as long as the call).
-  const Envelope& request() const { return *request_; }
-  const std::string& method() const { return request_->method(); }
-  const std::string& correlation_id() const { return request_->correlation_id(); }
+  /// The REQUEST envelope as received (immutable; it lives as long as the call). Parsed on the
+  /// first call, on the caller's thread: the server's I/O thread routes a call on the fields
+  /// below without parsing it (issue 18), so the parse is paid where the request is used.
+  const Envelope& request() const;
+  /// Views of the request's fields, valid while the call lives (read without a parse).
+  std::string_view method() const { return method_; }
+  std::string_view correlation_id() const { return correlation_id_; }
+  /// The request's payload (a google.protobuf.Any): its type URL and serialized value, read
+  /// without a parse (both empty when it has none). A handler that forwards or unpacks the
+  /// payload itself need never parse the envelope.
+  std::string_view payload_type_url() const { return type_url_; }
+  std::string_view payload_value() const { return value_; }
+  /// The largest REQUEST kept unparsed until request() (larger ones are parsed on arrival, into
+  /// strings the size of their fields: no copy of the whole request on the I/O thread).
+  static constexpr std::size_t kMaxKeptRequestBytes = 1024;
   /// Arrival time + deadline_remaining_us (or ServerOptions::default_deadline when it was 0).
   Clock::time_point deadline() const { return deadline_; }
   Clock::time_point arrival() const { return arrival_; }
   /// True when the client will send STREAM_DATA after the REQUEST (REQUEST.end_of_stream false).
-  bool client_streaming() const { return !request_->end_of_stream(); }
+  bool client_streaming() const { return client_streaming_; }
 
   /// True once the call was cancelled (client CANCEL, deadline, reply undeliverable, server
   /// stopped) or its deadline has passed: stop working, replies will be dropped.
@@ -147,6 +159,10 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   enum class State : std::uint8_t { kActive, kFinished, kCancelled };
   using StreamCallback = std::function<void(Envelope)>;
 
+  /// Before anyone else sees the call: keeps a request whose fields were read without a parse
+  /// (`fields.simple`, at most kMaxKeptRequestBytes), or parses it now (false: not an Envelope).
+  void keep_request(const void* data, std::size_t size, const detail::RequestFields& fields);
+  bool parse_request(const void* data, std::size_t size);
   bool submit(Envelope&& reply, bool last);
   bool submit_payload(std::optional<std::reference_wrapper<const google::protobuf::Message>> message,
                       std::string_view type_url, std::string_view value, bool last);
@@ -172,12 +188,24 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
   std::shared_ptr<detail::ServerCore> core_;
   const std::string identity_;  // ROUTER routing id of the client connection
-  // The request lives on the call's own arena, whose first block is inline: parsing a request
-  // allocates nothing beyond the call itself and string bodies over 15 bytes (issue 18).
-  static constexpr std::size_t kInlineArenaBytes = 2048;
-  alignas(16) char arena_block_[kInlineArenaBytes];
-  google::protobuf::Arena arena_;
-  Envelope* request_;  // on arena_; parsed by the server before anyone else sees the call
+  // A small request is kept as received at the start of block_ and parsed by request() on first
+  // use; the parsed envelope lives on the call's own arena, whose first block is the rest of
+  // block_: a request costs no allocation beyond the call itself and string bodies over 15 bytes.
+  // Requests the server cannot read without a parse (ServerCore::on_request) are parsed at once.
+  static constexpr std::size_t kInlineBlockBytes = 2048;
+  alignas(16) mutable char block_[kInlineBlockBytes];  // mutable: the arena takes its rest in request()
+  std::size_t kept_bytes_ = 0;  // the kept request's size at block_
+  mutable std::once_flag parsed_;
+  mutable std::optional<google::protobuf::Arena> arena_;
+  mutable const Envelope* request_ = nullptr;  // on arena_, once parsed
+  // Set before anyone else sees the call: views of block_ or of *request_.
+  std::string_view method_;
+  std::string_view correlation_id_;
+  std::string_view session_id_;
+  std::string_view trace_id_;
+  std::string_view type_url_;
+  std::string_view value_;
+  bool client_streaming_ = false;
   const Clock::time_point arrival_;
   Clock::time_point deadline_;  // set by the server once, before anyone else sees the call
 

@@ -1,6 +1,11 @@
 // ServerCall: a call's reply path (sequence numbers, deadline checks, serialization on the
 // caller's thread), its cancellation, and the delivery of a client stream to the service.
 // Depends on server_core.h.
+#include <climits>
+#include <cstring>
+
+#include "shared/common/check.h"
+#include "shared/common/log.h"
 #include "shared/transport/envelope_codec.h"
 #include "shared/transport/server_core.h"
 
@@ -8,14 +13,64 @@ namespace parley::transport {
 
 ServerCall::ServerCall(Passkey, std::shared_ptr<detail::ServerCore> core, std::string_view identity,
                        Clock::time_point arrival)
-    : core_(std::move(core)),
-      identity_(identity),
-      arena_(arena_block_, sizeof(arena_block_)),
-      request_(google::protobuf::Arena::CreateMessage<Envelope>(&arena_)),
-      arrival_(arrival),
-      deadline_(arrival) {}
+    : core_(std::move(core)), identity_(identity), arrival_(arrival), deadline_(arrival) {}
 
 ServerCall::~ServerCall() = default;
+
+void ServerCall::keep_request(const void* data, std::size_t size, const detail::RequestFields& fields) {
+  PARLEY_CHECK(fields.simple && size <= kMaxKeptRequestBytes);
+  std::memcpy(block_, data, size);
+  kept_bytes_ = size;
+  // The views move with the bytes: same offsets, in block_.
+  auto rebase = [&](std::string_view v) {
+    return v.empty() ? std::string_view() : std::string_view(block_ + (v.data() - static_cast<const char*>(data)), v.size());
+  };
+  method_ = rebase(fields.method);
+  correlation_id_ = rebase(fields.correlation_id);
+  session_id_ = rebase(fields.session_id);
+  trace_id_ = rebase(fields.trace_id);
+  type_url_ = rebase(fields.type_url);
+  value_ = rebase(fields.value);
+  client_streaming_ = !fields.end_of_stream;
+}
+
+bool ServerCall::parse_request(const void* data, std::size_t size) {
+  bool ok = false;
+  std::call_once(parsed_, [&] {
+    arena_.emplace(block_, sizeof(block_));
+    auto* request = google::protobuf::Arena::CreateMessage<Envelope>(&*arena_);
+    try {
+      ok = size <= static_cast<std::size_t>(INT32_MAX) && request->ParseFromArray(data, static_cast<int>(size));
+    } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
+      ok = false;
+    }
+    request_ = request;
+  });
+  if (!ok) return false;
+  method_ = request_->method();
+  correlation_id_ = request_->correlation_id();
+  session_id_ = request_->session_id();
+  trace_id_ = request_->trace_id();
+  type_url_ = request_->payload().type_url();
+  value_ = request_->payload().value();
+  client_streaming_ = !request_->end_of_stream();
+  return true;
+}
+
+const Envelope& ServerCall::request() const {
+  std::call_once(parsed_, [this] {
+    // The kept bytes first, then the arena's first block (16-byte aligned) in the rest of block_.
+    const std::size_t used = (kept_bytes_ + 15) & ~std::size_t{15};
+    arena_.emplace(block_ + used, sizeof(block_) - used);
+    auto* request = google::protobuf::Arena::CreateMessage<Envelope>(&*arena_);
+    if (!request->ParseFromArray(block_, static_cast<int>(kept_bytes_))) {
+      // read_request_fields() promised a parse would succeed (its tests hold it to that).
+      PARLEY_BUG() << "server: a request read as simple did not parse (" << kept_bytes_ << " bytes)";
+    }
+    request_ = request;
+  });
+  return *request_;
+}
 
 bool ServerCall::cancelled() const {
   State s = state_.load(std::memory_order_acquire);
@@ -105,13 +160,13 @@ detail::TransportFields ServerCall::reply_fields_locked(detail::IdBuffer& id, bo
                                                        bool has_trace, bool last, const Load& load) {
   detail::TransportFields f;
   if (!has_id) f.id = id.next(core_->ids());
-  f.correlation_id = request_->correlation_id();
+  f.correlation_id = correlation_id_;
   f.kind = v1::REPLY;
   f.sequence = next_sequence_++;
   f.end_of_stream = last;
   f.replica = core_->replica();
-  if (!has_session) f.session_id = request_->session_id();
-  if (!has_trace) f.trace_id = request_->trace_id();
+  if (!has_session) f.session_id = session_id_;
+  if (!has_trace) f.trace_id = trace_id_;
   f.load = &load;
   if (last && state_.load(std::memory_order_relaxed) == State::kActive) {
     state_.store(State::kFinished, std::memory_order_release);

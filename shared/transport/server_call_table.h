@@ -28,7 +28,7 @@ struct ServerCallKey {
             a ^ (std::hash<std::string_view>()(correlation_id) + 0x9e3779b97f4a7c15ull + (a << 6) + (a >> 2))};
   }
   /// The key of a server call in the table (its hash as stored when it was inserted).
-  static ServerCallKey of(const ServerCall& c) { return {c.identity_, c.request_->correlation_id(), c.key_hash_}; }
+  static ServerCallKey of(const ServerCall& c) { return {c.identity_, c.correlation_id_, c.key_hash_}; }
   bool operator==(const ServerCallKey& o) const {
     return hash == o.hash && identity == o.identity && correlation_id == o.correlation_id;
   }

@@ -88,14 +88,14 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void on_batch(const std::string& identity, const void* data, std::size_t size);
   /// `identity` reads BATCH envelopes (it sent one, or said so in a PING).
   void note_batch_peer(const std::string& identity);
-  void on_request(const std::string& identity, const void* data, std::size_t size);
+  void on_request(const std::string& identity, const void* data, std::size_t size, const RequestFields& fields);
   void on_stream_data(const std::string& identity, Envelope&& env);
   void on_cancel(const std::string& identity, const Envelope& env);
   void on_ping(const std::string& identity, const Envelope& env);
   /// Answers a message that is not part of an accepted call (malformed, draining, expired).
-  void reply_direct(const std::string& identity, const std::string& correlation_id, const Status& status,
+  void reply_direct(const std::string& identity, std::string_view correlation_id, const Status& status,
                     v1::EnvelopeKind kind = v1::REPLY);
-  void malformed(const std::string& identity, const std::string& correlation_id, const std::string& why);
+  void malformed(const std::string& identity, std::string_view correlation_id, const std::string& why);
   /// push_reply()'s fast path: true when `item` was handled here (see "Wake-up rules" 8).
   bool send_inline(ServerOutbound& item);
   void drain_outbox(bool signaled);

@@ -302,7 +302,7 @@ struct FakeSpeechServer::Impl {
 void FakeSpeechServer::Impl::on_call(const std::shared_ptr<transport::ServerCall>& call) {
   if (call->method() == voice::kRecognizeMethod && options.serve_asr) return recognize(call);
   if (call->method() == voice::kSynthesizeMethod && options.serve_tts) return synthesize(call);
-  call->finish(unimplemented("fake speech does not serve " + call->method()));
+  call->finish(unimplemented("fake speech does not serve " + std::string(call->method())));
 }
 
 void FakeSpeechServer::Impl::recognize(const std::shared_ptr<transport::ServerCall>& call) {

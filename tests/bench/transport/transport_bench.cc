@@ -3,7 +3,7 @@
 // hand-offs a socket-owning I/O thread implies, ours with the reply sent on the server's I/O
 // thread and from a worker thread), interleaved in rounds so all see the same machine state; and
 // throughput with 64 requests in flight, our replies read as Envelopes (call()) and as views
-// (call_view()); process CPU per call beside every figure (it drifts far less than wall-clock
+// (call_view()), each after an untimed warm-up of 2,000 requests; process CPU per call beside every figure (it drifts far less than wall-clock
 // time on a shared machine). Our requests are built before each timed call (raw sends ready
 // bytes); their serialization, the replies' reading and the server's work are timed. Targets (DESIGN.md, issue 18): our p50 within
 // 1.5x of raw, our pipelined throughput at least 0.7x raw.
@@ -48,7 +48,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   int iterations = 2000;
-  int requests = 20000;
+  int requests = 100000;
   int inflight = 64;
   int payload = 256;
   std::string only;  // "raw-tput" | "ours-tput" | "ours-lat" (profiling one part); empty = all
@@ -267,23 +267,31 @@ Latency raw_latency(const std::string& bytes, int iterations) {
   return summarize(std::move(us));
 }
 
+/// Requests each throughput run makes before its clock starts (both sides alike): connections,
+/// allocator caches, call tables and batch buffers warm, so a short run measures the steady state.
+constexpr int kWarmupRequests = 2000;
+
 Throughput raw_throughput(const std::string& bytes, int requests, int inflight) {
   RawPair pair;
+  auto pipeline = [&](int n) {  // `n` echoes with `inflight` outstanding
+    int sent = 0;
+    for (; sent < inflight && sent < n; ++sent) zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+    zmq_msg_t reply;
+    for (int got = 0; got < n; ++got) {
+      zmq_msg_init(&reply);
+      zmq_msg_recv(&reply, pair.dealer(), 0);
+      zmq_msg_close(&reply);
+      if (sent < n) {
+        zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+        ++sent;
+      }
+    }
+  };
+  pipeline(kWarmupRequests);
   const double cpu0 = process_cpu_us();
   const double sys0 = process_sys_us();
   auto t0 = Clock::now();
-  int sent = 0;
-  for (; sent < inflight && sent < requests; ++sent) zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
-  zmq_msg_t reply;
-  for (int got = 0; got < requests; ++got) {
-    zmq_msg_init(&reply);
-    zmq_msg_recv(&reply, pair.dealer(), 0);
-    zmq_msg_close(&reply);
-    if (sent < requests) {
-      zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
-      ++sent;
-    }
-  }
+  pipeline(requests);
   return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
           (process_sys_us() - sys0) / requests};
 }
@@ -331,7 +339,7 @@ class EchoHandler : public parley::transport::ServerHandler {
 
  private:
   static void reply(ServerCall& call) {  // the request's payload back, as raw libzmq's echo does
-    call.finish_payload(call.request().payload().type_url(), call.request().payload().value());
+    call.finish_payload(call.payload_type_url(), call.payload_value());
   }
   void work() {
     std::unique_lock lock(mu_);
@@ -460,19 +468,21 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
   Ours o = start_ours(std::make_shared<EchoHandler>(false));
   std::atomic<int> issued{0};
   std::atomic<int> done{0};
+  std::atomic<int> limit{0};   // calls of the current phase (warm-up, then timed)
+  std::size_t first = 0;       // its first prepared request; both set while no call is running
   std::mutex mu;
   std::condition_variable cv;
   Client* client = o.client.get();
   // Built before the clock starts and freed after it, on this thread: building requests is the
   // caller's work (raw sends ready bytes). call() serializes each one as it is.
-  const std::vector<Envelope> prepared(static_cast<std::size_t>(requests), request);
+  const std::vector<Envelope> prepared(static_cast<std::size_t>(requests + kWarmupRequests), request);
   std::function<void()> issue;
   auto on_done = [&](const parley::Status& status) {
     if (!status.is_ok()) {
       std::fprintf(stderr, "call failed: %s\n", status.to_string().c_str());
       std::exit(1);
     }
-    if (done.fetch_add(1) + 1 == requests) {
+    if (done.fetch_add(1) + 1 == limit.load()) {
       std::lock_guard lock(mu);
       cv.notify_all();
       return;
@@ -481,8 +491,8 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
   };
   issue = [&] {
     const int i = issued.fetch_add(1);
-    if (i >= requests) return;
-    const Envelope& req = prepared[static_cast<std::size_t>(i)];
+    if (i >= limit.load()) return;
+    const Envelope& req = prepared[first + static_cast<std::size_t>(i)];
     const CallOptions options{.timeout = std::chrono::seconds(10)};
     if (views) {
       client->call_view(req, options, [&](Result<parley::transport::ReplyView>&& r) { on_done(r.status()); });
@@ -490,17 +500,25 @@ Throughput ours_throughput(const Envelope& request, int requests, int inflight, 
       client->call(req, options, [&](Result<Envelope> r) { on_done(r.status()); });
     }
   };
+  auto pipeline = [&](std::size_t from, int n) {  // `n` calls with `inflight` outstanding
+    first = from;
+    issued.store(0);
+    done.store(0);
+    limit.store(n);
+    for (int i = 0; i < inflight; ++i) issue();
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done.load() == n; });
+  };
+  pipeline(0, kWarmupRequests);
   const double cpu0 = process_cpu_us();
   const double sys0 = process_sys_us();
   auto t0 = Clock::now();
-  for (int i = 0; i < inflight; ++i) issue();
-  std::unique_lock lock(mu);
-  cv.wait(lock, [&] { return done.load() == requests; });
+  pipeline(kWarmupRequests, requests);
   if (print_batches) {  // --only ours-tput: how many envelopes travelled per libzmq message
     const parley::transport::ClientStats& cs = client->stats();
     const parley::transport::ServerStats& ss = o.server->stats();
-    std::printf("batches: client sent %llu (of %d requests), received %llu; server received %llu, sent %llu\n",
-                static_cast<unsigned long long>(cs.batches_sent.load()), requests,
+    std::printf("batches: client sent %llu (of %d requests, warm-up included), received %llu; server received %llu, sent %llu\n",
+                static_cast<unsigned long long>(cs.batches_sent.load()), requests + kWarmupRequests,
                 static_cast<unsigned long long>(cs.batches_received.load()),
                 static_cast<unsigned long long>(ss.batches_received.load()),
                 static_cast<unsigned long long>(ss.batches_sent.load()));

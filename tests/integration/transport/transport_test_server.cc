@@ -39,7 +39,7 @@ class DelayedEcho : public parley::transport::ServerHandler {
   }
   void on_call(std::shared_ptr<ServerCall> call) override {
     if (call->method() != "t/Echo") {
-      call->finish(parley::unimplemented("unknown method " + call->method()));
+      call->finish(parley::unimplemented("unknown method " + std::string(call->method())));
       return;
     }
     {

@@ -1,6 +1,6 @@
 // envelope_codec: the transport's fields written straight into the wire must parse back exactly
-// as the generated setters would have set them; peek_kind must agree with a full parse and refuse
-// what is not wire format. Also IdGenerator's numeric form (the client's call keys).
+// as the generated setters would have set them; peek_kind and the reply/request readers must agree
+// with a full parse and refuse what is not wire format. Also IdGenerator's numeric form (the client's call keys).
 // Depends on shared/transport/envelope_codec.h, parley_proto, GoogleTest.
 #include "shared/transport/envelope_codec.h"
 
@@ -118,7 +118,7 @@ TEST(EnvelopeCodecTest, HasTransportFieldsSeesEachFieldTheClearWouldDrop) {
       {"idempotent", [](Envelope& e) { e.set_idempotent(true); }},
       {"load", [](Envelope& e) { e.mutable_load(); }},
       {"replica", [](Envelope& e) { e.set_replica("r"); }},
-      {"batch", [](Envelope& e) { e.add_batch("x"); }},
+      {"batch", [](Envelope& e) { e.add_batch(std::string("x")); }},
   };
   for (const auto& [name, set] : cases) {
     Envelope e = user_part();
@@ -276,6 +276,174 @@ TEST(EnvelopeCodecTest, ReplyFieldsAgreeWithAParse) {
   }
 }
 
+
+// read_request_fields (the server's reader): when it says `simple`, a parse must succeed and see
+// exactly the fields it read; what it leaves to the parser it must still walk (the kind).
+void expect_same(const RequestFields& f, const Envelope& e, const std::string& what) {
+  EXPECT_EQ(f.kind, static_cast<int>(e.kind())) << what;
+  EXPECT_EQ(f.id, e.id()) << what;
+  EXPECT_EQ(f.correlation_id, e.correlation_id()) << what;
+  EXPECT_EQ(f.session_id, e.session_id()) << what;
+  EXPECT_EQ(f.method, e.method()) << what;
+  EXPECT_EQ(f.trace_id, e.trace_id()) << what;
+  EXPECT_EQ(f.deadline_remaining_us, e.deadline_remaining_us()) << what;
+  EXPECT_EQ(f.sequence, e.sequence()) << what;
+  EXPECT_EQ(f.end_of_stream, e.end_of_stream()) << what;
+  EXPECT_EQ(f.idempotent, e.idempotent()) << what;
+  EXPECT_EQ(f.type_url, e.payload().type_url()) << what;
+  EXPECT_EQ(f.value, e.payload().value()) << what;
+}
+
+Envelope random_request(std::mt19937& rng) {
+  Envelope e;
+  e.set_kind(v1::REQUEST);
+  auto text = [&](std::size_t max) { return std::string(rng() % (max + 1), static_cast<char>('a' + rng() % 26)); };
+  if (rng() % 2) e.set_id(text(20));
+  if (rng() % 4) e.set_correlation_id(text(12));
+  if (rng() % 2) e.set_session_id(text(40));
+  if (rng() % 4) e.set_method(rng() % 2 ? "parley.v1.Echo/Echo" : text(200));
+  if (rng() % 2) e.set_trace_id(text(32));
+  if (rng() % 2) e.set_deadline_remaining_us(static_cast<std::int64_t>(rng() % 2000000) - 1000);
+  if (rng() % 3 == 0) e.set_sequence(rng());
+  if (rng() % 2) e.set_end_of_stream(true);
+  if (rng() % 3 == 0) e.set_idempotent(true);
+  if (rng() % 5 == 0) e.set_replica(text(30));
+  if (rng() % 4) {
+    v1::EchoRequest req;
+    req.set_text(text(300));
+    req.set_repeat(static_cast<int>(rng() % 5));
+    e.mutable_payload()->PackFrom(req);
+  } else if (rng() % 2) {
+    e.mutable_payload();  // present but empty
+  }
+  return e;
+}
+
+TEST(EnvelopeCodecTest, RequestFieldsAgreeWithAParse) {
+  std::mt19937 rng(13);
+  for (int i = 0; i < 500; ++i) {
+    const Envelope e = random_request(rng);
+    const std::string bytes = e.SerializeAsString();
+    RequestFields f;
+    ASSERT_TRUE(read_request_fields(bytes.data(), bytes.size(), &f)) << i;
+    EXPECT_TRUE(f.simple) << i;
+    expect_same(f, e, "case " + std::to_string(i));
+  }
+  // What the client sends: its body, then the transport's fields (encode_envelope).
+  Envelope body;
+  body.set_method("parley.v1.Echo/Echo");
+  v1::EchoRequest req;
+  req.set_text("hi");
+  body.mutable_payload()->PackFrom(req);
+  TransportFields tf;
+  tf.id = "7";
+  tf.correlation_id = "7";
+  tf.session_id = "s";
+  tf.trace_id = "t";
+  tf.deadline_remaining_us = 30'000'000;
+  tf.kind = v1::REQUEST;
+  tf.end_of_stream = true;
+  tf.idempotent = true;
+  Message m = encode_envelope(body, tf);
+  const std::string sent = bytes_of(m);
+  RequestFields f;
+  ASSERT_TRUE(read_request_fields(sent.data(), sent.size(), &f));
+  EXPECT_TRUE(f.simple);
+  expect_same(f, parse(m), "encode_envelope");
+  // The last occurrence wins and the payload merges, as in a parser.
+  Envelope a, b;
+  a.set_method("first");
+  a.mutable_payload()->set_type_url("type.googleapis.com/A");
+  a.mutable_payload()->set_value("va");
+  b.set_method("second");
+  b.mutable_payload()->set_value("vb");
+  const std::string both = a.SerializeAsString() + b.SerializeAsString();
+  Envelope merged;
+  ASSERT_TRUE(merged.ParseFromString(both));
+  ASSERT_TRUE(read_request_fields(both.data(), both.size(), &f));
+  EXPECT_TRUE(f.simple);
+  expect_same(f, merged, "two messages concatenated");
+}
+
+TEST(EnvelopeCodecTest, RequestFieldsLeaveToTheParserWhatTheyDoNotCheck) {
+  Envelope base;
+  base.set_kind(v1::REQUEST);
+  base.set_correlation_id("c");
+  base.set_method("m");
+  const std::string plain = base.SerializeAsString();
+  std::vector<std::pair<std::string, std::string>> cases;  // name, bytes
+  auto with = [&](const std::string& name, const std::function<void(Envelope&)>& set) {
+    Envelope e = base;
+    set(e);
+    cases.emplace_back(name, e.SerializeAsString());
+  };
+  with("metadata", [](Envelope& e) { e.mutable_metadata()->insert({std::string("k"), std::string("v")}); });
+  with("status", [](Envelope& e) { e.mutable_status()->set_message("why"); });
+  with("load", [](Envelope& e) { e.mutable_load()->set_capacity(3); });
+  with("timings", [](Envelope& e) { e.add_timings()->set_stage("s"); });
+  with("UTF-8 method", [](Envelope& e) { e.set_method("m\xc3\xa9thode"); });
+  with("UTF-8 type URL", [](Envelope& e) { e.mutable_payload()->set_type_url("t\xc3\xa9"); });
+  cases.emplace_back("unknown field 99", plain + std::string("\x98\x06\x01", 3));
+  cases.emplace_back("method as a varint", plain + std::string("\x20\x01", 2));
+  cases.emplace_back("an Any with an unknown field", plain + std::string("\x52\x02\x18\x01", 4));
+  cases.emplace_back("an overlong key", plain + std::string("\xb8\x00\x01", 3));  // field 7, 2 bytes
+  cases.emplace_back("an overlong length", plain + std::string("\x0a\x81\x00" "x", 4));  // field 1
+  for (const auto& [name, bytes] : cases) {
+    RequestFields f;
+    ASSERT_TRUE(read_request_fields(bytes.data(), bytes.size(), &f)) << name;
+    EXPECT_FALSE(f.simple) << name;
+    EXPECT_EQ(f.kind, v1::REQUEST) << name;
+  }
+  const std::string invalid_utf8 = plain + std::string("\x22\x01\xff", 3);  // method = "\xff"
+  RequestFields f;
+  ASSERT_TRUE(read_request_fields(invalid_utf8.data(), invalid_utf8.size(), &f));
+  EXPECT_FALSE(f.simple);
+  EXPECT_FALSE(read_request_fields("\x0b", 1, &f)) << "a group is not in an Envelope";
+  const std::string truncated = plain.substr(0, plain.size() - 1);
+  EXPECT_FALSE(read_request_fields(truncated.data(), truncated.size(), &f));
+}
+
+TEST(EnvelopeCodecTest, RequestFieldsSaySimpleOnlyWhenAParseAgrees) {
+  // Mutated requests and random bytes: whenever the reader says simple, the parser accepts the
+  // bytes and sees the same fields; it never crashes. The counts keep the test from passing on
+  // a reader that never says simple.
+  google::protobuf::LogSilencer quiet;
+  std::mt19937 rng(17);
+  int simple = 0, refused_by_both = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string junk = random_request(rng).SerializeAsString();
+    switch (i % 4) {
+      case 0:
+        junk.resize(rng() % (junk.size() + 1));
+        break;
+      case 1:
+        if (!junk.empty()) junk[rng() % junk.size()] = static_cast<char>(rng());
+        break;
+      case 2:
+        for (int k = 0; k < 3 && !junk.empty(); ++k) junk[rng() % junk.size()] ^= static_cast<char>(1 << (rng() % 8));
+        break;
+      default:
+        junk.assign(rng() % 48, '\0');
+        for (char& c : junk) c = static_cast<char>(rng());
+        break;
+    }
+    RequestFields f;
+    Envelope parsed;
+    const bool read = read_request_fields(junk.data(), junk.size(), &f);
+    const bool parses = parsed.ParseFromString(junk);
+    if (read && f.simple) {
+      ++simple;
+      ASSERT_TRUE(parses) << "junk " << i << " read as simple but does not parse";
+      expect_same(f, parsed, "junk " + std::to_string(i));
+    }
+    if (read && parses) {
+      EXPECT_EQ(f.kind, static_cast<int>(parsed.kind())) << i;
+    }
+    if (!read && !parses) ++refused_by_both;
+  }
+  EXPECT_GT(simple, 5000);
+  EXPECT_GT(refused_by_both, 1000);
+}
 
 TEST(EnvelopeCodecTest, ABatchHoldsItsEnvelopesInOrderAndParsesAsOneEnvelope) {
   const Load load{1, 0, 8, false, true};

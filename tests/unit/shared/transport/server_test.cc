@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <google/protobuf/util/message_differencer.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -83,7 +86,7 @@ TEST(ServerTest, PayloadRepliesAreTheEnvelopesFinishWouldSend) {
   typed.set_text(std::string(300, 'x'));  // a length prefix of two bytes
   typed.set_index(5);
   auto server = start_server(make_handler([&](std::shared_ptr<ServerCall> call) {
-    const std::string method = call->method();
+    const std::string method(call->method());
     if (method == "t/Envelope") {
       Envelope env;
       env.mutable_payload()->PackFrom(typed);
@@ -149,6 +152,76 @@ TEST(ServerTest, PayloadRepliesAreTheEnvelopesFinishWouldSend) {
     EXPECT_EQ(back.index(), 5);
   }
   EXPECT_EQ(server->stats().replies_dropped.load(), 2u);
+}
+
+// The server routes a small, plainly encoded REQUEST on fields read off its bytes and parses it
+// only when someone asks (request(), issue 18); other requests are parsed on arrival. Either way a
+// handler must see exactly what was sent, from any thread, including several at once.
+TEST(ServerTest, HandlersSeeTheRequestAsSentWhetherReadOrParsed) {
+  struct Seen {
+    std::string method, correlation_id, type_url, value;
+    bool client_streaming = false;
+    Envelope request;
+    bool same_object_everywhere = false;
+  };
+  std::mutex mu;
+  std::vector<Seen> seen;
+  auto server = start_server(make_handler([&](std::shared_ptr<ServerCall> call) {
+    Seen s;
+    s.method = std::string(call->method());
+    s.correlation_id = std::string(call->correlation_id());
+    s.type_url = std::string(call->payload_type_url());
+    s.value = std::string(call->payload_value());
+    s.client_streaming = call->client_streaming();
+    // Four threads ask for the parse at once: one parse, one envelope, seen by all.
+    std::vector<const Envelope*> got(4, nullptr);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < got.size(); ++t) threads.emplace_back([&, t] { got[t] = &call->request(); });
+    for (auto& t : threads) t.join();
+    s.same_object_everywhere = std::all_of(got.begin(), got.end(), [&](const Envelope* e) { return e == got[0]; });
+    s.request = *got[0];
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(std::move(s));
+    }
+    call->finish_payload(call->payload_type_url(), call->payload_value());
+  }));
+  RawDealer raw(server->endpoints()[0]);
+  std::vector<Envelope> sent;
+  Envelope plain = raw_request("read", "t/Echo", 1'000'000, "read off the bytes");
+  plain.set_session_id("sess");
+  plain.set_trace_id("trace");
+  plain.set_idempotent(true);
+  sent.push_back(plain);
+  Envelope with_metadata = raw_request("meta", "t/Echo", 1'000'000, "parsed on arrival");
+  with_metadata.mutable_metadata()->insert({std::string("k"), std::string("v")});
+  sent.push_back(with_metadata);
+  sent.push_back(raw_request("big", "t/Echo", 1'000'000, std::string(ServerCall::kMaxKeptRequestBytes, 'b')));
+  Envelope utf8 = raw_request("utf8", "t/\xc3\x89" "cho", 1'000'000, "a method beyond ASCII");
+  utf8.set_end_of_stream(false);  // announces a client stream (the handler answers without it)
+  sent.push_back(utf8);
+  for (const Envelope& e : sent) {
+    raw.send(e);
+    auto reply = raw.receive();
+    ASSERT_TRUE(reply) << e.correlation_id();
+    EXPECT_EQ(reply->correlation_id(), e.correlation_id());
+    EXPECT_EQ(reply->payload().value(), e.payload().value()) << e.correlation_id();
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    const Envelope& e = sent[i];
+    const Seen& s = seen[i];
+    const std::string what = e.correlation_id();
+    EXPECT_EQ(s.method, e.method()) << what;
+    EXPECT_EQ(s.correlation_id, e.correlation_id()) << what;
+    EXPECT_EQ(s.type_url, e.payload().type_url()) << what;
+    EXPECT_EQ(s.value, e.payload().value()) << what;
+    EXPECT_EQ(s.client_streaming, !e.end_of_stream()) << what;
+    EXPECT_TRUE(s.same_object_everywhere) << what;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(s.request, e))
+        << what << ": got " << s.request.ShortDebugString();
+  }
 }
 
 TEST(ServerTest, PingIsAnsweredWithPongAndLoad) {
@@ -409,8 +482,13 @@ TEST(ServerTest, MalformedInputIsAnsweredAndCounted) {
   std::string cut = raw_request("cut", "t/Echo", 1'000'000, std::string(100, 'x')).SerializeAsString();
   raw.send_frames({cut.substr(0, cut.size() - 10)});
   expect_invalid("truncated envelope", "");
+  // Invalid UTF-8 in the method (a proto3 string): refused by the parse, not routed.
+  Envelope bad_utf8 = raw_request("u", "t/Echo", 1'000'000);
+  bad_utf8.clear_method();
+  raw.send_frames({bad_utf8.SerializeAsString() + std::string("\x22\x02\xff\xfe", 4)});
+  expect_invalid("invalid UTF-8 in the method", "");
 
-  EXPECT_EQ(server->stats().malformed.load(), 8u);
+  EXPECT_EQ(server->stats().malformed.load(), 9u);
   EXPECT_EQ(service.calls.load(), 0);
   raw.send(raw_request("ok", "t/Echo", 1'000'000, "still here"));
   auto reply = raw.receive();

@@ -84,7 +84,7 @@ class TestService {
       std::lock_guard lock(mu);
       cancels.push_back(s);
     });
-    const std::string& m = call->method();
+    const std::string_view m = call->method();
     if (hold_all.load() || m == "t/Hold") {
       std::lock_guard lock(mu);
       held.push_back(std::move(call));
@@ -111,7 +111,7 @@ class TestService {
     } else if (m == "t/Fail") {
       call->finish(unimplemented("no such thing"));
     } else {
-      call->finish(unimplemented("unknown method " + m));
+      call->finish(unimplemented("unknown method " + std::string(m)));
     }
   }
 
