@@ -3,10 +3,12 @@
 // hand-offs a socket-owning I/O thread implies, ours with the reply sent on the server's I/O
 // thread and from a worker thread), interleaved in rounds so all see the same machine state; and
 // throughput with 64 requests in flight, our replies read as Envelopes (call()) and as views
-// (call_view()), each after an untimed warm-up of 2,000 requests; process CPU per call beside every figure (it drifts far less than wall-clock
-// time on a shared machine). Our requests are built before each timed call (raw sends ready
-// bytes); their serialization, the replies' reading and the server's work are timed. Targets (DESIGN.md, issue 18): our p50 within
-// 1.5x of raw, our pipelined throughput at least 0.7x raw.
+// (call_view()), each pair warmed by 2,000 untimed requests, then raw, call() and call_view() in
+// 5 interleaved rounds (ratios: the median of the rounds'); process CPU per call beside every
+// figure (it drifts far less than wall-clock time on a shared machine). Our requests are built
+// before each timed call (raw sends ready bytes); their serialization, the replies' reading and
+// the server's work are timed. Targets (DESIGN.md, issue 18): our p50 within 1.5x of raw, our
+// pipelined throughput at least 0.7x raw.
 // Usage: transport_bench [--iterations N] [--requests N] [--inflight N] [--payload BYTES]
 //                        [--only raw-lat|floor-lat|ours-lat|worker-lat|raw-tput|ours-tput|ours-view-tput|mixed]
 //                        (profiling one part)
@@ -267,34 +269,45 @@ Latency raw_latency(const std::string& bytes, int iterations) {
   return summarize(std::move(us));
 }
 
-/// Requests each throughput run makes before its clock starts (both sides alike): connections,
+/// Requests each throughput pair makes before any clock starts (both sides alike): connections,
 /// allocator caches, call tables and batch buffers warm, so a short run measures the steady state.
 constexpr int kWarmupRequests = 2000;
 
-Throughput raw_throughput(const std::string& bytes, int requests, int inflight) {
-  RawPair pair;
-  auto pipeline = [&](int n) {  // `n` echoes with `inflight` outstanding
+/// Pipelined echoes over one raw DEALER/ROUTER pair, `inflight` outstanding, run in phases.
+class RawPipeline {
+ public:
+  RawPipeline(const std::string& bytes, int inflight) : bytes_(bytes), inflight_(inflight) {
+    pipeline(kWarmupRequests);
+  }
+  Throughput run(int requests) {
+    const double cpu0 = process_cpu_us();
+    const double sys0 = process_sys_us();
+    auto t0 = Clock::now();
+    pipeline(requests);
+    return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
+            (process_sys_us() - sys0) / requests};
+  }
+
+ private:
+  void pipeline(int n) {
     int sent = 0;
-    for (; sent < inflight && sent < n; ++sent) zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+    for (; sent < inflight_ && sent < n; ++sent) zmq_send(pair_.dealer(), bytes_.data(), bytes_.size(), 0);
     zmq_msg_t reply;
     for (int got = 0; got < n; ++got) {
       zmq_msg_init(&reply);
-      zmq_msg_recv(&reply, pair.dealer(), 0);
+      zmq_msg_recv(&reply, pair_.dealer(), 0);
       zmq_msg_close(&reply);
       if (sent < n) {
-        zmq_send(pair.dealer(), bytes.data(), bytes.size(), 0);
+        zmq_send(pair_.dealer(), bytes_.data(), bytes_.size(), 0);
         ++sent;
       }
     }
-  };
-  pipeline(kWarmupRequests);
-  const double cpu0 = process_cpu_us();
-  const double sys0 = process_sys_us();
-  auto t0 = Clock::now();
-  pipeline(requests);
-  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
-          (process_sys_us() - sys0) / requests};
-}
+  }
+
+  RawPair pair_;
+  const std::string& bytes_;
+  const int inflight_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Diagnostics: one side ours, the other raw (to see which side carries the overhead).
@@ -461,71 +474,85 @@ Latency ours_latency(const Envelope& request, int iterations, bool worker) {
   return summarize(std::move(us));
 }
 
-/// `views`: replies through call_view() (views of the received bytes) instead of call() (an
-/// Envelope parsed for each).
-Throughput ours_throughput(const Envelope& request, int requests, int inflight, bool views,
-                           bool print_batches = false) {
-  Ours o = start_ours(std::make_shared<EchoHandler>(false));
-  std::atomic<int> issued{0};
-  std::atomic<int> done{0};
-  std::atomic<int> limit{0};   // calls of the current phase (warm-up, then timed)
-  std::size_t first = 0;       // its first prepared request; both set while no call is running
-  std::mutex mu;
-  std::condition_variable cv;
-  Client* client = o.client.get();
-  // Built before the clock starts and freed after it, on this thread: building requests is the
-  // caller's work (raw sends ready bytes). call() serializes each one as it is.
-  const std::vector<Envelope> prepared(static_cast<std::size_t>(requests + kWarmupRequests), request);
-  std::function<void()> issue;
-  auto on_done = [&](const parley::Status& status) {
-    if (!status.is_ok()) {
-      std::fprintf(stderr, "call failed: %s\n", status.to_string().c_str());
-      std::exit(1);
+/// Pipelined calls through one of our client/server pairs (echo replied on the server's I/O
+/// thread), `inflight` outstanding, run in phases: replies read through call() (an Envelope
+/// parsed for each) or call_view() (views of the received bytes).
+class OursPipeline {
+ public:
+  OursPipeline(const Envelope& request, int inflight)
+      : request_(request), inflight_(inflight), o_(start_ours(std::make_shared<EchoHandler>(false))) {
+    run(kWarmupRequests, /*views=*/true);
+    run(kWarmupRequests, /*views=*/false);
+  }
+  Throughput run(int requests, bool views) {
+    // Built before the clock starts and freed after it, on this thread: building requests is the
+    // caller's work (raw sends ready bytes). call() and call_view() serialize each one as it is.
+    const std::vector<Envelope> prepared(static_cast<std::size_t>(requests), request_);
+    prepared_ = &prepared;
+    views_ = views;
+    const double cpu0 = process_cpu_us();
+    const double sys0 = process_sys_us();
+    auto t0 = Clock::now();
+    issued_.store(0);
+    done_.store(0);
+    limit_.store(requests);
+    for (int i = 0; i < inflight_; ++i) issue();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return done_.load() == requests; });
     }
-    if (done.fetch_add(1) + 1 == limit.load()) {
-      std::lock_guard lock(mu);
-      cv.notify_all();
-      return;
-    }
-    issue();  // keep `inflight` calls outstanding, from the client's I/O thread
-  };
-  issue = [&] {
-    const int i = issued.fetch_add(1);
-    if (i >= limit.load()) return;
-    const Envelope& req = prepared[first + static_cast<std::size_t>(i)];
-    const CallOptions options{.timeout = std::chrono::seconds(10)};
-    if (views) {
-      client->call_view(req, options, [&](Result<parley::transport::ReplyView>&& r) { on_done(r.status()); });
-    } else {
-      client->call(req, options, [&](Result<Envelope> r) { on_done(r.status()); });
-    }
-  };
-  auto pipeline = [&](std::size_t from, int n) {  // `n` calls with `inflight` outstanding
-    first = from;
-    issued.store(0);
-    done.store(0);
-    limit.store(n);
-    for (int i = 0; i < inflight; ++i) issue();
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return done.load() == n; });
-  };
-  pipeline(0, kWarmupRequests);
-  const double cpu0 = process_cpu_us();
-  const double sys0 = process_sys_us();
-  auto t0 = Clock::now();
-  pipeline(kWarmupRequests, requests);
-  if (print_batches) {  // --only ours-tput: how many envelopes travelled per libzmq message
-    const parley::transport::ClientStats& cs = client->stats();
-    const parley::transport::ServerStats& ss = o.server->stats();
-    std::printf("batches: client sent %llu (of %d requests, warm-up included), received %llu; server received %llu, sent %llu\n",
-                static_cast<unsigned long long>(cs.batches_sent.load()), requests + kWarmupRequests,
+    const auto elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    return {requests / elapsed, (process_cpu_us() - cpu0) / requests, (process_sys_us() - sys0) / requests};
+  }
+  /// How many envelopes travelled per libzmq message (--only ours-tput).
+  void print_batches() const {
+    const parley::transport::ClientStats& cs = o_.client->stats();
+    const parley::transport::ServerStats& ss = o_.server->stats();
+    std::printf("batches: client sent %llu (of %llu requests, warm-up included), received %llu; server received %llu, sent %llu\n",
+                static_cast<unsigned long long>(cs.batches_sent.load()),
+                static_cast<unsigned long long>(cs.calls.load()),
                 static_cast<unsigned long long>(cs.batches_received.load()),
                 static_cast<unsigned long long>(ss.batches_received.load()),
                 static_cast<unsigned long long>(ss.batches_sent.load()));
   }
-  return {requests / std::chrono::duration<double>(Clock::now() - t0).count(), (process_cpu_us() - cpu0) / requests,
-          (process_sys_us() - sys0) / requests};
-}
+
+ private:
+  void issue() {  // from this thread for the first `inflight`, then from the client's I/O thread
+    const int i = issued_.fetch_add(1);
+    if (i >= limit_.load()) return;
+    const Envelope& req = (*prepared_)[static_cast<std::size_t>(i)];
+    const CallOptions options{.timeout = std::chrono::seconds(10)};
+    if (views_) {
+      o_.client->call_view(req, options, [this](Result<parley::transport::ReplyView>&& r) { on_done(r.status()); });
+    } else {
+      o_.client->call(req, options, [this](Result<Envelope>&& r) { on_done(r.status()); });
+    }
+  }
+  void on_done(const parley::Status& status) {
+    if (!status.is_ok()) {
+      std::fprintf(stderr, "call failed: %s\n", status.to_string().c_str());
+      std::exit(1);
+    }
+    if (done_.fetch_add(1) + 1 == limit_.load()) {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+      return;
+    }
+    issue();  // keep `inflight` calls outstanding
+  }
+
+  const Envelope& request_;
+  const int inflight_;
+  Ours o_;
+  // Set by run() before its first call, read by the calls it makes.
+  const std::vector<Envelope>* prepared_ = nullptr;
+  bool views_ = false;
+  std::atomic<int> issued_{0};
+  std::atomic<int> done_{0};
+  std::atomic<int> limit_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
 
 Latency raw_client_our_server(const std::string& bytes, int iterations) {
   auto server = Server::start(ServerOptions{}, std::make_shared<EchoHandler>(false));
@@ -628,12 +655,14 @@ int main(int argc, char** argv) {
 
   if (!args.only.empty()) {
     if (args.only == "raw-tput") {
-      Throughput t = raw_throughput(bytes, args.requests, args.inflight);
+      Throughput t = RawPipeline(bytes, args.inflight).run(args.requests);
       std::printf("raw %.0f req/s, %.2f us CPU/request (%.2f system)\n", t.per_second, t.cpu_us, t.sys_us);
     }
     if (args.only == "ours-tput" || args.only == "ours-view-tput") {
       const bool views = args.only == "ours-view-tput";
-      Throughput t = ours_throughput(request, args.requests, args.inflight, views, /*print_batches=*/true);
+      OursPipeline pipeline(request, args.inflight);
+      Throughput t = pipeline.run(args.requests, views);
+      pipeline.print_batches();
       std::printf("ours%s %.0f req/s, %.2f us CPU/request (%.2f system)\n", views ? " (call_view)" : "",
                   t.per_second, t.cpu_us, t.sys_us);
     }
@@ -663,9 +692,44 @@ int main(int argc, char** argv) {
   const Latency& raw = lat.raw;
   const Latency& ours = lat.ours;
   const Latency& ours_worker = lat.ours_worker;
-  const Throughput raw_tput = raw_throughput(bytes, args.requests, args.inflight);
-  const Throughput ours_tput = ours_throughput(request, args.requests, args.inflight, /*views=*/false);
-  const Throughput view_tput = ours_throughput(request, args.requests, args.inflight, /*views=*/true);
+  // Throughput in rounds, raw, call() and call_view() in turn, so that all three see the same
+  // machine state (a neighbour's burst on this shared VM moved whole runs by tens of percent);
+  // the ratios reported are the medians of the rounds' ratios.
+  constexpr int kRounds = 5;
+  const int per_round = std::max(1, args.requests / kRounds);
+  RawPipeline raw_pipeline(bytes, args.inflight);
+  OursPipeline ours_pipeline(request, args.inflight);
+  std::vector<Throughput> raw_rounds, call_rounds, view_rounds;
+  for (int r = 0; r < kRounds; ++r) {
+    raw_rounds.push_back(raw_pipeline.run(per_round));
+    call_rounds.push_back(ours_pipeline.run(per_round, /*views=*/false));
+    view_rounds.push_back(ours_pipeline.run(per_round, /*views=*/true));
+  }
+  auto total = [](const std::vector<Throughput>& rounds) {  // over all rounds: requests / time, CPU per request
+    Throughput t;
+    double seconds = 0;
+    for (const Throughput& r : rounds) {
+      seconds += 1.0 / r.per_second;
+      t.cpu_us += r.cpu_us / static_cast<double>(rounds.size());
+      t.sys_us += r.sys_us / static_cast<double>(rounds.size());
+    }
+    t.per_second = static_cast<double>(rounds.size()) / seconds;
+    return t;
+  };
+  auto median_ratio = [&](const std::vector<Throughput>& ours, std::string* each) {
+    std::vector<double> ratios;
+    for (int r = 0; r < kRounds; ++r) ratios.push_back(ours[r].per_second / raw_rounds[r].per_second);
+    for (double x : ratios) {
+      char text[16];
+      std::snprintf(text, sizeof(text), each->empty() ? "%.2f" : " %.2f", x);
+      each->append(text);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    return ratios[ratios.size() / 2];
+  };
+  const Throughput raw_tput = total(raw_rounds);
+  const Throughput ours_tput = total(call_rounds);
+  const Throughput view_tput = total(view_rounds);
 
   std::printf("\n%-44s %10s %10s %10s %12s\n", "unary round trip (us), interleaved", "p50", "p99", "mean",
               "CPU us/call");
@@ -680,18 +744,20 @@ int main(int argc, char** argv) {
   std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (I/O thread reply)", ours.p50 / raw.p50, ours.p99 / raw.p99);
   std::printf("%-44s %10.2fx %9.2fx\n", "ratio ours/raw (worker thread reply)", ours_worker.p50 / raw.p50,
               ours_worker.p99 / raw.p99);
-  std::printf("\n%-44s %10s %12s %12s\n", "throughput, pipelined", "req/s", "CPU us/req", "of it system");
+  std::printf("\n%-44s %10s %12s %12s\n", "throughput, pipelined, 5 interleaved rounds", "req/s", "CPU us/req",
+              "of it system");
   std::printf("%-44s %10.0f %12.2f %12.2f\n", "raw libzmq", raw_tput.per_second, raw_tput.cpu_us, raw_tput.sys_us);
   std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport, call() (Envelope replies)", ours_tput.per_second,
               ours_tput.cpu_us, ours_tput.sys_us);
   std::printf("%-44s %10.0f %12.2f %12.2f\n", "parley transport, call_view() (reply views)", view_tput.per_second,
               view_tput.cpu_us, view_tput.sys_us);
-  const double tput_ratio = ours_tput.per_second / raw_tput.per_second;
-  const double view_ratio = view_tput.per_second / raw_tput.per_second;
-  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio call()/raw", tput_ratio, ours_tput.cpu_us / raw_tput.cpu_us,
-              ours_tput.sys_us / raw_tput.sys_us);
-  std::printf("%-44s %10.2fx %11.2fx %11.2fx\n", "ratio call_view()/raw", view_ratio,
-              view_tput.cpu_us / raw_tput.cpu_us, view_tput.sys_us / raw_tput.sys_us);
+  std::string call_each, view_each;
+  const double tput_ratio = median_ratio(call_rounds, &call_each);
+  const double view_ratio = median_ratio(view_rounds, &view_each);
+  std::printf("%-44s %10.2fx %11.2fx %11.2fx   rounds: %s\n", "ratio call()/raw (median of rounds)", tput_ratio,
+              ours_tput.cpu_us / raw_tput.cpu_us, ours_tput.sys_us / raw_tput.sys_us, call_each.c_str());
+  std::printf("%-44s %10.2fx %11.2fx %11.2fx   rounds: %s\n", "ratio call_view()/raw (median of rounds)", view_ratio,
+              view_tput.cpu_us / raw_tput.cpu_us, view_tput.sys_us / raw_tput.sys_us, view_each.c_str());
   const double p50_ratio = ours.p50 / raw.p50;
   std::printf("\ntarget p50 ratio <= 1.50: %s (%.2fx); target throughput ratio >= 0.70: call() %s (%.2fx), "
               "call_view() %s (%.2fx); total %.1f s\n",
