@@ -478,6 +478,15 @@ void BatchWriter::add(const void* envelope, std::size_t size) {
   buf_.append(static_cast<const char*>(envelope), size);
 }
 
+void BatchWriter::add(const PayloadRef& payload, const TransportFields& fields) {
+  const std::size_t payload_size = payload.size();
+  const std::size_t n = payload_size + fields.size();
+  start_entry(n);
+  const std::size_t at = buf_.size();
+  buf_.resize(at + n);
+  fields.write(payload.write(reinterpret_cast<std::uint8_t*>(buf_.data() + at)));
+}
+
 Message BatchWriter::finish() {
   // One entry goes out as the plain envelope it holds: a batch of one would only cost bytes.
   std::string_view bytes = count_ == 1 ? std::string_view(buf_).substr(last_entry_) : std::string_view(buf_);

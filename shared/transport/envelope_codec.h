@@ -146,6 +146,9 @@ class BatchWriter {
   void add(std::string_view body, const TransportFields& fields);
   /// A serialized envelope.
   void add(const void* envelope, std::size_t size);
+  /// An envelope made of `payload` followed by `fields` (what encode_payload() would send),
+  /// written straight into the batch.
+  void add(const PayloadRef& payload, const TransportFields& fields);
   std::size_t count() const { return count_; }
   std::size_t bytes() const { return buf_.size(); }
   bool empty() const { return count_ == 0; }

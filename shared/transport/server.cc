@@ -178,7 +178,7 @@ void ServerCore::read_socket() {
     // The first reply of a wake-up goes out before the next recv (a lone request's reply does
     // not wait on it); in a burst, replies go out together every kReplyBatch requests (fewer
     // libzmq activations, fuller TCP writes, less cross-thread freeing in libzmq's I/O thread).
-    if ((n == 0 || (n + 1) % kReplyBatch == 0) && outbox_.has_items()) drain_outbox(false);
+    if ((n == 0 || (n + 1) % kReplyBatch == 0) && (!direct_.empty() || outbox_.has_items())) drain_outbox(false);
   }
 }
 
@@ -480,7 +480,30 @@ bool ServerCore::send_inline(ServerOutbound& item) {
   return true;
 }
 
+bool ServerCore::batch_direct(ServerCall& call, const PayloadRef& payload, const TransportFields& fields) {
+  if (!on_io_thread() || !call.in_table_ || batch_peers_.count(call.identity_) == 0) return false;
+  const std::size_t size = payload.size() + fields.size();
+  if (size > BatchWriter::kMaxEntryBytes) return false;
+  if (!direct_.empty() && (direct_identity_ != call.identity_ || !direct_.fits(size))) flush_direct();
+  if (direct_.empty()) direct_identity_ = call.identity_;
+  direct_.add(payload, fields);
+  stats_.replies_direct.fetch_add(1, std::memory_order_relaxed);
+  remove_call(&call);  // the caller holds a reference: the call outlives this
+  if (direct_.count() == BatchWriter::kMaxEntries) flush_direct();
+  return true;
+}
+
+void ServerCore::flush_direct() {
+  const std::size_t n = direct_.count();
+  if (n == 0) return;
+  Message message = direct_.finish();
+  if (send_frames(direct_identity_, message) != 0) return;  // counted there; the calls are over
+  stats_.replies_sent.fetch_add(n, std::memory_order_relaxed);
+  if (n > 1) stats_.batches_sent.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ServerCore::drain_outbox(bool signaled) {
+  flush_direct();
   batch_.clear();
   outbox_.drain(batch_, signaled);
   // Replies to a client that reads batches are gathered per client and sent as one BATCH each;

@@ -125,12 +125,20 @@ bool ServerCall::submit_payload(std::optional<std::reference_wrapper<const googl
     payload.type_url = type_url;
     payload.value = value;
   }
+  // batch_direct() takes the call out of the server's table, whose reference may be the last but
+  // ours: `keep` holds it until the lock below is gone.
+  std::shared_ptr<ServerCall> keep;
   std::lock_guard lock(mu_);
   if (!accepting_locked()) return false;
   detail::IdBuffer id;
   const Load load = core_->current_load();
+  const bool only_reply = last && next_sequence_ == 0;
   const detail::TransportFields f = reply_fields_locked(id, /*has_id=*/false, /*has_session=*/false,
                                                         /*has_trace=*/false, last, load);
+  if (only_reply && core_->on_io_thread()) {
+    keep = shared_from_this();
+    if (core_->batch_direct(*this, payload, f)) return true;
+  }
   return push_locked(detail::encode_payload(payload, f), last, false, false);
 }
 

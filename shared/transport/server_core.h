@@ -77,6 +77,11 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const std::string& replica() const { return replica_; }
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   void set_draining(bool d) { draining_.store(d); }
+  /// I/O thread, a handler answering on it: a call's only reply (sequence 0, last) written
+  /// straight into the batch gathered for the call's client, which reads batches: no zmq message
+  /// of its own, no trip through the outbox (issue 18). The call leaves the table here. False
+  /// (nothing done) when the reply must go the ordinary way. Sent by flush_direct().
+  bool batch_direct(ServerCall& call, const PayloadRef& payload, const TransportFields& fields);
   bool on_io_thread() const { return outbox_.on_owner_thread(); }
   bool draining() const { return draining_.load(); }
 
@@ -99,6 +104,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   /// push_reply()'s fast path: true when `item` was handled here (see "Wake-up rules" 8).
   bool send_inline(ServerOutbound& item);
   void drain_outbox(bool signaled);
+  /// Sends what batch_direct() gathered (drain_outbox() does first).
+  void flush_direct();
   void process(ServerOutbound& item);
   /// What process() does once the reply was handed to libzmq (`err` 0) or refused.
   void after_send(ServerOutbound& item, int err);
@@ -139,6 +146,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   };
   std::vector<ReplyGroup> groups_;  // drain_outbox's replies by client (reused)
   BatchWriter batch_writer_;
+  BatchWriter direct_;            // batch_direct()'s replies, all to direct_identity_
+  std::string direct_identity_;
   // The ROUTER must be drained to EAGAIN before sleeping: its ZMQ_FD signalled, or we sent on
   // it (a send may consume the notification of a message that arrived meanwhile).
   bool socket_dirty_ = true;

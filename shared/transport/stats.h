@@ -30,6 +30,7 @@ struct ServerStats {
   Counter pings{0};                 // PINGs answered
   Counter rejected_draining{0};     // REQUESTs answered UNAVAILABLE because the server drains
   Counter replies_inline{0};        // replies sent by the replying thread itself (loop asleep)
+  Counter replies_direct{0};        // only replies written straight into a client's batch (I/O thread)
   Counter batches_received{0};      // BATCH messages read (their envelopes count in `received`)
   Counter batches_sent{0};          // BATCH messages of replies handed to libzmq
   std::atomic<std::int64_t> active_calls{0};  // gauge: calls accepted and not over

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "shared/transport/envelope_codec.h"
 #include "shared/transport/protobuf_log.h"
@@ -643,6 +645,80 @@ TEST(ServerTest, RepliesAreBatchedOnlyForClientsThatReadBatches) {
 
 /// Issue 15: every garbage frame with invalid UTF-8 in a string field made protobuf write an
 /// ERROR line of its own (unthrottled). They are routed into the rate-limited log now.
+// A handler answering on the I/O thread with finish_payload(): each call's only reply is written
+// straight into the batch gathered for its client (no message of its own, no outbox). What
+// arrives must be what the ordinary path sends: every reply once, batched for a client that reads
+// batches, alone for one that does not, a stream's replies in order, the calls gone from the table.
+TEST(ServerTest, RepliesWrittenStraightIntoABatchArriveLikeQueuedOnes) {
+  auto server = start_server(make_handler([](std::shared_ptr<ServerCall> call) {
+    if (call->method() == "t/Stream") {  // three replies: only the first could be the last
+      v1::EchoReply part;
+      part.set_text("part");
+      call->send_payload(part);
+      call->send_payload(part);
+    }
+    call->finish_payload(call->payload_type_url(), call->payload_value());
+  }));
+  auto send_batch = [](RawDealer& raw, const std::string& prefix, int n, const std::string& method) {
+    Envelope batch;
+    batch.set_kind(v1::BATCH);
+    for (int i = 0; i < n; ++i) {
+      const std::string id = prefix + std::to_string(i);
+      batch.add_batch(raw_request(id, method, 1'000'000, "text " + id).SerializeAsString());
+    }
+    raw.send(batch);
+  };
+  auto receive = [](RawDealer& raw, std::size_t want, std::size_t* messages) {
+    std::vector<Envelope> all;
+    *messages = 0;
+    while (all.size() < want) {
+      auto reply = raw.receive();
+      if (!reply) break;
+      ++*messages;
+      for (auto& e : unbatch(*reply)) all.push_back(std::move(e));
+    }
+    return all;
+  };
+  // A client that sends batches reads them: 40 unary calls come back in batches of at most 16.
+  RawDealer batching(server->endpoints()[0]);
+  send_batch(batching, "u", 40, "t/Echo");
+  std::size_t messages = 0;
+  std::vector<Envelope> replies = receive(batching, 40, &messages);
+  ASSERT_EQ(replies.size(), 40u);
+  EXPECT_GE(messages, 3u);
+  EXPECT_LT(messages, 40u) << "the replies were batched";
+  std::set<std::string> seen;
+  for (const Envelope& r : replies) {
+    EXPECT_EQ(r.kind(), v1::REPLY);
+    EXPECT_TRUE(r.end_of_stream());
+    EXPECT_EQ(r.sequence(), 0u);
+    v1::EchoRequest echoed;  // the request's own payload, sent back
+    EXPECT_TRUE(r.payload().UnpackTo(&echoed));
+    EXPECT_EQ(echoed.text(), "text " + r.correlation_id());
+    EXPECT_TRUE(seen.insert(r.correlation_id()).second) << "one reply per call: " << r.correlation_id();
+  }
+  // Streams from the same handler: more than one reply, so all of them take the ordinary way.
+  send_batch(batching, "s", 3, "t/Stream");
+  replies = receive(batching, 9, &messages);
+  ASSERT_EQ(replies.size(), 9u);
+  std::map<std::string, std::uint64_t> next;
+  for (const Envelope& r : replies) {
+    EXPECT_EQ(r.sequence(), next[r.correlation_id()]++) << r.correlation_id() << " in order";
+    EXPECT_EQ(r.end_of_stream(), r.sequence() == 2);
+  }
+  // A client that never sent a batch gets each reply alone.
+  RawDealer plain(server->endpoints()[0]);
+  for (int i = 0; i < 5; ++i) plain.send(raw_request("p" + std::to_string(i), "t/Echo", 1'000'000, "plain"));
+  replies = receive(plain, 5, &messages);
+  ASSERT_EQ(replies.size(), 5u);
+  EXPECT_EQ(messages, 5u);
+  EXPECT_TRUE(eventually([&] { return server->stats().replies_sent.load() == 40u + 9u + 5u; }))
+      << server->stats().replies_sent.load();
+  EXPECT_EQ(server->active_calls(), 0u);
+  EXPECT_EQ(server->stats().replies_dropped.load(), 0u);
+  EXPECT_EQ(server->stats().replies_direct.load(), 40u) << "the batching client's unary calls, nothing else";
+}
+
 TEST(ServerTest, GarbageFramesDoNotFloodTheLog) {
   TestService service;
   auto server = start_server(service.handler());
