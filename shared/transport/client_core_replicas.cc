@@ -144,15 +144,7 @@ void ClientCore::read_envelope(Replica& r, const void* data, std::size_t size, C
   // Parsed in place inside the Result the callback receives: each move of an Envelope on the way
   // (Result's constructor, complete()) cost a construction, a swap and a destruction.
   Result<Envelope> env{Envelope()};
-  bool parsed = false;
-  if (size <= static_cast<std::size_t>(INT32_MAX)) {
-    try {
-      parsed = env->ParseFromArray(data, static_cast<int>(size));
-    } catch (...) {  // allocation failure only
-      parsed = false;
-    }
-  }
-  if (!parsed) {
+  if (!parse_envelope(*env, data, size)) {
     stats_.malformed_replies.fetch_add(1, std::memory_order_relaxed);
     PARLEY_LOG_EVERY_MS(kWarn, 1000) << "client " << options_.name << ": malformed message from replica "
                                      << describe(r) << " dropped";

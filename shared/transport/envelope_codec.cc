@@ -2,6 +2,7 @@
 // length-delimited strings, the LoadReport submessage. Depends on envelope_codec.h, libzmq.
 #include "shared/transport/envelope_codec.h"
 
+#include <climits>
 #include <cstring>
 
 namespace parley::transport::detail {
@@ -117,10 +118,12 @@ Message encode_envelope(std::string_view body, const TransportFields& fields) {
 }
 
 std::size_t PayloadRef::size() const {
+  if (size_ != 0) return size_;  // never 0 once computed: the field's tag and length take 2 bytes
   value_size_ = message != nullptr ? message->ByteSizeLong() : value.size();
   const std::size_t any = string_field_size(kAnyTypeUrl, type_url) +
                           (value_size_ == 0 ? 0 : varint_size(tag(kAnyValue, kLengthDelimited)) + varint_size(value_size_) + value_size_);
-  return varint_size(tag(kPayload, kLengthDelimited)) + varint_size(any) + any;
+  size_ = varint_size(tag(kPayload, kLengthDelimited)) + varint_size(any) + any;
+  return size_;
 }
 
 std::uint8_t* PayloadRef::write(std::uint8_t* p) const {
@@ -528,6 +531,14 @@ bool BatchReader::next(std::string_view* entry) {
     }
   }
   return false;
+}
+
+bool parse_envelope(Envelope& envelope, const void* data, std::size_t size) {
+  try {
+    return size <= static_cast<std::size_t>(INT32_MAX) && envelope.ParseFromArray(data, static_cast<int>(size));
+  } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
+    return false;
+  }
 }
 
 void clear_transport_fields(Envelope& e, bool keep_id) {

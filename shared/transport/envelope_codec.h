@@ -53,12 +53,13 @@ struct PayloadRef {
   const google::protobuf::MessageLite* message = nullptr;  // serialized here, or
   std::string_view value;                                  // the bytes already serialized
 
-  /// Bytes the payload field takes (computes the message's size once).
+  /// Bytes the payload field takes (computed once, the message's size with it).
   std::size_t size() const;
   std::uint8_t* write(std::uint8_t* out) const;  // after size()
 
  private:
   mutable std::size_t value_size_ = 0;
+  mutable std::size_t size_ = 0;  // size(), computed once (the parts must not change after it)
 };
 
 /// One zmq message holding an Envelope made of `payload` followed by `fields` (what
@@ -185,6 +186,9 @@ class BatchReader {
   const std::uint8_t* end_ = nullptr;
   std::size_t count_ = 0;
 };
+
+/// Parses `data` into `envelope` (false: not an Envelope, or over 2 GiB); never throws.
+bool parse_envelope(Envelope& envelope, const void* data, std::size_t size);
 
 /// Clears the fields the transport writes itself (so they are never on the wire twice).
 void clear_transport_fields(Envelope& envelope, bool keep_id);

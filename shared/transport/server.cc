@@ -182,18 +182,6 @@ void ServerCore::read_socket() {
   }
 }
 
-namespace {
-
-bool parse_envelope(Envelope& env, const void* data, std::size_t size) {
-  try {
-    return size <= static_cast<std::size_t>(INT32_MAX) && env.ParseFromArray(data, static_cast<int>(size));
-  } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
-    return false;
-  }
-}
-
-}  // namespace
-
 void ServerCore::handle_message(const std::string& identity, const void* data, std::size_t size, int frames) {
   if (frames != 2) {
     malformed(identity, "",

@@ -1,7 +1,6 @@
 // ServerCall: a call's reply path (sequence numbers, deadline checks, serialization on the
 // caller's thread), its cancellation, and the delivery of a client stream to the service.
 // Depends on server_core.h.
-#include <climits>
 #include <cstring>
 
 #include "shared/common/check.h"
@@ -39,11 +38,7 @@ bool ServerCall::parse_request(const void* data, std::size_t size) {
   std::call_once(parsed_, [&] {
     arena_.emplace(block_, sizeof(block_));
     auto* request = google::protobuf::Arena::CreateMessage<Envelope>(&*arena_);
-    try {
-      ok = size <= static_cast<std::size_t>(INT32_MAX) && request->ParseFromArray(data, static_cast<int>(size));
-    } catch (...) {  // protobuf does not throw on bad input; this only guards allocation failure
-      ok = false;
-    }
+    ok = detail::parse_envelope(*request, data, size);
     request_ = request;
   });
   if (!ok) return false;
