@@ -62,8 +62,8 @@ Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::Train
   return out;
 }
 
-Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const encoder::Encoder& base,
-                                          const FinetuneOptions& options, FinetuneReport* report) {
+Result<FinetunedWeights> train_finetuned(const v1::TrainRequest& request, const encoder::Encoder& base,
+                                         const FinetuneOptions& options, FinetuneReport* report) {
   const encoder::EncoderModel& model = base.model();
   if (model.precision() != encoder::Precision::kFp32) {
     return failed_precondition("fine-tuning starts from an FP32 encoder (load it with Precision::kFp32)");
@@ -86,20 +86,15 @@ Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const
   }
   PARLEY_ASSIGN_OR_RETURN(auto result, encoder::train::train_joint(model.weights(), model.config(), examples,
                                                                    std::max(1, request.intents_size()), tags, jo, dev));
-  auto heads = std::make_shared<JointHeads>();
-  heads->hidden = static_cast<int>(model.config().hidden);
-  heads->labels = std::max(1, request.intents_size());
-  heads->tags = tags;
-  heads->label_w = std::move(result.label_w);
-  heads->label_b = std::move(result.label_b);
-  heads->tag_w = std::move(result.tag_w);
-  heads->tag_b = std::move(result.tag_b);
-  const auto t0 = std::chrono::steady_clock::now();
-  PARLEY_ASSIGN_OR_RETURN(auto tuned, encoder::EncoderModel::from_host_weights(std::move(result.weights), model.config(),
-                                                                               model.sentence(), options.serve));
-  encoder::EncoderOptions eo = base.options();
-  eo.load = options.serve;
-  auto enc = encoder::Encoder::create(std::move(tuned), base.shared_tokenizer(), eo);
+  FinetunedWeights out;
+  out.heads.hidden = static_cast<int>(model.config().hidden);
+  out.heads.labels = std::max(1, request.intents_size());
+  out.heads.tags = tags;
+  out.heads.label_w = std::move(result.label_w);
+  out.heads.label_b = std::move(result.label_b);
+  out.heads.tag_w = std::move(result.tag_w);
+  out.heads.tag_b = std::move(result.tag_b);
+  out.weights = std::move(result.weights);
   if (report != nullptr) {
     report->examples = static_cast<std::int64_t>(examples.size());
     report->steps = result.steps;
@@ -108,9 +103,31 @@ Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const
     report->epochs = jo.epochs;
     report->final_loss = result.final_loss;
     report->train_seconds = result.seconds;
+  }
+  return out;
+}
+
+Result<FinetunedEncoder> serve_finetuned(FinetunedWeights tuned, const encoder::Encoder& base,
+                                         const FinetuneOptions& options, FinetuneReport* report) {
+  const encoder::EncoderModel& model = base.model();
+  const auto t0 = std::chrono::steady_clock::now();
+  PARLEY_ASSIGN_OR_RETURN(auto converted, encoder::EncoderModel::from_host_weights(std::move(tuned.weights), model.config(),
+                                                                                   model.sentence(), options.serve));
+  encoder::EncoderOptions eo = base.options();
+  eo.load = options.serve;
+  auto enc = encoder::Encoder::create(std::move(converted), base.shared_tokenizer(), eo);
+  if (report != nullptr) {
     report->convert_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  return FinetunedEncoder{std::move(enc), options.stack_heads ? std::move(heads) : nullptr};
+  std::shared_ptr<const JointHeads> heads;
+  if (options.stack_heads) heads = std::make_shared<JointHeads>(std::move(tuned.heads));
+  return FinetunedEncoder{std::move(enc), std::move(heads)};
+}
+
+Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const encoder::Encoder& base,
+                                          const FinetuneOptions& options, FinetuneReport* report) {
+  PARLEY_ASSIGN_OR_RETURN(auto tuned, train_finetuned(request, base, options, report));
+  return serve_finetuned(std::move(tuned), base, options, report);
 }
 
 }  // namespace parley::nlu

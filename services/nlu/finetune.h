@@ -68,8 +68,23 @@ struct FinetunedEncoder {
   std::shared_ptr<const JointHeads> heads;
 };
 
-/// Fine-tunes `base` (an FP32 encoder: its host weights are the starting point) on `request` and
-/// returns the fine-tuned encoder (same tokenizer, `options.serve` precision) with its heads.
+/// What a fine-tuning produced before it is converted to serve: the encoder's FP32 host weights
+/// (LoRA merged) and the heads trained with it. The unit FinetuneCache keeps.
+struct FinetunedWeights {
+  encoder::EncoderWeights weights;
+  JointHeads heads;
+};
+
+/// Fine-tunes `base` (an FP32 encoder: its host weights are the starting point) on `request`.
+Result<FinetunedWeights> train_finetuned(const v1::TrainRequest& request, const encoder::Encoder& base,
+                                         const FinetuneOptions& options, FinetuneReport* report = nullptr);
+
+/// The serving encoder of `tuned` (same tokenizer as `base`, `options.serve` precision) with its
+/// heads (none unless options.stack_heads). report->convert_seconds is set when given.
+Result<FinetunedEncoder> serve_finetuned(FinetunedWeights tuned, const encoder::Encoder& base,
+                                         const FinetuneOptions& options, FinetuneReport* report = nullptr);
+
+/// train_finetuned, then serve_finetuned.
 Result<FinetunedEncoder> finetune_encoder(const v1::TrainRequest& request, const encoder::Encoder& base,
                                           const FinetuneOptions& options, FinetuneReport* report = nullptr);
 

@@ -95,6 +95,44 @@ void FinetuneJobs::finish(const Job& job, v1::FineTuneStatus::State state, const
   }
 }
 
+Result<FinetunedWeights> FinetuneJobs::weights_for(const Job& job, const std::shared_ptr<const encoder::Encoder>& base_ptr, const FinetuneOptions& o,
+                                                  FinetuneReport& report, bool& from_cache) {
+  from_cache = false;
+  const encoder::Encoder& base = *base_ptr;
+  const FinetuneCache* cache = options_.cache.get();
+  if (cache == nullptr) return train_finetuned(job.request, base, o, &report);
+  auto count = [&](const char* outcome) {
+    if (metrics_ != nullptr) {
+      metrics_->finetune_cache.labels({outcome}).inc();
+    }
+  };
+  if (id_base_ != base_ptr) {  // hashing the base's weights takes ~1 s per 100M values: once per base
+    base_id_ = FinetuneCache::base_id(base.model());
+    id_base_ = base_ptr;
+  }
+  const std::string key = FinetuneCache::key(job.request, job.mode, o, base_id_);
+  auto hit = cache->load(key, base.model());
+  if (!hit.ok()) {
+    count("damaged");
+    PARLEY_LOG(kWarn).kv("bot", job.bot_id) << hit.status().to_string() << "; fine-tuning afresh";
+  } else if (hit->has_value()) {
+    count("hit");
+    from_cache = true;
+    return std::move(**hit);
+  } else {
+    count("miss");
+  }
+  auto tuned = train_finetuned(job.request, base, o, &report);
+  if (tuned.ok() && !job.cancel->load()) {
+    const Status stored = cache->store(key, *tuned, base.model());
+    count(stored.is_ok() ? "stored" : "store_failed");
+    if (!stored.is_ok()) {
+      PARLEY_LOG(kWarn).kv("bot", job.bot_id) << stored.to_string();
+    }
+  }
+  return tuned;
+}
+
 void FinetuneJobs::run() {
   for (;;) {
     Job job;
@@ -132,17 +170,19 @@ void FinetuneJobs::run() {
     };
     Status st;
     FinetuneReport report;
+    bool from_cache = false;
     auto base = base_();
     if (!base.ok()) {
       st = base.status().with_context("loading the FP32 encoder to fine-tune");
     } else {
-      auto tuned = finetune_encoder(job.request, **base, o, &report);
+      auto tuned = weights_for(job, *base, o, report, from_cache);
       if (!tuned.ok()) {
         st = tuned.status();
       } else if (cancel->load()) {
         st = cancelled("fine-tuning cancelled");
       } else {
-        st = install_(job.bot_id, job.generation, std::move(*tuned));
+        auto served = serve_finetuned(std::move(*tuned), **base, o, &report);
+        st = served.ok() ? install_(job.bot_id, job.generation, std::move(*served)) : served.status();
       }
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -153,11 +193,11 @@ void FinetuneJobs::run() {
     }
     if (st.is_ok()) {
       if (metrics_ != nullptr) metrics_->finetune_duration.observe(Clock::now() - t0);
-      finish(job, v1::FineTuneStatus::READY, "");
+      finish(job, v1::FineTuneStatus::READY, from_cache ? "loaded from the fine-tuning cache" : "");
       std::lock_guard lock(mu_);
       if (auto it = state_.find(job.bot_id); it != state_.end()) it->second.set_elapsed_seconds(secs);
       PARLEY_LOG(kInfo).kv("bot", job.bot_id).kv("mode", mode_name(job.mode)).kv("steps", report.steps).kv("seconds", secs)
-          << "fine-tuned bot";
+          << (from_cache ? "fine-tuned bot loaded from the cache" : "fine-tuned bot");
     } else if (st.code() == StatusCode::kCancelled) {
       finish(job, v1::FineTuneStatus::CANCELLED, st.message());
     } else {

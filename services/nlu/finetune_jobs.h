@@ -18,6 +18,7 @@
 
 #include "parley/v1/nlu.pb.h"
 #include "services/nlu/finetune.h"
+#include "services/nlu/finetune_cache.h"
 #include "services/nlu/nlu_metrics.h"
 
 namespace parley::nlu {
@@ -32,6 +33,9 @@ struct FinetuneJobOptions {
   /// The fine-tuned model is refused (job FAILED, the frozen model keeps serving) when it parses
   /// more than this fraction of the checked examples fewer exactly than the frozen one.
   double check_tolerance = 0.05;
+  /// Fine-tuned encoders kept on disk (nlu.finetune.cache_dir); null = none. A job whose entry
+  /// is there loads it instead of training; a trained one is stored.
+  std::shared_ptr<const FinetuneCache> cache;
 };
 
 /// Thread-safe. The worker calls `base()` (the FP32 encoder every job starts from; loaded lazily
@@ -66,6 +70,9 @@ class FinetuneJobs {
   void run();
   void finish(const Job& job, v1::FineTuneStatus::State state, const std::string& message);
   void update_gauges();  // mu_ held
+  // The trained (or cached) weights of `job`; `from_cache` says which. Worker thread only.
+  Result<FinetunedWeights> weights_for(const Job& job, const std::shared_ptr<const encoder::Encoder>& base, const FinetuneOptions& o,
+                                       FinetuneReport& report, bool& from_cache);
 
   FinetuneJobOptions options_;
   BaseProvider base_;
@@ -79,6 +86,9 @@ class FinetuneJobs {
   bool running_ = false;
   bool stop_ = false;
   std::thread worker_;
+  // The base encoder whose FinetuneCache::base_id is base_id_ (worker thread only).
+  std::shared_ptr<const encoder::Encoder> id_base_;
+  std::string base_id_;
 };
 
 }  // namespace parley::nlu

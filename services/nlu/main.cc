@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
                     "Fraction of the checked examples the fine-tuned model may parse worse than the frozen one "
                     "before it is refused (the frozen model keeps serving)",
                     config::double_range(0.0, 1.0));
+  schema.add_string("nlu.finetune.cache_dir", "",
+                    "Directory of fine-tuned encoders kept between runs and shared by replicas, keyed by the base "
+                    "encoder, the fine-tuning options and the bot's examples (empty: none)");
+  schema.add_int("nlu.finetune.cache_max_bytes", std::int64_t{8} << 30,
+                 "Bytes the fine-tuning cache may hold (least recently used entries are removed first)",
+                 config::int_range(1 << 20, std::int64_t{1} << 50));
   schema.add_int("nlu.max_text_bytes", 16 * 1024, "Longest Parse text, in bytes", config::int_range(1, 1 << 20));
   schema.add_int("nlu.max_bots", 64, "Most bots loaded at once", config::int_range(1, 100000));
   schema.add_int("nlu.max_examples", 50000, "Most training examples per bot", config::int_range(1, 10'000'000));
@@ -153,6 +159,15 @@ int main(int argc, char** argv) {
     o.finetune.max_queued = static_cast<std::size_t>(cfg.get_int("nlu.finetune.max_queued"));
     o.finetune.check_examples = static_cast<std::size_t>(cfg.get_int("nlu.finetune.check_examples"));
     o.finetune.check_tolerance = cfg.get_double("nlu.finetune.check_tolerance");
+    if (const std::string cache_dir = cfg.get_string("nlu.finetune.cache_dir"); !cache_dir.empty()) {
+      auto cache = nlu::FinetuneCache::open(
+          {.dir = cache_dir, .max_bytes = static_cast<std::uint64_t>(cfg.get_int("nlu.finetune.cache_max_bytes"))});
+      if (!cache.ok()) {
+        std::cerr << "parley-nlu: nlu.finetune.cache_dir: " << cache.status().to_string() << "\n";
+        return 2;
+      }
+      o.finetune.cache = std::move(*cache);
+    }
   }
   if (cfg.get_string("nlu.featurizer") != "hash") {
     std::string dir = cfg.get_string("nlu.encoder_dir");

@@ -31,6 +31,9 @@ NluMetrics::NluMetrics(metrics::Registry& r)
       finetune_refused(r.counter("parley_nlu_finetune_refused_total",
                                  "Fine-tuned models not adopted: they parsed the bot's own examples worse than the "
                                  "frozen model (the job is failed, the frozen model keeps serving).")
-                           .labels()) {}
+                           .labels()),
+      finetune_cache(r.counter("parley_nlu_finetune_cache_total",
+                               "Fine-tuning cache lookups and writes, by outcome (hit, miss, damaged, stored, store_failed).",
+                               {"outcome"})) {}
 
 }  // namespace parley::nlu

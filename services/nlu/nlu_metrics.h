@@ -24,6 +24,8 @@ namespace parley::nlu {
 ///   parley_nlu_finetuned_bots                   bots served by a fine-tuned encoder (gauge)
 ///   parley_nlu_finetune_refused_total           fine-tuned models not adopted (parsed the bot's own
 ///                                               examples worse than the frozen model: model_check.h)
+///   parley_nlu_finetune_cache_total{outcome}    fine-tuning cache (finetune_cache.h): hit | miss |
+///                                               damaged (entry removed) | stored | store_failed
 struct NluMetrics {
   explicit NluMetrics(metrics::Registry& registry);
 
@@ -42,6 +44,7 @@ struct NluMetrics {
   metrics::Histogram& finetune_duration;
   metrics::Gauge& finetuned_bots;
   metrics::Counter& finetune_refused;
+  metrics::CounterFamily& finetune_cache;
 };
 
 }  // namespace parley::nlu

@@ -13,6 +13,7 @@
 #include "services/nlu/bot_model.h"
 #include "services/nlu/featurizer.h"
 #include "services/nlu/finetune.h"
+#include "services/nlu/finetune_cache.h"
 #include "shared/models/encoder/train/trainable_encoder.h"
 #include "services/nlu/eval/jointbert.h"
 #include "shared/common/cli_number.h"
@@ -48,6 +49,8 @@ void usage() {
          "                        service's, nlu.finetune.dropout)\n"
          "  --ft-bf16 | --ft-fp32  mixed precision (the linears' products in bf16 where the CPU has\n"
          "                        AVX512_BF16) or all FP32 (default: the service's, nlu.finetune.bf16)\n"
+         "  --ft-cache DIR        keep the fine-tuned encoder in DIR (nlu.finetune.cache_dir) and reuse it when the\n"
+         "                        train split, encoder and fine-tuning options are the same\n"
          "  --ft-device D         where fine-tuning runs: cpu (default) | cuda | cuda:N | auto; the tuned\n"
          "                        encoder is evaluated on the CPU either way\n"
          "  --prune24             prune the encoder's linears to 2:4 and evaluate without fine-tuning\n"
@@ -68,7 +71,8 @@ int main(int argc, char** argv) {
   bool fp32 = false;
   bool shared_pool = false;
   std::size_t limit_train = 0, show_errors = 0;
-  std::string split_name = "dev", finetune_mode = "off";
+  std::string split_name = "dev", finetune_mode = "off", ft_cache_dir;
+  bool ft_cache_hit = false;
   bool prune24 = false, serve_fp32 = false, serve_sparse24 = false;
   TrainOptions options;
   FinetuneOptions ft;
@@ -128,6 +132,8 @@ int main(int argc, char** argv) {
       ft.joint.encoder.bf16 = true;
     else if (a == "--ft-fp32")
       ft.joint.encoder.bf16 = false;
+    else if (a == "--ft-cache")
+      ft_cache_dir = next();
     else if (a == "--ft-device") {
       auto d = engine::resolve_device_setting(next(), "--ft-device");
       if (!d.ok()) {
@@ -259,7 +265,39 @@ int main(int argc, char** argv) {
                        static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.seconds);
         }
       };
-      auto t = finetune_encoder(request, **base, ft, &ft_report);
+      Result<FinetunedEncoder> t = failed_precondition("not fine-tuned");
+      if (ft_cache_dir.empty()) {
+        t = finetune_encoder(request, **base, ft, &ft_report);
+      } else {
+        // --ft-cache: the service's cache (finetune_cache.h), so runs that change only the bot's
+        // heads reuse one fine-tuning.
+        auto cache = FinetuneCache::open({.dir = ft_cache_dir});
+        if (!cache.ok()) {
+          std::cerr << "parley-nlu-eval: --ft-cache: " << cache.status().to_string() << "\n";
+          return 2;
+        }
+        const v1::FineTuneMode mode = finetune_mode == "lora" ? v1::FINE_TUNE_LORA : v1::FINE_TUNE_FULL;
+        const std::string key = FinetuneCache::key(request, mode, ft, FinetuneCache::base_id((*base)->model()));
+        auto hit = (*cache)->load(key, (*base)->model());
+        if (!hit.ok()) std::cerr << "  " << hit.status().to_string() << "\n";
+        Result<FinetunedWeights> w = failed_precondition("not fine-tuned");
+        if (hit.ok() && hit->has_value()) {
+          std::fprintf(stderr, "  fine-tuning cache: hit, %s\n", (*cache)->path(key).c_str());
+          ft_cache_hit = true;
+          w = std::move(**hit);
+        } else {
+          w = train_finetuned(request, **base, ft, &ft_report);
+          if (w.ok()) {
+            const Status st = (*cache)->store(key, *w, (*base)->model());
+            std::fprintf(stderr, "  fine-tuning cache: %s %s\n", st.is_ok() ? "stored" : st.to_string().c_str(),
+                         (*cache)->path(key).c_str());
+          }
+        }
+        if (w.ok())
+          t = serve_finetuned(std::move(*w), **base, ft, &ft_report);
+        else
+          t = w.status();
+      }
       if (!t.ok()) {
         std::cerr << "parley-nlu-eval: fine-tuning failed: " << t.status().to_string() << "\n";
         return 1;
@@ -367,7 +405,9 @@ int main(int argc, char** argv) {
   std::printf("dataset            %s (train %zu examples, %zu skipped; %s %zu)\n", dataset.c_str(),
               train->examples.size(), train->skipped, split_name.c_str(), dev->examples.size() + malformed);
   std::printf("malformed lines    %zu in %s (counted as errors)\n", malformed, split_name.c_str());
-  if (finetune_mode != "off") {
+  if (finetune_mode != "off" && ft_cache_hit) {
+    std::printf("fine-tuning        %s: loaded from the fine-tuning cache in %.1f s\n", finetune_mode.c_str(), finetune_s);
+  } else if (finetune_mode != "off") {
     std::printf("fine-tuning        %s: %.1f s (%lld examples, %d epochs, %lld steps, %.0f tokens/s, %lld trainable values, "
                 "final loss %.4f, conversion %.1f s)\n",
                 finetune_mode.c_str(), finetune_s, static_cast<long long>(ft_report.examples), ft_report.epochs,

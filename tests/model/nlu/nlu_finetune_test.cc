@@ -13,8 +13,10 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 #include "services/nlu/eval/jointbert.h"
+#include "services/nlu/finetune_cache.h"
 #include "services/nlu/nlu_service.h"
 #include "shared/common/model_paths.h"
 #include "shared/metrics/registry.h"
@@ -229,6 +231,80 @@ TEST(NluFinetune, AModelThatParsesItsExamplesWorseIsNotAdopted) {
   const std::string text = registry.render();
   EXPECT_NE(text.find("parley_nlu_finetune_refused_total 1"), std::string::npos) << text;
   EXPECT_NE(text.find("parley_nlu_finetune_jobs_total{outcome=\"failed\"} 1"), std::string::npos) << text;
+}
+
+// What a service answers for each held-back example: top intent and slot spans.
+std::vector<std::string> answers(NluService& svc, const eval::Split& held) {
+  std::vector<std::string> out;
+  for (const eval::Example& ex : held.examples) {
+    v1::ParseRequest p;
+    p.set_bot_id("snips-small");
+    p.set_text(ex.text);
+    p.set_reference_time("2024-05-10T12:00");
+    auto r = svc.parse(p, Clock::now() + std::chrono::seconds(30));
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) continue;
+    std::string a = r->model() + " " + (r->intents_size() > 0 ? r->intents(0).name() : "-");
+    for (const auto& v : r->slots()) a += " " + v.slot() + "@" + std::to_string(v.start()) + "-" + std::to_string(v.end());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+TEST(NluFinetune, AServiceStartedLaterLoadsTheFineTunedModelFromTheCache) {
+  std::string why;
+  std::optional<SmallBot> bot = small_snips_bot(&why);
+  if (!bot) GTEST_SKIP() << why;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("parley_nlu_ft_cache_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto cache = FinetuneCache::open({.dir = dir});
+  ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+  NluOptions o;
+  o.finetune.full.joint.epochs = 2;  // the test is about the cache, not the model's quality
+  o.finetune.cache = std::move(*cache);
+  Ctx ctx;
+
+  std::vector<std::string> first;
+  {
+    metrics::Registry registry;
+    NluMetrics metrics(registry);
+    auto svc = make_service(o, &metrics);
+    ASSERT_TRUE(svc.ok()) << svc.status().to_string();
+    ASSERT_TRUE((*svc)->train(bot->request, ctx).ok());
+    bool saw_running = false;
+    const v1::FineTuneStatus last = wait_for_job(**svc, &saw_running);
+    ASSERT_EQ(last.state(), v1::FineTuneStatus::READY) << last.DebugString();
+    EXPECT_EQ(last.message(), "");
+    const std::string text = registry.render();
+    EXPECT_NE(text.find("parley_nlu_finetune_cache_total{outcome=\"miss\"} 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("parley_nlu_finetune_cache_total{outcome=\"stored\"} 1"), std::string::npos) << text;
+    first = answers(**svc, bot->held);
+  }
+  int entries = 0;
+  for (const auto& d : std::filesystem::directory_iterator(dir)) entries += d.path().extension() == ".ft" ? 1 : 0;
+  EXPECT_EQ(entries, 1);
+
+  // A service started later (a restart, another replica on the same volume).
+  {
+    metrics::Registry registry;
+    NluMetrics metrics(registry);
+    auto svc = make_service(o, &metrics);
+    ASSERT_TRUE(svc.ok()) << svc.status().to_string();
+    v1::TrainRequest same = bot->request;
+    same.set_bot_id("snips-small");
+    ASSERT_TRUE((*svc)->train(same, ctx).ok());
+    bool saw_running = false;
+    const v1::FineTuneStatus last = wait_for_job(**svc, &saw_running);
+    ASSERT_EQ(last.state(), v1::FineTuneStatus::READY) << last.DebugString();
+    EXPECT_EQ(last.message(), "loaded from the fine-tuning cache");
+    EXPECT_EQ(last.serving(), "fine-tuned");
+    const std::string text = registry.render();
+    EXPECT_NE(text.find("parley_nlu_finetune_cache_total{outcome=\"hit\"} 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("parley_nlu_finetune_steps_total 0\n"), std::string::npos) << "nothing was trained: " << text;
+    EXPECT_EQ(answers(**svc, bot->held), first) << "the same model parses the same way";
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
