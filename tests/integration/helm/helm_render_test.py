@@ -320,6 +320,28 @@ class HelmRenderTest(unittest.TestCase):
         with self.assertRaisesRegex(Exception, "models.init.enabled needs models.volume"):
             self.render({"models": {"init": {"enabled": True, "command": ["true"]}}})
 
+    def test_nlu_finetune_cache_volume(self):
+        r = self.render({"nluFinetuneCache": {"volume": {"persistentVolumeClaim": {"claimName": "parley-nlu-finetune"}},
+                                              "maxBytes": 2147483648}})
+        self.validate(r)
+        nlu = r.deployment("nlu")
+        env = env_of(nlu)
+        self.assertEqual(env["PARLEY_NLU_FINETUNE_CACHE_DIR"], "/var/cache/parley/nlu-finetune")
+        self.assertEqual(env["PARLEY_NLU_FINETUNE_CACHE_MAX_BYTES"], "2147483648")
+        # The names are the binary's own (its --help), and the directory is writable under a
+        # read-only root: the volume is mounted there, read-write.
+        self.assertLessEqual({"PARLEY_NLU_FINETUNE_CACHE_DIR", "PARLEY_NLU_FINETUNE_CACHE_MAX_BYTES"},
+                             self.binary_keys("parley-nlu")[1])
+        self.assertIn({"name": "nlu-finetune-cache", "mountPath": "/var/cache/parley/nlu-finetune"},
+                      container(nlu)["volumeMounts"])
+        vol = next(v for v in nlu["spec"]["template"]["spec"]["volumes"] if v["name"] == "nlu-finetune-cache")
+        self.assertEqual(vol["persistentVolumeClaim"], {"claimName": "parley-nlu-finetune"})
+        # Only the NLU pods get it; by default nobody does.
+        self.assertNotIn("PARLEY_NLU_FINETUNE_CACHE_DIR", env_of(r.deployment("qa")))
+        self.assertNotIn("PARLEY_NLU_FINETUNE_CACHE_DIR", env_of(self.render().deployment("nlu")))
+        with self.assertRaises(Exception):
+            self.render({"nluFinetuneCache": {"maxBytes": -1}})
+
     def test_unknown_value_is_rejected(self):
         with self.assertRaises(Exception):
             self.render({"services": {"lm": {"replicaz": 3}}})
