@@ -11,12 +11,11 @@
 
 namespace parley::nlu {
 
-Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::TrainRequest& r,
-                                                                 const text::WordPieceTokenizer& tokenizer,
-                                                                 std::size_t max_length, int* tags) {
-  int next = 0;
-  // Order of first appearance, like BotModel's tagger slots.
+namespace {
+// Slot name -> index, in order of first appearance (like BotModel's tagger slots).
+std::map<std::string, int> slot_order(const v1::TrainRequest& r) {
   std::map<std::string, int> order;
+  int next = 0;
   for (const auto& intent : r.intents()) {
     for (const auto& ex : intent.examples()) {
       for (const auto& s : ex.slots()) {
@@ -24,7 +23,18 @@ Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::Train
       }
     }
   }
-  *tags = 1 + 2 * next;
+  return order;
+}
+}  // namespace
+
+int joint_label_count(const v1::TrainRequest& request) { return std::max(1, request.intents_size()); }
+int joint_tag_count(const v1::TrainRequest& request) { return 1 + 2 * static_cast<int>(slot_order(request).size()); }
+
+Result<std::vector<encoder::train::JointExample>> joint_examples(const v1::TrainRequest& r,
+                                                                 const text::WordPieceTokenizer& tokenizer,
+                                                                 std::size_t max_length, int* tags) {
+  const std::map<std::string, int> order = slot_order(r);
+  *tags = 1 + 2 * static_cast<int>(order.size());
   std::vector<encoder::train::JointExample> out;
   text::WordPieceEncodeOptions o;
   o.max_length = max_length;
@@ -85,10 +95,10 @@ Result<FinetunedWeights> train_finetuned(const v1::TrainRequest& request, const 
     PARLEY_RETURN_IF_ERROR(models::bind_own_stream(dev, stream, "fine-tuning"));
   }
   PARLEY_ASSIGN_OR_RETURN(auto result, encoder::train::train_joint(model.weights(), model.config(), examples,
-                                                                   std::max(1, request.intents_size()), tags, jo, dev));
+                                                                   joint_label_count(request), tags, jo, dev));
   FinetunedWeights out;
   out.heads.hidden = static_cast<int>(model.config().hidden);
-  out.heads.labels = std::max(1, request.intents_size());
+  out.heads.labels = joint_label_count(request);
   out.heads.tags = tags;
   out.heads.label_w = std::move(result.label_w);
   out.heads.label_b = std::move(result.label_b);

@@ -55,6 +55,11 @@ struct FinetuneReport {
   double train_seconds = 0.0, convert_seconds = 0.0;
 };
 
+/// The joint heads' class counts for `request`: intents (at least 1) and BIO tags (1 + 2 per
+/// annotated slot). A cached model must have exactly these (FinetuneJobs checks).
+int joint_label_count(const v1::TrainRequest& request);
+int joint_tag_count(const v1::TrainRequest& request);
+
 /// The joint examples of `request` (tokens of `tokenizer`, up to `max_length` each): tag 0 = O,
 /// 1 + 2k / 2 + 2k = B/I of the k-th annotated slot (in order of first appearance); `tags` gets
 /// the tag count. InvalidArgument for an empty request.

@@ -177,8 +177,8 @@ std::string FinetuneCache::key(const v1::TrainRequest& request, v1::FineTuneMode
 
 fs::path FinetuneCache::path(const std::string& key) const { return options_.dir / (key + ".ft"); }
 
-Result<std::optional<FinetunedWeights>> FinetuneCache::load(const std::string& key,
-                                                            const encoder::EncoderModel& base) const {
+Result<std::optional<FinetunedWeights>> FinetuneCache::load(const std::string& key, const encoder::EncoderModel& base,
+                                                            int want_labels, int want_tags) const {
   if (base.precision() != encoder::Precision::kFp32) return failed_precondition("fine-tuning cache: the base encoder is not FP32");
   const fs::path p = path(key);
   std::error_code ec;
@@ -216,9 +216,12 @@ Result<std::optional<FinetunedWeights>> FinetuneCache::load(const std::string& k
   std::int32_t hidden = 0, labels = 0, tags = 0;
   if (!r.get(hidden) || !r.get(labels) || !r.get(tags)) return damaged("truncated heads");
   if (hidden != base.config().hidden || labels < 1 || tags < 1 ||
-      static_cast<std::uint64_t>(labels + tags) * static_cast<std::uint64_t>(hidden) * sizeof(float) > kMaxHeadBytes)
+      (static_cast<std::uint64_t>(labels) + static_cast<std::uint64_t>(tags)) * static_cast<std::uint64_t>(hidden) * sizeof(float) > kMaxHeadBytes)
     return damaged("heads of " + std::to_string(labels) + " intents, " + std::to_string(tags) + " tags, hidden " +
                    std::to_string(hidden) + " do not fit the encoder");
+  if (labels != want_labels || tags != want_tags)
+    return damaged("heads of " + std::to_string(labels) + " intents and " + std::to_string(tags) + " tags, the bot has " +
+                   std::to_string(want_labels) + " and " + std::to_string(want_tags));
   out.heads.hidden = hidden;
   out.heads.labels = labels;
   out.heads.tags = tags;

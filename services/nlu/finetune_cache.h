@@ -41,9 +41,11 @@ class FinetuneCache {
                          std::string_view base_id);
 
   /// The entry of `key` (its last use is refreshed); nullopt when there is none. DataLoss naming
-  /// the problem when the file is damaged (checksum, truncation) or does not fit `base`'s shapes:
-  /// the file is removed and the caller fine-tunes afresh.
-  Result<std::optional<FinetunedWeights>> load(const std::string& key, const encoder::EncoderModel& base) const;
+  /// the problem when the file is damaged (checksum, truncation) or does not fit `base`'s shapes
+  /// or heads of `labels` intents and `tags` BIO tags (joint_label_count / joint_tag_count of the
+  /// request): the file is removed and the caller fine-tunes afresh.
+  Result<std::optional<FinetunedWeights>> load(const std::string& key, const encoder::EncoderModel& base, int labels,
+                                               int tags) const;
   /// Writes the entry (arrays equal to `base`'s are not written: the frozen word embeddings are
   /// most of an encoder), then trims the directory to max_bytes.
   Status store(const std::string& key, const FinetunedWeights& tuned, const encoder::EncoderModel& base) const;

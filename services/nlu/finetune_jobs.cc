@@ -111,7 +111,7 @@ Result<FinetunedWeights> FinetuneJobs::weights_for(const Job& job, const std::sh
     id_base_ = base_ptr;
   }
   const std::string key = FinetuneCache::key(job.request, job.mode, o, base_id_);
-  auto hit = cache->load(key, base.model());
+  auto hit = cache->load(key, base.model(), joint_label_count(job.request), joint_tag_count(job.request));
   if (!hit.ok()) {
     count("damaged");
     PARLEY_LOG(kWarn).kv("bot", job.bot_id) << hit.status().to_string() << "; fine-tuning afresh";

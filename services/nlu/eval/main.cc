@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
         }
         const v1::FineTuneMode mode = finetune_mode == "lora" ? v1::FINE_TUNE_LORA : v1::FINE_TUNE_FULL;
         const std::string key = FinetuneCache::key(request, mode, ft, FinetuneCache::base_id((*base)->model()));
-        auto hit = (*cache)->load(key, (*base)->model());
+        auto hit = (*cache)->load(key, (*base)->model(), joint_label_count(request), joint_tag_count(request));
         if (!hit.ok()) std::cerr << "  " << hit.status().to_string() << "\n";
         Result<FinetunedWeights> w = failed_precondition("not fine-tuned");
         if (hit.ok() && hit->has_value()) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <random>
 
+#include "shared/common/sha256.h"
 #include "tests/support/tiny_encoder.h"
 
 namespace parley::nlu {
@@ -100,13 +101,13 @@ void expect_same(const FinetunedWeights& a, const FinetunedWeights& b) {
 TEST_F(FinetuneCacheTest, AnEntryGivesBackExactlyWhatWasStored) {
   auto base = tiny_base();
   auto cache = open();
-  auto none = cache->load(key('a'), *base);
+  auto none = cache->load(key('a'), *base, 3, 5);
   ASSERT_TRUE(none.ok()) << none.status().to_string();
   EXPECT_FALSE(none->has_value()) << "nothing stored yet";
 
   const FinetunedWeights tuned = tuned_from(*base);
   ASSERT_TRUE(cache->store(key('a'), tuned, *base).is_ok());
-  auto back = cache->load(key('a'), *base);
+  auto back = cache->load(key('a'), *base, 3, 5);
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   ASSERT_TRUE(back->has_value());
   expect_same(**back, tuned);
@@ -160,31 +161,65 @@ TEST_F(FinetuneCacheTest, DamagedEntriesAreNamedAndRemoved) {
   };
   for (const Case& c : cases) {
     write_and_damage(c.damage);
-    auto r = cache->load(key('c'), *base);
+    auto r = cache->load(key('c'), *base, 3, 5);
     ASSERT_FALSE(r.ok()) << c.name;
     EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << c.name;
     EXPECT_NE(r.status().message().find(c.why), std::string::npos) << c.name << ": " << r.status().to_string();
     EXPECT_NE(r.status().message().find(p.string()), std::string::npos) << "the message names the file";
     EXPECT_FALSE(fs::exists(p)) << c.name << ": a damaged entry is removed";
-    auto again = cache->load(key('c'), *base);
+    auto again = cache->load(key('c'), *base, 3, 5);
     ASSERT_TRUE(again.ok());
     EXPECT_FALSE(again->has_value()) << "then it is a miss: the job fine-tunes afresh";
   }
   // A sound file under the wrong name, and an entry of another encoder's shape.
   ASSERT_TRUE(cache->store(key('d'), tuned, *base).is_ok());
   fs::rename(cache->path(key('d')), cache->path(key('e')));
-  auto moved = cache->load(key('e'), *base);
+  auto moved = cache->load(key('e'), *base, 3, 5);
   ASSERT_FALSE(moved.ok());
   EXPECT_NE(moved.status().message().find("written for another key"), std::string::npos) << moved.status().to_string();
   ASSERT_TRUE(cache->store(key('f'), tuned, *base).is_ok());
   auto wider = tiny_base(32);
-  auto foreign = cache->load(key('f'), *wider);
+  auto foreign = cache->load(key('f'), *wider, 3, 5);
   ASSERT_FALSE(foreign.ok());
   EXPECT_EQ(foreign.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(foreign.status().message().find("do not fit the encoder"), std::string::npos) << foreign.status().to_string();
+  // Heads of other sizes than the bot's intents and tags.
+  ASSERT_TRUE(cache->store(key('i'), tuned, *base).is_ok());
+  auto other_bot = cache->load(key('i'), *base, 4, 5);
+  ASSERT_FALSE(other_bot.ok());
+  EXPECT_NE(other_bot.status().message().find("heads of 3 intents and 5 tags, the bot has 4 and 5"), std::string::npos)
+      << other_bot.status().to_string();
+  EXPECT_FALSE(fs::exists(cache->path(key('i'))));
   // Storing weights of another shape is refused, not written.
   EXPECT_FALSE(cache->store(key('g'), tuned, *wider).is_ok());
   EXPECT_FALSE(fs::exists(cache->path(key('g'))));
+}
+
+// An entry whose checksum is right but whose heads claim sizes no bot has (a file written by
+// something else into the directory): refused before anything is allocated for them.
+TEST_F(FinetuneCacheTest, HostileHeadSizesAreRefusedBeforeAllocating) {
+  auto base = tiny_base();
+  auto cache = open();
+  for (auto [labels, tags] : {std::pair{INT32_MAX, INT32_MAX}, std::pair{INT32_MAX, 1}, std::pair{0, 5},
+                              std::pair{3, -1}, std::pair{1 << 22, 1 << 22}}) {
+    std::string body("PARLEYFT");
+    auto put = [&](auto v) { body.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(std::uint32_t{1});
+    body += key('h');
+    put(std::int32_t{16});
+    put(std::int32_t{labels});
+    put(std::int32_t{tags});
+    Sha256 h;
+    h.update(body);
+    const auto digest = h.finish();
+    body.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+    std::ofstream(cache->path(key('h')), std::ios::binary).write(body.data(), static_cast<std::streamsize>(body.size()));
+    auto r = cache->load(key('h'), *base, 3, 5);
+    ASSERT_FALSE(r.ok()) << labels << " intents, " << tags << " tags";
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(r.status().message().find("do not fit the encoder"), std::string::npos) << r.status().to_string();
+    EXPECT_FALSE(fs::exists(cache->path(key('h'))));
+  }
 }
 
 TEST_F(FinetuneCacheTest, TheKeyFollowsWhatDecidesTheModel) {
@@ -262,7 +297,7 @@ TEST_F(FinetuneCacheTest, TheLeastRecentlyUsedEntriesGoFirst) {
   fs::last_write_time(cache->path(key('a')), now - std::chrono::hours(2));
   fs::last_write_time(cache->path(key('b')), now - std::chrono::hours(1));
   // Using a makes b the least recently used.
-  auto used = cache->load(key('a'), *base);
+  auto used = cache->load(key('a'), *base, 3, 5);
   ASSERT_TRUE(used.ok() && used->has_value());
   ASSERT_TRUE(cache->store(key('c'), tuned_from(*base, 0.3f), *base).is_ok());
   EXPECT_TRUE(fs::exists(cache->path(key('a'))));
