@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
                       config::duration_range(100ms, 600s));
   schema.add_duration("api.idle_timeout", 15s, "A connection with no request under way is closed after this",
                       config::duration_range(100ms, 3600s));
+  schema.add_duration("api.bot_status_timeout", 2s,
+                      "GET /v1/bots/{bot} waits this long for the NLU's fine-tuning status, then answers without it",
+                      config::duration_range(1ms, 60s));
   schema.add_int("api.max_pending_bot_jobs", 4, "Bot uploads/deletes waiting behind the running one (more: 503)",
                  config::int_range(0, 1000));
   schema.add_list("dialog.bots", {default_bot_file()}, "Bot definition files to load at start");
@@ -387,6 +390,7 @@ int main(int argc, char** argv) {
   api.header_timeout = ms(cfg.get_duration("api.header_timeout"));
   api.idle_timeout = ms(cfg.get_duration("api.idle_timeout"));
   api.max_pending_bot_jobs = static_cast<std::size_t>(cfg.get_int("api.max_pending_bot_jobs"));
+  api.status_timeout = ms(cfg.get_duration("api.bot_status_timeout"));
   api.rate_limit_rps = cfg.get_double("api.rate_limit_rps");
   api.rate_limit_burst = cfg.get_double("api.rate_limit_burst");
   api.max_body_bytes = static_cast<std::size_t>(cfg.get_int("api.max_body_bytes"));

@@ -313,12 +313,14 @@ void ApiServer::register_routes() {
     for (auto& b : bots_.list()) *out.add_bots() = std::move(b);
     return counted(json(200, out));
   });
-  server.route(Method::kGet, "/v1/bots/{bot}", [this](const Request& req) {
+  // One bot, with its NLU fine-tuning job asked of the NLU (asynchronously: no I/O thread waits).
+  server.route_async(Method::kGet, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {
     Caller caller;
-    if (auto refused = admit(req, Scope::kRead, caller)) return *refused;
-    auto b = bots_.describe(std::string(req.path_param("bot")));
-    if (!b.ok()) return counted(http::error_response(b.status()));
-    return counted(json(200, *b));
+    if (auto refused = admit(req, Scope::kRead, caller)) return (void)w->send(*refused);
+    bots_.describe_with_training(std::string(req.path_param("bot")),
+                                 std::chrono::steady_clock::now() + options_.status_timeout, [this, w](Result<v1::Bot> b) {
+                                   w->send(counted(b.ok() ? json(200, *b) : http::error_response(b.status())));
+                                 });
   });
   // PUT (YAML body), DELETE and POST :reload change bots: on the bot-job thread (training takes seconds).
   server.route_async(Method::kPut, "/v1/bots/{bot}", [this](Request req, std::shared_ptr<ResponseWriter> w) {

@@ -45,6 +45,9 @@ struct ApiOptions {
   /// Bot uploads/reloads/deletes run on one thread of their own (training takes seconds); this
   /// many may wait behind the running one, more are answered 503 with Retry-After.
   std::size_t max_pending_bot_jobs = 4;
+  /// GET /v1/bots/{bot} waits this long for the NLU's fine-tuning status, then answers without
+  /// it (nluFineTuneError says the NLU did not answer).
+  std::chrono::milliseconds status_timeout{2'000};
   /// Connection limits of the HTTP server (shared/http ServerOptions).
   std::size_t max_connections = 1024;
   std::size_t max_connections_per_address = 64;

@@ -55,6 +55,7 @@ v1::TrainRequest Bot::train_request() const {
   v1::TrainRequest req;
   req.set_bot_id(id);
   req.set_out_of_scope_threshold(thresholds.nlu_fallback);
+  req.set_fine_tune(nlu.fine_tune);
   for (const auto& intent : intents) {
     auto* def = req.add_intents();
     def->set_name(intent.name);

@@ -132,6 +132,12 @@ struct Thresholds {
   int handoff_after = 0;      ///< consecutive fallbacks before a handoff (0: never)
 };
 
+/// How the NLU learns this bot (the bot file's `nlu` section).
+struct NluDef {
+  /// Fine-tune the encoder for this bot (off | full | lora); DEFAULT: the NLU's nlu.finetune.mode.
+  v1::FineTuneMode fine_tune = v1::FINE_TUNE_DEFAULT;
+};
+
 /// Builtin responses a bot may override (by declaring a response with this name).
 inline constexpr const char* kResponseFallback = "fallback";
 inline constexpr const char* kResponseServiceError = "service_error";
@@ -155,6 +161,7 @@ struct Bot {
   KnowledgeBaseDef knowledge_base;
   LmFallbackDef lm_fallback;
   Thresholds thresholds;
+  NluDef nlu;
 
   const SlotDef* find_slot(std::string_view name) const;
   const IntentDef* find_intent(std::string_view name) const;
@@ -165,7 +172,8 @@ struct Bot {
   /// The form this intent triggers, or nullptr.
   const FormDef* form_for_intent(std::string_view intent) const;
 
-  /// The NLU training request for this bot (intents, examples with spans, slot definitions).
+  /// The NLU training request for this bot (intents, examples with spans, slot definitions, the
+  /// fine-tuning it asks for).
   v1::TrainRequest train_request() const;
 };
 

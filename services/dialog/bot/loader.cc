@@ -21,10 +21,11 @@ namespace {
 constexpr std::size_t kMaxErrors = 50;
 
 const std::map<std::string, std::vector<std::string>> kKeys = {
-    {"bot_file", {"bot", "thresholds", "slots", "intents", "responses", "rules", "forms", "knowledge_base",
+    {"bot_file", {"bot", "thresholds", "nlu", "slots", "intents", "responses", "rules", "forms", "knowledge_base",
                   "lm_fallback", "actions"}},
     {"bot", {"id", "name", "description", "version"}},
     {"thresholds", {"nlu_fallback", "handoff_after"}},
+    {"nlu", {"fine_tune"}},
     {"slot", {"type", "values", "pattern", "min", "max", "description"}},
     {"intent", {"examples", "description"}},
     {"rule", {"intent", "actions"}},
@@ -218,6 +219,7 @@ class Loader {
       load_bot_info(root["bot"]);
     }
     if (root["thresholds"]) load_thresholds(root["thresholds"]);
+    if (root["nlu"]) load_nlu(root["nlu"]);
     if (root["slots"]) load_slots(root["slots"]);
     if (!root["intents"]) {
       add_at(1, 1, "missing 'intents' section", "a bot needs at least one intent with examples");
@@ -265,6 +267,27 @@ class Loader {
     if (n["handoff_after"]) {
       bot_.thresholds.handoff_after =
           static_cast<int>(get_int(n["handoff_after"], "thresholds.handoff_after", 0, 100).value_or(0));
+    }
+  }
+
+  void load_nlu(const YAML::Node& n) {
+    if (!expect_map(n, "'nlu'")) return;
+    check_keys(n, "nlu", "'nlu'");
+    if (!n["fine_tune"]) return;
+    const std::vector<std::string> modes = {"off", "full", "lora"};
+    const std::string mode = get_string(n["fine_tune"], "nlu.fine_tune").value_or("");
+    // YAML 1.1 readers (editors checking the schema) read a bare `off` as false: both mean off.
+    if (mode == "off" || mode == "false") {
+      bot_.nlu.fine_tune = v1::FINE_TUNE_OFF;
+    } else if (mode == "full") {
+      bot_.nlu.fine_tune = v1::FINE_TUNE_FULL;
+    } else if (mode == "lora") {
+      bot_.nlu.fine_tune = v1::FINE_TUNE_LORA;
+    } else if (n["fine_tune"].IsScalar()) {
+      std::string hint = did_you_mean(mode, modes);
+      add(n["fine_tune"], "nlu.fine_tune must be off, full or lora, got '" + mode + "'",
+          hint.empty() ? "full: every encoder layer; lora: the top layers + adapters; leave it out for the NLU's default"
+                       : hint);
     }
   }
 

@@ -62,6 +62,12 @@ v1::Bot BotRegistry::to_proto(const Entry& e) {
   b.set_sync_error(e.sync_error);
   b.set_owner(e.owner);
   b.set_persisted(e.uploaded && !e.stored_value.empty());
+  switch (e.bot->nlu.fine_tune) {
+    case v1::FINE_TUNE_OFF: b.set_nlu_fine_tune_requested("off"); break;
+    case v1::FINE_TUNE_FULL: b.set_nlu_fine_tune_requested("full"); break;
+    case v1::FINE_TUNE_LORA: b.set_nlu_fine_tune_requested("lora"); break;
+    default: break;  // the NLU's default
+  }
   return b;
 }
 
@@ -232,6 +238,30 @@ Result<v1::Bot> BotRegistry::describe(const std::string& id) const {
   auto it = bots_.find(id);
   if (it == bots_.end()) return not_found("bot '" + excerpt(id) + "' is not loaded");
   return to_proto(it->second);
+}
+
+void BotRegistry::describe_with_training(const std::string& id, Deadline deadline,
+                                         std::function<void(Result<v1::Bot>)> done) const {
+  auto b = describe(id);
+  if (!b.ok()) return done(b.status());
+  if (!b->nlu_trained()) {
+    // The NLU would answer NOT_FOUND; syncError already says what the training is waiting for.
+    b->set_nlu_fine_tune_error("not asked: the NLU has not been trained on this bot yet");
+    return done(std::move(b));
+  }
+  v1::TrainingStatusRequest req;
+  req.set_bot_id(id);
+  CallMeta meta;
+  meta.deadline = deadline;
+  services_.training_status(req, meta, [bot = std::move(*b), done = std::move(done)](
+                                           Result<v1::TrainingStatusResponse> r, CallInfo) mutable {
+    if (r.ok()) {
+      *bot.mutable_nlu_fine_tune() = r->fine_tune();
+    } else {
+      bot.set_nlu_fine_tune_error("the NLU's training status: " + r.status().to_string());
+    }
+    done(std::move(bot));
+  });
 }
 
 std::vector<v1::Bot> BotRegistry::list() const {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,11 @@ class BotRegistry {
 
   std::shared_ptr<const Bot> find(const std::string& id) const;
   Result<v1::Bot> describe(const std::string& id) const;
+  /// describe() plus the NLU's fine-tuning job for the bot (Bot.nlu_fine_tune), asked of one NLU
+  /// replica without blocking; `done` runs once, on any thread, by `deadline`. The bot is
+  /// described either way: when the NLU was not asked (not trained on the bot yet) or did not
+  /// answer, Bot.nlu_fine_tune_error says why. NOT_FOUND when the bot is not loaded.
+  void describe_with_training(const std::string& id, Deadline deadline, std::function<void(Result<v1::Bot>)> done) const;
   std::vector<v1::Bot> list() const;
   /// Who uploaded `id` ("" for a file bot); nullopt when not loaded.
   std::optional<std::string> owner_of(const std::string& id) const;

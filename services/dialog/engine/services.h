@@ -54,6 +54,15 @@ class Services {
   /// POSTs `json_body` to the webhook; `done` gets the response body (HTTP 2xx only).
   virtual void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) = 0;
 
+  /// The NLU's fine-tuning job for a bot and the model serving it (one replica's view: the one
+  /// the call reaches). The default answers UNIMPLEMENTED (fakes without an NLU).
+  virtual void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
+                               Done<v1::TrainingStatusResponse> done) {
+    (void)req;
+    (void)meta;
+    done(unimplemented("this Services has no NLU training status"), CallInfo{});
+  }
+
   /// Blocking calls used when a bot is (re)loaded; never from an actor handler.
   virtual Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) = 0;
   virtual Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) = 0;

@@ -62,6 +62,10 @@ class TransportServices final : public Services {
   void parse(const v1::ParseRequest& req, const CallMeta& meta, Done<v1::ParseResponse> done) override {
     unary<v1::ParseResponse>(*nlu_, "parley.v1.Nlu/Parse", req, meta, std::move(done));
   }
+  void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
+                       Done<v1::TrainingStatusResponse> done) override {
+    unary<v1::TrainingStatusResponse>(*nlu_, "parley.v1.Nlu/TrainingStatus", req, meta, std::move(done));
+  }
   void answer(const v1::AnswerRequest& req, const CallMeta& meta, Done<v1::AnswerResponse> done) override {
     unary<v1::AnswerResponse>(*qa_, "parley.v1.Qa/Answer", req, meta, std::move(done));
   }

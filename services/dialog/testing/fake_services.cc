@@ -102,6 +102,28 @@ bool KeywordNlu::knows(const std::string& bot_id) const {
   return bots_.contains(bot_id);
 }
 
+Result<v1::TrainingStatusResponse> KeywordNlu::training_status(const v1::TrainingStatusRequest& req) const {
+  std::lock_guard lock(mu_);
+  auto it = bots_.find(req.bot_id());
+  if (it == bots_.end()) return not_found("bot '" + req.bot_id() + "' is not trained");
+  v1::TrainingStatusResponse r;
+  r.set_bot_id(req.bot_id());
+  r.mutable_fine_tune()->set_state(v1::FineTuneStatus::NONE);
+  r.mutable_fine_tune()->set_serving("frozen");
+  const v1::FineTuneMode asked = it->second.fine_tune();
+  if (asked == v1::FINE_TUNE_FULL || asked == v1::FINE_TUNE_LORA) {
+    r.mutable_fine_tune()->set_message("the keyword stand-in does not fine-tune (asked: " +
+                                       std::string(asked == v1::FINE_TUNE_FULL ? "full" : "lora") + ")");
+  }
+  return r;
+}
+
+v1::TrainRequest KeywordNlu::last_train(const std::string& bot_id) const {
+  std::lock_guard lock(mu_);
+  auto it = bots_.find(bot_id);
+  return it == bots_.end() ? v1::TrainRequest{} : it->second;
+}
+
 Result<v1::ParseResponse> KeywordNlu::parse(const v1::ParseRequest& req) const {
   std::lock_guard lock(mu_);
   auto it = bots_.find(req.bot_id());
@@ -368,6 +390,13 @@ void FakeServices::webhook(const WebhookDef& hook, std::string json_body, const 
   done(on_webhook(hook.url, json_body), CallInfo{std::chrono::microseconds(100), {}});
 }
 
+void FakeServices::training_status(const v1::TrainingStatusRequest& req, const CallMeta&,
+                                   Done<v1::TrainingStatusResponse> done) {
+  ++training_status_calls;
+  if (nlu_down) return done(unavailable("no live replica of nlu"), CallInfo{});
+  done(on_training_status ? on_training_status(req) : nlu.training_status(req), CallInfo{});
+}
+
 Result<v1::TrainResponse> FakeServices::train(const v1::TrainRequest& req, std::chrono::milliseconds) {
   ++train_calls;
   if (nlu_down) return unavailable("no live replica of nlu");
@@ -452,6 +481,10 @@ Result<std::unique_ptr<FakeServiceServer>> FakeServiceServer::start(std::string 
           v1::ParseRequest req;
           env.payload().UnpackTo(&req);
           finish_with(call, fs->nlu.parse(req), start);
+        } else if (m == "parley.v1.Nlu/TrainingStatus") {
+          v1::TrainingStatusRequest req;
+          env.payload().UnpackTo(&req);
+          finish_with(call, fs->nlu.training_status(req), start);
         } else if (m == "parley.v1.Nlu/DropBot") {
           v1::DropBotRequest req;
           env.payload().UnpackTo(&req);

@@ -31,6 +31,12 @@ class KeywordNlu {
   Result<v1::ParseResponse> parse(const v1::ParseRequest& req) const;
   void drop(const std::string& bot_id);
   bool knows(const std::string& bot_id) const;
+  /// What the real NLU answers for a bot without a fine-tuning job (state NONE, serving
+  /// "frozen"); when the bot asked for fine-tuning, the message says this stand-in does not do
+  /// it. NOT_FOUND for a bot it was not trained on.
+  Result<v1::TrainingStatusResponse> training_status(const v1::TrainingStatusRequest& req) const;
+  /// The last TrainRequest for `bot_id` (empty when none).
+  v1::TrainRequest last_train(const std::string& bot_id) const;
 
  private:
   mutable std::mutex mu_;
@@ -59,10 +65,16 @@ class FakeServices final : public Services {
   void generate(const v1::GenerateRequest& req, const CallMeta& meta, std::function<void(const std::string&)> on_delta,
                 Done<v1::GenerateResponse> done) override;
   void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) override;
+  /// on_training_status when set, else KeywordNlu's answer.
+  void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
+                       Done<v1::TrainingStatusResponse> done) override;
   Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override;
   Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override;
 
   std::atomic<bool> nlu_down{false}, qa_down{false}, lm_down{false};
+  /// A fine-tuning job's state as a real NLU would report it (tests of what the API shows).
+  std::function<Result<v1::TrainingStatusResponse>(const v1::TrainingStatusRequest&)> on_training_status;
+  std::atomic<int> training_status_calls{0};
   /// Generate streams its tokens at once but does not finish until release_generate(); a held
   /// call cancelled through CallMeta::cancel finishes at once with CANCELLED.
   std::atomic<bool> hold_generate{false};
@@ -88,7 +100,7 @@ class FakeServices final : public Services {
   std::vector<Held> held_;  // guarded by held_mu_
 };
 
-/// One fake service on the real transport: "nlu" answers parley.v1.Nlu/{Train,Parse,DropBot},
+/// One fake service on the real transport: "nlu" answers parley.v1.Nlu/{Train,Parse,DropBot,TrainingStatus},
 /// "qa" parley.v1.Qa/{Ingest,Answer}, "lm" parley.v1.Lm/Generate (a stream). Replies carry an
 /// "inference" stage timing like the real services. `delay` simulates service time (slept on a
 /// worker thread, never on the I/O thread).

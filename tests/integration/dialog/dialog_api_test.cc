@@ -1,6 +1,7 @@
 // parley-dialog as a real process, talked to over HTTP, with fake NLU/QA/LM servers on the real
 // transport inside this test: the demo bot's booking conversation, a KB answer with its source,
-// the LM fallback (plain and streamed over SSE), a service failing mid-conversation, request
+// the LM fallback (plain and streamed over SSE), a service failing mid-conversation, a bot's
+// fine-tuning choice and the NLU's job in GET /v1/bots/{bot}, request
 // limits, API keys and rate limits, services/dialog/openapi.yaml against the live routes, and
 // the same conversation over the internal transport (parley.v1.Dialog/* on ZeroMQ).
 #include <google/protobuf/util/json_util.h>
@@ -233,6 +234,48 @@ TEST_F(DialogApiTest, FailingServiceGivesAFallbackAndKeepsTheSession) {
   EXPECT_EQ(r.session_slots().at("party_size"), "3");
   r = turn(id, "at 8pm");
   EXPECT_EQ(texts(r), "A table for 3 at 8pm — shall I book it?");
+}
+
+TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
+  wait_trained();
+  // The demo bot leaves fine-tuning to the NLU; GET asks the NLU (over the transport) for its job.
+  auto r = call("GET", "/v1/bots/demo");
+  ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().to_string());
+  auto demo = parse<v1::Bot>(r->body);
+  EXPECT_EQ(demo.nlu_fine_tune_requested(), "");
+  ASSERT_TRUE(demo.has_nlu_fine_tune()) << r->body;
+  EXPECT_EQ(demo.nlu_fine_tune().state(), v1::FineTuneStatus::NONE);
+  EXPECT_EQ(demo.nlu_fine_tune().serving(), "frozen");
+  EXPECT_EQ(demo.nlu_fine_tune_error(), "");
+  EXPECT_NE(r->body.find("\"nluFineTune\":{\"state\":\"NONE\""), std::string::npos) << r->body;
+
+  // A bot that asks for fine-tuning: the choice reaches the NLU (the fake says it does not do it).
+  const std::string yaml = "bot: {id: tuned}\nnlu: {fine_tune: full}\nintents: {a: [hello there], b: [bye now]}\n"
+                           "responses: {hi: Hi}\nrules: [{intent: a, actions: [hi]}]\n";
+  auto put = call("PUT", "/v1/bots/tuned", yaml, {{"Content-Type", "application/yaml"}});
+  ASSERT_TRUE(put.ok() && put->status == 201) << (put.ok() ? put->body : put.status().to_string());
+  EXPECT_EQ(parse<v1::Bot>(put->body).nlu_fine_tune_requested(), "full");
+  EXPECT_EQ(nlu_->nlu.last_train("tuned").fine_tune(), v1::FINE_TUNE_FULL);
+  r = call("GET", "/v1/bots/tuned");
+  ASSERT_TRUE(r.ok() && r->status == 200);
+  auto tuned = parse<v1::Bot>(r->body);
+  EXPECT_NE(tuned.nlu_fine_tune().message().find("does not fine-tune (asked: full)"), std::string::npos) << r->body;
+
+  // The list does not ask the NLU (one call per bot); an unknown bot is 404.
+  r = call("GET", "/v1/bots");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body.find("nluFineTune\""), std::string::npos) << r->body;
+  EXPECT_EQ(call("GET", "/v1/bots/nobody")->status, 404);
+
+  // The NLU failing: the bot is still described, with why its job is missing.
+  nlu_->failing = true;
+  r = call("GET", "/v1/bots/tuned");
+  nlu_->failing = false;
+  ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().to_string());
+  tuned = parse<v1::Bot>(r->body);
+  EXPECT_FALSE(tuned.has_nlu_fine_tune());
+  EXPECT_NE(tuned.nlu_fine_tune_error().find("the NLU's training status"), std::string::npos) << r->body;
+  EXPECT_EQ(call("DELETE", "/v1/bots/tuned")->status, 204);
 }
 
 TEST_F(DialogApiTest, BadRequestsGetClearJsonErrors) {

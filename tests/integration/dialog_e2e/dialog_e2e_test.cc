@@ -1,7 +1,8 @@
 // End to end over HTTP with the real services: parley-dialog with the demo bot in front of the real
 // parley-nlu, parley-qa and parley-lm (each started here on free ports). A booking form (two slots
 // in one utterance, one asked for, a correction, a confirmation), a knowledge-base question
-// answered with its source, and an out-of-scope line answered by the LM fallback.
+// answered with its source, an out-of-scope line answered by the LM fallback, and an uploaded bot
+// whose NLU fine-tuning job the API shows until the fine-tuned model serves.
 // A service whose binary is not built (or whose model is missing, so it never gets ready) is
 // replaced by the model-free fake on the real transport, and each part that needs that real
 // service SKIPs, naming what is missing. Depends on tests/support, services/dialog/testing.
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "parley/v1/dialog.pb.h"
 #include "services/dialog/testing/fake_services.h"
@@ -231,6 +234,66 @@ TEST_F(DialogE2eTest, OutOfScopeLineAnsweredByTheLmFallback) {
   EXPECT_EQ(r.messages(0).kind(), "generated_fallback") << texts(r);
   EXPECT_GT(r.messages(0).text().size(), 10u) << "a fluent reply, not an empty one";
   EXPECT_EQ(r.errors_size(), 0);
+}
+
+// A bot uploaded with `nlu: {fine_tune: lora}`: the real NLU fine-tunes it in the background and
+// GET /v1/bots/{bot} shows the job (queued/running with progress, then ready) and the model that
+// serves; turns of that bot then parse with the fine-tuned encoder.
+TEST_F(DialogE2eTest, AnUploadedBotAsksForFineTuningAndTheApiShowsTheJob) {
+  if (!nlu_->real) {
+    if (under_ci()) FAIL() << missing(nlu_);
+    GTEST_SKIP() << missing(nlu_);
+  }
+  // The demo bot's NLU part (bot, thresholds, slots, intents), under another id, asking for LoRA.
+  std::ifstream in(std::string(PARLEY_SOURCE_DIR) + "/services/dialog/bots/demo/bot.yaml");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string yaml = buf.str().substr(0, buf.str().find("\nresponses:"));
+  yaml.replace(yaml.find("id: demo"), 8, "id: demo-tuned");
+  yaml += "\nnlu:\n  fine_tune: lora\n";
+  auto put = testing::http_request("PUT", api_port_, "/v1/bots/demo-tuned", yaml, 180s,
+                                   {{"Content-Type", "application/yaml"}});
+  ASSERT_TRUE(put.ok() && put->status == 201) << (put.ok() ? put->body : put.status().to_string());
+
+  v1::Bot bot;
+  bool saw_progress = false;
+  const auto until = std::chrono::steady_clock::now() + 300s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = testing::http_get(api_port_, "/v1/bots/demo-tuned");
+    ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().to_string());
+    bot.Clear();
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r->body, &bot).ok()) << r->body;
+    ASSERT_TRUE(bot.has_nlu_fine_tune()) << r->body;
+    const auto& ft = bot.nlu_fine_tune();
+    if (ft.state() == v1::FineTuneStatus::RUNNING && ft.step() > 0) {
+      saw_progress = true;
+      EXPECT_GT(ft.progress(), 0.0f);
+      EXPECT_LE(ft.progress(), 1.0f);
+      EXPECT_EQ(ft.serving(), "frozen") << "the frozen model serves while the job runs";
+    }
+    if (ft.state() != v1::FineTuneStatus::QUEUED && ft.state() != v1::FineTuneStatus::RUNNING) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto& ft = bot.nlu_fine_tune();
+  std::fprintf(stderr, "[e2e] fine-tuning job: %s\n", ft.ShortDebugString().c_str());
+  EXPECT_EQ(bot.nlu_fine_tune_requested(), "lora");
+  ASSERT_EQ(ft.state(), v1::FineTuneStatus::READY) << ft.ShortDebugString();
+  EXPECT_EQ(ft.serving(), "fine-tuned");
+  EXPECT_EQ(ft.mode(), "lora");
+  EXPECT_GT(ft.steps(), 0);
+  EXPECT_GT(ft.elapsed_seconds(), 0.0);
+  if (!saw_progress) std::fprintf(stderr, "[e2e] the job ended between two polls (no RUNNING state seen)\n");
+
+  // The bot's turns parse with the fine-tuned model.
+  auto s = testing::http_request("POST", api_port_, "/v1/bots/demo-tuned/sessions", "", 10s);
+  ASSERT_TRUE(s.ok() && s->status == 201) << (s.ok() ? s->body : s.status().to_string());
+  v1::Session session;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(s->body, &session).ok());
+  auto r = turn(session.id(), "I need a double room for 3 nights");
+  EXPECT_EQ(r.intent().name(), "book_room") << texts(r);
+  auto del = testing::http_request("DELETE", api_port_, "/v1/bots/demo-tuned", "", 30s);
+  ASSERT_TRUE(del.ok());
+  EXPECT_EQ(del->status, 204) << del->body;
 }
 
 }  // namespace

@@ -83,6 +83,40 @@ TEST(BotLoader, MinimalBotAndTrainRequest) {
   EXPECT_EQ(t.slots(1).values().at("double").synonyms(0), "two beds");
 }
 
+TEST(BotLoader, NluFineTuneReachesTheTrainRequest) {
+  EXPECT_EQ(parse(kMinimal).bot->train_request().fine_tune(), v1::FINE_TUNE_DEFAULT) << "left out: the NLU decides";
+  const std::pair<const char*, v1::FineTuneMode> cases[] = {
+      {"full", v1::FINE_TUNE_FULL}, {"lora", v1::FINE_TUNE_LORA}, {"off", v1::FINE_TUNE_OFF}, {"false", v1::FINE_TUNE_OFF}};
+  for (const auto& [text, mode] : cases) {
+    LoadResult r = parse(std::string(kMinimal) + "nlu:\n  fine_tune: " + text + "\n");
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status().to_string();
+    EXPECT_EQ(r.bot->nlu.fine_tune, mode) << text;
+    EXPECT_EQ(r.bot->train_request().fine_tune(), mode) << text;
+  }
+}
+
+TEST(BotLoader, BadNluSectionIsNamedWithItsLine) {
+  LoadResult r = parse(std::string(kMinimal) + "nlu:\n  fine_tune: ful\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].line, 27);
+  EXPECT_NE(r.errors[0].message.find("nlu.fine_tune must be off, full or lora, got 'ful'"), std::string::npos)
+      << r.errors[0].to_string();
+  EXPECT_NE(r.errors[0].hint.find("did you mean 'full'"), std::string::npos) << r.errors[0].to_string();
+
+  r = parse(std::string(kMinimal) + "nlu:\n  fine_tune: [full]\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.errors[0].message.find("nlu.fine_tune must be a string"), std::string::npos) << r.errors[0].to_string();
+
+  r = parse(std::string(kMinimal) + "nlu:\n  finetune: full\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.errors[0].message.find("unknown key 'finetune' in 'nlu'"), std::string::npos) << r.errors[0].to_string();
+  EXPECT_NE(r.errors[0].hint.find("fine_tune"), std::string::npos);
+
+  r = parse(std::string(kMinimal) + "nlu: full\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.errors[0].message.find("'nlu' must be a mapping"), std::string::npos) << r.errors[0].to_string();
+}
+
 TEST(BotLoader, UnknownKeyIsAnErrorWithLineAndSuggestion) {
   LoadResult r = parse(replace(kMinimal, "    examples:\n", "    exampels:\n"));
   ASSERT_FALSE(r.ok());

@@ -1,8 +1,9 @@
 // BotRegistry (engine/bot_registry.h): bots per tenant and in all, another tenant's upload
 // protected, DELETE, a replaced or deleted bot freed, definitions over a limit refused whole,
 // webhooks outside dialog.webhook_allow refused at load, a Train the NLU refused never re-sent
-// and failed ones retried with backoff, and uploads kept in the store (another replica and a
-// restarted one load them; a delete on one replica reaches the others).
+// and failed ones retried with backoff, uploads kept in the store (another replica and a
+// restarted one load them; a delete on one replica reaches the others), and a bot described with
+// the fine-tuning it asked for and the NLU's job.
 #include "services/dialog/engine/bot_registry.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +27,9 @@ class ScriptedServices final : public Services {
   }
   void webhook(const WebhookDef& h, std::string b, const CallMeta& m, Done<std::string> d) override {
     fake.webhook(h, std::move(b), m, std::move(d));
+  }
+  void training_status(const v1::TrainingStatusRequest& r, const CallMeta& m, Done<v1::TrainingStatusResponse> d) override {
+    fake.training_status(r, m, std::move(d));
   }
   Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override {
     ++train_calls;
@@ -82,6 +86,72 @@ TEST(BotRegistryTest, QuotasOwnersAndDelete) {
   EXPECT_EQ(services.dropped, std::vector<std::string>{"a1"});
   EXPECT_EQ(bots.remove("a1", std::string("acme")).code(), StatusCode::kNotFound);
   EXPECT_TRUE(bots.put_yaml("g2", bot_yaml("g2"), "globex").ok());
+}
+
+/// describe_with_training's result (the fakes answer inline, before it returns).
+std::optional<Result<v1::Bot>> describe_now(const BotRegistry& bots, const std::string& id) {
+  std::optional<Result<v1::Bot>> got;
+  bots.describe_with_training(id, std::chrono::steady_clock::now() + std::chrono::seconds(1),
+                              [&](Result<v1::Bot> b) { got.emplace(std::move(b)); });
+  return got;
+}
+
+TEST(BotRegistryTest, ABotIsDescribedWithTheFineTuningItAskedForAndTheNlusJob) {
+  ScriptedServices services;
+  BotRegistry bots(services, nullptr, BotRegistryOptions{});
+  auto put = bots.put_yaml("ft", bot_yaml("ft", "nlu: {fine_tune: lora}\n"));
+  ASSERT_TRUE(put.ok()) << put.status().to_string();
+  EXPECT_EQ(put->nlu_fine_tune_requested(), "lora");
+  EXPECT_FALSE(put->has_nlu_fine_tune()) << "only GET /v1/bots/{bot} asks the NLU";
+  EXPECT_EQ(services.fake.nlu.last_train("ft").fine_tune(), v1::FINE_TUNE_LORA) << "the bot's choice reaches the NLU";
+
+  // What the NLU reports is passed through whole.
+  services.fake.on_training_status = [](const v1::TrainingStatusRequest& r) -> Result<v1::TrainingStatusResponse> {
+    v1::TrainingStatusResponse out;
+    out.set_bot_id(r.bot_id());
+    auto* ft = out.mutable_fine_tune();
+    ft->set_state(v1::FineTuneStatus::RUNNING);
+    ft->set_progress(0.4f);
+    ft->set_step(40);
+    ft->set_steps(100);
+    ft->set_mode("lora");
+    ft->set_serving("frozen");
+    if (r.bot_id() != "ft") return not_found("asked about '" + r.bot_id() + "'");
+    return out;
+  };
+  auto got = describe_now(bots, "ft");
+  ASSERT_TRUE(got && got->ok()) << (got ? got->status().to_string() : "done never ran");
+  EXPECT_EQ((*got)->nlu_fine_tune().state(), v1::FineTuneStatus::RUNNING);
+  EXPECT_FLOAT_EQ((*got)->nlu_fine_tune().progress(), 0.4f);
+  EXPECT_EQ((*got)->nlu_fine_tune().steps(), 100);
+  EXPECT_EQ((*got)->nlu_fine_tune().serving(), "frozen");
+  EXPECT_EQ((*got)->nlu_fine_tune_error(), "");
+  EXPECT_EQ((*got)->nlu_fine_tune_requested(), "lora");
+  EXPECT_EQ((*got)->id(), "ft");
+
+  // The NLU down: the bot is still described, and why the job is missing is said.
+  services.fake.nlu_down = true;
+  got = describe_now(bots, "ft");
+  ASSERT_TRUE(got && got->ok());
+  EXPECT_FALSE((*got)->has_nlu_fine_tune());
+  EXPECT_NE((*got)->nlu_fine_tune_error().find("no live replica of nlu"), std::string::npos) << (*got)->nlu_fine_tune_error();
+  services.fake.nlu_down = false;
+
+  // Not trained yet (the NLU refused it): the NLU is not asked about a bot it does not have.
+  services.train_status = unavailable("nlu is starting");
+  ASSERT_TRUE(bots.put_yaml("later", bot_yaml("later")).ok());
+  const int calls = services.fake.training_status_calls.load();
+  got = describe_now(bots, "later");
+  ASSERT_TRUE(got && got->ok());
+  EXPECT_FALSE((*got)->nlu_trained());
+  EXPECT_FALSE((*got)->has_nlu_fine_tune());
+  EXPECT_NE((*got)->nlu_fine_tune_error().find("not been trained"), std::string::npos) << (*got)->nlu_fine_tune_error();
+  EXPECT_EQ(services.fake.training_status_calls.load(), calls);
+  EXPECT_EQ((*got)->nlu_fine_tune_requested(), "") << "no nlu section: the NLU's default";
+
+  got = describe_now(bots, "nobody");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status().code(), StatusCode::kNotFound);
 }
 
 TEST(BotRegistryTest, AReplacedOrDeletedBotIsFreed) {

@@ -74,6 +74,19 @@ TEST(BotSchema, EnumsMatchTheLoader) {
     EXPECT_TRUE(parse_bot(y, "t.yaml", "").ok()) << t << ": " << parse_bot(y, "t.yaml", "").status().to_string();
   }
   EXPECT_FALSE(parse_bot("bot: {id: t}\nslots:\n  s: {type: float}\nintents: {a: [x], b: [y]}\n", "t.yaml", "").ok());
+
+  // nlu.fine_tune: every schema value loads (false as YAML writes it), and the loader's modes are
+  // all in the schema.
+  std::set<std::string> modes;
+  for (const auto& v : defs.at("nlu").struct_value().fields().at("properties").struct_value().fields().at("fine_tune")
+                           .struct_value().fields().at("enum").list_value().values()) {
+    modes.insert(v.kind_case() == Value::kBoolValue ? (v.bool_value() ? "true" : "false") : v.string_value());
+  }
+  EXPECT_EQ(modes, (std::set<std::string>{"off", "full", "lora", "false"}));
+  for (const auto& m : modes) {
+    std::string y = "bot: {id: t}\nnlu: {fine_tune: " + m + "}\nintents: {a: [x], b: [y]}\n";
+    EXPECT_TRUE(parse_bot(y, "t.yaml", "").ok()) << m << ": " << parse_bot(y, "t.yaml", "").status().to_string();
+  }
 }
 
 TEST(BotSchema, DemoBotUsesOnlySchemaKeys) {
