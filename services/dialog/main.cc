@@ -210,6 +210,11 @@ int main(int argc, char** argv) {
   schema.add_int("dialog.lm_max_tokens", 1024,
                  "Largest lm_fallback.max_tokens a bot may ask (keep equal to the LM's lm.max_tokens_limit)",
                  config::int_range(1, 1 << 20));
+  schema.add_list("dialog.bot_fine_tune_allow", {"full", "lora"},
+                  "NLU fine-tuning modes a bot file may ask for (nlu.fine_tune; each job takes the NLU's cores for "
+                  "seconds to minutes); a bot asking for another is refused (403); empty = bots may not ask (the "
+                  "NLU's nlu.finetune.mode still applies)",
+                  config::one_of({"full", "lora"}));
   schema.add_list("dialog.webhook_allow", {},
                   "Hosts bots' action webhooks may call: host[:port], *.domain, *, or IP/CIDR (which also "
                   "permits internal addresses); empty = webhooks disabled");
@@ -338,6 +343,7 @@ int main(int argc, char** argv) {
   bo.max_bots = static_cast<std::size_t>(cfg.get_int("dialog.max_bots"));
   bo.max_bots_per_tenant = static_cast<std::size_t>(cfg.get_int("api.max_bots_per_key"));
   bo.webhook_guard = *guard;
+  for (const auto& m : cfg.get_list("dialog.bot_fine_tune_allow")) bo.fine_tune_allow.insert(m);
   bo.store = bot_store->get();
   bo.retry_min = ms(cfg.get_duration("dialog.sync_interval"));
   bo.retry_max = std::max(bo.retry_min, ms(cfg.get_duration("dialog.sync_max_interval")));

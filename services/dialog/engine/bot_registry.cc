@@ -85,6 +85,19 @@ Result<v1::Bot> BotRegistry::install(LoadResult loaded, const std::string& owner
     Status allowed = options_.webhook_guard.check_url(w.url);
     if (!allowed.is_ok()) return Status(allowed.code(), "bot '" + id + "' action '" + w.name + "': " + allowed.message());
   }
+  // A fine-tuning job takes the NLU's cores for seconds to minutes: the deployment decides
+  // whether a bot's author may start one.
+  const v1::FineTuneMode asked = loaded.bot->nlu.fine_tune;
+  if (asked == v1::FINE_TUNE_FULL || asked == v1::FINE_TUNE_LORA) {
+    const std::string mode = asked == v1::FINE_TUNE_FULL ? "full" : "lora";
+    if (!options_.fine_tune_allow.contains(mode)) {
+      std::string allowed;
+      for (const auto& m : options_.fine_tune_allow) allowed += (allowed.empty() ? "" : ", ") + m;
+      return permission_denied("bot '" + id + "' asks for NLU fine-tuning (nlu.fine_tune: " + mode +
+                               "), which this deployment does not allow (dialog.bot_fine_tune_allow: " +
+                               (allowed.empty() ? "none" : allowed) + ")");
+    }
+  }
   std::shared_ptr<const Bot> replaced;
   {
     std::lock_guard lock(mu_);

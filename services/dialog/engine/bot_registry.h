@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,9 @@ struct BotRegistryOptions {
   /// Where the bots' action webhooks may point (checked at load: a bot naming another host is
   /// refused). Default: none allowed.
   WebhookGuard webhook_guard;
+  /// NLU fine-tuning modes a bot may ask for ("full", "lora"; dialog.bot_fine_tune_allow): a
+  /// bot asking for another is refused at load (PERMISSION_DENIED). "off" is always allowed.
+  std::set<std::string> fine_tune_allow{"full", "lora"};
   /// Uploaded bots are kept here (key "bot:<id>") and loaded from here at start and by every
   /// sync (so other replicas' uploads and deletes arrive within a sync interval). Null: not kept.
   store::SessionStore* store = nullptr;
@@ -73,8 +77,8 @@ class BotRegistry {
   Result<v1::Bot> load_file(const std::string& path);
   /// Same from YAML text (PUT /v1/bots/{id}) uploaded by `owner` (a tenant; "" without keys); the
   /// bot's id must equal `id`. Errors: INVALID_ARGUMENT (the definition, every error listed),
-  /// OUT_OF_RANGE (over a BotLimits cap), PERMISSION_DENIED (a webhook host not allowed, or `id`
-  /// is another tenant's upload), RESOURCE_EXHAUSTED (max_bots or the tenant's quota). Persisted
+  /// OUT_OF_RANGE (over a BotLimits cap), PERMISSION_DENIED (a webhook host or a fine-tuning mode
+  /// not allowed, or `id` is another tenant's upload), RESOURCE_EXHAUSTED (max_bots or the tenant's quota). Persisted
   /// to the store when one is set (UNAVAILABLE when that fails: nothing was installed).
   Result<v1::Bot> put_yaml(const std::string& id, const std::string& yaml, const std::string& owner = "");
   /// Reloads a bot from the file it came from. NOT_FOUND / FAILED_PRECONDITION (not from a file).

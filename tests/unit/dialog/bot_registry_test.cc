@@ -154,6 +154,29 @@ TEST(BotRegistryTest, ABotIsDescribedWithTheFineTuningItAskedForAndTheNlusJob) {
   EXPECT_EQ(got->status().code(), StatusCode::kNotFound);
 }
 
+TEST(BotRegistryTest, FineTuningModesTheDeploymentDoesNotAllowAreRefused) {
+  ScriptedServices services;
+  BotRegistryOptions o;
+  o.fine_tune_allow = {"lora"};
+  BotRegistry bots(services, nullptr, o);
+  auto full = bots.put_yaml("f", bot_yaml("f", "nlu: {fine_tune: full}\n"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(full.status().message().find("nlu.fine_tune: full"), std::string::npos) << full.status().to_string();
+  EXPECT_NE(full.status().message().find("dialog.bot_fine_tune_allow: lora"), std::string::npos) << full.status().to_string();
+  EXPECT_EQ(bots.find("f"), nullptr);
+  EXPECT_EQ(services.train_calls, 0) << "a refused bot is not trained";
+  EXPECT_TRUE(bots.put_yaml("l", bot_yaml("l", "nlu: {fine_tune: lora}\n")).ok());
+  EXPECT_TRUE(bots.put_yaml("o", bot_yaml("o", "nlu: {fine_tune: off}\n")).ok()) << "off is always allowed";
+
+  o.fine_tune_allow = {};
+  BotRegistry none(services, nullptr, o);
+  auto lora = none.put_yaml("l", bot_yaml("l", "nlu: {fine_tune: lora}\n"));
+  ASSERT_FALSE(lora.ok());
+  EXPECT_NE(lora.status().message().find("dialog.bot_fine_tune_allow: none"), std::string::npos) << lora.status().to_string();
+  EXPECT_TRUE(none.put_yaml("d", bot_yaml("d")).ok()) << "a bot that does not ask is not affected";
+}
+
 TEST(BotRegistryTest, AReplacedOrDeletedBotIsFreed) {
   ScriptedServices services;
   BotRegistry bots(services, nullptr, BotRegistryOptions{});
