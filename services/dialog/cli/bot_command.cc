@@ -1,12 +1,18 @@
-// `parley bot validate|test` (see bot_command.h). Depends on bot_tests.h, api_call.h, the bot
+// `parley bot validate|test|status` (see bot_command.h). Depends on bot_tests.h, api_call.h, the bot
 // loader, protobuf JSON.
 #include "services/dialog/cli/bot_command.h"
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <ostream>
+#include <sstream>
+#include <thread>
 
 #include "parley/v1/dialog.pb.h"
 #include "services/dialog/bot/loader.h"
@@ -178,12 +184,167 @@ int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostre
   return failed == 0 && passed > 0 ? 0 : 1;
 }
 
+/// A whole number of seconds from a command-line value; nullopt when it is not one in [1, max].
+std::optional<int> seconds_arg(const std::string& v, int max) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > max) return std::nullopt;
+  return n;
+}
+
+/// The bot's NLU fine-tuning as one line: "asked" (the bot file), the job and the serving model.
+std::string job_line(const v1::Bot& b) {
+  std::ostringstream line;
+  line << "NLU fine-tuning";
+  if (!b.nlu_fine_tune_requested().empty()) line << " (asked: " << b.nlu_fine_tune_requested() << ")";
+  line << ": ";
+  if (!b.nlu_trained()) {
+    line << "waiting for the NLU to train the bot" << (b.sync_error().empty() ? "" : " (" + b.sync_error() + ")");
+    return line.str();
+  }
+  if (!b.has_nlu_fine_tune()) {
+    line << "unknown (" << b.nlu_fine_tune_error() << ")";
+    return line.str();
+  }
+  const v1::FineTuneStatus& ft = b.nlu_fine_tune();
+  char buf[160];
+  switch (ft.state()) {
+    case v1::FineTuneStatus::NONE: line << "none"; break;
+    case v1::FineTuneStatus::QUEUED: line << "QUEUED"; break;
+    case v1::FineTuneStatus::RUNNING:
+      if (ft.steps() == 0) {  // loading the base encoder and the bot's examples
+        line << "RUNNING (starting)";
+        break;
+      }
+      std::snprintf(buf, sizeof buf, "RUNNING %.0f%% (epoch %d/%d, step %lld/%lld, loss %.3f, %.1f s)",
+                    100.0 * ft.progress(), ft.epoch(), ft.epochs(), static_cast<long long>(ft.step()),
+                    static_cast<long long>(ft.steps()), ft.loss(), ft.elapsed_seconds());
+      line << buf;
+      break;
+    case v1::FineTuneStatus::READY:
+      std::snprintf(buf, sizeof buf, "READY after %.1f s (%lld steps, loss %.3f)", ft.elapsed_seconds(),
+                    static_cast<long long>(ft.steps()), ft.loss());
+      line << buf;
+      break;
+    case v1::FineTuneStatus::FAILED: line << "FAILED"; break;
+    case v1::FineTuneStatus::CANCELLED: line << "CANCELLED"; break;
+    default: line << "state " << static_cast<int>(ft.state()); break;
+  }
+  if (!ft.mode().empty() && ft.state() != v1::FineTuneStatus::NONE) line << ", mode " << ft.mode();
+  if (!ft.message().empty()) line << ": " << ft.message();
+  line << "; serving the " << (ft.serving().empty() ? "frozen" : ft.serving()) << " model";
+  return line.str();
+}
+
+/// The job has ended (or there is none) on a bot the NLU has.
+bool job_settled(const v1::Bot& b) {
+  if (!b.nlu_trained() || !b.has_nlu_fine_tune()) return false;
+  const auto st = b.nlu_fine_tune().state();
+  return st != v1::FineTuneStatus::QUEUED && st != v1::FineTuneStatus::RUNNING;
+}
+
+int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string url = "http://127.0.0.1:8080", key, bot_id;
+  bool wait = false;
+  int timeout_s = 900;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& v) {
+      if (i + 1 >= args.size()) return false;
+      v = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--url") {
+      if (!value(url)) return err << bot_command_usage(), 2;
+    } else if (a == "--key") {
+      if (!value(key)) return err << bot_command_usage(), 2;
+    } else if (a == "--wait") {
+      wait = true;
+    } else if (a == "--timeout") {
+      std::optional<int> t;
+      if (!value(v) || !(t = seconds_arg(v, 86400))) {
+        err << "parley bot status: --timeout takes whole seconds from 1 to 86400, got '" << v << "'\n";
+        return 2;
+      }
+      timeout_s = *t;
+    } else if (!a.empty() && a[0] == '-') {
+      err << "parley bot status: unknown option '" << a << "'\n" << bot_command_usage();
+      return 2;
+    } else if (bot_id.empty()) {
+      bot_id = a;
+    } else {
+      err << "parley bot status: one BOT_ID only\n" << bot_command_usage();
+      return 2;
+    }
+  }
+  if (bot_id.empty()) return err << bot_command_usage(), 2;
+  // The id goes into the URL path as it is: only what a bot id may be (the loader's rule).
+  const bool id_ok = bot_id.size() <= 63 && std::all_of(bot_id.begin(), bot_id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  }) && bot_id[0] != '_' && bot_id[0] != '-';
+  if (!id_ok) {
+    err << "parley bot status: '" << bot_id << "' is not a bot id (lower-case letters, digits, '-' and '_', at most 63)\n";
+    return 2;
+  }
+  if (key.empty()) {
+    if (const char* k = std::getenv("PARLEY_API_KEY")) key = k;
+  }
+  ApiTarget api;
+  std::string error;
+  if (!parse_api_url(url, api, error)) return err << "parley bot status: " << error << "\n", 2;
+  api.key = key;
+
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string last;
+  bool first = true;
+  for (;;) {
+    ApiReply r;
+    if (!api_call(api, "GET", "/v1/bots/" + bot_id, "", r, error)) {
+      err << "parley bot status: cannot reach " << url << ": " << error << " (is parley-dialog running?)\n";
+      return 2;
+    }
+    if (r.status != 200) {
+      err << "parley bot status: bot '" << bot_id << "': HTTP " << r.status << " " << r.body << "\n";
+      return 2;
+    }
+    v1::Bot b;
+    if (!google::protobuf::util::JsonStringToMessage(r.body, &b, lenient).ok()) {
+      err << "parley bot status: the reply is not a Bot: " << r.body.substr(0, 200) << "\n";
+      return 2;
+    }
+    if (first) {
+      out << "bot '" << b.id() << "' (" << b.name() << "): " << b.intents_size() << " intents, " << b.forms_size()
+          << " forms; NLU " << (b.nlu_trained() ? "trained" : "not trained yet") << ", knowledge base "
+          << (b.kb_ingested() ? "ingested" : "not ingested yet") << "\n";
+      first = false;
+    }
+    const std::string line = job_line(b);
+    if (line != last) out << line << "\n" << std::flush;
+    last = line;
+    const bool settled = job_settled(b);
+    if (!wait || settled) {
+      const auto st = b.has_nlu_fine_tune() ? b.nlu_fine_tune().state() : v1::FineTuneStatus::NONE;
+      return st == v1::FineTuneStatus::FAILED || st == v1::FineTuneStatus::CANCELLED || (wait && !settled) ? 1 : 0;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      err << "parley bot status: the fine-tuning job did not end within " << timeout_s << " s\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 }  // namespace
 
 const char* bot_command_usage() {
   return "  parley bot validate BOT_DIR|BOT_FILE   (the loader's file:line:col errors; tests' syntax)\n"
          "  parley bot test BOT_DIR [--url http://127.0.0.1:8080] [--key KEY|$PARLEY_API_KEY] [--bot ID] [--filter TEXT] [-v]\n"
-         "      (runs BOT_DIR/tests/*.yml against a running parley-dialog)\n";
+         "      (runs BOT_DIR/tests/*.yml against a running parley-dialog)\n"
+         "  parley bot status BOT_ID [--url http://127.0.0.1:8080] [--key KEY|$PARLEY_API_KEY] [--wait] [--timeout 900]\n"
+         "      (the bot's NLU training and fine-tuning job; --wait: until the job ends, exit 1 if it failed)\n";
 }
 
 int run_bot_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -194,6 +355,7 @@ int run_bot_command(const std::vector<std::string>& args, std::ostream& out, std
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "validate") return run_validate(rest, out, err);
   if (args[0] == "test") return run_test(rest, out, err);
+  if (args[0] == "status") return run_status(rest, out, err);
   err << "parley bot: unknown subcommand '" << args[0] << "'\nusage:\n" << bot_command_usage();
   return 2;
 }

@@ -1,7 +1,9 @@
-"""`parley bot validate` and `parley bot test` (services/dialog/cli/bot_command.h) on the real
-parley-dialog (model-free engines): the demo bot's conversation tests pass; a deliberately broken
-expectation fails with a diff naming the file, line and what differs; a bot with errors and a
-test file with errors are reported as file:line:col; exit codes 0/1/2. Standard library only.
+"""`parley bot validate`, `parley bot test` and `parley bot status` (services/dialog/cli/bot_command.h)
+on the real parley-dialog (model-free engines, or the real parley-nlu): the demo bot's
+conversation tests pass; a deliberately broken expectation fails with a diff naming the file, line
+and what differs; a bot with errors and a test file with errors are reported as file:line:col; a
+bot's NLU fine-tuning job is shown and waited for (the real NLU fine-tunes it, the stand-in says
+it does not); exit codes 0/1/2. Standard library only.
 """
 
 import os
@@ -114,6 +116,49 @@ class BotCommandTest(unittest.TestCase):
         rc, out, err = parley("test", DEMO, "--url", f"http://127.0.0.1:{pp.free_port()}")
         self.assertEqual(rc, 2, out + err)
         self.assertIn("cannot reach", err)
+
+    def status(self, *args):
+        return parley("status", *args, "--url", self.platform.url, env={"PARLEY_API_KEY": pp.BOTH_KEY})
+
+    def test_status_of_the_demo_bot(self):
+        rc, out, err = self.status("demo")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("bot 'demo' (Parley Hotel concierge):", out)
+        self.assertIn("NLU trained, knowledge base ingested", out)
+        self.assertIn("NLU fine-tuning: none; serving the frozen model", out)
+
+    def test_status_waits_for_the_fine_tuning_job_a_bot_asked_for(self):
+        # The demo bot's NLU part under another id, asking for LoRA fine-tuning.
+        with open(os.path.join(DEMO, "bot.yaml"), encoding="utf-8") as f:
+            text = f.read()
+        text = text[:text.index("\nresponses:")].replace("id: demo", "id: demo-tuned", 1) + "\nnlu:\n  fine_tune: lora\n"
+        status, _, body = pp.http("PUT", self.platform.url + "/v1/bots/demo-tuned", text.encode(), key=pp.ADMIN_KEY,
+                                  headers={"Content-Type": "application/yaml"}, timeout=120)
+        self.assertIn(status, (200, 201), body)
+        try:
+            rc, out, err = self.status("demo-tuned", "--wait", "--timeout", "110")
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("NLU fine-tuning (asked: lora):", out)
+            if REAL_NLU:  # the real NLU fine-tunes it; the keyword stand-in says it does not
+                self.assertRegex(out, r"READY after [0-9.]+ s \(\d+ steps, loss [0-9.]+\), mode lora; "
+                                      r"serving the fine-tuned model")
+            else:
+                self.assertIn("none: the keyword stand-in does not fine-tune (asked: lora); serving the frozen model", out)
+        finally:
+            pp.http("DELETE", self.platform.url + "/v1/bots/demo-tuned", key=pp.ADMIN_KEY)
+
+    def test_status_arguments_and_unknown_bots(self):
+        rc, out, err = parley("status")
+        self.assertEqual(rc, 2, out + err)
+        rc, out, err = self.status("../v1/sessions")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("is not a bot id", err)
+        rc, out, err = self.status("demo", "--timeout", "ten")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("--timeout takes whole seconds", err)
+        rc, out, err = self.status("nosuch")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("bot 'nosuch': HTTP 404", err)
 
     def test_bad_key_is_reported(self):
         rc, out, err = parley("test", DEMO, "--url", self.platform.url, "--key", "wrong")
