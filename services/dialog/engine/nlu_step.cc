@@ -23,6 +23,7 @@ bool apply_parse(TurnRun& run, const TurnScope& scope, const Result<v1::ParseRes
     return false;
   }
   if (parse->intents_size() > 0) *run.response.mutable_intent() = parse->intents(0);
+  run.response.set_nlu_model(parse->model());
   for (const auto& s : parse->slots()) *run.response.add_slots() = s;
   return true;
 }

@@ -139,6 +139,7 @@ Result<v1::ParseResponse> KeywordNlu::parse(const v1::ParseRequest& req) const {
   }
   std::stable_sort(scores.begin(), scores.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   v1::ParseResponse out;
+  out.set_model("keyword");  // not a real NLU model: a turn shows which one parsed it
   for (std::size_t i = 0; i < scores.size() && i < 3; ++i) {
     auto* s = out.add_intents();
     s->set_name(scores[i].second);

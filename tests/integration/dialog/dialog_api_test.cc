@@ -138,6 +138,7 @@ TEST_F(DialogApiTest, BookingKnowledgeBaseAndLmFallbackOverHttp) {
   // Two slots in one utterance, the third asked for.
   auto r = turn(id, "I need a double room for 3 nights");
   EXPECT_EQ(r.intent().name(), "book_room");
+  EXPECT_EQ(r.nlu_model(), "keyword") << "the turn names the NLU model that parsed it";
   EXPECT_EQ(texts(r), "From which date?");
   EXPECT_EQ(r.session_slots().at("room_type"), "double");
   r = turn(id, "starting friday");

@@ -192,6 +192,7 @@ TEST_F(DialogE2eTest, BookingFormWithTheRealNlu) {
   EXPECT_EQ(r.session_slots().at("room_type"), "double");
   EXPECT_EQ(r.session_slots().at("nights"), "3");
   EXPECT_EQ(r.requested_slot(), "date");
+  EXPECT_EQ(r.nlu_model(), "frozen") << "the demo bot leaves fine-tuning to the NLU, off by default";
   // The asked-for slot, then the confirmation question.
   r = turn(id, "starting friday");
   EXPECT_TRUE(r.session_slots().contains("date")) << texts(r);
@@ -291,6 +292,7 @@ TEST_F(DialogE2eTest, AnUploadedBotAsksForFineTuningAndTheApiShowsTheJob) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(s->body, &session).ok());
   auto r = turn(session.id(), "I need a double room for 3 nights");
   EXPECT_EQ(r.intent().name(), "book_room") << texts(r);
+  EXPECT_EQ(r.nlu_model(), "fine-tuned");
   auto del = testing::http_request("DELETE", api_port_, "/v1/bots/demo-tuned", "", 30s);
   ASSERT_TRUE(del.ok());
   EXPECT_EQ(del->status, 204) << del->body;
