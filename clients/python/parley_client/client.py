@@ -14,6 +14,7 @@ Threading: a Client may be shared by threads (each call opens its own connection
 import http.client
 import json
 import re
+import time
 import urllib.parse
 
 from .errors import ParleyError, TurnFailed, Unavailable, error_from
@@ -96,7 +97,24 @@ class Client:
         return self._call("GET", "/v1/bots").get("bots", [])
 
     def get_bot(self, bot_id):
+        """The Bot, with its NLU fine-tuning job as the NLU reports it (`nluFineTune`: state,
+        progress, serving; or `nluFineTuneError` saying why it could not be asked)."""
         return self._call("GET", f"/v1/bots/{_id(bot_id)}")
+
+    def wait_for_fine_tune(self, bot_id, timeout=900.0, poll=0.5):
+        """Polls get_bot until the NLU has the bot and its fine-tuning job has ended (state
+        READY, FAILED, CANCELLED, or NONE when it has none); returns that Bot (check
+        bot["nluFineTune"]["state"] and ["serving"]). TimeoutError past `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            bot = self.get_bot(bot_id)
+            job = bot.get("nluFineTune")
+            if bot.get("nluTrained") and job and job.get("state", "NONE") not in ("QUEUED", "RUNNING"):
+                return bot
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"bot {bot_id!r}: the fine-tuning job did not end within {timeout} s "
+                                   f"(last: {job or bot.get('nluFineTuneError') or bot.get('syncError')})")
+            time.sleep(poll)
 
     def put_bot(self, bot_id, definition_yaml):
         """Loads or replaces a bot from its YAML text (admin scope); the Bot. InvalidArgument

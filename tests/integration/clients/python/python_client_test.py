@@ -148,6 +148,19 @@ class PythonClientTest(unittest.TestCase):
         with self.assertRaises(pc.NotFound):
             self.client.get_bot("mini")
 
+    def test_a_bot_asking_for_fine_tuning(self):
+        bot = self.client.put_bot("tuned", MINI.replace("id: mini", "id: tuned") + "nlu: {fine_tune: lora}\n")
+        self.assertEqual(bot["nluFineTuneRequested"], "lora")
+        try:
+            bot = self.client.wait_for_fine_tune("tuned", timeout=30)
+            # The model-free NLU has no fine-tuning: it says so, and its model keeps serving.
+            self.assertEqual(bot["nluFineTune"]["state"], "NONE")
+            self.assertEqual(bot["nluFineTune"]["serving"], "frozen")
+            self.assertIn("does not fine-tune (asked: lora)", bot["nluFineTune"]["message"])
+            self.assertEqual(self.client.create_session("tuned").turn("hello")["nluModel"], "keyword")
+        finally:
+            self.client.delete_bot("tuned")
+
     @unittest.skipUnless(HAVE_WEBSOCKETS, "no websockets package (tools/reference/setup client)")
     def test_voice_typed_turn_with_text_only(self):
         s = self.client.create_session("demo")
