@@ -233,6 +233,12 @@ std::string job_line(const v1::Bot& b) {
   if (!ft.mode().empty() && ft.state() != v1::FineTuneStatus::NONE) line << ", mode " << ft.mode();
   if (!ft.message().empty()) line << ": " << ft.message();
   line << "; serving the " << (ft.serving().empty() ? "frozen" : ft.serving()) << " model";
+  if (b.nlu_replicas_size() > 1) {  // the line above is the replica furthest behind
+    int tuned = 0;
+    for (const auto& r : b.nlu_replicas()) tuned += r.fine_tune().serving() == "fine-tuned" ? 1 : 0;
+    line << " [" << b.nlu_replicas_size() << " NLU replicas, " << tuned << " serving the fine-tuned model]";
+  }
+  if (!b.nlu_fine_tune_error().empty()) line << " (" << b.nlu_fine_tune_error() << ")";
   return line.str();
 }
 

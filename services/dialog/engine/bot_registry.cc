@@ -267,14 +267,46 @@ void BotRegistry::describe_with_training(const std::string& id, Deadline deadlin
   CallMeta meta;
   meta.deadline = deadline;
   services_.training_status(req, meta, [bot = std::move(*b), done = std::move(done)](
-                                           Result<v1::TrainingStatusResponse> r, CallInfo) mutable {
-    if (r.ok()) {
-      *bot.mutable_nlu_fine_tune() = r->fine_tune();
-    } else {
-      bot.set_nlu_fine_tune_error("the NLU's training status: " + r.status().to_string());
-    }
+                                           std::vector<ReplicaTrainingStatus> replicas) mutable {
+    summarize_training(replicas, bot);
     done(std::move(bot));
   });
+}
+
+namespace {
+
+/// How far a replica's job has got, for picking the one furthest behind: queued, then running
+/// (by progress), then ended still serving the frozen model, then serving the fine-tuned one.
+double job_rank(const v1::FineTuneStatus& s) {
+  if (s.state() == v1::FineTuneStatus::QUEUED) return 0;
+  if (s.state() == v1::FineTuneStatus::RUNNING) return 1 + s.progress();
+  return s.serving() == "fine-tuned" ? 4 : 3;
+}
+
+}  // namespace
+
+void summarize_training(const std::vector<ReplicaTrainingStatus>& replicas, v1::Bot& bot) {
+  std::string errors;
+  const v1::FineTuneStatus* behind = nullptr;
+  for (const auto& r : replicas) {
+    auto* out = bot.add_nlu_replicas();
+    out->set_replica(r.replica);
+    if (!r.status.ok()) {
+      out->set_error(r.status.status().to_string());
+      errors += (errors.empty() ? "" : "; ") + (r.replica.empty() ? "" : r.replica + ": ") + out->error();
+      continue;
+    }
+    *out->mutable_fine_tune() = r.status->fine_tune();
+    if (behind == nullptr || job_rank(r.status->fine_tune()) < job_rank(*behind)) behind = &r.status->fine_tune();
+  }
+  if (behind != nullptr) *bot.mutable_nlu_fine_tune() = *behind;
+  if (replicas.empty()) {
+    bot.set_nlu_fine_tune_error("the NLU's training status: no live NLU replica");
+  } else if (!errors.empty()) {
+    bot.set_nlu_fine_tune_error(std::string(behind == nullptr ? "the NLU's training status: "
+                                                              : "the NLU's training status, replicas not covered: ") +
+                                errors);
+  }
 }
 
 std::vector<v1::Bot> BotRegistry::list() const {

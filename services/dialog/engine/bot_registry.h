@@ -90,10 +90,11 @@ class BotRegistry {
 
   std::shared_ptr<const Bot> find(const std::string& id) const;
   Result<v1::Bot> describe(const std::string& id) const;
-  /// describe() plus the NLU's fine-tuning job for the bot (Bot.nlu_fine_tune), asked of one NLU
-  /// replica without blocking; `done` runs once, on any thread, by `deadline`. The bot is
-  /// described either way: when the NLU was not asked (not trained on the bot yet) or did not
-  /// answer, Bot.nlu_fine_tune_error says why. NOT_FOUND when the bot is not loaded.
+  /// describe() plus the NLU's fine-tuning job for the bot, asked of every live NLU replica
+  /// without blocking (Bot.nlu_replicas; Bot.nlu_fine_tune: the one furthest behind); `done`
+  /// runs once, on any thread, by `deadline`. The bot is described either way: when the NLU was
+  /// not asked (not trained on the bot yet) or a replica did not answer, Bot.nlu_fine_tune_error
+  /// says so. NOT_FOUND when the bot is not loaded.
   void describe_with_training(const std::string& id, Deadline deadline, std::function<void(Result<v1::Bot>)> done) const;
   std::vector<v1::Bot> list() const;
   /// Who uploaded `id` ("" for a file bot); nullopt when not loaded.
@@ -147,5 +148,10 @@ class BotRegistry {
   bool kick_ = false;      // guarded by mu_
   std::thread sync_thread_;
 };
+
+/// Fills Bot.nlu_replicas from every replica's TrainingStatus, Bot.nlu_fine_tune with the one
+/// furthest behind, and Bot.nlu_fine_tune_error with the replicas that did not answer (or that
+/// none is live).
+void summarize_training(const std::vector<ReplicaTrainingStatus>& replicas, v1::Bot& bot);
 
 }  // namespace parley::dialog

@@ -202,6 +202,45 @@ Status ReplicaFanout::drop(const std::string& key, const transport::Envelope& re
   return Status::ok();
 }
 
+void ReplicaFanout::ask_each(const transport::Envelope& request, std::chrono::steady_clock::time_point deadline,
+                             std::function<void(std::vector<ReplicaReply>)> done) {
+  auto endpoints = live_endpoints();
+  std::sort(endpoints.begin(), endpoints.end());
+  if (endpoints.empty()) return done({});
+  // Each reply lands in its slot; the last one in hands them all to `done`. The clients are not
+  // held by the callbacks (a callback owning the last reference would destroy its client on the
+  // client's own I/O thread): clients_ keeps them, and a client destroyed with a call open ends
+  // it with CANCELLED, so `done` always runs.
+  struct Gather {
+    std::mutex mu;
+    std::vector<ReplicaReply> replies;
+    std::size_t left = 0;
+    std::function<void(std::vector<ReplicaReply>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  for (const auto& ep : endpoints) g->replies.push_back(ReplicaReply{ep, unavailable("not asked")});
+  g->left = endpoints.size();
+  g->done = std::move(done);
+  auto land = [g](std::size_t i, Result<transport::Envelope> r) {
+    std::function<void(std::vector<ReplicaReply>)> finish;
+    {
+      std::lock_guard lock(g->mu);
+      g->replies[i].reply = std::move(r);
+      if (--g->left == 0) finish = std::move(g->done);
+    }
+    if (finish) finish(std::move(g->replies));
+  };
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    auto c = stopping() ? nullptr : direct(endpoints[i]);
+    if (c == nullptr) {
+      land(i, stopping() ? cancelled(options_.name + ": shutting down") : unavailable("no client for replica " + endpoints[i]));
+      continue;
+    }
+    c->call(request, transport::CallOptions{.timeout = {}, .deadline = deadline, .idempotent = true},
+            [land, i](Result<transport::Envelope> r) { land(i, std::move(r)); });
+  }
+}
+
 void ReplicaFanout::replay(const std::string& endpoint) {
   // What this replica lacks (entries it never took, or took at an older version).
   std::vector<std::pair<std::string, Entry>> missing;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,18 @@ class ReplicaFanout {
   /// Forgets `key` and sends `request` (DropBot, DropKnowledgeBase) to every live replica;
   /// NOT_FOUND from a replica counts as done.
   Status drop(const std::string& key, const transport::Envelope& request, std::chrono::milliseconds timeout);
+
+  /// One replica's answer to ask_each.
+  struct ReplicaReply {
+    std::string endpoint;
+    Result<transport::Envelope> reply;
+  };
+  /// Sends `request` (a question, e.g. TrainingStatus: not recorded in the catalog) to every live
+  /// replica at once, without blocking; `done` runs once, on any thread, with one reply per
+  /// replica in endpoint order when each has answered or failed (by `deadline`). No live replica:
+  /// `done({})` at once.
+  void ask_each(const transport::Envelope& request, std::chrono::steady_clock::time_point deadline,
+                std::function<void(std::vector<ReplicaReply>)> done);
 
   /// Replicas that got the whole catalog replayed (newcomers), and replay calls that failed.
   std::uint64_t replays() const { return replays_.load(); }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "parley/v1/lm.pb.h"
 #include "parley/v1/nlu.pb.h"
@@ -39,6 +40,12 @@ struct CallInfo {
 template <typename T>
 using Done = std::function<void(Result<T>, CallInfo)>;
 
+/// One NLU replica's answer to TrainingStatus (Services::training_status).
+struct ReplicaTrainingStatus {
+  std::string replica;  ///< its endpoint ("" for an in-process fake)
+  Result<v1::TrainingStatusResponse> status;
+};
+
 /// Asynchronous service calls. Threading: thread-safe; `done` (and `on_delta`) run on any thread —
 /// possibly inline, before the call returns (fakes do) — exactly once per call. Implementations
 /// never throw; failures (down, slow, bad reply) arrive as a Status in `done`.
@@ -54,13 +61,17 @@ class Services {
   /// POSTs `json_body` to the webhook; `done` gets the response body (HTTP 2xx only).
   virtual void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) = 0;
 
-  /// The NLU's fine-tuning job for a bot and the model serving it (one replica's view: the one
-  /// the call reaches). The default answers UNIMPLEMENTED (fakes without an NLU).
+  /// The NLU's fine-tuning job for a bot and the model serving it, asked of every live NLU
+  /// replica (each fine-tunes the bot itself): one entry per replica, by endpoint; none when no
+  /// replica is live. `done` runs once, on any thread, by meta.deadline. The default answers one
+  /// UNIMPLEMENTED entry (fakes without an NLU).
   virtual void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
-                               Done<v1::TrainingStatusResponse> done) {
+                               std::function<void(std::vector<ReplicaTrainingStatus>)> done) {
     (void)req;
     (void)meta;
-    done(unimplemented("this Services has no NLU training status"), CallInfo{});
+    std::vector<ReplicaTrainingStatus> out;
+    out.push_back({"", unimplemented("this Services has no NLU training status")});
+    done(std::move(out));
   }
 
   /// Blocking calls used when a bot is (re)loaded; never from an actor handler.

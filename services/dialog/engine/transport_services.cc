@@ -62,9 +62,17 @@ class TransportServices final : public Services {
   void parse(const v1::ParseRequest& req, const CallMeta& meta, Done<v1::ParseResponse> done) override {
     unary<v1::ParseResponse>(*nlu_, "parley.v1.Nlu/Parse", req, meta, std::move(done));
   }
+  // Every replica runs each bot's fine-tuning job itself: ask them all.
   void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
-                       Done<v1::TrainingStatusResponse> done) override {
-    unary<v1::TrainingStatusResponse>(*nlu_, "parley.v1.Nlu/TrainingStatus", req, meta, std::move(done));
+                       std::function<void(std::vector<ReplicaTrainingStatus>)> done) override {
+    nlu_fanout_->ask_each(bare_envelope("parley.v1.Nlu/TrainingStatus", req), meta.deadline,
+                          [done = std::move(done)](std::vector<ReplicaFanout::ReplicaReply> replies) {
+                            std::vector<ReplicaTrainingStatus> out;
+                            for (auto& r : replies) {
+                              out.push_back({r.endpoint, unpack<v1::TrainingStatusResponse>(std::move(r.reply))});
+                            }
+                            done(std::move(out));
+                          });
   }
   void answer(const v1::AnswerRequest& req, const CallMeta& meta, Done<v1::AnswerResponse> done) override {
     unary<v1::AnswerResponse>(*qa_, "parley.v1.Qa/Answer", req, meta, std::move(done));

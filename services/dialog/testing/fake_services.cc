@@ -392,10 +392,15 @@ void FakeServices::webhook(const WebhookDef& hook, std::string json_body, const 
 }
 
 void FakeServices::training_status(const v1::TrainingStatusRequest& req, const CallMeta&,
-                                   Done<v1::TrainingStatusResponse> done) {
+                                   std::function<void(std::vector<ReplicaTrainingStatus>)> done) {
   ++training_status_calls;
-  if (nlu_down) return done(unavailable("no live replica of nlu"), CallInfo{});
-  done(on_training_status ? on_training_status(req) : nlu.training_status(req), CallInfo{});
+  std::vector<ReplicaTrainingStatus> out;
+  if (!nlu_down) {  // down: no live replica, as the transport sees it
+    for (const auto& replica : nlu_replicas) {
+      out.push_back({replica, on_training_status ? on_training_status(replica, req) : nlu.training_status(req)});
+    }
+  }
+  done(std::move(out));
 }
 
 Result<v1::TrainResponse> FakeServices::train(const v1::TrainRequest& req, std::chrono::milliseconds) {

@@ -65,15 +65,19 @@ class FakeServices final : public Services {
   void generate(const v1::GenerateRequest& req, const CallMeta& meta, std::function<void(const std::string&)> on_delta,
                 Done<v1::GenerateResponse> done) override;
   void webhook(const WebhookDef& hook, std::string json_body, const CallMeta& meta, Done<std::string> done) override;
-  /// on_training_status when set, else KeywordNlu's answer.
+  /// One entry per name in `nlu_replicas`: on_training_status(replica, req) when set, else
+  /// KeywordNlu's answer.
   void training_status(const v1::TrainingStatusRequest& req, const CallMeta& meta,
-                       Done<v1::TrainingStatusResponse> done) override;
+                       std::function<void(std::vector<ReplicaTrainingStatus>)> done) override;
   Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override;
   Result<v1::IngestResponse> ingest(const v1::IngestRequest& req, std::chrono::milliseconds timeout) override;
 
   std::atomic<bool> nlu_down{false}, qa_down{false}, lm_down{false};
-  /// A fine-tuning job's state as a real NLU would report it (tests of what the API shows).
-  std::function<Result<v1::TrainingStatusResponse>(const v1::TrainingStatusRequest&)> on_training_status;
+  /// A fine-tuning job's state as a real NLU replica would report it (tests of what the API shows).
+  std::function<Result<v1::TrainingStatusResponse>(const std::string& replica, const v1::TrainingStatusRequest&)>
+      on_training_status;
+  /// The NLU replicas training_status answers for (tests of several replicas).
+  std::vector<std::string> nlu_replicas{"in-process"};
   std::atomic<int> training_status_calls{0};
   /// Generate streams its tokens at once but does not finish until release_generate(); a held
   /// call cancelled through CallMeta::cancel finishes at once with CANCELLED.

@@ -249,6 +249,9 @@ TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
   EXPECT_EQ(demo.nlu_fine_tune().serving(), "frozen");
   EXPECT_EQ(demo.nlu_fine_tune_error(), "");
   EXPECT_NE(r->body.find("\"nluFineTune\":{\"state\":\"NONE\""), std::string::npos) << r->body;
+  ASSERT_EQ(demo.nlu_replicas_size(), 1) << "every live NLU replica is asked";
+  EXPECT_EQ(demo.nlu_replicas(0).replica(), nlu_->endpoint());
+  EXPECT_EQ(demo.nlu_replicas(0).fine_tune().serving(), "frozen");
 
   // A bot that asks for fine-tuning: the choice reaches the NLU (the fake says it does not do it).
   const std::string yaml = "bot: {id: tuned}\nnlu: {fine_tune: full}\nintents: {a: [hello there], b: [bye now]}\n"
@@ -275,7 +278,9 @@ TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
   ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().to_string());
   tuned = parse<v1::Bot>(r->body);
   EXPECT_FALSE(tuned.has_nlu_fine_tune());
-  EXPECT_NE(tuned.nlu_fine_tune_error().find("the NLU's training status"), std::string::npos) << r->body;
+  EXPECT_NE(tuned.nlu_fine_tune_error().find("the NLU's training status: " + nlu_->endpoint()), std::string::npos) << r->body;
+  ASSERT_EQ(tuned.nlu_replicas_size(), 1);
+  EXPECT_NE(tuned.nlu_replicas(0).error(), "");
   EXPECT_EQ(call("DELETE", "/v1/bots/tuned")->status, 204);
 }
 

@@ -28,7 +28,8 @@ class ScriptedServices final : public Services {
   void webhook(const WebhookDef& h, std::string b, const CallMeta& m, Done<std::string> d) override {
     fake.webhook(h, std::move(b), m, std::move(d));
   }
-  void training_status(const v1::TrainingStatusRequest& r, const CallMeta& m, Done<v1::TrainingStatusResponse> d) override {
+  void training_status(const v1::TrainingStatusRequest& r, const CallMeta& m,
+                       std::function<void(std::vector<ReplicaTrainingStatus>)> d) override {
     fake.training_status(r, m, std::move(d));
   }
   Result<v1::TrainResponse> train(const v1::TrainRequest& req, std::chrono::milliseconds timeout) override {
@@ -106,7 +107,8 @@ TEST(BotRegistryTest, ABotIsDescribedWithTheFineTuningItAskedForAndTheNlusJob) {
   EXPECT_EQ(services.fake.nlu.last_train("ft").fine_tune(), v1::FINE_TUNE_LORA) << "the bot's choice reaches the NLU";
 
   // What the NLU reports is passed through whole.
-  services.fake.on_training_status = [](const v1::TrainingStatusRequest& r) -> Result<v1::TrainingStatusResponse> {
+  services.fake.on_training_status = [](const std::string&,
+                                        const v1::TrainingStatusRequest& r) -> Result<v1::TrainingStatusResponse> {
     v1::TrainingStatusResponse out;
     out.set_bot_id(r.bot_id());
     auto* ft = out.mutable_fine_tune();
@@ -128,13 +130,17 @@ TEST(BotRegistryTest, ABotIsDescribedWithTheFineTuningItAskedForAndTheNlusJob) {
   EXPECT_EQ((*got)->nlu_fine_tune_error(), "");
   EXPECT_EQ((*got)->nlu_fine_tune_requested(), "lora");
   EXPECT_EQ((*got)->id(), "ft");
+  ASSERT_EQ((*got)->nlu_replicas_size(), 1);
+  EXPECT_EQ((*got)->nlu_replicas(0).replica(), "in-process");
+  EXPECT_EQ((*got)->nlu_replicas(0).fine_tune().state(), v1::FineTuneStatus::RUNNING);
 
   // The NLU down: the bot is still described, and why the job is missing is said.
   services.fake.nlu_down = true;
   got = describe_now(bots, "ft");
   ASSERT_TRUE(got && got->ok());
   EXPECT_FALSE((*got)->has_nlu_fine_tune());
-  EXPECT_NE((*got)->nlu_fine_tune_error().find("no live replica of nlu"), std::string::npos) << (*got)->nlu_fine_tune_error();
+  EXPECT_NE((*got)->nlu_fine_tune_error().find("no live NLU replica"), std::string::npos) << (*got)->nlu_fine_tune_error();
+  EXPECT_EQ((*got)->nlu_replicas_size(), 0);
   services.fake.nlu_down = false;
 
   // Not trained yet (the NLU refused it): the NLU is not asked about a bot it does not have.
@@ -152,6 +158,53 @@ TEST(BotRegistryTest, ABotIsDescribedWithTheFineTuningItAskedForAndTheNlusJob) {
   got = describe_now(bots, "nobody");
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->status().code(), StatusCode::kNotFound);
+}
+
+// Every NLU replica runs the bot's job itself: each is listed, and the summary is the one furthest
+// behind, so READY / fine-tuned there holds for every replica that answered.
+TEST(BotRegistryTest, SeveralNluReplicasAreEachListedAndSummarizedByTheOneFurthestBehind) {
+  auto status = [](v1::FineTuneStatus::State state, float progress, const char* serving) {
+    v1::TrainingStatusResponse r;
+    r.mutable_fine_tune()->set_state(state);
+    r.mutable_fine_tune()->set_progress(progress);
+    r.mutable_fine_tune()->set_serving(serving);
+    return r;
+  };
+  auto summary = [](std::vector<ReplicaTrainingStatus> replicas) {
+    v1::Bot bot;
+    summarize_training(replicas, bot);
+    return bot;
+  };
+  using S = v1::FineTuneStatus;
+  // One ready, one still running: running (the slower replica) is what the bot's turns may get.
+  v1::Bot b = summary({{"tcp://a", status(S::READY, 1, "fine-tuned")}, {"tcp://b", status(S::RUNNING, 0.5f, "frozen")}});
+  EXPECT_EQ(b.nlu_fine_tune().state(), S::RUNNING);
+  ASSERT_EQ(b.nlu_replicas_size(), 2);
+  EXPECT_EQ(b.nlu_replicas(0).replica(), "tcp://a");
+  EXPECT_EQ(b.nlu_replicas(0).fine_tune().state(), S::READY);
+  EXPECT_EQ(b.nlu_fine_tune_error(), "");
+  // Running at 80 % and queued: queued.
+  b = summary({{"tcp://a", status(S::RUNNING, 0.8f, "frozen")}, {"tcp://b", status(S::QUEUED, 0, "frozen")}});
+  EXPECT_EQ(b.nlu_fine_tune().state(), S::QUEUED);
+  // Two running: the lower progress.
+  b = summary({{"tcp://a", status(S::RUNNING, 0.8f, "frozen")}, {"tcp://b", status(S::RUNNING, 0.3f, "frozen")}});
+  EXPECT_FLOAT_EQ(b.nlu_fine_tune().progress(), 0.3f);
+  // Ended on both, one refused the fine-tuned model: not fine-tuned everywhere.
+  b = summary({{"tcp://a", status(S::READY, 1, "fine-tuned")}, {"tcp://b", status(S::FAILED, 1, "frozen")}});
+  EXPECT_EQ(b.nlu_fine_tune().state(), S::FAILED);
+  EXPECT_EQ(b.nlu_fine_tune().serving(), "frozen");
+  // All ready.
+  b = summary({{"tcp://a", status(S::READY, 1, "fine-tuned")}, {"tcp://b", status(S::READY, 1, "fine-tuned")}});
+  EXPECT_EQ(b.nlu_fine_tune().serving(), "fine-tuned");
+  // A replica that did not answer is listed with why, and named in the error.
+  b = summary({{"tcp://a", status(S::READY, 1, "fine-tuned")}, {"tcp://b", deadline_exceeded("no reply in 2000 ms")}});
+  EXPECT_EQ(b.nlu_fine_tune().state(), S::READY);
+  EXPECT_NE(b.nlu_replicas(1).error().find("no reply in 2000 ms"), std::string::npos);
+  EXPECT_NE(b.nlu_fine_tune_error().find("replicas not covered: tcp://b: "), std::string::npos) << b.nlu_fine_tune_error();
+  // None answered.
+  b = summary({{"tcp://a", unavailable("gone")}});
+  EXPECT_FALSE(b.has_nlu_fine_tune());
+  EXPECT_NE(b.nlu_fine_tune_error().find("the NLU's training status: tcp://a: "), std::string::npos) << b.nlu_fine_tune_error();
 }
 
 TEST(BotRegistryTest, FineTuningModesTheDeploymentDoesNotAllowAreRefused) {

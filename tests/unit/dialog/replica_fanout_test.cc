@@ -1,11 +1,13 @@
 // ReplicaFanout (services/dialog/engine/replica_fanout.h) against in-test fake NLU servers on the
 // real transport: a put reaches every live replica; a replica that appears gets the catalog
 // replayed and only then counts as in sync (what the shared client's filter reads); a replica
-// the put never reached is out of sync, one that left loses its state; drop forgets an entry.
+// the put never reached is out of sync, one that left loses its state; drop forgets an entry;
+// ask_each hears from every live replica by its deadline without recording anything.
 // Depends on services/dialog (parley_dialog_api), services/dialog/testing (fake services).
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "parley/v1/nlu.pb.h"
@@ -145,6 +147,74 @@ TEST(ReplicaFanout, StopEndsAPutInFlightAtOnce) {
   auto later = fanout->put("hotel", train("hotel"), 60s);
   EXPECT_EQ(later.status().code(), StatusCode::kCancelled) << later.status().to_string();
   EXPECT_EQ(slow->calls.load(), 1);
+}
+
+transport::Envelope training_status(const std::string& bot) {
+  v1::TrainingStatusRequest req;
+  req.set_bot_id(bot);
+  transport::Envelope env;
+  env.set_method("parley.v1.Nlu/TrainingStatus");
+  env.mutable_payload()->PackFrom(req);
+  return env;
+}
+
+std::vector<ReplicaFanout::ReplicaReply> ask(ReplicaFanout& fanout, const transport::Envelope& request,
+                                             std::chrono::milliseconds within) {
+  auto p = std::make_shared<std::promise<std::vector<ReplicaFanout::ReplicaReply>>>();
+  auto f = p->get_future();
+  fanout.ask_each(request, std::chrono::steady_clock::now() + within,
+                  [p](std::vector<ReplicaFanout::ReplicaReply> r) { p->set_value(std::move(r)); });
+  EXPECT_EQ(f.wait_for(within + 2s), std::future_status::ready) << "ask_each never finished";
+  return f.get();
+}
+
+TEST(ReplicaFanout, AskEachHearsFromEveryLiveReplicaByItsDeadline) {
+  auto a = std::move(*FakeServiceServer::start("nlu"));
+  auto b = std::move(*FakeServiceServer::start("nlu"));
+  auto fanout = std::make_shared<ReplicaFanout>(ReplicaFanoutOptions{.name = "nlu", .poll_interval = 20ms});
+  transport::ClientOptions co;
+  co.targets = {a->endpoint(), b->endpoint()};
+  auto client = std::move(*transport::Client::create(co));
+  fanout->attach(client.get());
+  ASSERT_TRUE(client->wait_for_live(2, 5s));
+  ASSERT_TRUE(fanout->put("demo", train("demo"), 5s).ok());
+  const int puts = a->calls.load();
+
+  auto replies = ask(*fanout, training_status("demo"), 5s);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(std::min(a->endpoint(), b->endpoint()), replies[0].endpoint) << "in endpoint order";
+  EXPECT_EQ(std::max(a->endpoint(), b->endpoint()), replies[1].endpoint);
+  for (const auto& r : replies) {
+    ASSERT_TRUE(r.reply.ok()) << r.endpoint << ": " << r.reply.status().to_string();
+    v1::TrainingStatusResponse st;
+    ASSERT_TRUE(r.reply->payload().UnpackTo(&st));
+    EXPECT_EQ(st.fine_tune().serving(), "frozen");
+  }
+  EXPECT_EQ(a->calls.load(), puts + 1);
+
+  // A replica that does not answer in time is that replica's error; the other still answers, and
+  // the whole answer comes by the deadline.
+  b->delay_us = 1'500'000;
+  const auto t0 = std::chrono::steady_clock::now();
+  replies = ask(*fanout, training_status("demo"), 300ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  ASSERT_EQ(replies.size(), 2u);
+  const auto& slow = replies[0].endpoint == b->endpoint() ? replies[0] : replies[1];
+  const auto& quick = replies[0].endpoint == b->endpoint() ? replies[1] : replies[0];
+  ASSERT_FALSE(slow.reply.ok());
+  EXPECT_EQ(slow.reply.status().code(), StatusCode::kDeadlineExceeded) << slow.reply.status().to_string();
+  EXPECT_TRUE(quick.reply.ok()) << quick.reply.status().to_string();
+  b->delay_us = 0;
+
+  // After stop(): every entry CANCELLED at once, no call made.
+  fanout->stop();
+  replies = ask(*fanout, training_status("demo"), 1s);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].reply.status().code(), StatusCode::kCancelled) << "after stop(): cancelled, no call made";
+
+  // No live replica: an empty answer at once.
+  ReplicaFanout alone(ReplicaFanoutOptions{.name = "nlu"});
+  EXPECT_TRUE(ask(alone, training_status("demo"), 1s).empty());
 }
 
 }  // namespace
