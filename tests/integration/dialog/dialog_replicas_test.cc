@@ -4,7 +4,8 @@
 // and then get turns within seconds); then one of the first two is terminated (scale-in, an
 // eviction, a rolling update). No turn may fail or report a service error. QA and LM are the
 // in-test fakes (they hold no per-bot state the test is about). Also: SIGTERM drains the public
-// API's in-flight turns within service.drain_grace (issue 16 item 7).
+// API's in-flight turns within service.drain_grace (issue 16 item 7). GET /v1/bots/demo lists
+// every live NLU replica's training state, the newcomer included.
 // Depends on tests/support, services/dialog/testing (fake QA/LM).
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <future>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "parley/v1/dialog.pb.h"
@@ -161,6 +163,18 @@ TEST_F(DialogReplicasTest, ScaleOutAndInUnderLoadFailsNoTurn) {
   const auto took = Clock::now() - t0;
   std::this_thread::sleep_for(1500ms);
   const double served_by_new = parses_served(nlu_[2]);
+  // GET /v1/bots/demo asks every live replica for the bot's training state, the newcomer too.
+  v1::Bot described;
+  auto d = call("GET", "/v1/bots/demo");
+  ASSERT_TRUE(d.ok() && d->status == 200);
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(d->body, &described).ok()) << d->body;
+  std::set<std::string> asked;
+  for (const auto& r : described.nlu_replicas()) {
+    asked.insert(r.replica());
+    EXPECT_EQ(r.error(), "") << r.replica();
+    EXPECT_EQ(r.fine_tune().serving(), "frozen") << r.replica();
+  }
+  EXPECT_EQ(asked, (std::set<std::string>{nlu_[0].endpoint(), nlu_[1].endpoint(), nlu_[2].endpoint()})) << d->body;
   // The dialog's autoscaling signal counts the turns under way (4 clients: between 0 and 4).
   double in_flight_max = -1;
   for (int i = 0; i < 20; ++i) {
