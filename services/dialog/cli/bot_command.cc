@@ -1,5 +1,5 @@
-// `parley bot validate|test|status` (see bot_command.h). Depends on bot_tests.h, api_call.h, the bot
-// loader, protobuf JSON.
+// `parley bot validate|test|status` (see bot_command.h). Depends on bot_tests.h, api_call.h,
+// the bot loader, protobuf JSON.
 #include "services/dialog/cli/bot_command.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -333,7 +333,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
     const bool settled = job_settled(b);
     if (!wait || settled) {
       const auto st = b.has_nlu_fine_tune() ? b.nlu_fine_tune().state() : v1::FineTuneStatus::NONE;
-      return st == v1::FineTuneStatus::FAILED || st == v1::FineTuneStatus::CANCELLED || (wait && !settled) ? 1 : 0;
+      return st == v1::FineTuneStatus::FAILED || st == v1::FineTuneStatus::CANCELLED ? 1 : 0;
     }
     if (std::chrono::steady_clock::now() >= until) {
       err << "parley bot status: the fine-tuning job did not end within " << timeout_s << " s\n";

@@ -1,8 +1,9 @@
 // `parley bot validate`, `parley bot test` and `parley bot status`: a bot builder's checks.
 // validate runs the loader on a bot file (every error as file:line:col) and checks its
-// conversation tests' syntax; test runs the conversation tests (BOT_DIR/tests/*.yml, format in bot_tests.h) against a running
-// parley-dialog and prints a diff for each expectation that does not hold; status shows a
-// running bot's NLU training and fine-tuning job (GET /v1/bots/{bot}) and can wait for it.
+// conversation tests' syntax; test runs the conversation tests (BOT_DIR/tests/*.yml, format in
+// bot_tests.h) against a running parley-dialog and prints a diff for each expectation that does
+// not hold; status shows a running bot's NLU training and fine-tuning job (GET /v1/bots/{bot})
+// and can wait for it.
 // Depends on bot_tests.h, api_call.h, the bot loader.
 #pragma once
 

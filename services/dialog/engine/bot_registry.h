@@ -78,8 +78,9 @@ class BotRegistry {
   /// Same from YAML text (PUT /v1/bots/{id}) uploaded by `owner` (a tenant; "" without keys); the
   /// bot's id must equal `id`. Errors: INVALID_ARGUMENT (the definition, every error listed),
   /// OUT_OF_RANGE (over a BotLimits cap), PERMISSION_DENIED (a webhook host or a fine-tuning mode
-  /// not allowed, or `id` is another tenant's upload), RESOURCE_EXHAUSTED (max_bots or the tenant's quota). Persisted
-  /// to the store when one is set (UNAVAILABLE when that fails: nothing was installed).
+  /// not allowed, or `id` is another tenant's upload), RESOURCE_EXHAUSTED (max_bots or the
+  /// tenant's quota). Persisted to the store when one is set (UNAVAILABLE when that fails:
+  /// nothing was installed).
   Result<v1::Bot> put_yaml(const std::string& id, const std::string& yaml, const std::string& owner = "");
   /// Reloads a bot from the file it came from. NOT_FOUND / FAILED_PRECONDITION (not from a file).
   Result<v1::Bot> reload(const std::string& id);
