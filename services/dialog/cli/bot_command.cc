@@ -57,6 +57,21 @@ std::shared_ptr<const Bot> validate(const std::string& path, std::vector<Convers
   return r.bot;
 }
 
+/// The API the command calls: `url`, with `key` or else $PARLEY_API_KEY; false (the error
+/// printed, prefixed by `command`) for a URL that is not http://host:port.
+bool resolve_api(const std::string& url, std::string key, const char* command, ApiTarget& api, std::ostream& err) {
+  if (key.empty()) {
+    if (const char* k = std::getenv("PARLEY_API_KEY")) key = k;
+  }
+  std::string error;
+  if (!parse_api_url(url, api, error)) {
+    err << command << ": " << error << "\n";
+    return false;
+  }
+  api.key = key;
+  return true;
+}
+
 int run_validate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.size() != 1) {
     err << bot_command_usage();
@@ -103,13 +118,9 @@ int run_test(const std::vector<std::string>& args, std::ostream& out, std::ostre
     }
   }
   if (dir.empty()) return err << bot_command_usage(), 2;
-  if (key.empty()) {
-    if (const char* k = std::getenv("PARLEY_API_KEY")) key = k;
-  }
   ApiTarget api;
   std::string error;
-  if (!parse_api_url(url, api, error)) return err << "parley bot test: " << error << "\n", 2;
-  api.key = key;
+  if (!resolve_api(url, key, "parley bot test", api, err)) return 2;
 
   int errors = 0;
   std::vector<ConversationTest> tests;
@@ -293,13 +304,9 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
     err << "parley bot status: '" << bot_id << "' is not a bot id (lower-case letters, digits, '-' and '_', at most 63)\n";
     return 2;
   }
-  if (key.empty()) {
-    if (const char* k = std::getenv("PARLEY_API_KEY")) key = k;
-  }
   ApiTarget api;
   std::string error;
-  if (!parse_api_url(url, api, error)) return err << "parley bot status: " << error << "\n", 2;
-  api.key = key;
+  if (!resolve_api(url, key, "parley bot status", api, err)) return 2;
 
   google::protobuf::util::JsonParseOptions lenient;
   lenient.ignore_unknown_fields = true;
