@@ -148,6 +148,7 @@
     const conf = typeof intent.confidence === 'number' ? intent.confidence : 0;
     $('intent-confidence').textContent = intent.name ? conf.toFixed(2) : '';
     $('intent-bar').style.width = Math.round(Math.max(0, Math.min(1, conf)) * 100) + '%';
+    setText('nlu-model', t.nluModel);
     setText('active-form', t.activeForm);
     setText('requested-slot', t.requestedSlot);
 

@@ -119,7 +119,7 @@ std::string FakeDialog::turn_json(const std::string& session, const std::string&
       R"("timings":[{"stage":"nlu","durationUs":"1800"},{"stage":"policy","durationUs":"45"})";
   if (text == "hello") {
     return head + R"("messages":[{"text":"Hello! I can book a room or a table, or answer questions about the hotel.","kind":"response"}],
-      "intent":{"name":"greet","confidence":0.97},"outcome":"ok",)" + timings + "]}";
+      "intent":{"name":"greet","confidence":0.97},"nluModel":"fine-tuned","outcome":"ok",)" + timings + "]}";
   }
   if (text == "book a table for 4 at 7pm") {
     return head + R"("messages":[{"text":"A table for 4 at 19:00. Under what name?","kind":"slot_prompt"}],

@@ -157,12 +157,13 @@ TEST_F(WebChatTest, ConversationAgainstFakeApi) {
   EXPECT_NE(js("document.getElementById('session-info').textContent").find("s-fake-1"), std::string::npos);
   EXPECT_NE(js("location.hash").find("session=s-fake-1"), std::string::npos);
 
-  // 1. A plain response; intent and confidence in the panel.
+  // 1. A plain response; intent, confidence and the NLU model in the panel.
   say("hello");
   wait_bot_bubbles(1);
   EXPECT_NE(last_bot_text().find("Hello!"), std::string::npos);
   EXPECT_EQ(js("document.getElementById('intent-name').textContent"), "\"greet\"");
   EXPECT_EQ(js("document.getElementById('intent-confidence').textContent"), "\"0.97\"");
+  EXPECT_EQ(js("document.getElementById('nlu-model').textContent"), "\"fine-tuned\"");
   EXPECT_EQ(js("document.querySelectorAll('#timings tr').length"), "2");
   EXPECT_EQ(js("document.querySelectorAll('.msg.user').length"), "1");
 
