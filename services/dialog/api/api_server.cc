@@ -5,6 +5,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cctype>
+#include <string_view>
+
 #include "services/dialog/api/openapi_docs.h"
 #include "services/dialog/api/voice_socket.h"
 #include "services/dialog/api/web_assets.h"
@@ -35,6 +38,54 @@ std::string to_json(const google::protobuf::Message& m) {
 }
 
 Response json(int status, const google::protobuf::Message& m) { return Response::json(status, to_json(m)); }
+
+/// `text` with every "scheme://address" in it (a service replica's endpoint, as transport errors
+/// name them) replaced by "<internal address>".
+std::string without_addresses(const std::string& text) {
+  std::string out;
+  std::size_t from = 0;
+  for (std::size_t p = text.find("://"); p != std::string::npos; p = text.find("://", from)) {
+    std::size_t start = p;
+    while (start > from && std::isalpha(static_cast<unsigned char>(text[start - 1]))) --start;
+    std::size_t end = p + 3;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) &&
+           std::string_view(";,)'\"").find(text[end]) == std::string_view::npos) {
+      ++end;
+    }
+    out.append(text, from, start - from);
+    out += "<internal address>";
+    from = end;
+  }
+  out.append(text, from, std::string::npos);
+  return out;
+}
+
+/// A bot as a caller without the admin scope sees it: the NLU replicas numbered instead of named
+/// by their endpoints, and no internal address in any message (client keys are the ones that end
+/// up in browsers and apps).
+void hide_internal_addresses(v1::Bot& b) {
+  auto scrub = [&b](const std::string& text) {
+    std::string s = text;
+    for (int i = 0; i < b.nlu_replicas_size(); ++i) {
+      const std::string& ep = b.nlu_replicas(i).replica();
+      if (ep.empty()) continue;
+      for (auto p = s.find(ep); p != std::string::npos; p = s.find(ep, p)) {
+        const std::string label = "nlu replica " + std::to_string(i + 1);
+        s.replace(p, ep.size(), label);
+        p += label.size();
+      }
+    }
+    return without_addresses(s);
+  };
+  b.set_sync_error(scrub(b.sync_error()));
+  b.set_nlu_fine_tune_error(scrub(b.nlu_fine_tune_error()));
+  if (b.has_nlu_fine_tune()) b.mutable_nlu_fine_tune()->set_message(scrub(b.nlu_fine_tune().message()));
+  for (auto& r : *b.mutable_nlu_replicas()) {
+    r.set_error(scrub(r.error()));
+    if (r.has_fine_tune()) r.mutable_fine_tune()->set_message(scrub(r.fine_tune().message()));
+  }
+  for (int i = 0; i < b.nlu_replicas_size(); ++i) b.mutable_nlu_replicas(i)->set_replica("nlu replica " + std::to_string(i + 1));
+}
 
 /// The path of the first null in `v` ("metadata.k", "items[2]"), if any.
 std::optional<std::string> first_null(const json::Value& v, const std::string& path) {
@@ -310,7 +361,10 @@ void ApiServer::register_routes() {
     Caller caller;
     if (auto refused = admit(req, Scope::kRead, caller)) return *refused;
     v1::ListBotsResponse out;
-    for (auto& b : bots_.list()) *out.add_bots() = std::move(b);
+    for (auto& b : bots_.list()) {
+      if (!caller.admin) hide_internal_addresses(b);
+      *out.add_bots() = std::move(b);
+    }
     return counted(json(200, out));
   });
   // One bot, with its NLU fine-tuning job asked of the NLU (asynchronously: no I/O thread waits).
@@ -318,7 +372,9 @@ void ApiServer::register_routes() {
     Caller caller;
     if (auto refused = admit(req, Scope::kRead, caller)) return (void)w->send(*refused);
     bots_.describe_with_training(std::string(req.path_param("bot")),
-                                 std::chrono::steady_clock::now() + options_.status_timeout, [this, w](Result<v1::Bot> b) {
+                                 std::chrono::steady_clock::now() + options_.status_timeout,
+                                 [this, w, admin = caller.admin](Result<v1::Bot> b) {
+                                   if (b.ok() && !admin) hide_internal_addresses(*b);
                                    w->send(counted(b.ok() ? json(200, *b) : http::error_response(b.status())));
                                  });
   });

@@ -330,6 +330,48 @@ TEST_F(DialogApiTest, ApiKeysAndRateLimits) {
   EXPECT_EQ(call("GET", "/", "", {}, d.api_port)->status, 200);
 }
 
+// Client keys end up in browsers and apps: a caller without the admin scope sees the NLU replicas
+// numbered, and no internal address in any message; an admin key sees the endpoints.
+TEST_F(DialogApiTest, InternalAddressesAreShownOnlyToAdminKeys) {
+  const std::string client_key = "kc-0123456789abcdef0123", admin_key = "ka-0123456789abcdef0123";
+  Dialog d = start_dialog({"--api.keys=" + client_key + ",admin:ops:" + admin_key});
+  auto get = [&](const std::string& key, const std::string& path = "/v1/bots/demo") {
+    return call("GET", path, "", {{"Authorization", "Bearer " + key}}, d.api_port);
+  };
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        auto r = get(admin_key);
+        return r.ok() && r->status == 200 && parse<v1::Bot>(r->body).nlu_trained();
+      },
+      10s));
+  auto admin = get(admin_key);
+  ASSERT_TRUE(admin.ok() && admin->status == 200);
+  auto a = parse<v1::Bot>(admin->body);
+  ASSERT_EQ(a.nlu_replicas_size(), 1);
+  EXPECT_EQ(a.nlu_replicas(0).replica(), nlu_->endpoint());
+  auto client = get(client_key);
+  ASSERT_TRUE(client.ok() && client->status == 200) << (client.ok() ? client->body : "");
+  auto c = parse<v1::Bot>(client->body);
+  ASSERT_EQ(c.nlu_replicas_size(), 1);
+  EXPECT_EQ(c.nlu_replicas(0).replica(), "nlu replica 1");
+  EXPECT_EQ(c.nlu_fine_tune().serving(), "frozen") << "the job itself is shown";
+  EXPECT_EQ(client->body.find("tcp://"), std::string::npos) << client->body;
+
+  // The NLU failing: the error names the numbered replica, not its address.
+  nlu_->failing = true;
+  client = get(client_key);
+  admin = get(admin_key);
+  nlu_->failing = false;
+  ASSERT_TRUE(client.ok() && admin.ok());
+  c = parse<v1::Bot>(client->body);
+  EXPECT_NE(c.nlu_fine_tune_error().find("nlu replica 1"), std::string::npos) << client->body;
+  EXPECT_EQ(client->body.find("tcp://"), std::string::npos) << client->body;
+  EXPECT_NE(parse<v1::Bot>(admin->body).nlu_fine_tune_error().find(nlu_->endpoint()), std::string::npos) << admin->body;
+  auto list = get(client_key, "/v1/bots");
+  ASSERT_TRUE(list.ok() && list->status == 200);
+  EXPECT_EQ(list->body.find("tcp://"), std::string::npos) << list->body;
+}
+
 TEST_F(DialogApiTest, OpenApiDocumentMatchesTheLiveServer) {
   wait_trained();
   YAML::Node doc = YAML::LoadFile(std::string(PARLEY_SOURCE_DIR) + "/services/dialog/openapi.yaml");
