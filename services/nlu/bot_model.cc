@@ -332,7 +332,8 @@ float BotModel::nearest_similarity(const TextFeatures& f) const {
 }
 
 std::size_t BotModel::bytes() const {
-  return example_vectors_.size() * sizeof(float) + (intent_ ? intent_->bytes() : 0) + (tagger_ ? tagger_->bytes() : 0);
+  return example_vectors_.size() * sizeof(float) + (intent_ ? intent_->bytes() : 0) + (tagger_ ? tagger_->bytes() : 0) +
+         (own_featurizer_ ? own_featurizer_->weight_bytes() : 0);
 }
 
 Result<v1::ParseResponse> BotModel::parse(std::string_view text, const TextFeatures& f, const ParseOptions& o) const {

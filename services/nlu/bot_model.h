@@ -81,6 +81,7 @@ class BotModel {
   const std::vector<std::string>& intents() const { return intents_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   float similarity_floor() const { return similarity_floor_; }
+  /// Heads, example vectors and, for a fine-tuned bot, its own encoder's weights.
   std::size_t bytes() const;
   /// The bot's own featurizer (fine-tuned encoder), or null when it uses the shared one.
   const std::shared_ptr<const Featurizer>& own_featurizer() const { return own_featurizer_; }

@@ -126,6 +126,12 @@ std::string EncoderFeaturizer::name() const {
          std::string(encoder::precision_name(encoder_->model().precision()));
 }
 
+std::size_t EncoderFeaturizer::weight_bytes() const {
+  std::size_t n = encoder_->model().weight_bytes();
+  if (heads_) n += (heads_->label_w.size() + heads_->label_b.size() + heads_->tag_w.size() + heads_->tag_b.size()) * sizeof(float);
+  return n;
+}
+
 Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vector<TextFeatures>& out) const {
   out.clear();
   out.resize(texts.size());

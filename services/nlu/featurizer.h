@@ -61,6 +61,9 @@ class Featurizer {
   virtual int sentence_dim() const = 0;
   /// Shown in logs and the eval output ("minilm-int8", "hash-64").
   virtual std::string name() const = 0;
+  /// Bytes of model weights this featurizer holds (a bot's fine-tuned encoder and its heads: what
+  /// parley_nlu_model_bytes and nlu.finetune.max_models are about); 0 for the stand-in.
+  virtual std::size_t weight_bytes() const { return 0; }
 };
 
 /// Deterministic stand-in for tests: every word gets a pseudo-random vector seeded by its
@@ -103,6 +106,7 @@ class EncoderFeaturizer final : public Featurizer {
   int lexical_dim() const override;
   int sentence_dim() const override;
   std::string name() const override;
+  std::size_t weight_bytes() const override;
 
  private:
   Status encode(std::span<const std::string> texts, std::vector<text::Encoding>& encodings,

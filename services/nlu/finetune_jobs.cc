@@ -34,16 +34,44 @@ void FinetuneJobs::update_gauges() {
 }
 
 Result<v1::FineTuneStatus> FinetuneJobs::submit(const v1::TrainRequest& request, v1::FineTuneMode mode,
-                                                std::uint64_t generation) {
+                                                std::uint64_t generation, const std::set<std::string>& installed) {
   if (mode != v1::FINE_TUNE_FULL && mode != v1::FINE_TUNE_LORA) return invalid_argument("fine-tuning mode must be FULL or LORA");
   std::lock_guard lock(mu_);
   // A re-train replaces the bot's queued job; a running one is cancelled.
-  if (auto it = cancel_.find(request.bot_id()); it != cancel_.end()) it->second->store(true);
+  if (auto it = cancel_.find(request.bot_id()); it != cancel_.end()) {
+    it->second->store(true);
+    cancel_.erase(it);
+  }
   for (auto it = queue_.begin(); it != queue_.end();) {
     it = it->bot_id == request.bot_id() ? queue_.erase(it) : it + 1;
   }
-  if (queue_.size() >= options_.max_queued) {
-    return resource_exhausted(std::to_string(queue_.size()) + " fine-tuning jobs are queued, the limit (nlu.finetune.max_queued)");
+  // Every fine-tuned model is a copy of the encoder's weights held for as long as its bot is
+  // loaded: the count of bots that hold one or will is bounded, not just the queue.
+  std::set<std::string> holding = installed;
+  for (const auto& [bot, s] : state_) {
+    if (s.state() == v1::FineTuneStatus::QUEUED || s.state() == v1::FineTuneStatus::RUNNING) holding.insert(bot);
+  }
+  holding.erase(request.bot_id());
+  Status refused;
+  if (holding.size() >= options_.max_models) {
+    refused = resource_exhausted(options_.max_models == 0
+                                     ? std::string("fine-tuning is off on this NLU (nlu.finetune.max_models is 0)")
+                                     : std::to_string(holding.size()) +
+                                           " other bots hold or are training a fine-tuned encoder, the limit "
+                                           "(nlu.finetune.max_models); this bot serves the frozen model");
+  } else if (queue_.size() >= options_.max_queued) {
+    refused = resource_exhausted(std::to_string(queue_.size()) + " fine-tuning jobs are queued, the limit (nlu.finetune.max_queued)");
+  }
+  if (!refused.is_ok()) {
+    // The bot's state says why (an earlier READY would otherwise still show while it serves frozen).
+    v1::FineTuneStatus& s = state_[request.bot_id()];
+    s = v1::FineTuneStatus{};
+    s.set_state(v1::FineTuneStatus::FAILED);
+    s.set_mode(mode_name(mode));
+    s.set_message(refused.to_string());
+    if (metrics_ != nullptr) metrics_->finetune_jobs.labels({"rejected"}).inc();
+    update_gauges();
+    return refused;
   }
   Job job;
   job.bot_id = request.bot_id();

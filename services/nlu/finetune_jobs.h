@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -27,6 +28,10 @@ struct FinetuneJobOptions {
   FinetuneOptions full;   ///< FINE_TUNE_FULL
   FinetuneOptions lora;   ///< FINE_TUNE_LORA
   std::size_t max_queued = 16;  ///< jobs waiting; more is RESOURCE_EXHAUSTED
+  /// Bots holding a fine-tuned encoder or a job that will make one, at most (each such model is a
+  /// copy of the encoder's weights: ~60 MB for MiniLM, ~4x for MPNet); more is RESOURCE_EXHAUSTED
+  /// and the bot serves the frozen model. 0 = no bot may fine-tune.
+  std::size_t max_models = 8;
   /// Before a fine-tuned model replaces the frozen one, both parse up to this many of the bot's
   /// own examples (model_check.h); 0 = adopt without checking.
   std::size_t check_examples = 256;
@@ -53,7 +58,11 @@ class FinetuneJobs {
   FinetuneJobs& operator=(const FinetuneJobs&) = delete;
 
   /// Queues a job for `bot_id` (cancelling the bot's previous one). mode FULL or LORA.
-  Result<v1::FineTuneStatus> submit(const v1::TrainRequest& request, v1::FineTuneMode mode, std::uint64_t generation);
+  /// `installed`: the bots serving a fine-tuned model now; with those whose jobs are queued or
+  /// running (this bot aside) they count against max_models. A job not queued (a limit) leaves the
+  /// bot's state FAILED with the reason, counted as outcome "rejected".
+  Result<v1::FineTuneStatus> submit(const v1::TrainRequest& request, v1::FineTuneMode mode, std::uint64_t generation,
+                                    const std::set<std::string>& installed = {});
   /// Cancels the bot's job (queued or running) and forgets its state (DropBot).
   void forget(const std::string& bot_id);
   /// The bot's job state (NONE when it never had one); `serving` is left to the caller.

@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
                  config::int_range(0, 256));
   schema.add_int("nlu.finetune.max_queued", 16, "Fine-tuning jobs waiting (more: the job is FAILED, the frozen model serves)",
                  config::int_range(1, 10000));
+  schema.add_int("nlu.finetune.max_models", static_cast<std::int64_t>(nlu::FinetuneJobOptions().max_models),
+                 "Bots holding a fine-tuned encoder (or a job making one) at once, each a copy of the encoder's "
+                 "weights (parley_nlu_model_bytes counts them); more: the job is FAILED, the frozen model serves; "
+                 "0 = no fine-tuning",
+                 config::int_range(0, 100000));
   schema.add_int("nlu.finetune.check_examples", static_cast<std::int64_t>(nlu::FinetuneJobOptions().check_examples),
                  "Examples of the bot's own that the fine-tuned and the frozen model both parse before the "
                  "fine-tuned one is adopted (0: adopt unchecked)",
@@ -157,6 +162,7 @@ int main(int argc, char** argv) {
     f.joint.encoder.lora_rank = static_cast<int>(cfg.get_int("nlu.finetune.lora_rank"));
     o.finetune.lora = f;
     o.finetune.max_queued = static_cast<std::size_t>(cfg.get_int("nlu.finetune.max_queued"));
+    o.finetune.max_models = static_cast<std::size_t>(cfg.get_int("nlu.finetune.max_models"));
     o.finetune.check_examples = static_cast<std::size_t>(cfg.get_int("nlu.finetune.check_examples"));
     o.finetune.check_tolerance = cfg.get_double("nlu.finetune.check_tolerance");
     if (const std::string cache_dir = cfg.get_string("nlu.finetune.cache_dir"); !cache_dir.empty()) {

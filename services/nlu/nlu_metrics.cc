@@ -19,8 +19,8 @@ NluMetrics::NluMetrics(metrics::Registry& r)
                                     metrics::exponential_buckets(0.05, 2, 12))
                             .labels()),
       bots(r.gauge("parley_nlu_bots", "Bots loaded.").labels()),
-      model_bytes(r.gauge("parley_nlu_model_bytes", "Bytes held by the loaded bots' trained heads.").labels()),
-      finetune_jobs(r.counter("parley_nlu_finetune_jobs_total", "Fine-tuning jobs ended, by outcome (ok, failed, cancelled).",
+      model_bytes(r.gauge("parley_nlu_model_bytes", "Bytes held by the loaded bots' models: trained heads, and the fine-tuned bots' own encoders.").labels()),
+      finetune_jobs(r.counter("parley_nlu_finetune_jobs_total", "Fine-tuning jobs ended, by outcome (ok, failed, cancelled; rejected: not started, over nlu.finetune.max_queued or max_models).",
                               {"outcome"})),
       finetune_active(r.gauge("parley_nlu_finetune_jobs", "Fine-tuning jobs queued or running now.", {"state"})),
       finetune_steps(r.counter("parley_nlu_finetune_steps_total", "Optimizer steps run by fine-tuning jobs.").labels()),

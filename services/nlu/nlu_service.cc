@@ -2,6 +2,7 @@
 #include "services/nlu/nlu_service.h"
 
 #include <algorithm>
+#include <set>
 
 #include "services/nlu/model_check.h"
 #include "shared/common/log.h"
@@ -191,7 +192,14 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
   v1::FineTuneStatus job;
   if (jobs_ != nullptr) {
     if (finetune) {
-      auto queued = jobs_->submit(request, mode, generation);
+      // Under mu_, so that two bots trained at once cannot both take the last place under
+      // nlu.finetune.max_models (lock order: mu_, then the jobs' own).
+      std::lock_guard lock(mu_);
+      std::set<std::string> installed;
+      for (const auto& [id, m] : bots_) {
+        if (m->own_featurizer()) installed.insert(id);
+      }
+      auto queued = jobs_->submit(request, mode, generation, installed);
       if (queued.ok()) {
         job = *queued;
       } else {

@@ -2,12 +2,15 @@
 // per intent from train) is trained — the frozen-encoder model answers at once —, its fine-tuning
 // job is followed through parley.v1.Nlu/TrainingStatus and the parley_nlu_finetune_* metrics, and
 // the fine-tuned model must beat the frozen one on held-back examples (SNIPS dev). A second job
-// whose adoption check cannot pass must end FAILED with the frozen model still serving.
+// whose adoption check cannot pass must end FAILED with the frozen model still serving. The
+// number of bots holding a fine-tuned encoder is bounded (nlu.finetune.max_models), and each one's
+// encoder is counted in parley_nlu_model_bytes.
 // Skips with a message when the data or the encoder is absent. Depends on services/nlu (+ eval
 // reader), shared/metrics, GoogleTest.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -237,6 +240,79 @@ TEST(NluFinetune, AModelThatParsesItsExamplesWorseIsNotAdopted) {
   const std::string text = registry.render();
   EXPECT_NE(text.find("parley_nlu_finetune_refused_total 1"), std::string::npos) << text;
   EXPECT_NE(text.find("parley_nlu_finetune_jobs_total{outcome=\"failed\"} 1"), std::string::npos) << text;
+}
+
+double gauge(const std::string& text, const std::string& name) {
+  const std::size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1.0 : std::strtod(text.c_str() + at + name.size() + 2, nullptr);
+}
+
+v1::FineTuneStatus status_of(NluService& svc, const std::string& bot) {
+  v1::TrainingStatusRequest sr;
+  sr.set_bot_id(bot);
+  auto st = svc.training_status(sr);
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  return st.ok() ? st->fine_tune() : v1::FineTuneStatus{};
+}
+
+// Each fine-tuned model is a copy of the encoder's weights held while its bot is loaded: with
+// nlu.finetune.max_models = 1, a second bot asking while the first holds (or trains) one serves
+// the frozen model, its job FAILED saying which limit; the first bot may fine-tune again (its own
+// place), and dropping it frees the place. The fine-tuned encoder is in parley_nlu_model_bytes.
+TEST(NluFinetune, FineTunedModelsAreBoundedAndTheirEncodersCounted) {
+  std::string why;
+  std::optional<SmallBot> bot = small_snips_bot(&why);
+  if (!bot) GTEST_SKIP() << why;
+  metrics::Registry registry;
+  NluMetrics metrics(registry);
+  NluOptions o;
+  o.finetune.full.joint.epochs = 1;  // the test is about the limit, not the model's quality
+  o.finetune.check_examples = 0;
+  o.finetune.max_models = 1;
+  auto svc = make_service(o, &metrics);
+  ASSERT_TRUE(svc.ok()) << svc.status().to_string();
+  Ctx ctx;
+  v1::TrainRequest other = bot->request;
+  other.set_bot_id("snips-other");
+
+  auto first = (*svc)->train(bot->request, ctx);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(first->fine_tune().state(), v1::FineTuneStatus::QUEUED);
+  auto second = (*svc)->train(other, ctx);
+  ASSERT_TRUE(second.ok()) << "the bot itself is trained: " << second.status().to_string();
+  EXPECT_EQ(second->fine_tune().state(), v1::FineTuneStatus::FAILED);
+  EXPECT_NE(second->fine_tune().message().find("1 other bots hold or are training a fine-tuned encoder, the limit "
+                                              "(nlu.finetune.max_models)"),
+            std::string::npos)
+      << second->fine_tune().message();
+  EXPECT_EQ(status_of(**svc, "snips-other").state(), v1::FineTuneStatus::FAILED) << "the API shows why";
+  EXPECT_EQ(status_of(**svc, "snips-other").message(), second->fine_tune().message());
+  EXPECT_NE(registry.render().find("parley_nlu_finetune_jobs_total{outcome=\"rejected\"} 1"), std::string::npos);
+
+  const double bytes_frozen = gauge(registry.render(), "parley_nlu_model_bytes");
+  bool saw_running = false;
+  const v1::FineTuneStatus done = wait_for_job(**svc, &saw_running);
+  ASSERT_EQ(done.state(), v1::FineTuneStatus::READY) << done.DebugString();
+  const double bytes_tuned = gauge(registry.render(), "parley_nlu_model_bytes");
+  std::printf("parley_nlu_model_bytes: %.1f MB with two frozen bots, %.1f MB with one of them fine-tuned\n",
+              bytes_frozen / 1e6, bytes_tuned / 1e6);
+  EXPECT_GT(bytes_tuned - bytes_frozen, 20e6) << "the fine-tuned encoder's weights are counted";
+
+  // The holder of the one place still counts once it serves its model.
+  auto again = (*svc)->train(other, ctx);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->fine_tune().state(), v1::FineTuneStatus::FAILED);
+  // The holder itself may fine-tune again (its new job replaces its model).
+  auto retrain = (*svc)->train(bot->request, ctx);
+  ASSERT_TRUE(retrain.ok());
+  EXPECT_EQ(retrain->fine_tune().state(), v1::FineTuneStatus::QUEUED) << retrain->fine_tune().DebugString();
+  // Dropping it frees the place.
+  v1::DropBotRequest drop;
+  drop.set_bot_id("snips-small");
+  ASSERT_TRUE((*svc)->drop_bot(drop, ctx).ok());
+  auto freed = (*svc)->train(other, ctx);
+  ASSERT_TRUE(freed.ok());
+  EXPECT_EQ(freed->fine_tune().state(), v1::FineTuneStatus::QUEUED) << freed->fine_tune().DebugString();
 }
 
 // What a service answers for each held-back example: top intent and slot spans.
