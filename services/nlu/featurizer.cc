@@ -139,7 +139,7 @@ Status EncoderFeaturizer::featurize(std::span<const std::string> texts, std::vec
   const std::size_t tags = heads_ ? static_cast<std::size_t>(heads_->tags) : 0;
   const std::size_t cd = h + tags;  // contextual row: mean hidden state, then the tag logits
   const encoder::EncoderModel& model = encoder_->model();
-  const std::vector<float>& table = model.weights().word;
+  const std::vector<float>& table = model.weights().word_table();
   std::vector<text::Encoding> encodings;
   encoder::EncoderOutput hidden;
   for (std::size_t first = 0; first < texts.size(); first += max_texts_per_call_) {

@@ -41,8 +41,16 @@ std::unique_ptr<EncoderSession> Encoder::acquire() const {
 }
 
 void Encoder::release(std::unique_ptr<EncoderSession> s) const {
+  if (options_.max_idle_scratch_bytes > 0 && s->scratch_bytes() > options_.max_idle_scratch_bytes) return;
   std::lock_guard<std::mutex> lock(mu_);
   idle_.push_back(std::move(s));
+}
+
+std::size_t Encoder::idle_scratch_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::size_t n = 0;
+  for (const auto& s : idle_) n += s->scratch_bytes();
+  return n;
 }
 
 text::Encoding Encoder::tokenize(std::string_view text) const {

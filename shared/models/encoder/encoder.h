@@ -23,6 +23,10 @@ struct EncoderOptions {
   SessionOptions session;
   /// Texts are packed into batches of at most this many tokens (bounds scratch memory).
   std::int64_t max_batch_tokens = 8192;
+  /// A session whose scratch grew past this many bytes is freed when its call ends instead of
+  /// kept for the next one (0 = keep every session). For encoders a process holds many of (one
+  /// per fine-tuned bot): they keep what a parse needs, not what their largest batch took.
+  std::size_t max_idle_scratch_bytes = 0;
 };
 
 /// Thread-safe: embed()/encode_texts() may be called from any number of threads at once (each
@@ -62,6 +66,8 @@ class Encoder {
   const text::WordPieceTokenizer& tokenizer() const { return *tokenizer_; }
   std::shared_ptr<const text::WordPieceTokenizer> shared_tokenizer() const { return tokenizer_; }
   const EncoderOptions& options() const { return options_; }
+  /// Scratch held by the sessions kept for reuse (see max_idle_scratch_bytes).
+  std::size_t idle_scratch_bytes() const;
 
   Encoder(std::shared_ptr<const EncoderModel> model, std::shared_ptr<const text::WordPieceTokenizer> tokenizer,
           EncoderOptions options);

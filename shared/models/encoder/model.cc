@@ -224,7 +224,7 @@ Result<std::shared_ptr<const EncoderModel>> EncoderModel::from_host_weights(Enco
   PARLEY_RETURN_IF_ERROR(config.validate());
   const std::int64_t h = config.hidden;
   auto sized = [](const std::vector<float>& v, std::int64_t n) { return static_cast<std::int64_t>(v.size()) == n; };
-  if (!sized(weights.word, config.vocab_size * h) || !sized(weights.position, config.max_positions * h) ||
+  if (!sized(weights.word_table(), config.vocab_size * h) || !sized(weights.position, config.max_positions * h) ||
       (config.type_vocab > 0 && !sized(weights.token_type, config.type_vocab * h)) ||
       !sized(weights.embed_norm.gamma, h) || !sized(weights.embed_norm.beta, h) ||
       weights.layers.size() != static_cast<std::size_t>(config.layers) ||
@@ -463,7 +463,7 @@ Result<DeviceLinear> place_linear(const models::ModelDevice& dev, Linear& l) {
 
 Status EncoderModel::place(const models::ModelDevice& dev) {
   DeviceWeights d;
-  PARLEY_ASSIGN_OR_RETURN(d.word, models::place(dev, weights_.word));
+  PARLEY_ASSIGN_OR_RETURN(d.word, models::place(dev, weights_.word_table()));
   PARLEY_ASSIGN_OR_RETURN(d.position, models::place(dev, weights_.position));
   PARLEY_ASSIGN_OR_RETURN(d.token_type, models::place(dev, weights_.token_type));
   PARLEY_ASSIGN_OR_RETURN(d.relative_bias, models::place(dev, weights_.relative_bias));

@@ -419,6 +419,12 @@ Status EncoderSession::attention(const TokenBatch& batch, const float* qkv, floa
   return Status::ok();
 }
 
+std::size_t EncoderSession::scratch_bytes() const {
+  std::size_t n = (meta_host_.capacity() + observed_.capacity()) * 4;
+  for (const models::Scratch* s : {&x_, &qkv_, &ctx_buf_, &tmp_, &ffn_, &xq_, &xs_, &acc_, &meta_}) n += s->capacity();
+  return n;
+}
+
 Status EncoderSession::encode(const TokenBatch& batch, EncoderOutput& out) {
   PARLEY_RETURN_IF_ERROR(init_);
   PARLEY_RETURN_IF_ERROR(check(batch));

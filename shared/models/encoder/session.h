@@ -91,6 +91,8 @@ class EncoderSession {
 
   const EncoderModel& model() const { return *model_; }
   std::shared_ptr<const EncoderModel> shared_model() const { return model_; }
+  /// Bytes of scratch this session holds (device and host staging), grown to its largest batch.
+  std::size_t scratch_bytes() const;
 
  private:
   Status check(const TokenBatch& batch) const;

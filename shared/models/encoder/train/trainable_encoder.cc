@@ -359,7 +359,7 @@ Result<std::unique_ptr<TrainableEncoder>> TrainableEncoder::create(const Encoder
   const std::int64_t h = c.hidden;
   auto emb = [&](std::string name, const std::vector<float>& host, bool train) { return make_weight(dev, std::move(name), host, train, false); };
   const bool te = m.embeddings_train && options.train_embeddings;
-  PARLEY_ASSIGN_OR_RETURN(m.word, emb("embeddings.word", w.word, m.embeddings_train && options.train_word_embeddings));
+  PARLEY_ASSIGN_OR_RETURN(m.word, emb("embeddings.word", w.word_table(), m.embeddings_train && options.train_word_embeddings));
   PARLEY_ASSIGN_OR_RETURN(m.position, emb("embeddings.position", w.position, te));
   std::vector<float> type = w.token_type;
   if (type.empty()) type.assign(static_cast<std::size_t>(h), 0.0f);  // no token types: one zero row

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/models/encoder/encoder.h"
 #include "shared/models/encoder/session.h"
 #include "shared/engine/safetensors/safetensors.h"
 
@@ -349,6 +350,62 @@ TEST_F(EncoderTest, PackingIsExact) {
   ASSERT_TRUE(s.encode(b, one).is_ok());
   for (int t = 0; t < one.lengths[0]; ++t)
     for (int j = 0; j < kHidden; ++j) EXPECT_FLOAT_EQ(one.token(0, t)[j], all.token(2, t)[j]);
+}
+
+// A model may read its word table from another's (EncoderWeights::shared_word: a fine-tuned
+// encoder and its base): it encodes exactly as with its own copy, places the shared array itself
+// on the CPU, does not count it in weight_bytes, and keeps it alive after the owner is gone.
+TEST_F(EncoderTest, ASharedWordTableEncodesLikeAnOwnCopy) {
+  auto owner = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
+  ASSERT_TRUE(owner.ok()) << owner.status().message();
+  const EncoderConfig& c = (*owner)->config();
+  EncoderWeights own = (*owner)->weights();
+  EncoderWeights shared = own;
+  shared.shared_word = std::shared_ptr<const std::vector<float>>(*owner, &(*owner)->weights().word);
+  std::vector<float>().swap(shared.word);
+  const LoadOptions fp32{.precision = Precision::kFp32};
+  auto a = EncoderModel::from_host_weights(own, c, (*owner)->sentence(), fp32);
+  auto b = EncoderModel::from_host_weights(shared, c, (*owner)->sentence(), fp32);
+  ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.status().message() : a.status().message());
+  EXPECT_EQ((*b)->device_weights().word.data(), (*owner)->weights().word.data()) << "no copy on the CPU";
+  EXPECT_EQ((*a)->weight_bytes() - (*b)->weight_bytes(), own.word.size() * sizeof(float));
+  owner->reset();  // the shared table lives on with the model that reads it
+  EncoderSession sa(*a), sb(*b);
+  EncoderOutput oa, ob;
+  ASSERT_TRUE(sa.encode(batch(true), oa).is_ok());
+  ASSERT_TRUE(sb.encode(batch(true), ob).is_ok());
+  ASSERT_EQ(oa.hidden.size(), ob.hidden.size());
+  for (std::size_t i = 0; i < oa.hidden.size(); ++i) ASSERT_EQ(oa.hidden[i], ob.hidden[i]) << i;
+  // A shared table of the wrong size is refused like an own one.
+  EncoderWeights wrong = shared;
+  wrong.shared_word = std::make_shared<const std::vector<float>>(std::vector<float>(3));
+  EXPECT_FALSE(EncoderModel::from_host_weights(wrong, c, (*b)->sentence(), fp32).ok());
+}
+
+// Encoder::release keeps a session for reuse only while its scratch is within
+// max_idle_scratch_bytes (per-bot encoders: a large batch's scratch is not held for the bot's life).
+TEST_F(EncoderTest, IdleSessionsKeepAtMostTheirScratchLimit) {
+  auto m = EncoderModel::load(dir(false), {.precision = Precision::kFp32});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  TokenBatch small;
+  small.add(seqs_[0], types_[0]);
+  const TokenBatch large = batch(true);
+  EncoderOutput out;
+  auto keep_all = Encoder::create(*m, nullptr);
+  ASSERT_TRUE(keep_all->encode(small, out).is_ok());
+  const std::size_t small_bytes = keep_all->idle_scratch_bytes();
+  ASSERT_TRUE(keep_all->encode(large, out).is_ok());
+  const std::size_t large_bytes = keep_all->idle_scratch_bytes();
+  ASSERT_GT(small_bytes, 0u);
+  ASSERT_GT(large_bytes, small_bytes) << "the large batch grew the session's scratch";
+
+  EncoderOptions o;
+  o.max_idle_scratch_bytes = small_bytes;
+  auto bounded = Encoder::create(*m, nullptr, o);
+  ASSERT_TRUE(bounded->encode(large, out).is_ok());
+  EXPECT_EQ(bounded->idle_scratch_bytes(), 0u) << "the grown session is freed";
+  ASSERT_TRUE(bounded->encode(small, out).is_ok());
+  EXPECT_EQ(bounded->idle_scratch_bytes(), small_bytes) << "a session within the limit is kept";
 }
 
 TEST_F(EncoderTest, EqualLengthRunsShareOneAttentionCall) {
