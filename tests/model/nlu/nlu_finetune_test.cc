@@ -262,7 +262,7 @@ v1::FineTuneStatus status_of(NluService& svc, const std::string& bot) {
   return st.ok() ? st->fine_tune() : v1::FineTuneStatus{};
 }
 
-// Each fine-tuned model is a copy of the encoder's weights held while its bot is loaded: with
+// Each fine-tuned model holds its own encoder layers while its bot is loaded: with
 // nlu.finetune.max_models = 1, a second bot asking while the first holds (or trains) one serves
 // the frozen model, its job FAILED saying which limit; the first bot may fine-tune again (its own
 // place), and dropping it frees the place. The fine-tuned encoder is in parley_nlu_model_bytes.
