@@ -3,6 +3,10 @@
 
 #include <chrono>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "shared/common/log.h"
 
 namespace parley::nlu {
@@ -214,6 +218,12 @@ void FinetuneJobs::run() {
       }
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+#if defined(__GLIBC__)
+    // A job allocates and frees ~100 MB of training state (MiniLM; MPNet ~8x) and glibc keeps the
+    // freed pages in its arenas: the pod's resident memory, what its limit and the OOM killer
+    // see, grew 30-40 MB per fine-tuned bot against 17.6 MB in use. Hand them back.
+    malloc_trim(0);
+#endif
     {
       std::lock_guard lock(mu_);
       running_ = false;
