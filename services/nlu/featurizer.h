@@ -107,6 +107,7 @@ class EncoderFeaturizer final : public Featurizer {
   int sentence_dim() const override;
   std::string name() const override;
   std::size_t weight_bytes() const override;
+  const std::shared_ptr<const encoder::Encoder>& encoder() const { return encoder_; }
 
  private:
   Status encode(std::span<const std::string> texts, std::vector<text::Encoding>& encodings,

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <map>
 
 #include "kernels/cpu/thread_pool.h"
@@ -127,14 +126,7 @@ Result<FinetunedEncoder> serve_finetuned(FinetunedWeights tuned, const encoder::
   // aliasing the base model, which stays alive with the bot: give this the base you keep (the
   // service loads one and keeps it for every job). Compared, not assumed: a run that trained them
   // differs.
-  std::shared_ptr<const encoder::EncoderModel> base_model = base.shared_model();
-  const std::vector<float>& base_word = base_model->weights().word_table();
-  std::vector<float>& word = tuned.weights.word;
-  if (!word.empty() && word.size() == base_word.size() &&
-      std::memcmp(word.data(), base_word.data(), word.size() * sizeof(float)) == 0) {
-    tuned.weights.shared_word = std::shared_ptr<const std::vector<float>>(base_model, &base_word);
-    std::vector<float>().swap(word);
-  }
+  encoder::share_word_table(tuned.weights, base.shared_model());
   PARLEY_ASSIGN_OR_RETURN(auto converted, encoder::EncoderModel::from_host_weights(std::move(tuned.weights), model.config(),
                                                                                    model.sentence(), options.serve));
   encoder::EncoderOptions eo = base.options();

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
@@ -31,10 +32,16 @@ constexpr std::size_t kKeyBytes = 64;
 // Heads larger than this are not a bot's (50k intents x 1024 hidden would be 200 MB).
 constexpr std::uint64_t kMaxHeadBytes = std::uint64_t{256} << 20;
 
-// Every float array of an encoder's weights, in the file's order.
+// Every float array of an encoder's weights, in the file's order. Read-only, the word table is
+// read through word_table() (a base may share another model's: EncoderWeights::shared_word); the
+// weights an entry is loaded into get a table of their own.
 template <typename W, typename F>
 void for_each_array(W& w, F&& f) {
-  f(w.word);
+  if constexpr (std::is_const_v<W>) {
+    f(w.word_table());
+  } else {
+    f(w.word);
+  }
   f(w.position);
   f(w.token_type);
   f(w.embed_norm.gamma);
@@ -234,6 +241,10 @@ Result<std::optional<FinetunedWeights>> FinetuneCache::load(const std::string& k
   std::uint32_t arrays = 0;
   if (!r.get(arrays) || arrays != array_count(bw)) return damaged("holds " + std::to_string(arrays) + " arrays");
   out.weights = bw;
+  if (out.weights.shared_word) {  // a table of its own, which the entry may replace (serve_finetuned shares it again)
+    out.weights.word = *out.weights.shared_word;
+    out.weights.shared_word.reset();
+  }
   bool ok = true;
   std::size_t index = 0, bad = 0;
   for_each_array(out.weights, [&](std::vector<float>& a) {

@@ -245,4 +245,26 @@ void FinetuneJobs::run() {
   }
 }
 
+FinetuneJobs::BaseProvider keep_fp32_base(std::string dir, std::shared_ptr<const encoder::EncoderModel> serving) {
+  auto kept = std::make_shared<std::pair<std::mutex, std::shared_ptr<const encoder::Encoder>>>();
+  return [dir = std::move(dir), serving = std::move(serving), kept]() -> Result<std::shared_ptr<const encoder::Encoder>> {
+    std::lock_guard lock(kept->first);
+    if (!kept->second) {
+      encoder::EncoderOptions eo;
+      eo.load.precision = encoder::Precision::kFp32;  // training starts from the FP32 host weights
+      PARLEY_ASSIGN_OR_RETURN(auto fp32, encoder::Encoder::open(dir, eo));
+      // The word table is not quantized: the serving encoder's is bit-identical when it was
+      // loaded from the same file (compared by share_word_table, not assumed).
+      encoder::EncoderWeights w = fp32->model().weights();
+      if (encoder::share_word_table(w, serving)) {
+        PARLEY_ASSIGN_OR_RETURN(auto m, encoder::EncoderModel::from_host_weights(std::move(w), fp32->model().config(),
+                                                                                 fp32->model().sentence(), eo.load));
+        fp32 = encoder::Encoder::create(std::move(m), fp32->shared_tokenizer(), eo);
+      }
+      kept->second = std::move(fp32);
+    }
+    return kept->second;
+  };
+}
+
 }  // namespace parley::nlu

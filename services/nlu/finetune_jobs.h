@@ -100,4 +100,10 @@ class FinetuneJobs {
   std::string base_id_;
 };
 
+/// The base provider parley-nlu uses: loads the FP32 encoder in `dir` on the first call and keeps
+/// it for every later job; its word table is `serving`'s (the shared featurizer's encoder, loaded
+/// from the same file) when identical, so the process holds one copy (MiniLM 47 MB, MPNet 94 MB),
+/// which the fine-tuned models share in turn (serve_finetuned). `serving` may be null.
+FinetuneJobs::BaseProvider keep_fp32_base(std::string dir, std::shared_ptr<const encoder::EncoderModel> serving);
+
 }  // namespace parley::nlu

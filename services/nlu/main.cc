@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "services/nlu/nlu_service.h"
@@ -101,6 +100,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::shared_ptr<const nlu::Featurizer> featurizer;
+  std::shared_ptr<const encoder::EncoderModel> serving_model;  // the shared featurizer's encoder
   if (cfg.get_string("nlu.featurizer") == "hash") {
     featurizer = std::make_shared<nlu::HashFeaturizer>(64);
   } else {
@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
       std::cerr << "parley-nlu: " << f.status().to_string() << "\n";
       return 2;
     }
+    serving_model = (*f)->encoder()->shared_model();
     featurizer = std::move(*f);
   }
   nlu::NluOptions o;
@@ -178,16 +179,7 @@ int main(int argc, char** argv) {
   if (cfg.get_string("nlu.featurizer") != "hash") {
     std::string dir = cfg.get_string("nlu.encoder_dir");
     if (dir.empty()) dir = parley::default_encoder_dir();
-    auto cache = std::make_shared<std::pair<std::mutex, std::shared_ptr<const encoder::Encoder>>>();
-    o.base_encoder = [dir, cache]() -> Result<std::shared_ptr<const encoder::Encoder>> {
-      std::lock_guard lock(cache->first);
-      if (!cache->second) {
-        encoder::EncoderOptions eo;
-        eo.load.precision = encoder::Precision::kFp32;  // training starts from the FP32 host weights
-        PARLEY_ASSIGN_OR_RETURN(cache->second, encoder::Encoder::open(dir, eo));
-      }
-      return cache->second;
-    };
+    o.base_encoder = nlu::keep_fp32_base(dir, serving_model);
   }
 
   nlu::NluMetrics metrics(host->metrics());

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string_view>
 
@@ -512,6 +513,18 @@ std::size_t EncoderModel::weight_bytes() const {
     n += lin(l.qkv) + lin(l.attn_out) + lin(l.ffn_in) + lin(l.ffn_out) + 4 * 4 * static_cast<std::size_t>(config_.hidden);
   }
   return n;
+}
+
+bool share_word_table(EncoderWeights& weights, const std::shared_ptr<const EncoderModel>& owner) {
+  if (!owner || weights.shared_word || weights.word.empty()) return false;
+  const std::vector<float>& table = owner->weights().word_table();
+  if (table.size() != weights.word.size() ||
+      std::memcmp(table.data(), weights.word.data(), table.size() * sizeof(float)) != 0) {
+    return false;
+  }
+  weights.shared_word = std::shared_ptr<const std::vector<float>>(owner, &table);
+  std::vector<float>().swap(weights.word);
+  return true;
 }
 
 }  // namespace parley::encoder

@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unistd.h>
@@ -124,17 +123,7 @@ Result<std::unique_ptr<NluService>> make_service(NluOptions o, NluMetrics* metri
   PARLEY_ASSIGN_OR_RETURN(auto featurizer, EncoderFeaturizer::open(encoder_dir()));
   o.batch.workers = 0;
   const std::string dir = encoder_dir();
-  // Loaded once and kept, as parley-nlu's main does (the fine-tuned models share its word table).
-  auto base = std::make_shared<std::pair<std::mutex, std::shared_ptr<const encoder::Encoder>>>();
-  o.base_encoder = [dir, base]() -> Result<std::shared_ptr<const encoder::Encoder>> {
-    std::lock_guard lock(base->first);
-    if (!base->second) {
-      encoder::EncoderOptions eo;
-      eo.load.precision = encoder::Precision::kFp32;
-      PARLEY_ASSIGN_OR_RETURN(base->second, encoder::Encoder::open(dir, eo));
-    }
-    return base->second;
-  };
+  o.base_encoder = keep_fp32_base(dir, featurizer->encoder()->shared_model());  // as parley-nlu's main
   return NluService::create(o, std::shared_ptr<const Featurizer>(std::move(featurizer)), metrics);
 }
 

@@ -121,6 +121,33 @@ TEST_F(FinetuneCacheTest, AnEntryGivesBackExactlyWhatWasStored) {
   EXPECT_EQ(files, 1);
 }
 
+// parley-nlu's FP32 base reads its word table from the serving encoder (share_word_table): the
+// cache must see the same base through it — same base id, and an entry stored against the base
+// with its own table loads against the sharing one (the table filled in from it) and back.
+TEST_F(FinetuneCacheTest, ABaseSharingItsWordTableIsTheSameBase) {
+  auto own = tiny_base();
+  auto owner = tiny_base();  // the same weights (same seed): the serving encoder's stand-in
+  encoder::EncoderWeights w = own->weights();
+  ASSERT_TRUE(encoder::share_word_table(w, owner));
+  encoder::LoadOptions lo;
+  lo.precision = encoder::Precision::kFp32;
+  auto sharing = encoder::EncoderModel::from_host_weights(std::move(w), own->config(), own->sentence(), lo);
+  ASSERT_TRUE(sharing.ok()) << sharing.status().to_string();
+  ASSERT_TRUE((*sharing)->weights().word.empty());
+  EXPECT_EQ(FinetuneCache::base_id(**sharing), FinetuneCache::base_id(*own));
+  auto cache = open();
+  const FinetunedWeights tuned = tuned_from(*own);
+  ASSERT_TRUE(cache->store(key('s'), tuned, *own).is_ok());
+  auto back = cache->load(key('s'), **sharing, 3, 5);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_TRUE(back->has_value());
+  expect_same(**back, tuned);
+  ASSERT_TRUE(cache->store(key('t'), tuned, **sharing).is_ok());
+  auto again = cache->load(key('t'), *own, 3, 5);
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status().to_string();
+  expect_same(**again, tuned);
+}
+
 TEST_F(FinetuneCacheTest, ArraysEqualToTheBaseAreNotWritten) {
   auto base = tiny_base(32);
   auto cache = open();

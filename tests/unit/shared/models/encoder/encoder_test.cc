@@ -361,8 +361,14 @@ TEST_F(EncoderTest, ASharedWordTableEncodesLikeAnOwnCopy) {
   const EncoderConfig& c = (*owner)->config();
   EncoderWeights own = (*owner)->weights();
   EncoderWeights shared = own;
-  shared.shared_word = std::shared_ptr<const std::vector<float>>(*owner, &(*owner)->weights().word);
-  std::vector<float>().swap(shared.word);
+  ASSERT_TRUE(share_word_table(shared, *owner));
+  EXPECT_TRUE(shared.word.empty());
+  EXPECT_FALSE(share_word_table(shared, *owner)) << "already shared";
+  EncoderWeights other = own;
+  other.word[5] += 1.0f;
+  EXPECT_FALSE(share_word_table(other, *owner)) << "a table that differs (trained) is kept";
+  EXPECT_EQ(other.word.size(), own.word.size());
+  EXPECT_EQ(other.shared_word, nullptr);
   const LoadOptions fp32{.precision = Precision::kFp32};
   auto a = EncoderModel::from_host_weights(own, c, (*owner)->sentence(), fp32);
   auto b = EncoderModel::from_host_weights(shared, c, (*owner)->sentence(), fp32);
