@@ -49,8 +49,8 @@ Result<v1::FineTuneStatus> FinetuneJobs::submit(const v1::TrainRequest& request,
   for (auto it = queue_.begin(); it != queue_.end();) {
     it = it->bot_id == request.bot_id() ? queue_.erase(it) : it + 1;
   }
-  // Every fine-tuned model is a copy of the encoder's weights held for as long as its bot is
-  // loaded: the count of bots that hold one or will is bounded, not just the queue.
+  // Every fine-tuned model holds its own encoder layers for as long as its bot is loaded: the
+  // count of bots that hold one or will is bounded, not just the queue.
   std::set<std::string> holding = installed;
   for (const auto& [bot, s] : state_) {
     if (s.state() == v1::FineTuneStatus::QUEUED || s.state() == v1::FineTuneStatus::RUNNING) holding.insert(bot);
