@@ -122,10 +122,10 @@ Result<FinetunedEncoder> serve_finetuned(FinetunedWeights tuned, const encoder::
   const encoder::EncoderModel& model = base.model();
   const auto t0 = std::chrono::steady_clock::now();
   // Word embeddings are not trained by default (FinetuneOptions): the bot's model then reads its
-  // base's table instead of holding a copy of it, 47 MB of MiniLM's 64. The table is shared by
-  // aliasing the base model, which stays alive with the bot: give this the base you keep (the
-  // service loads one and keeps it for every job). Compared, not assumed: a run that trained them
-  // differs.
+  // base's table instead of holding a copy of it, 47 MB of MiniLM's 64. Compared, not assumed: a
+  // run that trained them differs. The table stays alive with the bot: the base model when it
+  // owns its table (so give this the base you keep), or in the service, where the base reads the
+  // serving encoder's table (keep_fp32_base), that array alone.
   encoder::share_word_table(tuned.weights, base.shared_model());
   PARLEY_ASSIGN_OR_RETURN(auto converted, encoder::EncoderModel::from_host_weights(std::move(tuned.weights), model.config(),
                                                                                    model.sentence(), options.serve));

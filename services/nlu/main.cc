@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   schema.add_int("nlu.finetune.max_queued", 16, "Fine-tuning jobs waiting (more: the job is FAILED, the frozen model serves)",
                  config::int_range(1, 10000));
   schema.add_int("nlu.finetune.max_models", static_cast<std::int64_t>(nlu::FinetuneJobOptions().max_models),
-                 "Bots holding a fine-tuned encoder (or a job making one) at once, each a copy of the encoder's "
-                 "weights (parley_nlu_model_bytes counts them); more: the job is FAILED, the frozen model serves; "
+                 "Bots holding a fine-tuned encoder (or a job making one) at once, each holding its own encoder "
+                 "layers (parley_nlu_model_bytes counts them); more: the job is FAILED, the frozen model serves; "
                  "0 = no fine-tuning",
                  config::int_range(0, 100000));
   schema.add_int("nlu.finetune.check_examples", static_cast<std::int64_t>(nlu::FinetuneJobOptions().check_examples),

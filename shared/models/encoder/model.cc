@@ -522,7 +522,10 @@ bool share_word_table(EncoderWeights& weights, const std::shared_ptr<const Encod
       std::memcmp(table.data(), weights.word.data(), table.size() * sizeof(float)) != 0) {
     return false;
   }
-  weights.shared_word = std::shared_ptr<const std::vector<float>>(owner, &table);
+  // An owner that shares its table itself passes that on: the weights then keep the table alive,
+  // not the intermediate model (a fine-tuned bot's base is itself reading the serving encoder's).
+  weights.shared_word = owner->weights().shared_word ? owner->weights().shared_word
+                                                     : std::shared_ptr<const std::vector<float>>(owner, &table);
   std::vector<float>().swap(weights.word);
   return true;
 }

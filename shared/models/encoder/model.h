@@ -251,7 +251,7 @@ class EncoderModel {
 };
 
 /// Makes `weights` read `owner`'s word table instead of holding its own copy (EncoderWeights::
-/// shared_word; the owner stays alive with them) when the two are bit-identical: a fine-tuned
+/// shared_word; the owner, or the array it shares itself, stays alive with them) when the two are bit-identical: a fine-tuned
 /// encoder whose word embeddings were not trained, or the FP32 and INT8 copies of one model.
 /// Returns whether it did; otherwise `weights` is unchanged.
 bool share_word_table(EncoderWeights& weights, const std::shared_ptr<const EncoderModel>& owner);

@@ -375,6 +375,10 @@ TEST_F(EncoderTest, ASharedWordTableEncodesLikeAnOwnCopy) {
   ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.status().message() : a.status().message());
   EXPECT_EQ((*b)->device_weights().word.data(), (*owner)->weights().word.data()) << "no copy on the CPU";
   EXPECT_EQ((*a)->weight_bytes() - (*b)->weight_bytes(), own.word.size() * sizeof(float));
+  // Sharing from a model that shares passes the array on (the intermediate model is not pinned).
+  EncoderWeights third = own;
+  ASSERT_TRUE(share_word_table(third, *b));
+  EXPECT_EQ(third.shared_word.get(), (*b)->weights().shared_word.get());
   owner->reset();  // the shared table lives on with the model that reads it
   EncoderSession sa(*a), sb(*b);
   EncoderOutput oa, ob;
