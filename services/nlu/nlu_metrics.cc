@@ -14,7 +14,7 @@ NluMetrics::NluMetrics(metrics::Registry& r)
       parse_duration(r.histogram("parley_nlu_parse_duration_seconds",
                                  "Time to parse one text (featurize + heads), batch queueing included.")
                          .labels()),
-      trainings(r.counter("parley_nlu_trainings_total", "Train calls, by outcome (ok, invalid, failed).", {"outcome"})),
+      trainings(r.counter("parley_nlu_trainings_total", "Train calls, by outcome (ok, unchanged, invalid, failed).", {"outcome"})),
       training_duration(r.histogram("parley_nlu_training_duration_seconds", "Time to train one bot.", {},
                                     metrics::exponential_buckets(0.05, 2, 12))
                             .labels()),

@@ -1,11 +1,15 @@
 // NluService: Train / Parse / DropBot (see nlu_service.h).
 #include "services/nlu/nlu_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 #include <set>
 
 #include "services/nlu/model_check.h"
 #include "shared/common/log.h"
+#include "shared/common/sha256.h"
 
 namespace parley::nlu {
 
@@ -14,6 +18,32 @@ using Clock = std::chrono::steady_clock;
 
 // Adapts the host's CallContext to the trainer's cancellation poll.
 bool call_over(service::CallContext* ctx) { return ctx != nullptr && ctx->cancelled(); }
+
+// What identifies a training: SHA-256 of the request's deterministic encoding (the same request
+// re-encoded by a restarted dialog hashes alike). SHA-256, not FNV-1a: the request is a bot
+// author's data, and a crafted collision would leave another bot's training in place.
+std::array<std::uint8_t, 32> request_digest(const v1::TrainRequest& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&out);
+  }
+  Sha256 h;
+  h.update(bytes);
+  return h.finish();
+}
+
+v1::TrainResponse describe(const std::string& bot_id, const BotModel& model) {
+  v1::TrainResponse reply;
+  reply.set_bot_id(bot_id);
+  reply.set_examples(model.examples());
+  reply.set_intents(static_cast<std::int32_t>(model.intents().size()));
+  reply.set_out_of_scope_similarity(model.similarity_floor());
+  for (const auto& w : model.warnings()) reply.add_warnings(w);
+  return reply;
+}
 }  // namespace
 
 NluService::NluService(NluOptions options, std::shared_ptr<const Featurizer> featurizer, NluMetrics* metrics)
@@ -107,6 +137,32 @@ Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t ge
   return Status::ok();
 }
 
+std::optional<v1::TrainResponse> NluService::unchanged(const std::string& bot_id,
+                                                      const std::array<std::uint8_t, 32>& digest, bool finetune) const {
+  std::shared_ptr<const BotModel> model;
+  v1::FineTuneStatus job;
+  {
+    std::lock_guard lock(mu_);  // then the jobs' own lock, as in train()
+    auto d = digest_.find(bot_id);
+    auto b = bots_.find(bot_id);
+    if (d == digest_.end() || d->second != digest || b == bots_.end()) return std::nullopt;
+    model = b->second;
+    if (jobs_ != nullptr) job = jobs_->status(bot_id);
+  }
+  // A job that failed or was cancelled is tried again (a place under max_models may have come
+  // free); one queued, running or done is the same job this request would start.
+  const auto state = job.state();
+  if (finetune && jobs_ != nullptr && state != v1::FineTuneStatus::QUEUED && state != v1::FineTuneStatus::RUNNING &&
+      state != v1::FineTuneStatus::READY) {
+    return std::nullopt;
+  }
+  v1::TrainResponse reply = describe(bot_id, *model);
+  job.set_serving(model->own_featurizer() ? "fine-tuned" : "frozen");
+  *reply.mutable_fine_tune() = std::move(job);
+  reply.set_unchanged(true);
+  return reply;
+}
+
 Status NluService::check_bot_id(const std::string& bot_id) const {
   if (bot_id.empty()) return invalid_argument("bot_id is empty");
   if (bot_id.size() > options_.limits.max_bot_id_bytes) {
@@ -169,6 +225,14 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
     count("invalid");
     return st.with_context("bot '" + excerpt(request.bot_id()) + "'");
   }
+  const std::array<std::uint8_t, 32> digest = request_digest(request);
+  if (std::optional<v1::TrainResponse> same = unchanged(request.bot_id(), digest, finetune)) {
+    count("unchanged");
+    same->set_training_ms(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    PARLEY_LOG(kInfo).kv("bot", request.bot_id()).kv("serving", same->fine_tune().serving())
+        << "bot unchanged (same training request): kept its model";
+    return *same;
+  }
   TrainOptions o = options_.train;
   o.cancelled = [&ctx] { return call_over(&ctx); };
   TrainReport report;
@@ -181,6 +245,7 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
   {
     std::lock_guard lock(mu_);
     bots_[request.bot_id()] = *model;  // atomic replace: parses in flight keep the old one
+    digest_[request.bot_id()] = digest;
     generation = ++next_generation_;
     generation_[request.bot_id()] = generation;
     if (finetune && jobs_ != nullptr) {
@@ -217,13 +282,8 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
   if (metrics_ != nullptr) metrics_->training_duration.observe(elapsed);
   ctx.add_timing("nlu_featurize", report.featurize);
   ctx.add_timing("nlu_train_heads", report.intent + report.tagger);
-  v1::TrainResponse reply;
-  reply.set_bot_id(request.bot_id());
-  reply.set_examples((*model)->examples());
-  reply.set_intents(static_cast<std::int32_t>((*model)->intents().size()));
+  v1::TrainResponse reply = describe(request.bot_id(), **model);
   reply.set_training_ms(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
-  reply.set_out_of_scope_similarity((*model)->similarity_floor());
-  for (const auto& w : (*model)->warnings()) reply.add_warnings(w);
   *reply.mutable_fine_tune() = job;
   PARLEY_LOG(kInfo).kv("bot", request.bot_id()).kv("examples", reply.examples()).kv("ms", reply.training_ms())
       << "trained bot";
@@ -298,6 +358,7 @@ Result<v1::DropBotResponse> NluService::drop_bot(const v1::DropBotRequest& reque
       return not_found("bot '" + excerpt(request.bot_id()) + "' is not loaded");
     }
     generation_.erase(request.bot_id());
+    digest_.erase(request.bot_id());
     pending_.erase(request.bot_id());
   }
   if (jobs_ != nullptr) jobs_->forget(request.bot_id());

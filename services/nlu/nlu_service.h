@@ -1,14 +1,18 @@
-// NluService: the parley.v1.Nlu methods — Train (validate + train a bot, swap it in atomically),
+// NluService: the parley.v1.Nlu methods — Train (validate + train a bot, swap it in atomically;
+// a bot that already holds this exact training keeps its model),
 // Parse (checked input -> batched featurization -> the bot's heads), DropBot — over a registry of
 // isolated bots sharing one featurizer. Why: the service logic, separate from the process
 // (main.cc) so tests and benchmarks run it in-process. Depends on bot_model, shared/batching,
 // shared/service (CallContext), nlu_metrics.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +82,10 @@ class NluService {
   Status check_bot_id(const std::string& bot_id) const;
   std::shared_ptr<const BotModel> find(const std::string& bot_id) const;
   void update_gauges();
+  /// The reply to a Train identical to the one the bot's model came from (its job, if it asked for
+  /// fine-tuning, queued, running or ready); nullopt: train it.
+  std::optional<v1::TrainResponse> unchanged(const std::string& bot_id, const std::array<std::uint8_t, 32>& digest,
+                                             bool finetune) const;
   Status install_finetuned(const std::string& bot_id, std::uint64_t generation, const v1::TrainRequest& request,
                            FinetunedEncoder tuned);
 
@@ -88,6 +96,7 @@ class NluService {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const BotModel>> bots_;  // guarded by mu_
   std::map<std::string, std::uint64_t> generation_;               // guarded by mu_: the last Train's
+  std::map<std::string, std::array<std::uint8_t, 32>> digest_;     // guarded by mu_: the last Train's request
   std::uint64_t next_generation_ = 0;                              // guarded by mu_
   std::map<std::string, v1::TrainRequest> pending_;  // guarded by mu_: requests of queued/running jobs
   std::unique_ptr<FinetuneJobs> jobs_;  // last: its worker stops before the rest goes

@@ -2,7 +2,8 @@
 // per intent from train) is trained — the frozen-encoder model answers at once —, its fine-tuning
 // job is followed through parley.v1.Nlu/TrainingStatus and the parley_nlu_finetune_* metrics, and
 // the fine-tuned model must beat the frozen one on held-back examples (SNIPS dev). A second job
-// whose adoption check cannot pass must end FAILED with the frozen model still serving. The
+// whose adoption check cannot pass must end FAILED with the frozen model still serving. The same
+// request sent again (a dialog replaying its catalog) keeps the job and then the fine-tuned model. The
 // number of bots holding a fine-tuned encoder is bounded (nlu.finetune.max_models), and each one's
 // encoder is counted in parley_nlu_model_bytes (its word table shared with the base's).
 // Skips with a message when the data or the encoder is absent. Depends on services/nlu (+ eval
@@ -166,6 +167,14 @@ TEST(NluFinetune, SmallBotBeatsItsFrozenModelAndTheJobIsVisible) {
   EXPECT_EQ(trained->fine_tune().state(), v1::FineTuneStatus::QUEUED);
   EXPECT_EQ(trained->fine_tune().serving(), "frozen");
 
+  // The same request again (a dialog replaying its catalog) keeps the job going.
+  auto replayed = (*svc)->train(request, ctx);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().to_string();
+  EXPECT_TRUE(replayed->unchanged());
+  EXPECT_TRUE(replayed->fine_tune().state() == v1::FineTuneStatus::QUEUED ||
+              replayed->fine_tune().state() == v1::FineTuneStatus::RUNNING)
+      << replayed->fine_tune().DebugString();
+
   const Score frozen = evaluate(**svc, held);
   EXPECT_EQ(frozen.model, "frozen");
 
@@ -191,6 +200,21 @@ TEST(NluFinetune, SmallBotBeatsItsFrozenModelAndTheJobIsVisible) {
   EXPECT_GE(tuned.intent + tuned.slot_f1, frozen.intent + frozen.slot_f1 + 0.02);
 
   EXPECT_NE(text.find("parley_nlu_finetune_refused_total 0"), std::string::npos) << text;
+  EXPECT_EQ(text.find("parley_nlu_finetune_jobs_total{outcome=\"cancelled\"} 1"), std::string::npos)
+      << "the replayed request did not cancel the job";
+
+  // Once it is ready, the same request keeps the fine-tuned model serving (no new job: a restarted
+  // dialog would otherwise send every bot back to its frozen model for minutes).
+  auto kept = (*svc)->train(request, ctx);
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  EXPECT_TRUE(kept->unchanged());
+  EXPECT_EQ(kept->fine_tune().state(), v1::FineTuneStatus::READY) << kept->fine_tune().DebugString();
+  EXPECT_EQ(kept->fine_tune().serving(), "fine-tuned");
+  ASSERT_FALSE(bot->held.examples.empty());
+  auto still = parse_held(**svc, bot->held.examples.front());
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->model(), "fine-tuned");
+  EXPECT_NE(registry.render().find("parley_nlu_finetune_jobs_total{outcome=\"ok\"} 1"), std::string::npos);
 
   // A re-train without fine-tuning ends the job state and serves the frozen model again.
   request.set_fine_tune(v1::FINE_TUNE_OFF);
@@ -301,9 +325,13 @@ TEST(NluFinetune, FineTunedModelsAreBoundedAndTheirEncodersCounted) {
   auto again = (*svc)->train(other, ctx);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->fine_tune().state(), v1::FineTuneStatus::FAILED);
-  // The holder itself may fine-tune again (its new job replaces its model).
-  auto retrain = (*svc)->train(bot->request, ctx);
+  EXPECT_FALSE(again->unchanged()) << "a failed job is tried again";
+  // The holder itself may fine-tune again on changed examples (its new job replaces its model).
+  v1::TrainRequest changed = bot->request;
+  changed.mutable_intents(0)->mutable_examples()->RemoveLast();
+  auto retrain = (*svc)->train(changed, ctx);
   ASSERT_TRUE(retrain.ok());
+  EXPECT_FALSE(retrain->unchanged());
   EXPECT_EQ(retrain->fine_tune().state(), v1::FineTuneStatus::QUEUED) << retrain->fine_tune().DebugString();
   // Dropping it frees the place.
   v1::DropBotRequest drop;

@@ -1,5 +1,6 @@
 // NluService in-process on the hash featurizer: limits and errors, bots isolated, a re-train
-// swaps atomically under concurrent parses, batching on and off give identical answers, metrics.
+// swaps atomically under concurrent parses, an identical re-train keeps the model, batching on and
+// off give identical answers, metrics.
 #include "services/nlu/nlu_service.h"
 
 #include <gtest/gtest.h>
@@ -150,6 +151,68 @@ TEST(NluService, BotsAreIsolatedAndRetrainSwapsAtomically) {
   std::string text = registry.render();
   EXPECT_NE(text.find("parley_nlu_bots 1"), std::string::npos) << text;
   EXPECT_NE(text.find("parley_nlu_trainings_total{outcome=\"ok\"} 8"), std::string::npos) << text;
+}
+
+// A Train identical to the one a bot's model came from (a dialog replaying its catalog after a
+// restart, or on a replica it lost sight of) keeps the model instead of training it again; any
+// change, or a bot dropped in between, trains. (With fine-tuning: tests/model/nlu.)
+TEST(NluService, AnIdenticalTrainKeepsTheBotsModel) {
+  metrics::Registry registry;
+  NluMetrics metrics(registry);
+  auto svc = make(false, &metrics);
+  FakeContext ctx;
+  auto first = svc->train(greeter("g"), ctx);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_FALSE(first->unchanged());
+  auto again = svc->train(greeter("g"), ctx);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->unchanged());
+  EXPECT_EQ(again->bot_id(), "g");
+  EXPECT_EQ(again->examples(), first->examples());
+  EXPECT_EQ(again->intents(), 2);
+  EXPECT_EQ(again->out_of_scope_similarity(), first->out_of_scope_similarity());
+  EXPECT_EQ(again->fine_tune().state(), v1::FineTuneStatus::NONE);
+  EXPECT_EQ(again->fine_tune().serving(), "frozen");
+  auto parsed = svc->parse(req("g", "good morning"), ctx);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->intents(0).name(), "greet");
+
+  // Another bot with the same content is its own training.
+  auto other = svc->train(greeter("h"), ctx);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->unchanged());
+  // One more example, a changed threshold, another fine-tuning mode: trained.
+  v1::TrainRequest more = greeter("g");
+  more.mutable_intents(0)->add_examples()->set_text("hey");
+  auto changed = svc->train(more, ctx);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(changed->unchanged());
+  EXPECT_EQ(changed->examples(), first->examples() + 1);
+  v1::TrainRequest threshold = more;
+  threshold.set_out_of_scope_threshold(0.3f);
+  EXPECT_FALSE(svc->train(threshold, ctx)->unchanged());
+  v1::TrainRequest off = threshold;
+  off.set_fine_tune(v1::FINE_TUNE_OFF);
+  EXPECT_FALSE(svc->train(off, ctx)->unchanged());
+  EXPECT_TRUE(svc->train(off, ctx)->unchanged());
+  // Going back to an earlier training trains it again (only the last one is remembered).
+  EXPECT_FALSE(svc->train(greeter("g"), ctx)->unchanged());
+  // Dropped in between: trained.
+  v1::DropBotRequest drop;
+  drop.set_bot_id("g");
+  ASSERT_TRUE(svc->drop_bot(drop, ctx).ok());
+  auto back = svc->train(greeter("g"), ctx);
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->unchanged());
+  // An invalid request is refused as before, whatever the bot holds.
+  v1::TrainRequest bad = greeter("g");
+  bad.mutable_intents(0)->set_name("");
+  EXPECT_EQ(svc->train(bad, ctx).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(svc->train(greeter("g"), ctx)->unchanged()) << "a refused request leaves the model as it was";
+
+  const std::string text = registry.render();
+  EXPECT_NE(text.find("parley_nlu_trainings_total{outcome=\"unchanged\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("parley_nlu_trainings_total{outcome=\"ok\"} 7"), std::string::npos) << text;
 }
 
 TEST(NluService, BatchingGivesTheSameAnswers) {
