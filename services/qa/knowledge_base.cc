@@ -1,7 +1,9 @@
 // Knowledge base build and store.
 #include "services/qa/knowledge_base.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -44,7 +46,7 @@ Status embed_all(const Embedder& embedder, const std::vector<std::string>& texts
 Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id, const KnowledgeBase* previous,
                                                                   const std::vector<DocumentInput>& documents,
                                                                   const Embedder& embedder,
-                                                                  const BuildOptions& options) {
+                                                                  const BuildOptions& options, BuildReport* report) {
   auto kb = std::shared_ptr<KnowledgeBase>(new KnowledgeBase());
   kb->id_ = std::move(id);
   kb->dim_ = embedder.dim();
@@ -52,12 +54,45 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
   kb->default_mode_ = options.default_mode != 0 ? options.default_mode : (previous ? previous->default_mode_ : 0);
   kb->default_min_score_ =
       options.default_min_score != 0 ? options.default_min_score : (previous ? previous->default_min_score_ : 0);
+  const bool can_keep = previous != nullptr && previous->dim_ == kb->dim_;
+
+  // Chunk the new documents. One whose passages come out exactly as the previous KB holds them
+  // (same headings, text and sentence cuts: the same document under the same chunking) keeps
+  // its vectors: a dialog re-sends every knowledge base when it starts or sees a replica again,
+  // and embedding a large one again costs minutes of CPU for nothing.
+  std::map<std::string, std::vector<std::size_t>> previous_rows;  // document id -> its passages, in order
+  if (can_keep) {
+    for (std::size_t p = 0; p < previous->passages_.size(); ++p) previous_rows[previous->passages_[p].document_id].push_back(p);
+  }
+  std::vector<std::vector<Chunk>> chunked;  // per new document; empty when it is unchanged
   std::set<std::string> replaced;
-  for (const auto& d : documents) replaced.insert(d.id);
+  std::size_t unchanged = 0;
+  for (const auto& d : documents) {
+    std::vector<Chunk> chunks = chunk_document(d.title, d.text, options.chunk);
+    bool same = false;
+    if (auto it = previous_rows.find(d.id); it != previous_rows.end() && it->second.size() == chunks.size()) {
+      same = true;
+      for (std::size_t c = 0; same && c < chunks.size(); ++c) {
+        const StoredPassage& old = previous->passages_[it->second[c]];
+        same = old.title == chunks[c].context && old.text == chunks[c].text &&
+               old.sentences.size() == chunks[c].sentences.size() &&
+               std::equal(old.sentences.begin(), old.sentences.end(), chunks[c].sentences.begin(),
+                          [](Span a, Span b) { return a.begin == b.begin && a.end == b.end; });
+      }
+    }
+    if (same) {
+      ++unchanged;
+      chunks.clear();
+    } else {
+      replaced.insert(d.id);
+    }
+    chunked.push_back(std::move(chunks));
+  }
+  if (report != nullptr) report->unchanged_documents = unchanged;
   std::set<std::string> doc_ids;
 
   // Keep the previous KB's passages whose documents are not being replaced (no re-embedding).
-  if (previous != nullptr && previous->dim_ == kb->dim_) {
+  if (can_keep) {
     for (std::size_t p = 0; p < previous->passages_.size(); ++p) {
       const StoredPassage& old = previous->passages_[p];
       if (replaced.count(old.document_id) != 0) continue;
@@ -80,8 +115,10 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
   std::vector<std::string> passage_texts;
   std::vector<std::string> sentence_texts;
   std::size_t first_new = kb->passages_.size();
-  for (const auto& d : documents) {
-    auto chunks = chunk_document(d.title, d.text, options.chunk);
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    const DocumentInput& d = documents[i];
+    if (replaced.count(d.id) == 0) continue;  // unchanged: kept above
+    std::vector<Chunk>& chunks = chunked[i];
     doc_ids.insert(d.id);
     for (std::size_t c = 0; c < chunks.size(); ++c) {
       StoredPassage sp;

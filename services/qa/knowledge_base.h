@@ -48,6 +48,13 @@ struct BuildOptions {
   float default_min_score = 0;
 };
 
+/// What a build did besides the KB itself.
+struct BuildReport {
+  /// Documents of the request whose passages the previous KB already held exactly (same text and
+  /// chunking): kept with their vectors, not embedded again.
+  std::size_t unchanged_documents = 0;
+};
+
 /// An immutable knowledge base. Threading: const after build; share it with shared_ptr<const>.
 class KnowledgeBase {
  public:
@@ -65,11 +72,14 @@ class KnowledgeBase {
   float default_min_score() const { return default_min_score_; }
 
   /// Builds a KB from `previous` (may be null; its documents with ids in `documents` are
-  /// replaced, the others kept without re-embedding) plus `documents`. Embeds with `embedder`.
+  /// replaced, the others kept without re-embedding) plus `documents`. Embeds with `embedder`;
+  /// a document whose passages `previous` holds exactly as they chunk now keeps its vectors
+  /// (counted in `report`, which may be null).
   /// RESOURCE_EXHAUSTED past options.max_passages; the embedder's error otherwise.
   static Result<std::shared_ptr<const KnowledgeBase>> build(std::string id, const KnowledgeBase* previous,
                                                             const std::vector<DocumentInput>& documents,
-                                                            const Embedder& embedder, const BuildOptions& options);
+                                                            const Embedder& embedder, const BuildOptions& options,
+                                                            BuildReport* report = nullptr);
 
  private:
   std::string id_;

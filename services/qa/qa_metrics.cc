@@ -16,6 +16,10 @@ QaMetrics::QaMetrics(metrics::Registry& r)
       passages_scored(r.counter("parley_qa_passages_scored_total", "Passages scored by retrieval.").labels()),
       ingested_documents(
           r.counter("parley_qa_ingested_documents_total", "Documents ingested into knowledge bases.").labels()),
+      unchanged_documents(r.counter("parley_qa_ingest_unchanged_documents_total",
+                                    "Ingested documents the knowledge base already held with the same text and chunking "
+                                    "(kept, not embedded again).")
+                              .labels()),
       knowledge_bases(r.gauge("parley_qa_knowledge_bases", "Knowledge bases held.").labels()),
       passages(r.gauge("parley_qa_passages", "Passages held over all knowledge bases.").labels()),
       answers(r.counter("parley_qa_answers_total", "Answer requests served, by answer mode and outcome.",

@@ -15,7 +15,8 @@ namespace parley::qa {
 ///   parley_qa_passages_scored_total             passages whose score was computed (exact search: KB size)
 ///   parley_qa_answers_total{mode,outcome}       mode = extractive|generative, outcome = answered|no_answer
 ///   parley_qa_lm_fallbacks_total{reason}        generative answered extractively; reason = status code name
-///   parley_qa_ingested_documents_total, parley_qa_knowledge_bases, parley_qa_passages (gauges)
+///   parley_qa_ingested_documents_total, parley_qa_ingest_unchanged_documents_total,
+///   parley_qa_knowledge_bases, parley_qa_passages (gauges)
 ///   parley_qa_ingest_duration_seconds
 struct QaMetrics {
   explicit QaMetrics(metrics::Registry& registry);
@@ -25,6 +26,7 @@ struct QaMetrics {
   metrics::Histogram& ingest_duration;
   metrics::Counter& passages_scored;
   metrics::Counter& ingested_documents;
+  metrics::Counter& unchanged_documents;  // of those, already held exactly: not embedded again
   metrics::Gauge& knowledge_bases;
   metrics::Gauge& passages;
   metrics::CounterFamily& answers;

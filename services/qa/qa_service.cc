@@ -151,13 +151,15 @@ Result<v1::IngestResponse> QaService::ingest(const v1::IngestRequest& request, s
   std::lock_guard writer(store_.writer_mutex());
   if (ctx.cancelled()) return deadline_exceeded("ingest: deadline passed before the build started");
   auto previous = store_.get(request.kb_id());
-  PARLEY_ASSIGN_OR_RETURN(auto kb, KnowledgeBase::build(request.kb_id(), previous.get(), docs, *embedder_, build));
+  BuildReport report;
+  PARLEY_ASSIGN_OR_RETURN(auto kb, KnowledgeBase::build(request.kb_id(), previous.get(), docs, *embedder_, build, &report));
   if (ctx.cancelled()) return deadline_exceeded("ingest: deadline passed while embedding; nothing was stored");
   PARLEY_RETURN_IF_ERROR(store_.put(kb));
   ctx.add_timing("ingest", since(start));
   if (metrics_ != nullptr) {
     metrics_->ingest_duration.observe_since(start);
     metrics_->ingested_documents.inc(double(docs.size()));
+    metrics_->unchanged_documents.inc(double(report.unchanged_documents));
     metrics_->knowledge_bases.set(double(store_.size()));
     metrics_->passages.set(double(store_.total_passages()));
   }
@@ -171,12 +173,13 @@ Result<v1::IngestResponse> QaService::ingest(const v1::IngestRequest& request, s
     }
   }
   PARLEY_LOG(kInfo).kv("kb", request.kb_id()).kv("documents", docs.size()).kv("chunks", new_chunks)
-          .kv("passages", kb->passages().size())
+          .kv("passages", kb->passages().size()).kv("unchanged_documents", report.unchanged_documents)
       << "ingested";
   v1::IngestResponse out;
   out.set_kb_id(request.kb_id());
   out.set_documents(static_cast<int>(docs.size()));
   out.set_chunks(static_cast<int>(new_chunks));
+  out.set_unchanged_documents(static_cast<int>(report.unchanged_documents));
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Tests for the QA service logic with the hash embedder and a fake LM: ingest, answer with
-// sources, isolation, re-ingest, bad input, generative answers, fallback and refusal.
+// sources, isolation, re-ingest (unchanged documents not embedded again), bad input, generative
+// answers, fallback and refusal.
 #include "services/qa/qa_service.h"
 
 #include <gtest/gtest.h>
@@ -134,6 +135,109 @@ TEST_F(QaServiceTest, ReingestReplacesADocumentAndKeepsTheOthers) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->answer(), "The password is marlin now.");
   for (const auto& p : a->passages()) EXPECT_EQ(p.text().find("swordfish"), std::string::npos);
+}
+
+/// The hash embedder, counting the texts it embeds.
+class CountingEmbedder final : public Embedder {
+ public:
+  int dim() const override { return inner_.dim(); }
+  std::string name() const override { return inner_.name(); }
+  Result<Embeddings> embed(const std::vector<std::string>& texts) const override {
+    embedded += texts.size();
+    return inner_.embed(texts);
+  }
+  mutable std::size_t embedded = 0;
+
+ private:
+  HashEmbedder inner_{256};
+};
+
+// A dialog re-sends every knowledge base when it starts or sees a QA replica again: documents
+// the KB already holds with the same text and chunking keep their vectors (nothing embedded),
+// while a changed text, title or chunking is embedded again, and answers stay the same.
+TEST(QaServiceReingest, UnchangedDocumentsAreNotEmbeddedAgain) {
+  metrics::Registry registry;
+  QaMetrics metrics(registry);
+  auto embedder = std::make_shared<CountingEmbedder>();
+  QaOptions o;
+  o.batch.max_batch_size = 1;
+  auto svc = QaService::create(o, embedder, nullptr, &metrics);
+  ASSERT_TRUE(svc.ok()) << svc.status().to_string();
+  auto request = [](std::string shop_title, std::string zoo_text) {
+    v1::IngestRequest r;
+    r.set_kb_id("kb");
+    auto* a = r.add_documents();
+    a->set_id("shop");
+    a->set_title(shop_title);
+    a->set_text(kShop);
+    auto* b = r.add_documents();
+    b->set_id("zoo");
+    b->set_text(zoo_text);
+    return r;
+  };
+  const auto soon = std::chrono::steady_clock::now() + 10s;
+  std::size_t embedded = 0;  // texts the last ingest embedded (passages and sentences)
+  auto ingest = [&](const v1::IngestRequest& r) {
+    const std::size_t at = embedder->embedded;
+    auto out = (*svc)->ingest(r, soon);
+    embedded = embedder->embedded - at;
+    return out;
+  };
+  auto first = ingest(request("Shop FAQ", kZoo));
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(first->unchanged_documents(), 0);
+  EXPECT_GT(embedded, 0u);
+  v1::AnswerRequest q;
+  q.set_kb_id("kb");
+  q.set_question("When are the penguins fed?");
+  auto before = (*svc)->answer(q, soon);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  const auto kb_before = (*svc)->store().get("kb");
+
+  auto again = ingest(request("Shop FAQ", kZoo));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->documents(), 2);
+  EXPECT_EQ(again->unchanged_documents(), 2);
+  EXPECT_EQ(again->chunks(), first->chunks());
+  EXPECT_EQ(embedded, 0u) << "nothing was embedded again";
+  const auto kb_after = (*svc)->store().get("kb");
+  ASSERT_EQ(kb_after->passages().size(), kb_before->passages().size());
+  for (std::size_t p = 0; p < kb_after->passages().size(); ++p) {
+    EXPECT_EQ(kb_after->passages()[p].id, kb_before->passages()[p].id);
+    EXPECT_EQ(kb_after->passages()[p].text, kb_before->passages()[p].text);
+  }
+  auto after = (*svc)->answer(q, soon);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->answer(), before->answer());
+  EXPECT_EQ(after->confidence(), before->confidence());
+
+  // A changed text is embedded (its one passage and one sentence); the other document is kept.
+  auto changed = ingest(request("Shop FAQ", "The zoo has four elephants now."));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->unchanged_documents(), 1);
+  EXPECT_EQ(embedded, 2u);
+  // A changed title heads the shop's passages: embedded again.
+  auto retitled = ingest(request("Our shop", "The zoo has four elephants now."));
+  ASSERT_TRUE(retitled.ok());
+  EXPECT_EQ(retitled->unchanged_documents(), 1);
+  EXPECT_GT(embedded, 2u);
+  // Another chunking cuts the shop's text into more passages: embedded again (the zoo's one
+  // sentence chunks alike and is kept).
+  v1::IngestRequest rechunked = request("Our shop", "The zoo has four elephants now.");
+  rechunked.set_chunk_tokens(12);
+  rechunked.set_overlap_tokens(0);
+  auto small = ingest(rechunked);
+  ASSERT_TRUE(small.ok()) << small.status().to_string();
+  EXPECT_EQ(small->unchanged_documents(), 1);
+  EXPECT_GT(small->chunks(), 2);
+  EXPECT_GT(embedded, 0u);
+  auto penguins = (*svc)->answer(q, soon);
+  ASSERT_TRUE(penguins.ok());
+  EXPECT_EQ(penguins->answer().find("penguins"), std::string::npos) << "the old zoo text is gone";
+
+  const std::string text = registry.render();
+  EXPECT_NE(text.find("parley_qa_ingest_unchanged_documents_total 5"), std::string::npos) << text;
+  EXPECT_NE(text.find("parley_qa_ingested_documents_total 10"), std::string::npos) << text;
 }
 
 TEST_F(QaServiceTest, BadInputGetsClearErrors) {
