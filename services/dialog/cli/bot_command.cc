@@ -312,7 +312,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
   lenient.ignore_unknown_fields = true;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   std::string last;
-  bool first = true;
+  bool first = true, noted = false;
   for (;;) {
     ApiReply r;
     if (!api_call(api, "GET", "/v1/bots/" + bot_id, "", r, error)) {
@@ -333,6 +333,10 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
           << " forms; NLU " << (b.nlu_trained() ? "trained" : "not trained yet") << ", knowledge base "
           << (b.kb_ingested() ? "ingested" : "not ingested yet") << "\n";
       first = false;
+    }
+    if (!noted && b.nlu_warnings_size() > 0) {  // the NLU's notes on the training data, once
+      for (const auto& w : b.nlu_warnings()) out << "NLU note: " << w << "\n";
+      noted = true;
     }
     const std::string line = job_line(b);
     if (line != last) out << line << "\n" << std::flush;

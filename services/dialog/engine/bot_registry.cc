@@ -60,6 +60,7 @@ v1::Bot BotRegistry::to_proto(const Entry& e) {
   b.set_kb_ingested(e.kb_ingested);
   b.set_source(e.bot->source_path);
   b.set_sync_error(e.sync_error);
+  for (const auto& w : e.nlu_warnings) b.add_nlu_warnings(w);
   b.set_owner(e.owner);
   b.set_persisted(e.uploaded && !e.stored_value.empty());
   switch (e.bot->nlu.fine_tune) {
@@ -111,6 +112,7 @@ Result<v1::Bot> BotRegistry::install(LoadResult loaded, const std::string& owner
     e.nlu_trained = false;
     e.kb_ingested = !loaded.bot->knowledge_base.enabled;
     e.sync_error = "not synced yet";
+    e.nlu_warnings.clear();
     e.generation = next_generation_++;
     e.owner = owner;
     e.uploaded = uploaded;
@@ -346,10 +348,13 @@ void BotRegistry::sync(const std::string& id) {
   }
   std::string error;
   bool nlu_ok = !need_nlu, kb_ok = !need_kb, refused = false;
+  std::vector<std::string> warnings;
   if (need_nlu) {
     auto r = services_.train(bot->train_request(), options_.train_timeout);
     nlu_ok = r.ok();
-    if (!nlu_ok) {
+    if (nlu_ok) {
+      warnings.assign(r->warnings().begin(), r->warnings().end());
+    } else {
       error = "nlu Train: " + r.status().to_string();
       refused = refused || refused_for_good(r.status());
     }
@@ -378,6 +383,14 @@ void BotRegistry::sync(const std::string& id) {
   Entry& e = it->second;
   e.nlu_trained = nlu_ok;
   e.kb_ingested = kb_ok;
+  if (need_nlu && nlu_ok) {
+    if (!warnings.empty()) {
+      std::string all;
+      for (const auto& w : warnings) all += (all.empty() ? "" : "; ") + w;
+      PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << "the NLU's notes on the bot's training data";
+    }
+    e.nlu_warnings = std::move(warnings);
+  }
   if (error.empty()) {
     e.sync_error.clear();
     e.failures = 0;

@@ -89,6 +89,16 @@ v1::TrainResponse KeywordNlu::train(const v1::TrainRequest& req) {
   v1::TrainResponse r;
   r.set_bot_id(req.bot_id());
   for (const auto& i : req.intents()) r.set_examples(r.examples() + i.examples_size());
+  // Like the real NLU: a slot no example annotates is worth a warning to the bot's author.
+  std::set<std::string> annotated;
+  for (const auto& i : req.intents()) {
+    for (const auto& e : i.examples()) {
+      for (const auto& s : e.slots()) annotated.insert(s.slot());
+    }
+  }
+  for (const auto& d : req.slots()) {
+    if (!annotated.contains(d.name())) r.add_warnings("slot '" + d.name() + "' has no annotated examples");
+  }
   return r;
 }
 

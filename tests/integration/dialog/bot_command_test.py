@@ -126,6 +126,8 @@ class BotCommandTest(unittest.TestCase):
         self.assertIn("bot 'demo' (Parley Hotel concierge):", out)
         self.assertIn("NLU trained, knowledge base ingested", out)
         self.assertIn("NLU fine-tuning: none; serving the frozen model", out)
+        # The NLU's note on the demo's slot no example annotates (the real NLU says how it is filled).
+        self.assertIn("NLU note: slot 'guest_name' has no annotated examples", out)
 
     def test_status_waits_for_the_fine_tuning_job_a_bot_asked_for(self):
         # The demo bot's NLU part under another id, asking for LoRA fine-tuning.

@@ -252,6 +252,12 @@ TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
   ASSERT_EQ(demo.nlu_replicas_size(), 1) << "every live NLU replica is asked";
   EXPECT_EQ(demo.nlu_replicas(0).replica(), nlu_->endpoint());
   EXPECT_EQ(demo.nlu_replicas(0).fine_tune().serving(), "frozen");
+  // The NLU's notes on the training data reach the bot's author: no demo example annotates
+  // guest_name.
+  ASSERT_EQ(demo.nlu_warnings_size(), 1) << r->body;
+  EXPECT_EQ(demo.nlu_warnings(0), "slot 'guest_name' has no annotated examples");
+  EXPECT_NE(r->body.find("\"nluWarnings\":[\"slot 'guest_name' has no annotated examples\"]"), std::string::npos)
+      << r->body;
 
   // A bot that asks for fine-tuning: the choice reaches the NLU (the fake says it does not do it).
   const std::string yaml = "bot: {id: tuned}\nnlu: {fine_tune: full}\nintents: {a: [hello there], b: [bye now]}\n"
@@ -259,6 +265,15 @@ TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
   auto put = call("PUT", "/v1/bots/tuned", yaml, {{"Content-Type", "application/yaml"}});
   ASSERT_TRUE(put.ok() && put->status == 201) << (put.ok() ? put->body : put.status().to_string());
   EXPECT_EQ(parse<v1::Bot>(put->body).nlu_fine_tune_requested(), "full");
+  EXPECT_EQ(parse<v1::Bot>(put->body).nlu_warnings_size(), 0) << put->body;
+  // The upload's answer says what the NLU noticed (it trains before answering).
+  const std::string noted = "bot: {id: noted}\nslots: {colour: {type: text}}\nintents: {a: [hello there], b: [bye now]}\n"
+                            "responses: {hi: Hi}\nrules: [{intent: a, actions: [hi]}]\n";
+  auto put_noted = call("PUT", "/v1/bots/noted", noted, {{"Content-Type", "application/yaml"}});
+  ASSERT_TRUE(put_noted.ok() && put_noted->status == 201) << (put_noted.ok() ? put_noted->body : put_noted.status().to_string());
+  auto noted_bot = parse<v1::Bot>(put_noted->body);
+  ASSERT_EQ(noted_bot.nlu_warnings_size(), 1) << put_noted->body;
+  EXPECT_EQ(noted_bot.nlu_warnings(0), "slot 'colour' has no annotated examples");
   EXPECT_EQ(nlu_->nlu.last_train("tuned").fine_tune(), v1::FINE_TUNE_FULL);
   r = call("GET", "/v1/bots/tuned");
   ASSERT_TRUE(r.ok() && r->status == 200);

@@ -278,6 +278,10 @@ TEST_F(DialogE2eTest, AnUploadedBotAsksForFineTuningAndTheApiShowsTheJob) {
   const auto& ft = bot.nlu_fine_tune();
   std::fprintf(stderr, "[e2e] fine-tuning job: %s\n", ft.ShortDebugString().c_str());
   EXPECT_EQ(bot.nlu_fine_tune_requested(), "lora");
+  // The real NLU's note on the demo's slot that no example annotates reaches the API.
+  ASSERT_EQ(bot.nlu_warnings_size(), 1);
+  EXPECT_EQ(bot.nlu_warnings(0),
+            "slot 'guest_name' has no annotated examples: filled only when a form asks for it (expected_slot)");
   ASSERT_EQ(ft.state(), v1::FineTuneStatus::READY) << ft.ShortDebugString();
   EXPECT_EQ(ft.serving(), "fine-tuned");
   EXPECT_EQ(ft.mode(), "lora");
