@@ -119,6 +119,14 @@ Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t ge
         << "fine-tuned model checked on the bot's own examples";
     if (static_cast<double>(after.exact) < static_cast<double>(before.exact) - allowed) {
       if (metrics_ != nullptr) metrics_->finetune_refused.inc();
+      {
+        // The same request would train the same model (seeded) and meet the same refusal: an
+        // identical Train later keeps this outcome instead of running the job again.
+        std::lock_guard lock(mu_);
+        if (auto g = generation_.find(bot_id); g != generation_.end() && g->second == generation) {
+          not_adopted_[bot_id] = generation;
+        }
+      }
       return failed_precondition("the fine-tuned model parses the bot's own examples worse than the frozen one (" +
                                  after.to_string() + ", against " + before.to_string() +
                                  "): not adopted, the frozen model keeps serving");
@@ -141,6 +149,7 @@ std::optional<v1::TrainResponse> NluService::unchanged(const std::string& bot_id
                                                       const std::array<std::uint8_t, 32>& digest, bool finetune) const {
   std::shared_ptr<const BotModel> model;
   v1::FineTuneStatus job;
+  bool not_adopted = false;
   {
     std::lock_guard lock(mu_);  // then the jobs' own lock, as in train()
     auto d = digest_.find(bot_id);
@@ -148,14 +157,17 @@ std::optional<v1::TrainResponse> NluService::unchanged(const std::string& bot_id
     if (d == digest_.end() || d->second != digest || b == bots_.end()) return std::nullopt;
     model = b->second;
     if (jobs_ != nullptr) job = jobs_->status(bot_id);
+    auto refused = not_adopted_.find(bot_id);
+    auto g = generation_.find(bot_id);
+    not_adopted = refused != not_adopted_.end() && g != generation_.end() && refused->second == g->second;
   }
-  // A job that failed or was cancelled is tried again (a place under max_models may have come
-  // free); one queued, running or done is the same job this request would start.
+  // One queued, running or done is the same job this request would start, and so is one whose
+  // model the adoption check refused (seeded: it would be refused again). Any other failure, or a
+  // cancellation, is tried again (a place under max_models may have come free).
   const auto state = job.state();
-  if (finetune && jobs_ != nullptr && state != v1::FineTuneStatus::QUEUED && state != v1::FineTuneStatus::RUNNING &&
-      state != v1::FineTuneStatus::READY) {
-    return std::nullopt;
-  }
+  const bool settled = state == v1::FineTuneStatus::QUEUED || state == v1::FineTuneStatus::RUNNING ||
+                       state == v1::FineTuneStatus::READY || (state == v1::FineTuneStatus::FAILED && not_adopted);
+  if (finetune && jobs_ != nullptr && !settled) return std::nullopt;
   v1::TrainResponse reply = describe(bot_id, *model);
   job.set_serving(model->own_featurizer() ? "fine-tuned" : "frozen");
   *reply.mutable_fine_tune() = std::move(job);
@@ -246,6 +258,7 @@ Result<v1::TrainResponse> NluService::train(const v1::TrainRequest& request, ser
     std::lock_guard lock(mu_);
     bots_[request.bot_id()] = *model;  // atomic replace: parses in flight keep the old one
     digest_[request.bot_id()] = digest;
+    not_adopted_.erase(request.bot_id());
     generation = ++next_generation_;
     generation_[request.bot_id()] = generation;
     if (finetune && jobs_ != nullptr) {
@@ -359,6 +372,7 @@ Result<v1::DropBotResponse> NluService::drop_bot(const v1::DropBotRequest& reque
     }
     generation_.erase(request.bot_id());
     digest_.erase(request.bot_id());
+    not_adopted_.erase(request.bot_id());
     pending_.erase(request.bot_id());
   }
   if (jobs_ != nullptr) jobs_->forget(request.bot_id());

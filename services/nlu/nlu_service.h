@@ -97,6 +97,7 @@ class NluService {
   std::map<std::string, std::shared_ptr<const BotModel>> bots_;  // guarded by mu_
   std::map<std::string, std::uint64_t> generation_;               // guarded by mu_: the last Train's
   std::map<std::string, std::array<std::uint8_t, 32>> digest_;     // guarded by mu_: the last Train's request
+  std::map<std::string, std::uint64_t> not_adopted_;  // guarded by mu_: generation whose model the check refused
   std::uint64_t next_generation_ = 0;                              // guarded by mu_
   std::map<std::string, v1::TrainRequest> pending_;  // guarded by mu_: requests of queued/running jobs
   std::unique_ptr<FinetuneJobs> jobs_;  // last: its worker stops before the rest goes

@@ -2,7 +2,8 @@
 // per intent from train) is trained — the frozen-encoder model answers at once —, its fine-tuning
 // job is followed through parley.v1.Nlu/TrainingStatus and the parley_nlu_finetune_* metrics, and
 // the fine-tuned model must beat the frozen one on held-back examples (SNIPS dev). A second job
-// whose adoption check cannot pass must end FAILED with the frozen model still serving. The same
+// whose adoption check cannot pass must end FAILED with the frozen model still serving (and the
+// same request again keeps that outcome rather than run the job again). The same
 // request sent again (a dialog replaying its catalog) keeps the job and then the fine-tuned model. The
 // number of bots holding a fine-tuned encoder is bounded (nlu.finetune.max_models), and each one's
 // encoder is counted in parley_nlu_model_bytes (its word table shared with the base's).
@@ -227,6 +228,8 @@ TEST(NluFinetune, SmallBotBeatsItsFrozenModelAndTheJobIsVisible) {
   EXPECT_EQ(st->fine_tune().serving(), "frozen");
 }
 
+v1::FineTuneStatus status_of(NluService& svc, const std::string& bot);
+
 // The check before a fine-tuned model is adopted (model_check.h): with a tolerance no model can
 // meet (it must parse more of the bot's examples than there are), the job ends FAILED saying why,
 // the frozen model keeps serving and the refusal is counted. (A real failure it catches: the CRF
@@ -260,6 +263,14 @@ TEST(NluFinetune, AModelThatParsesItsExamplesWorseIsNotAdopted) {
   const std::string text = registry.render();
   EXPECT_NE(text.find("parley_nlu_finetune_refused_total 1"), std::string::npos) << text;
   EXPECT_NE(text.find("parley_nlu_finetune_jobs_total{outcome=\"failed\"} 1"), std::string::npos) << text;
+
+  // The same request again would train the same model and be refused again: kept as it is.
+  auto again = (*svc)->train(bot->request, ctx);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(again->unchanged());
+  EXPECT_EQ(again->fine_tune().state(), v1::FineTuneStatus::FAILED);
+  EXPECT_EQ(again->fine_tune().message(), last.message());
+  EXPECT_EQ(status_of(**svc, "snips-small").state(), v1::FineTuneStatus::FAILED) << "no new job";
 }
 
 double gauge(const std::string& text, const std::string& name) {
