@@ -120,6 +120,10 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
     if (replaced.count(d.id) == 0) continue;  // unchanged: kept above
     std::vector<Chunk>& chunks = chunked[i];
     doc_ids.insert(d.id);
+    if (chunks.empty() && report != nullptr) {
+      report->warnings.push_back("document '" + d.id.substr(0, 128) +
+                                 "' has no text outside its headings: nothing in it can be answered");
+    }
     for (std::size_t c = 0; c < chunks.size(); ++c) {
       StoredPassage sp;
       sp.id = d.id + "#" + std::to_string(c);

@@ -53,6 +53,8 @@ struct BuildReport {
   /// Documents of the request whose passages the previous KB already held exactly (same text and
   /// chunking): kept with their vectors, not embedded again.
   std::size_t unchanged_documents = 0;
+  /// One per document that chunked to nothing (only headings): nothing in it can be answered.
+  std::vector<std::string> warnings;
 };
 
 /// An immutable knowledge base. Threading: const after build; share it with shared_ptr<const>.

@@ -180,6 +180,10 @@ Result<v1::IngestResponse> QaService::ingest(const v1::IngestRequest& request, s
   out.set_documents(static_cast<int>(docs.size()));
   out.set_chunks(static_cast<int>(new_chunks));
   out.set_unchanged_documents(static_cast<int>(report.unchanged_documents));
+  for (const auto& w : report.warnings) {
+    out.add_warnings(w);
+    PARLEY_LOG(kInfo).kv("kb", request.kb_id()) << w;
+  }
   return out;
 }
 

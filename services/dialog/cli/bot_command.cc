@@ -312,7 +312,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
   lenient.ignore_unknown_fields = true;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   std::string last;
-  bool first = true, noted = false;
+  bool first = true, noted = false, kb_noted = false;
   for (;;) {
     ApiReply r;
     if (!api_call(api, "GET", "/v1/bots/" + bot_id, "", r, error)) {
@@ -337,6 +337,10 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
     if (!noted && b.nlu_warnings_size() > 0) {  // the NLU's notes on the training data, once
       for (const auto& w : b.nlu_warnings()) out << "NLU note: " << w << "\n";
       noted = true;
+    }
+    if (!kb_noted && b.kb_warnings_size() > 0) {
+      for (const auto& w : b.kb_warnings()) out << "knowledge base note: " << w << "\n";
+      kb_noted = true;
     }
     const std::string line = job_line(b);
     if (line != last) out << line << "\n" << std::flush;

@@ -61,6 +61,7 @@ v1::Bot BotRegistry::to_proto(const Entry& e) {
   b.set_source(e.bot->source_path);
   b.set_sync_error(e.sync_error);
   for (const auto& w : e.nlu_warnings) b.add_nlu_warnings(w);
+  for (const auto& w : e.kb_warnings) b.add_kb_warnings(w);
   b.set_owner(e.owner);
   b.set_persisted(e.uploaded && !e.stored_value.empty());
   switch (e.bot->nlu.fine_tune) {
@@ -113,6 +114,7 @@ Result<v1::Bot> BotRegistry::install(LoadResult loaded, const std::string& owner
     e.kb_ingested = !loaded.bot->knowledge_base.enabled;
     e.sync_error = "not synced yet";
     e.nlu_warnings.clear();
+    e.kb_warnings.clear();
     e.generation = next_generation_++;
     e.owner = owner;
     e.uploaded = uploaded;
@@ -348,7 +350,7 @@ void BotRegistry::sync(const std::string& id) {
   }
   std::string error;
   bool nlu_ok = !need_nlu, kb_ok = !need_kb, refused = false;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings, kb_warnings;
   if (need_nlu) {
     auto r = services_.train(bot->train_request(), options_.train_timeout);
     nlu_ok = r.ok();
@@ -372,7 +374,9 @@ void BotRegistry::sync(const std::string& id) {
     }
     auto r = services_.ingest(req, options_.train_timeout);
     kb_ok = r.ok();
-    if (!kb_ok) {
+    if (kb_ok) {
+      kb_warnings.assign(r->warnings().begin(), r->warnings().end());
+    } else {
       error += (error.empty() ? "" : "; ") + std::string("qa Ingest: ") + r.status().to_string();
       refused = refused || refused_for_good(r.status());
     }
@@ -390,6 +394,14 @@ void BotRegistry::sync(const std::string& id) {
       PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << "the NLU's notes on the bot's training data";
     }
     e.nlu_warnings = std::move(warnings);
+  }
+  if (need_kb && kb_ok) {
+    if (!kb_warnings.empty()) {
+      std::string all;
+      for (const auto& w : kb_warnings) all += (all.empty() ? "" : "; ") + w;
+      PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << "the QA's notes on the bot's knowledge base";
+    }
+    e.kb_warnings = std::move(kb_warnings);
   }
   if (error.empty()) {
     e.sync_error.clear();

@@ -122,6 +122,7 @@ class BotRegistry {
     bool kb_ingested = false;
     std::string sync_error;
     std::vector<std::string> nlu_warnings;  // the last successful Train's
+    std::vector<std::string> kb_warnings;   // the last successful Ingest's
     std::uint64_t generation = 0;  // bumps on every load: a sync of an older version is ignored
     std::string owner;             // tenant of an upload; "" for a file bot
     bool uploaded = false;

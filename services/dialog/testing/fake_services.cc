@@ -260,6 +260,7 @@ Result<v1::ParseResponse> KeywordNlu::parse(const v1::ParseRequest& req) const {
 // ---------------------------------------------------------------------------------------------
 v1::IngestResponse KeywordQa::ingest(const v1::IngestRequest& req) {
   std::vector<v1::Passage> passages;
+  v1::IngestResponse r;
   for (const auto& doc : req.documents()) {
     std::string sentence;
     int n = 0;
@@ -282,8 +283,9 @@ v1::IngestResponse KeywordQa::ingest(const v1::IngestRequest& req) {
       if (t[i] == '\n' || (t[i] == '.' && (i + 1 == t.size() || t[i + 1] == ' ' || t[i + 1] == '\n'))) flush();
     }
     flush();
+    // Like the real QA (there: only headings), a document that gave no passage is named.
+    if (n == 0) r.add_warnings("document '" + doc.id() + "' has no text outside its headings: nothing in it can be answered");
   }
-  v1::IngestResponse r;
   r.set_kb_id(req.kb_id());
   r.set_documents(req.documents_size());
   r.set_chunks(static_cast<int>(passages.size()));

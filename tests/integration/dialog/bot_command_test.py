@@ -149,6 +149,22 @@ class BotCommandTest(unittest.TestCase):
         finally:
             pp.http("DELETE", self.platform.url + "/v1/bots/demo-tuned", key=pp.ADMIN_KEY)
 
+    def test_status_prints_the_knowledge_base_notes(self):
+        text = ("bot: {id: outlined}\nintents: {a: [hello there], b: [bye now]}\n"
+                "responses: {hi: Hi}\nrules: [{intent: a, actions: [hi]}]\n"
+                "knowledge_base:\n  documents:\n    - {id: outline, text: \"# Hours\\n## Weekdays\\n\"}\n"
+                "    - {id: zoo, text: \"The zoo has three elephants. The penguins are fed at noon.\"}\n")
+        status, _, body = pp.http("PUT", self.platform.url + "/v1/bots/outlined", text.encode(), key=pp.ADMIN_KEY,
+                                  headers={"Content-Type": "application/yaml"}, timeout=60)
+        self.assertIn(status, (200, 201), body)
+        try:
+            rc, out, err = self.status("outlined")
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("knowledge base note: document 'outline' has no text outside its headings: "
+                          "nothing in it can be answered", out)
+        finally:
+            pp.http("DELETE", self.platform.url + "/v1/bots/outlined", key=pp.ADMIN_KEY)
+
     def test_status_arguments_and_unknown_bots(self):
         rc, out, err = parley("status")
         self.assertEqual(rc, 2, out + err)

@@ -274,6 +274,19 @@ TEST_F(DialogApiTest, ABotShowsTheFineTuningItAskedForAndTheNlusJob) {
   auto noted_bot = parse<v1::Bot>(put_noted->body);
   ASSERT_EQ(noted_bot.nlu_warnings_size(), 1) << put_noted->body;
   EXPECT_EQ(noted_bot.nlu_warnings(0), "slot 'colour' has no annotated examples");
+  EXPECT_EQ(noted_bot.kb_warnings_size(), 0) << "no knowledge base";
+  // A knowledge-base document with nothing to answer from is named in kbWarnings.
+  const std::string outlined = "bot: {id: outlined}\nintents: {a: [hello there], b: [bye now]}\n"
+                               "responses: {hi: Hi}\nrules: [{intent: a, actions: [hi]}]\n"
+                               "knowledge_base:\n  documents:\n    - {id: outline, text: \"# Hours\\n## Weekdays\\n\"}\n"
+                               "    - {id: zoo, text: \"The zoo has three elephants. The penguins are fed at noon.\"}\n";
+  auto put_outlined = call("PUT", "/v1/bots/outlined", outlined, {{"Content-Type", "application/yaml"}});
+  ASSERT_TRUE(put_outlined.ok() && put_outlined->status == 201)
+      << (put_outlined.ok() ? put_outlined->body : put_outlined.status().to_string());
+  auto outlined_bot = parse<v1::Bot>(put_outlined->body);
+  EXPECT_TRUE(outlined_bot.kb_ingested()) << put_outlined->body;
+  ASSERT_EQ(outlined_bot.kb_warnings_size(), 1) << put_outlined->body;
+  EXPECT_EQ(outlined_bot.kb_warnings(0), "document 'outline' has no text outside its headings: nothing in it can be answered");
   EXPECT_EQ(nlu_->nlu.last_train("tuned").fine_tune(), v1::FINE_TUNE_FULL);
   r = call("GET", "/v1/bots/tuned");
   ASSERT_TRUE(r.ok() && r->status == 200);

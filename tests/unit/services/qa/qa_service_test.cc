@@ -240,6 +240,32 @@ TEST(QaServiceReingest, UnchangedDocumentsAreNotEmbeddedAgain) {
   EXPECT_NE(text.find("parley_qa_ingested_documents_total 10"), std::string::npos) << text;
 }
 
+// A document with nothing but headings is stored but holds nothing to answer from: the ingest
+// names it (a warning, not an error: the other documents are served) rather than let the
+// knowledge base silently lack it.
+TEST_F(QaServiceTest, ADocumentOfOnlyHeadingsIsNamed) {
+  v1::IngestRequest r;
+  r.set_kb_id("kb");
+  auto* empty = r.add_documents();
+  empty->set_id("outline");
+  empty->set_text("# Opening hours\n## Weekdays\n## Weekends\n");
+  auto* zoo = r.add_documents();
+  zoo->set_id("zoo");
+  zoo->set_text(kZoo);
+  auto out = svc_->ingest(r, soon());
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ(out->warnings_size(), 1);
+  EXPECT_EQ(out->warnings(0), "document 'outline' has no text outside its headings: nothing in it can be answered");
+  auto a = ask("kb", "When are the penguins fed?");
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->has_answer());
+  // Ingesting the zoo alone warns about nothing.
+  r.mutable_documents()->DeleteSubrange(0, 1);
+  auto again = svc_->ingest(r, soon());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->warnings_size(), 0);
+}
+
 TEST_F(QaServiceTest, BadInputGetsClearErrors) {
   EXPECT_EQ(ask("nope", "Anything?").status().code(), StatusCode::kNotFound);
   ASSERT_TRUE(ingest("shop", {{"faq", "", kShop}}).is_ok());
