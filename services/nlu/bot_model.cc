@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -42,6 +44,40 @@ Status check_name(const std::string& what, const std::string& name, const TrainL
 }
 
 }  // namespace
+
+void BotModel::warn_on_conflicting_examples(const std::vector<std::string>& texts, const std::vector<int>& labels) {
+  // The same words (case and spacing aside) under two intents teach the classifier both answers
+  // at once: usually a copy-paste slip. Reported, not refused (the data may mean it), at most
+  // kShown by name so the message stays bounded.
+  constexpr std::size_t kShown = 5;
+  std::map<std::string, std::set<int>> by_text;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::string key;
+    bool space = false;
+    for (char c : texts[i]) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        space = !key.empty();
+        continue;
+      }
+      if (space) key.push_back(' ');
+      space = false;
+      key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    by_text[key].insert(labels[i]);
+  }
+  std::size_t conflicts = 0;
+  for (const auto& [text, intents] : by_text) {
+    if (intents.size() < 2) continue;
+    if (++conflicts > kShown) continue;
+    std::string names;
+    for (int y : intents) names += (names.empty() ? "'" : ", '") + intents_[static_cast<std::size_t>(y)] + "'";
+    warnings_.push_back("example '" + excerpt(text) + "' is under several intents (" + names +
+                        "): the classifier cannot tell them apart by it");
+  }
+  if (conflicts > kShown) {
+    warnings_.push_back(std::to_string(conflicts - kShown) + " more examples are under several intents");
+  }
+}
 
 Status BotModel::validate(const v1::TrainRequest& r, const TrainLimits& limits) {
   if (r.intents().empty()) return invalid_argument("no intents: a bot needs at least one intent with examples");
@@ -179,6 +215,7 @@ Result<std::shared_ptr<const BotModel>> BotModel::train(const v1::TrainRequest& 
     }
   }
   m->examples_ = static_cast<int>(texts.size());
+  m->warn_on_conflicting_examples(texts, labels);
   for (std::size_t d = 0; d < def_to_tagger.size(); ++d) {
     if (def_to_tagger[d] >= 0) continue;
     const auto& def = m->slots_[d];

@@ -106,6 +106,9 @@ class BotModel {
   int date_time_slots_ = 0;
   std::vector<std::string> warnings_;
   std::shared_ptr<const Featurizer> own_featurizer_;
+
+  /// Adds a warning per example text (case and spacing aside) found under several intents.
+  void warn_on_conflicting_examples(const std::vector<std::string>& texts, const std::vector<int>& labels);
 };
 
 }  // namespace parley::nlu

@@ -264,6 +264,49 @@ TEST(BotModelOutOfScope, ConfidenceAndDistance) {
   EXPECT_FALSE(p->out_of_scope());
 }
 
+// The same example text (case and spacing aside) under two intents is a warning naming both;
+// past five such texts the rest are counted, so the message stays bounded.
+TEST(BotModelTrain, AnExampleUnderTwoIntentsIsAWarning) {
+  HashFeaturizer hf(8);
+  v1::TrainRequest r;
+  r.set_bot_id("b");
+  auto add = [&](const std::string& intent, std::vector<std::string> examples) {
+    auto* i = r.add_intents();
+    i->set_name(intent);
+    for (const auto& e : examples) i->add_examples()->set_text(e);
+  };
+  add("greet", {"hello there", "Good  morning", "hi"});
+  add("bye", {"good morning", "bye now"});
+  auto m = BotModel::train(r, hf, {});
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  ASSERT_EQ((*m)->warnings().size(), 1u);
+  EXPECT_EQ((*m)->warnings()[0],
+            "example 'good morning' is under several intents ('greet', 'bye'): the classifier cannot tell them apart by it");
+
+  v1::TrainRequest many;
+  many.set_bot_id("m");
+  std::vector<std::string> same;
+  for (int k = 0; k < 8; ++k) same.push_back("phrase " + std::to_string(k));
+  auto* a = many.add_intents();
+  a->set_name("a");
+  auto* b = many.add_intents();
+  b->set_name("b");
+  for (const auto& e : same) {
+    a->add_examples()->set_text(e);
+    b->add_examples()->set_text(e);
+  }
+  auto mm = BotModel::train(many, hf, {});
+  ASSERT_TRUE(mm.ok());
+  ASSERT_EQ((*mm)->warnings().size(), 6u);
+  EXPECT_EQ((*mm)->warnings()[5], "3 more examples are under several intents");
+  // Distinct examples: no such warning.
+  auto travel = BotModel::train(travel_bot(), hf, {});
+  ASSERT_TRUE(travel.ok());
+  for (const auto& w : (*travel)->warnings()) {
+    EXPECT_EQ(w.find("several intents"), std::string::npos) << w;
+  }
+}
+
 TEST(BotModelTrain, CancelledTrainingStops) {
   HashFeaturizer hf(8);
   TrainOptions o;
