@@ -387,22 +387,17 @@ void BotRegistry::sync(const std::string& id) {
   Entry& e = it->second;
   e.nlu_trained = nlu_ok;
   e.kb_ingested = kb_ok;
-  if (need_nlu && nlu_ok) {
-    if (!warnings.empty()) {
+  // What a service noticed in the bot's data: kept for the API, and logged once.
+  auto keep = [&id](std::vector<std::string>& into, std::vector<std::string> notes, const char* what) {
+    if (!notes.empty()) {
       std::string all;
-      for (const auto& w : warnings) all += (all.empty() ? "" : "; ") + w;
-      PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << "the NLU's notes on the bot's training data";
+      for (const auto& w : notes) all += (all.empty() ? "" : "; ") + w;
+      PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << what;
     }
-    e.nlu_warnings = std::move(warnings);
-  }
-  if (need_kb && kb_ok) {
-    if (!kb_warnings.empty()) {
-      std::string all;
-      for (const auto& w : kb_warnings) all += (all.empty() ? "" : "; ") + w;
-      PARLEY_LOG(kInfo).kv("bot", id).kv("warnings", all) << "the QA's notes on the bot's knowledge base";
-    }
-    e.kb_warnings = std::move(kb_warnings);
-  }
+    into = std::move(notes);
+  };
+  if (need_nlu && nlu_ok) keep(e.nlu_warnings, std::move(warnings), "the NLU's notes on the bot's training data");
+  if (need_kb && kb_ok) keep(e.kb_warnings, std::move(kb_warnings), "the QA's notes on the bot's knowledge base");
   if (error.empty()) {
     e.sync_error.clear();
     e.failures = 0;
