@@ -111,7 +111,7 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
     }
   }
 
-  // Chunk the new documents.
+  // The changed (or new) documents' passages, to embed.
   std::vector<std::string> passage_texts;
   std::vector<std::string> sentence_texts;
   std::size_t first_new = kb->passages_.size();
