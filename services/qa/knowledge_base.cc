@@ -115,12 +115,15 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
   std::vector<std::string> passage_texts;
   std::vector<std::string> sentence_texts;
   std::size_t first_new = kb->passages_.size();
+  constexpr std::size_t kNamedEmpty = 5;
+  std::size_t empty_documents = 0;
   for (std::size_t i = 0; i < documents.size(); ++i) {
     const DocumentInput& d = documents[i];
     if (replaced.count(d.id) == 0) continue;  // unchanged: kept above
     std::vector<Chunk>& chunks = chunked[i];
     doc_ids.insert(d.id);
-    if (chunks.empty() && report != nullptr) {
+    // Named up to kNamedEmpty (a request may hold 1000 documents: the reply stays small), then counted.
+    if (chunks.empty() && report != nullptr && ++empty_documents <= kNamedEmpty) {
       report->warnings.push_back("document '" + d.id.substr(0, 128) +
                                  "' has no text outside its headings: nothing in it can be answered");
     }
@@ -141,6 +144,10 @@ Result<std::shared_ptr<const KnowledgeBase>> KnowledgeBase::build(std::string id
     }
   }
   kb->documents_ = doc_ids.size();
+  if (report != nullptr && empty_documents > kNamedEmpty) {
+    report->warnings.push_back(std::to_string(empty_documents - kNamedEmpty) +
+                               " more documents have no text outside their headings");
+  }
 
   PARLEY_RETURN_IF_ERROR(embed_all(embedder, passage_texts, options.embed_batch, kb->passage_vectors_));
   std::vector<float> sentence_vectors;

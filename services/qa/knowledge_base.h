@@ -53,7 +53,8 @@ struct BuildReport {
   /// Documents of the request whose passages the previous KB already held exactly (same text and
   /// chunking): kept with their vectors, not embedded again.
   std::size_t unchanged_documents = 0;
-  /// One per document that chunked to nothing (only headings): nothing in it can be answered.
+  /// Documents that chunked to nothing (only headings): nothing in them can be answered. Five by
+  /// name, then one line counting the rest.
   std::vector<std::string> warnings;
 };
 

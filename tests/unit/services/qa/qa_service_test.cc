@@ -264,6 +264,19 @@ TEST_F(QaServiceTest, ADocumentOfOnlyHeadingsIsNamed) {
   auto again = svc_->ingest(r, soon());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->warnings_size(), 0);
+  // Many such documents: five by name, then a count (the reply stays bounded).
+  v1::IngestRequest many;
+  many.set_kb_id("many");
+  for (int i = 0; i < 8; ++i) {
+    auto* d = many.add_documents();
+    d->set_id("outline" + std::to_string(i));
+    d->set_text("# Heading " + std::to_string(i) + "\n");
+  }
+  auto lots = svc_->ingest(many, soon());
+  ASSERT_TRUE(lots.ok()) << lots.status().to_string();
+  ASSERT_EQ(lots->warnings_size(), 6);
+  EXPECT_EQ(lots->warnings(4), "document 'outline4' has no text outside its headings: nothing in it can be answered");
+  EXPECT_EQ(lots->warnings(5), "3 more documents have no text outside their headings");
 }
 
 TEST_F(QaServiceTest, BadInputGetsClearErrors) {
