@@ -110,6 +110,16 @@ v1::FineTuneStatus FinetuneJobs::status(const std::string& bot_id) const {
   return it == state_.end() ? v1::FineTuneStatus{} : it->second;
 }
 
+void FinetuneJobs::mark_installed(const std::string& bot_id) {
+  std::lock_guard lock(mu_);
+  auto it = state_.find(bot_id);
+  if (it == state_.end()) return;
+  if (it->second.state() == v1::FineTuneStatus::RUNNING || it->second.state() == v1::FineTuneStatus::QUEUED) {
+    it->second.set_state(v1::FineTuneStatus::READY);
+    it->second.set_progress(1.0f);
+  }
+}
+
 void FinetuneJobs::finish(const Job& job, v1::FineTuneStatus::State state, const std::string& message) {
   std::lock_guard lock(mu_);
   if (metrics_ != nullptr) {

@@ -67,6 +67,10 @@ class FinetuneJobs {
   void forget(const std::string& bot_id);
   /// The bot's job state (NONE when it never had one); `serving` is left to the caller.
   v1::FineTuneStatus status(const std::string& bot_id) const;
+  /// Called by the install callback once the bot's fine-tuned model serves (with the caller's
+  /// lock held): the job reads READY from that moment, not only when the worker has finished
+  /// its bookkeeping (which hands memory back first), so no one sees "RUNNING, serving fine-tuned".
+  void mark_installed(const std::string& bot_id);
 
  private:
   struct Job {

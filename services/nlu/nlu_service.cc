@@ -140,6 +140,7 @@ Status NluService::install_finetuned(const std::string& bot_id, std::uint64_t ge
     }
     bots_[bot_id] = *model;
     pending_.erase(bot_id);
+    if (jobs_ != nullptr) jobs_->mark_installed(bot_id);  // lock order: mu_, then the jobs' own
   }
   update_gauges();
   return Status::ok();
